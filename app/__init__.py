@@ -1,0 +1,1 @@
+"""Chairside: chair-side monitor for outpatient antibody infusions."""

@@ -1,0 +1,285 @@
+"""`chairside`: the GUI by default; subcommands for the protocol library, planning, status and checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.domain.chair import ChairState
+from app.domain.protocol import InfusionProtocol, ProtocolError
+from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+from app.paths import default_db_path
+from app.protocol_library import ProtocolLibrary
+from app.store.journal import Journal, JournalError
+from app.store.schema import NewerDatabaseError
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "steps": [
+            {
+                "start_min": round(s.start_min, 4),
+                "duration_min": round(s.duration_min, 4),
+                "rate_ml_h": round(s.rate_ml_h, 4),
+                "kind": s.kind.value,
+            }
+            for s in plan.segments
+        ],
+        "total_volume_ml": round(plan.total_volume_ml, 4),
+        "duration_min": None if plan.end_min is None else round(plan.end_min, 4),
+        "end_min": None if plan.end_min is None else round(plan.end_min, 4),
+        "outcome": plan.outcome.value,
+        "bag_volume_ml": plan.bag_volume_ml,
+    }
+
+
+def protocol_to_json(protocol: InfusionProtocol) -> dict[str, Any]:
+    return {
+        "id": protocol.id,
+        "name": protocol.name,
+        "drug": protocol.drug,
+        "dose_mg": protocol.dose_mg,
+        "max_rate_ml_h": protocol.max_rate_ml_h,
+        "observation_min": protocol.observation_min,
+        "premedications": [
+            {
+                "drug": p.drug,
+                "dose": p.dose,
+                "route": p.route,
+                "min_lead_min": p.min_lead_min,
+                "max_lead_min": p.max_lead_min,
+                "required": p.required,
+            }
+            for p in protocol.premedications
+        ],
+        "source": protocol.source,
+        **plan_to_json(plan_infusion(protocol)),
+    }
+
+
+def _minutes(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError(f"minutes cannot be negative: {text}")
+    return value
+
+
+def parse_reaction(text: str) -> Reaction:
+    """GRADE@MINUTES[+RESOLVED_AFTER], e.g. 2@70 or 3@70+20."""
+    try:
+        grade_text, rest = text.split("@", 1)
+        onset_text, _, resolved_text = rest.partition("+")
+        grade = int(grade_text)
+        if grade not in (1, 2, 3, 4):
+            raise ValueError
+        return Reaction(_minutes(onset_text), grade, _minutes(resolved_text) if resolved_text else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"reaction {text!r}: use GRADE@MINUTES or GRADE@MINUTES+RESOLVED_AFTER"
+        ) from None
+
+
+def parse_pause(text: str) -> Pause:
+    """MINUTES+DURATION, e.g. 45+10."""
+    try:
+        start_text, duration_text = text.split("+", 1)
+        return Pause(_minutes(start_text), _minutes(duration_text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"pause {text!r}: use MINUTES+DURATION, e.g. 45+10") from None
+
+
+def _print_plan(plan: Plan) -> None:
+    print(f"{'from':>8} {'for':>8} {'rate mL/h':>10}  what")
+    for s in plan.segments:
+        print(f"{s.start_min:8.1f} {s.duration_min:8.1f} {s.rate_ml_h:10.1f}  {s.kind.value}")
+    end = "no end while stopped" if plan.end_min is None else f"ends at {plan.end_min:.1f} min"
+    print(f"{plan.total_volume_ml:.1f} of {plan.bag_volume_ml:.1f} mL, {end} ({plan.outcome.value})")
+
+
+def _library(args: argparse.Namespace) -> ProtocolLibrary:
+    return ProtocolLibrary.load(args.protocols) if args.protocols else ProtocolLibrary.load()
+
+
+def cmd_protocols(args: argparse.Namespace) -> int:
+    library = _library(args)
+    if args.action == "list":
+        for protocol in library.values():
+            plan = plan_infusion(protocol)
+            print(
+                f"{protocol.id:30} {protocol.name}  ({protocol.bag_volume_ml:g} mL, {plan.end_min:.0f} min)"
+            )
+        return 0
+    protocol = library[args.id]
+    if args.json:
+        print(json.dumps(protocol_to_json(protocol), indent=2))
+    else:
+        print(f"{protocol.name} [{protocol.id}]\nsource: {protocol.source}\n{protocol.notes}\n")
+        _print_plan(plan_infusion(protocol))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    protocol = _library(args)[args.id]
+    interruptions: list[Interruption] = [*args.reaction, *args.pause]
+    plan = plan_infusion(protocol, interruptions, args.bag_volume)
+    if args.json:
+        print(json.dumps({"protocol": protocol.id, **plan_to_json(plan)}, indent=2))
+    else:
+        _print_plan(plan)
+    return 0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def session_summary(state: ChairState, now: datetime) -> dict[str, Any]:
+    return {
+        "chair": state.chair,
+        "session_id": state.session_id,
+        "phase": state.phase.value,
+        "patient_initials": state.patient_initials,
+        "protocol": state.protocol.id if state.protocol else None,
+        "checked_in_at": _iso(state.checked_in_at),
+        "infusion_started_at": _iso(state.infusion_started_at),
+        "projected_end": _iso(state.projected_end(now)) if state.protocol else None,
+        "infusion_completed_at": _iso(state.completed_at),
+        "observation_ends_at": _iso(state.observation_ends_at),
+        "reactions": len(state.reactions),
+    }
+
+
+def _open_journal(args: argparse.Namespace) -> Journal:
+    path = Path(args.db) if args.db else default_db_path()
+    if not path.exists():
+        raise JournalError(f"no database at {path}")
+    return Journal(path)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    with _open_journal(args) as journal:
+        states = [
+            ChairState.replay(sid, journal.events(sid)) for sid in journal.session_ids(open_only=not args.all)
+        ]
+    rows = [session_summary(s, now) for s in sorted(states, key=lambda s: s.chair)]
+    if args.json:
+        print(json.dumps({"now": now.isoformat(), "chairs": rows}, indent=2))
+        return 0
+    if not rows:
+        print("no open sessions")
+    for row in rows:
+        ends = row["observation_ends_at"] or row["projected_end"] or "-"
+        print(
+            f"{row['chair']:10} {row['patient_initials']:4} {row['protocol'] or '-':28} {row['phase']:13} ends {ends}"
+        )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if getattr(args, "export", None):
+        from app.export.verify import verify_export
+
+        return int(verify_export(args))
+    with _open_journal(args) as journal:
+        result = journal.verify()
+    if result.intact:
+        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}")
+        return 0
+    print(f"journal NOT intact: first bad entry is {result.first_problem}", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chairside", description=__doc__)
+    parser.add_argument("--protocols", type=Path, help="protocol library folder (default: the shipped one)")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("protocols", help="the protocol library")
+    p_sub = p.add_subparsers(dest="action", required=True)
+    p_sub.add_parser("list", help="every protocol")
+    show = p_sub.add_parser("show", help="one protocol and its schedule")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_protocols)
+
+    plan = sub.add_parser("plan", help="a protocol's schedule re-planned around reactions and pauses")
+    plan.add_argument("id")
+    plan.add_argument(
+        "--reaction", type=parse_reaction, action="append", default=[], metavar="GRADE@MIN[+RESOLVED]"
+    )
+    plan.add_argument("--pause", type=parse_pause, action="append", default=[], metavar="MIN+DURATION")
+    plan.add_argument("--bag-volume", type=float, help="the session's bag volume in mL")
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(func=cmd_plan)
+
+    status = sub.add_parser("status", help="every chair's session, phase and key times")
+    status.add_argument("--db", help=f"database (default {default_db_path()})")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--all", action="store_true", help="include discharged sessions")
+    status.set_defaults(func=cmd_status)
+
+    verify = sub.add_parser("verify", help="check the journal's hash chain (or an export against it)")
+    verify.add_argument("--db", help=f"database (default {default_db_path()})")
+    verify.add_argument("--export", type=Path, help="an exported shift log to check against the journal")
+    verify.set_defaults(func=cmd_verify)
+
+    for register in _extension_registrars():
+        register(sub)
+    return parser
+
+
+def _extension_registrars() -> list[Any]:
+    """Subcommands that live with their own parts of the app (probe, export, GUI options)."""
+    registrars = []
+    try:
+        from drivers.probe import add_arguments, run
+
+        def register_probe(sub: Any) -> None:
+            probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
+            add_arguments(probe)
+            probe.set_defaults(func=run)
+
+        registrars.append(register_probe)
+    except ImportError:
+        pass
+    try:
+        from app.export.cli import register as register_export
+
+        registrars.append(register_export)
+    except ImportError:
+        pass
+    return registrars
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    run_gui: Any = None
+    try:
+        from app.ui.launch import add_gui_arguments
+        from app.ui.launch import run_gui as _run_gui
+    except ImportError:
+        pass
+    else:
+        add_gui_arguments(parser)
+        run_gui = _run_gui
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            if run_gui is None:
+                parser.error("the GUI is not available in this build")
+            return int(run_gui(args))
+        return int(args.func(args))
+    except (ProtocolError, JournalError, NewerDatabaseError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"chairside: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

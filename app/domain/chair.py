@@ -1,0 +1,500 @@
+"""The state of one chair session, rebuilt as a pure fold of its events.
+
+`ChairState.replay(events)` after a crash gives exactly the state the screen showed before it.
+Everything the nurse sees (planned rate, countdowns, what is due) is derived here from that state
+and an explicit `now`; nothing reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from app.domain.clock import minutes_between
+from app.domain.events import Event, EventType
+from app.domain.phase import Phase, can_move
+from app.domain.protocol import InfusionProtocol, ReactionAction, parse_protocol
+from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+
+
+class InvalidEventSequence(ValueError):
+    """The journal holds an event that the state machine would never have produced."""
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a timezone: {text!r}")
+    return moment.astimezone(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Bag:
+    volume_ml: float
+    lot: str
+    expiry: date
+    prepared_at: datetime
+    gtin: str = ""
+
+    def expires_at(self, protocol: InfusionProtocol) -> datetime:
+        """The earlier of the room-temperature limit after preparation and the label's expiry date."""
+        diluted_limit = self.prepared_at + timedelta(hours=protocol.bag_room_temperature_limit_h)
+        label_limit = datetime.combine(self.expiry + timedelta(days=1), time(0), tzinfo=UTC)
+        return min(diluted_limit, label_limit)
+
+
+@dataclass(frozen=True)
+class GivenPremedication:
+    seq: int
+    drug: str
+    dose: str
+    route: str
+    given_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class PauseRecord:
+    seq: int
+    start: datetime
+    reason: str
+    source: str
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReactionRecord:
+    seq: int
+    onset_at: datetime
+    grade: int
+    signs: tuple[str, ...]
+    action: ReactionAction | None  # None when recorded after the infusion ended
+    rate_at_onset_ml_h: float
+    new_rate_ml_h: float  # what the pump must be set to now (0 when stopped)
+    restart_rate_ml_h: float  # after a stop, the rate to restart at once symptoms resolve
+    notes: str
+    actor: str
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class VitalsRecord:
+    seq: int
+    at: datetime
+    values: Mapping[str, float | None]
+    actor: str
+
+
+@dataclass(frozen=True)
+class AlarmRecord:
+    alarm_id: str
+    rule: str
+    priority: str
+    message: str
+    raised_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    cleared_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChairState:
+    session_id: str
+    phase: Phase = Phase.EMPTY
+    chair: str = ""
+    patient_mrn: str = ""
+    patient_initials: str = ""
+    protocol: InfusionProtocol | None = None
+    bag: Bag | None = None
+    prior_infusions: int = 0
+    prior_serious_reaction: bool = False
+    last_dose_on: date | None = None
+    checked_in_at: datetime | None = None
+    screening_answers: Mapping[str, bool] = field(default_factory=dict)
+    premedications: tuple[GivenPremedication, ...] = ()
+    infusion_started_at: datetime | None = None
+    pump_rate_ml_h: float | None = None
+    pauses: tuple[PauseRecord, ...] = ()
+    reactions: tuple[ReactionRecord, ...] = ()
+    vitals: tuple[VitalsRecord, ...] = ()
+    completed_at: datetime | None = None
+    volume_infused_ml: float | None = None
+    discharged_at: datetime | None = None
+    discontinued_at: datetime | None = None
+    discontinued_reason: str = ""
+    alarms: Mapping[str, AlarmRecord] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+
+    # ------------------------------------------------------------------------------------------
+    # Fold
+
+    @classmethod
+    def replay(cls, session_id: str, events: Iterable[Event]) -> ChairState:
+        state = cls(session_id)
+        for event in events:
+            state = state.apply(event)
+        return state
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+    def event(self, seq: int) -> Event | None:
+        for event in self.events:
+            if event.seq == seq:
+                return event
+        return None
+
+    def apply(self, event: Event) -> ChairState:
+        handler = _HANDLERS.get(event.type)
+        state = handler(self, event) if handler is not None else self
+        if not can_move(self.phase, state.phase):
+            raise InvalidEventSequence(
+                f"event {event.seq} ({event.type}) moves {self.phase.name} to {state.phase.name}, which is not allowed"
+            )
+        return replace(state, events=(*self.events, event))
+
+    # ------------------------------------------------------------------------------------------
+    # Derived views (all take `now` explicitly)
+
+    def require_protocol(self) -> InfusionProtocol:
+        if self.protocol is None:
+            raise ValueError("no protocol: the chair is not checked in")
+        return self.protocol
+
+    @property
+    def bag_expires_at(self) -> datetime | None:
+        if self.bag is None or self.protocol is None:
+            return None
+        return self.bag.expires_at(self.protocol)
+
+    @property
+    def open_pause(self) -> PauseRecord | None:
+        return next((p for p in self.pauses if p.end is None), None)
+
+    @property
+    def unresolved_stop_reaction(self) -> ReactionRecord | None:
+        return next(
+            (
+                r
+                for r in self.reactions
+                if r.action is ReactionAction.STOP_THEN_RESTART and r.resolved_at is None
+            ),
+            None,
+        )
+
+    def minutes_from_start(self, moment: datetime) -> float:
+        if self.infusion_started_at is None:
+            raise ValueError("the infusion has not started")
+        return minutes_between(self.infusion_started_at, moment)
+
+    def interruptions(self, resume_open_at: datetime | None = None) -> list[Interruption]:
+        """Pauses and reactions in schedule minutes. Open ones end at `resume_open_at` if given."""
+        if self.infusion_started_at is None:
+            return []
+        result: list[Interruption] = []
+        for pause in self.pauses:
+            end = pause.end or resume_open_at
+            duration = None if end is None else max(0.0, minutes_between(pause.start, end))
+            result.append(Pause(self.minutes_from_start(pause.start), duration))
+        for reaction in self.reactions:
+            if reaction.action is None:
+                continue
+            resolved = reaction.resolved_at or resume_open_at
+            result.append(
+                Reaction(
+                    onset_min=max(0.0, self.minutes_from_start(reaction.onset_at)),
+                    grade=reaction.grade,
+                    resolved_after_min=None
+                    if resolved is None
+                    else minutes_between(reaction.onset_at, resolved),
+                    onset_rate_ml_h=reaction.rate_at_onset_ml_h,
+                )
+            )
+        return result
+
+    def plan(self, resume_open_at: datetime | None = None) -> Plan:
+        """The schedule re-planned around what happened. Open pauses end at `resume_open_at` (what if
+        the nurse restarted then); without it they stay open and the plan has no end."""
+        protocol = self.require_protocol()
+        volume = self.bag.volume_ml if self.bag is not None else None
+        return plan_infusion(protocol, self.interruptions(resume_open_at), volume)
+
+    def planned_rate_ml_h(self, now: datetime) -> float:
+        if self.phase not in (Phase.INFUSING, Phase.PAUSED) or self.infusion_started_at is None:
+            return 0.0
+        return self.plan(resume_open_at=None).rate_at(self.minutes_from_start(now))
+
+    def projected_end(self, now: datetime) -> datetime | None:
+        """When the infusion will end if every open pause or stop ended now."""
+        if self.completed_at is not None:
+            return self.completed_at
+        if self.infusion_started_at is None:
+            return None
+        end = self.plan(resume_open_at=now).end_min
+        return None if end is None else self.infusion_started_at + timedelta(minutes=end)
+
+    def next_rate_change(self, now: datetime) -> tuple[datetime, float] | None:
+        if self.phase is not Phase.INFUSING or self.infusion_started_at is None:
+            return None
+        change = self.plan().next_change_after(self.minutes_from_start(now))
+        if change is None:
+            return None
+        minute, rate = change
+        return self.infusion_started_at + timedelta(minutes=minute), rate
+
+    @property
+    def premedication_ready_at(self) -> datetime | None:
+        """The earliest infusion start the required premedications allow; None while one is missing."""
+        protocol = self.require_protocol()
+        ready: datetime | None = self.checked_in_at
+        for premed in protocol.premedications:
+            if not premed.required:
+                continue
+            given = self.premedication_given(premed.drug)
+            if given is None:
+                return None
+            candidate = given.given_at + timedelta(minutes=premed.min_lead_min)
+            ready = candidate if ready is None else max(ready, candidate)
+        return ready
+
+    def premedication_given(self, drug: str) -> GivenPremedication | None:
+        matches = [p for p in self.premedications if p.drug == drug]
+        return matches[-1] if matches else None
+
+    @property
+    def observation_ends_at(self) -> datetime | None:
+        if self.completed_at is None or self.protocol is None:
+            return None
+        return self.completed_at + timedelta(minutes=self.protocol.observation_min)
+
+    @property
+    def active_alarms(self) -> list[AlarmRecord]:
+        return [a for a in self.alarms.values() if a.cleared_at is None]
+
+
+# ------------------------------------------------------------------------------------------------
+# Event handlers: each returns the state after the event (phase checked by `apply`)
+
+
+def _opt_time(data: Mapping[str, Any], key: str) -> datetime | None:
+    value = data.get(key)
+    return parse_time(value) if isinstance(value, str) else None
+
+
+def _on_checked_in(state: ChairState, event: Event) -> ChairState:
+    d = event.data
+    protocol = parse_protocol(d["protocol"], f"journal:{state.session_id}:{event.seq}")
+    bag = d["bag"]
+    last_dose = d.get("last_dose_on")
+    return replace(
+        state,
+        phase=Phase.SCREENING,
+        chair=d["chair"],
+        patient_mrn=d["patient_mrn"],
+        patient_initials=d["patient_initials"],
+        protocol=protocol,
+        bag=Bag(
+            volume_ml=float(bag["volume_ml"]),
+            lot=bag["lot"],
+            expiry=date.fromisoformat(bag["expiry"]),
+            prepared_at=parse_time(bag["prepared_at"]),
+            gtin=bag.get("gtin", ""),
+        ),
+        prior_infusions=int(d["prior_infusions"]),
+        prior_serious_reaction=bool(d["prior_serious_reaction"]),
+        last_dose_on=date.fromisoformat(last_dose) if last_dose else None,
+        checked_in_at=event.at,
+    )
+
+
+def _on_screening(state: ChairState, event: Event) -> ChairState:
+    return replace(state, phase=Phase.PREMEDICATION, screening_answers=dict(event.data["answers"]))
+
+
+def _on_premedication(state: ChairState, event: Event) -> ChairState:
+    d = event.data
+    given = GivenPremedication(event.seq, d["drug"], d["dose"], d["route"], event.at, event.actor)
+    return replace(state, premedications=(*state.premedications, given))
+
+
+def _on_started(state: ChairState, event: Event) -> ChairState:
+    return replace(
+        state,
+        phase=Phase.INFUSING,
+        infusion_started_at=event.at,
+        pump_rate_ml_h=float(event.data["rate_ml_h"]),
+    )
+
+
+def _on_rate_changed(state: ChairState, event: Event) -> ChairState:
+    return replace(state, pump_rate_ml_h=float(event.data["rate_ml_h"]))
+
+
+def _on_paused(state: ChairState, event: Event) -> ChairState:
+    record = PauseRecord(event.seq, event.at, event.data.get("reason", ""), event.data.get("source", "nurse"))
+    return replace(state, phase=Phase.PAUSED, pauses=(*state.pauses, record))
+
+
+def _on_resumed(state: ChairState, event: Event) -> ChairState:
+    pauses = tuple(replace(p, end=event.at) if p.end is None else p for p in state.pauses)
+    reactions = tuple(
+        replace(r, resolved_at=event.at)
+        if r.action is ReactionAction.STOP_THEN_RESTART and r.resolved_at is None
+        else r
+        for r in state.reactions
+    )
+    return replace(state, phase=Phase.INFUSING, pauses=pauses, reactions=reactions)
+
+
+def _on_reaction(state: ChairState, event: Event) -> ChairState:
+    d = event.data
+    action = ReactionAction(d["action"]) if d.get("action") else None
+    record = ReactionRecord(
+        seq=event.seq,
+        onset_at=event.at,
+        grade=int(d["grade"]),
+        signs=tuple(d.get("signs", ())),
+        action=action,
+        rate_at_onset_ml_h=float(d["rate_at_onset_ml_h"]),
+        new_rate_ml_h=float(d["new_rate_ml_h"]),
+        restart_rate_ml_h=float(d.get("restart_rate_ml_h", 0.0)),
+        notes=d.get("notes", ""),
+        actor=event.actor,
+    )
+    state = replace(state, reactions=(*state.reactions, record))
+    if action is ReactionAction.STOP_THEN_RESTART and state.phase is Phase.INFUSING:
+        return replace(state, phase=Phase.PAUSED)
+    if action is ReactionAction.DISCONTINUE:
+        return replace(
+            state,
+            phase=Phase.DISCONTINUED,
+            discontinued_at=event.at,
+            discontinued_reason=f"grade {record.grade} reaction: permanently discontinued",
+        )
+    return state
+
+
+def _on_vitals(state: ChairState, event: Event) -> ChairState:
+    record = VitalsRecord(event.seq, event.at, dict(event.data["values"]), event.actor)
+    return replace(state, vitals=(*state.vitals, record))
+
+
+def _on_completed(state: ChairState, event: Event) -> ChairState:
+    volume = event.data.get("volume_infused_ml")
+    pauses = tuple(replace(p, end=event.at) if p.end is None else p for p in state.pauses)
+    return replace(
+        state,
+        phase=Phase.OBSERVATION,
+        completed_at=event.at,
+        volume_infused_ml=float(volume) if volume is not None else None,
+        pauses=pauses,
+    )
+
+
+def _on_discharged(state: ChairState, event: Event) -> ChairState:
+    return replace(state, phase=Phase.DISCHARGED, discharged_at=event.at)
+
+
+def _on_discontinued(state: ChairState, event: Event) -> ChairState:
+    return replace(
+        state,
+        phase=Phase.DISCONTINUED,
+        discontinued_at=event.at,
+        discontinued_reason=event.data.get("reason", ""),
+    )
+
+
+_CORRECTABLE = {
+    EventType.PREMEDICATION_GIVEN: {"dose", "route", "drug"},
+    EventType.VITALS_RECORDED: {"values"},
+    EventType.REACTION_RECORDED: {"signs", "notes"},
+    EventType.CHECKED_IN: {"patient_mrn", "patient_initials", "bag_lot"},
+}
+
+
+def correctable_fields(event_type: EventType) -> set[str]:
+    return set(_CORRECTABLE.get(event_type, set()))
+
+
+def _on_correction(state: ChairState, event: Event) -> ChairState:
+    target = int(event.data["target_seq"])
+    corrected = event.data.get("corrected", {})
+    if "patient_mrn" in corrected or "patient_initials" in corrected or "bag_lot" in corrected:
+        bag = state.bag
+        if bag is not None and "bag_lot" in corrected:
+            bag = replace(bag, lot=corrected["bag_lot"])
+        state = replace(
+            state,
+            patient_mrn=corrected.get("patient_mrn", state.patient_mrn),
+            patient_initials=corrected.get("patient_initials", state.patient_initials),
+            bag=bag,
+        )
+    premeds = tuple(
+        replace(p, **{k: corrected[k] for k in ("dose", "route", "drug") if k in corrected})
+        if p.seq == target
+        else p
+        for p in state.premedications
+    )
+    vitals = tuple(
+        replace(v, values={**v.values, **corrected["values"]})
+        if v.seq == target and "values" in corrected
+        else v
+        for v in state.vitals
+    )
+    reactions = tuple(
+        replace(
+            r,
+            signs=tuple(corrected.get("signs", r.signs)),
+            notes=corrected.get("notes", r.notes),
+        )
+        if r.seq == target
+        else r
+        for r in state.reactions
+    )
+    return replace(state, premedications=premeds, vitals=vitals, reactions=reactions)
+
+
+def _on_alarm(state: ChairState, event: Event) -> ChairState:
+    d = event.data
+    alarms = dict(state.alarms)
+    alarm_id = d["alarm_id"]
+    if event.type is EventType.ALARM_RAISED:
+        alarms[alarm_id] = AlarmRecord(alarm_id, d["rule"], d["priority"], d["message"], event.at)
+    elif alarm_id in alarms:
+        current = alarms[alarm_id]
+        if event.type is EventType.ALARM_ACKNOWLEDGED:
+            alarms[alarm_id] = replace(current, acknowledged_at=event.at, acknowledged_by=event.actor)
+        else:
+            alarms[alarm_id] = replace(current, cleared_at=event.at)
+    return replace(state, alarms=alarms)
+
+
+_HANDLERS = {
+    EventType.CHECKED_IN: _on_checked_in,
+    EventType.SCREENING_RECORDED: _on_screening,
+    EventType.PREMEDICATION_GIVEN: _on_premedication,
+    EventType.INFUSION_STARTED: _on_started,
+    EventType.RATE_CHANGED: _on_rate_changed,
+    EventType.INFUSION_PAUSED: _on_paused,
+    EventType.INFUSION_RESUMED: _on_resumed,
+    EventType.REACTION_RECORDED: _on_reaction,
+    EventType.VITALS_RECORDED: _on_vitals,
+    EventType.INFUSION_COMPLETED: _on_completed,
+    EventType.DISCHARGED: _on_discharged,
+    EventType.DISCONTINUED: _on_discontinued,
+    EventType.CORRECTION_RECORDED: _on_correction,
+    EventType.ALARM_RAISED: _on_alarm,
+    EventType.ALARM_ACKNOWLEDGED: _on_alarm,
+    EventType.ALARM_CLEARED: _on_alarm,
+}
+
+
+def to_json_time(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)

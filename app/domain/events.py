@@ -1,0 +1,48 @@
+"""What can happen at a chair, as recorded facts. The journal stores these; state is a fold of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    CHECKED_IN = "checked_in"
+    SCREENING_RECORDED = "screening_recorded"
+    PREMEDICATION_GIVEN = "premedication_given"
+    INFUSION_STARTED = "infusion_started"
+    RATE_CHANGED = "rate_changed"
+    INFUSION_PAUSED = "infusion_paused"
+    INFUSION_RESUMED = "infusion_resumed"
+    REACTION_RECORDED = "reaction_recorded"
+    VITALS_RECORDED = "vitals_recorded"
+    INFUSION_COMPLETED = "infusion_completed"
+    DISCHARGED = "discharged"
+    DISCONTINUED = "discontinued"
+    CORRECTION_RECORDED = "correction_recorded"
+    NOTE_ADDED = "note_added"
+    ALARM_RAISED = "alarm_raised"
+    ALARM_ACKNOWLEDGED = "alarm_acknowledged"
+    ALARM_CLEARED = "alarm_cleared"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact about one chair session.
+
+    `at` is when it happened at the chair (a premed given at 09:10 and entered at 09:20 has at=09:10);
+    the journal adds the session, the sequence number and when it was recorded. `data` is plain JSON.
+    """
+
+    type: EventType
+    at: datetime
+    actor: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    seq: int = 0  # assigned by the journal; 0 until recorded
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("event times must be timezone-aware")

@@ -1,0 +1,371 @@
+"""An infusion protocol from the library: what to give, how fast, and what must be checked first.
+
+Every clinical number comes from a protocol file (resources/protocols/*.toml), which cites its source.
+This module turns the parsed mapping into validated, immutable objects and explains, per field,
+anything it cannot accept. It does no I/O: reading files is `app.protocol_library`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+VOLUME_TOLERANCE_ML = 1e-6
+
+
+class ProtocolError(ValueError):
+    """A protocol definition that cannot be used. Names the file, the field and what is wrong."""
+
+    def __init__(self, source: str, field_name: str, problem: str) -> None:
+        self.source = source
+        self.field_name = field_name
+        self.problem = problem
+        super().__init__(f"{source}: field '{field_name}': {problem}")
+
+
+class ReactionAction(Enum):
+    """What the label says to do for a reaction of a given grade."""
+
+    HALVE_RATE = "halve_rate"  # reduce to a fraction of the onset rate, hold, then escalate again
+    STOP_THEN_RESTART = "stop_then_restart"  # stop; restart at a fraction of the onset rate once resolved
+    DISCONTINUE = "discontinue"  # stop and permanently discontinue
+
+
+@dataclass(frozen=True)
+class RateStep:
+    """One rung of the rate ladder. The last rung may run until the bag is empty (duration None)."""
+
+    rate_ml_h: float
+    duration_min: float | None
+
+
+@dataclass(frozen=True)
+class Premedication:
+    drug: str
+    dose: str
+    route: str
+    min_lead_min: float
+    max_lead_min: float
+    required: bool
+
+
+class ScreeningOutcome(Enum):
+    DELAY = "delay"  # the infusion should be postponed (e.g. active infection)
+    CONTRAINDICATION = "contraindication"  # the infusion must not be given
+
+
+@dataclass(frozen=True)
+class ScreeningItem:
+    id: str
+    question: str
+    acceptable_answer: bool
+    if_not: ScreeningOutcome
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    min_prior_infusions: int = 0
+    requires_no_prior_serious_reaction: bool = False
+    min_interval_days: int | None = None
+
+
+@dataclass(frozen=True)
+class ReactionRule:
+    grades: tuple[int, ...]
+    action: ReactionAction
+    rate_factor: float  # fraction of the onset rate to run at (halve: 0.5)
+    hold_min: float  # how long to hold the reduced rate before escalating again
+
+
+@dataclass(frozen=True)
+class InfusionProtocol:
+    id: str
+    name: str
+    drug: str
+    dose_mg: float
+    bag_volume_ml: float
+    max_rate_ml_h: float
+    steps: tuple[RateStep, ...]
+    premedications: tuple[Premedication, ...]
+    observation_min: float
+    bag_room_temperature_limit_h: float
+    bag_refrigerated_limit_h: float
+    screening: tuple[ScreeningItem, ...]
+    eligibility: Eligibility
+    reaction_rules: tuple[ReactionRule, ...]
+    source: str
+    notes: str = ""
+    definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def concentration_mg_ml(self) -> float:
+        return self.dose_mg / self.bag_volume_ml
+
+    def rule_for_grade(self, grade: int) -> ReactionRule:
+        for rule in self.reaction_rules:
+            if grade in rule.grades:
+                return rule
+        raise KeyError(f"protocol {self.id} has no reaction rule for grade {grade}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+
+
+class _Fields:
+    """Typed access to a mapping that reports every problem as a ProtocolError naming the field."""
+
+    def __init__(self, source: str, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.source = source
+        self.data = data
+        self.prefix = prefix
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, problem: str) -> ProtocolError:
+        return ProtocolError(self.source, self.name(key), problem)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str) -> Any:
+        if key not in self.data:
+            raise self.fail(key, "is missing")
+        return self.data[key]
+
+    def text(self, key: str, default: str | None = None) -> str:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"must be a non-empty text, got {value!r}")
+        return value.strip()
+
+    def number(self, key: str, *, positive: bool = True, default: float | None = None) -> float:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if positive and value <= 0:
+            raise self.fail(key, f"must be greater than zero, got {value!r}")
+        if not positive and value < 0:
+            raise self.fail(key, f"must not be negative, got {value!r}")
+        return float(value)
+
+    def integer(self, key: str, default: int | None = None) -> int:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(key, f"must be a whole number >= 0, got {value!r}")
+        return value
+
+    def flag(self, key: str, default: bool | None = None) -> bool:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def table(self, key: str) -> _Fields:
+        value = self.raw(key)
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a table")
+        return _Fields(self.source, value, f"{self.name(key)}.")
+
+    def tables(self, key: str, *, allow_empty: bool = False) -> list[_Fields]:
+        value = self.raw(key) if not allow_empty else self.data.get(key, [])
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            raise self.fail(key, "must be a list of tables")
+        if not value and not allow_empty:
+            raise self.fail(key, "must not be empty")
+        out = []
+        for index, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise ProtocolError(self.source, f"{self.name(key)}[{index}]", "must be a table")
+            out.append(_Fields(self.source, item, f"{self.name(key)}[{index}]."))
+        return out
+
+
+RATE_UNITS = ("mL/h", "mg/h")
+
+
+def _rate_in_ml_h(f: _Fields, key: str, unit: str, concentration_mg_ml: float) -> float:
+    rate = f.number(key)
+    return rate if unit == "mL/h" else rate / concentration_mg_ml
+
+
+def _parse_steps(
+    top: _Fields, unit: str, concentration_mg_ml: float, max_rate_ml_h: float
+) -> tuple[RateStep, ...]:
+    if top.has("steps") and top.has("escalation"):
+        raise top.fail("steps", "give either 'steps' or 'escalation', not both")
+    steps: list[RateStep] = []
+    if top.has("escalation"):
+        esc = top.table("escalation")
+        start = _rate_in_ml_h(esc, "start_rate", unit, concentration_mg_ml)
+        increment = _rate_in_ml_h(esc, "increment", unit, concentration_mg_ml)
+        interval = esc.number("interval_min")
+        ceiling = _rate_in_ml_h(esc, "until_rate", unit, concentration_mg_ml)
+        if ceiling < start:
+            raise esc.fail("until_rate", "is below start_rate")
+        rate = start
+        while rate < ceiling - 1e-9:
+            steps.append(RateStep(rate, interval))
+            rate += increment
+        steps.append(RateStep(ceiling, None))
+    elif top.has("steps"):
+        entries = top.tables("steps")
+        for index, entry in enumerate(entries):
+            rate = _rate_in_ml_h(entry, "rate", unit, concentration_mg_ml)
+            last = index == len(entries) - 1
+            if entry.has("duration_min"):
+                duration: float | None = entry.number("duration_min")
+            elif last:
+                duration = None
+            else:
+                raise entry.fail(
+                    "duration_min", "is missing (only the last step may run until the bag is empty)"
+                )
+            steps.append(RateStep(rate, duration))
+    else:
+        raise top.fail("steps", "is missing (give 'steps' or 'escalation')")
+    for index, step in enumerate(steps):
+        if step.rate_ml_h > max_rate_ml_h + 1e-9:
+            raise ProtocolError(
+                top.source,
+                f"steps[{index}].rate",
+                f"{step.rate_ml_h:g} mL/h is above the maximum rate {max_rate_ml_h:g} mL/h",
+            )
+    return tuple(steps)
+
+
+def _check_steps_deliver_bag(source: str, steps: Sequence[RateStep], bag_volume_ml: float) -> None:
+    if steps[-1].duration_min is None:
+        return
+    deliverable = sum(s.rate_ml_h * (s.duration_min or 0.0) / 60.0 for s in steps)
+    if deliverable + VOLUME_TOLERANCE_ML < bag_volume_ml:
+        minutes = sum(s.duration_min or 0.0 for s in steps)
+        raise ProtocolError(
+            source,
+            "steps",
+            f"deliver only {deliverable:g} mL in {minutes:g} min but the bag holds {bag_volume_ml:g} mL",
+        )
+
+
+def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
+    """Validate a protocol definition and build the protocol. Raises ProtocolError on any problem."""
+    top = _Fields(source, data)
+    protocol_id = top.text("id")
+    dose_mg = top.number("dose_mg")
+    bag_volume_ml = top.number("bag_volume_ml")
+    max_rate_ml_h = top.number("max_rate_ml_h")
+    unit = top.text("rate_unit", default="mL/h")
+    if unit not in RATE_UNITS:
+        raise top.fail("rate_unit", f"unknown unit {unit!r}; use one of {', '.join(RATE_UNITS)}")
+    concentration = dose_mg / bag_volume_ml
+    steps = _parse_steps(top, unit, concentration, max_rate_ml_h)
+    _check_steps_deliver_bag(source, steps, bag_volume_ml)
+
+    premeds = []
+    for p in top.tables("premedications", allow_empty=True):
+        min_lead = p.number("min_lead_min", positive=False)
+        max_lead = p.number("max_lead_min")
+        if max_lead < min_lead:
+            raise p.fail("max_lead_min", "is shorter than min_lead_min")
+        premeds.append(
+            Premedication(
+                drug=p.text("drug"),
+                dose=p.text("dose"),
+                route=p.text("route"),
+                min_lead_min=min_lead,
+                max_lead_min=max_lead,
+                required=p.flag("required"),
+            )
+        )
+
+    screening = []
+    seen_ids: set[str] = set()
+    for s in top.tables("screening"):
+        item_id = s.text("id")
+        if item_id in seen_ids:
+            raise s.fail("id", f"{item_id!r} appears twice")
+        seen_ids.add(item_id)
+        outcome_text = s.text("if_not")
+        try:
+            outcome = ScreeningOutcome(outcome_text)
+        except ValueError:
+            raise s.fail("if_not", f"must be 'delay' or 'contraindication', got {outcome_text!r}") from None
+        screening.append(
+            ScreeningItem(
+                id=item_id,
+                question=s.text("question"),
+                acceptable_answer=s.flag("acceptable_answer"),
+                if_not=outcome,
+            )
+        )
+
+    eligibility = Eligibility()
+    if top.has("eligibility"):
+        e = top.table("eligibility")
+        eligibility = Eligibility(
+            min_prior_infusions=e.integer("min_prior_infusions", default=0),
+            requires_no_prior_serious_reaction=e.flag("requires_no_prior_serious_reaction", default=False),
+            min_interval_days=e.integer("min_interval_days") if e.has("min_interval_days") else None,
+        )
+
+    rules = []
+    covered: set[int] = set()
+    for r in top.tables("reaction_rules"):
+        raw_grades = r.raw("grades")
+        if (
+            not isinstance(raw_grades, list)
+            or not raw_grades
+            or not all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 4 for g in raw_grades)
+        ):
+            raise r.fail("grades", f"must be a list of grades 1 to 4, got {raw_grades!r}")
+        action_text = r.text("action")
+        try:
+            action = ReactionAction(action_text)
+        except ValueError:
+            choices = ", ".join(a.value for a in ReactionAction)
+            raise r.fail("action", f"unknown action {action_text!r}; use one of {choices}") from None
+        factor = 0.0 if action is ReactionAction.DISCONTINUE else r.number("rate_factor")
+        if factor > 1.0:
+            raise r.fail("rate_factor", f"must not exceed 1, got {factor:g}")
+        hold = 0.0 if action is ReactionAction.DISCONTINUE else r.number("hold_min", positive=False)
+        for g in raw_grades:
+            if g in covered:
+                raise r.fail("grades", f"grade {g} has two rules")
+            covered.add(g)
+        rules.append(ReactionRule(tuple(raw_grades), action, factor, hold))
+    missing = {1, 2, 3, 4} - covered
+    if missing:
+        raise top.fail("reaction_rules", f"no rule for grade(s) {sorted(missing)}")
+
+    bag = top.table("bag")
+    return InfusionProtocol(
+        id=protocol_id,
+        name=top.text("name"),
+        drug=top.text("drug"),
+        dose_mg=dose_mg,
+        bag_volume_ml=bag_volume_ml,
+        max_rate_ml_h=max_rate_ml_h,
+        steps=steps,
+        premedications=tuple(premeds),
+        observation_min=top.number("observation_min", positive=False),
+        bag_room_temperature_limit_h=bag.number("room_temperature_limit_h"),
+        bag_refrigerated_limit_h=bag.number("refrigerated_limit_h"),
+        screening=tuple(screening),
+        eligibility=eligibility,
+        reaction_rules=tuple(rules),
+        source=top.text("source"),
+        notes=top.text("notes", default=" ").strip(),
+        definition=dict(data),
+    )

@@ -1,0 +1,94 @@
+"""The infusion floor: every chair's open session, the protocol library and the journal, bound together.
+
+Commands go through here: decide -> journal (durable) -> fold. The in-memory state changes only after
+the journal has the events on disk. On start, every open session is rebuilt by replaying its events.
+No Qt here: the Qt facade (app.chairs) wraps this and re-emits changes as signals.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from app.domain.chair import ChairState
+from app.domain.clock import Clock, SystemClock
+from app.domain.commands import CheckIn, Command
+from app.domain.decide import CommandRefused, DecisionContext, GuardFailure, decide
+from app.domain.protocol import InfusionProtocol
+from app.domain.vitals import VitalSignLimits
+from app.protocol_library import ProtocolLibrary
+from app.resources import resource_path
+from app.store.journal import Journal
+
+
+def load_vital_limits(path: Path | None = None) -> VitalSignLimits:
+    path = path or resource_path("vital-signs.toml")
+    with path.open("rb") as handle:
+        return VitalSignLimits.from_mapping(tomllib.load(handle), path.name)
+
+
+class Floor:
+    def __init__(
+        self,
+        journal: Journal,
+        protocols: Mapping[str, InfusionProtocol] | None = None,
+        clock: Clock | None = None,
+        vital_limits: VitalSignLimits | None = None,
+    ) -> None:
+        self.journal = journal
+        self.protocols = protocols if protocols is not None else ProtocolLibrary.load()
+        self.clock = clock or journal.clock
+        self.vital_limits = vital_limits or load_vital_limits()
+        self.sessions: dict[str, ChairState] = {}
+        for session_id in journal.session_ids(open_only=True):
+            self.sessions[session_id] = ChairState.replay(session_id, journal.events(session_id))
+
+    @classmethod
+    def open(cls, db_path: Path, clock: Clock | None = None) -> Floor:
+        return cls(Journal(db_path, clock or SystemClock()))
+
+    def close(self) -> None:
+        self.journal.close()
+
+    def session_for_chair(self, chair: str) -> ChairState | None:
+        """The chair's current session (not yet discharged), if any."""
+        for state in self.sessions.values():
+            if state.chair == chair and not state.phase.is_closed:
+                return state
+        return None
+
+    def context(self, actor: str) -> DecisionContext:
+        return DecisionContext(self.clock.now(), actor, self.protocols, self.vital_limits)
+
+    def check_in(self, command: CheckIn, actor: str) -> ChairState:
+        if self.session_for_chair(command.chair) is not None:
+            raise CommandRefused(
+                [
+                    GuardFailure(
+                        "chair_occupied", f"{command.chair} already has a patient: discharge them first"
+                    )
+                ],
+                overridable=False,
+            )
+        return self._run(ChairState(str(uuid.uuid4())), command, actor)
+
+    def execute(self, session_id: str, command: Command, actor: str) -> ChairState:
+        if isinstance(command, CheckIn):
+            return self.check_in(command, actor)
+        state = self.sessions.get(session_id)
+        if state is None:
+            raise KeyError(f"no open session {session_id}")
+        return self._run(state, command, actor)
+
+    def _run(self, state: ChairState, command: Command, actor: str) -> ChairState:
+        events = decide(state, command, self.context(actor))
+        stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq)
+        for event in stored:
+            state = state.apply(event)
+        if state.phase.is_closed:
+            self.sessions.pop(state.session_id, None)
+        else:
+            self.sessions[state.session_id] = state
+        return state

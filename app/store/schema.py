@@ -1,0 +1,98 @@
+"""Versioned schema migrations for the Chairside database.
+
+The version lives in `PRAGMA user_version` as major * 1000 + minor. A newer minor version only adds
+things we can ignore; a newer major version may mean anything, so we refuse to open it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+Migration = tuple[str, ...]  # SQL statements, run together in one transaction
+
+
+class NewerDatabaseError(RuntimeError):
+    """The database was written by a newer Chairside whose data this version cannot read safely."""
+
+
+_V1_JOURNAL: Migration = (
+    """CREATE TABLE events (
+        position INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        occurred_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    )""",
+    "CREATE UNIQUE INDEX idx_events_position ON events (position)",
+    "CREATE INDEX idx_events_type_session ON events (type, session_id)",
+    "CREATE INDEX idx_events_occurred_at ON events (occurred_at)",
+    "CREATE TABLE journal_head (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, hash TEXT NOT NULL)",
+    "INSERT INTO journal_head (id, position, hash) VALUES (1, 0, '')",
+    # The journal is append-only. These triggers stop an accidental edit; the hash chain catches a
+    # deliberate one (someone who drops the triggers first).
+    "CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'the journal is append-only: add a correction instead'); END",
+    "CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'the journal is append-only: entries cannot be deleted'); END",
+)
+
+_V1_TELEMETRY: Migration = (
+    """CREATE TABLE telemetry (
+        id INTEGER PRIMARY KEY,
+        chair TEXT NOT NULL,
+        session_id TEXT,
+        at TEXT NOT NULL,
+        rate_ml_h REAL,
+        volume_infused_ml REAL,
+        state TEXT,
+        payload TEXT
+    )""",
+    "CREATE INDEX idx_telemetry_chair_at ON telemetry (chair, at)",
+)
+
+
+# (major, minor) -> migration; applied in order, each in its own transaction.
+MIGRATIONS: dict[tuple[int, int], Migration] = {
+    (1, 0): _V1_JOURNAL,
+    (1, 1): _V1_TELEMETRY,
+}
+CURRENT = max(MIGRATIONS)
+
+
+def encode(version: tuple[int, int]) -> int:
+    return version[0] * 1000 + version[1]
+
+
+def decode(value: int) -> tuple[int, int]:
+    return divmod(value, 1000)
+
+
+def migrate(conn: sqlite3.Connection, path_for_messages: str) -> tuple[int, int]:
+    """Bring the database to the current schema. Returns the version it is at now."""
+    (raw,) = conn.execute("PRAGMA user_version").fetchone()
+    found = decode(int(raw))
+    if found[0] > CURRENT[0]:
+        raise NewerDatabaseError(
+            f"{path_for_messages} was written by a newer Chairside (schema {found[0]}.{found[1]}; this version "
+            f"reads up to {CURRENT[0]}.x). Nothing was changed. Use the newer version, or open another database."
+        )
+    for version in sorted(MIGRATIONS):
+        if version <= found:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {encode(version)}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        found = version
+    return found
