@@ -158,7 +158,7 @@ def _open_journal(args: argparse.Namespace) -> Journal:
     path = Path(args.db) if args.db else default_db_path()
     if not path.exists():
         raise JournalError(f"no database at {path}")
-    return Journal(path)
+    return Journal(path, read_only=True)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

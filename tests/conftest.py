@@ -7,15 +7,18 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from app.domain.clock import ManualClock  # noqa: E402
-from app.floor import Floor  # noqa: E402
-from app.protocol_library import ProtocolLibrary  # noqa: E402
-from app.store.journal import Journal  # noqa: E402
+from app.domain.chair import ChairState
+from app.domain.clock import ManualClock
+from app.domain.commands import CheckIn, Command, GivePremedication, RecordScreening, StartInfusion
+from app.floor import Floor
+from app.protocol_library import ProtocolLibrary
+from app.store.journal import Journal
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +45,69 @@ def journal(db_path: Path, clock: ManualClock) -> Iterator[Journal]:
 @pytest.fixture
 def floor(journal: Journal, library: ProtocolLibrary, clock: ManualClock) -> Floor:
     return Floor(journal, library, clock)
+
+
+class ChairScript:
+    """Walks one chair through the workflow with the real Floor, journal and an injected clock."""
+
+    def __init__(
+        self, floor: Floor, clock: ManualClock, chair: str = "Chair 1", nurse: str = "RN-AB"
+    ) -> None:
+        self.floor = floor
+        self.clock = clock
+        self.chair = chair
+        self.nurse = nurse
+        self.session_id = ""
+
+    @property
+    def state(self) -> ChairState:
+        state = self.floor.sessions.get(self.session_id)
+        if state is None:  # discharged sessions leave the floor; replay them from the journal
+            state = ChairState.replay(self.session_id, self.floor.journal.events(self.session_id))
+        return state
+
+    def run(self, command: Command) -> ChairState:
+        return self.floor.execute(self.session_id, command, self.nurse)
+
+    def check_in(self, protocol_id: str = "ocrevus-600-subsequent", **changes: object) -> ChairState:
+        fields: dict[str, object] = {
+            "chair": self.chair,
+            "patient_mrn": "MRN-0042",
+            "patient_initials": "JD",
+            "protocol_id": protocol_id,
+            "bag_volume_ml": self.floor.protocols[protocol_id].bag_volume_ml,
+            "bag_lot": "LOT-H1234",
+            "bag_expiry": date(2027, 6, 30),
+            "bag_prepared_at": self.clock.now() - timedelta(minutes=20),
+            "prior_infusions": 2,
+            "prior_serious_reaction": False,
+            "last_dose_on": (self.clock.now() - timedelta(days=182)).date(),
+        }
+        fields.update(changes)
+        state = self.floor.check_in(CheckIn(**fields), self.nurse)  # type: ignore[arg-type]
+        self.session_id = state.session_id
+        return state
+
+    def screen(self) -> ChairState:
+        protocol = self.state.require_protocol()
+        return self.run(RecordScreening({item.id: item.acceptable_answer for item in protocol.screening}))
+
+    def premedicate(self) -> ChairState:
+        for premed in self.state.require_protocol().premedications:
+            self.run(GivePremedication(premed.drug, premed.dose, premed.route))
+        return self.state
+
+    def start(self, wait_min: float = 30) -> ChairState:
+        self.clock.advance(minutes=wait_min)
+        return self.run(StartInfusion())
+
+    def to_infusing(self, protocol_id: str = "ocrevus-600-subsequent") -> ChairState:
+        self.check_in(protocol_id)
+        self.screen()
+        self.premedicate()
+        return self.start()
+
+
+@pytest.fixture
+def chair_script(floor: Floor, clock: ManualClock) -> ChairScript:
+    return ChairScript(floor, clock)

@@ -23,7 +23,7 @@ import sqlite_utils
 from app.domain.chair import format_time, parse_time
 from app.domain.clock import Clock, SystemClock
 from app.domain.events import Event, EventType
-from app.store.schema import migrate
+from app.store.schema import check_version, migrate
 
 GENESIS_HASH = "0" * 64
 
@@ -115,17 +115,24 @@ def _row_hash(row: sqlite3.Row | dict[str, Any]) -> str:
     )
 
 
-def open_connection(path: Path) -> sqlite3.Connection:
+def open_connection(path: Path, read_only: bool = False) -> sqlite3.Connection:
     """A connection with the durability settings the journal relies on."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
+        if read_only:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10.0
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
     except (OSError, sqlite3.Error) as exc:
         raise JournalError(f"cannot open the database {path}: {exc}") from exc
     conn.row_factory = sqlite3.Row
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        if not read_only:
+            conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
@@ -134,12 +141,17 @@ def open_connection(path: Path) -> sqlite3.Connection:
 
 
 class Journal:
-    def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
+    def __init__(self, path: Path | str, clock: Clock | None = None, read_only: bool = False) -> None:
+        """Open (and, unless read_only, create or migrate) the journal at `path`. Read-only opens are for
+        status, verification and export: they never change the file."""
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
-        self.conn = open_connection(self.path)
+        self.read_only = read_only
+        self.conn = open_connection(self.path, read_only)
         try:
-            self.schema_version = migrate(self.conn, str(self.path))
+            self.schema_version = (
+                check_version(self.conn, str(self.path)) if read_only else migrate(self.conn, str(self.path))
+            )
         except BaseException:
             self.conn.close()
             raise

@@ -73,15 +73,25 @@ def decode(value: int) -> tuple[int, int]:
     return divmod(value, 1000)
 
 
-def migrate(conn: sqlite3.Connection, path_for_messages: str) -> tuple[int, int]:
-    """Bring the database to the current schema. Returns the version it is at now."""
+def check_version(conn: sqlite3.Connection, path_for_messages: str) -> tuple[int, int]:
+    """The database's schema version; refuses one from a newer major version or an empty file."""
     (raw,) = conn.execute("PRAGMA user_version").fetchone()
     found = decode(int(raw))
+    _refuse_newer(found, path_for_messages)
+    return found
+
+
+def _refuse_newer(found: tuple[int, int], path_for_messages: str) -> None:
     if found[0] > CURRENT[0]:
         raise NewerDatabaseError(
             f"{path_for_messages} was written by a newer Chairside (schema {found[0]}.{found[1]}; this version "
             f"reads up to {CURRENT[0]}.x). Nothing was changed. Use the newer version, or open another database."
         )
+
+
+def migrate(conn: sqlite3.Connection, path_for_messages: str) -> tuple[int, int]:
+    """Bring the database to the current schema. Returns the version it is at now."""
+    found = check_version(conn, path_for_messages)
     for version in sorted(MIGRATIONS):
         if version <= found:
             continue

@@ -1,0 +1,169 @@
+"""Shift boundaries and the local time zone the shift log is shown in.
+
+The journal stores UTC; people read local wall-clock time. Shifts are configured in
+resources/shifts.toml as local start/end times (a shift whose end is not after its start runs past
+midnight). Local time is either a named IANA zone or, when none is configured, this computer's zone
+(through the C library, so daylight-saving changes are honoured for every moment separately).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.resources import resource_path
+
+
+class ShiftError(ValueError):
+    """A shift or range the user asked for does not make sense (message says why)."""
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    """Converts between UTC and the clinic's wall-clock time."""
+
+    zone: tzinfo | None = None  # None: the computer's local zone
+
+    @classmethod
+    def named(cls, name: str) -> LocalTime:
+        if not name:
+            return cls(None)
+        try:
+            return cls(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ShiftError(f"unknown time zone {name!r} (use an IANA name such as Europe/Zurich)") from exc
+
+    def to_local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+    def localize(self, wall: datetime) -> datetime:
+        """A naive wall-clock time in this zone as an aware datetime."""
+        if self.zone is None:
+            return wall.astimezone()  # naive -> the system's local time, DST-aware
+        return wall.replace(tzinfo=self.zone)
+
+    def iso(self, moment: datetime | None) -> str:
+        """ISO 8601 with the local offset, to the second: 2026-01-05T09:00:00+01:00."""
+        if moment is None:
+            return ""
+        return self.to_local(moment).isoformat(timespec="seconds")
+
+    def hhmm(self, moment: datetime | None) -> str:
+        return "" if moment is None else self.to_local(moment).strftime("%H:%M")
+
+    def stamp(self, moment: datetime | None) -> str:
+        """Readable date, time and offset: 2026-01-05 09:00 +01:00."""
+        if moment is None:
+            return ""
+        local = self.to_local(moment)
+        offset = local.strftime("%z")
+        return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+@dataclass(frozen=True)
+class Shift:
+    name: str
+    start: time
+    end: time
+
+    def window(self, day: date, local: LocalTime) -> tuple[datetime, datetime]:
+        start = local.localize(datetime.combine(day, self.start))
+        end_day = day if self.end > self.start else day + timedelta(days=1)
+        return start, local.localize(datetime.combine(end_day, self.end))
+
+
+@dataclass(frozen=True)
+class ExportRange:
+    """A half-open range [since, until) of journal recording times, with a label for people."""
+
+    since: datetime
+    until: datetime
+    label: str
+
+    def __post_init__(self) -> None:
+        if self.since.tzinfo is None or self.until.tzinfo is None:
+            raise ShiftError("range times need a time zone")
+        if self.until <= self.since:
+            raise ShiftError(f"the range ends ({self.until.isoformat()}) before it starts ({self.since.isoformat()})")
+
+
+@dataclass(frozen=True)
+class ShiftConfig:
+    shifts: tuple[Shift, ...]
+    local: LocalTime
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ShiftConfig:
+        path = path or resource_path("shifts.toml")
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ShiftError(f"cannot read the shift configuration {path}: {exc}") from exc
+        shifts = []
+        for number, raw in enumerate(data.get("shifts", []), start=1):
+            try:
+                shifts.append(Shift(str(raw["name"]), _clock_time(raw["start"]), _clock_time(raw["end"])))
+            except (KeyError, ValueError) as exc:
+                raise ShiftError(f"{path.name}: shift {number} needs name, start and end as HH:MM ({exc})") from exc
+        if not shifts:
+            raise ShiftError(f"{path.name} defines no [[shifts]]")
+        return cls(tuple(shifts), LocalTime.named(str(data.get("timezone", ""))))
+
+    def shift(self, name: str) -> Shift:
+        for shift in self.shifts:
+            if shift.name == name:
+                return shift
+        known = ", ".join(s.name for s in self.shifts)
+        raise ShiftError(f"no shift called {name!r} (configured: {known})")
+
+    def range_for(self, day: date, name: str | None = None) -> ExportRange:
+        """One named shift starting on `day`, or (no name) every shift starting that day."""
+        if name:
+            since, until = self.shift(name).window(day, self.local)
+            return ExportRange(since, until, f"{day.isoformat()} {name} shift")
+        windows = [s.window(day, self.local) for s in self.shifts]
+        since = min(w[0] for w in windows)
+        until = max(w[1] for w in windows)
+        return ExportRange(since, until, f"{day.isoformat()} (all shifts)")
+
+    def current(self, now: datetime) -> ExportRange:
+        """The shift `now` falls in (the default for the GUI's export)."""
+        today = self.local.to_local(now).date()
+        for day in (today, today - timedelta(days=1)):
+            for shift in self.shifts:
+                since, until = shift.window(day, self.local)
+                if since <= now < until:
+                    return ExportRange(since, until, f"{day.isoformat()} {shift.name} shift")
+        return self.range_for(today)
+
+    def parse_shift(self, text: str) -> ExportRange:
+        """DATE or DATE/NAME, e.g. 2026-01-05/night."""
+        day_text, _, name = text.partition("/")
+        try:
+            day = date.fromisoformat(day_text)
+        except ValueError as exc:
+            raise ShiftError(f"--shift {text!r}: use YYYY-MM-DD or YYYY-MM-DD/NAME") from exc
+        return self.range_for(day, name or None)
+
+    def parse_moment(self, text: str) -> datetime:
+        """An ISO time; without an offset it is local time."""
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ShiftError(f"{text!r} is not an ISO 8601 time (e.g. 2026-01-05T07:00 or ...+01:00)") from exc
+        return self.local.localize(moment) if moment.tzinfo is None else moment
+
+
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def _clock_time(text: object) -> time:
+    match = _HHMM.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not HH:MM")
+    return time(int(match.group(1)), int(match.group(2)))

@@ -1,0 +1,273 @@
+"""What a chair's state means to a nurse at arm's length: words, symbols, colours, what is due next.
+
+Pure functions of a `ChairState` and an explicit `now` (no Qt widgets), shared by the overview and the
+chair view so both say the same thing the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from app.domain.chair import ChairState
+from app.domain.phase import Phase
+from app.domain.protocol import ReactionAction
+
+RATE_TOLERANCE_ML_H = 0.5
+
+
+@dataclass(frozen=True)
+class PhaseStyle:
+    word: str
+    symbol: str
+    colour: str  # background
+    text_colour: str
+
+
+# Colour never alone: every phase has its word and its own symbol too.
+PHASE_STYLES: dict[Phase, PhaseStyle] = {
+    Phase.EMPTY: PhaseStyle("Empty", "○", "#e6e8eb", "#3c4148"),
+    Phase.SCREENING: PhaseStyle("Screening", "☐", "#dbe9f7", "#0b3a66"),
+    Phase.PREMEDICATION: PhaseStyle("Premeds", "℞", "#e7defa", "#3d1f73"),
+    Phase.INFUSING: PhaseStyle("Infusing", "▶", "#d7f0dc", "#0d4d1f"),
+    Phase.PAUSED: PhaseStyle("Paused", "❚❚", "#ffe7c2", "#6b3b00"),
+    Phase.OBSERVATION: PhaseStyle("Observation", "◉", "#d4eef0", "#0a4a52"),
+    Phase.DISCHARGED: PhaseStyle("Discharged", "✓", "#e6e8eb", "#3c4148"),
+    Phase.DISCONTINUED: PhaseStyle("Stopped for good", "■", "#f4d4d4", "#6e0f0f"),
+}
+
+
+class Priority(Enum):
+    """IEC 60601-1-8 priorities, with the standard's marker and the colour the bar flashes."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @property
+    def marker(self) -> str:
+        return {Priority.LOW: "!", Priority.MEDIUM: "!!", Priority.HIGH: "!!!"}[self]
+
+    @property
+    def colour(self) -> str:
+        return {Priority.LOW: "#00b7c7", Priority.MEDIUM: "#f5c400", Priority.HIGH: "#d0021b"}[self]
+
+    @property
+    def text_colour(self) -> str:
+        return "#ffffff" if self is Priority.HIGH else "#111111"
+
+    @classmethod
+    def parse(cls, value: object) -> Priority | None:
+        text = str(getattr(value, "name", value)).strip().upper()
+        return cls.__members__.get(text)
+
+
+def hhmm(moment: datetime | None) -> str:
+    """Local wall-clock time, as the nurse reads it."""
+    return "--:--" if moment is None else moment.astimezone().strftime("%H:%M")
+
+
+def duration_text(delta: timedelta) -> str:
+    """'in 12 min', '1 h 05 min ago'. Rounds towards the deadline: 'due now' inside a minute."""
+    seconds = delta.total_seconds()
+    if abs(seconds) < 60:
+        return "now"
+    minutes = math.ceil(abs(seconds) / 60) if seconds > 0 else math.floor(abs(seconds) / 60)
+    hours, mins = divmod(minutes, 60)
+    text = f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def rate_text(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:g} mL/h" if rate == int(rate) else f"{rate:.1f} mL/h"
+
+
+class ActionKind(Enum):
+    CHECK_IN = "check_in"
+    SCREENING = "screening"
+    PREMEDICATION = "premedication"
+    START = "start"
+    SET_RATE = "set_rate"
+    STOP_PUMP = "stop_pump"
+    WAIT = "wait"
+    RESUME = "resume"
+    DISCHARGE = "discharge"
+
+
+@dataclass(frozen=True)
+class NextAction:
+    kind: ActionKind
+    text: str
+    urgent: bool = False  # the pump must change now (colour + "⚠" in the text)
+    rate_ml_h: float | None = None
+
+
+def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> NextAction | None:
+    """What the last reaction asks the nurse to do to the pump, until the pump shows it done."""
+    if not state.reactions:
+        return None
+    reaction = state.reactions[-1]
+    at = hhmm(reaction.onset_at)
+    pump_rate = pump_rate if pump_rate is not None else state.pump_rate_ml_h
+    if reaction.action is ReactionAction.DISCONTINUE and state.phase is Phase.DISCONTINUED:
+        return NextAction(
+            ActionKind.STOP_PUMP,
+            f"⚠ STOP THE PUMP: grade {reaction.grade} reaction at {at}, permanently discontinued",
+            urgent=True,
+            rate_ml_h=0.0,
+        )
+    if reaction.action is ReactionAction.STOP_THEN_RESTART and reaction.resolved_at is None:
+        return NextAction(
+            ActionKind.STOP_PUMP,
+            f"⚠ PUMP STOPPED (grade {reaction.grade} at {at}). Restart at "
+            f"{rate_text(reaction.restart_rate_ml_h)} only when all symptoms resolved",
+            urgent=True,
+            rate_ml_h=0.0,
+        )
+    if (
+        reaction.action is ReactionAction.HALVE_RATE
+        and state.phase is Phase.INFUSING
+        and pump_rate is not None
+        and pump_rate > reaction.new_rate_ml_h + RATE_TOLERANCE_ML_H
+        and not _rate_changed_since(state, reaction.seq)
+    ):
+        return NextAction(
+            ActionKind.SET_RATE,
+            f"⚠ SET PUMP TO {rate_text(reaction.new_rate_ml_h)} now (grade {reaction.grade} reaction at {at})",
+            urgent=True,
+            rate_ml_h=reaction.new_rate_ml_h,
+        )
+    return None
+
+
+def _rate_changed_since(state: ChairState, seq: int) -> bool:
+    return any(e.seq > seq and e.type.value == "rate_changed" for e in state.events)
+
+
+def next_action(state: ChairState | None, now: datetime, pump_rate: float | None = None) -> NextAction:
+    """The one thing due at this chair, said the way the big button says it."""
+    if state is None or state.phase in (Phase.EMPTY, Phase.DISCHARGED):
+        return NextAction(ActionKind.CHECK_IN, "Check in a patient")
+    instruction = reaction_instruction(state, pump_rate)
+    if instruction is not None and state.phase is not Phase.PAUSED:
+        return instruction
+    phase = state.phase
+    protocol = state.require_protocol()
+    if phase is Phase.SCREENING:
+        return NextAction(ActionKind.SCREENING, "Record screening and baseline vitals")
+    if phase is Phase.PREMEDICATION:
+        required = [p for p in protocol.premedications if p.required]
+        missing = [p for p in required if state.premedication_given(p.drug) is None]
+        first_rate = protocol.steps[0].rate_ml_h
+        if missing:
+            return NextAction(
+                ActionKind.PREMEDICATION, f"Give premeds ({len(required) - len(missing)} of {len(required)} given)"
+            )
+        ready = state.premedication_ready_at
+        if ready is not None and ready > now:
+            return NextAction(
+                ActionKind.START, f"Start infusion at {rate_text(first_rate)} from {hhmm(ready)}", rate_ml_h=first_rate
+            )
+        return NextAction(ActionKind.START, f"Start infusion at {rate_text(first_rate)} now", rate_ml_h=first_rate)
+    if phase is Phase.INFUSING:
+        planned = state.planned_rate_ml_h(now)
+        running = pump_rate if pump_rate is not None else state.pump_rate_ml_h
+        if running is not None and planned > 0 and abs(running - planned) > RATE_TOLERANCE_ML_H:
+            urgent = running > planned
+            sign = "⚠ " if urgent else ""
+            return NextAction(
+                ActionKind.SET_RATE,
+                f"{sign}Set pump to {rate_text(planned)} now (pump at {rate_text(running)})",
+                urgent=urgent,
+                rate_ml_h=planned,
+            )
+        change = state.next_rate_change(now)
+        if change is not None and change[1] > 0:
+            when, rate = change
+            verb = "Step up" if rate > planned else "Step down"
+            return NextAction(ActionKind.WAIT, f"{verb} to {rate_text(rate)} at {hhmm(when)}", rate_ml_h=rate)
+        end = state.projected_end(now)
+        return NextAction(ActionKind.WAIT, f"Infusion ends about {hhmm(end)}")
+    if phase is Phase.PAUSED:
+        if instruction is not None:
+            return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
+        return NextAction(ActionKind.RESUME, "Resume infusion")
+    if phase is Phase.OBSERVATION:
+        ends = state.observation_ends_at
+        if ends is not None and ends > now:
+            return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
+        return NextAction(ActionKind.DISCHARGE, "Discharge")
+    if phase is Phase.DISCONTINUED:
+        if instruction is not None:
+            return NextAction(ActionKind.DISCHARGE, instruction.text, urgent=True)
+        return NextAction(ActionKind.DISCHARGE, "Discharge (not given)")
+    return NextAction(ActionKind.WAIT, phase.label)
+
+
+@dataclass(frozen=True)
+class Countdown:
+    label: str
+    target: datetime
+
+    def remaining(self, now: datetime) -> timedelta:
+        return self.target - now
+
+    def text(self, now: datetime) -> str:
+        return f"{hhmm(self.target)} ({duration_text(self.target - now)})"
+
+
+def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
+    """The clocks the nurse watches at this chair, soonest first."""
+    if state is None or state.protocol is None:
+        return []
+    result: list[Countdown] = []
+    phase = state.phase
+    if phase is Phase.PREMEDICATION:
+        ready = state.premedication_ready_at
+        if ready is not None:
+            result.append(Countdown("Premed lead time over", ready))
+    change = state.next_rate_change(now)
+    if change is not None and change[1] > 0:
+        result.append(Countdown(f"Next step {rate_text(change[1])}", change[0]))
+    if phase in (Phase.INFUSING, Phase.PAUSED):
+        end = state.projected_end(now)
+        if end is not None:
+            result.append(Countdown("Infusion end", end))
+    ends = state.observation_ends_at
+    if phase is Phase.OBSERVATION and ends is not None:
+        result.append(Countdown("Observation end", ends))
+    expires = state.bag_expires_at
+    if expires is not None and phase in (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED):
+        result.append(Countdown("Bag expires", expires))
+    return result
+
+
+def next_deadline(state: ChairState | None, now: datetime) -> Countdown | None:
+    """The one countdown the overview shows: next step, infusion end, or observation end."""
+    for countdown in countdowns(state, now):
+        if countdown.label != "Bag expires":
+            return countdown
+    return None
+
+
+def progress(state: ChairState | None, now: datetime, volume_ml: float | None = None) -> float | None:
+    """0..1 through the infusion by volume (pump's if known, plan's otherwise); observation by time."""
+    if state is None or state.protocol is None:
+        return None
+    if state.phase is Phase.OBSERVATION and state.completed_at is not None:
+        ends = state.observation_ends_at
+        if ends is None or ends <= state.completed_at:
+            return 1.0
+        return _clamp((now - state.completed_at) / (ends - state.completed_at))
+    if state.phase in (Phase.INFUSING, Phase.PAUSED) and state.bag is not None:
+        if volume_ml is None:
+            plan = state.plan(resume_open_at=now)
+            volume_ml = plan.volume_at(state.minutes_from_start(now))
+        return _clamp(volume_ml / state.bag.volume_ml)
+    return 0.0 if state.phase in (Phase.SCREENING, Phase.PREMEDICATION) else None
+
+
+def _clamp(value: float) -> float:
+    return max(0.0, min(1.0, value))
