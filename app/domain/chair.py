@@ -226,6 +226,19 @@ class ChairState:
         volume = self.bag.volume_ml if self.bag is not None else None
         return plan_infusion(protocol, self.interruptions(resume_open_at), volume)
 
+    def what_if(self, now: datetime, pause_min: float = 0.0, reaction_grade: int | None = None) -> Plan:
+        """The nurse's "what if": the plan if she paused now for `pause_min`, or a reaction of
+        `reaction_grade` began now (a stop-then-restart grade resolving after `pause_min`)."""
+        minute = self.minutes_from_start(now)
+        extra: list[Interruption] = list(self.interruptions(resume_open_at=now))
+        if reaction_grade is not None:
+            rate = self.pump_rate_ml_h or None
+            extra.append(Reaction(minute, reaction_grade, pause_min or None, rate))
+        elif pause_min > 0:
+            extra.append(Pause(minute, pause_min))
+        protocol = self.require_protocol()
+        return plan_infusion(protocol, extra, self.bag.volume_ml if self.bag is not None else None)
+
     def planned_rate_ml_h(self, now: datetime) -> float:
         if self.phase not in (Phase.INFUSING, Phase.PAUSED) or self.infusion_started_at is None:
             return 0.0

@@ -195,37 +195,25 @@ class Journal:
                 for event in events:
                     position += 1
                     seq += 1
-                    occurred_at = format_time(event.at)
-                    payload_text = canonical_json(dict(event.data))
-                    digest = chain_hash(
-                        prev_hash,
-                        position,
-                        session_id,
-                        seq,
-                        occurred_at,
-                        recorded_at,
-                        event.actor,
-                        str(event.type),
-                        payload_text,
-                    )
+                    row: dict[str, Any] = {
+                        "position": position,
+                        "session_id": session_id,
+                        "seq": seq,
+                        "occurred_at": format_time(event.at),
+                        "recorded_at": recorded_at,
+                        "actor": event.actor,
+                        "type": str(event.type),
+                        "payload": canonical_json(dict(event.data)),
+                        "prev_hash": prev_hash,
+                    }
+                    row["hash"] = digest = _row_hash(row)
+                    columns = ", ".join(row)
                     self.conn.execute(
-                        "INSERT INTO events (position, session_id, seq, occurred_at, recorded_at, actor, type, "
-                        "payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            position,
-                            session_id,
-                            seq,
-                            occurred_at,
-                            recorded_at,
-                            event.actor,
-                            str(event.type),
-                            payload_text,
-                            prev_hash,
-                            digest,
-                        ),
+                        f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()),
                     )
+                    stored.append(Event(event.type, event.at, event.actor, json.loads(row["payload"]), seq))
                     prev_hash = digest
-                    stored.append(Event(event.type, event.at, event.actor, json.loads(payload_text), seq))
                 self.conn.execute(
                     "UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (position, prev_hash)
                 )

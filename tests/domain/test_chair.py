@@ -275,3 +275,22 @@ def test_one_open_session_per_chair_and_an_identified_nurse(chair_script: Any) -
         chair_script.check_in()
     with pytest.raises(CommandRefused, match="identify yourself"):
         chair_script.floor.execute(chair_script.session_id, RecordVitals({"heart_rate_bpm": 70}), " ")
+
+
+def test_what_if_projection_does_not_change_the_record(chair_script: Any) -> None:
+    s = chair_script
+    state = s.to_infusing()
+    s.clock.advance(minutes=70)
+    state = s.run(ChangeRate(120, source="pump"))
+    now = s.clock.now()
+    baseline = state.plan(resume_open_at=now).end_min
+    assert baseline is not None
+    paused = state.what_if(now, pause_min=20).end_min
+    assert paused == pytest.approx(baseline + 20)
+    reaction = state.what_if(now, reaction_grade=2)
+    assert reaction.rate_at(71) == 60
+    assert reaction.end_min is not None
+    assert reaction.end_min > baseline
+    discontinued = state.what_if(now, reaction_grade=4)
+    assert discontinued.end_min == pytest.approx(70)
+    assert s.state == state  # asking changes nothing
