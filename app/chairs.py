@@ -12,12 +12,24 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from app.alarm_policy import load_alarm_policy
+from app.domain.alarms import (
+    Alarm,
+    AlarmBoard,
+    AlarmInputs,
+    AlarmPolicy,
+    AlarmTransition,
+    PumpAlarmReading,
+    PumpDelivery,
+    PumpReading,
+    evaluate,
+)
 from app.domain.chair import ChairState
 from app.domain.clock import Clock
 from app.domain.commands import (
@@ -40,7 +52,8 @@ log = logging.getLogger(__name__)
 MAX_CHAIRS = 48
 RATE_TOLERANCE_ML_H = 0.05
 TELEMETRY_STORE_EVERY_S = 15.0  # samples between changes; every change is stored at once
-PUMP_ACTOR = "pump"
+PUMP_ACTOR = "pump"  # pump-documented entries when no nurse is identified at the station
+SYSTEM_ACTOR = "system"  # alarms raised and cleared by the rules
 
 
 def chair_names(count: int) -> list[str]:
@@ -115,13 +128,8 @@ def observe(t: Telemetry) -> PumpObservation | None:
     return None
 
 
-# The other helper's alarm rules (app.domain.alarms); optional until they land.
-try:  # pragma: no cover - depends on what is installed in the tree
-    from app import alarm_policy as _alarm_policy
-    from app.domain import alarms as _alarms
-except ImportError:  # pragma: no cover
-    _alarms = None  # type: ignore[assignment]
-    _alarm_policy = None  # type: ignore[assignment]
+def _local_tz() -> tzinfo:
+    return datetime.now().astimezone().tzinfo or UTC
 
 
 class ChairController(QObject):
@@ -151,10 +159,9 @@ class ChairController(QObject):
         self._stored_telemetry: tuple[float, str, float] | None = None
         self._last_seq_emitted = -1
         self._session_id: str | None = None
-        self.alarm_board: Any = None
         self._journal_problem: str = ""
-        if _alarms is not None:
-            self.alarm_board = _alarms.AlarmBoard(self._floor.alarm_policy)
+        self._link_lost_since: datetime | None = None
+        self.alarm_board = AlarmBoard(self._floor.alarm_policy)
         self._telemetry_from_driver.connect(self._on_telemetry, Qt.ConnectionType.QueuedConnection)
         self._link_from_driver.connect(self._on_link, Qt.ConnectionType.QueuedConnection)
         self._sync_session()
@@ -213,6 +220,7 @@ class ChairController(QObject):
             clock=self._floor.clock.now,
         )
         self._driver = driver
+        self._link_lost_since = self.now()
         driver.start()
         return driver
 
@@ -221,9 +229,17 @@ class ChairController(QObject):
         if driver is not None:
             driver.stop()
         self._link = None
+        self._link_lost_since = None
 
     def _on_link(self, link: LinkState) -> None:
+        if self._driver is None:
+            return
+        was_connected = self.pump_connected
         self._link = link
+        if link.status is LinkStatus.CONNECTED:
+            self._link_lost_since = None
+        elif was_connected or self._link_lost_since is None:
+            self._link_lost_since = self.now()
         self.link_changed.emit(link)
         self._evaluate_alarms(self.now())
 
@@ -374,83 +390,82 @@ class ChairController(QObject):
             self._session_id = session_id
             self.history.clear()
             self._documented = None
-            if self.alarm_board is not None and _alarms is not None:
-                self.alarm_board = _alarms.AlarmBoard(self._floor.alarm_policy)
+            restored = state.alarms.values() if state is not None else ()
+            self.alarm_board = AlarmBoard(self._floor.alarm_policy, restored)
             self._last_seq_emitted = -1
         if seq != self._last_seq_emitted:
             self._last_seq_emitted = seq
             self.changed.emit()
 
     # ------------------------------------------------------------------------------------------
-    # Alarms
+    # Alarms (rules and board: app.domain.alarms)
+
+    @property
+    def active_alarms(self) -> list[Alarm]:
+        return self.alarm_board.active()
+
+    def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
+        return self.alarm_board.escalated(now or self.now())
 
     def acknowledge(self, alarm_id: str) -> None:
-        board = self.alarm_board
-        if board is None:
-            return
-        for change in board.acknowledge(alarm_id, self.now(), self._floor.nurse):
-            self._journal_alarm(change)
+        """Acknowledge as the nurse at the station (journaled); refused when nobody is identified."""
+        nurse = self._floor.nurse
+        if not nurse:
+            self.message.emit(f"{self._name}: identify yourself before acknowledging an alarm")
+            raise CommandRefused(
+                [GuardFailure("no_nurse", "Nobody is identified: enter your initials or scan your badge")],
+                overridable=False,
+            )
+        for transition in self.alarm_board.acknowledge(alarm_id, nurse, self.now()):
+            self._journal_alarm(transition)
         self.alarms_changed.emit()
 
     def pause_audio(self) -> None:
-        if self.alarm_board is not None:
-            self.alarm_board.pause_audio(self.now())
-            self.alarms_changed.emit()
+        self.alarm_board.pause_audio(self.now())
+        self.alarms_changed.emit()
 
     def tick(self, now: datetime) -> None:
         self._sync_session()
         self._evaluate_alarms(now)
 
     def _evaluate_alarms(self, now: datetime) -> None:
-        if self.alarm_board is None or _alarms is None:
-            return
-        inputs = self._alarm_inputs(now)
-        conditions = _alarms.evaluate(inputs, self._floor.alarm_policy)
-        changes = self.alarm_board.update(conditions, now)
-        for change in changes:
-            self._journal_alarm(change)
-        if changes:
-            self.alarms_changed.emit()
-
-    def _alarm_inputs(self, now: datetime) -> Any:
-        assert _alarms is not None
-        t = self._telemetry
-        reading = None
-        if t is not None:
-            reading = _alarms.PumpReading.from_telemetry(t)
-        return _alarms.AlarmInputs(
-            chair=self._name,
+        inputs = AlarmInputs(
             now=now,
             state=self.state,
-            pump=reading,
-            link=self._link,
-            has_pump=self._driver is not None,
-            journal_problem=self._journal_problem,
+            reading=self._reading(),
+            link_connected=self._driver is None or self.pump_connected,
+            link_lost_since=self._link_lost_since if self._driver is not None else None,
+            chair=self._name,
+            display_tz=_local_tz(),
+        )
+        transitions = self.alarm_board.update(evaluate(inputs, self._floor.alarm_policy), now)
+        for transition in transitions:
+            self._journal_alarm(transition)
+        if transitions:
+            self.alarms_changed.emit()
+
+    def _reading(self) -> PumpReading | None:
+        t = self._telemetry
+        if t is None:
+            return None
+        return PumpReading(
+            t.at,
+            t.rate_ml_h,
+            t.volume_infused_ml,
+            PumpDelivery(t.state.value),
+            tuple(PumpAlarmReading(a.code, str(a.kind), a.text) for a in t.alarms),
         )
 
-    def _journal_alarm(self, change: Any) -> None:
+    def _journal_alarm(self, transition: AlarmTransition) -> None:
         state = self.state
         if state is None or state.phase is Phase.EMPTY:
-            return
-        command = RecordAlarm(
-            kind=change.kind,
-            alarm_id=change.alarm_id,
-            rule=change.rule,
-            priority=str(change.priority),
-            message=change.message,
-            at=change.at,
-        )
+            return  # no session to journal it with (an idle chair's pump link)
         try:
-            self._run(command, self._floor.nurse or "system")
+            self._run(transition.command(), transition.by or SYSTEM_ACTOR)
         except CommandRefused as refused:
             log.warning("%s: alarm not journaled: %s", self._name, refused)
         except JournalError:
             pass  # already reported by _run
-
-    @property
-    def active_alarms(self) -> list[Any]:
-        board = self.alarm_board
-        return list(board.active) if board is not None else []
 
 
 def _same_rate(a: float | None, b: float) -> bool:
@@ -472,16 +487,14 @@ class FloorController(QObject):
         clock: Clock | None = None,
         *,
         tick_ms: int = 1000,
-        alarm_policy: Any = None,
+        alarm_policy: AlarmPolicy | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.floor = floor
         self.clock: Clock = clock or floor.clock
         self._nurse = ""
-        if alarm_policy is None and _alarm_policy is not None:
-            alarm_policy = _alarm_policy.load_alarm_policy()
-        self.alarm_policy = alarm_policy
+        self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()
         names = chair_names(chairs) if isinstance(chairs, int) else list(chairs)
         if not 1 <= len(names) <= MAX_CHAIRS:
             raise ValueError(f"a floor has 1 to {MAX_CHAIRS} chairs, not {len(names)}")

@@ -8,8 +8,8 @@ Callbacks run on the driver's own I/O thread; the Qt layer re-emits them as queu
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -115,7 +115,7 @@ class PumpIdentity:
     """What the pump says it speaks, e.g. ``Asena Rev 2.1.5``."""
     url: str
     response_max_ms: int | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    """The longest the pump says it takes to answer (COMMS_RESPONSE_MAX)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,7 +124,6 @@ class PumpIdentity:
             "protocol_version": self.protocol_version,
             "url": self.url,
             "response_max_ms": self.response_max_ms,
-            **({"extra": dict(self.extra)} if self.extra else {}),
         }
 
 

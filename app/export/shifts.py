@@ -30,12 +30,18 @@ class LocalTime:
 
     @classmethod
     def named(cls, name: str) -> LocalTime:
-        if not name:
+        if not name or name == "local":
             return cls(None)
         try:
             return cls(ZoneInfo(name))
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ShiftError(f"unknown time zone {name!r} (use an IANA name such as Europe/Zurich)") from exc
+
+    @property
+    def key(self) -> str:
+        """The zone's IANA name, or "local" for this computer's zone (recorded in exports)."""
+        key = getattr(self.zone, "key", None) if self.zone is not None else None
+        return str(key) if key else "local"
 
     def to_local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
@@ -88,7 +94,9 @@ class ExportRange:
         if self.since.tzinfo is None or self.until.tzinfo is None:
             raise ShiftError("range times need a time zone")
         if self.until <= self.since:
-            raise ShiftError(f"the range ends ({self.until.isoformat()}) before it starts ({self.since.isoformat()})")
+            raise ShiftError(
+                f"the range ends ({self.until.isoformat()}) before it starts ({self.since.isoformat()})"
+            )
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,9 @@ class ShiftConfig:
             try:
                 shifts.append(Shift(str(raw["name"]), _clock_time(raw["start"]), _clock_time(raw["end"])))
             except (KeyError, ValueError) as exc:
-                raise ShiftError(f"{path.name}: shift {number} needs name, start and end as HH:MM ({exc})") from exc
+                raise ShiftError(
+                    f"{path.name}: shift {number} needs name, start and end as HH:MM ({exc})"
+                ) from exc
         if not shifts:
             raise ShiftError(f"{path.name} defines no [[shifts]]")
         return cls(tuple(shifts), LocalTime.named(str(data.get("timezone", ""))))
@@ -155,7 +165,9 @@ class ShiftConfig:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError as exc:
-            raise ShiftError(f"{text!r} is not an ISO 8601 time (e.g. 2026-01-05T07:00 or ...+01:00)") from exc
+            raise ShiftError(
+                f"{text!r} is not an ISO 8601 time (e.g. 2026-01-05T07:00 or ...+01:00)"
+            ) from exc
         return self.local.localize(moment) if moment.tzinfo is None else moment
 
 

@@ -297,14 +297,29 @@ class Journal:
             sql += " AND session_id NOT IN (SELECT session_id FROM events WHERE type = 'discharged')"
         return [row[0] for row in self.conn.execute(sql + " ORDER BY position")]
 
-    def telemetry(self, chair: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    def head(self) -> tuple[int, str]:
+        """The position and hash of the last recorded entry (0 and '' for an empty journal)."""
+        row = self.conn.execute("SELECT position, hash FROM journal_head WHERE id = 1").fetchone()
+        return int(row["position"]), str(row["hash"])
+
+    def telemetry(
+        self,
+        chair: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        session_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Pump samples for a chair in [since, until), optionally only those of one session."""
         where, params = "chair = ?", [chair]
-        if since is not None:
-            where += " AND at >= ?"
-            params.append(format_time(since))
-        return [
-            dict(row) for row in self.db.query(f"SELECT * FROM telemetry WHERE {where} ORDER BY id", params)
-        ]
+        for clause, value in (("at >= ?", since), ("at < ?", until)):
+            if value is not None:
+                where += f" AND {clause}"
+                params.append(format_time(value))
+        if session_id is not None:
+            where += " AND session_id = ?"
+            params.append(session_id)
+        query = f"SELECT * FROM telemetry WHERE {where} ORDER BY id"
+        return [dict(row) for row in self.db.query(query, params)]
 
     # ------------------------------------------------------------------------------------------
     # Verification

@@ -163,14 +163,19 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         first_rate = protocol.steps[0].rate_ml_h
         if missing:
             return NextAction(
-                ActionKind.PREMEDICATION, f"Give premeds ({len(required) - len(missing)} of {len(required)} given)"
+                ActionKind.PREMEDICATION,
+                f"Give premeds ({len(required) - len(missing)} of {len(required)} given)",
             )
         ready = state.premedication_ready_at
         if ready is not None and ready > now:
             return NextAction(
-                ActionKind.START, f"Start infusion at {rate_text(first_rate)} from {hhmm(ready)}", rate_ml_h=first_rate
+                ActionKind.START,
+                f"Start infusion at {rate_text(first_rate)} from {hhmm(ready)}",
+                rate_ml_h=first_rate,
             )
-        return NextAction(ActionKind.START, f"Start infusion at {rate_text(first_rate)} now", rate_ml_h=first_rate)
+        return NextAction(
+            ActionKind.START, f"Start infusion at {rate_text(first_rate)} now", rate_ml_h=first_rate
+        )
     if phase is Phase.INFUSING:
         planned = state.planned_rate_ml_h(now)
         running = pump_rate if pump_rate is not None else state.pump_rate_ml_h

@@ -247,9 +247,7 @@ def handshake_accepted(frame: Frame) -> bool:
     return f[1].strip().upper() == "ENABLED"
 
 
-def build_telemetry(
-    at: datetime, inf: InfReply, vtbi_ml: float | None, alarm: PumpAlarm | None
-) -> Telemetry:
+def build_telemetry(at: datetime, inf: InfReply, vtbi_ml: float | None, alarm: PumpAlarm | None) -> Telemetry:
     alarms: list[PumpAlarm] = []
     if inf.alarm_code is not None:
         alarms.append(alarm_for(inf.alarm_code, alarm.text if alarm and alarm.code == inf.alarm_code else ""))

@@ -1,0 +1,109 @@
+"""Errors from every thread reach the log, a crash log file and (through a callback) the user.
+
+`install(crash_log, notify)` routes `sys.excepthook`, `threading.excepthook` and Qt's messages into
+`logging`; an uncaught exception is written with its traceback to the crash log and the user gets one
+plain sentence (never a traceback on screen). `uninstall()` puts everything back (tests use it).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+log = logging.getLogger("chairside.errors")
+
+Notify = Callable[[str], None]
+
+_previous: dict[str, Any] = {}
+_crash_log: Path | None = None
+_notify: Notify | None = None
+
+
+def _write_crash(title: str, text: str) -> None:
+    if _crash_log is None:
+        return
+    try:
+        _crash_log.parent.mkdir(parents=True, exist_ok=True)
+        with _crash_log.open("a", encoding="utf-8") as handle:
+            handle.write(f"==== {datetime.now(UTC).isoformat()} {title}\n{text}\n")
+    except OSError:
+        log.exception("cannot write the crash log %s", _crash_log)
+
+
+def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None, where: str) -> None:
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    log.error("uncaught exception in %s:\n%s", where, text)
+    _write_crash(f"uncaught exception in {where}", text)
+    if _notify is not None:
+        where_file = f" Details are in {_crash_log}." if _crash_log is not None else ""
+        try:
+            _notify(
+                f"Something went wrong ({exc_type.__name__}: {exc}). Nothing recorded was lost.{where_file}"
+            )
+        except Exception:  # the notifier must never take the handler down with it
+            log.exception("error notifier failed")
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        _previous["sys"](exc_type, exc, tb)
+        return
+    report(exc_type, exc, tb, "the main thread")
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    report(args.exc_type, args.exc_value, args.exc_traceback, f"thread {name}")
+
+
+def _qt_message_handler(mode: Any, context: Any, message: str) -> None:
+    from PySide6.QtCore import QtMsgType
+
+    level = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }.get(mode, logging.WARNING)
+    where = f" ({context.file}:{context.line})" if context is not None and context.file else ""
+    logging.getLogger("qt").log(level, "%s%s", message, where)
+    if level >= logging.ERROR:
+        _write_crash("Qt", message + where)
+
+
+def install(crash_log: Path | None = None, notify: Notify | None = None, *, qt: bool = True) -> None:
+    global _crash_log, _notify
+    _crash_log = crash_log
+    _notify = notify
+    if "sys" not in _previous:
+        _previous["sys"] = sys.excepthook
+        _previous["threading"] = threading.excepthook
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_excepthook
+    if qt:
+        from PySide6.QtCore import qInstallMessageHandler
+
+        _previous["qt"] = qInstallMessageHandler(_qt_message_handler)
+
+
+def uninstall() -> None:
+    global _crash_log, _notify
+    if "sys" in _previous:
+        sys.excepthook = _previous.pop("sys")
+        threading.excepthook = _previous.pop("threading")
+    if "qt" in _previous:
+        from PySide6.QtCore import qInstallMessageHandler
+
+        qInstallMessageHandler(_previous.pop("qt"))
+    _crash_log = None
+    _notify = None

@@ -1,0 +1,294 @@
+"""What a shift log holds, read once from the journal and shared by every export format.
+
+The exported range is the journal entries *recorded* in [since, until) (the journal's own range query)
+and at or before the journal head read at the start of the export, so an export of a shift still in
+progress can be verified later although the journal has grown since. The `Seal` names that range and
+its `range_digest`; `chairside verify --export` re-reads exactly that range.
+
+A session that began before the range is shown from its check-in, for context, up to the end of the
+range (a session still running then is shown as open); only the entries inside the range are covered
+by the seal.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.domain.chair import ChairState, InvalidEventSequence, format_time, parse_time
+from app.domain.events import EventType
+from app.domain.phase import Phase
+from app.export.shifts import ExportRange, LocalTime
+from app.store.journal import Journal, JournalEntry, range_digest
+
+SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
+
+Progress = Callable[[float, str], None]  # fraction done (0..1), what is happening
+
+
+class ExportError(RuntimeError):
+    """An export could not be made; the message says why and what to do."""
+
+
+class ExportCancelled(ExportError):
+    """The user cancelled the export; nothing was written."""
+
+
+def no_progress(_fraction: float, _text: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Seal:
+    """The journal range an export covers, and the digest that proves its content."""
+
+    since: datetime
+    until: datetime
+    head_position: int  # journal head when the export was read: later entries are not in the range
+    count: int
+    first_position: int | None
+    last_position: int | None
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": format_time(self.since),
+            "until": format_time(self.until),
+            "head_position": self.head_position,
+            "count": self.count,
+            "first_position": self.first_position,
+            "last_position": self.last_position,
+            "digest": self.digest,
+            "algorithm": SEAL_ALGORITHM,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Seal:
+        try:
+            return cls(
+                since=parse_time(data["since"]),
+                until=parse_time(data["until"]),
+                head_position=int(data["head_position"]),
+                count=int(data["count"]),
+                first_position=None if data["first_position"] is None else int(data["first_position"]),
+                last_position=None if data["last_position"] is None else int(data["last_position"]),
+                digest=str(data["digest"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ExportError(f"the export's verification record is incomplete or damaged ({exc})") from exc
+
+    @classmethod
+    def of(
+        cls, since: datetime, until: datetime, head_position: int, entries: Sequence[JournalEntry]
+    ) -> Seal:
+        return cls(
+            since=since,
+            until=until,
+            head_position=head_position,
+            count=len(entries),
+            first_position=entries[0].position if entries else None,
+            last_position=entries[-1].position if entries else None,
+            digest=range_digest(entries),
+        )
+
+
+def journal_head_position(journal: Journal) -> int:
+    return journal.head()[0]
+
+
+def range_entries(
+    journal: Journal, since: datetime, until: datetime, head_position: int
+) -> list[JournalEntry]:
+    return [e for e in journal.entries(since=since, until=until) if e.position <= head_position]
+
+
+@dataclass(frozen=True)
+class TelemetrySample:
+    at: datetime
+    rate_ml_h: float
+    volume_ml: float | None
+    state: str
+
+
+@dataclass(frozen=True)
+class PatientContext:
+    chair: str = ""
+    patient_initials: str = ""
+    patient_mrn: str = ""
+
+
+@dataclass
+class SessionLog:
+    session_id: str
+    state: ChairState  # replayed from the session's first entry up to the end of the range
+    entries: list[JournalEntry]  # this session's entries inside the range
+    earlier_entries: int  # entries recorded before the range (shown for context, sealed elsewhere)
+    telemetry: list[TelemetrySample] = field(default_factory=list)
+
+    @property
+    def chair(self) -> str:
+        return self.state.chair
+
+    @property
+    def is_open(self) -> bool:
+        return not self.state.phase.is_closed
+
+
+@dataclass(frozen=True)
+class AlarmStats:
+    priority: str
+    raised: int
+    acknowledged: int
+    median_ack_s: float | None
+
+
+@dataclass
+class ShiftLog:
+    range: ExportRange
+    local: LocalTime
+    seal: Seal
+    entries: list[JournalEntry]
+    sessions: list[SessionLog]
+    contexts: dict[int, PatientContext]  # by journal position: chair and patient as of that entry
+    exported_at: datetime
+
+    # -------------------------------------------------------------------------------------------
+    # Summary figures (all over the entries inside the range)
+
+    def chairs_used(self) -> list[str]:
+        return sorted({s.chair for s in self.sessions if s.entries})
+
+    def count_of(self, event_type: EventType) -> int:
+        return sum(1 for e in self.entries if e.type == event_type)
+
+    def discontinued_count(self) -> int:
+        stopped = {e.session_id for e in self.entries if e.type == EventType.DISCONTINUED}
+        stopped |= {
+            e.session_id
+            for e in self.entries
+            if e.type == EventType.REACTION_RECORDED and e.payload.get("action") == "discontinue"
+        }
+        return len(stopped)
+
+    def reactions_by_grade(self) -> dict[int, int]:
+        grades = Counter(
+            int(e.payload["grade"]) for e in self.entries if e.type == EventType.REACTION_RECORDED
+        )
+        return {grade: grades.get(grade, 0) for grade in (1, 2, 3, 4)}
+
+    def alarm_stats(self) -> list[AlarmStats]:
+        states = {s.session_id: s.state for s in self.sessions}
+        delays: dict[str, list[float]] = {}
+        raised: Counter[str] = Counter()
+        for entry in self.entries:
+            if entry.type != EventType.ALARM_RAISED:
+                continue
+            priority = str(entry.payload.get("priority", "")) or "unspecified"
+            raised[priority] += 1
+            state = states.get(entry.session_id)
+            record = state.alarms.get(entry.payload.get("alarm_id", "")) if state is not None else None
+            if record is not None and record.acknowledged_at is not None:
+                delays.setdefault(priority, []).append(
+                    (record.acknowledged_at - record.raised_at).total_seconds()
+                )
+        order = {"high": 0, "medium": 1, "low": 2}
+        return [
+            AlarmStats(
+                priority,
+                raised[priority],
+                len(delays.get(priority, [])),
+                statistics.median(delays[priority]) if delays.get(priority) else None,
+            )
+            for priority in sorted(raised, key=lambda p: (order.get(p, 9), p))
+        ]
+
+    def staff(self) -> list[tuple[str, int]]:
+        """Everyone who recorded something in the range, with how many entries."""
+        return Counter(e.actor for e in self.entries).most_common()
+
+
+def gather(
+    journal: Journal,
+    export_range: ExportRange,
+    local: LocalTime,
+    now: datetime,
+    progress: Progress = no_progress,
+) -> ShiftLog:
+    """Read the range, the sessions it touches and their pump samples."""
+    progress(0.0, "Reading the journal")
+    head = journal_head_position(journal)
+    entries = range_entries(journal, export_range.since, export_range.until, head)
+    seal = Seal.of(export_range.since, export_range.until, head, entries)
+    session_ids = list(dict.fromkeys(e.session_id for e in entries))
+    in_range: dict[str, list[JournalEntry]] = {}
+    for entry in entries:
+        in_range.setdefault(entry.session_id, []).append(entry)
+    sessions: list[SessionLog] = []
+    contexts: dict[int, PatientContext] = {}
+    for index, session_id in enumerate(session_ids):
+        history = [
+            e for e in journal.entries(session_id=session_id, until=export_range.until) if e.position <= head
+        ]
+        try:
+            state = ChairState.replay(session_id, (e.to_event() for e in history))
+        except (InvalidEventSequence, KeyError, ValueError) as exc:
+            raise ExportError(f"session {session_id} cannot be rebuilt from the journal: {exc}") from exc
+        contexts.update(patient_contexts(history))
+        first = in_range[session_id][0].position
+        log = SessionLog(
+            session_id, state, in_range[session_id], sum(1 for e in history if e.position < first)
+        )
+        if state.chair:
+            rows = journal.telemetry(
+                state.chair, since=state.checked_in_at, until=export_range.until, session_id=session_id
+            )
+            log.telemetry = _samples(rows)
+        sessions.append(log)
+        progress(
+            0.3 * (index + 1) / max(1, len(session_ids)), f"Reading session {index + 1} of {len(session_ids)}"
+        )
+    sessions.sort(key=lambda s: (s.chair, s.state.checked_in_at or export_range.since))
+    return ShiftLog(export_range, local, seal, entries, sessions, contexts, now)
+
+
+def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContext]:
+    """Chair and patient as of each entry (a correction of the MRN applies from that entry on)."""
+    context = PatientContext()
+    result = {}
+    for entry in history:
+        if entry.type == EventType.CHECKED_IN:
+            p = entry.payload
+            context = PatientContext(str(p["chair"]), str(p["patient_initials"]), str(p["patient_mrn"]))
+        elif entry.type == EventType.CORRECTION_RECORDED:
+            corrected = entry.payload.get("corrected", {})
+            context = PatientContext(
+                context.chair,
+                str(corrected.get("patient_initials", context.patient_initials)),
+                str(corrected.get("patient_mrn", context.patient_mrn)),
+            )
+        result[entry.position] = context
+    return result
+
+
+def _samples(rows: Sequence[dict[str, Any]]) -> list[TelemetrySample]:
+    samples = []
+    for row in rows:
+        samples.append(
+            TelemetrySample(
+                parse_time(row["at"]),
+                float(row["rate_ml_h"] or 0.0),
+                None if row["volume_infused_ml"] is None else float(row["volume_infused_ml"]),
+                str(row["state"] or ""),
+            )
+        )
+    return samples
+
+
+def phase_label(state: ChairState) -> str:
+    if state.phase is Phase.DISCHARGED:
+        return "Discharged"
+    return f"{state.phase.label} (open at export)"

@@ -1,0 +1,207 @@
+"""`chairside verify --export FILE`: does this export still match the journal?
+
+1. Find the export's seal: inside a JSON export, in a PDF's XMP metadata, or in FILE.manifest.json
+   (required for CSV and HL7). When the manifest is there, the file's SHA-256 must match it (any edit
+   of the export, a PDF included, is caught).
+2. Re-read exactly the sealed range from the journal: every entry's chain hash must recompute from its
+   content (an edited row is caught even when its stored hash was left alone), the hash chain must be
+   intact up to the range, and the range's digest and count must equal the seal's.
+3. For CSV and JSON, every row must equal the row the journal gives today (says which row differs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.export.manifest import file_sha256, read_manifest
+from app.export.model import ExportError, PatientContext, Seal, patient_contexts, range_entries
+from app.export.pdf import XMP_TAG
+from app.export.records import COLUMNS, entry_row
+from app.export.shifts import LocalTime
+from app.export.tabular import JSON_FORMAT, read_csv_rows
+from app.paths import default_db_path
+from app.store.journal import Journal, JournalEntry, JournalError, canonical_json, chain_hash, range_digest
+
+
+class ExportMismatch(ExportError):
+    """The export and the journal disagree (message says where)."""
+
+
+def _kind(path: Path) -> str:
+    head = path.read_bytes()[:8]
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".json", ".hl7"):
+        return suffix[1:]
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b"{"):
+        return "json"
+    return "csv"
+
+
+def _pdf_seal(path: Path) -> dict[str, Any] | None:
+    data = path.read_bytes()
+    match = re.search(rf"<{XMP_TAG}>(.*?)</{XMP_TAG}>".encode(), data, re.DOTALL)
+    if match is None:
+        return None
+    try:
+        payload = json.loads(html.unescape(match.group(1).decode("ascii")))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ExportMismatch(f"{path.name}: the embedded verification record is damaged ({exc})") from exc
+    return dict(payload["seal"]) if isinstance(payload, dict) and "seal" in payload else None
+
+
+def _check_entries(journal: Journal, seal: Seal) -> list[JournalEntry]:
+    entries = range_entries(journal, seal.since, seal.until, seal.head_position)
+    for entry in entries:
+        recomputed = chain_hash(
+            entry.prev_hash,
+            entry.position,
+            entry.session_id,
+            entry.seq,
+            entry.occurred_at.isoformat(),
+            entry.recorded_at.isoformat(),
+            entry.actor,
+            entry.type,
+            entry.payload_text,
+        )
+        if recomputed != entry.hash:
+            raise ExportMismatch(
+                f"journal entry {entry.position} (session {entry.session_id}, seq {entry.seq}, {entry.type}) "
+                "was changed after it was recorded: its content no longer matches its hash"
+            )
+    chain = journal.verify()
+    if chain.first_problem is not None and (
+        chain.first_problem.position <= seal.head_position or not chain.first_problem.session_id
+    ):
+        raise ExportMismatch(f"the journal's hash chain is broken: {chain.first_problem}")
+    if len(entries) != seal.count:
+        raise ExportMismatch(
+            f"the journal now holds {len(entries)} entries for this range, the export {seal.count} "
+            "(entries were added or removed)"
+        )
+    digest = range_digest(entries)
+    if digest != seal.digest:
+        raise ExportMismatch(
+            f"the journal's digest for this range is {digest}, the export says {seal.digest}: "
+            "the recorded entries differ from what was exported"
+        )
+    return entries
+
+
+def _expected_rows(
+    journal: Journal, entries: list[JournalEntry], seal: Seal, local: LocalTime
+) -> list[list[str]]:
+    contexts: dict[int, PatientContext] = {}
+    for session_id in dict.fromkeys(e.session_id for e in entries):
+        history = [e for e in journal.entries(session_id=session_id) if e.position <= seal.head_position]
+        contexts.update(patient_contexts(history))
+    return [entry_row(e, contexts.get(e.position, PatientContext()), local) for e in entries]
+
+
+def _compare_rows(actual: list[list[str]], expected: list[list[str]], what: str) -> None:
+    if len(actual) != len(expected):
+        raise ExportMismatch(f"the {what} has {len(actual)} rows, the journal range {len(expected)}")
+    for number, (got, want) in enumerate(zip(actual, expected, strict=True), start=1):
+        if got != want:
+            columns = [c for c, g, w in zip(COLUMNS, got, want, strict=False) if g != w] or ["(row length)"]
+            raise ExportMismatch(
+                f"row {number} of the {what} (journal entry {want[0]}) differs from the journal in: {', '.join(columns)}"
+            )
+
+
+def check_export(path: Path, db_path: Path) -> str:
+    """Raise ExportMismatch (or ExportError) if the export does not match; else a one-line summary."""
+    if not path.exists():
+        raise ExportError(f"no export file at {path}")
+    kind = _kind(path)
+    manifest = read_manifest(path)
+    seal_data: Any = None
+    document: dict[str, Any] | None = None
+    if manifest is not None:
+        actual = file_sha256(path)
+        if actual != manifest["file_sha256"]:
+            raise ExportMismatch(
+                f"{path.name} was changed after it was exported: its SHA-256 is {actual}, "
+                f"the manifest recorded {manifest['file_sha256']}"
+            )
+        seal_data = manifest["seal"]
+    if kind == "json":
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ExportMismatch(f"{path.name} is not readable JSON: {exc}") from exc
+        if not isinstance(document, dict) or document.get("format") != JSON_FORMAT:
+            raise ExportMismatch(f"{path.name} is not a Chairside shift log")
+        if seal_data is not None and seal_data != document.get("seal"):
+            raise ExportMismatch(f"the seal inside {path.name} differs from its manifest")
+        seal_data = document.get("seal")
+    elif kind == "pdf":
+        embedded = _pdf_seal(path)
+        if embedded is not None and seal_data is not None and embedded != seal_data:
+            raise ExportMismatch(f"the seal inside {path.name} differs from its manifest")
+        seal_data = seal_data or embedded
+    if seal_data is None:
+        raise ExportError(
+            f"{path.name} carries no verification record and its manifest {path.name}.manifest.json is missing"
+        )
+    seal = Seal.from_json(seal_data)
+    zone_source = document if document is not None else manifest
+    local = LocalTime.named(str((zone_source or {}).get("timezone", "local")))
+    if not db_path.exists():
+        raise ExportError(f"no database at {db_path}")
+    try:
+        journal = Journal(db_path)
+    except JournalError as exc:
+        raise ExportError(str(exc)) from exc
+    with journal:
+        entries = _check_entries(journal, seal)
+        if kind == "csv":
+            try:
+                rows = read_csv_rows(path)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise ExportMismatch(f"{path.name}: {exc}") from exc
+            expected = _expected_rows(journal, entries, seal, local)
+            _compare_rows(rows, expected, "CSV")
+        elif kind == "json" and document is not None:
+            events = document.get("events")
+            if not isinstance(events, list):
+                raise ExportMismatch(f"{path.name} has no events list")
+            actual_rows = [_json_row(item) for item in events]
+            expected = _expected_rows(journal, entries, seal, local)
+            _compare_rows(actual_rows, expected, "JSON events")
+    span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
+    return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}"
+
+
+def _json_row(item: Any) -> list[str]:
+    if not isinstance(item, dict):
+        return []
+    row = []
+    for column in COLUMNS:
+        value = item.get(column, "")
+        if column == "values":
+            value = canonical_json(value)
+        row.append(str(value))
+    return row
+
+
+def verify_export(args: argparse.Namespace) -> int:
+    db_path = Path(args.db) if getattr(args, "db", None) else default_db_path()
+    path = Path(args.export)
+    try:
+        summary = check_export(path, db_path)
+    except ExportMismatch as exc:
+        print(f"export does NOT match the journal: {exc}", file=sys.stderr)
+        return 1
+    except ExportError as exc:
+        print(f"cannot verify {path}: {exc}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0

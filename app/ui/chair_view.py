@@ -1,0 +1,410 @@
+"""The nurse's chair view: phase banner, the one next action, countdowns, the live plot, the timeline,
+and the dialogs that record what happens. Everything is read from the chair controller; everything
+recorded goes through it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chairs import ChairController
+from app.domain.phase import Phase
+from app.ui.dialogs.checkin import CheckInDialog
+from app.ui.dialogs.common import CommandDialog
+from app.ui.dialogs.correction import CorrectionDialog, NoteDialog
+from app.ui.dialogs.infusion import (
+    CompleteDialog,
+    DischargeDialog,
+    DiscontinueDialog,
+    PauseDialog,
+    RateDialog,
+    ResumeDialog,
+    StartInfusionDialog,
+)
+from app.ui.dialogs.premedication import PremedicationDialog
+from app.ui.dialogs.reaction import ReactionDialog
+from app.ui.dialogs.screening import ScreeningDialog
+from app.ui.dialogs.vitals import VitalsDialog
+from app.ui.plot import InfusionPlot
+from app.ui.status import (
+    PHASE_STYLES,
+    ActionKind,
+    NextAction,
+    Priority,
+    countdowns,
+    hhmm,
+    next_action,
+    rate_text,
+    reaction_instruction,
+)
+from app.ui.timeline import TimelineModel, TimelineView
+from drivers.base import LinkStatus
+
+
+class ChairView(QWidget):
+    back_requested = Signal()
+    dialog_opened = Signal(object)
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.chair = chair
+        self.current_dialog: CommandDialog | None = None
+        self.setObjectName("chairView")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 6, 10, 6)
+        outer.setSpacing(6)
+
+        # -- header and phase banner
+        self.banner = QFrame()
+        self.banner.setObjectName("phaseBanner")
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(10, 4, 14, 4)
+        self.back_button = QPushButton("◀ Overview")
+        self.back_button.setObjectName("backButton")
+        self.back_button.clicked.connect(self.back_requested)
+        self.title_label = QLabel()
+        self.title_label.setObjectName("chairTitle")
+        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.phase_label = QLabel()
+        self.phase_label.setObjectName("phaseWord")
+        self.link_label = QLabel()
+        self.link_label.setObjectName("linkLabel")
+        banner_layout.addWidget(self.back_button)
+        banner_layout.addWidget(self.title_label, 1)
+        banner_layout.addWidget(self.link_label)
+        banner_layout.addWidget(self.phase_label)
+        outer.addWidget(self.banner)
+
+        # -- what the pump must be set to now (after a reaction), big
+        self.instruction = QLabel()
+        self.instruction.setObjectName("instruction")
+        self.instruction.setWordWrap(True)
+        self.instruction.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        outer.addWidget(self.instruction)
+
+        # -- the one next action
+        self.next_button = QPushButton()
+        self.next_button.setObjectName("nextAction")
+        self.next_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.next_button.clicked.connect(self.do_next_action)
+        outer.addWidget(self.next_button)
+
+        # -- countdowns, pump, alarms
+        info = QHBoxLayout()
+        self.countdown_box = QFrame()
+        self.countdown_box.setObjectName("panel")
+        self.countdown_grid = QGridLayout(self.countdown_box)
+        self.countdown_labels: list[tuple[QLabel, QLabel]] = []
+        for row in range(5):
+            name, value = QLabel(), QLabel()
+            name.setObjectName("countdownName")
+            value.setObjectName("countdownValue")
+            self.countdown_grid.addWidget(name, row, 0)
+            self.countdown_grid.addWidget(value, row, 1)
+            self.countdown_labels.append((name, value))
+        info.addWidget(self.countdown_box, 3)
+        self.pump_box = QFrame()
+        self.pump_box.setObjectName("panel")
+        pump_layout = QVBoxLayout(self.pump_box)
+        self.pump_rate_label = QLabel()
+        self.pump_rate_label.setObjectName("pumpRate")
+        self.pump_detail_label = QLabel()
+        self.pump_detail_label.setObjectName("pumpDetail")
+        self.pump_detail_label.setWordWrap(True)
+        pump_layout.addWidget(self.pump_rate_label)
+        pump_layout.addWidget(self.pump_detail_label)
+        pump_layout.addStretch(1)
+        info.addWidget(self.pump_box, 2)
+        self.alarm_box = QFrame()
+        self.alarm_box.setObjectName("panel")
+        alarm_layout = QVBoxLayout(self.alarm_box)
+        self.alarm_label = QLabel()
+        self.alarm_label.setObjectName("chairAlarm")
+        self.alarm_label.setWordWrap(True)
+        self.ack_button = QPushButton("Acknowledge")
+        self.ack_button.clicked.connect(self.acknowledge_top_alarm)
+        alarm_layout.addWidget(self.alarm_label, 1)
+        alarm_layout.addWidget(self.ack_button)
+        info.addWidget(self.alarm_box, 3)
+        for panel in (self.countdown_box, self.pump_box, self.alarm_box):
+            panel.setMaximumHeight(150)
+        # Long texts wrap or shrink rather than widen the window past a 1366-pixel screen
+        for widget in (self.next_button, self.instruction, self.pump_rate_label, self.alarm_label):
+            widget.setMinimumWidth(1)
+        for name, value in self.countdown_labels:
+            name.setMinimumWidth(1)
+            value.setMinimumWidth(1)
+        outer.addLayout(info)
+
+        # -- plot and timeline
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.plot = InfusionPlot(chair)
+        splitter.addWidget(self.plot)
+        timeline_box = QWidget()
+        timeline_layout = QVBoxLayout(timeline_box)
+        timeline_layout.setContentsMargins(0, 0, 0, 0)
+        timeline_heading = QLabel("Record")
+        timeline_heading.setObjectName("sectionHeading")
+        timeline_layout.addWidget(timeline_heading)
+        self.timeline_model = TimelineModel(chair)
+        self.timeline = TimelineView(self.timeline_model)
+        timeline_layout.addWidget(self.timeline, 1)
+        entry_buttons = QHBoxLayout()
+        self.note_button = QPushButton("Note…")
+        self.note_button.clicked.connect(self.open_note)
+        self.correct_button = QPushButton("Correct…")
+        self.correct_button.clicked.connect(self.open_correction)
+        entry_buttons.addWidget(self.note_button)
+        entry_buttons.addWidget(self.correct_button)
+        timeline_layout.addLayout(entry_buttons)
+        splitter.addWidget(timeline_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        outer.addWidget(splitter, 1)
+
+        # -- actions always at hand
+        actions = QHBoxLayout()
+        self.reaction_button = QPushButton("⚠ Reaction…")
+        self.reaction_button.setObjectName("reactionButton")
+        self.reaction_button.clicked.connect(lambda: self.open_dialog(ReactionDialog(self.chair, self)))
+        self.vitals_button = QPushButton("Vitals…")
+        self.vitals_button.clicked.connect(lambda: self.open_dialog(VitalsDialog(self.chair, self)))
+        self.premed_button = QPushButton("Premeds…")
+        self.premed_button.clicked.connect(lambda: self.open_dialog(PremedicationDialog(self.chair, self)))
+        self.pause_button = QPushButton("❚❚ Pause…")
+        self.pause_button.clicked.connect(self.open_pause_or_resume)
+        self.complete_button = QPushButton("Complete…")
+        self.complete_button.clicked.connect(lambda: self.open_dialog(CompleteDialog(self.chair, self)))
+        self.discontinue_button = QPushButton("Discontinue…")
+        self.discontinue_button.clicked.connect(lambda: self.open_dialog(DiscontinueDialog(self.chair, self)))
+        self.discharge_button = QPushButton("Discharge…")
+        self.discharge_button.clicked.connect(lambda: self.open_dialog(DischargeDialog(self.chair, self)))
+        for button in (
+            self.reaction_button,
+            self.vitals_button,
+            self.premed_button,
+            self.pause_button,
+            self.complete_button,
+            self.discontinue_button,
+            self.discharge_button,
+        ):
+            button.setObjectName(button.objectName() or "actionButton")
+            actions.addWidget(button)
+        outer.addLayout(actions)
+
+        chair.changed.connect(self.refresh)
+        chair.telemetry_received.connect(lambda _t: self.refresh())
+        chair.link_changed.connect(lambda _l: self.refresh())
+        chair.alarms_changed.connect(self.refresh)
+        chair.floor.ticked.connect(lambda _now: self.refresh())
+        self.refresh()
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def _pump_rate(self) -> float | None:
+        t = self.chair.telemetry
+        if t is None or not self.chair.pump_connected:
+            return None
+        return t.rate_ml_h if t.state.is_delivering else 0.0
+
+    def current_action(self) -> NextAction:
+        return next_action(self.chair.state, self.chair.now(), self._pump_rate())
+
+    def refresh(self) -> None:
+        chair = self.chair
+        state = chair.state
+        now = chair.now()
+        phase = state.phase if state is not None else Phase.EMPTY
+        style = PHASE_STYLES[phase]
+        self.banner.setStyleSheet(
+            f"#phaseBanner {{ background:{style.colour}; border-radius:8px; }}"
+            f"#phaseBanner QLabel {{ color:{style.text_colour}; }}"
+        )
+        if state is not None and state.protocol is not None:
+            self.title_label.setText(f"{chair.name} · {state.patient_initials} · {state.protocol.name}")
+        else:
+            self.title_label.setText(f"{chair.name} · no patient")
+        self.phase_label.setText(f"{style.symbol} {style.word.upper()}")
+        self._refresh_link()
+
+        instruction = reaction_instruction(state, self._pump_rate()) if state is not None else None
+        action = self.current_action()
+        if instruction is None and action.urgent:
+            instruction = action
+        self.instruction.setVisible(instruction is not None)
+        if instruction is not None:
+            self.instruction.setText(instruction.text)
+        self.next_button.setText(action.text)
+        clickable = action.kind is not ActionKind.WAIT and not (
+            action.kind is ActionKind.SET_RATE and chair.pump_connected
+        )
+        self.next_button.setProperty("waiting", not clickable)
+        self.next_button.setProperty("urgent", action.urgent)
+        self.next_button.style().unpolish(self.next_button)
+        self.next_button.style().polish(self.next_button)
+
+        items = countdowns(state, now)
+        for row, (name, value) in enumerate(self.countdown_labels):
+            if row < len(items):
+                name.setText(items[row].label)
+                value.setText(items[row].text(now))
+                overdue = items[row].remaining(now).total_seconds() < 0
+                value.setProperty("overdue", overdue)
+                value.style().unpolish(value)
+                value.style().polish(value)
+            else:
+                name.setText("")
+                value.setText("")
+        self.countdown_box.setVisible(bool(items))
+        self.plot.setVisible(state is not None and state.infusion_started_at is not None)
+
+        in_session = state is not None and phase not in (Phase.EMPTY, Phase.DISCHARGED)
+        running = phase in (Phase.INFUSING, Phase.PAUSED)
+        self.reaction_button.setEnabled(phase in (Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION))
+        self.vitals_button.setEnabled(in_session)
+        self.premed_button.setEnabled(phase is Phase.PREMEDICATION)
+        self.pause_button.setEnabled(running)
+        self.pause_button.setText("▶ Resume…" if phase is Phase.PAUSED else "❚❚ Pause…")
+        self.complete_button.setEnabled(running)
+        self.discontinue_button.setEnabled(
+            phase in (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED)
+        )
+        self.discharge_button.setEnabled(phase in (Phase.OBSERVATION, Phase.DISCONTINUED))
+        self.note_button.setEnabled(in_session)
+        self.correct_button.setEnabled(in_session)
+        self._refresh_alarms()
+
+    def _refresh_link(self) -> None:
+        chair = self.chair
+        t = chair.telemetry
+        link = chair.link
+        if not chair.has_pump:
+            self.link_label.setText("no pump link")
+            self.pump_rate_label.setText("Pump: not linked")
+            self.pump_detail_label.setText("Rates are documented by the nurse.")
+            return
+        if link is not None and link.status is LinkStatus.CONNECTED:
+            self.link_label.setText("● pump linked")
+        elif link is not None and link.status is LinkStatus.LOST:
+            self.link_label.setText("✕ PUMP LINK LOST")
+        else:
+            self.link_label.setText("… connecting to pump")
+        if t is None:
+            self.pump_rate_label.setText("Pump: –")
+            self.pump_detail_label.setText(link.reason if link is not None else "")
+            return
+        stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at)})"
+        self.pump_rate_label.setText(f"Pump {rate_text(t.rate_ml_h)}{stale}")
+        alarms = ", ".join(a.text or a.code for a in t.alarms)
+        detail = f"{t.state.value} · {t.volume_infused_ml:.0f} mL infused"
+        if t.vtbi_ml is not None:
+            detail += f" · {t.vtbi_ml:.0f} mL to go"
+        if alarms:
+            detail += f"\nPump alarm: {alarms}"
+        self.pump_detail_label.setText(detail)
+
+    def _refresh_alarms(self) -> None:
+        chair = self.chair
+        if chair.journal_problem:
+            text = f"!!! NOT RECORDED: the record cannot be written ({chair.journal_problem})"
+            colour = Priority.HIGH.colour
+            self.alarm_label.setText(text)
+            self.alarm_box.setStyleSheet(f"#panel {{ background:{colour}; }} QLabel {{ color:white; }}")
+            self.ack_button.hide()
+            return
+        alarms = chair.active_alarms
+        if not alarms:
+            self.alarm_label.setText("No alarms")
+            self.alarm_box.setStyleSheet("")
+            self.ack_button.hide()
+            return
+        lines = []
+        for alarm in alarms[:3]:
+            done = " (acknowledged)" if alarm.acknowledged else ""
+            lines.append(f"{alarm.priority.symbol} {alarm.message}{done}")
+        self.alarm_label.setText("\n".join(lines))
+        top = Priority.parse(alarms[0].priority) or Priority.LOW
+        self.alarm_box.setStyleSheet(
+            f"#panel {{ background:{top.colour}; }} QLabel {{ color:{top.text_colour}; font-weight:bold; }}"
+        )
+        unacknowledged = [a for a in alarms if not a.acknowledged]
+        self.ack_button.setVisible(bool(unacknowledged))
+
+    # -- doing ----------------------------------------------------------------------------------------
+
+    def open_dialog(self, dialog: CommandDialog) -> CommandDialog:
+        """Window-modal but not blocking: tests and the event loop keep running."""
+        self.current_dialog = dialog
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _result: self._dialog_closed(dialog))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.current_dialog is dialog:
+            self.current_dialog = None
+        self.refresh()
+
+    def do_next_action(self) -> CommandDialog | None:
+        action = self.current_action()
+        state = self.chair.state
+        kind = action.kind
+        dialog: CommandDialog | None = None
+        if kind is ActionKind.CHECK_IN:
+            dialog = CheckInDialog(self.chair, self)
+        elif kind is ActionKind.SCREENING:
+            dialog = ScreeningDialog(self.chair, self)
+        elif kind is ActionKind.PREMEDICATION:
+            dialog = PremedicationDialog(self.chair, self)
+        elif kind is ActionKind.START:
+            dialog = StartInfusionDialog(self.chair, self)
+        elif kind is ActionKind.SET_RATE and not self.chair.pump_connected:
+            dialog = RateDialog(self.chair, action.rate_ml_h or 0.0, self)
+        elif kind is ActionKind.RESUME:
+            dialog = ResumeDialog(self.chair, self)
+        elif kind is ActionKind.DISCHARGE or (
+            kind is ActionKind.STOP_PUMP and state is not None and state.phase is Phase.DISCONTINUED
+        ):
+            dialog = DischargeDialog(self.chair, self)
+        if dialog is None:
+            return None
+        return self.open_dialog(dialog)
+
+    def open_pause_or_resume(self) -> CommandDialog:
+        state = self.chair.state
+        if state is not None and state.phase is Phase.PAUSED:
+            return self.open_dialog(ResumeDialog(self.chair, self))
+        return self.open_dialog(PauseDialog(self.chair, self))
+
+    def open_note(self) -> CommandDialog:
+        return self.open_dialog(NoteDialog(self.chair, self.timeline.selected_event(), self))
+
+    def open_correction(self) -> CommandDialog | None:
+        target = self.timeline.selected_event()
+        if target is None:
+            self.alarm_label.setText("Select the entry to correct in the record first.")
+            return None
+        return self.open_dialog(CorrectionDialog(self.chair, target, self))
+
+    def acknowledge_top_alarm(self) -> None:
+        unacknowledged = [a for a in self.chair.active_alarms if not a.acknowledged]
+        if not unacknowledged:
+            return
+        from app.domain.decide import CommandRefused
+
+        try:
+            self.chair.acknowledge(unacknowledged[0].id)
+        except CommandRefused as refused:
+            self.alarm_label.setText(f"⚠ {refused}")

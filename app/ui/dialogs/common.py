@@ -1,0 +1,179 @@
+"""The base of every recording dialog: build a command, run it, show a refusal and offer an override.
+
+A refused guard shows its reason inside the dialog (no second modal box to chase); if the domain says
+an override may pass it, an "Override…" path asks who decides and why, and records both with the entry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtWidgets import (
+    QDateTimeEdit,
+    QDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chairs import ChairController
+from app.domain.chair import ChairState
+from app.domain.commands import Command, Override
+from app.domain.decide import CommandRefused
+from app.store.journal import JournalError
+
+
+class FormError(ValueError):
+    """Something in the form the nurse must fix before anything is sent."""
+
+
+class CommandDialog(QDialog):
+    """Subclasses lay out their form in `self.form_area` and implement `build_commands`."""
+
+    recorded = Signal(object)  # the ChairState after the entry
+
+    title = "Record"
+    save_text = "Save"
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.chair = chair
+        self.result_state: ChairState | None = None
+        self.setWindowTitle(f"{chair.name}: {self.title}")
+        self.setObjectName("commandDialog")
+        self.setMinimumWidth(640)
+        outer = QVBoxLayout(self)
+        heading = QLabel(f"{self.title}")
+        heading.setObjectName("dialogHeading")
+        outer.addWidget(heading)
+        self.form_area = QWidget()
+        outer.addWidget(self.form_area, 1)
+
+        self.refusal = QFrame()
+        self.refusal.setObjectName("refusal")
+        refusal_layout = QVBoxLayout(self.refusal)
+        self.refusal_label = QLabel()
+        self.refusal_label.setObjectName("refusalText")
+        self.refusal_label.setWordWrap(True)
+        self.refusal_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        refusal_layout.addWidget(self.refusal_label)
+        self.override_button = QPushButton("Override…")
+        self.override_button.clicked.connect(self.show_override)
+        refusal_layout.addWidget(self.override_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.override_box = QWidget()
+        override_form = QFormLayout(self.override_box)
+        self.override_by = QLineEdit()
+        self.override_by.setPlaceholderText("initials of who decides")
+        self.override_reason = QLineEdit()
+        self.override_reason.setPlaceholderText("why the guard is passed")
+        override_form.addRow("Decided by", self.override_by)
+        override_form.addRow("Reason", self.override_reason)
+        self.override_save = QPushButton("Record with override")
+        self.override_save.setObjectName("overrideButton")
+        self.override_save.clicked.connect(self.save_with_override)
+        override_form.addRow(self.override_save)
+        refusal_layout.addWidget(self.override_box)
+        outer.addWidget(self.refusal)
+        self.refusal.hide()
+        self.override_box.hide()
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.reject)
+        self.save_button = QPushButton(self.save_text)
+        self.save_button.setObjectName("primaryButton")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self.save)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_button)
+        outer.addLayout(buttons)
+
+    # -- for subclasses ------------------------------------------------------------------------------
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        raise NotImplementedError
+
+    def after_recorded(self, state: ChairState) -> None:
+        """Hook: called once every command went in."""
+
+    # -- the flow ------------------------------------------------------------------------------------
+
+    def show_problem(self, text: str, overridable: bool = False) -> None:
+        self.refusal_label.setText(text)
+        self.refusal.show()
+        self.override_button.setVisible(overridable)
+        if not overridable:
+            self.override_box.hide()
+
+    def show_override(self) -> None:
+        self.override_box.show()
+        self.override_button.hide()
+        if not self.override_by.text():
+            self.override_by.setText(self.chair.floor.nurse)
+        self.override_reason.setFocus()
+
+    def save(self) -> bool:
+        return self._submit(None)
+
+    def save_with_override(self) -> bool:
+        try:
+            override = Override(self.override_by.text().strip(), self.override_reason.text().strip())
+        except ValueError:
+            self.show_problem(
+                self.refusal_label.text().split("\n\n")[0] + "\n\nAn override needs who decides and why.",
+                overridable=True,
+            )
+            self.override_box.show()
+            self.override_button.hide()
+            return False
+        return self._submit(override)
+
+    def _submit(self, override: Override | None) -> bool:
+        try:
+            commands = self.build_commands(override)
+        except FormError as problem:
+            self.show_problem(f"⚠ {problem}")
+            return False
+        state: ChairState | None = None
+        for index, command in enumerate(commands):
+            try:
+                state = self.chair.execute(command)
+            except CommandRefused as refused:
+                reasons = "\n".join(f"• {f.message}" for f in refused.failures)
+                done = f"\n\n{index} of {len(commands)} entries were recorded." if index else ""
+                lead = "⚠ Not recorded" if refused.overridable else "⚠ Not possible"
+                self.show_problem(f"{lead}:\n{reasons}{done}", overridable=refused.overridable)
+                if override is not None and refused.overridable:
+                    self.override_box.show()
+                    self.override_button.hide()
+                return False
+            except JournalError as exc:
+                self.show_problem(f"⚠ NOT RECORDED: the record cannot be written.\n{exc}")
+                return False
+        self.result_state = state
+        if state is not None:
+            self.after_recorded(state)
+            self.recorded.emit(state)
+        self.accept()
+        return True
+
+
+def datetime_edit(moment: datetime) -> QDateTimeEdit:
+    """A local-time editor for an aware datetime (shown as the nurse's wall clock)."""
+    edit = QDateTimeEdit(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())))
+    edit.setDisplayFormat("dd.MM.yyyy HH:mm")
+    edit.setCalendarPopup(True)
+    return edit
+
+
+def edited_datetime(edit: QDateTimeEdit) -> datetime:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(edit.dateTime().toSecsSinceEpoch(), UTC)

@@ -1,0 +1,181 @@
+"""Start, pause, resume, complete and discontinue an infusion by hand (the pump documents most of
+these by itself; these are for a chair without a pump link, or to give the nurse's reason)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QWidget
+
+from app.chairs import ChairController
+from app.domain.commands import (
+    ChangeRate,
+    Command,
+    CompleteInfusion,
+    Discharge,
+    Discontinue,
+    Override,
+    PauseInfusion,
+    ResumeInfusion,
+    StartInfusion,
+)
+from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
+from app.ui.status import hhmm, rate_text
+
+
+class StartInfusionDialog(CommandDialog):
+    title = "Start infusion"
+    save_text = "Start"
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(chair, parent)
+        state = chair.state
+        assert state is not None
+        protocol = state.require_protocol()
+        form = QFormLayout(self.form_area)
+        info = QLabel(
+            f"Set the pump to <b>{rate_text(protocol.steps[0].rate_ml_h)}</b>, "
+            f"VTBI {state.bag.volume_ml if state.bag else protocol.bag_volume_ml:g} mL, and start it."
+        )
+        info.setWordWrap(True)
+        form.addRow(info)
+        ready = state.premedication_ready_at
+        if ready is not None:
+            form.addRow("Premedication lead time over at", QLabel(hhmm(ready)))
+        self.at = datetime_edit(chair.now())
+        form.addRow("Started at", self.at)
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        return [StartInfusion(edited_datetime(self.at), override)]
+
+
+class RateDialog(CommandDialog):
+    title = "Rate change"
+
+    def __init__(self, chair: ChairController, rate_ml_h: float, parent: QWidget | None = None) -> None:
+        super().__init__(chair, parent)
+        form = QFormLayout(self.form_area)
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(0, 999)
+        self.rate.setSuffix(" mL/h")
+        self.rate.setValue(rate_ml_h)
+        self.reason = QLineEdit("step per protocol")
+        form.addRow("New rate", self.rate)
+        form.addRow("Reason", self.reason)
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        return [ChangeRate(self.rate.value(), source="nurse", reason=self.reason.text().strip())]
+
+
+class PauseDialog(CommandDialog):
+    title = "Pause infusion"
+    save_text = "Pause"
+    REASONS = ("patient request (bathroom)", "line problem", "symptoms: assessing", "pump alarm")
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(chair, parent)
+        form = QFormLayout(self.form_area)
+        self.reason = QComboBox()
+        self.reason.setEditable(True)
+        self.reason.addItems(self.REASONS)
+        form.addRow("Reason", self.reason)
+        self.at = datetime_edit(chair.now())
+        form.addRow("Paused at", self.at)
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        reason = self.reason.currentText().strip()
+        if not reason:
+            raise FormError("Say why the infusion is paused")
+        return [PauseInfusion(reason, "nurse", edited_datetime(self.at))]
+
+
+class ResumeDialog(CommandDialog):
+    title = "Resume infusion"
+    save_text = "Resume"
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(chair, parent)
+        state = chair.state
+        assert state is not None
+        form = QFormLayout(self.form_area)
+        stop = state.unresolved_stop_reaction
+        if stop is not None:
+            text = (
+                f"Restart only when ALL symptoms of the grade {stop.grade} reaction have resolved, at "
+                f"<b>{rate_text(stop.restart_rate_ml_h)}</b> (half the rate at onset)."
+            )
+        else:
+            text = (
+                f"Resume at <b>{rate_text(state.planned_rate_ml_h(chair.now()) or state.pump_rate_ml_h)}</b>."
+            )
+        info = QLabel(text)
+        info.setWordWrap(True)
+        form.addRow(info)
+        self.at = datetime_edit(chair.now())
+        form.addRow("Resumed at", self.at)
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        return [ResumeInfusion("nurse", edited_datetime(self.at), override)]
+
+
+class CompleteDialog(CommandDialog):
+    title = "End of infusion"
+    save_text = "Infusion complete"
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(chair, parent)
+        form = QFormLayout(self.form_area)
+        self.volume = QDoubleSpinBox()
+        self.volume.setRange(0, 5000)
+        self.volume.setSuffix(" mL")
+        state = chair.state
+        if state is not None and state.bag is not None:
+            self.volume.setValue(state.bag.volume_ml)
+        telemetry = chair.telemetry
+        if telemetry is not None:
+            self.volume.setValue(telemetry.volume_infused_ml)
+        self.at = datetime_edit(chair.now())
+        self.reason = QLineEdit()
+        form.addRow("Volume infused", self.volume)
+        form.addRow("Ended at", self.at)
+        form.addRow("Note", self.reason)
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        return [CompleteInfusion("nurse", self.volume.value(), edited_datetime(self.at), self.reason.text())]
+
+
+class DiscontinueDialog(CommandDialog):
+    title = "Discontinue (not given / stopped for good)"
+    save_text = "Discontinue"
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(chair, parent)
+        form = QFormLayout(self.form_area)
+        self.reason = QLineEdit()
+        form.addRow("Reason", self.reason)
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        return [Discontinue(self.reason.text().strip())]
+
+
+class DischargeDialog(CommandDialog):
+    title = "Discharge"
+    save_text = "Discharge"
+
+    def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
+        super().__init__(chair, parent)
+        state = chair.state
+        assert state is not None
+        form = QFormLayout(self.form_area)
+        ends = state.observation_ends_at
+        if ends is not None:
+            form.addRow("Observation ends", QLabel(hhmm(ends)))
+        teaching = QLabel(
+            "Discharge teaching: reactions can occur up to 24 h after the infusion; "
+            "the patient knows whom to call."
+        )
+        teaching.setWordWrap(True)
+        form.addRow(teaching)
+        self.at = datetime_edit(chair.now())
+        form.addRow("Discharged at", self.at)
+
+    def build_commands(self, override: Override | None) -> list[Command]:
+        return [Discharge(edited_datetime(self.at), override)]

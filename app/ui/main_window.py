@@ -1,0 +1,184 @@
+"""The station's main window: who is at the station, the floor's overview, and one chair at a time."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chairs import FloorController
+from app.ui.chair_view import ChairView
+from app.ui.overview import ChairTableModel, OverviewWidget
+from app.ui.status import hhmm
+
+log = logging.getLogger(__name__)
+
+
+class NurseBar(QWidget):
+    """Who is at the station. Switching nurse is one action: type initials (or scan a badge), Enter."""
+
+    def __init__(self, floor: FloorController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._floor = floor
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.label.setObjectName("nurseLabel")
+        self.entry = QLineEdit()
+        self.entry.setPlaceholderText("initials or badge, Enter")
+        self.entry.setMaximumWidth(240)
+        self.entry.returnPressed.connect(self.identify)
+        layout.addWidget(self.label)
+        layout.addWidget(self.entry)
+        floor.nurse_changed.connect(self._show)
+        self._show(floor.nurse)
+
+    def identify(self) -> None:
+        text = self.entry.text().strip()
+        if text:
+            self._floor.set_nurse(text)
+        self.entry.clear()
+
+    def _show(self, nurse: str) -> None:
+        if nurse:
+            self.label.setText(f"Nurse: {nurse}")
+            self.label.setStyleSheet("")
+        else:
+            self.label.setText("⚠ Nobody identified")
+            self.label.setStyleSheet("color:#b00020;")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, floor: FloorController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.floor = floor
+        self.setWindowTitle("Chairside")
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        # The station's screen decides the size (1366x768 laptops too): squeeze, never grow past it
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(4)
+
+        top = QHBoxLayout()
+        self.home_button = QPushButton("Overview")
+        self.home_button.clicked.connect(self.show_overview)
+        self.clock_label = QLabel()
+        self.clock_label.setObjectName("clockLabel")
+        self.nurse_bar = NurseBar(floor)
+        self.message_label = QLabel()
+        self.message_label.setObjectName("floorMessage")
+        self.message_label.setWordWrap(True)
+        top.addWidget(self.home_button)
+        top.addWidget(self.clock_label)
+        top.addWidget(self.message_label, 1)
+        top.addWidget(self.nurse_bar)
+        layout.addLayout(top)
+
+        self.alarm_bar = self._make_alarm_bar()
+        if self.alarm_bar is not None:
+            layout.addWidget(self.alarm_bar)
+
+        self.stack = QStackedWidget()
+        self.model = ChairTableModel(floor)
+        self.overview = OverviewWidget(self.model)
+        self.overview.chair_activated.connect(self.open_chair)
+        self.stack.addWidget(self.overview)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        window_layout = self.layout()
+        if window_layout is not None:
+            window_layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.chair_views: dict[str, ChairView] = {}
+
+        self._build_menu()
+        floor.ticked.connect(lambda _now: self._update_clock())
+        floor.message.connect(self.show_message)
+        self._update_clock()
+
+    def _make_alarm_bar(self) -> QWidget | None:
+        """The floor's alarm bar (app.ui.alarm_bar), when this build has it."""
+        try:
+            module = importlib.import_module("app.ui.alarm_bar")
+        except ImportError:
+            return None
+        factory = getattr(module, "AlarmBar", None)
+        if factory is None:
+            return None
+        widget: QWidget = factory(self.floor)
+        if hasattr(widget, "chair_activated"):
+            widget.chair_activated.connect(self.open_chair)
+        return widget
+
+    def _build_menu(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.export_action = QAction("Export shift log…", self)
+        self.export_action.triggered.connect(self.export_shift_log)
+        try:
+            importlib.import_module("app.export.gui")
+        except ImportError:
+            self.export_action.setEnabled(False)
+            self.export_action.setToolTip("the export module is not part of this build")
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        overview_action = QAction("Overview", self)
+        overview_action.setShortcut("F1")
+        overview_action.triggered.connect(self.show_overview)
+        view_menu.addAction(overview_action)
+
+    def export_shift_log(self) -> None:
+        module = importlib.import_module("app.export.gui")
+        module.open_export_dialog(self, self.floor)
+
+    def _update_clock(self) -> None:
+        self.clock_label.setText(hhmm(self.floor.now()))
+
+    def show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+
+    def open_chair(self, name: str) -> ChairView:
+        view = self.chair_views.get(name)
+        if view is None:
+            view = ChairView(self.floor.chair(name))
+            view.back_requested.connect(self.show_overview)
+            self.chair_views[name] = view
+            self.stack.addWidget(view)
+        self.stack.setCurrentWidget(view)
+        view.refresh()
+        return view
+
+    def show_overview(self) -> None:
+        self.stack.setCurrentWidget(self.overview)
+
+    def current_chair_view(self) -> ChairView | None:
+        widget = self.stack.currentWidget()
+        return widget if isinstance(widget, ChairView) else None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.floor.stop()
+        super().closeEvent(event)
+
+    def keyPressEvent(self, event: object) -> None:  # Esc: back to the overview
+        from PySide6.QtGui import QKeyEvent
+
+        if isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape:
+            self.show_overview()
+            return
+        super().keyPressEvent(event)  # type: ignore[arg-type]

@@ -1,0 +1,379 @@
+"""The charge nurse's overview: a table model over every chair, and a grid of tiles bound to it."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont, QMouseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chairs import ChairController, FloorController
+from app.domain.phase import Phase
+from app.ui.status import PHASE_STYLES, Priority, next_action, next_deadline, progress, rate_text
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Column(IntEnum):
+    CHAIR = 0
+    PATIENT = 1
+    PROTOCOL = 2
+    PHASE = 3
+    RATE = 4
+    NEXT = 5
+    PROGRESS = 6
+    ALARM = 7
+    ESCALATED = 8
+
+
+HEADERS = {
+    Column.CHAIR: "Chair",
+    Column.PATIENT: "Patient",
+    Column.PROTOCOL: "Protocol",
+    Column.PHASE: "Phase",
+    Column.RATE: "Pump / plan",
+    Column.NEXT: "Next",
+    Column.PROGRESS: "Progress",
+    Column.ALARM: "Alarm",
+    Column.ESCALATED: "Escalated",
+}
+
+# Roles the tiles read (raw values, not display text)
+PhaseRole = Qt.ItemDataRole.UserRole + 1
+ProgressRole = Qt.ItemDataRole.UserRole + 2
+PriorityRole = Qt.ItemDataRole.UserRole + 3
+EscalatedRole = Qt.ItemDataRole.UserRole + 4
+UrgentRole = Qt.ItemDataRole.UserRole + 5
+ChairRole = Qt.ItemDataRole.UserRole + 6
+
+
+def highest_alarm(chair: ChairController) -> tuple[Priority | None, str, bool]:
+    """(priority, message, escalated) of the chair's most important alarm; a journal that cannot be
+    written outranks everything (nothing the nurse enters is being kept)."""
+    if chair.journal_problem:
+        return Priority.HIGH, f"NOT RECORDED: {chair.journal_problem}", True
+    alarms = chair.active_alarms
+    if not alarms:
+        return None, "", False
+    top = alarms[0]
+    escalated = bool(chair.escalated_alarms())
+    return Priority.parse(top.priority), top.message, escalated
+
+
+class ChairTableModel(QAbstractTableModel):
+    """One row per chair. Rows are fixed (chairs do not come and go); cells change with the chair's
+    signals and with the floor's 1 s tick (countdowns)."""
+
+    def __init__(self, floor: FloorController) -> None:
+        super().__init__(floor)
+        self._floor = floor
+        for row, chair in enumerate(floor.chairs):
+            chair.changed.connect(lambda row=row: self._row_changed(row))
+            chair.telemetry_received.connect(lambda _t, row=row: self._row_changed(row))
+            chair.alarms_changed.connect(lambda row=row: self._row_changed(row))
+            chair.link_changed.connect(lambda _l, row=row: self._row_changed(row))
+        floor.ticked.connect(self._tick)
+
+    # -- Qt model API -------------------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._floor.chairs)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
+            return HEADERS[Column(section)]
+        if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._floor.chairs):
+            return str(section + 1)
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._floor.chairs):
+            return None
+        if not 0 <= index.column() < len(Column):
+            return None
+        chair = self._floor.chairs[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(chair, column)
+        if role == Qt.ItemDataRole.ToolTipRole and column is Column.ALARM:
+            return highest_alarm(chair)[1] or None
+        if role == ChairRole:
+            return chair.name
+        if role == PhaseRole:
+            state = chair.state
+            return state.phase if state is not None else Phase.EMPTY
+        if role == ProgressRole:
+            return self._progress(chair)
+        if role == PriorityRole:
+            return highest_alarm(chair)[0]
+        if role == EscalatedRole:
+            return highest_alarm(chair)[2]
+        if role == UrgentRole:
+            return next_action(chair.state, self._floor.now(), _pump_rate(chair)).urgent
+        if role == Qt.ItemDataRole.BackgroundRole and column is Column.PHASE:
+            return QBrush(QColor(PHASE_STYLES[self._phase(chair)].colour))
+        if role == Qt.ItemDataRole.ForegroundRole and column is Column.PHASE:
+            return QBrush(QColor(PHASE_STYLES[self._phase(chair)].text_colour))
+        if role == Qt.ItemDataRole.BackgroundRole and column is Column.ALARM:
+            priority = highest_alarm(chair)[0]
+            return QBrush(QColor(priority.colour)) if priority is not None else None
+        if role == Qt.ItemDataRole.FontRole and column in (Column.CHAIR, Column.PHASE):
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    # -- cells -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _phase(chair: ChairController) -> Phase:
+        state = chair.state
+        return state.phase if state is not None else Phase.EMPTY
+
+    def _progress(self, chair: ChairController) -> float | None:
+        telemetry = chair.telemetry
+        volume = telemetry.volume_infused_ml if telemetry is not None and chair.pump_connected else None
+        return progress(chair.state, self._floor.now(), volume)
+
+    def _display(self, chair: ChairController, column: Column) -> str:
+        state = chair.state
+        now = self._floor.now()
+        if column is Column.CHAIR:
+            return chair.name
+        if column is Column.PATIENT:
+            return state.patient_initials if state is not None else ""
+        if column is Column.PROTOCOL:
+            return state.protocol.name if state is not None and state.protocol is not None else ""
+        if column is Column.PHASE:
+            style = PHASE_STYLES[self._phase(chair)]
+            return f"{style.symbol} {style.word}"
+        if column is Column.RATE:
+            if state is None or state.phase not in (Phase.INFUSING, Phase.PAUSED):
+                return ""
+            pump = _pump_rate(chair)
+            shown = "–" if pump is None else f"{pump:g}"
+            if state.phase is Phase.PAUSED:
+                return f"{shown} / paused"
+            return f"{shown} / {rate_text(state.planned_rate_ml_h(now))}"
+        if column is Column.NEXT:
+            action = next_action(state, now, _pump_rate(chair))
+            if action.urgent or state is None or state.phase in (Phase.DISCONTINUED, Phase.EMPTY):
+                return action.text if state is not None else ""
+            deadline = next_deadline(state, now)
+            return f"{deadline.label} {deadline.text(now)}" if deadline is not None else action.text
+        if column is Column.PROGRESS:
+            value = self._progress(chair)
+            return "" if value is None else f"{value * 100:.0f}%"
+        if column is Column.ALARM:
+            priority, message, _escalated = highest_alarm(chair)
+            return f"{priority.marker} {message}" if priority is not None else ""
+        if column is Column.ESCALATED:
+            return "ESCALATED" if highest_alarm(chair)[2] else ""
+        return ""
+
+    # -- updates ---------------------------------------------------------------------------------------
+
+    def _row_changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    def _tick(self, _now: object) -> None:
+        if self._floor.chairs:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._floor.chairs) - 1, len(Column) - 1))
+
+
+def _pump_rate(chair: ChairController) -> float | None:
+    telemetry = chair.telemetry
+    if telemetry is None or not chair.pump_connected:
+        return None
+    return telemetry.rate_ml_h if telemetry.state.is_delivering else 0.0
+
+
+class ChairTile(QFrame):
+    """One chair on the overview, bound to its model row. Phase by word, colour and symbol."""
+
+    clicked = Signal(str)
+
+    def __init__(self, model: ChairTableModel, row: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._row = row
+        self.setObjectName("chairTile")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(260, 170)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(3)
+        top = QHBoxLayout()
+        self.name_label = QLabel()
+        self.name_label.setObjectName("tileName")
+        self.patient_label = QLabel()
+        self.patient_label.setObjectName("tilePatient")
+        self.patient_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        top.addWidget(self.name_label)
+        top.addStretch(1)
+        top.addWidget(self.patient_label)
+        layout.addLayout(top)
+        self.phase_label = QLabel()
+        self.phase_label.setObjectName("tilePhase")
+        layout.addWidget(self.phase_label)
+        self.protocol_label = QLabel()
+        self.protocol_label.setObjectName("tileProtocol")
+        layout.addWidget(self.protocol_label)
+        self.rate_label = QLabel()
+        self.rate_label.setObjectName("tileRate")
+        layout.addWidget(self.rate_label)
+        self.next_label = QLabel()
+        self.next_label.setObjectName("tileNext")
+        layout.addWidget(self.next_label)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setFixedHeight(18)
+        layout.addWidget(self.progress_bar)
+        self.alarm_label = QLabel()
+        self.alarm_label.setObjectName("tileAlarm")
+        self.alarm_label.setWordWrap(True)
+        layout.addWidget(self.alarm_label)
+        layout.addStretch(1)
+        model.dataChanged.connect(self._on_data_changed)
+        self.refresh()
+
+    @property
+    def chair_name(self) -> str:
+        return str(self._model.data(self._model.index(self._row, Column.CHAIR), ChairRole))
+
+    def _on_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: Any = None) -> None:
+        if top_left.row() <= self._row <= bottom_right.row():
+            self.refresh()
+
+    def _text(self, column: Column) -> str:
+        value = self._model.data(self._model.index(self._row, column))
+        return str(value) if value else ""
+
+    def refresh(self) -> None:
+        m = self._model
+        index = m.index(self._row, Column.PHASE)
+        phase: Phase = m.data(index, PhaseRole)
+        style = PHASE_STYLES[phase]
+        priority: Priority | None = m.data(index, PriorityRole)
+        escalated = bool(m.data(index, EscalatedRole))
+        urgent = bool(m.data(index, UrgentRole))
+        self.name_label.setText(self._text(Column.CHAIR))
+        self.patient_label.setText(self._text(Column.PATIENT))
+        self.phase_label.setText(self._text(Column.PHASE))
+        self.protocol_label.setText(self._text(Column.PROTOCOL))
+        rate = self._text(Column.RATE)
+        self.rate_label.setText(f"Pump {rate}" if rate else "")
+        self.rate_label.setVisible(bool(rate))
+        self.next_label.setText(self._text(Column.NEXT))
+        self.next_label.setWordWrap(True)
+        self.next_label.setStyleSheet("color:#b00020; font-weight:bold;" if urgent else "")
+        value = m.data(index, ProgressRole)
+        self.progress_bar.setVisible(value is not None and phase is not Phase.EMPTY)
+        if value is not None:
+            self.progress_bar.setValue(round(value * 1000))
+            self.progress_bar.setFormat(f"{value * 100:.0f}%")
+        alarm = self._text(Column.ALARM)
+        if escalated:
+            alarm = f"ESCALATED {alarm}"
+        self.alarm_label.setText(alarm)
+        self.alarm_label.setVisible(bool(alarm))
+        border = priority.colour if priority is not None else ("#d0021b" if urgent else "#9aa3ad")
+        width = 6 if escalated else 4 if priority is not None or urgent else 1
+        alarm_style = (
+            f"background:{priority.colour}; color:{priority.text_colour};" if priority is not None else ""
+        )
+        self.setStyleSheet(
+            f"#chairTile {{ background:{style.colour}; border:{width}px solid {border}; border-radius:8px; }}"
+            f"QLabel {{ color:{style.text_colour}; background:transparent; }}"
+            f"#tileAlarm {{ {alarm_style} font-weight:bold; padding:2px 4px; border-radius:4px; }}"
+        )
+        self.setAccessibleName(f"{self._text(Column.CHAIR)}: {style.word}")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        event.accept()
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit(self.chair_name)
+
+
+class OverviewWidget(QScrollArea):
+    """Every chair as a tile, in as many columns as fit."""
+
+    chair_activated = Signal(str)
+
+    def __init__(self, model: ChairTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        self._grid = QGridLayout(body)
+        self._grid.setSpacing(10)
+        self._grid.setContentsMargins(10, 10, 10, 10)
+        self.tiles: list[ChairTile] = []
+        for row in range(model.rowCount()):
+            tile = ChairTile(model, row, body)
+            tile.clicked.connect(self.chair_activated)
+            self.tiles.append(tile)
+        self._columns = 0
+        self.setWidget(body)
+        self._relayout()
+
+    def _columns_for_width(self, width: int) -> int:
+        count = len(self.tiles)
+        fit = max(1, width // 300)
+        if count <= 6:
+            return min(fit, 3 if count > 4 else max(1, count))
+        return min(fit, 8)
+
+    def _relayout(self) -> None:
+        columns = self._columns_for_width(self.viewport().width())
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for tile in self.tiles:
+            self._grid.removeWidget(tile)
+        for i, tile in enumerate(self.tiles):
+            self._grid.addWidget(tile, i // columns, i % columns)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._relayout()
+
+    def tile(self, name: str) -> ChairTile:
+        return next(t for t in self.tiles if t.chair_name == name)

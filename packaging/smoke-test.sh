@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Starts a built Chairside with a throw-away data folder, runs the demo for a few seconds, saves a
+# screenshot and checks that it quit by itself with the journal intact.
+set -euo pipefail
+app=${1:-dist/chairside/chairside}
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+export CHAIRSIDE_DATA_DIR="$data" QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+timeout 120 "$app" --demo 2 --speed 120 --screenshot "$data/shot.png" --quit-after 5
+test -s "$data/shot.png"
+"$app" verify --db "$data/chairside.sqlite"
+"$app" protocols show ocrevus-600-subsequent --json > /dev/null
+echo "smoke test passed: $app"

@@ -1,0 +1,73 @@
+"""A simulated pump on a pseudo-terminal whose time follows the test's ManualClock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.chairs import ChairController
+from app.domain.clock import ManualClock
+from drivers.base import LinkStatus
+from drivers.sim.clock import ManualClock as SimManualClock
+from drivers.sim.pump import SimulatedPump
+from drivers.sim.server import PtyPumpServer, serve_pty
+
+POLL_S = 0.05
+
+
+@dataclass
+class PumpOnPty:
+    pump: SimulatedPump
+    server: PtyPumpServer
+    sim_clock: SimManualClock
+    clock: ManualClock
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"protocol": "alaris", "url": self.server.url, "poll_interval_s": POLL_S}
+
+    def advance(self, *, minutes: float = 0.0, seconds: float = 0.0) -> None:
+        """Move the app's clock and the pump's together."""
+        self.clock.advance(minutes=minutes, seconds=seconds)
+        self.sim_clock.advance(minutes * 60.0 + seconds)
+
+    def program(self, rate_ml_h: float, vtbi_ml: float) -> None:
+        self.pump.set_rate(rate_ml_h)
+        self.pump.change_bag(vtbi_ml + 20, vtbi_ml)  # a VTBI under the bag, as nurses set it
+
+
+@pytest.fixture
+def pump_on_pty(clock: ManualClock) -> Iterator[PumpOnPty]:
+    sim_clock = SimManualClock()
+    pump = SimulatedPump("8002-51740", clock=sim_clock)
+    server = serve_pty(pump)
+    try:
+        yield PumpOnPty(pump, server, sim_clock, clock)
+    finally:
+        server.close()
+
+
+def connect(qtbot: QtBot, chair: ChairController, pump: PumpOnPty) -> None:
+    chair.attach_driver(pump.config)
+    qtbot.waitUntil(lambda: chair.pump_connected and chair.telemetry is not None, timeout=10_000)
+
+
+def wait_polls(qtbot: QtBot, chair: ChairController, count: int = 3) -> None:
+    """Let `count` fresh readings arrive (the chair documents a change after it held for one poll)."""
+    seen = [0]
+
+    def counted(_t: object) -> None:
+        seen[0] += 1
+
+    chair.telemetry_received.connect(counted)
+    try:
+        qtbot.waitUntil(lambda: seen[0] >= count, timeout=10_000)
+    finally:
+        chair.telemetry_received.disconnect(counted)
+
+
+__all__ = ["LinkStatus", "PumpOnPty", "connect", "pump_on_pty", "wait_polls"]

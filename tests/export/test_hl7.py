@@ -1,0 +1,217 @@
+"""HL7 v2.6: IPEC ORU^R42 delivery events and PCD-01 ORU^R01 rates and volumes, parsed and validated
+with hl7apy, sent over MLLP to a listener running in the test."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.domain.chair import ChairState
+from app.export.api import ExportRequest, run_export
+from app.export.hl7 import parse_validated, read_hl7_file
+from app.export.mllp import END_BLOCK, START_BLOCK, MllpError
+
+from .conftest import SimulatedShift
+
+
+def _obx(message: object) -> dict[str, list[tuple[str, str]]]:
+    """OBX-3 identifier -> [(OBX-5 value, OBX-6 unit id)]"""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for segment in message.to_er7().split("\r"):  # type: ignore[attr-defined]
+        fields = segment.split("|")
+        if fields[0] == "OBX":
+            found.setdefault(fields[3].split("^")[0], []).append((fields[5], fields[6].split("^")[0]))
+    return found
+
+
+def test_hl7_messages_validate_and_carry_the_journal_values(
+    simulated: SimulatedShift, tmp_path: Path
+) -> None:
+    out = tmp_path / "shift.hl7"
+    result = run_export(
+        ExportRequest(
+            simulated.db_path,
+            simulated.export_range,
+            "hl7",
+            out,
+            local=simulated.local,
+            hl7_sample_interval_min=60,
+        )
+    )
+    texts = read_hl7_file(out)
+    assert len(texts) == result.items
+    parsed = [parse_validated(t) for t in texts]
+    by_control = {m.msh.msh_10.value: m for m in parsed}
+    entries = {
+        e.position: e
+        for e in simulated.journal.entries(
+            since=simulated.export_range.since, until=simulated.export_range.until
+        )
+    }
+    starts = stops = completes = rate_changes = 0
+    for message in parsed:
+        kind = message.msh.msh_9.to_er7()
+        assert kind in ("ORU^R42^ORU_R01", "ORU^R01^ORU_R01")
+        assert message.msh.msh_12.value == "2.6"
+    for position, entry in entries.items():
+        message = by_control.get(f"CS{position}")
+        if entry.type == "infusion_started":
+            starts += 1
+            assert message is not None and message.msh.msh_9.to_er7() == "ORU^R42^ORU_R01"
+            obx = _obx(message)
+            assert obx["0"] and ("197288^MDC_EVT_PUMP_DELIV_START^MDC" in message.to_er7())
+            assert obx["157784"] == [(f"{entry.payload['rate_ml_h']:g}", "265266")]
+        elif entry.type == "infusion_completed":
+            completes += 1
+            assert message is not None and "MDC_EVT_PUMP_DELIV_COMP" in message.to_er7()
+            assert _obx(message)["157993"] == [(f"{entry.payload['volume_infused_ml']:g}", "263762")]
+        elif entry.type == "infusion_paused":
+            stops += 1
+            assert message is not None and "MDC_EVT_PUMP_DELIV_STOP" in message.to_er7()
+        elif entry.type == "rate_changed":
+            rate_changes += 1
+            assert message is not None and message.msh.msh_9.to_er7() == "ORU^R01^ORU_R01"
+            assert _obx(message)["157784"] == [(f"{entry.payload['rate_ml_h']:g}", "265266")]
+        else:
+            assert message is None or entry.type in ("reaction_recorded", "infusion_resumed")
+    assert starts == 6 and completes == 4 and stops == 1 and rate_changes > 10
+    # Patient identity survives HL7 escaping and UTF-8.
+    pids = [m.oru_r01_patient_result.oru_r01_patient.pid for m in parsed]
+    chair_one = [pid for pid in pids if pid.pid_5.to_er7() == "ÉÖ^^^^^^U"]
+    assert chair_one and all(pid.pid_3.cx_1.value == "MRN-ü001" for pid in chair_one)
+
+
+class Listener:
+    """A bounded MLLP receiver on 127.0.0.1: answers each message with `reply(control_id)`."""
+
+    def __init__(self, reply: Callable[[str], str | None], limit: int = 1000) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(10)
+        self.port = self.server.getsockname()[1]
+        self.received: list[str] = []
+        self.reply = reply
+        self.limit = limit
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            buffer = b""
+            while len(self.received) < self.limit:
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buffer += chunk
+                while END_BLOCK in buffer:
+                    frame, buffer = buffer.split(END_BLOCK, 1)
+                    text = frame.lstrip(START_BLOCK).decode("utf-8")
+                    self.received.append(text)
+                    control = text.split("\r")[0].split("|")[9]
+                    answer = self.reply(control)
+                    if answer is None:
+                        self.stop.wait(10)  # say nothing (connection open): the sender must time out
+                        return
+                    conn.sendall(START_BLOCK + answer.encode() + END_BLOCK)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.close()
+        self.thread.join(timeout=15)
+
+
+def ack(code: str, text: str = "") -> Callable[[str], str]:
+    def reply(control: str) -> str:
+        return (
+            f"MSH|^~\\&|EHR||CHAIRSIDE||20260105||ACK^R01^ACK|A{control}|P|2.6\rMSA|{code}|{control}|{text}"
+        )
+
+    return reply
+
+
+@pytest.fixture
+def listener_factory() -> Iterator[Callable[..., Listener]]:
+    made: list[Listener] = []
+
+    def make(reply: Callable[[str], str | None], limit: int = 1000) -> Listener:
+        made.append(Listener(reply, limit))
+        return made[-1]
+
+    yield make
+    for listener in made:
+        listener.close()
+
+
+def _request(sim: SimulatedShift, port: int, out: Path | None, timeout_s: float = 5.0) -> ExportRequest:
+    return ExportRequest(
+        sim.db_path,
+        sim.export_range,
+        "hl7",
+        out,
+        local=sim.local,
+        mllp=("127.0.0.1", port),
+        mllp_timeout_s=timeout_s,
+        hl7_sample_interval_min=0,
+    )
+
+
+def test_mllp_sends_every_message_and_checks_each_ack(
+    simulated: SimulatedShift, listener_factory: Callable[..., Listener]
+) -> None:
+    listener = listener_factory(ack("AA"))
+    result = run_export(_request(simulated, listener.port, None))
+    listener.close()
+    assert result.sent == result.items > 0
+    assert len(listener.received) == result.items
+    for text in listener.received:
+        parse_validated(text)
+    states = [ChairState.replay(s, simulated.journal.events(s)) for s in simulated.result.session_ids]
+    assert sum(len(s.events) for s in states) > result.items
+
+
+def test_mllp_application_error_stops_with_a_clear_message(
+    simulated: SimulatedShift, listener_factory: Callable[..., Listener], tmp_path: Path
+) -> None:
+    calls = []
+
+    def reply(control: str) -> str:
+        calls.append(control)
+        return ack("AA")(control) if len(calls) < 3 else ack("AE", "unknown patient")(control)
+
+    listener = listener_factory(reply)
+    with pytest.raises(
+        MllpError, match=r"error message 3 of \d+ .*MSA-1 AE: unknown patient.*2 accepted"
+    ) as info:
+        run_export(_request(simulated, listener.port, tmp_path / "sent.hl7"))
+    assert info.value.accepted == 2
+    assert (tmp_path / "sent.hl7").exists()  # the file is written even when the receiver refuses
+
+
+def test_mllp_reject_and_silence(
+    simulated: SimulatedShift, listener_factory: Callable[..., Listener]
+) -> None:
+    listener = listener_factory(ack("AR", "not allowed"))
+    with pytest.raises(MllpError, match="rejected message 1 of"):
+        run_export(_request(simulated, listener.port, None))
+    silent = listener_factory(lambda control: None)
+    with pytest.raises(MllpError, match=r"no acknowledgement from 127\.0\.0\.1:\d+ within 0\.3 s"):
+        run_export(_request(simulated, silent.port, None, timeout_s=0.3))
+
+
+def test_mllp_connection_refused_is_reported(simulated: SimulatedShift) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    with pytest.raises(MllpError, match="cannot connect to the HL7 receiver"):
+        run_export(_request(simulated, port, None))

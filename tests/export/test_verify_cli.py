@@ -1,0 +1,162 @@
+"""`chairside export` and `chairside verify --export`: a match, a tampered journal, a tampered export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.export.api import ExportRequest, run_export
+from app.export.manifest import manifest_path
+
+from .conftest import ZONE, SimulatedShift
+
+
+@pytest.fixture
+def shifts_toml(tmp_path: Path) -> Path:
+    path = tmp_path / "shifts.toml"
+    path.write_text(
+        f'timezone = "{ZONE}"\n[[shifts]]\nname = "day"\nstart = "07:00"\nend = "19:00"\n'
+        '[[shifts]]\nname = "night"\nstart = "19:00"\nend = "07:00"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _export(sim: SimulatedShift, shifts: Path, fmt: str, out: Path, *extra: str) -> int:
+    sim.journal.close()
+    return main(
+        ["export", "--db", str(sim.db_path), "--shifts", str(shifts), "--format", fmt, "-o", str(out), *extra]
+    )
+
+
+def _tamper_journal(db_path: Path) -> None:
+    """What someone with sqlite3 could do: drop the append-only triggers and edit a recorded dose."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TRIGGER events_are_append_only_update")
+    conn.execute("DROP TRIGGER events_are_append_only_delete")
+    (position,) = conn.execute(
+        "SELECT MIN(position) FROM events WHERE type = 'premedication_given'"
+    ).fetchone()
+    conn.execute(
+        "UPDATE events SET payload = replace(payload, '100 mg', '10 mg') WHERE position = ?", (position,)
+    )
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "pdf", "hl7"])
+def test_export_verifies_then_a_tampered_journal_fails(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / f"shift.{fmt}"
+    assert _export(simulated, shifts_toml, fmt, out, "--shift", "2026-01-05/day") == 0
+    assert "2026-01-05 day shift: exported" in capsys.readouterr().out
+    assert main(["verify", "--db", str(simulated.db_path), "--export", str(out)]) == 0
+    assert "matches the journal" in capsys.readouterr().out
+    _tamper_journal(simulated.db_path)
+    assert main(["verify", "--db", str(simulated.db_path), "--export", str(out)]) == 1
+    message = capsys.readouterr().err
+    assert "export does NOT match the journal" in message
+    assert "was changed after it was recorded" in message
+
+
+def test_a_rehashed_edit_changes_the_range_digest(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even an edit whose row hash was recomputed (chain left broken) is found."""
+    from app.store.journal import chain_hash
+
+    out = tmp_path / "shift.json"
+    assert _export(simulated, shifts_toml, "json", out, "--shift", "2026-01-05/day") == 0
+    conn = sqlite3.connect(simulated.db_path)
+    conn.row_factory = sqlite3.Row
+    conn.execute("DROP TRIGGER events_are_append_only_update")
+    row = conn.execute(
+        "SELECT * FROM events WHERE type = 'vitals_recorded' ORDER BY position LIMIT 1"
+    ).fetchone()
+    payload = row["payload"].replace("124", "99")
+    digest = chain_hash(
+        row["prev_hash"],
+        row["position"],
+        row["session_id"],
+        row["seq"],
+        row["occurred_at"],
+        row["recorded_at"],
+        row["actor"],
+        row["type"],
+        payload,
+    )
+    conn.execute(
+        "UPDATE events SET payload = ?, hash = ? WHERE position = ?", (payload, digest, row["position"])
+    )
+    conn.commit()
+    conn.close()
+    assert main(["verify", "--db", str(simulated.db_path), "--export", str(out)]) == 1
+    assert "NOT match" in capsys.readouterr().err
+
+
+def test_a_tampered_export_fails(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_out, json_out, pdf_out = tmp_path / "s.csv", tmp_path / "s.json", tmp_path / "s.pdf"
+    for path in (csv_out, json_out, pdf_out):
+        assert _export(simulated, shifts_toml, path.suffix[1:], path, "--shift", "2026-01-05/day") == 0
+    capsys.readouterr()
+    csv_out.write_bytes(csv_out.read_bytes().replace("MRN-ü001".encode(), b"MRN-X001", 1))
+    assert main(["verify", "--db", str(simulated.db_path), "--export", str(csv_out)]) == 1
+    assert "was changed after it was exported" in capsys.readouterr().err
+    # Without the manifest, a JSON edit is still found row by row.
+    manifest_path(json_out).unlink()
+    document = json.loads(json_out.read_text(encoding="utf-8"))
+    document["events"][5]["actor"] = "someone else"
+    json_out.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    assert main(["verify", "--db", str(simulated.db_path), "--export", str(json_out)]) == 1
+    assert "row 6 of the JSON events" in capsys.readouterr().err
+    data = pdf_out.read_bytes()
+    pdf_out.write_bytes(data.replace(b"/Producer", b"/Producex", 1))
+    assert main(["verify", "--db", str(simulated.db_path), "--export", str(pdf_out)]) == 1
+    assert "was changed after it was exported" in capsys.readouterr().err
+    manifest_path(pdf_out).unlink()  # the PDF's own XMP seal still verifies the journal range
+    assert main(["verify", "--db", str(simulated.db_path), "--export", str(pdf_out)]) == 0
+
+
+def test_export_range_options(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.csv"
+    assert (
+        _export(
+            simulated, shifts_toml, "csv", out, "--from", "2026-01-05T10:00", "--to", "2026-01-05T12:00+01:00"
+        )
+        == 0
+    )
+    rows = out.read_text(encoding="utf-8-sig").splitlines()[1:]
+    assert rows and all(",2026-01-05T1" in row for row in rows)
+    assert (
+        _export(simulated, shifts_toml, "csv", out, "--shift", "2026-01-05/day", "--from", "2026-01-05T10:00")
+        == 2
+    )
+    assert "either --shift or --from/--to" in capsys.readouterr().err
+    assert _export(simulated, shifts_toml, "csv", out, "--shift", "2026-01-05/evening") == 2
+    assert "no shift called 'evening'" in capsys.readouterr().err
+    assert main(["export", "--db", str(tmp_path / "none.sqlite"), "--format", "csv", "-o", str(out)]) == 2
+    assert "no database" in capsys.readouterr().err
+
+
+def test_empty_shift_exports_cleanly_in_every_format(simulated: SimulatedShift, tmp_path: Path) -> None:
+    empty = simulated.config.range_for(simulated.export_range.since.date().replace(day=7), "night")
+    for fmt in ("pdf", "csv", "json", "hl7"):
+        out = tmp_path / f"empty.{fmt}"
+        result = run_export(ExportRequest(simulated.db_path, empty, fmt, out, local=simulated.local))
+        assert result.seal.count == 0 and out.exists()
+        if fmt != "hl7":
+            assert main(["verify", "--db", str(simulated.db_path), "--export", str(out)]) == 0
+    import pypdf
+
+    text = pypdf.PdfReader(str(tmp_path / "empty.pdf")).pages[0].extract_text()
+    assert "No journal entries were recorded in this range." in " ".join(text.split())
+    assert (tmp_path / "empty.csv").read_text(encoding="utf-8-sig").count("\n") == 1
