@@ -34,7 +34,9 @@ from app.domain.commands import (
     Command,
     CompleteInfusion,
     Discharge,
+    Discontinue,
     GivePremedication,
+    Override,
     PauseInfusion,
     RecordReaction,
     RecordScreening,
@@ -190,6 +192,14 @@ class DemoChair:
     actions: list[str] = field(default_factory=list)
 
 
+DEMO_MRN_PREFIX = "DEMO-"
+DEMO_ACTOR = "demo"
+
+
+class DemoChairOccupied(RuntimeError):
+    """A chair the demo would use holds a real patient's open session."""
+
+
 class Demo:
     def __init__(
         self,
@@ -235,8 +245,30 @@ class Demo:
 
     # ------------------------------------------------------------------------------------------
 
+    def release_leftovers(self) -> list[str]:
+        """Close the sessions a previous demo run left open on this demo's chairs (patients with a
+        DEMO- MRN), with journaled entries, so the demo can run on the station's own database. A chair
+        holding a real patient is never touched: the demo refuses to start instead."""
+        released = []
+        for chair in self.chairs:
+            state = self.floor.session_for_chair(chair.name)
+            if state is None:
+                continue
+            if not state.patient_mrn.startswith(DEMO_MRN_PREFIX):
+                raise DemoChairOccupied(
+                    f"{chair.name} holds a real patient ({state.patient_initials}); the demo will not use it. "
+                    "Run the demo with --db on a separate database."
+                )
+            if state.phase in (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED):
+                self.floor.execute(state.session_id, Discontinue("demo restarted"), DEMO_ACTOR)
+            override = Override(DEMO_ACTOR, "demo restarted")
+            self.floor.execute(state.session_id, Discharge(override=override), DEMO_ACTOR)
+            released.append(chair.name)
+        return released
+
     def start(self) -> dict[str, str]:
         """Serve every chair's pump on a pseudo-terminal; returns {chair name: URL to open}."""
+        self.release_leftovers()
         if self._fleet is None:
             self._fleet = SimulatorFleet(0, transport="pty")
             for chair in self.chairs:
@@ -320,7 +352,7 @@ class Demo:
         prior = protocol.eligibility.min_prior_infusions
         command = CheckIn(
             chair=chair.name,
-            patient_mrn=f"DEMO-{chair.index + 1:04d}",
+            patient_mrn=f"{DEMO_MRN_PREFIX}{chair.index + 1:04d}",
             patient_initials=PATIENTS[chair.index % len(PATIENTS)],
             protocol_id=protocol.id,
             bag_volume_ml=protocol.bag_volume_ml,

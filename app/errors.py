@@ -3,6 +3,9 @@
 `install(crash_log, notify)` routes `sys.excepthook`, `threading.excepthook` and Qt's messages into
 `logging`; an uncaught exception is written with its traceback to the crash log and the user gets one
 plain sentence (never a traceback on screen). `uninstall()` puts everything back (tests use it).
+
+`notify` usually touches a widget, which only the GUI thread may do: with Qt, the sentence travels as a
+queued signal to the thread that called `install`, whichever thread failed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ Notify = Callable[[str], None]
 _previous: dict[str, Any] = {}
 _crash_log: Path | None = None
 _notify: Notify | None = None
+_relay: Any = None  # a QObject in the installing thread that hands `notify` its sentence there
 
 
 def _write_crash(title: str, text: str) -> None:
@@ -43,12 +47,39 @@ def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType 
     _write_crash(f"uncaught exception in {where}", text)
     if _notify is not None:
         where_file = f" Details are in {_crash_log}." if _crash_log is not None else ""
-        try:
-            _notify(
-                f"Something went wrong ({exc_type.__name__}: {exc}). Nothing recorded was lost.{where_file}"
-            )
-        except Exception:  # the notifier must never take the handler down with it
-            log.exception("error notifier failed")
+        sentence = (
+            f"Something went wrong ({exc_type.__name__}: {exc}). Nothing recorded was lost.{where_file}"
+        )
+        if _relay is not None:
+            _relay.message.emit(sentence)  # direct on the GUI thread, queued from any other
+        else:
+            _deliver(sentence)
+
+
+def _deliver(sentence: str) -> None:
+    if _notify is None:
+        return
+    try:
+        _notify(sentence)
+    except Exception:  # the notifier must never take the handler down with it
+        log.exception("error notifier failed")
+
+
+def _make_relay() -> Any:
+    from PySide6.QtCore import QObject, Signal, Slot
+
+    class Relay(QObject):
+        message = Signal(str)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.message.connect(self.deliver)
+
+        @Slot(str)
+        def deliver(self, sentence: str) -> None:
+            _deliver(sentence)
+
+    return Relay()
 
 
 def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -82,9 +113,11 @@ def _qt_message_handler(mode: Any, context: Any, message: str) -> None:
 
 
 def install(crash_log: Path | None = None, notify: Notify | None = None, *, qt: bool = True) -> None:
-    global _crash_log, _notify
+    """Call from the GUI thread (with `qt`, `notify` is always called there)."""
+    global _crash_log, _notify, _relay
     _crash_log = crash_log
     _notify = notify
+    _relay = _make_relay() if qt and notify is not None else None
     if "sys" not in _previous:
         _previous["sys"] = sys.excepthook
         _previous["threading"] = threading.excepthook
@@ -93,11 +126,17 @@ def install(crash_log: Path | None = None, notify: Notify | None = None, *, qt: 
     if qt:
         from PySide6.QtCore import qInstallMessageHandler
 
-        _previous["qt"] = qInstallMessageHandler(_qt_message_handler)
+        previous = qInstallMessageHandler(_qt_message_handler)
+        _previous.setdefault("qt", previous)  # installing twice must not make ours the "previous" one
+
+
+def relay() -> Any:
+    """The QObject whose `message` signal carries the user's sentence (None without Qt or notify)."""
+    return _relay
 
 
 def uninstall() -> None:
-    global _crash_log, _notify
+    global _crash_log, _notify, _relay
     if "sys" in _previous:
         sys.excepthook = _previous.pop("sys")
         threading.excepthook = _previous.pop("threading")
@@ -107,3 +146,6 @@ def uninstall() -> None:
         qInstallMessageHandler(_previous.pop("qt"))
     _crash_log = None
     _notify = None
+    if _relay is not None:
+        _relay.deleteLater()
+    _relay = None

@@ -127,10 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             latencies_ms.append((clock.now() - t.at).total_seconds() * 1000.0 / args.speed)
 
         model.dataChanged.connect(on_data_changed)
+        tiles = overview.tiles if isinstance(overview, OverviewWidget) else []
+        restyles_before = sum(tile.restyles for tile in tiles)
         controller.start()
         meter.reset()
         run_for(args.seconds)
         busy = meter.share()
+        restyles = sum(tile.restyles for tile in tiles) - restyles_before
         controller.close()
         demo.stop()
         intact = journal.verify().intact
@@ -156,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             f"telemetry -> model latency: p50 {percentile(latencies_ms, 50):.1f} ms, "
             f"p99 {percentile(latencies_ms, 99):.1f} ms, max {max(latencies_ms):.1f} ms, "
             f"mean {statistics.fmean(latencies_ms):.1f} ms"
+        )
+    if not args.no_tiles:
+        print(
+            f"tile restyles during the run: {restyles} (a tile restyles only when its phase or alarm changes)"
         )
     print(f"resident memory (peak): {rss_mb():.0f} MB  (after baseline: {rss_baseline:.0f} MB)")
     print(f"journal intact: {intact}")

@@ -172,3 +172,36 @@ def test_fast_forward_shows_every_phase_on_a_floor_of_six(floor: Floor, clock: M
         Phase.OBSERVATION,
         Phase.DISCONTINUED,
     }
+
+
+def test_a_new_demo_closes_what_the_last_one_left_open_and_never_touches_a_real_patient(
+    floor: Floor, clock: ManualClock, chair_script: object
+) -> None:
+    from app.demo import DEMO_ACTOR, DemoChairOccupied
+
+    first = Demo(floor, clock, chairs=2, speed=1.0)
+    first.start()
+    try:
+        for _ in range(90):
+            clock.advance(minutes=1)
+            first.advance()
+    finally:
+        first.stop()
+    left_open = {name: floor.session_for_chair(name) for name in ("Chair 1", "Chair 2")}
+    left_open = {name: state for name, state in left_open.items() if state is not None}
+    assert left_open  # the first demo stopped mid-way
+
+    second = Demo(floor, clock, chairs=2, speed=1.0)
+    assert sorted(second.release_leftovers()) == sorted(left_open)
+    for state in left_open.values():
+        assert state is not None
+        closed = ChairState.replay(state.session_id, floor.journal.events(state.session_id))
+        assert closed.phase is Phase.DISCHARGED
+        assert closed.events[-1].actor == DEMO_ACTOR
+        assert closed.events[-2].type is EventType.DISCONTINUED
+        assert closed.events[-2].data["reason"] == "demo restarted"
+    assert floor.journal.verify().intact
+
+    chair_script.check_in()  # a real patient on Chair 1 (MRN-0042)
+    with pytest.raises(DemoChairOccupied, match="Chair 1 holds a real patient"):
+        Demo(floor, clock, chairs=2, speed=1.0).release_leftovers()

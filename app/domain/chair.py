@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from app.domain.clock import minutes_between
@@ -222,9 +223,20 @@ class ChairState:
     def plan(self, resume_open_at: datetime | None = None) -> Plan:
         """The schedule re-planned around what happened. Open pauses end at `resume_open_at` (what if
         the nurse restarted then); without it they stay open and the plan has no end."""
+        if resume_open_at is None or (self.open_pause is None and self.unresolved_stop_reaction is None):
+            return self._recorded_plan
+        return self._plan_for(self.interruptions(resume_open_at))
+
+    @cached_property
+    def _recorded_plan(self) -> Plan:
+        # A state never changes (each event makes a new one), so its plan is worked out once: views ask
+        # for it several times a second per chair.
+        return self._plan_for(self.interruptions())
+
+    def _plan_for(self, interruptions: list[Interruption]) -> Plan:
         protocol = self.require_protocol()
         volume = self.bag.volume_ml if self.bag is not None else None
-        return plan_infusion(protocol, self.interruptions(resume_open_at), volume)
+        return plan_infusion(protocol, interruptions, volume)
 
     def what_if(self, now: datetime, pause_min: float = 0.0, reaction_grade: int | None = None) -> Plan:
         """The nurse's "what if": the plan if she paused now for `pause_min`, or a reaction of
@@ -236,8 +248,7 @@ class ChairState:
             extra.append(Reaction(minute, reaction_grade, pause_min or None, rate))
         elif pause_min > 0:
             extra.append(Pause(minute, pause_min))
-        protocol = self.require_protocol()
-        return plan_infusion(protocol, extra, self.bag.volume_ml if self.bag is not None else None)
+        return self._plan_for(extra)
 
     def planned_rate_ml_h(self, now: datetime) -> float:
         if self.phase not in (Phase.INFUSING, Phase.PAUSED) or self.infusion_started_at is None:

@@ -7,7 +7,12 @@ have a dashed frame). Only the background flashes, the text stays readable. Ackn
 on the bar, steady, until their condition clears.
 
 Flashing runs from a QTimer that only ticks while something flashes; `advance_flash(ms)` moves the
-flash phase by hand, so tests drive it without waiting.
+flash phase by hand, so tests drive it without waiting. A row is restyled only when it turns on or off,
+not on every tick.
+
+On a short screen (a 1366x768 station) the bar goes compact (`set_compact`): one line per alarm with
+the message cut to fit (the whole text in its tooltip), at most two rows, so the chair view below keeps
+its room. Symbol, priority word and category stay on every row.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import Alarm, AlarmCategory, AlarmPolicy, Priority
 from app.domain.decide import CommandRefused
+from app.ui.elided import ElidedLabel, set_style_sheet
 
 FLASH_TICK_MS = 50
 MAX_ROWS = 4
+COMPACT_ROWS = 2
 
 # IEC colour names -> colours that keep black or white text legible
 LIT = {
@@ -43,6 +50,14 @@ CALM = "QFrame#alarmRow { background: #f4f6f8; border: 1px solid #d0d5da; border
 def format_countdown(seconds: float) -> str:
     whole = max(0, int(seconds + 0.999))  # 119.2 s left shows 2:00
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+_ACK_STYLE = {
+    False: "font-size: 16pt; font-weight: bold; padding: 10px 18px;",
+    True: "font-size: 14pt; font-weight: bold; padding: 3px 14px;",
+}
+_PAUSE_STYLE = {False: "font-size: 15pt; padding: 10px 18px;", True: "font-size: 13pt; padding: 3px 14px;"}
+_CALM_STYLE = {False: "font-size: 15pt; color: #3c4148;", True: "font-size: 13pt; color: #3c4148;"}
 
 
 @dataclass(frozen=True)
@@ -62,21 +77,33 @@ class AlarmRow(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("alarmRow")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 6)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(10, 6, 10, 6)
         self.symbol = QLabel()
         self.symbol.setObjectName("alarmSymbol")
         self.symbol.setMinimumWidth(70)
         self.tag = QLabel()
         self.tag.setObjectName("alarmTag")
-        self.message = QLabel()
+        self.message = ElidedLabel()
         self.message.setObjectName("alarmMessage")
-        self.message.setWordWrap(True)
-        layout.addWidget(self.symbol)
-        layout.addWidget(self.tag)
-        layout.addWidget(self.message, 1)
+        self.message.set_eliding(False)
+        self._layout.addWidget(self.symbol)
+        self._layout.addWidget(self.tag)
+        self._layout.addWidget(self.message, 1)
         self.entry: _Entry | None = None
         self.lit = True
+        self.compact = False
+
+    def set_compact(self, compact: bool) -> None:
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self._layout.setContentsMargins(*((8, 2, 8, 2) if compact else (10, 6, 10, 6)))
+        self.symbol.setMinimumWidth(48 if compact else 70)
+        self.message.set_eliding(compact)
+        if self.entry is not None:
+            self.show_entry(self.entry)
+            self.set_lit(self.lit)
 
     def show_entry(self, entry: _Entry) -> None:
         self.entry = entry
@@ -86,7 +113,7 @@ class AlarmRow(QFrame):
         tags = [f"{alarm.priority.label.upper()} · {category}"]
         if entry.escalated:
             tags.append("ESCALATED")
-        self.tag.setText("\n".join(tags))
+        self.tag.setText((" · " if self.compact else "\n").join(tags))
         text = alarm.message
         if alarm.acknowledged:
             text += f"  (acknowledged by {alarm.acknowledged_by})"
@@ -101,13 +128,15 @@ class AlarmRow(QFrame):
         priority = self.entry.alarm.priority
         background, text = LIT[priority] if lit else (UNLIT[priority], "#000000")
         style = "dashed" if self.entry.alarm.category is AlarmCategory.TECHNICAL else "solid"
-        self.setStyleSheet(
+        sizes = (20, 11, 15) if self.compact else (24, 12, 17)
+        set_style_sheet(
+            self,
             f"QFrame#alarmRow {{ background: {background}; border: 3px {style} {EDGE[priority]};"
             f" border-radius: 6px; }}"
             f" QLabel {{ color: {text}; background: transparent; }}"
-            " QLabel#alarmSymbol { font-size: 24pt; font-weight: bold; }"
-            " QLabel#alarmTag { font-size: 12pt; font-weight: bold; }"
-            " QLabel#alarmMessage { font-size: 17pt; font-weight: bold; }"
+            f" QLabel#alarmSymbol {{ font-size: {sizes[0]}pt; font-weight: bold; }}"
+            f" QLabel#alarmTag {{ font-size: {sizes[1]}pt; font-weight: bold; }}"
+            f" QLabel#alarmMessage {{ font-size: {sizes[2]}pt; font-weight: bold; }}",
         )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -131,14 +160,16 @@ class AlarmBar(QWidget):
         self.policy = policy or (floor.alarm_policy if floor is not None else load_alarm_policy())
         self._floor: Any = None
         self._entries: list[_Entry] = []
+        self._paused_s = 0.0
         self._phase_ms = 0
+        self.compact = False
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         rows = QVBoxLayout()
         rows.setSpacing(4)
         self.calm_label = QLabel("No active alarms")
         self.calm_label.setObjectName("alarmCalm")
-        self.calm_label.setStyleSheet("font-size: 15pt; color: #3c4148;")
+        self.calm_label.setStyleSheet(_CALM_STYLE[False])
         rows.addWidget(self.calm_label)
         self.rows: list[AlarmRow] = []
         for _ in range(MAX_ROWS):
@@ -153,13 +184,14 @@ class AlarmBar(QWidget):
         rows.addWidget(self.more_label)
         layout.addLayout(rows, 1)
         buttons = QVBoxLayout()
+        buttons.setSpacing(4)
         self.acknowledge_button = QPushButton("Acknowledge")
         self.acknowledge_button.setObjectName("acknowledgeButton")
-        self.acknowledge_button.setStyleSheet("font-size: 16pt; font-weight: bold; padding: 10px 18px;")
+        self.acknowledge_button.setStyleSheet(_ACK_STYLE[False])
         self.acknowledge_button.clicked.connect(self._acknowledge_clicked)
         self.pause_button = QPushButton()
         self.pause_button.setObjectName("pauseAudioButton")
-        self.pause_button.setStyleSheet("font-size: 15pt; padding: 10px 18px;")
+        self.pause_button.setStyleSheet(_PAUSE_STYLE[False])
         self.pause_button.clicked.connect(self._pause_clicked)
         buttons.addWidget(self.acknowledge_button)
         buttons.addWidget(self.pause_button)
@@ -175,20 +207,41 @@ class AlarmBar(QWidget):
     # ------------------------------------------------------------------------------------------
     # Showing
 
+    @property
+    def visible_rows(self) -> int:
+        return COMPACT_ROWS if self.compact else MAX_ROWS
+
+    def set_compact(self, compact: bool) -> None:
+        """One line per alarm and at most two rows (short screens); False for the full bar."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        layout = self.layout()
+        if layout is not None:
+            layout.setContentsMargins(*((6, 2, 6, 2) if compact else (6, 6, 6, 6)))
+        for row in self.rows:
+            row.set_compact(compact)
+        self.acknowledge_button.setStyleSheet(_ACK_STYLE[compact])
+        self.pause_button.setStyleSheet(_PAUSE_STYLE[compact])
+        self.calm_label.setStyleSheet(_CALM_STYLE[compact])
+        self._show(self._entries, self._paused_s)
+
     def show_alarms(self, alarms: Sequence[Alarm], audio_paused_remaining_s: float) -> None:
         """One chair's active alarms (most urgent first, as AlarmBoard.active() gives them)."""
         self._show([_Entry("", a) for a in alarms], audio_paused_remaining_s)
 
     def _show(self, entries: list[_Entry], paused_s: float) -> None:
         self._entries = entries
+        self._paused_s = paused_s
         self.calm_label.setVisible(not entries)
-        for row, entry in zip(self.rows, entries, strict=False):
+        shown = self.rows[: self.visible_rows]
+        for row, entry in zip(shown, entries, strict=False):
             row.show_entry(entry)
             row.show()
-        for row in self.rows[len(entries) :]:
+        for row in self.rows[min(len(entries), len(shown)) :]:
             row.entry = None
             row.hide()
-        hidden = len(entries) - len(self.rows)
+        hidden = len(entries) - len(shown)
         self.more_label.setVisible(hidden > 0)
         self.more_label.setText(f"+{hidden} more alarm{'s' if hidden > 1 else ''}")
         self.acknowledge_button.setEnabled(self._to_acknowledge() is not None)

@@ -5,6 +5,7 @@ recorded goes through it."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -36,6 +37,7 @@ from app.ui.dialogs.premedication import PremedicationDialog
 from app.ui.dialogs.reaction import ReactionDialog
 from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
+from app.ui.elided import ElidedLabel, set_style_property, set_style_sheet, short_protocol_name
 from app.ui.plot import InfusionPlot
 from app.ui.status import (
     PHASE_STYLES,
@@ -60,6 +62,7 @@ class ChairView(QWidget):
         super().__init__(parent)
         self.chair = chair
         self.current_dialog: CommandDialog | None = None
+        self.compact = False
         self.setObjectName("chairView")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 6, 10, 6)
@@ -73,9 +76,9 @@ class ChairView(QWidget):
         self.back_button = QPushButton("◀ Overview")
         self.back_button.setObjectName("backButton")
         self.back_button.clicked.connect(self.back_requested)
-        self.title_label = QLabel()
+        # Short protocol name, cut with "…" if even that does not fit; the full name is the tooltip
+        self.title_label = ElidedLabel()
         self.title_label.setObjectName("chairTitle")
-        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.phase_label = QLabel()
         self.phase_label.setObjectName("phaseWord")
         self.link_label = QLabel()
@@ -139,6 +142,7 @@ class ChairView(QWidget):
         info.addWidget(self.alarm_box, 3)
         for panel in (self.countdown_box, self.pump_box, self.alarm_box):
             panel.setMaximumHeight(150)
+            panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         # Long texts wrap or shrink rather than widen the window past a 1366-pixel screen
         for widget in (self.next_button, self.instruction, self.pump_rate_label, self.alarm_label):
             widget.setMinimumWidth(1)
@@ -171,6 +175,8 @@ class ChairView(QWidget):
         splitter.addWidget(timeline_box)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([620, 380])  # the record gets about 40 %: one line an entry at 1920
+        self.splitter = splitter
         outer.addWidget(splitter, 1)
 
         # -- actions always at hand
@@ -203,12 +209,31 @@ class ChairView(QWidget):
             actions.addWidget(button)
         outer.addLayout(actions)
 
-        chair.changed.connect(self.refresh)
-        chair.telemetry_received.connect(lambda _t: self.refresh())
-        chair.link_changed.connect(lambda _l: self.refresh())
-        chair.alarms_changed.connect(self.refresh)
-        chair.floor.ticked.connect(lambda _now: self.refresh())
+        # A view the nurse left stays built (the main window keeps it) but does no work until shown again
+        self._stale = False
+        chair.changed.connect(self._changed)
+        chair.telemetry_received.connect(lambda _t: self._changed())
+        chair.link_changed.connect(lambda _l: self._changed())
+        chair.alarms_changed.connect(self._changed)
+        chair.floor.ticked.connect(lambda _now: self._changed())
         self.refresh()
+
+    def _changed(self) -> None:
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
+    def set_compact(self, compact: bool) -> None:
+        """A short screen: the info panels give their spare height to the plot."""
+        self.compact = compact
+        for panel in (self.countdown_box, self.pump_box, self.alarm_box):
+            panel.setMaximumHeight(124 if compact else 150)
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -222,19 +247,24 @@ class ChairView(QWidget):
         return next_action(self.chair.state, self.chair.now(), self._pump_rate())
 
     def refresh(self) -> None:
+        self._stale = False
         chair = self.chair
         state = chair.state
         now = chair.now()
         phase = state.phase if state is not None else Phase.EMPTY
         style = PHASE_STYLES[phase]
-        self.banner.setStyleSheet(
+        set_style_sheet(
+            self.banner,
             f"#phaseBanner {{ background:{style.colour}; border-radius:8px; }}"
-            f"#phaseBanner QLabel {{ color:{style.text_colour}; }}"
+            f"#phaseBanner QLabel {{ color:{style.text_colour}; }}",
         )
         if state is not None and state.protocol is not None:
-            self.title_label.setText(f"{chair.name} · {state.patient_initials} · {state.protocol.name}")
+            full = state.protocol.name
+            self.title_label.setText(f"{chair.name} · {state.patient_initials} · {short_protocol_name(full)}")
+            self.title_label.set_tooltip(f"{chair.name} · {state.patient_initials} · {full}")
         else:
             self.title_label.setText(f"{chair.name} · no patient")
+            self.title_label.set_tooltip("")
         self.phase_label.setText(f"{style.symbol} {style.word.upper()}")
         self._refresh_link()
 
@@ -249,23 +279,18 @@ class ChairView(QWidget):
         clickable = action.kind is not ActionKind.WAIT and not (
             action.kind is ActionKind.SET_RATE and chair.pump_connected
         )
-        self.next_button.setProperty("waiting", not clickable)
-        self.next_button.setProperty("urgent", action.urgent)
-        self.next_button.style().unpolish(self.next_button)
-        self.next_button.style().polish(self.next_button)
+        set_style_property(self.next_button, "waiting", not clickable)
+        set_style_property(self.next_button, "urgent", action.urgent)
 
         items = countdowns(state, now)
-        for row, (name, value) in enumerate(self.countdown_labels):
-            if row < len(items):
-                name.setText(items[row].label)
-                value.setText(items[row].text(now))
-                overdue = items[row].remaining(now).total_seconds() < 0
-                value.setProperty("overdue", overdue)
-                value.style().unpolish(value)
-                value.style().polish(value)
-            else:
-                name.setText("")
-                value.setText("")
+        for row, (name_label, value_label) in enumerate(self.countdown_labels):
+            shown = row < len(items)
+            name_label.setVisible(shown)  # an empty row would still take a line's height
+            value_label.setVisible(shown)
+            if shown:
+                name_label.setText(items[row].label)
+                value_label.setText(items[row].text(now))
+                set_style_property(value_label, "overdue", items[row].remaining(now).total_seconds() < 0)
         self.countdown_box.setVisible(bool(items))
         self.plot.setVisible(state is not None and state.infusion_started_at is not None)
 
@@ -320,13 +345,13 @@ class ChairView(QWidget):
             text = f"!!! NOT RECORDED: the record cannot be written ({chair.journal_problem})"
             colour = Priority.HIGH.colour
             self.alarm_label.setText(text)
-            self.alarm_box.setStyleSheet(f"#panel {{ background:{colour}; }} QLabel {{ color:white; }}")
+            set_style_sheet(self.alarm_box, f"#panel {{ background:{colour}; }} QLabel {{ color:white; }}")
             self.ack_button.hide()
             return
         alarms = chair.active_alarms
         if not alarms:
-            self.alarm_label.setText("No alarms")
-            self.alarm_box.setStyleSheet("")
+            self.alarm_label.setText("✓ No alarms for this chair")
+            set_style_sheet(self.alarm_box, "")
             self.ack_button.hide()
             return
         lines = []
@@ -335,8 +360,9 @@ class ChairView(QWidget):
             lines.append(f"{alarm.priority.symbol} {alarm.message}{done}")
         self.alarm_label.setText("\n".join(lines))
         top = Priority.parse(alarms[0].priority) or Priority.LOW
-        self.alarm_box.setStyleSheet(
-            f"#panel {{ background:{top.colour}; }} QLabel {{ color:{top.text_colour}; font-weight:bold; }}"
+        set_style_sheet(
+            self.alarm_box,
+            f"#panel {{ background:{top.colour}; }} QLabel {{ color:{top.text_colour}; font-weight:bold; }}",
         )
         unacknowledged = [a for a in alarms if not a.acknowledged]
         self.ack_button.setVisible(bool(unacknowledged))

@@ -25,7 +25,9 @@ def _size(text: str) -> tuple[int, int]:
 def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     gui = parser.add_argument_group("station (no subcommand)")
     gui.add_argument(
-        "--db", help="the journal database (default: the user data folder; a temporary one with --demo)"
+        "--db",
+        help="the journal database (default: the user data folder; a temporary one for a demo that runs "
+        "faster than real time)",
     )
     gui.add_argument("--chairs", type=int, help="chairs on the floor, 1 to 48 (default 6, or --demo's count)")
     gui.add_argument("--demo", type=int, metavar="N", help="run N simulated pumps and play the nurses' side")
@@ -71,6 +73,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from app import errors
     from app.chairs import FloorController
+    from app.demo import DemoChairOccupied
     from app.domain.clock import Clock, SystemClock
     from app.floor import Floor
     from app.paths import data_dir, default_db_path
@@ -99,9 +102,12 @@ def run_gui(args: argparse.Namespace) -> int:
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if args.db:
         db_path = Path(args.db)
-    elif demo_count:
+    elif demo_count and (args.speed != 1 or args.preroll):
+        # A demo clock that runs ahead of real time would write entries dated in the future: keep them
+        # out of the station's journal.
         tmp = tempfile.TemporaryDirectory(prefix="chairside-demo-")
         db_path = Path(tmp.name) / "demo.sqlite"
+        log.info("demo faster than real time: using a temporary database %s", db_path)
     else:
         db_path = default_db_path()
     protocols = ProtocolLibrary.load(args.protocols) if getattr(args, "protocols", None) else None
@@ -115,7 +121,11 @@ def run_gui(args: argparse.Namespace) -> int:
     demo: Any = None
     try:
         if demo_count:
-            demo = _start_demo(controller, floor, demo_clock, demo_count, args)
+            try:
+                demo = _start_demo(controller, floor, demo_clock, demo_count, args)
+            except DemoChairOccupied as occupied:
+                print(f"chairside: {occupied}", file=sys.stderr)
+                return 2
         if args.window_size:
             window.resize(*args.window_size)
             window.show()

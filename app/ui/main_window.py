@@ -6,7 +6,7 @@ import importlib
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -25,6 +25,9 @@ from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.status import hhmm
 
 log = logging.getLogger(__name__)
+
+# Below this window height (a 1366x768 station) the alarm bar goes to one line per alarm, two rows
+COMPACT_BELOW_HEIGHT_PX = 900
 
 
 class NurseBar(QWidget):
@@ -65,6 +68,7 @@ class MainWindow(QMainWindow):
     def __init__(self, floor: FloorController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.floor = floor
+        self.chair_views: dict[str, ChairView] = {}
         self.setWindowTitle("Chairside")
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -102,7 +106,6 @@ class MainWindow(QMainWindow):
         window_layout = self.layout()
         if window_layout is not None:
             window_layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
-        self.chair_views: dict[str, ChairView] = {}
 
         self._build_menu()
         floor.ticked.connect(lambda _now: self._update_clock())
@@ -157,6 +160,7 @@ class MainWindow(QMainWindow):
         view = self.chair_views.get(name)
         if view is None:
             view = ChairView(self.floor.chair(name))
+            view.set_compact(self.compact)
             view.back_requested.connect(self.show_overview)
             self.chair_views[name] = view
             self.stack.addWidget(view)
@@ -170,6 +174,18 @@ class MainWindow(QMainWindow):
     def current_chair_view(self) -> ChairView | None:
         widget = self.stack.currentWidget()
         return widget if isinstance(widget, ChairView) else None
+
+    @property
+    def compact(self) -> bool:
+        return self.height() < COMPACT_BELOW_HEIGHT_PX
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        set_compact = getattr(getattr(self, "alarm_bar", None), "set_compact", None)
+        if set_compact is not None:
+            set_compact(self.compact)
+        for view in self.chair_views.values():
+            view.set_compact(self.compact)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.floor.stop()

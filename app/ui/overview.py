@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.chairs import ChairController, FloorController
 from app.domain.phase import Phase
+from app.ui.elided import ElidedLabel, short_protocol_name
 from app.ui.status import PHASE_STYLES, Priority, next_action, next_deadline, progress, rate_text
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -223,15 +224,24 @@ class ChairTile(QFrame):
 
     clicked = Signal(str)
 
-    def __init__(self, model: ChairTableModel, row: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: ChairTableModel,
+        row: int,
+        parent: QWidget | None = None,
+        *,
+        dense: bool = False,
+        follow_model: bool = True,
+    ) -> None:
         super().__init__(parent)
         self._model = model
         self._row = row
         self.setObjectName("chairTile")
+        self.setProperty("dense", dense)  # many chairs: smaller type (theme.py), more tiles a row
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(260, 170)
+        self.setMinimumWidth(220 if dense else 260)  # the height follows the content (bounded lines)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(3)
@@ -248,13 +258,14 @@ class ChairTile(QFrame):
         self.phase_label = QLabel()
         self.phase_label.setObjectName("tilePhase")
         layout.addWidget(self.phase_label)
-        self.protocol_label = QLabel()
+        self.protocol_label = ElidedLabel()  # short name, cut with "…"; the full name is the tooltip
         self.protocol_label.setObjectName("tileProtocol")
         layout.addWidget(self.protocol_label)
         self.rate_label = QLabel()
         self.rate_label.setObjectName("tileRate")
         layout.addWidget(self.rate_label)
-        self.next_label = QLabel()
+        # At most two lines each, so one long instruction cannot make a whole row of tiles tall
+        self.next_label = ElidedLabel(max_lines=2)
         self.next_label.setObjectName("tileNext")
         layout.addWidget(self.next_label)
         self.progress_bar = QProgressBar()
@@ -262,12 +273,29 @@ class ChairTile(QFrame):
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFixedHeight(18)
         layout.addWidget(self.progress_bar)
-        self.alarm_label = QLabel()
+        self.alarm_label = ElidedLabel(max_lines=2)
         self.alarm_label.setObjectName("tileAlarm")
-        self.alarm_label.setWordWrap(True)
         layout.addWidget(self.alarm_label)
         layout.addStretch(1)
-        model.dataChanged.connect(self._on_data_changed)
+        self._style_key: tuple[Phase, Priority | None, bool, bool] | None = None
+        self.restyles = 0  # how often the stylesheet was set (the bench and a test read it)
+        if follow_model:  # the overview routes its model's changes itself (one slot, not one per tile)
+            model.dataChanged.connect(self._on_data_changed)
+        self.refresh()
+
+    @property
+    def roomy(self) -> bool:
+        return bool(self.property("roomy"))
+
+    def set_roomy(self, roomy: bool) -> None:
+        """Large tiles (a few chairs on a big screen) get larger type (theme.py): read across the room."""
+        if roomy == self.roomy:
+            return
+        self.setProperty("roomy", roomy)
+        self.progress_bar.setFixedHeight(26 if roomy else 18)
+        for label in (self.next_label, self.alarm_label):
+            label.set_max_lines(3 if roomy else 2)
+        self._style_key = None  # re-polish the labels under the new property
         self.refresh()
 
     @property
@@ -293,23 +321,35 @@ class ChairTile(QFrame):
         self.name_label.setText(self._text(Column.CHAIR))
         self.patient_label.setText(self._text(Column.PATIENT))
         self.phase_label.setText(self._text(Column.PHASE))
-        self.protocol_label.setText(self._text(Column.PROTOCOL))
+        protocol = self._text(Column.PROTOCOL)
+        self.protocol_label.setText(short_protocol_name(protocol))
+        self.protocol_label.set_tooltip(protocol)
         rate = self._text(Column.RATE)
         self.rate_label.setText(f"Pump {rate}" if rate else "")
         self.rate_label.setVisible(bool(rate))
         self.next_label.setText(self._text(Column.NEXT))
-        self.next_label.setWordWrap(True)
-        self.next_label.setStyleSheet("color:#b00020; font-weight:bold;" if urgent else "")
         value = m.data(index, ProgressRole)
         self.progress_bar.setVisible(value is not None and phase is not Phase.EMPTY)
         if value is not None:
             self.progress_bar.setValue(round(value * 1000))
             self.progress_bar.setFormat(f"{value * 100:.0f}%")
-        alarm = self._text(Column.ALARM)
+        # The tile already names its chair: "!! Chair 3: pump …" reads "!! pump …" on it
+        alarm = self._text(Column.ALARM).replace(f"{self.name_label.text()}: ", "", 1)
         if escalated:
             alarm = f"ESCALATED {alarm}"
         self.alarm_label.setText(alarm)
         self.alarm_label.setVisible(bool(alarm))
+        self.setAccessibleName(f"{self._text(Column.CHAIR)}: {style.word}")
+        self._restyle(phase, priority, escalated, urgent)
+
+    def _restyle(self, phase: Phase, priority: Priority | None, escalated: bool, urgent: bool) -> None:
+        """Setting a stylesheet re-polishes the tile and every label in it: only when its look changes."""
+        key = (phase, priority, escalated, urgent)
+        if key == self._style_key:
+            return
+        self._style_key = key
+        self.restyles += 1
+        style = PHASE_STYLES[phase]
         border = priority.colour if priority is not None else ("#d0021b" if urgent else "#9aa3ad")
         width = 6 if escalated else 4 if priority is not None or urgent else 1
         alarm_style = (
@@ -319,8 +359,8 @@ class ChairTile(QFrame):
             f"#chairTile {{ background:{style.colour}; border:{width}px solid {border}; border-radius:8px; }}"
             f"QLabel {{ color:{style.text_colour}; background:transparent; }}"
             f"#tileAlarm {{ {alarm_style} font-weight:bold; padding:2px 4px; border-radius:4px; }}"
+            + ("#tileNext { color:#b00020; font-weight:bold; }" if urgent else "")
         )
-        self.setAccessibleName(f"{self._text(Column.CHAIR)}: {style.word}")
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         event.accept()
@@ -331,8 +371,12 @@ class ChairTile(QFrame):
             self.clicked.emit(self.chair_name)
 
 
+DENSE_ABOVE_CHAIRS = 8  # more chairs than this: smaller tiles, more of them a row
+ROOMY_TILE = (480, 380)  # a tile at least this wide and high gets the larger type
+
+
 class OverviewWidget(QScrollArea):
-    """Every chair as a tile, in as many columns as fit."""
+    """Every chair as a tile, in as many columns as fit; it scrolls when the floor does not fit."""
 
     chair_activated = Signal(str)
 
@@ -346,23 +390,41 @@ class OverviewWidget(QScrollArea):
         self._grid.setSpacing(10)
         self._grid.setContentsMargins(10, 10, 10, 10)
         self.tiles: list[ChairTile] = []
+        self.dense = model.rowCount() > DENSE_ABOVE_CHAIRS
         for row in range(model.rowCount()):
-            tile = ChairTile(model, row, body)
+            tile = ChairTile(model, row, body, dense=self.dense, follow_model=False)
             tile.clicked.connect(self.chair_activated)
             self.tiles.append(tile)
+        model.dataChanged.connect(self._on_data_changed)
         self._columns = 0
         self.setWidget(body)
         self._relayout()
 
     def _columns_for_width(self, width: int) -> int:
         count = len(self.tiles)
-        fit = max(1, width // 300)
+        fit = max(1, width // (250 if self.dense else 300))
         if count <= 6:
             return min(fit, 3 if count > 4 else max(1, count))
         return min(fit, 8)
 
+    def _on_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: Any = None) -> None:
+        for tile in self.tiles[max(0, top_left.row()) : bottom_right.row() + 1]:
+            tile.refresh()
+
+    def grid_columns(self) -> int:
+        return self._columns
+
     def _relayout(self) -> None:
         columns = self._columns_for_width(self.viewport().width())
+        # Decided from the space each tile gets, not from the tile's own size (its type changes that)
+        rows = -(-len(self.tiles) // columns)
+        roomy = (
+            not self.dense
+            and self.viewport().width() // columns >= ROOMY_TILE[0]
+            and self.viewport().height() // rows >= ROOMY_TILE[1]
+        )
+        for tile in self.tiles:
+            tile.set_roomy(roomy)
         if columns == self._columns:
             return
         self._columns = columns

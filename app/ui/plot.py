@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QShowEvent
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.chairs import ChairController
 from app.domain.chair import ChairState
@@ -25,6 +25,19 @@ PUMP_PEN = pg.mkPen("#0d7a2b", width=3)
 VOLUME_PEN = pg.mkPen("#6b3fa0", width=3)
 PLANNED_VOLUME_PEN = pg.mkPen("#6b3fa0", width=2, style=pg.QtCore.Qt.PenStyle.DotLine)
 REACTION_PEN = pg.mkPen("#d0021b", width=3)
+RATE_AXIS_COLOUR = "#0d5a22"
+VOLUME_AXIS_COLOUR = "#6b3fa0"
+_GAP = "&nbsp;&nbsp;&nbsp;"
+LEGEND_HTML = (
+    f'<b style="color:{RATE_AXIS_COLOUR}">Rate:</b> '
+    f'<span style="color:#1f5fbf; font-weight:bold">╍╍ planned</span> '
+    f'<span style="color:#0d7a2b; font-weight:bold">━━ pump</span>{_GAP}'
+    f'<b style="color:{VOLUME_AXIS_COLOUR}">Volume:</b> '
+    f'<span style="color:{VOLUME_AXIS_COLOUR}">┈┈ planned</span> '
+    f'<span style="color:{VOLUME_AXIS_COLOUR}; font-weight:bold">━━ infused</span>{_GAP}'
+    '<span style="color:#d0021b; font-weight:bold">┃ reaction</span>&nbsp;&nbsp;'
+    '<span style="color:#b36200; font-weight:bold">▮ pause</span>'
+)
 
 
 def planned_curves(state: ChairState, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,44 +59,98 @@ def planned_curves(state: ChairState, now: datetime) -> tuple[np.ndarray, np.nda
     return np.array(t), np.array(rate), np.array(volume)
 
 
+def _peak(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else 0.0
+
+
 class InfusionPlot(QWidget):
-    """Two x-linked plots: rate (planned dashed, pump solid) over volume."""
+    """One plot: rate (planned dashed, pump solid) on the left axis, cumulative volume (planned dotted,
+    infused solid) on the right axis, each axis in its curves' colour. The legend is a line of text above
+    the plot, so it never covers the data; reactions are red lines, pauses orange bands."""
 
     def __init__(self, chair: ChairController, parent: QWidget | None = None, redraw_ms: int = 1000) -> None:
         super().__init__(parent)
         self._chair = chair
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.legend = QLabel(LEGEND_HTML)
+        self.legend.setObjectName("plotLegend")
+        self.legend.setMinimumWidth(1)
+        self.legend.setWordWrap(True)  # a second line rather than a cut one
+        layout.addWidget(self.legend)
         self.canvas = pg.GraphicsLayoutWidget()
-        layout.addWidget(self.canvas)
+        layout.addWidget(self.canvas, 1)
         tick_font = QFont()
         tick_font.setPointSize(11)
         self._tick_font = tick_font  # the axes keep only a borrowed reference
-        self.rate_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem()})
-        self.volume_plot = self.canvas.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem()})
-        self.volume_plot.setXLink(self.rate_plot)
-        for plot, label in ((self.rate_plot, "Rate mL/h"), (self.volume_plot, "Volume mL")):
-            plot.setLabel("left", label)
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.addLegend(offset=(10, 5), labelTextSize="11pt")
-            plot.getAxis("left").setStyle(tickFont=self._tick_font)
-            plot.getAxis("bottom").setStyle(tickFont=self._tick_font)
-        self.canvas.ci.layout.setRowStretchFactor(0, 3)
-        self.canvas.ci.layout.setRowStretchFactor(1, 2)
-        self.planned = self.rate_plot.plot(name="planned", pen=PLANNED_PEN)
-        self.pump = self.rate_plot.plot(name="pump", pen=PUMP_PEN)
-        self.planned_volume = self.volume_plot.plot(name="planned", pen=PLANNED_VOLUME_PEN)
-        self.volume = self.volume_plot.plot(name="pump", pen=VOLUME_PEN)
+        self.rate_plot: pg.PlotItem = self.canvas.addPlot(
+            row=0, col=0, axisItems={"bottom": pg.DateAxisItem()}
+        )
+        self.rate_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.rate_plot.setClipToView(True)
+        self.rate_plot.setDownsampling(auto=True, mode="peak")
+        self.rate_plot.setMouseEnabled(x=False, y=False)
+        self.rate_plot.hideButtons()
+        self.rate_plot.showAxis("right")
+        self.rate_plot.getAxis("right").setGrid(False)  # one grid (the rate's), not two that disagree
+        self.volume_box = pg.ViewBox(enableMenu=False)
+        self.volume_box.setMouseEnabled(x=False, y=False)
+        self.rate_plot.scene().addItem(self.volume_box)
+        self.rate_plot.getAxis("right").linkToView(self.volume_box)
+        self.volume_box.setXLink(self.rate_plot)
+        self.rate_plot.vb.sigResized.connect(self._fit_volume_box)
+        for side, label, colour in (
+            ("left", "Rate (mL/h)", RATE_AXIS_COLOUR),
+            ("right", "Volume (mL)", VOLUME_AXIS_COLOUR),
+        ):
+            axis = self.rate_plot.getAxis(side)
+            axis.setLabel(label, color=colour, **{"font-size": "12pt", "font-weight": "bold"})
+            axis.setStyle(tickFont=self._tick_font)
+            axis.setTextPen(pg.mkPen(colour))
+        self.rate_plot.getAxis("bottom").setStyle(tickFont=self._tick_font)
+        self.planned = self.rate_plot.plot(name="planned rate", pen=PLANNED_PEN)
+        self.pump = self.rate_plot.plot(name="pump rate", pen=PUMP_PEN)
+        self.planned_volume = pg.PlotDataItem(name="planned volume", pen=PLANNED_VOLUME_PEN)
+        self.volume = pg.PlotDataItem(
+            name="volume infused",
+            pen=VOLUME_PEN,
+            clipToView=True,
+            autoDownsample=True,
+            downsampleMethod="peak",
+        )
+        for item in (self.planned_volume, self.volume):
+            self.volume_box.addItem(item)
         self._markers: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         self._drawn: tuple[int, int, str | None] | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(redraw_ms)
-        self.timer.timeout.connect(self.redraw)
+        self.timer.timeout.connect(self._redraw_if_shown)
         self.timer.start()
-        chair.changed.connect(self.redraw)
+        chair.changed.connect(self._redraw_if_shown)
         self.redraw()
+
+    def _redraw_if_shown(self) -> None:
+        if self.isVisible():  # a hidden chair view's plot catches up when shown (showEvent)
+            self.redraw()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.redraw()
+
+    def _fit_volume_box(self) -> None:
+        self.volume_box.setGeometry(self.rate_plot.vb.sceneBoundingRect())
+        self.volume_box.linkedViewChanged(self.rate_plot.vb, self.volume_box.XAxis)
+
+    def marker_labels(self) -> list[str]:
+        """What the reaction markers say (tests read it)."""
+        labels = []
+        for _plot, item in self._markers:
+            label = getattr(item, "label", None)
+            if label is not None:
+                labels.append(label.toPlainText())
+        return labels
 
     def redraw(self, force: bool = False) -> None:
         chair = self._chair
@@ -107,17 +174,15 @@ class InfusionPlot(QWidget):
         self.planned.setData(pt, prate)
         self.planned_volume.setData(pt, pvolume)
         for reaction in state.reactions:
-            x = reaction.onset_at.timestamp()
-            for plot in (self.rate_plot, self.volume_plot):
-                line = pg.InfiniteLine(
-                    pos=x,
-                    angle=90,
-                    pen=REACTION_PEN,
-                    label=f"⚠ G{reaction.grade}" if plot is self.rate_plot else None,
-                    labelOpts={"position": 0.92, "color": "#d0021b", "fill": "#ffffffcc"},
-                )
-                plot.addItem(line)
-                self._markers.append((plot, line))
+            line = pg.InfiniteLine(
+                pos=reaction.onset_at.timestamp(),
+                angle=90,
+                pen=REACTION_PEN,
+                label=f"⚠ G{reaction.grade}",
+                labelOpts={"position": 0.92, "color": "#d0021b", "fill": "#ffffffdd"},
+            )
+            self.rate_plot.addItem(line)
+            self._markers.append((self.rate_plot, line))
         for pause in state.pauses:
             end = pause.end or now
             region = pg.LinearRegionItem(
@@ -131,3 +196,9 @@ class InfusionPlot(QWidget):
         end = state.projected_end(now) or now
         start = state.infusion_started_at - timedelta(minutes=5)
         self.rate_plot.setXRange(start.timestamp(), (end + timedelta(minutes=10)).timestamp(), padding=0)
+        # Both axes start at zero, so the two scales share a floor; the top leaves room for the labels
+        bag_ml = state.bag.volume_ml if state.bag is not None else 0.0
+        top_rate = max(_peak(prate), _peak(rate), 1.0)
+        top_volume = max(_peak(pvolume), _peak(volume), bag_ml, 1.0)
+        self.rate_plot.setYRange(0, top_rate * 1.15, padding=0)
+        self.volume_box.setYRange(0, top_volume * 1.05, padding=0)

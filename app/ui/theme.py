@@ -38,10 +38,25 @@ QListView#timeline { font-size: 12pt; }
 QLabel#tileName { font-size: 19pt; font-weight: bold; }
 QLabel#tilePatient { font-size: 19pt; font-weight: bold; }
 QLabel#tilePhase { font-size: 18pt; font-weight: bold; }
-QLabel#tileProtocol { font-size: 11pt; }
+QLabel#tileProtocol { font-size: 12pt; }
 QLabel#tileRate { font-size: 15pt; font-weight: bold; }
 QLabel#tileNext { font-size: 14pt; }
 QLabel#tileAlarm { font-size: 13pt; }
+QFrame#chairTile[roomy="true"] QLabel#tileName { font-size: 26pt; }
+QFrame#chairTile[roomy="true"] QLabel#tilePatient { font-size: 26pt; }
+QFrame#chairTile[roomy="true"] QLabel#tilePhase { font-size: 26pt; }
+QFrame#chairTile[roomy="true"] QLabel#tileProtocol { font-size: 15pt; }
+QFrame#chairTile[roomy="true"] QLabel#tileRate { font-size: 21pt; }
+QFrame#chairTile[roomy="true"] QLabel#tileNext { font-size: 19pt; }
+QFrame#chairTile[roomy="true"] QLabel#tileAlarm { font-size: 17pt; }
+QFrame#chairTile[roomy="true"] QProgressBar { font-size: 15pt; }
+QFrame#chairTile[dense="true"] QLabel#tileName { font-size: 16pt; }
+QFrame#chairTile[dense="true"] QLabel#tilePatient { font-size: 16pt; }
+QFrame#chairTile[dense="true"] QLabel#tilePhase { font-size: 15pt; }
+QFrame#chairTile[dense="true"] QLabel#tileProtocol { font-size: 11pt; }
+QFrame#chairTile[dense="true"] QLabel#tileRate { font-size: 13pt; }
+QFrame#chairTile[dense="true"] QLabel#tileNext { font-size: 12pt; }
+QFrame#chairTile[dense="true"] QLabel#tileAlarm { font-size: 12pt; }
 QLabel#dialogHeading { font-size: 20pt; font-weight: bold; }
 QFrame#refusal { background: #fdecea; border: 2px solid #b00020; border-radius: 8px; }
 QLabel#refusalText { font-size: 14pt; color: #6e0f0f; }
