@@ -13,23 +13,13 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from app.domain.chair import ChairState
 from app.domain.clock import ManualClock
-from app.domain.commands import (
-    ChangeRate,
-    CheckIn,
-    CompleteInfusion,
-    Discharge,
-    GivePremedication,
-    RecordReaction,
-    RecordScreening,
-    RecordVitals,
-    StartInfusion,
-)
 from app.domain.events import Event, EventType
+from app.export.sample_shift import demo_visits, run_shift
 from app.floor import Floor
 from app.store.journal import Journal
 
@@ -74,72 +64,12 @@ def bench_plain_sqlite(path: Path, count: int) -> list[float]:
 
 
 def generate_day(path: Path, chairs: int, hours: float) -> int:
-    """A realistic day through the real Floor: back-to-back Ocrevus 600 sessions on every chair."""
+    """A realistic day through the real Floor and journal (the same generator the export bench uses)."""
     clock = ManualClock()
-    day_start = clock.now()
-    floor = Floor(Journal(path, clock), clock=clock)
-    protocol = floor.protocols["ocrevus-600-subsequent"]
-    screening = {item.id: item.acceptable_answer for item in protocol.screening}
-    schedule = protocol.steps
-    sessions = 0
-    # Every chair runs the same script, shifted by a few minutes; step through time in 1-minute ticks.
-    scripts: dict[str, list[tuple[float, object]]] = {}
-    for index in range(chairs):
-        chair = f"Chair {index + 1}"
-        t = index * 3.0
-        actions: list[tuple[float, object]] = []
-        while t + 330 < hours * 60:
-            actions.append((t, "check_in"))
-            actions.append((t + 5, RecordScreening(screening)))
-            for offset, premed in enumerate(protocol.premedications):
-                actions.append((t + 10 + offset, GivePremedication(premed.drug, premed.dose, premed.route)))
-            actions.append((t + 45, StartInfusion()))
-            rate_time = t + 45
-            for step in schedule[1:]:
-                rate_time += 30
-                actions.append((rate_time, ChangeRate(step.rate_ml_h, source="pump")))
-            for minute in range(0, 210, 15):
-                actions.append(
-                    (t + 45 + minute + 1, RecordVitals({"heart_rate_bpm": 72, "systolic_mmhg": 124}))
-                )
-            if index % 3 == 0:
-                actions.append((t + 100, RecordReaction(2, ("flushing",))))
-            actions.append((t + 45 + 260, CompleteInfusion(source="pump", volume_infused_ml=500)))
-            actions.append((t + 45 + 260 + 61, Discharge()))
-            t += 45 + 260 + 61 + 5
-        scripts[chair] = sorted(actions, key=lambda a: a[0])
-    pending = {chair: list(actions) for chair, actions in scripts.items()}
-    minute = 0
-    while any(pending.values()):
-        clock.set(day_start + timedelta(minutes=minute))
-        for chair, actions in pending.items():
-            while actions and actions[0][0] <= minute:
-                _, action = actions.pop(0)
-                if action == "check_in":
-                    floor.check_in(
-                        CheckIn(
-                            chair,
-                            f"MRN-{chair}",
-                            "AB",
-                            protocol.id,
-                            500,
-                            "LOT1",
-                            date(2030, 1, 1),
-                            clock.now() - timedelta(minutes=10),
-                            2,
-                            False,
-                            None,
-                        ),
-                        "RN",
-                    )
-                    sessions += 1
-                else:
-                    state = floor.session_for_chair(chair)
-                    assert state is not None
-                    floor.execute(state.session_id, action, "RN")  # type: ignore[arg-type]
-        minute += 1
-    floor.close()
-    return sessions
+    with Journal(path, clock) as journal:
+        floor = Floor(journal, clock=clock)
+        result = run_shift(floor, clock, demo_visits(chairs, hours), clock.now() + timedelta(hours=hours))
+    return len(result.session_ids)
 
 
 def bench_replay(path: Path, rounds: int = 5) -> tuple[float, int, float]:

@@ -101,7 +101,7 @@ def chain_hash(
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-def _row_hash(row: sqlite3.Row | dict[str, Any]) -> str:
+def row_hash(row: sqlite3.Row | dict[str, Any]) -> str:
     return chain_hash(
         row["prev_hash"],
         row["position"],
@@ -206,7 +206,7 @@ class Journal:
                         "payload": canonical_json(dict(event.data)),
                         "prev_hash": prev_hash,
                     }
-                    row["hash"] = digest = _row_hash(row)
+                    row["hash"] = digest = row_hash(row)
                     columns = ", ".join(row)
                     self.conn.execute(
                         f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(row))})",
@@ -341,7 +341,7 @@ class Journal:
                 )
             elif row["prev_hash"] != prev_hash:
                 problem = VerificationProblem(*where, "does not follow the entry before it (chain broken)")
-            elif _row_hash(row) != row["hash"]:
+            elif row_hash(row) != row["hash"]:
                 problem = VerificationProblem(
                     *where, "content does not match its hash (edited after recording)"
                 )

@@ -68,7 +68,7 @@ def test_a_rehashed_edit_changes_the_range_digest(
     simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Even an edit whose row hash was recomputed (chain left broken) is found."""
-    from app.store.journal import chain_hash
+    from app.store.journal import row_hash
 
     out = tmp_path / "shift.json"
     assert _export(simulated, shifts_toml, "json", out, "--shift", "2026-01-05/day") == 0
@@ -79,17 +79,7 @@ def test_a_rehashed_edit_changes_the_range_digest(
         "SELECT * FROM events WHERE type = 'vitals_recorded' ORDER BY position LIMIT 1"
     ).fetchone()
     payload = row["payload"].replace("124", "99")
-    digest = chain_hash(
-        row["prev_hash"],
-        row["position"],
-        row["session_id"],
-        row["seq"],
-        row["occurred_at"],
-        row["recorded_at"],
-        row["actor"],
-        row["type"],
-        payload,
-    )
+    digest = row_hash({**dict(row), "payload": payload})
     conn.execute(
         "UPDATE events SET payload = ?, hash = ? WHERE position = ?", (payload, digest, row["position"])
     )

@@ -119,9 +119,9 @@ def test_rehashed_edit_is_still_caught_by_the_next_link(
     conn.row_factory = sqlite3.Row
     row = dict(conn.execute("SELECT * FROM events WHERE seq = 2").fetchone())
     row["payload"] = row["payload"].replace("70", "99")
-    from app.store.journal import _row_hash
+    from app.store.journal import row_hash
 
-    conn.execute("UPDATE events SET payload = ?, hash = ? WHERE seq = 2", (row["payload"], _row_hash(row)))
+    conn.execute("UPDATE events SET payload = ?, hash = ? WHERE seq = 2", (row["payload"], row_hash(row)))
     conn.commit()
     conn.close()
     problem = journal.verify().first_problem
