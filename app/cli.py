@@ -13,10 +13,15 @@ from typing import Any
 from app.domain.chair import ChairState
 from app.domain.protocol import InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+from app.export.cli import register as register_export
+from app.export.verify import verify_export
 from app.paths import default_db_path
 from app.protocol_library import ProtocolLibrary
 from app.store.journal import Journal, JournalError
 from app.store.schema import NewerDatabaseError
+from app.ui.launch import add_gui_arguments, run_gui
+from drivers.probe import add_arguments as probe_arguments
+from drivers.probe import run as run_probe
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -182,9 +187,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    if getattr(args, "export", None):
-        from app.export.verify import verify_export
-
+    if args.export:
         return int(verify_export(args))
     with _open_journal(args) as journal:
         result = journal.verify()
@@ -229,50 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--export", type=Path, help="an exported shift log to check against the journal")
     verify.set_defaults(func=cmd_verify)
 
-    for register in _extension_registrars():
-        register(sub)
+    probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
+    probe_arguments(probe)
+    probe.set_defaults(func=run_probe)
+    register_export(sub)
+    add_gui_arguments(parser)
     return parser
-
-
-def _extension_registrars() -> list[Any]:
-    """Subcommands that live with their own parts of the app (probe, export, GUI options)."""
-    registrars = []
-    try:
-        from drivers.probe import add_arguments, run
-
-        def register_probe(sub: Any) -> None:
-            probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
-            add_arguments(probe)
-            probe.set_defaults(func=run)
-
-        registrars.append(register_probe)
-    except ImportError:
-        pass
-    try:
-        from app.export.cli import register as register_export
-
-        registrars.append(register_export)
-    except ImportError:
-        pass
-    return registrars
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    run_gui: Any = None
-    try:
-        from app.ui.launch import add_gui_arguments
-        from app.ui.launch import run_gui as _run_gui
-    except ImportError:
-        pass
-    else:
-        add_gui_arguments(parser)
-        run_gui = _run_gui
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            if run_gui is None:
-                parser.error("the GUI is not available in this build")
             return int(run_gui(args))
         return int(args.func(args))
     except (ProtocolError, JournalError, NewerDatabaseError, KeyError) as exc:

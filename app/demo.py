@@ -252,7 +252,7 @@ class Demo:
         released = []
         for chair in self.chairs:
             state = self.floor.session_for_chair(chair.name)
-            if state is None:
+            if state is None or state.session_id == chair.session_id:  # none, or this demo's own
                 continue
             if not state.patient_mrn.startswith(DEMO_MRN_PREFIX):
                 raise DemoChairOccupied(

@@ -205,3 +205,16 @@ def test_a_new_demo_closes_what_the_last_one_left_open_and_never_touches_a_real_
     chair_script.check_in()  # a real patient on Chair 1 (MRN-0042)
     with pytest.raises(DemoChairOccupied, match="Chair 1 holds a real patient"):
         Demo(floor, clock, chairs=2, speed=1.0).release_leftovers()
+
+
+def test_starting_after_a_preroll_keeps_the_demo_own_sessions(floor: Floor, clock: ManualClock) -> None:
+    demo = Demo(floor, clock, chairs=2, speed=1.0)
+    demo.fast_forward(60)  # the GUI's --preroll runs before the pumps are served
+    own = {name: floor.session_for_chair(name) for name in ("Chair 1", "Chair 2")}
+    assert own["Chair 1"] is not None
+    try:
+        demo.start()
+        assert demo.release_leftovers() == []
+        assert floor.session_for_chair("Chair 1") == own["Chair 1"]
+    finally:
+        demo.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from PySide6.QtCore import Qt
@@ -20,6 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.chairs import FloorController
+from app.export.gui import open_export_dialog
+from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.status import hhmm
@@ -93,8 +94,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(top)
 
         self.alarm_bar = self._make_alarm_bar()
-        if self.alarm_bar is not None:
-            layout.addWidget(self.alarm_bar)
+        layout.addWidget(self.alarm_bar)
 
         self.stack = QStackedWidget()
         self.model = ChairTableModel(floor)
@@ -112,29 +112,15 @@ class MainWindow(QMainWindow):
         floor.message.connect(self.show_message)
         self._update_clock()
 
-    def _make_alarm_bar(self) -> QWidget | None:
-        """The floor's alarm bar (app.ui.alarm_bar), when this build has it."""
-        try:
-            module = importlib.import_module("app.ui.alarm_bar")
-        except ImportError:
-            return None
-        factory = getattr(module, "AlarmBar", None)
-        if factory is None:
-            return None
-        widget: QWidget = factory(self.floor)
-        if hasattr(widget, "chair_activated"):
-            widget.chair_activated.connect(self.open_chair)
-        return widget
+    def _make_alarm_bar(self) -> AlarmBar:
+        bar = AlarmBar(self.floor)
+        bar.chair_activated.connect(self.open_chair)
+        return bar
 
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.export_action = QAction("Export shift log…", self)
         self.export_action.triggered.connect(self.export_shift_log)
-        try:
-            importlib.import_module("app.export.gui")
-        except ImportError:
-            self.export_action.setEnabled(False)
-            self.export_action.setToolTip("the export module is not part of this build")
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self)
@@ -147,8 +133,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(overview_action)
 
     def export_shift_log(self) -> None:
-        module = importlib.import_module("app.export.gui")
-        module.open_export_dialog(self, self.floor)
+        open_export_dialog(self, self.floor.floor)
 
     def _update_clock(self) -> None:
         self.clock_label.setText(hhmm(self.floor.now()))
@@ -181,9 +166,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        set_compact = getattr(getattr(self, "alarm_bar", None), "set_compact", None)
-        if set_compact is not None:
-            set_compact(self.compact)
+        if hasattr(self, "alarm_bar"):  # Qt may resize before __init__ has built it
+            self.alarm_bar.set_compact(self.compact)
         for view in self.chair_views.values():
             view.set_compact(self.compact)
 
