@@ -177,7 +177,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps({"now": now.isoformat(), "chairs": rows}, indent=2))
         return 0
     if not rows:
-        print("no open sessions")
+        print("no sessions" if args.all else "no open sessions")
     for row in rows:
         ends = row["observation_ends_at"] or row["projected_end"] or "-"
         print(
