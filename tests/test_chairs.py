@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.chairs import FloorController, PumpHistory, chair_names
+from app.chairs import ChairController, FloorController, PumpHistory, chair_names
 from app.domain.clock import ManualClock
 from app.domain.commands import (
     GivePremedication,
@@ -91,17 +91,24 @@ def test_tick_follows_the_injected_clock(qtbot: QtBot, floor: Floor, clock: Manu
     assert blocker.args == [clock.now()]
 
 
-def test_pump_changes_are_documented_by_themselves(
-    qtbot: QtBot, floor: Floor, clock: ManualClock, pump_on_pty: PumpOnPty
-) -> None:
+def _infusing_with_pump(
+    qtbot: QtBot, floor: Floor, clock: ManualClock, pump: PumpOnPty
+) -> tuple[FloorController, ChairController, PumpOnPty]:
+    """Chair 1 infusing Ocrevus 600 at 40 mL/h, its simulated pump running and read by the real driver."""
     controller = FloorController(floor, 1, clock)
     controller.set_nurse("AB")
     chair = controller.chair(1)
     _to_infusing(controller, clock)
-    pump = pump_on_pty
     pump.program(40, 500)
     pump.pump.start()
     connect(qtbot, chair, pump)
+    return controller, chair, pump
+
+
+def test_pump_changes_are_documented_by_themselves(
+    qtbot: QtBot, floor: Floor, clock: ManualClock, pump_on_pty: PumpOnPty
+) -> None:
+    _controller, chair, pump = _infusing_with_pump(qtbot, floor, clock, pump_on_pty)
     try:
         wait_polls(qtbot, chair)
         state = chair.state
@@ -141,14 +148,7 @@ def test_pump_changes_are_documented_by_themselves(
 def test_rate_above_plan_after_a_reaction_raises_a_journaled_alarm(
     qtbot: QtBot, floor: Floor, clock: ManualClock, pump_on_pty: PumpOnPty
 ) -> None:
-    controller = FloorController(floor, 1, clock)
-    controller.set_nurse("AB")
-    chair = controller.chair(1)
-    _to_infusing(controller, clock)
-    pump = pump_on_pty
-    pump.program(40, 500)
-    pump.pump.start()
-    connect(qtbot, chair, pump)
+    controller, chair, pump = _infusing_with_pump(qtbot, floor, clock, pump_on_pty)
     try:
         pump.advance(minutes=10)
         chair.execute(RecordReaction(grade=2, signs=("flushing",)))

@@ -518,7 +518,3 @@ _HANDLERS = {
     EventType.ALARM_ACKNOWLEDGED: _on_alarm,
     EventType.ALARM_CLEARED: _on_alarm,
 }
-
-
-def to_json_time(moment: datetime | None) -> str | None:
-    return None if moment is None else format_time(moment)

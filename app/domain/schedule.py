@@ -13,10 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from app.domain.protocol import InfusionProtocol, RateStep, ReactionAction, ReactionRule
+from app.domain.protocol import VOLUME_TOLERANCE_ML, InfusionProtocol, RateStep, ReactionAction, ReactionRule
 
 _EPS = 1e-9
-VOLUME_TOLERANCE_ML = 1e-6
 
 
 class SegmentKind(Enum):

@@ -6,10 +6,10 @@ import argparse
 import logging
 import sys
 import tempfile
-import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from app.demo import Demo, DemoChairOccupied, SpeedClock
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +46,12 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     gui.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
 
 
-class DemoClock:
-    """Wall time `speed` times faster, which can also jump ahead (the demo's pre-roll)."""
-
-    def __init__(self, speed: float, start: datetime | None = None) -> None:
-        import time
-
-        self._monotonic = time.monotonic
-        self.speed = speed
-        self._lock = threading.Lock()
-        self._start = start or datetime.now(UTC)
-        self._anchor = self._monotonic()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._start + timedelta(seconds=(self._monotonic() - self._anchor) * self.speed)
-
-    def jump(self, minutes: float) -> None:
-        with self._lock:
-            self._start += timedelta(minutes=minutes)
-
-
 def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app import errors
     from app.chairs import FloorController
-    from app.demo import DemoChairOccupied
     from app.domain.clock import Clock, SystemClock
     from app.floor import Floor
     from app.paths import data_dir, default_db_path
@@ -93,9 +71,9 @@ def run_gui(args: argparse.Namespace) -> int:
     apply_theme(app)
 
     clock: Clock
-    demo_clock: DemoClock | None = None
+    demo_clock: SpeedClock | None = None
     if demo_count:
-        demo_clock = DemoClock(args.speed)
+        demo_clock = SpeedClock(args.speed)
         clock = demo_clock
     else:
         clock = SystemClock()
@@ -162,16 +140,14 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def _start_demo(
-    controller: Any, floor: Any, clock: DemoClock | None, count: int, args: argparse.Namespace
+    controller: Any, floor: Any, clock: SpeedClock | None, count: int, args: argparse.Namespace
 ) -> Any:
-    from app.demo import Demo
-
     assert clock is not None
     names = [c.name for c in controller.chairs[:count]]
     demo = Demo(floor, clock, chairs=count, speed=args.speed, chair_names=names)
     # Pre-roll: jump the floor's (and so the pumps') clock a minute at a time, playing the scripts
     for _ in range(int(args.preroll)):
-        clock.jump(1.0)
+        clock.advance(minutes=1.0)
         now = clock.now()
         demo.advance(now)
         for chair, demo_chair in zip(controller.chairs, demo.chairs, strict=False):
