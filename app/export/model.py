@@ -23,7 +23,7 @@ from app.domain.chair import ChairState, InvalidEventSequence, format_time, pars
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
-from app.store.journal import Journal, JournalEntry, range_digest
+from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalEntry, range_digest
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -103,7 +103,12 @@ def journal_head_position(journal: Journal) -> int:
 def range_entries(
     journal: Journal, since: datetime, until: datetime, head_position: int
 ) -> list[JournalEntry]:
-    return [e for e in journal.entries(since=since, until=until) if e.position <= head_position]
+    # Station streams (sign-in, accounts) are in the chain but are not a chair's shift log
+    return [
+        e
+        for e in journal.entries(since=since, until=until)
+        if e.position <= head_position and not e.session_id.startswith(STATION_STREAM_PREFIX)
+    ]
 
 
 @dataclass(frozen=True)

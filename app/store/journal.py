@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,9 @@ from app.domain.events import Event, EventType
 from app.store.schema import check_version, migrate
 
 GENESIS_HASH = "0" * 64
+# Streams that belong to the station rather than to a chair session (sign-in, accounts): in the same
+# hash chain, never replayed as a chair, left out of a chair's shift log. Session ids are UUIDs.
+STATION_STREAM_PREFIX = "station:"
 
 
 class JournalError(RuntimeError):
@@ -169,11 +172,19 @@ class Journal:
     # ------------------------------------------------------------------------------------------
     # Writing
 
-    def append(self, session_id: str, events: Sequence[Event], expected_last_seq: int) -> list[Event]:
+    def append(
+        self,
+        session_id: str,
+        events: Sequence[Event],
+        expected_last_seq: int,
+        *,
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> list[Event]:
         """Append `events` to a session atomically and durably. Returns them with their seq numbers.
 
         `expected_last_seq` is the seq the caller's state ends at; if the journal has moved on, nothing
-        is written and SequenceConflict is raised.
+        is written and SequenceConflict is raised. `also` writes other rows in the same transaction (an
+        account change and its journal entry go in together or not at all).
         """
         if not events:
             return []
@@ -217,6 +228,8 @@ class Journal:
                 self.conn.execute(
                     "UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (position, prev_hash)
                 )
+                if also is not None:
+                    also(self.conn)
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
@@ -286,6 +299,12 @@ class Journal:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         for row in self.conn.execute(f"SELECT * FROM events {where} ORDER BY position", params):
             yield self._entry(row)
+
+    def last_seq(self, session_id: str) -> int:
+        (seq,) = self.conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(seq)
 
     def events(self, session_id: str) -> list[Event]:
         return [entry.to_event() for entry in self.entries(session_id)]
