@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.accounts.cli import register as register_users
 from app.domain.chair import ChairState
 from app.domain.protocol import InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_users(sub)
     add_gui_arguments(parser)
     return parser
 
