@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from app.accounts.authority import NotPermitted, authorize, protected_actions
+from app.accounts.roles import Action
+from app.accounts.store import Account, AccountStore
 from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import (
     Alarm,
@@ -42,6 +45,7 @@ from app.domain.commands import (
     ResumeInfusion,
 )
 from app.domain.decide import CommandRefused, GuardFailure
+from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.floor import Floor
 from app.store.journal import JournalError
@@ -326,19 +330,20 @@ class ChairController(QObject):
     # ------------------------------------------------------------------------------------------
     # Commands
 
-    def execute(self, command: Command) -> ChairState:
+    def execute(self, command: Command, cosigner: Account | None = None) -> ChairState:
         """Run a nurse's command as the floor's current nurse. Raises CommandRefused (with the reason
-        and whether an override may pass it) or JournalError (nothing recorded)."""
-        if isinstance(command, CheckIn):
-            return self.check_in(command)
-        return self._run(command, self._floor.nurse)
-
-    def check_in(self, command: CheckIn) -> ChairState:
-        if command.chair != self._name:
+        and whether an override may pass it; NotPermitted when the role does not allow it without a
+        `cosigner`) or JournalError (nothing recorded)."""
+        if isinstance(command, CheckIn) and command.chair != self._name:
             raise ValueError(f"check-in for {command.chair} sent to {self._name}")
-        return self._run(command, self._floor.nurse)
+        actor = self._floor.nurse
+        signoff = self._floor.authorize(protected_actions(command, self.state, actor), cosigner)
+        return self._run(command, actor, signoff)
 
-    def _run(self, command: Command, actor: str) -> ChairState:
+    def check_in(self, command: CheckIn, cosigner: Account | None = None) -> ChairState:
+        return self.execute(command, cosigner)
+
+    def _run(self, command: Command, actor: str, signoff: dict[str, Any] | None = None) -> ChairState:
         if not actor.strip():
             refused = CommandRefused(
                 [GuardFailure("no_nurse", "Nobody is identified: enter your initials or scan your badge")],
@@ -350,14 +355,14 @@ class ChairController(QObject):
         state = floor.session_for_chair(self._name)
         try:
             if isinstance(command, CheckIn):
-                new_state = floor.check_in(command, actor)
+                new_state = floor.check_in(command, actor, signoff)
             else:
                 if state is None:
                     raise CommandRefused(
                         [GuardFailure("no_session", f"{self._name} has no patient checked in")],
                         overridable=False,
                     )
-                new_state = floor.execute(state.session_id, command, actor)
+                new_state = floor.execute(state.session_id, command, actor, signoff)
         except CommandRefused as refused:
             self.message.emit(f"{self._name}: not recorded. {refused}")
             raise
@@ -407,9 +412,17 @@ class ChairController(QObject):
     def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
         return self.alarm_board.escalated(now or self.now())
 
-    def acknowledge(self, alarm_id: str) -> None:
-        """Acknowledge as the nurse at the station (journaled); refused when nobody is identified."""
+    def acknowledge(self, alarm_id: str, cosigner: Account | None = None) -> None:
+        """Acknowledge as the nurse at the station (journaled); refused when nobody is identified, and
+        an escalated alarm needs a charge nurse (or one co-signing)."""
         nurse = self._floor.nurse
+        escalated = any(a.id == alarm_id for a in self.escalated_alarms())
+        actions = [Action.CHAIR_ENTRY, Action.ACKNOWLEDGE_ESCALATION] if escalated else [Action.CHAIR_ENTRY]
+        try:
+            signoff = self._floor.authorize(actions, cosigner)
+        except NotPermitted as refused:
+            self.message.emit(f"{self._name}: not acknowledged. {refused}")
+            raise
         if not nurse:
             self.message.emit(f"{self._name}: identify yourself before acknowledging an alarm")
             raise CommandRefused(
@@ -417,7 +430,7 @@ class ChairController(QObject):
                 overridable=False,
             )
         for transition in self.alarm_board.acknowledge(alarm_id, nurse, self.now()):
-            self._journal_alarm(transition)
+            self._journal_alarm(transition, signoff)
         self.alarms_changed.emit()
 
     def pause_audio(self) -> None:
@@ -456,12 +469,12 @@ class ChairController(QObject):
             tuple(PumpAlarmReading(a.code, str(a.kind), a.text) for a in t.alarms),
         )
 
-    def _journal_alarm(self, transition: AlarmTransition) -> None:
+    def _journal_alarm(self, transition: AlarmTransition, signoff: dict[str, Any] | None = None) -> None:
         state = self.state
         if state is None or state.phase is Phase.EMPTY:
             return  # no session to journal it with (an idle chair's pump link)
         try:
-            self._run(transition.command(), transition.by or SYSTEM_ACTOR)
+            self._run(transition.command(), transition.by or SYSTEM_ACTOR, signoff)
         except CommandRefused as refused:
             log.warning("%s: alarm not journaled: %s", self._name, refused)
         except JournalError:
@@ -489,11 +502,16 @@ class FloorController(QObject):
         tick_ms: int = 1000,
         alarm_policy: AlarmPolicy | None = None,
         parent: QObject | None = None,
+        accounts: AccountStore | None = None,
     ) -> None:
         super().__init__(parent)
         self.floor = floor
         self.clock: Clock = clock or floor.clock
         self._nurse = ""
+        # With accounts (every station started from its database), the signed-in account signs every
+        # entry and roles are enforced; without (bare controllers in older tests) initials as before.
+        self.accounts = accounts
+        self.signed_in: Account | None = None
         self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()
         names = chair_names(chairs) if isinstance(chairs, int) else list(chairs)
         if not 1 <= len(names) <= MAX_CHAIRS:
@@ -515,14 +533,43 @@ class FloorController(QObject):
 
     @property
     def nurse(self) -> str:
-        return self._nurse
+        """Who signs the next entry: the signed-in account's ID (initials on a station without accounts)."""
+        return self.signed_in.id if self.signed_in is not None else self._nurse
 
     def set_nurse(self, initials: str) -> None:
+        """For code (tests, the demo): with accounts, the ID must be an enabled account (no PIN asked:
+        the UI signs in through `sign_in`); an empty ID signs out."""
+        if self.accounts is not None:
+            if not initials.strip():
+                self.sign_out()
+                return
+            account = self.accounts.require(initials)
+            if account.disabled:
+                raise ValueError(f"the account {account.id} is disabled")
+            self.sign_in(account)
+            return
         initials = initials.strip().upper()
         if initials == self._nurse:
             return
         self._nurse = initials
         self.nurse_changed.emit(initials)
+
+    def sign_in(self, account: Account) -> None:
+        """`account` was checked (PIN or badge) by the caller; it signs every entry from now on."""
+        self.signed_in = account
+        self.nurse_changed.emit(account.id)
+
+    def sign_out(self) -> None:
+        account, self.signed_in = self.signed_in, None
+        if account is not None and self.accounts is not None:
+            self.accounts.record(EventType.SIGNED_OUT, account.id, {"account": account.id})
+        self.nurse_changed.emit("")
+
+    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> dict[str, Any]:
+        """The sign-off record for an action by whoever is signed in (see app.accounts.authority)."""
+        if self.accounts is None:
+            return {}
+        return authorize(self.signed_in, actions, cosigner)
 
     def now(self) -> datetime:
         return self.clock.now()

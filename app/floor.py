@@ -10,7 +10,9 @@ from __future__ import annotations
 import tomllib
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from app.domain.chair import ChairState
 from app.domain.clock import Clock, SystemClock
@@ -62,7 +64,7 @@ class Floor:
     def context(self, actor: str) -> DecisionContext:
         return DecisionContext(self.clock.now(), actor, self.protocols, self.vital_limits)
 
-    def check_in(self, command: CheckIn, actor: str) -> ChairState:
+    def check_in(self, command: CheckIn, actor: str, signoff: Mapping[str, Any] | None = None) -> ChairState:
         if self.session_for_chair(command.chair) is not None:
             raise CommandRefused(
                 [
@@ -72,18 +74,25 @@ class Floor:
                 ],
                 overridable=False,
             )
-        return self._run(ChairState(str(uuid.uuid4())), command, actor)
+        return self._run(ChairState(str(uuid.uuid4())), command, actor, signoff)
 
-    def execute(self, session_id: str, command: Command, actor: str) -> ChairState:
+    def execute(
+        self, session_id: str, command: Command, actor: str, signoff: Mapping[str, Any] | None = None
+    ) -> ChairState:
+        """`signoff`: a two-person sign-off (`by`, `cosigned_by`) recorded with every event."""
         if isinstance(command, CheckIn):
-            return self.check_in(command, actor)
+            return self.check_in(command, actor, signoff)
         state = self.sessions.get(session_id)
         if state is None:
             raise KeyError(f"no open session {session_id}")
-        return self._run(state, command, actor)
+        return self._run(state, command, actor, signoff)
 
-    def _run(self, state: ChairState, command: Command, actor: str) -> ChairState:
+    def _run(
+        self, state: ChairState, command: Command, actor: str, signoff: Mapping[str, Any] | None = None
+    ) -> ChairState:
         events = decide(state, command, self.context(actor))
+        if signoff:
+            events = [replace(e, data={**e.data, **signoff}) for e in events]
         stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq)
         for event in stored:
             state = state.apply(event)
