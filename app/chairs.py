@@ -556,6 +556,11 @@ class FloorController(QObject):
 
     def sign_in(self, account: Account) -> None:
         """`account` was checked (PIN or badge) by the caller; it signs every entry from now on."""
+        previous = self.signed_in
+        if previous is not None and previous.id != account.id and self.accounts is not None:
+            self.accounts.record(
+                EventType.SIGNED_OUT, previous.id, {"account": previous.id, "by": account.id}
+            )
         self.signed_in = account
         self.nurse_changed.emit(account.id)
 

@@ -42,15 +42,17 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     )
     gui.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds (wall time)")
     gui.add_argument("--chair", type=int, metavar="K", help="open chair K's view")
-    gui.add_argument("--nurse", metavar="INITIALS", help="the nurse identified at the station")
+    gui.add_argument("--nurse", metavar="ID", help="demo only: the demo account signed in (default RN-AB)")
     gui.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
 
 
 def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QDialog
 
     from app import errors
+    from app.accounts.demo import DEMO_NURSE, ensure_demo_accounts
+    from app.accounts.store import AccountError, AccountStore
     from app.chairs import FloorController
     from app.domain.clock import Clock, SystemClock
     from app.floor import Floor
@@ -58,6 +60,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.protocol_library import ProtocolLibrary
     from app.store.journal import Journal
     from app.ui.main_window import MainWindow
+    from app.ui.signin import FirstAdministratorDialog
     from app.ui.theme import apply_theme
 
     demo_count = args.demo or 0
@@ -90,9 +93,21 @@ def run_gui(args: argparse.Namespace) -> int:
         db_path = default_db_path()
     protocols = ProtocolLibrary.load(args.protocols) if getattr(args, "protocols", None) else None
     floor = Floor(Journal(db_path, clock), protocols, clock)
-    controller = FloorController(floor, chairs, clock)
-    if args.nurse:
-        controller.set_nurse(args.nurse)
+    accounts = AccountStore(floor.journal)
+    controller = FloorController(floor, chairs, clock, accounts=accounts)
+    if demo_count:
+        print("\n".join(ensure_demo_accounts(accounts)))
+        try:
+            controller.set_nurse(args.nurse or DEMO_NURSE)
+        except AccountError as exc:
+            print(f"chairside: --nurse: {exc}", file=sys.stderr)
+            return 2
+    elif not accounts.has_admin():
+        first = FirstAdministratorDialog(accounts)
+        if first.exec() != QDialog.DialogCode.Accepted:
+            print("chairside: a station needs an administrator first: nothing was started", file=sys.stderr)
+            floor.close()
+            return 2
 
     window = MainWindow(controller)
     errors.install(data_dir() / "crash.log", window.show_message)
@@ -115,6 +130,8 @@ def run_gui(args: argparse.Namespace) -> int:
         if args.chair:
             window.open_chair(controller.chair(args.chair).name)
         controller.start()
+        if not demo_count and args.quit_after is None:
+            QTimer.singleShot(0, window.nurse_bar.sign_in)
         if args.quit_after is not None:
 
             def finish() -> None:

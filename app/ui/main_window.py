@@ -7,10 +7,10 @@ import logging
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QHBoxLayout,
     QLabel,
     QLayout,
-    QLineEdit,
     QMainWindow,
     QPushButton,
     QStackedWidget,
@@ -18,11 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.accounts.authority import NotPermitted
+from app.accounts.roles import Action
+from app.accounts.store import Account
 from app.chairs import FloorController
 from app.export.gui import open_export_dialog
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
 from app.ui.overview import ChairTableModel, OverviewWidget
+from app.ui.signin import SignInDialog, with_cosign
 from app.ui.status import hhmm
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,8 @@ COMPACT_BELOW_HEIGHT_PX = 900
 
 
 class NurseBar(QWidget):
-    """Who is at the station. Switching nurse is one action: type initials (or scan a badge), Enter."""
+    """Who is at the station: the signed-in account signs every entry. Sign in (badge or ID, then PIN)
+    or sign out; signing in as someone else is how nurses switch."""
 
     def __init__(self, floor: FloorController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,27 +46,37 @@ class NurseBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel()
         self.label.setObjectName("nurseLabel")
-        self.entry = QLineEdit()
-        self.entry.setPlaceholderText("initials or badge, Enter")
-        self.entry.setMaximumWidth(240)
-        self.entry.returnPressed.connect(self.identify)
+        self.sign_in_button = QPushButton("Sign in…")
+        self.sign_in_button.clicked.connect(self.sign_in)
+        self.sign_out_button = QPushButton("Sign out")
+        self.sign_out_button.clicked.connect(floor.sign_out)
         layout.addWidget(self.label)
-        layout.addWidget(self.entry)
+        layout.addWidget(self.sign_in_button)
+        layout.addWidget(self.sign_out_button)
+        self.sign_in_button.setVisible(floor.accounts is not None)
         floor.nurse_changed.connect(self._show)
         self._show(floor.nurse)
 
-    def identify(self) -> None:
-        text = self.entry.text().strip()
-        if text:
-            self._floor.set_nurse(text)
-        self.entry.clear()
+    def sign_in(self) -> Account | None:
+        if self._floor.accounts is None:
+            return None
+        dialog = SignInDialog(self._floor.accounts, self.window())
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
+            return None
+        self._floor.sign_in(dialog.account)
+        return dialog.account
 
     def _show(self, nurse: str) -> None:
-        if nurse:
+        account = self._floor.signed_in
+        self.sign_out_button.setVisible(bool(nurse) and self._floor.accounts is not None)
+        if account is not None:
+            self.label.setText(f"Nurse: {account.id} ({account.role.label})")
+            self.label.setStyleSheet("")
+        elif nurse:
             self.label.setText(f"Nurse: {nurse}")
             self.label.setStyleSheet("")
         else:
-            self.label.setText("⚠ Nobody identified")
+            self.label.setText("⚠ Nobody signed in")
             self.label.setStyleSheet("color:#b00020;")
 
 
@@ -133,6 +148,11 @@ class MainWindow(QMainWindow):
         view_menu.addAction(overview_action)
 
     def export_shift_log(self) -> None:
+        try:
+            with_cosign(self, self.floor, lambda c: self.floor.authorize([Action.EXPORT], c))
+        except NotPermitted as refused:
+            self.show_message(f"Not exported: {refused}")
+            return
         open_export_dialog(self, self.floor.floor)
 
     def _update_clock(self) -> None:

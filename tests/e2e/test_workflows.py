@@ -27,6 +27,7 @@ from app.ui.dialogs.reaction import ReactionDialog
 from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.main_window import MainWindow
 from app.ui.timeline import describe
+from tests.accounts.support import sign_in_at, station_accounts
 from tests.e2e.pumps import PumpOnPty, connect, pump_on_pty, wait_polls
 
 # the offscreen platform says so whenever a dialog opens
@@ -40,7 +41,9 @@ BAG_SCAN = "]d2010761234567890417270630" + "10OCR-7731|"
 class Station:
     def __init__(self, qtbot: QtBot, floor: Floor, clock: ManualClock, pump: PumpOnPty) -> None:
         self.qtbot = qtbot
-        self.floor_controller = FloorController(floor, 2, clock)
+        self.floor_controller = FloorController(
+            floor, 2, clock, accounts=station_accounts(floor.journal, "AB", "CD")
+        )
         self.window = MainWindow(self.floor_controller)
         qtbot.addWidget(self.window)
         self.window.resize(1366, 768)
@@ -60,9 +63,8 @@ class Station:
         return state
 
     def identify(self, initials: str) -> None:
-        entry = self.window.nurse_bar.entry
-        self.qtbot.keyClicks(entry, initials)
-        self.qtbot.keyClick(entry, Qt.Key.Key_Return)
+        """What the nurse does: sign in at the station (badge or ID, then PIN)."""
+        sign_in_at(self.qtbot, self.floor_controller, self.window.nurse_bar.sign_in_button, initials)
 
     def next_action(self) -> CommandDialog:
         self.qtbot.mouseClick(self.view.next_button, Qt.MouseButton.LeftButton)
