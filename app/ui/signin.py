@@ -88,6 +88,8 @@ class SignInDialog(QDialog):
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.setObjectName("primaryButton")
         self.sign_in_button.clicked.connect(self.submit)
+        for button in (self.cancel_button, self.sign_in_button):
+            button.setAutoDefault(False)  # Enter belongs to the fields (a scanner ends with Enter)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.sign_in_button)
         outer.addLayout(buttons)
