@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -563,6 +564,15 @@ class FloorController(QObject):
             )
         self.signed_in = account
         self.nurse_changed.emit(account.id)
+
+    @contextmanager
+    def acting_as(self, account: Account) -> Iterator[None]:
+        """One action by someone identified by badge alone (an alarm acknowledged at a locked station)."""
+        previous, self.signed_in = self.signed_in, account
+        try:
+            yield
+        finally:
+            self.signed_in = previous
 
     def sign_out(self) -> None:
         account, self.signed_in = self.signed_in, None

@@ -44,6 +44,12 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     gui.add_argument("--chair", type=int, metavar="K", help="open chair K's view")
     gui.add_argument("--nurse", metavar="ID", help="demo only: the demo account signed in (default RN-AB)")
     gui.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
+    gui.add_argument(
+        "--idle-lock-min",
+        type=float,
+        metavar="MIN",
+        help="lock the station after MIN minutes without input (5)",
+    )
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -109,7 +115,11 @@ def run_gui(args: argparse.Namespace) -> int:
             floor.close()
             return 2
 
-    window = MainWindow(controller)
+    # The demo's clock may run fast: its idle lock keeps wall time
+    idle_lock_min = args.idle_lock_min if args.idle_lock_min is not None else accounts.settings.idle_lock_min
+    window = MainWindow(
+        controller, idle_lock_min=idle_lock_min, idle_clock=SystemClock() if demo_count else None
+    )
     errors.install(data_dir() / "crash.log", window.show_message)
     demo: Any = None
     try:

@@ -19,12 +19,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.accounts.authority import NotPermitted
+from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN
 from app.accounts.roles import Action
 from app.accounts.store import Account
 from app.chairs import FloorController
+from app.domain.clock import Clock
 from app.export.gui import open_export_dialog
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
+from app.ui.lock import StationLock
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.signin import SignInDialog, with_cosign
 from app.ui.status import hhmm
@@ -81,7 +84,14 @@ class NurseBar(QWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, floor: FloorController, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        floor: FloorController,
+        parent: QWidget | None = None,
+        *,
+        idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN,
+        idle_clock: Clock | None = None,
+    ) -> None:
         super().__init__(parent)
         self.floor = floor
         self.chair_views: dict[str, ChairView] = {}
@@ -126,6 +136,10 @@ class MainWindow(QMainWindow):
         floor.ticked.connect(lambda _now: self._update_clock())
         floor.message.connect(self.show_message)
         self._update_clock()
+        # A station with accounts locks itself when nobody touches it (app.ui.lock)
+        self.station_lock = (
+            StationLock(self, idle_lock_min, idle_clock) if floor.accounts is not None else None
+        )
 
     def _make_alarm_bar(self) -> AlarmBar:
         bar = AlarmBar(self.floor)
