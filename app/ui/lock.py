@@ -75,8 +75,12 @@ class LockScreen(QWidget):
         self.setObjectName("lockScreen")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        head = QHBoxLayout()
-        title = QLabel("🔒 Station locked")
+        banner = QWidget()
+        banner.setObjectName("lockBanner")
+        banner.setStyleSheet("#lockBanner { background: #1f2a44; } #lockBanner QLabel { color: white; }")
+        head = QHBoxLayout(banner)
+        head.setContentsMargins(12, 8, 12, 8)
+        title = QLabel("STATION LOCKED")
         title.setObjectName("lockTitle")
         title.setStyleSheet("font-size: 22pt; font-weight: bold;")
         self.hint = QLabel("Scan your badge to acknowledge an alarm. To unlock: badge or ID, then PIN.")
@@ -95,7 +99,7 @@ class LockScreen(QWidget):
         head.addWidget(self.hint, 1)
         head.addWidget(self.badge_entry)
         head.addWidget(self.unlock_button)
-        layout.addLayout(head)
+        layout.addWidget(banner)
         self.model = DeidentifiedChairModel(floor)
         self.overview = OverviewWidget(self.model)
         layout.addWidget(self.overview, 1)
@@ -160,6 +164,7 @@ class StationLock(QObject):
         self.window.stack.setCurrentWidget(self.screen)
         self.window.menuBar().setEnabled(False)
         self.window.home_button.setEnabled(False)
+        self.window.nurse_bar.setEnabled(False)  # signing in here is unlocking: the lock screen's button
         self.screen.badge_entry.setFocus()
         self.locked_changed.emit(True)
 
@@ -173,6 +178,7 @@ class StationLock(QObject):
         self.window.stack.setCurrentWidget(self.window.overview)
         self.window.menuBar().setEnabled(True)
         self.window.home_button.setEnabled(True)
+        self.window.nurse_bar.setEnabled(True)
         self.locked_changed.emit(False)
 
     def ask_unlock(self, prefill_id: str = "") -> None:

@@ -68,7 +68,8 @@ class SignInDialog(QDialog):
         self.pin_entry.setPlaceholderText("PIN (6 digits or more), Enter")
         self.pin_entry.returnPressed.connect(self.submit)
         for entry in (self.id_entry, self.pin_entry):
-            entry.setStyleSheet("font-size: 16pt; padding: 6px;")
+            entry.setStyleSheet("font-size: 16pt; padding: 4px;")
+            entry.setMinimumHeight(entry.fontMetrics().height() * 2 + 12)
         form.addRow("Badge or ID", self.id_entry)
         form.addRow("PIN", self.pin_entry)
         outer.addLayout(form)
@@ -103,7 +104,7 @@ class SignInDialog(QDialog):
         self._identifier = account.id if account is not None else text
         if account is not None:
             self.id_entry.setText(account.id)  # never leave a scanned badge code on the screen
-            self.who.setText(f"{account.name} ({account.role.label})")
+            self.who.setText(f"{account.name}, {account.role.label}")
         else:
             self.who.setText("")
         self.problem.setText("")

@@ -72,7 +72,7 @@ def test_idle_locks_and_an_alarm_raised_while_locked_is_shown_and_sounding(
     floor.tick()
     assert lock.locked and floor.nurse == ""
     texts = visible_texts(window)
-    assert PATIENT_INITIALS not in texts and "Station locked" in texts
+    assert PATIENT_INITIALS not in texts and "STATION LOCKED" in texts
     assert "Infusing" in texts or "INFUSING" in texts.upper()
 
     # No one at the station while the step-up falls due and its alarm is raised
