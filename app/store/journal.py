@@ -23,6 +23,7 @@ import sqlite_utils
 from app.domain.chair import format_time, parse_time
 from app.domain.clock import Clock, SystemClock
 from app.domain.events import Event, EventType
+from app.store import cipher
 from app.store.schema import check_version, migrate
 
 GENESIS_HASH = "0" * 64
@@ -118,39 +119,68 @@ def row_hash(row: sqlite3.Row | dict[str, Any]) -> str:
     )
 
 
-def open_connection(path: Path, read_only: bool = False) -> sqlite3.Connection:
-    """A connection with the durability settings the journal relies on."""
+_INTEGRITY_ERRORS = cipher.errors("IntegrityError")
+_OPERATIONAL_ERRORS = cipher.errors("OperationalError")
+_DATABASE_ERRORS = cipher.errors("DatabaseError")
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (OSError, *cipher.errors("Error"))
+
+
+def open_connection(path: Path, read_only: bool = False, key: str | None = None) -> sqlite3.Connection:
+    """A connection with the durability settings the journal relies on. An encrypted journal (see
+    app.store.cipher) opens with `key`, or else with the key kept in the OS keyring."""
+    if key is None and cipher.is_encrypted(path):
+        key = cipher.key_from_keyring(path)
+        if key is None:
+            raise JournalError(
+                f"{path} is not a Chairside database this computer can read: either it is an encrypted "
+                "journal whose key is not in this computer's keyring (start the station with "
+                "--journal-key-prompt to type it), or it is not a Chairside database at all. Nothing was "
+                "opened or changed."
+            )
     try:
-        if read_only:
+        if key is not None:
+            conn: sqlite3.Connection = cipher.connect(path, key, read_only)
+        elif read_only:
             conn = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10.0
             )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
-    except (OSError, sqlite3.Error) as exc:
+    except cipher.WrongKey:
+        raise JournalError(
+            f"the key given for the encrypted journal {path} is wrong (or the file is damaged): nothing was "
+            "opened or changed"
+        ) from None
+    except cipher.CipherUnavailable as exc:
+        raise JournalError(f"{path}: {exc}") from exc
+    except _OPEN_ERRORS as exc:
         raise JournalError(f"cannot open the database {path}: {exc}") from exc
-    conn.row_factory = sqlite3.Row
+    if key is None:
+        conn.row_factory = sqlite3.Row
     try:
         if not read_only:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.DatabaseError as exc:
+    except _DATABASE_ERRORS as exc:
         conn.close()
         raise JournalError(f"{path} is not a Chairside database (or it is damaged): {exc}") from exc
     return conn
 
 
 class Journal:
-    def __init__(self, path: Path | str, clock: Clock | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, clock: Clock | None = None, read_only: bool = False, key: str | None = None
+    ) -> None:
         """Open (and, unless read_only, create or migrate) the journal at `path`. Read-only opens are for
-        status, verification and export: they never change the file."""
+        status, verification and export: they never change the file. `key`: an encrypted journal's
+        (a new file given a key is created encrypted)."""
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
         self.read_only = read_only
-        self.conn = open_connection(self.path, read_only)
+        self.conn = open_connection(self.path, read_only, key)
         try:
             self.schema_version = (
                 check_version(self.conn, str(self.path)) if read_only else migrate(self.conn, str(self.path))
@@ -235,9 +265,9 @@ class Journal:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-        except sqlite3.IntegrityError as exc:
+        except _INTEGRITY_ERRORS as exc:
             raise SequenceConflict(f"session {session_id}: entry already recorded ({exc})") from exc
-        except sqlite3.OperationalError as exc:
+        except _OPERATIONAL_ERRORS as exc:
             raise JournalWriteError(_explain_write_error(self.path, exc)) from exc
         except ValueError as exc:  # NaN/inf in a payload: refuse rather than write unreadable JSON
             raise JournalWriteError(f"entry not recorded: {exc}") from exc
@@ -261,7 +291,7 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (chair, session_id, format_time(at), rate_ml_h, volume_ml, state, canonical_json(payload)),
             )
-        except sqlite3.OperationalError as exc:
+        except _OPERATIONAL_ERRORS as exc:
             raise JournalWriteError(_explain_write_error(self.path, exc)) from exc
 
     # ------------------------------------------------------------------------------------------
@@ -390,7 +420,7 @@ def range_digest(entries: Sequence[JournalEntry]) -> str:
     return digest.hexdigest()
 
 
-def _explain_write_error(path: Path, exc: sqlite3.OperationalError) -> str:
+def _explain_write_error(path: Path, exc: BaseException) -> str:
     text = str(exc)
     if "full" in text:
         return f"the disk holding {path} is full: the last entry was NOT recorded. Free space, then enter it again."

@@ -45,6 +45,16 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     gui.add_argument("--nurse", metavar="ID", help="demo only: the demo account signed in (default RN-AB)")
     gui.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
     gui.add_argument(
+        "--encrypt-journal",
+        action="store_true",
+        help="create the station's journal encrypted (SQLCipher); the key is asked for and kept in the OS keyring",
+    )
+    gui.add_argument(
+        "--journal-key-prompt",
+        action="store_true",
+        help="ask for the encrypted journal's key instead of the keyring",
+    )
+    gui.add_argument(
         "--idle-lock-min",
         type=float,
         metavar="MIN",
@@ -98,7 +108,11 @@ def run_gui(args: argparse.Namespace) -> int:
     else:
         db_path = default_db_path()
     protocols = ProtocolLibrary.load(args.protocols) if getattr(args, "protocols", None) else None
-    floor = Floor(Journal(db_path, clock), protocols, clock)
+    key = _journal_key(args, db_path)
+    if key == "":
+        print("chairside: no key for the encrypted journal: nothing was started", file=sys.stderr)
+        return 2
+    floor = Floor(Journal(db_path, clock, key=key), protocols, clock)
     accounts = AccountStore(floor.journal)
     controller = FloorController(floor, chairs, clock, accounts=accounts)
     if demo_count:
@@ -164,6 +178,34 @@ def run_gui(args: argparse.Namespace) -> int:
         errors.uninstall()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _ask_key(title: str) -> str:
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    text, ok = QInputDialog.getText(None, "Chairside: encrypted journal", title, QLineEdit.EchoMode.Password)
+    return text if ok else ""
+
+
+def _journal_key(args: argparse.Namespace, db_path: Path) -> str | None:
+    """None: open as the file is (an encrypted one finds its key in the keyring); "" when asked and
+    not given; else the key typed."""
+    from app.store import cipher
+
+    if args.encrypt_journal and not db_path.exists():
+        key = _ask_key("A key for the new encrypted journal (keep a copy somewhere safe):")
+        if key and key != _ask_key("The same key again:"):
+            print("chairside: the two keys differ", file=sys.stderr)
+            return ""
+        if key and not cipher.save_key(db_path, key):
+            print("chairside: this computer has no keyring: the key will be asked for at every start")
+        return key
+    if args.encrypt_journal and not cipher.is_encrypted(db_path):
+        print(f"chairside: {db_path} already exists and is not encrypted: it stays as it is", file=sys.stderr)
+        return ""
+    if args.journal_key_prompt:
+        return _ask_key(f"The key of the encrypted journal {db_path}:")
+    return None
 
 
 def _start_demo(
