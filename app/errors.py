@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from app.redaction import REDACTOR
+
 log = logging.getLogger("chairside.errors")
 
 Notify = Callable[[str], None]
@@ -36,7 +38,8 @@ def _write_crash(title: str, text: str) -> None:
     try:
         _crash_log.parent.mkdir(parents=True, exist_ok=True)
         with _crash_log.open("a", encoding="utf-8") as handle:
-            handle.write(f"==== {datetime.now(UTC).isoformat()} {title}\n{text}\n")
+            entry = REDACTOR.redact(f"{title}\n{text}")  # never a patient identifier in the crash log
+            handle.write(f"==== {datetime.now(UTC).isoformat()} {entry}\n")
     except OSError:
         log.exception("cannot write the crash log %s", _crash_log)
 

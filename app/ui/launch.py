@@ -66,7 +66,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QDialog
 
-    from app import errors
+    from app import errors, redaction
     from app.accounts.demo import DEMO_NURSE, ensure_demo_accounts
     from app.accounts.store import AccountError, AccountStore
     from app.chairs import FloorController
@@ -135,6 +135,12 @@ def run_gui(args: argparse.Namespace) -> int:
         controller, idle_lock_min=idle_lock_min, idle_clock=SystemClock() if demo_count else None
     )
     errors.install(data_dir() / "crash.log", window.show_message)
+    redaction.install(data_dir() / "chairside.log")
+    redaction.REDACTOR.remember_journal(floor.journal)
+    for chair_controller in controller.chairs:
+        chair_controller.changed.connect(
+            lambda c=chair_controller: redaction.REDACTOR.remember_payload(_identifiers(c.state))
+        )
     demo: Any = None
     try:
         if demo_count:
@@ -176,8 +182,15 @@ def run_gui(args: argparse.Namespace) -> int:
             demo.stop()
         floor.close()
         errors.uninstall()
+        redaction.uninstall()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _identifiers(state: Any) -> dict[str, str]:
+    if state is None:
+        return {}
+    return {"patient_mrn": state.patient_mrn, "patient_initials": state.patient_initials}
 
 
 def _ask_key(title: str) -> str:
