@@ -6,7 +6,7 @@ app=${1:-dist/chairside/chairside}
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 export CHAIRSIDE_DATA_DIR="$data" QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
-timeout 120 "$app" --db "$data/chairside.sqlite" --demo 2 --speed 120 --preroll 60 --nurse RN-AB --screenshot "$data/shot.png" --quit-after 5
+timeout 120 "$app" --db "$data/chairside.sqlite" --demo 2 --speed 120 --preroll 60 --nurse AB --screenshot "$data/shot.png" --quit-after 5
 test -s "$data/shot.png"
 cp "$data/shot.png" "${SMOKE_SCREENSHOT:-/dev/null}" 2>/dev/null || true
 "$app" verify --db "$data/chairside.sqlite"

@@ -14,16 +14,26 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, Role, str, str], ...] = (
 DEMO_NURSE = DEMO_ACCOUNTS[0][0]
 
 
-def ensure_demo_accounts(store: AccountStore) -> list[str]:
-    """Add the demo accounts to a database that has no accounts yet (or only the demo's). Returns
-    the lines to print; a database with real accounts is left alone."""
-    demo_ids = {a[0] for a in DEMO_ACCOUNTS}
-    existing = {a.id for a in store.accounts()}
-    if existing - demo_ids:
+DEMO_MARK = "(demo)"
+EXTRA_NURSE_PIN = "444444"
+
+
+def ensure_demo_accounts(store: AccountStore, nurse: str | None = None) -> list[str]:
+    """Add the demo accounts (and `nurse`, the demo's --nurse, when it is not one of them) to a database
+    that has no accounts yet, or only demo ones. Returns the lines to print; a database with real
+    accounts is left alone."""
+    existing = store.accounts()
+    if any(not a.name.endswith(DEMO_MARK) for a in existing):
         return ["this database has real accounts: the demo adds none (sign in with yours)"]
+    known = {a.id.casefold() for a in existing}
+    wanted = list(DEMO_ACCOUNTS)
+    if nurse and nurse.strip().casefold() not in {a[0].casefold() for a in wanted}:
+        wanted.append(
+            (nurse.strip(), f"Demo nurse {nurse.strip()} {DEMO_MARK}", Role.NURSE, EXTRA_NURSE_PIN, "")
+        )
     lines = ["demo accounts (ID / role / PIN / badge):"]
-    for account_id, name, role, pin, badge in DEMO_ACCOUNTS:
-        if account_id not in existing:
-            store.add(account_id, name, role, pin, badge, by="demo")
-        lines.append(f"  {account_id:<6} {role.label:<14} PIN {pin}  badge {badge}")
+    for account_id, name, role, pin, badge in wanted:
+        if account_id.casefold() not in known:
+            store.add(account_id, name, role, pin, badge or None, by="demo")
+        lines.append(f"  {account_id:<6} {role.label:<14} PIN {pin}  badge {badge or '-'}")
     return lines

@@ -42,7 +42,11 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     )
     gui.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds (wall time)")
     gui.add_argument("--chair", type=int, metavar="K", help="open chair K's view")
-    gui.add_argument("--nurse", metavar="ID", help="demo only: the demo account signed in (default RN-AB)")
+    gui.add_argument(
+        "--nurse",
+        metavar="ID",
+        help="demo only: the demo account signed in (default RN-AB; another ID becomes a demo nurse)",
+    )
     gui.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
     gui.add_argument(
         "--encrypt-journal",
@@ -116,7 +120,11 @@ def run_gui(args: argparse.Namespace) -> int:
     accounts = AccountStore(floor.journal)
     controller = FloorController(floor, chairs, clock, accounts=accounts)
     if demo_count:
-        print("\n".join(ensure_demo_accounts(accounts)))
+        try:
+            print("\n".join(ensure_demo_accounts(accounts, args.nurse)))
+        except AccountError as exc:
+            print(f"chairside: --nurse: {exc}", file=sys.stderr)
+            return 2
         try:
             controller.set_nurse(args.nurse or DEMO_NURSE)
         except AccountError as exc:

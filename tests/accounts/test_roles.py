@@ -10,7 +10,15 @@ from app.accounts.roles import POLICY, Action, Role
 from app.accounts.store import AccountStore
 from app.chairs import FloorController
 from app.domain.clock import ManualClock
-from app.domain.commands import Correct, Discontinue, Override, RecordScreening, RecordVitals
+from app.domain.commands import (
+    Correct,
+    Discontinue,
+    GivePremedication,
+    Override,
+    RecordScreening,
+    RecordVitals,
+    StartInfusion,
+)
 from app.domain.decide import CommandRefused
 from app.floor import Floor
 from tests.ui.helpers import check_in_command
@@ -134,3 +142,43 @@ def test_entries_are_signed_by_the_signed_in_account(station: FloorController, c
     assert station.nurse == ""
     with pytest.raises(CommandRefused, match="Nobody is signed in"):
         chair.execute(RecordVitals({"heart_rate_bpm": 72}))
+
+
+def _escalated_alarm(station: FloorController, clock: ManualClock) -> str:
+    """Chair 1 infusing (no pump), its step-up missed until the reminder escalates to the charge nurse."""
+    _checked_in(station, clock, by="RN-AB")
+    chair = station.chair(1)
+    state = chair.state
+    assert state is not None and state.protocol is not None
+    chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
+    for premed in state.protocol.premedications:
+        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+    clock.advance(minutes=31)
+    chair.execute(StartInfusion())
+    while not chair.escalated_alarms():
+        clock.advance(minutes=1)
+        station.tick()
+    return chair.escalated_alarms()[0].id
+
+
+def test_an_escalated_alarm_needs_the_charge_nurse(station: FloorController, clock: ManualClock) -> None:
+    alarm_id = _escalated_alarm(station, clock)
+    chair = station.chair(1)
+    with pytest.raises(NotPermitted, match="may not acknowledge an escalated alarm alone"):
+        chair.acknowledge(alarm_id)
+    assert not chair.active_alarms[0].acknowledged
+    accounts = station.accounts
+    assert accounts is not None
+    chair.acknowledge(alarm_id, cosigner=accounts.sign_in("CN-EF", PIN, purpose="co-sign"))
+    acked = [e for e in station.floor.journal.entries() if e.type == "alarm_acknowledged"]
+    assert [(e.actor, e.payload["cosigned_by"]) for e in acked] == [("RN-AB", "CN-EF")]
+
+
+def test_the_charge_nurse_acknowledges_an_escalated_alarm_alone(
+    station: FloorController, clock: ManualClock
+) -> None:
+    alarm_id = _escalated_alarm(station, clock)
+    station.set_nurse("CN-EF")
+    station.chair(1).acknowledge(alarm_id)
+    acked = [e for e in station.floor.journal.entries() if e.type == "alarm_acknowledged"]
+    assert [e.actor for e in acked] == ["CN-EF"] and "cosigned_by" not in acked[0].payload
