@@ -127,9 +127,11 @@ def run_gui(args: argparse.Namespace) -> int:
             return 2
         try:
             controller.set_nurse(args.nurse or DEMO_NURSE)
-        except AccountError as exc:
-            print(f"chairside: --nurse: {exc}", file=sys.stderr)
-            return 2
+        except (AccountError, ValueError) as exc:
+            if args.nurse:
+                print(f"chairside: --nurse: {exc}", file=sys.stderr)
+                return 2
+            # a station database with real accounts: nobody is signed in until someone signs in
     elif not accounts.has_admin():
         first = FirstAdministratorDialog(accounts)
         if first.exec() != QDialog.DialogCode.Accepted:
