@@ -44,7 +44,9 @@ class Station:
         self.floor_controller = FloorController(
             floor, 2, clock, accounts=station_accounts(floor.journal, "AB", "CD")
         )
-        self.window = MainWindow(self.floor_controller)
+        self.window = MainWindow(
+            self.floor_controller, idle_lock_min=24 * 60
+        )  # time jumps are not idleness here
         qtbot.addWidget(self.window)
         self.window.resize(1366, 768)
         self.window.show()

@@ -37,7 +37,9 @@ class Station:
         self.controller = FloorController(
             floor, 2, clock, accounts=station_accounts(floor.journal, "AB", "CD")
         )
-        self.window = MainWindow(self.controller)
+        self.window = MainWindow(
+            self.controller, idle_lock_min=24 * 60
+        )  # jumps in time are not idleness here
         qtbot.addWidget(self.window)
         self.window.resize(1366, 768)
         self.window.show()
