@@ -204,9 +204,9 @@ def load_station_config(path: Path | str) -> StationConfig:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
         raise StationConfigError(
-            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}); save it as UTF-8",
-            file=path,
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8", file=path
         ) from None
     try:
         data = tomllib.loads(text)

@@ -193,7 +193,7 @@ def test_the_error_carries_the_chair_and_key_for_a_form_to_point_at(tmp_path: Pa
 def test_a_file_that_is_not_utf8_or_not_there_is_named(tmp_path: Path) -> None:
     path = tmp_path / "station.toml"
     path.write_bytes((HEADER + '[[chairs]]\nname = "Fauteuil é"\n').encode("latin-1"))
-    with pytest.raises(StationConfigError, match=r"station.toml: not UTF-8 text \(byte 0xe9 at offset"):
+    with pytest.raises(StationConfigError, match=r"station.toml: not UTF-8 text \(byte 0xe9 on line 4\)"):
         load_station_config(path)
     with pytest.raises(StationConfigError, match=r"nothing.toml: no such file"):
         load_station_config(tmp_path / "nothing.toml")
