@@ -34,13 +34,41 @@ def check_pump(pump: PumpConfig) -> ProbeResult:
     return probe_pump(pump.as_driver_config(), stop_on_loss=True)
 
 
+_HINTS = (
+    ("No such file or directory", "no such port: is the adapter plugged in and the name right?"),
+    ("Permission denied", "not allowed to open the port: add the station's user to the 'dialout' group"),
+    ("Device or resource busy", "the port is in use by another program or station"),
+    ("Connection refused", "the device server refused the connection: check its address and port"),
+    ("Name or service not known", "unknown host name: check the device server's address"),
+    ("timed out", "the device server did not answer: check its address and the network"),
+    (
+        "no valid frame from the pump",
+        "the port opens but no pump answers: is the pump on, its cable in, remote communication on?",
+    ),
+)
+"""Known failure texts and what a biomedical engineer should check, in the order they are tried."""
+
+
+def failure_hint(reason: str) -> str | None:
+    """What to check for a link failure ``reason``, or None when it is not a known one."""
+    for text, hint in _HINTS:
+        if text in reason:
+            return hint
+    return None
+
+
+def failure(result: ProbeResult) -> tuple[str, str]:
+    """Why the probe got no reading: (what to check, the link's own words)."""
+    raw = result.link.reason if result.link.status is LinkStatus.LOST else result.reason
+    return failure_hint(raw) or raw, raw
+
+
 def describe(result: ProbeResult) -> str:
-    """One line: who answered and what it reads, or why nothing came."""
+    """One line: who answered and what it reads, or why nothing came (what to check, then the detail)."""
     telemetry = result.telemetry
     if telemetry is None:
-        if result.link.status is LinkStatus.LOST:
-            return f"link lost after {result.elapsed_s:.1f} s: {result.link.reason}"
-        return result.reason
+        hint, raw = failure(result)
+        return raw if hint == raw else f"{hint} ({raw})"
     identity = result.identity
     who = (
         f"pump {identity.serial} ({identity.protocol}, {identity.protocol_version})"

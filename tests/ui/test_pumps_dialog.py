@@ -80,8 +80,9 @@ def test_edit_a_url_test_it_against_a_simulated_pump_and_save(
         assert dialog.result_label(0).text().startswith("⟳ Testing")
     name, answered, text = answer.args
     assert (name, answered) == ("Chair 1", True)
-    assert text.startswith("✔ Answered: pump 8002-51740 (alaris, Asena Rev 2.1.5): infusing, 120.00 mL/h")
+    assert text == "✔ Pump 8002-51740 answered: infusing, 120.0 mL/h, 60.0 mL infused"
     assert dialog.result_label(0).text() == text
+    assert dialog.result_label(0).toolTip().startswith("pump 8002-51740 (alaris, Asena Rev 2.1.5): infusing")
     assert dialog.result_label(0).property("outcome") == "ok"
     assert dialog.test_button(0).isEnabled()
 
@@ -99,15 +100,20 @@ def test_a_missing_port_fails_in_its_row(qtbot: QtBot, dialog: PumpsDialog) -> N
         dialog.test_button(0).click()
     name, answered, text = answer.args
     assert (name, answered) == ("Chair 1", False)
-    assert text.startswith("✖ No answer: link lost after")
-    assert "cannot open /dev/chairside-no-such-port" in text
+    assert text == "✖ No answer: no such port: is the adapter plugged in and the name right?"
+    assert dialog.result_label(0).text() == text
+    assert "cannot open /dev/chairside-no-such-port" in dialog.result_label(0).toolTip()  # pyserial's words
     assert dialog.result_label(0).property("outcome") == "failed"
 
 
-def test_a_chair_without_a_pump_says_so(qtbot: QtBot, dialog: PumpsDialog) -> None:
-    with qtbot.waitSignal(dialog.test_finished, timeout=WAIT_MS) as answer:
-        dialog.test_button(1).click()
-    assert answer.args == ["Chair 2", False, "— No pump configured at this chair"]
+def test_a_chair_without_a_pump_says_so_and_has_nothing_to_test(dialog: PumpsDialog) -> None:
+    assert dialog.result_label(1).text() == "— No pump at this chair"
+    assert not dialog.test_button(1).isEnabled()
+    dialog.protocol_box(1).setCurrentIndex(dialog.protocol_box(1).findData("alaris"))
+    assert dialog.test_button(1).isEnabled()
+    assert dialog.result_label(1).text() == "Not tested"
+    dialog.protocol_box(0).setCurrentIndex(0)
+    assert not dialog.test_button(0).isEnabled()
 
 
 @pytest.mark.parametrize(

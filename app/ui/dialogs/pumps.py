@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.station.check import check_pump, describe
+from app.station.check import check_pump, describe, failure
 from app.station.config import (
     MAX_CHAIRS,
     ChairConfig,
@@ -73,22 +73,24 @@ HEADERS = [
     "Chair",
     "Pump type",
     "Port or URL",
-    "Poll every (s)",
-    "Quiet time (s)",
-    "Reply time-out (s)",
-    "Reconnect max (s)",
+    "Poll every\n(s)",
+    "Quiet time\n(s)",
+    "Reply time-\nout (s)",
+    "Reconnect\nmax (s)",
     "Handshake",
     "",
     "Test result",
 ]
 NO_PUMP = "No pump"
+NO_PUMP_AT_CHAIR = "— No pump at this chair"
 ROW_ID = Qt.ItemDataRole.UserRole
 
 _STYLE = """
 QLabel#testResult { padding: 2px 6px; }
-QLabel#testResult[outcome="ok"] { color: #0d4d1f; font-weight: bold; }
-QLabel#testResult[outcome="failed"] { color: #b00020; font-weight: bold; }
-QLabel#testResult[outcome="busy"] { color: #0b3a66; }
+QLabel#testResult[outcome="ok"] { color: #0d4d1f; background: #e3f1e6; font-weight: bold; }
+QLabel#testResult[outcome="failed"] { color: #8c0019; background: #fdecea; font-weight: bold; }
+QLabel#testResult[outcome="busy"] { color: #0b3a66; background: #eef3fa; }
+QLabel#testResult[outcome="none"] { color: #3c4148; }
 QFrame#refusal { background: #fdecea; border: 2px solid #b00020; border-radius: 8px; }
 QLabel#refusalText { color: #6e0f0f; font-weight: bold; }
 """
@@ -176,16 +178,16 @@ class PumpsDialog(QDialog):
             COL_CHAIR: 130,
             COL_PROTOCOL: 110,
             COL_URL: 260,
-            COL_POLL: 80,
-            COL_QUIET: 80,
-            COL_REPLY: 80,
-            COL_RECONNECT: 80,
-            COL_HANDSHAKE: 100,
+            COL_POLL: 100,
+            COL_QUIET: 100,
+            COL_REPLY: 100,
+            COL_RECONNECT: 100,
+            COL_HANDSHAKE: 130,
             COL_TEST: 70,
         }.items():
             self.table.setColumnWidth(column, width)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setMinimumHeight(44)
+        header.setMinimumHeight(52)
         outer.addWidget(self.table, 1)
         defaults = QLabel(defaults_text())
         defaults.setWordWrap(True)
@@ -245,6 +247,7 @@ class PumpsDialog(QDialog):
         for known in available_protocols():
             protocol.addItem(known.capitalize(), known)
         protocol.setCurrentIndex(max(0, protocol.findData(pump.protocol if pump else None)))
+        protocol.currentIndexChanged.connect(lambda _index, item=name: self._pump_type_changed(item))
         self.table.setCellWidget(row, COL_PROTOCOL, protocol)
         self.table.setItem(row, COL_URL, QTableWidgetItem(pump.url if pump else ""))
         for column, key in NUMBER_COLUMNS.items():
@@ -259,13 +262,21 @@ class PumpsDialog(QDialog):
         test = QPushButton("Test")
         test.clicked.connect(lambda _checked=False, item=name: self.test_row(self.table.row(item)))
         self.table.setCellWidget(row, COL_TEST, test)
-        result = QLabel("Not tested" if pump else "")
+        result = QLabel()
         result.setObjectName("testResult")
         result.setWordWrap(True)
         result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table.setCellWidget(row, COL_RESULT, result)
-        self.table.setRowHeight(row, 52)
+        self.table.setRowHeight(row, 56)
+        self._pump_type_changed(name)
         return row
+
+    def _pump_type_changed(self, item: QTableWidgetItem) -> None:
+        row = self.table.row(item)
+        has_pump = self.protocol_box(row).currentData() is not None
+        self.test_button(row).setEnabled(has_pump)
+        self.handshake_box(row).setEnabled(has_pump)
+        self._show_result(row, "none", "Not tested" if has_pump else NO_PUMP_AT_CHAIR)
 
     def add_chair(self) -> int:
         if self.table.rowCount() >= MAX_CHAIRS:
@@ -354,11 +365,11 @@ class PumpsDialog(QDialog):
                 return row
         return -1
 
-    def _show_result(self, row: int, outcome: str, text: str) -> None:
+    def _show_result(self, row: int, outcome: str, text: str, detail: str = "") -> None:
         label = self.result_label(row)
         label.setProperty("outcome", outcome)
         label.setText(text)
-        label.setToolTip(text)
+        label.setToolTip(detail or text)
         label.style().unpolish(label)
         label.style().polish(label)
 
@@ -376,8 +387,8 @@ class PumpsDialog(QDialog):
             return
         pump = config.chairs[0].pump
         if pump is None:
-            text = "— No pump configured at this chair"
-            self._show_result(row, "", text)
+            text = NO_PUMP_AT_CHAIR
+            self._show_result(row, "none", text)
             self.test_finished.emit(name, False, text)
             return
         item = self.table.item(row, COL_CHAIR)
@@ -405,14 +416,18 @@ class PumpsDialog(QDialog):
             return  # the row was removed while its pump was being tested
         self.test_button(row).setEnabled(True)
         name = self._text(row, COL_CHAIR)
-        if isinstance(outcome, ProbeResult) and outcome.answered:
-            text = f"✔ Answered: {describe(outcome)}"
-            self._show_result(row, "ok", text)
+        if isinstance(outcome, ProbeResult) and outcome.telemetry is not None:
+            reading = outcome.telemetry
+            text = (
+                f"✔ Pump {reading.serial} answered: {reading.state.value}, {reading.rate_ml_h:.1f} mL/h, "
+                f"{reading.volume_infused_ml:.1f} mL infused" + (", ALARM" if reading.alarms else "")
+            )
+            self._show_result(row, "ok", text, describe(outcome))
             self.test_finished.emit(name, True, text)
             return
-        reason = describe(outcome) if isinstance(outcome, ProbeResult) else str(outcome)
-        text = f"✖ No answer: {reason}"
-        self._show_result(row, "failed", text)
+        hint, raw = failure(outcome) if isinstance(outcome, ProbeResult) else (str(outcome), str(outcome))
+        text = f"✖ No answer: {hint}"
+        self._show_result(row, "failed", text, raw)
         self.test_finished.emit(name, False, text)
 
     def wait_for_tests(self, timeout_s: float = 60.0) -> bool:
@@ -448,9 +463,8 @@ class PumpsDialog(QDialog):
     def _point_at(self, error: StationConfigError) -> None:
         if error.chair_index is not None:
             who = f"{error.chair_name or f'Row {error.chair_index}'}"
-            what = (
-                f"{HEADERS[KEY_COLUMN[error.key]]}" if error.key in KEY_COLUMN else error.key or "the chair"
-            )
+            what = HEADERS[KEY_COLUMN[error.key]] if error.key in KEY_COLUMN else error.key or "chair"
+            what = what.replace("\n", " ")
             self._refuse(f"Nothing was saved. {who}, {what}: {error.problem}")
             column = KEY_COLUMN.get(error.key or "", COL_CHAIR)
             row = error.chair_index - 1
