@@ -96,7 +96,7 @@ class StationConfigError(ValueError):
         elif section:
             where.append(f"[{section}]")
         if key:
-            where.append(key)
+            where.append(key if re.fullmatch(r"[\w.-]+", key) else repr(key))
         super().__init__(f"{': '.join(where)}: {problem}")
 
 
@@ -414,6 +414,8 @@ def _name(value: Any, fail: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise fail("missing or empty: give it a name" if value is None else "must be a non-empty string")
     name = value.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise fail(f"must be one line of text, not {name!r}")
     if len(name) > MAX_NAME_CHARS:
         raise fail(f"at most {MAX_NAME_CHARS} characters, not {len(name)}")
     return name
