@@ -37,7 +37,11 @@ def check_pump(pump: PumpConfig) -> ProbeResult:
 _HINTS = (
     ("No such file or directory", "no such port: is the adapter plugged in and the name right?"),
     ("Permission denied", "not allowed to open the port: add the station's user to the 'dialout' group"),
-    ("Device or resource busy", "the port is in use by another program or station"),
+    (
+        "Could not exclusively lock port",
+        "the port is in use: by the running station's own link to this pump, or by another program",
+    ),
+    ("Device or resource busy", "the port is in use by another program"),
     ("Connection refused", "the device server refused the connection: check its address and port"),
     ("Name or service not known", "unknown host name: check the device server's address"),
     ("timed out", "the device server did not answer: check its address and the network"),

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
 from app.cli import main
 from app.station.check import EXIT_ALL_ANSWERED, EXIT_BAD_CONFIG, EXIT_PUMP_FAILED
@@ -145,3 +146,17 @@ def test_no_traceback_from_the_real_command_line(tmp_path: Path) -> None:
     )
     assert missing.returncode == EXIT_BAD_CONFIG
     assert missing.stderr == f"chairside config check: {tmp_path / 'empty' / 'station.toml'}: no such file\n"
+
+
+def test_a_port_held_by_another_link_is_named_in_use(
+    tmp_path: Path, pumps: list[PtyPumpServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "station.toml", [pump_chair("Chair 1", pumps[0].url)])
+    held = serial.serial_for_url(pumps[0].url, exclusive=True)  # as a running station holds its ports
+    try:
+        assert main(["config", "check", "--config", str(config)]) == EXIT_PUMP_FAILED
+    finally:
+        held.close()
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("Chair 1  FAILED   the port is in use: by the running station's own link")
+    assert "Could not exclusively lock port" in line
