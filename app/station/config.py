@@ -251,9 +251,11 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         fail=lambda p: fail(p, "telemetry", "heartbeat_s"),
     )
     retention = telemetry.get("retention_days", DEFAULT_RETENTION_DAYS)
-    if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
+    if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 36_500:
         raise fail(
-            f"must be a whole number of days, at least 1, not {retention!r}", "telemetry", "retention_days"
+            f"must be a whole number of days from 1 to 36500, not {retention!r}",
+            "telemetry",
+            "retention_days",
         )
     broker = _table(data, "broker", source, required=False)
     hl7 = _table(data, "hl7", source, required=False)

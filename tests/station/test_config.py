@@ -170,6 +170,7 @@ PUMP = CHAIR + 'protocol = "alaris"\nurl = "/dev/ttyUSB0"\n'
         ('[station]\nname = "A"\nshift_file = "none.toml"\n' + CHAIR, "[station]: shift_file: no such file"),
         (HEADER + "[telemetry]\nheartbeat_s = -1\n" + CHAIR, "[telemetry]: heartbeat_s: must be above 0"),
         (HEADER + "[telemetry]\nretention_days = 1.5\n" + CHAIR, "retention_days: must be a whole number"),
+        (HEADER + "[telemetry]\nretention_days = 99999999\n" + CHAIR, "from 1 to 36500, not 99999999"),
         (HEADER + "broker = 3\n" + CHAIR, "[station]: broker: unknown key"),
         ('broker = "mqtt://x"\n' + HEADER + CHAIR, "[broker]: must be a table ([broker]), not str"),
         (
