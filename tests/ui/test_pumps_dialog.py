@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.chairs import FloorController
@@ -212,3 +213,56 @@ def test_an_unreadable_file_is_explained_not_edited(qtbot: QtBot, floor: Floor, 
     assert f"{bad}: chairs: a station has 1 to 48 chairs" in notice.text()
     notice.close()
     controller.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[str]:
+    """A cable with nothing on the other end."""
+    master, slave = os.openpty()
+    yield os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
+
+
+def test_test_all_probes_every_pump_row(
+    qtbot: QtBot, dialog: PumpsDialog, pump: PtyPumpServer, silent_port: str
+) -> None:
+    dialog.set_text(0, COL_URL, pump.url)
+    row = dialog.add_chair()
+    dialog.protocol_box(row).setCurrentIndex(dialog.protocol_box(row).findData("alaris"))
+    dialog.set_text(row, COL_URL, silent_port)
+    dialog.set_text(row, COL_QUIET, "0.5")
+    answers: list[tuple[str, bool]] = []
+    dialog.test_finished.connect(lambda name, ok, _text: answers.append((name, ok)))
+    dialog.test_all_button.click()
+    assert not dialog.test_button(0).isEnabled() and not dialog.test_button(row).isEnabled()
+    qtbot.waitUntil(lambda: len(answers) == 2, timeout=WAIT_MS)
+    assert sorted(answers) == [("Chair 1", True), ("Chair 3", False)]  # Chair 2 has no pump: not tested
+    assert "no pump answers" in dialog.result_label(row).text()
+    assert "no valid frame from the pump for more than 0.5 s" in dialog.result_label(row).toolTip()
+
+
+def test_a_row_removed_or_a_dialog_closed_while_testing_is_harmless(
+    qtbot: QtBot, dialog: PumpsDialog, silent_port: str
+) -> None:
+    dialog.set_text(0, COL_URL, silent_port)
+    dialog.set_text(0, COL_QUIET, "0.5")
+    answers: list[str] = []
+    dialog.test_finished.connect(lambda name, _ok, _text: answers.append(name))
+    dialog.test_button(0).click()
+    dialog.table.selectRow(0)
+    dialog.remove_selected()
+    assert dialog.wait_for_tests(30.0)
+    QApplication.processEvents()  # the probe has emitted: deliver its queued answer, if it had one
+    assert answers == []
+    assert dialog.row_count() == 1
+
+    row = dialog.add_chair()
+    dialog.protocol_box(row).setCurrentIndex(dialog.protocol_box(row).findData("alaris"))
+    dialog.set_text(row, COL_URL, silent_port)
+    dialog.set_text(row, COL_QUIET, "0.5")
+    dialog.test_button(row).click()
+    dialog.reject()
+    assert dialog.wait_for_tests(30.0)
+    QApplication.processEvents()
+    assert answers == []
