@@ -21,6 +21,7 @@ from app.ui.theme import apply_theme
 from drivers.sim import ManualClock, SimulatedPump, serve_pty
 
 OUT = Path(__file__).resolve().parent / "pumps-dialog.png"
+"""Another file and size: ``pumps_dialog.py OUT.png 1326x700``."""
 
 
 def closed_local_port() -> int:
@@ -57,7 +58,9 @@ def main() -> int:
         )
         path = save_station_config(config, Path(folder) / "chairside" / "station.toml")
         dialog = PumpsDialog(path)
-        dialog.resize(1600, 620)
+        out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+        width, height = (int(n) for n in (sys.argv[2] if len(sys.argv) > 2 else "1600x760").split("x"))
+        dialog.resize(width, height)
         dialog.show()
         pending = {0, 1, 2, 3}
         dialog.test_finished.connect(lambda *_: pending.pop() if pending else None)
@@ -67,8 +70,8 @@ def main() -> int:
             app.processEvents()
             dialog.wait_for_tests(0.05)
         app.processEvents()
-        dialog.grab().save(str(OUT))
-        print(f"saved {OUT}")
+        dialog.grab().save(str(out))
+        print(f"saved {out}")
         dialog.close()
     for server in pumps:
         server.close()

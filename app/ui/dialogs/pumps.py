@@ -73,17 +73,19 @@ HEADERS = [
     "Chair",
     "Pump type",
     "Port or URL",
-    "Poll every\n(s)",
-    "Quiet time\n(s)",
-    "Reply time-\nout (s)",
-    "Reconnect\nmax (s)",
-    "Handshake",
+    "Poll\nevery (s)",
+    "Quiet\ntime (s)",
+    "Reply\nwait (s)",
+    "Retry\nmax (s)",
+    "Hand-\nshake",
     "",
     "Test result",
 ]
 NO_PUMP = "No pump"
 NO_PUMP_AT_CHAIR = "— No pump at this chair"
 ROW_ID = Qt.ItemDataRole.UserRole
+ROW_HEIGHT_PX = 72
+"""Three lines of a test result, so a narrow (1366 px) screen still shows all of it."""
 
 _STYLE = """
 QLabel#testResult { padding: 2px 6px; }
@@ -99,10 +101,10 @@ QLabel#refusalText { color: #6e0f0f; font-weight: bold; }
 def defaults_text() -> str:
     link = LinkSettings()
     return (
-        f"An empty setting takes the driver's default: poll every {DEFAULT_POLL_INTERVAL_S:g} s, "
-        f"quiet time {link.quiet_time_s:g} s (then the link is lost and the chair alarms), "
-        f"reply time-out {link.reply_timeout_s:g} s, reconnect at most every {link.reconnect_max_s:g} s, "
-        "handshake on."
+        f"An empty setting takes the driver's default: poll every {DEFAULT_POLL_INTERVAL_S:g} s; "
+        f"quiet time {link.quiet_time_s:g} s (no reply for that long: the link is lost and the chair "
+        f"alarms); reply wait {link.reply_timeout_s:g} s; retry a lost link at most every "
+        f"{link.reconnect_max_s:g} s; handshake on."
     )
 
 
@@ -149,7 +151,8 @@ class PumpsDialog(QDialog):
         self.setWindowTitle("Station pumps")
         self.setObjectName("pumpsDialog")
         self.setStyleSheet(_STYLE)
-        self.resize(1500, 640)
+        available = self.screen().availableGeometry()  # a 1366x768 station gets a dialog that fits
+        self.resize(min(1500, available.width() - 40), min(640, available.height() - 60))
 
         outer = QVBoxLayout(self)
         heading = QLabel("Pumps at each chair")
@@ -167,6 +170,10 @@ class PumpsDialog(QDialog):
 
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
+        for key, column in KEY_COLUMN.items():
+            heading = self.table.horizontalHeaderItem(column)
+            if heading is not None:
+                heading.setToolTip(f"{key} in the station's configuration file")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setWordWrap(True)
@@ -174,17 +181,9 @@ class PumpsDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_RESULT, QHeaderView.ResizeMode.Stretch)
-        for column, width in {
-            COL_CHAIR: 130,
-            COL_PROTOCOL: 110,
-            COL_URL: 260,
-            COL_POLL: 100,
-            COL_QUIET: 100,
-            COL_REPLY: 100,
-            COL_RECONNECT: 100,
-            COL_HANDSHAKE: 130,
-            COL_TEST: 70,
-        }.items():
+        for column in (*NUMBER_COLUMNS, COL_HANDSHAKE, COL_TEST):  # as wide as their headings, no wider
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        for column, width in {COL_CHAIR: 120, COL_PROTOCOL: 110, COL_URL: 230}.items():
             self.table.setColumnWidth(column, width)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setMinimumHeight(52)
@@ -254,7 +253,7 @@ class PumpsDialog(QDialog):
             value = getattr(pump, key) if pump else None
             self.table.setItem(row, column, QTableWidgetItem("" if value is None else f"{value:g}"))
         handshake = QComboBox()
-        handshake.addItem("Default (on)", None)
+        handshake.addItem("Default", None)
         handshake.addItem("On", True)
         handshake.addItem("Off", False)
         handshake.setCurrentIndex(max(0, handshake.findData(pump.handshake if pump else None)))
@@ -267,7 +266,7 @@ class PumpsDialog(QDialog):
         result.setWordWrap(True)
         result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table.setCellWidget(row, COL_RESULT, result)
-        self.table.setRowHeight(row, 56)
+        self.table.setRowHeight(row, ROW_HEIGHT_PX)
         self._pump_type_changed(name)
         return row
 
