@@ -171,9 +171,9 @@ class PumpsDialog(QDialog):
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
         for key, column in KEY_COLUMN.items():
-            heading = self.table.horizontalHeaderItem(column)
-            if heading is not None:
-                heading.setToolTip(f"{key} in the station's configuration file")
+            title = self.table.horizontalHeaderItem(column)
+            if title is not None:
+                title.setToolTip(f"{key} in the station's configuration file")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setWordWrap(True)
