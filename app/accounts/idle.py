@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.domain.clock import Clock
+from app.station.config import DEFAULT_IDLE_LOCK_MIN  # the station configuration's idle_lock_min
 
-DEFAULT_IDLE_LOCK_MIN = 5.0  # resources/accounts.toml [idle]; the station configuration may set its own
+__all__ = ["DEFAULT_IDLE_LOCK_MIN", "IdleTimer"]
 
 
 class IdleTimer:

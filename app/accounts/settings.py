@@ -22,7 +22,6 @@ class AccountSettings:
     max_failures: int = 5
     lock_min: float = 5.0
     pin_min_digits: int = 6
-    idle_lock_min: float = 5.0
     pin_cost: ScryptCost = ScryptCost(2**17, 8, 1)
 
     @classmethod
@@ -31,12 +30,11 @@ class AccountSettings:
         try:
             with path.open("rb") as handle:
                 data: dict[str, Any] = tomllib.load(handle)
-            lockout, pin, idle, cost = data["lockout"], data["pin"], data["idle"], data["scrypt"]
+            lockout, pin, cost = data["lockout"], data["pin"], data["scrypt"]
             settings = cls(
                 max_failures=int(lockout["max_failures"]),
                 lock_min=float(lockout["lock_min"]),
                 pin_min_digits=int(pin["min_digits"]),
-                idle_lock_min=float(idle["lock_after_min"]),
                 pin_cost=ScryptCost(int(cost["pin_n"]), int(cost["pin_r"]), int(cost["pin_p"])),
             )
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:

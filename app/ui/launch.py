@@ -140,7 +140,7 @@ def run_gui(args: argparse.Namespace) -> int:
             return 2
 
     # The demo's clock may run fast: its idle lock keeps wall time
-    idle_lock_min = args.idle_lock_min if args.idle_lock_min is not None else accounts.settings.idle_lock_min
+    idle_lock_min = args.idle_lock_min if args.idle_lock_min is not None else _configured_idle_lock_min()
     window = MainWindow(
         controller, idle_lock_min=idle_lock_min, idle_clock=SystemClock() if demo_count else None
     )
@@ -195,6 +195,21 @@ def run_gui(args: argparse.Namespace) -> int:
         redaction.uninstall()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _configured_idle_lock_min() -> float:
+    """The station configuration's idle_lock_min (its default without a configuration file)."""
+    from app.paths import default_config_path
+    from app.station.config import DEFAULT_IDLE_LOCK_MIN, StationConfigError, load_station_config
+
+    path = default_config_path()
+    if not path.exists():
+        return DEFAULT_IDLE_LOCK_MIN
+    try:
+        return load_station_config(path).idle_lock_min
+    except StationConfigError as exc:
+        log.warning("idle lock after %g min: %s", DEFAULT_IDLE_LOCK_MIN, exc)
+        return DEFAULT_IDLE_LOCK_MIN
 
 
 def _identifiers(state: Any) -> dict[str, str]:

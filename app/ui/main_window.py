@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
@@ -27,6 +28,7 @@ from app.domain.clock import Clock
 from app.export.gui import open_export_dialog
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
+from app.ui.dialogs.pumps import open_pumps_dialog
 from app.ui.lock import StationLock
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.signin import SignInDialog, with_cosign
@@ -89,11 +91,14 @@ class MainWindow(QMainWindow):
         floor: FloorController,
         parent: QWidget | None = None,
         *,
+        config_path: Path | None = None,
         idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN,
         idle_clock: Clock | None = None,
     ) -> None:
         super().__init__(parent)
         self.floor = floor
+        self.config_path = config_path
+        """The station configuration file Station > Pumps… edits; None: started without one."""
         self.chair_views: dict[str, ChairView] = {}
         self.setWindowTitle("Chairside")
         central = QWidget()
@@ -160,6 +165,19 @@ class MainWindow(QMainWindow):
         overview_action.setShortcut("F1")
         overview_action.triggered.connect(self.show_overview)
         view_menu.addAction(overview_action)
+        station_menu = self.menuBar().addMenu("&Station")
+        self.pumps_action = QAction("Pumps…", self)
+        self.pumps_action.triggered.connect(self.edit_pumps)
+        station_menu.addAction(self.pumps_action)
+
+    def edit_pumps(self) -> None:
+        """The Pumps dialog is the administrator's (app.accounts.roles.POLICY)."""
+        try:
+            self.floor.authorize([Action.EDIT_PUMPS])
+        except NotPermitted as refused:
+            self.show_message(f"Pumps not opened: {refused}")
+            return
+        open_pumps_dialog(self, self.config_path)
 
     def export_shift_log(self) -> None:
         try:
