@@ -166,6 +166,7 @@ def _on_a_terminal(tmp_path: Path, argv: list[str], answers: list[str]) -> tuple
     )
     os.close(slave)
     screen = b""
+    answered = 0
     pending = list(answers)
     while True:
         ready, _, _ = select.select([master], [], [], 120)
@@ -179,8 +180,9 @@ def _on_a_terminal(tmp_path: Path, argv: list[str], answers: list[str]) -> tuple
         if not chunk:
             break
         screen += chunk
-        if pending and screen.rstrip().endswith(b":"):
+        if pending and screen[answered:].rstrip().endswith(b":"):  # a new prompt since the last answer
             os.write(master, f"{pending.pop(0)}\n".encode())
+            answered = len(screen)
     os.close(master)
     return proc.wait(timeout=120), screen.decode(errors="replace")
 
