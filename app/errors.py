@@ -15,10 +15,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from drivers.command_line import append_crash
 
 log = logging.getLogger("chairside.errors")
 
@@ -31,14 +32,8 @@ _relay: Any = None  # a QObject in the installing thread that hands `notify` its
 
 
 def _write_crash(title: str, text: str) -> None:
-    if _crash_log is None:
-        return
-    try:
-        _crash_log.parent.mkdir(parents=True, exist_ok=True)
-        with _crash_log.open("a", encoding="utf-8") as handle:
-            handle.write(f"==== {datetime.now(UTC).isoformat()} {title}\n{text}\n")
-    except OSError:
-        log.exception("cannot write the crash log %s", _crash_log)
+    if _crash_log is not None and not append_crash(_crash_log, title, text):
+        log.error("cannot write the crash log %s", _crash_log)
 
 
 def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None, where: str) -> None:

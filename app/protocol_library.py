@@ -21,6 +21,8 @@ def load_protocol_file(path: Path) -> InfusionProtocol:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(name, "(file)", f"is not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(name, "(file)", f"is not valid TOML: {exc}") from exc
     except OSError as exc:

@@ -12,8 +12,11 @@ import json
 import sys
 import threading
 
+import serial
+
 from drivers import available_protocols, open_driver
 from drivers.base import DriverError, LinkState, PumpIdentity, Telemetry
+from drivers.command_line import number_in
 
 EXIT_NO_PUMP = 1
 EXIT_BAD_CONFIG = 2
@@ -30,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--timeout", type=float, default=15.0, help="seconds to wait for a reading (default 15)"
+        "--timeout",
+        type=number_in(0.0, 3600.0, unit="s", above_low=True),
+        default=15.0,
+        help="seconds to wait for a reading (default 15)",
     )
     parser.add_argument(
         "--no-handshake", action="store_true", help="do not send the remote-communication handshake"
@@ -59,6 +65,16 @@ def _text(identity: PumpIdentity | None, telemetry: Telemetry) -> str:
     return "\n".join(lines)
 
 
+def check_url(url: str) -> None:
+    """A pyserial URL whose scheme pyserial does not know is a typo, not a missing pump."""
+    if "://" not in url:
+        return
+    try:
+        serial.serial_for_url(url, do_not_open=True)
+    except (ValueError, serial.SerialException) as error:
+        raise DriverError(f"{url}: {error}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     got: list[Telemetry] = []
     states: list[LinkState] = []
@@ -77,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         "reconnect_max_s": 1.0,
     }
     try:
+        check_url(args.url)
         driver = open_driver(config, on_telemetry=on_telemetry, on_link_state=states.append)
     except DriverError as error:
         print(f"chairside probe: {error}", file=sys.stderr)
