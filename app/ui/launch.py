@@ -86,7 +86,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from app import errors
     from app.chairs import FloorController
-    from app.domain.clock import Clock, SystemClock
+    from app.domain.clock import Clock, StationClock
     from app.floor import Floor
     from app.paths import data_dir, default_db_path
     from app.protocol_library import ProtocolLibrary
@@ -111,7 +111,7 @@ def run_gui(args: argparse.Namespace) -> int:
         demo_clock = SpeedClock(args.speed)
         clock = demo_clock
     else:
-        clock = SystemClock()
+        clock = StationClock()
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if args.db:
         db_path = Path(args.db)
