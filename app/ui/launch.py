@@ -11,6 +11,7 @@ from typing import Any
 
 from app.demo import Demo, DemoChairOccupied, SpeedClock
 from app.domain.decide import CommandRefused
+from app.ui.desktop import desktop_problem
 from drivers.command_line import number_in, whole_in, window_size
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
 
-    problem = gui_arguments_problem(args)
+    problem = gui_arguments_problem(args) or desktop_problem()
     if problem is not None:
         print(f"chairside: {problem}", file=sys.stderr)
         return 2
