@@ -41,6 +41,8 @@ class ProtocolLibrary(Mapping[str, InfusionProtocol]):
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIRECTORY) -> ProtocolLibrary:
+        if not directory.is_dir():
+            raise ProtocolError(str(directory), "(directory)", "is not a folder")
         files = sorted(directory.glob("*.toml"))
         if not files:
             raise ProtocolError(str(directory), "(directory)", "holds no protocol files (*.toml)")

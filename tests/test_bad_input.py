@@ -55,6 +55,7 @@ def assert_refused(outcome_err: str, code: int | None, *words: str) -> None:
         (["probe", "socket://127.0.0.1:9", "--timeout", "nan"], ["timeout"]),
         (["probe", "socket://127.0.0.1:9", "--timeout", "-1"], ["timeout"]),
         (["probe", "nonsense://x", "--timeout", "1"], ["nonsense"]),
+        (["--protocols", "/nonexistent", "protocols", "list"], ["/nonexistent", "not a folder"]),
         (["export", "--format", "csv", "-o", "x.csv", "--shift", "2026-02-30/day"], ["shift"]),
         (["export", "--format", "csv", "-o", "x.csv", "--hl7-sample-minutes", "nan"], ["sample"]),
         (["export", "--format", "hl7", "--mllp", "localhost:1", "--mllp-timeout", "-1"], ["timeout"]),
@@ -243,3 +244,41 @@ def test_restarting_a_prerolled_demo_on_its_database(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_screenshot_that_cannot_be_saved(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHAIRSIDE_DATA_DIR": str(tmp_path)}
+    target = tmp_path / "blocked"
+    target.write_text("a file where a folder should be", encoding="utf-8")
+    argv = ["--db", str(tmp_path / "db.sqlite"), "--screenshot", str(target / "x.png"), "--quit-after", "0"]
+    result = subprocess.run(
+        [sys.executable, "-m", "app", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"chairside: cannot save the screenshot to {target / 'x.png'}"
+    )
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"shifts = 5\n", ["shifts.toml", "shifts"]),
+        (b'[[shifts]]\nname = "day"\nstart = "07:00"\nend = 7\n', ["shifts.toml", "shift 1"]),
+        (b"\xff\xfe", ["shifts.toml"]),
+    ],
+)
+def test_bad_shift_file(tmp_path: Path, content: bytes, words: list[str]) -> None:
+    shifts = tmp_path / "shifts.toml"
+    shifts.write_bytes(content)
+    argv = ["export", "--shifts", str(shifts), "--format", "json", "-o", str(tmp_path / "log.json")]
+    outcome = run_main(chairside, argv)
+    assert not outcome.hung and not outcome.escaped, outcome.escaped
+    assert_refused(outcome.err, outcome.code, *words)

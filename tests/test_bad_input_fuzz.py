@@ -382,3 +382,15 @@ def test_any_scenario_file_and_simulator_options(place: Path, content: bytes, da
         "0",
     ]
     check(run_main(chairside_sim, argv, timeout_s=30), [*argv, content.decode("utf-8", "replace")])
+
+
+SHIFTS = Path(__file__).resolve().parents[1] / "resources" / "shifts.toml"
+
+
+@given(content=file_contents([SHIFTS]))
+@FUZZ
+def test_any_shift_file(place: Path, content: bytes) -> None:
+    shifts = place / "shifts.toml"
+    shifts.write_bytes(content)
+    argv = ["export", "--shifts", str(shifts), "--format", "json", "-o", str(place / "out" / "log.json")]
+    check(run_main(chairside, argv, timeout_s=30), [*argv, content.decode("utf-8", "replace")])

@@ -154,14 +154,26 @@ def run_gui(args: argparse.Namespace) -> int:
         if args.quit_after is not None:
 
             def finish() -> None:
-                if args.screenshot:
-                    controller.tick()
-                    app.processEvents()
-                    args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-                    window.grab().save(str(args.screenshot))
-                    print(f"saved {args.screenshot}")
-                window.close()
-                app.quit()
+                code = 0
+                try:
+                    if args.screenshot:
+                        controller.tick()
+                        app.processEvents()
+                        try:
+                            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+                            saved = window.grab().save(str(args.screenshot))
+                        except OSError:
+                            saved = False
+                        if saved:
+                            print(f"saved {args.screenshot}")
+                        else:
+                            print(
+                                f"chairside: cannot save the screenshot to {args.screenshot}", file=sys.stderr
+                            )
+                            code = 2
+                finally:
+                    window.close()
+                    app.exit(code)
 
             QTimer.singleShot(round(args.quit_after * 1000), finish)
         return int(app.exec())
