@@ -20,8 +20,9 @@ PLAN = ["plan", "ocrevus-600-subsequent"]
 
 
 @pytest.fixture(autouse=True)
-def private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing here may read or write the user's own database or crash log."""
+def private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: object) -> None:
+    """Nothing here may read or write the user's own database or crash log. (`qapp`: a PDF export
+    in-process would otherwise create a bare QGuiApplication that the widget tests cannot use.)"""
     monkeypatch.setenv("CHAIRSIDE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
 
@@ -55,7 +56,7 @@ def assert_refused(outcome_err: str, code: int | None, *words: str) -> None:
         (["probe", "socket://127.0.0.1:9", "--timeout", "nan"], ["timeout"]),
         (["probe", "socket://127.0.0.1:9", "--timeout", "-1"], ["timeout"]),
         (["probe", "nonsense://x", "--timeout", "1"], ["nonsense"]),
-        (["--protocols", "/nonexistent", "protocols", "list"], ["/nonexistent", "not a folder"]),
+        (["--protocols", "no-such-folder", "protocols", "list"], ["no-such-folder", "not a folder"]),
         (["export", "--format", "csv", "-o", "x.csv", "--shift", "2026-02-30/day"], ["shift"]),
         (["export", "--format", "csv", "-o", "x.csv", "--hl7-sample-minutes", "nan"], ["sample"]),
         (["export", "--format", "hl7", "--mllp", "localhost:1", "--mllp-timeout", "-1"], ["timeout"]),

@@ -68,9 +68,10 @@ PAUSE = st.builds(lambda start, length: f"{start}+{length}", NUMBER, NUMBER)
 
 
 @pytest.fixture(scope="module")
-def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def place(tmp_path_factory: pytest.TempPathFactory, qapp: object) -> Iterator[Path]:
     """A data folder with a real journal (one infusing chair), a folder, and the environment pointing
-    at it, so that nothing touches the user's own files."""
+    at it, so that nothing touches the user's own files. (`qapp`: a PDF export in-process would
+    otherwise create a bare QGuiApplication that the widget tests cannot use.)"""
     from datetime import date, timedelta
 
     from app.domain.clock import ManualClock
