@@ -111,13 +111,15 @@ def place(tmp_path_factory: pytest.TempPathFactory, qapp: object) -> Iterator[Pa
         floor.execute(state.session_id, StartInfusion(), "AB")
     (root / "folder").mkdir()
     (root / "out").mkdir()
-    saved = os.environ.get("CHAIRSIDE_DATA_DIR")
+    saved = {name: os.environ.get(name) for name in ("CHAIRSIDE_DATA_DIR", "CHAIRSIDE_CONFIG_DIR")}
     os.environ["CHAIRSIDE_DATA_DIR"] = str(root)
+    os.environ["CHAIRSIDE_CONFIG_DIR"] = str(root / "config")
     yield root
-    if saved is None:
-        os.environ.pop("CHAIRSIDE_DATA_DIR", None)
-    else:
-        os.environ["CHAIRSIDE_DATA_DIR"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def check(outcome: Outcome, argv: Sequence[str]) -> None:
@@ -164,7 +166,7 @@ def short_timeout() -> st.SearchStrategy[str]:
     return WORD.map(cap)
 
 
-COMMANDS = ["protocols", "status", "verify", "export", "probe", "junk"]
+COMMANDS = ["protocols", "status", "verify", "export", "probe", "config", "junk"]
 
 
 @st.composite
@@ -221,6 +223,9 @@ def chairside_argv(draw: st.DrawFn, place: Path, command: str) -> list[str]:
         )
         argv = ["probe", url, *draw(options({"--protocol": WORD, "--json": None, "--no-handshake": None}))]
         return [*argv, "--timeout", draw(short_timeout())]
+    if command == "config":
+        action = draw(st.sampled_from(["check", "show", ""]))
+        return ["config", action, *draw(options({"--config": db | out, "--json": None}))]
     return [draw(WORD), *draw(options({"--protocols": db, "--json": None}))]
 
 

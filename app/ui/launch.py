@@ -23,7 +23,7 @@ MAX_QUIT_AFTER_S = 7 * 24 * 3600.0
 
 
 def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
-    from app.chairs import MAX_CHAIRS
+    from app.station.config import MAX_CHAIRS
 
     chairs = whole_in(1, MAX_CHAIRS)
     gui = parser.add_argument_group("station (no subcommand)")
