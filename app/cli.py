@@ -22,7 +22,7 @@ from app.store.journal import Journal, JournalError
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
 from drivers.base import DriverError
-from drivers.command_line import number_in, run_command
+from drivers.command_line import OneLineParser, number_in, run_command
 from drivers.probe import add_arguments as probe_arguments
 from drivers.probe import run as run_probe
 
@@ -215,7 +215,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chairside", description=__doc__)
+    parser = OneLineParser(prog="chairside", description=__doc__)
     parser.add_argument("--protocols", type=Path, help="protocol library folder (default: the shipped one)")
     sub = parser.add_subparsers(dest="command")
 

@@ -17,8 +17,21 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 ArgType = Callable[[str], float]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {printable(message)} (see {self.prog} --help)\n")
+
+
+def printable(text: str) -> str:
+    """`text` on one line: control characters (a newline typed into an argument) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _number(text: str) -> float:
@@ -146,7 +159,7 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         also = f" -> {exc.filename2}" if exc.filename2 is not None else ""
         text = f"{exc.filename}{also}: {exc.strerror}"
-    return " ".join(text.split()) or type(exc).__name__
+    return printable(" ".join(text.split())) or type(exc).__name__
 
 
 def append_crash(path: Path, title: str, text: str) -> bool:

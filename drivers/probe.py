@@ -20,7 +20,7 @@ import serial
 
 from drivers import available_protocols, open_driver
 from drivers.base import DriverError, LinkState, LinkStatus, PumpIdentity, Telemetry
-from drivers.command_line import number_in
+from drivers.command_line import OneLineParser, number_in
 from drivers.link import LinkSettings
 
 EXIT_NO_PUMP = 1
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="chairside probe", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="chairside probe", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -34,8 +34,8 @@ class Outcome:
             return f"exit code {self.code}: {self.err}"
         if "Traceback" in self.err or 'File "' in self.err:
             return f"traceback on stderr:\n{self.err}"
-        if self.code == 2 and not self.err.strip():
-            return "exit 2 without a message"
+        if self.code == 2 and len([line for line in self.err.splitlines() if line.strip()]) != 1:
+            return f"exit 2 needs one line on stderr, not: {self.err!r}"
         return None
 
 

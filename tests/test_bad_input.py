@@ -30,7 +30,7 @@ def private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: obje
 def assert_refused(outcome_err: str, code: int | None, *words: str) -> None:
     assert code == 2, outcome_err
     lines = [line for line in outcome_err.splitlines() if line.strip()]
-    assert lines, "no message"
+    assert len(lines) == 1, f"one line, not: {outcome_err}"
     assert "Traceback" not in outcome_err
     message = lines[-1].lower()
     for word in words:

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from drivers.command_line import existing_directory, number_in, run_command, whole_in
+from drivers.command_line import OneLineParser, existing_directory, number_in, run_command, whole_in
 from drivers.sim.pump import PumpOperationError
 from drivers.sim.scenario import ScenarioError, ScenarioRunner, builtin_scenarios, load_scenario
 from drivers.sim.server import SimulatorFleet
@@ -26,7 +26,7 @@ MAX_SPEED = 10_000.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="chairside-sim",
         description="Serve simulated Alaris pumps on pseudo-terminals (default) or TCP.",
         epilog=f"Built-in scenarios: {', '.join(builtin_scenarios())}",

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from drivers.command_line import EXIT_SOFTWARE, number_in, run_command, whole_in, window_size
+from drivers.command_line import (
+    EXIT_SOFTWARE,
+    OneLineParser,
+    number_in,
+    run_command,
+    whole_in,
+    window_size,
+)
 
 
 def test_a_bug_gives_one_line_naming_the_crash_log(
@@ -61,3 +68,14 @@ def test_numbers_in_range() -> None:
     for bad in ("0x0", "100x100", "1920", "axb", "-5x10"):
         with pytest.raises(argparse.ArgumentTypeError):
             window_size(bad)
+
+
+def test_a_newline_typed_into_an_argument_stays_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = OneLineParser(prog="chairside")
+    parser.add_argument("--chairs", type=whole_in(1, 48))
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--chairs", "4\n2", "x\x85y\r"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert "\\n" in err
