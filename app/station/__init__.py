@@ -1,0 +1,1 @@
+"""The station core: Qt-free code that runs the station (no PySide6, no pyqtgraph)."""
