@@ -89,7 +89,8 @@ class AlarmSounds:
             first = round(onset * rate / 1000.0)
             out[first : first + pulse.size] += pulse[: max(0, total - first)]
         peak = 10.0 ** (self.level_dbfs / 20.0) * 32767.0
-        return np.round(out * peak).astype(np.int16)
+        samples: np.ndarray = np.round(out * peak).astype(np.int16)
+        return samples
 
     def pcm(self, priority: Priority) -> bytes:
         """`samples` as raw signed 16-bit little-endian bytes."""
@@ -101,7 +102,9 @@ class AlarmSounds:
         rise = max(1, round(p.rise_ms * rate / 1000.0))
         length = round((p.pulse_ms + p.rise_ms) * rate / 1000.0)  # 50 % points td apart
         t = np.arange(length) / rate
-        tone = sum(a * np.sin(2.0 * math.pi * (h + 1) * p.frequency_hz * t) for h, a in enumerate(p.harmonics))
+        tone = sum(
+            a * np.sin(2.0 * math.pi * (h + 1) * p.frequency_hz * t) for h, a in enumerate(p.harmonics)
+        )
         tone = np.asarray(tone, dtype=np.float64)
         tone /= max(float(np.max(np.abs(tone))), 1e-12)
         envelope = np.ones(length)
@@ -119,7 +122,12 @@ def _field(source: str, table: Mapping[str, Any], section: str, key: str) -> Any
 
 def _positive(source: str, table: Mapping[str, Any], section: str, key: str) -> float:
     value = _field(source, table, section, key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise AlarmPolicyError(source, f"{section}.{key}", f"must be a positive number, got {value!r}")
     return float(value)
 
@@ -144,7 +152,9 @@ def _pattern(source: str, sound: Mapping[str, Any], priority: Priority) -> Sound
     spacing = _numbers(source, table, section, "spacing_ms")
     if len(spacing) != pulses - 1:
         raise AlarmPolicyError(
-            source, f"{section}.spacing_ms", f"needs {pulses - 1} spacings for {pulses} pulses, got {len(spacing)}"
+            source,
+            f"{section}.spacing_ms",
+            f"needs {pulses - 1} spacings for {pulses} pulses, got {len(spacing)}",
         )
     harmonics = _numbers(source, table, section, "harmonics")
     if not harmonics or harmonics[0] <= 0:
@@ -163,7 +173,9 @@ def _pattern(source: str, sound: Mapping[str, Any], priority: Priority) -> Sound
         raise AlarmPolicyError(source, f"{section}.rise_percent", "must be below 50")
     if any(s < pattern.rise_ms for s in spacing):
         raise AlarmPolicyError(
-            source, f"{section}.spacing_ms", f"every spacing must be at least the rise time, {pattern.rise_ms:g} ms"
+            source,
+            f"{section}.spacing_ms",
+            f"every spacing must be at least the rise time, {pattern.rise_ms:g} ms",
         )
     return pattern
 
@@ -184,7 +196,9 @@ def alarm_sounds_from_mapping(data: Mapping[str, Any], source: str) -> AlarmSoun
     patterns = {p: _pattern(source, sound, p) for p in Priority}
     for p in patterns.values():
         if p.frequency_hz * 2 >= rate:
-            raise AlarmPolicyError(source, f"sound.{p.priority.value}.frequency_hz", "above half the sample rate")
+            raise AlarmPolicyError(
+                source, f"sound.{p.priority.value}.frequency_hz", "above half the sample rate"
+            )
     return AlarmSounds(int(rate), float(level), patterns, cited)
 
 

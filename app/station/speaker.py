@@ -231,12 +231,13 @@ class PulseSpeaker:
         """Wait for a pacat that was killed or died; its last error line, if it said one."""
         with contextlib.suppress(OSError):
             proc.kill()
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
         try:
-            _, err = proc.communicate(timeout=5.0)
+            _, err = proc.communicate(timeout=5.0)  # closes its pipes
         except (subprocess.TimeoutExpired, OSError, ValueError):
+            for pipe in (proc.stdin, proc.stderr):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
             return ""
         lines = [line.strip() for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
         return lines[-1] if lines else ""

@@ -11,6 +11,7 @@ log has a line; the station runs on, its alarms visual only.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -52,16 +53,19 @@ class StationAlarmSound(QObject):
         floor: Any,
         *,
         sounds: AlarmSounds | None = None,
+        sounds_file: Path | None = None,
         speaker: Speaker | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """`sounds` (or the `[sound]` tables of `sounds_file`, default resources/alarms.toml) are the
+        patterns; `speaker` defaults to a PulseSpeaker."""
         super().__init__(parent)
         self._floor = floor
         self._closed = False
         self.status: SpeakerStatus = UNKNOWN
         self._status_from_speaker.connect(self._on_status, Qt.ConnectionType.QueuedConnection)
         try:
-            sounds = sounds or load_alarm_sounds()
+            sounds = sounds or load_alarm_sounds(sounds_file)
         except AlarmPolicyError as exc:
             log.error("alarm sound: %s", exc)
             self.sound: StationSound | None = None

@@ -10,6 +10,7 @@ never on a sleep.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -149,6 +150,8 @@ class Recording:
         self._proc.kill()
         self._proc.wait(timeout=10)
         self._thread.join(timeout=10)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,7 +212,7 @@ def bursts(pulses: list[Pulse], *, gap_s: float = 1.5) -> list[list[Pulse]]:
 
 
 def spacings_ms(burst: list[Pulse]) -> list[float]:
-    return [(b.start_s - a.end_s) * 1000.0 for a, b in zip(burst, burst[1:], strict=False)]
+    return [(b.start_s - a.end_s) * 1000.0 for a, b in itertools.pairwise(burst)]
 
 
 def loudest(x: np.ndarray) -> float:

@@ -41,7 +41,17 @@ def test_shipped_patterns_keep_to_iec_60601_1_8(sounds: AlarmSounds) -> None:
     high = sounds.pattern(Priority.HIGH)
     x = high.spacing_ms[0]
     assert X_MS[0] <= x <= X_MS[1]
-    assert high.spacing_ms == (x, x, 2 * x + high.pulse_ms, x, high.spacing_ms[4], x, x, 2 * x + high.pulse_ms, x)
+    assert high.spacing_ms == (
+        x,
+        x,
+        2 * x + high.pulse_ms,
+        x,
+        high.spacing_ms[4],
+        x,
+        x,
+        2 * x + high.pulse_ms,
+        x,
+    )
     assert HIGH_PAUSE_MS[0] <= high.spacing_ms[4] <= HIGH_PAUSE_MS[1]
     for priority in (Priority.MEDIUM, Priority.LOW):
         spacing = sounds.pattern(priority).spacing_ms
@@ -137,7 +147,9 @@ def test_the_highest_board_wins_a_pause_silences_and_a_higher_priority_breaks_th
     assert station.update([chair1, chair2], T0 + timedelta(seconds=3)) is None
 
     later = T0 + timedelta(seconds=30)
-    chair2.update([_condition("step_up_overdue", Priority.LOW), _condition("pump_occlusion", Priority.HIGH)], later)
+    chair2.update(
+        [_condition("step_up_overdue", Priority.LOW), _condition("pump_occlusion", Priority.HIGH)], later
+    )
     assert station_sounding([chair1, chair2], later) is Priority.HIGH
     assert station.update([chair1, chair2], later) is Priority.HIGH  # chair 1 stays paused
 
