@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.chairs import FloorController
@@ -16,6 +19,8 @@ from app.domain.alarms import Priority
 from app.domain.clock import ManualClock
 from app.domain.commands import GivePremedication, RecordScreening, StartInfusion
 from app.floor import Floor
+from app.protocol_library import ProtocolLibrary
+from app.store.journal import Journal
 from app.station.sound import load_alarm_sounds
 from app.ui.alarm_sound import NoAudioNotice, StationAlarmSound, start_alarm_sound
 from app.ui.main_window import MainWindow
@@ -205,3 +210,71 @@ def test_a_station_whose_sound_table_is_broken_runs_silent_and_says_so(
     finally:
         sound.close()
         controller.close()
+
+
+def _expired_bag_on_chair_1(db_path: Path, library: ProtocolLibrary) -> None:
+    """A journal whose chair 1 has been infusing for 1.5 h from a bag that expired an hour ago (the
+    bag_expired rule: high priority), written as a nurse would have, before the station starts."""
+    clock = ManualClock(datetime.now(UTC) - timedelta(hours=2))
+    with Journal(db_path, clock) as journal:
+        floor = Floor(journal, library, clock)
+        command = check_in_command("Chair 1", clock)
+        state = floor.check_in(
+            type(command)(**{**command.__dict__, "bag_prepared_at": clock.now() - timedelta(hours=7)}), "AB"
+        )
+        protocol = state.require_protocol()
+        floor.execute(
+            state.session_id, RecordScreening({i.id: i.acceptable_answer for i in protocol.screening}), "AB"
+        )
+        for premed in protocol.premedications:
+            floor.execute(state.session_id, GivePremedication(premed.drug, premed.dose, premed.route), "AB")
+        clock.advance(minutes=31)
+        floor.execute(state.session_id, StartInfusion(), "AB")
+
+
+def test_the_station_started_from_the_command_line_sounds_its_alarms(
+    qtbot: QtBot,
+    qapp: QApplication,
+    tmp_path: Path,
+    library: ProtocolLibrary,
+    server: PulseServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`chairside --db FILE` (no demo): its chair's high alarm is heard; the window quits once the
+    recording holds a whole burst."""
+    from app.cli import main
+
+    db_path = tmp_path / "station.sqlite"
+    _expired_bag_on_chair_1(db_path, library)
+    monkeypatch.setenv("CHAIRSIDE_DATA_DIR", str(tmp_path / "data"))
+    high = load_alarm_sounds().pattern(Priority.HIGH)
+    recording = server.record()
+    seen: dict[str, object] = {}
+
+    def watch() -> None:
+        windows = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
+        if not windows:
+            return
+        seen["notice"] = windows[0].findChild(NoAudioNotice)
+        heard = bursts(find_pulses(recording.samples()))
+        if heard and len(heard[0]) == high.pulses and recording.position / RATE > heard[0][-1].end_s + 0.3:
+            seen["burst"] = heard[0]
+            windows[0].close()
+            qapp.quit()
+
+    watcher = QTimer()
+    watcher.timeout.connect(watch)
+    watcher.start(100)
+    font, style = qapp.font(), qapp.styleSheet()
+    try:
+        assert main(["--db", str(db_path), "--nurse", "AB", "--quit-after", "40"]) == 0
+    finally:
+        watcher.stop()
+        recording.close()
+        qapp.setFont(font)
+        qapp.setStyleSheet(style)
+    burst = seen.get("burst")
+    assert isinstance(burst, list), "no whole high-priority burst was heard before --quit-after"
+    assert spacings_ms(burst) == pytest.approx(list(high.spacing_ms), abs=TOLERANCE_MS)
+    notice = seen["notice"]
+    assert isinstance(notice, NoAudioNotice) and notice.isHidden()
