@@ -282,5 +282,8 @@ class PulseSpeaker:
             else:
                 log.info("alarm sound: %s", status.detail)
             if self._on_status is not None:
-                self._on_status(status)
+                try:
+                    self._on_status(status)
+                except RuntimeError as exc:  # its receiver is gone (a window closed without close())
+                    log.debug("alarm sound: status not delivered: %s", exc)
         return status.available is True

@@ -24,8 +24,8 @@ from app.station.speaker import UNKNOWN, PulseSpeaker, SpeakerStatus
 log = logging.getLogger(__name__)
 
 NOTICE_STYLE = (
-    "QLabel#noAudioNotice { background: #ffd400; color: #000000; font-size: 15pt; font-weight: bold;"
-    " padding: 4px 12px; border: 2px solid #8a7300; border-radius: 4px; }"
+    "QLabel#noAudioNotice { background: #ffd400; color: #000000; font-size: 14pt; font-weight: bold;"
+    " padding: 2px 12px; border: 2px solid #8a7300; border-radius: 4px; }"
 )
 
 
@@ -104,18 +104,19 @@ class StationAlarmSound(QObject):
 
 
 class NoAudioNotice(QLabel):
-    """Shown only while the station cannot sound its alarms: symbol, words and the reason."""
+    """Shown only while the station cannot sound its alarms: symbol, words and the short reason on one
+    line; the full reason in the tooltip."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("noAudioNotice")
         self.setStyleSheet(NOTICE_STYLE)
-        self.setWordWrap(True)
         self.hide()
 
     def show_status(self, status: SpeakerStatus) -> None:
         if status.available is False:
-            self.setText(f"⚠ 🔇 {status.text}. Watch the screen.")
+            reason = status.detail.split(":", 1)[0]
+            self.setText(f"⚠ NO AUDIO: alarms are not heard at this station ({reason}). Watch the screen.")
             self.setToolTip(status.detail)
             self.show()
         else:
