@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +50,20 @@ class SpeakerStatus:
 UNKNOWN = SpeakerStatus(None, "looking for a sound device")
 
 
+def system_program_env(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a program of the system (pacat, pactl). A PyInstaller build points
+    LD_LIBRARY_PATH at its own bundled libraries, which a system program must not load: restore the
+    value the station was started with (PyInstaller keeps it in LD_LIBRARY_PATH_ORIG)."""
+    env = dict(base)
+    if getattr(sys, "frozen", False):
+        original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+        if original is not None:
+            env["LD_LIBRARY_PATH"] = original
+        else:
+            env.pop("LD_LIBRARY_PATH", None)
+    return env
+
+
 class PulseSpeaker:
     """Loops one sound at a time through `pacat`; see the module docstring."""
 
@@ -71,7 +86,7 @@ class PulseSpeaker:
         self._latency_ms = latency_ms
         self._probe_every_s = probe_every_s
         self._retry_s = retry_s
-        self._env = dict(env) if env is not None else None
+        self._env = dict(env) if env is not None else None  # None: this process's environment
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._want: tuple[str, bytes] | None = None
@@ -180,6 +195,9 @@ class PulseSpeaker:
                     self._reap(proc)
                     continue
                 position = 0
+            if time.monotonic() >= next_probe:  # a speaker unplugged while sounding: say so
+                self._probe()  # (the pipe holds more than the probe takes: the sound goes on)
+                next_probe = time.monotonic() + self._probe_every_s
             pcm = want[1]
             end = min(len(pcm), position + self._chunk_bytes)
             try:
@@ -220,7 +238,7 @@ class PulseSpeaker:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 bufsize=0,
-                env=self._env,
+                env=self._child_env(),
             )
         except OSError as exc:
             self._set_status(SpeakerStatus(False, f"cannot start {self._pacat}: {exc.strerror or exc}"))
@@ -242,6 +260,9 @@ class PulseSpeaker:
         lines = [line.strip() for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
         return lines[-1] if lines else ""
 
+    def _child_env(self) -> dict[str, str]:
+        return system_program_env(self._env if self._env is not None else os.environ)
+
     def _probe(self) -> bool:
         """Is there a sound server with a real sink? Sets the status; True when there is."""
         if shutil.which(self._pacat, path=(self._env or os.environ).get("PATH")) is None:
@@ -253,7 +274,7 @@ class PulseSpeaker:
                 [self._pactl, "list", "short", "sinks"],
                 capture_output=True,
                 timeout=PROBE_TIMEOUT_S,
-                env=self._env,
+                env=self._child_env(),
                 check=False,
             )
         except FileNotFoundError:  # pacat without pactl: we learn whether it works when it plays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from app.domain.alarms import Priority
 from app.station.sound import AlarmSounds, load_alarm_sounds
-from app.station.speaker import PulseSpeaker, SpeakerStatus
+from app.station.speaker import PulseSpeaker, SpeakerStatus, system_program_env
 from tests.station.pulse import RATE, PulseServer, Recording, bursts, find_pulses, loudest, pulse_server
 
 WAIT_S = 20.0  # generous: the machine may be loaded
@@ -135,3 +136,14 @@ def test_the_sound_server_going_away_while_sounding_is_reported(
         assert "NO AUDIO" in status.text
     finally:
         speaker.close()
+
+
+def test_a_frozen_station_runs_pacat_with_the_system_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = {"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/opt/chairside/_internal", "PULSE_SERVER": "unix:/x"}
+    assert system_program_env(bundle) == bundle  # from source: as it is
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert system_program_env({**bundle, "LD_LIBRARY_PATH_ORIG": "/usr/local/lib"}) == {
+        **bundle,
+        "LD_LIBRARY_PATH": "/usr/local/lib",
+    }
+    assert "LD_LIBRARY_PATH" not in system_program_env(bundle)
