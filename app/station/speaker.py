@@ -2,9 +2,11 @@
 
 `play(name, pcm)` loops raw 16-bit mono samples until `stop()` or the next `play` of another name; both
 return at once, so the GUI thread never waits on audio. One worker thread owns the sound: it starts a
-`pacat` process and feeds it the samples in 20 ms chunks (the pipe and the stream's 100 ms target latency
-pace it). `stop` kills that process, which throws away what the sound server had buffered: a paused or
-acknowledged alarm is silent at once, and the next pattern starts at its beginning.
+`pacat` process and feeds it the samples in 20 ms chunks, paced by the pipe and the stream's 400 ms
+buffer. The buffer rides out a busy machine without gaps and delays nothing: the worker fills it at
+once, so the first pulse plays within tens of milliseconds. `stop` kills the process, which throws
+away what the sound server had buffered: a paused or acknowledged alarm is silent at once, and the next
+pattern starts at its beginning.
 
 No audio (`pacat` missing, no sound server, or a server with no sound card, whose only sink is
 PulseAudio's stand-in `auto_null`) gives `SpeakerStatus(available=False, detail=<why>)` through
@@ -74,7 +76,7 @@ class PulseSpeaker:
         *,
         pacat: str = "pacat",
         pactl: str = "pactl",
-        latency_ms: int = 100,
+        latency_ms: int = 400,
         probe_every_s: float = 30.0,
         retry_s: float = 5.0,
         env: Mapping[str, str] | None = None,

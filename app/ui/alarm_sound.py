@@ -127,7 +127,13 @@ def start_alarm_sound(floor: Any, window: QMainWindow) -> StationAlarmSound:
     """The station's sound, and its "no audio" notice in the window's status bar."""
     sound = StationAlarmSound(floor, parent=window)
     notice = NoAudioNotice(window)
-    window.statusBar().addWidget(notice, 1)
-    sound.status_changed.connect(notice.show_status)
-    notice.show_status(sound.status)
+    bar = window.statusBar()
+    bar.addWidget(notice, 1)
+
+    def show(status: SpeakerStatus) -> None:
+        notice.show_status(status)
+        bar.setVisible(not notice.isHidden())  # no empty strip taking a short screen's room
+
+    sound.status_changed.connect(show)
+    show(sound.status)
     return sound

@@ -92,6 +92,7 @@ def test_a_high_alarm_is_heard_paused_and_broken_through(
     try:
         qtbot.waitUntil(lambda: sound.status.available is True, timeout=WAIT_MS)
         assert notice is not None and notice.isHidden()
+        assert not window.statusBar().isVisibleTo(window)  # no empty strip
         _wait_audio(qtbot, recording, round(0.2 * RATE))
         assert loudest(recording.samples()) == 0  # infusing, no alarm: silence
 
@@ -119,7 +120,7 @@ def test_a_high_alarm_is_heard_paused_and_broken_through(
         _wait_audio(qtbot, recording, raised + round((high.period_s + 0.8) * RATE))
         heard = find_pulses(recording.samples(raised))
         first, second = bursts(heard)[:2]
-        assert len(first) == 10
+        assert len(first) == 10, [(round(p.start_s, 3), round(p.length_ms)) for p in first]
         assert [p.length_ms for p in first] == pytest.approx([high.pulse_ms] * 10, abs=TOLERANCE_MS)
         assert spacings_ms(first) == pytest.approx(list(high.spacing_ms), abs=TOLERANCE_MS)
         period_s = second[0].start_s - first[0].start_s
@@ -196,6 +197,7 @@ def test_without_a_sound_server_the_station_says_no_audio(
         assert notice is not None
         try:
             qtbot.waitUntil(lambda: not notice.isHidden(), timeout=WAIT_MS)
+            assert notice.isVisibleTo(window)
             assert notice.text() == (
                 "⚠ NO AUDIO: alarms are not heard at this station (no sound server). Watch the screen."
             )
