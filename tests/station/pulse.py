@@ -106,7 +106,7 @@ class Recording:
 
     def __init__(self, server: PulseServer) -> None:
         self._data = bytearray()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified on every chunk read
         self._proc = subprocess.Popen(
             [
                 "parec",
@@ -130,6 +130,7 @@ class Recording:
         while chunk := stream.read1(4096):
             with self._lock:
                 self._data += chunk
+                self._lock.notify_all()
 
     @property
     def position(self) -> int:
@@ -141,6 +142,11 @@ class Recording:
         with self._lock:
             data = bytes(self._data[: len(self._data) - len(self._data) % 2])
         return np.frombuffer(data, dtype="<i2")[start:end].astype(np.float64)
+
+    def wait_for(self, samples: int, timeout_s: float) -> bool:
+        """Block (off the Qt thread) until `samples` have been recorded; False on time-out."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._data) // 2 >= samples, timeout_s)
 
     def until(self, samples: int) -> Callable[[], bool]:
         """A condition for qtbot.waitUntil: `samples` have been recorded."""

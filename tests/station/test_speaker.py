@@ -45,16 +45,7 @@ class Statuses:
 
 
 def wait_recorded(recording: Recording, samples: int) -> None:
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set() and recording.position < samples:
-            done.wait(0.02)  # the watcher thread's poll, not the test's
-        done.set()
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    assert done.wait(WAIT_S + samples / RATE), f"recorded {recording.position} of {samples} samples"
+    assert recording.wait_for(samples, WAIT_S + samples / RATE), f"recorded {recording.position} of {samples}"
 
 
 def test_plays_a_burst_switches_pattern_and_stops_at_once(server: PulseServer, sounds: AlarmSounds) -> None:
