@@ -1,1 +1,1 @@
-"""The station core: Qt-free code that runs the station (no PySide6, no pyqtgraph)."""
+"""The Qt-free station core: its configuration, the pumps it attaches, and what it runs headless."""
