@@ -26,23 +26,25 @@ def set_private_umask() -> int:
     return os.umask(PRIVATE_UMASK)
 
 
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def private_folder(path: Path) -> Path:
-    """Create `path` (and missing parents) as 0700, or tighten it if others can get in."""
+def private_folder(path: Path, *, tighten_existing: bool = True) -> Path:
+    """Create `path` (and missing parents) as 0700; with `tighten_existing`, also tighten it if it exists
+    and others can get in (never a shared, sticky folder such as /tmp)."""
+    existed = path.is_dir()
     path.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    mode = _mode(path)
-    if mode & 0o077:
-        try:
-            path.chmod(FOLDER_MODE)
-        except OSError as exc:
-            log.warning(
-                "the data folder %s is open to others (%o) and cannot be tightened: %s", path, mode, exc
-            )
-        else:
-            log.warning("the data folder %s was open to others (%o): now %o", path, mode, FOLDER_MODE)
+    if not existed or not tighten_existing:
+        return path
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return path
+    if mode & stat.S_ISVTX:
+        log.warning("%s is a shared folder (%o): keep the database in a folder of its own", path, mode)
+        return path
+    try:
+        path.chmod(FOLDER_MODE)
+    except OSError as exc:
+        log.warning("the data folder %s is open to others (%o) and cannot be tightened: %s", path, mode, exc)
+    else:
+        log.warning("the data folder %s was open to others (%o): now %o", path, mode, FOLDER_MODE)
     return path
 
 
@@ -61,7 +63,7 @@ def private_file(path: Path) -> Path:
 def tighten(path: Path) -> None:
     """Make an existing file 0600 (no-op when it is missing or already private); logs a change."""
     try:
-        mode = _mode(path)
+        mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         return
     if mode & 0o077:

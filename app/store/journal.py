@@ -24,6 +24,7 @@ import sqlite_utils
 from app.domain.chair import format_time, parse_time
 from app.domain.clock import Clock, SystemClock
 from app.domain.events import Event, EventType
+from app.paths import data_dir
 from app.private_files import private_file, private_folder, tighten
 from app.store.health import (
     StorageProblem,
@@ -172,10 +173,16 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
 
 
+def _data_folder(folder: Path) -> None:
+    """A missing folder is made 0700; an existing one is tightened only if it is Chairside's data folder
+    (a folder given with --db may be shared on purpose)."""
+    private_folder(folder, tighten_existing=folder.resolve() == data_dir().resolve())
+
+
 def _create(path: Path) -> None:
     """A new, empty database with the current schema, built beside `path` and renamed into place, so a
     crash never leaves a half-made file (a 0-byte file at `path` is refused as damaged)."""
-    private_folder(path.parent)
+    _data_folder(path.parent)
     building = _companion(path, ".new")
     for leftover in (building, _companion(building, "-wal"), _companion(building, "-shm")):
         leftover.unlink(missing_ok=True)
@@ -200,7 +207,7 @@ class Journal:
             if not read_only and not self.path.exists():
                 _create(self.path)
             elif not read_only:
-                private_folder(self.path.parent)
+                _data_folder(self.path.parent)
             if self.path.exists() and self.path.stat().st_size == 0:
                 raise StorageProblem(
                     f"{self.path} is empty (0 bytes): it is not a Chairside database, or it was truncated. "
@@ -218,6 +225,7 @@ class Journal:
             raise
         self.db = sqlite_utils.Database(self.conn)
         self._recorder: TelemetryRecorder | None = None
+        self.write_problem = ""  # why the last append failed ('' once one succeeds again)
 
     def _check_and_migrate(self) -> tuple[int, int]:
         """Refuse a file that is not a sound Chairside journal before anything is written to it."""
@@ -308,10 +316,12 @@ class Journal:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+            self.write_problem = ""
         except sqlite3.IntegrityError as exc:
             raise SequenceConflict(f"session {session_id}: entry already recorded ({exc})") from exc
         except sqlite3.OperationalError as exc:
-            raise JournalWriteError(_explain_write_error(self.path, exc)) from exc
+            self.write_problem = _explain_write_error(self.path, exc)
+            raise JournalWriteError(self.write_problem) from exc
         except ValueError as exc:  # NaN/inf in a payload: refuse rather than write unreadable JSON
             raise JournalWriteError(f"entry not recorded: {exc}") from exc
         return stored
@@ -328,6 +338,11 @@ class Journal:
     @recorder.setter
     def recorder(self, recorder: TelemetryRecorder) -> None:
         self._recorder = recorder
+
+    def storage_problem(self, chair: str) -> str:
+        """Why entries or the chair's pump readings are not reaching the disk ('' when they are): the
+        station shows the high-priority "entries are not being recorded" alarm while this is set."""
+        return self.write_problem or self.recorder.problem_for(chair)
 
     def explain_write_error(self, exc: sqlite3.Error) -> str:
         return _explain_write_error(self.path, exc)
