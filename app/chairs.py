@@ -421,7 +421,7 @@ class ChairController(QObject):
             link_connected=self._driver is None or self.pump_connected,
             link_lost_since=self._link_lost_since if self._driver is not None else None,
             chair=self._name,
-            storage_problem=self._journal_problem or self._floor.floor.journal.storage_problem(self._name),
+            storage_problem=self._floor.floor.journal.storage_problem(self._name),
             display_tz=_local_tz(),
         )
         transitions = self.alarm_board.update(evaluate(inputs, self._floor.alarm_policy), now)
