@@ -185,10 +185,20 @@ class TelemetryRecorder:
         *,
         rate_tolerance_ml_h: float | None = None,
         heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        keep_every_s: float = DEFAULT_KEEP_EVERY_S,
         describe_error: Callable[[sqlite3.Error], str] | None = None,
     ) -> None:
-        if not heartbeat_s > 0:
-            raise ValueError(f"heartbeat_s must be positive, not {heartbeat_s!r}")
+        for name, value in (
+            ("heartbeat_s", heartbeat_s),
+            ("retention_days", retention_days),
+            ("keep_every_s", keep_every_s),
+        ):
+            if not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        self.retention_days = retention_days
+        self.keep_every_s = keep_every_s
+        self._housekept_at: datetime | None = None
         self.conn = conn
         self.rate_tolerance_ml_h = (
             default_rate_tolerance_ml_h() if rate_tolerance_ml_h is None else rate_tolerance_ml_h
@@ -238,6 +248,22 @@ class TelemetryRecorder:
         if self._problems.pop(chair, None) is not None:
             log.info("%s: pump readings are recorded again", chair)
         return True
+
+    def housekeeping(self, now: datetime, every: timedelta = timedelta(hours=1)) -> CompactionResult | None:
+        """Compact closed sessions and delete expired readings, at most once per `every` (the station
+        calls this from its tick; no VACUUM here: `chairside maintenance` gives the space back)."""
+        if self._housekept_at is not None and now - self._housekept_at < every:
+            return None
+        self._housekept_at = now
+        try:
+            result = compact(
+                self.conn, now, rate_tolerance_ml_h=self.rate_tolerance_ml_h, keep_every_s=self.keep_every_s
+            )
+            delete_expired(self.conn, now, self.retention_days)
+        except sqlite3.DatabaseError as exc:
+            log.warning("pump readings not compacted this time: %s", self._describe(exc))
+            return None
+        return result
 
     def problem_for(self, chair: str) -> str:
         """Why the chair's last reading could not be stored ('' when it was)."""

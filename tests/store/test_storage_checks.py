@@ -165,8 +165,10 @@ def test_every_command_refuses_a_damaged_file_with_one_line(
     assert copy.read_bytes() == before
 
 
-def test_the_station_process_exits_2_on_a_damaged_file(copy: Path) -> None:
-    _index_page_bytes(copy)
+@pytest.mark.parametrize("damage", ["index page", "random page 1", "0 bytes", "no head row"])
+def test_the_station_process_exits_2_on_a_damaged_file(copy: Path, damage: str) -> None:
+    apply, expected = DAMAGE[damage]
+    apply(copy)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
         [sys.executable, "-m", "app", "--db", str(copy), "--quit-after", "5"],
@@ -178,7 +180,8 @@ def test_the_station_process_exits_2_on_a_damaged_file(copy: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert "is damaged" in done.stderr.strip().splitlines()[-1]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], done.stderr
 
 
 def test_verify_reports_the_chain_and_the_file(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -199,3 +199,19 @@ def test_schema_1_1_rows_are_moved_to_typed_columns(db_path: Path) -> None:
             T0 + timedelta(seconds=1.25), 42.5, 12.345, "alarm", ("AL_OCCLU",), "", Why.HEARTBEAT
         )
         assert journal.conn.execute("SELECT count(*) FROM telemetry").fetchone()[0] == 0
+
+
+def test_housekeeping_compacts_closed_sessions_at_most_hourly(journal: Journal) -> None:
+    recorder = TelemetryRecorder(journal.conn, rate_tolerance_ml_h=5.0, heartbeat_s=1.0, keep_every_s=600)
+    for s in range(1200):
+        recorder.record("Chair 1", "S1", _sample(s))
+    journal.conn.execute(
+        "INSERT INTO events (position, session_id, seq, occurred_at, recorded_at, actor, type, payload, prev_hash, hash) "
+        "VALUES (1, 'S1', 1, '', '', 'RN', 'discharged', '{}', '', '')"
+    )
+    now = T0 + timedelta(hours=1)
+    result = recorder.housekeeping(now)
+    assert result is not None and result.readings_deleted == 1200 - 3  # 0, 600 and the last
+    assert recorder.housekeeping(now + timedelta(minutes=59)) is None
+    with pytest.raises(ValueError, match="retention_days"):
+        TelemetryRecorder(journal.conn, retention_days=float("nan"))
