@@ -9,6 +9,7 @@ already recorded untouched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -180,20 +181,25 @@ def _data_folder(folder: Path) -> None:
 
 
 def _create(path: Path) -> None:
-    """A new, empty database with the current schema, built beside `path` and renamed into place, so a
-    crash never leaves a half-made file (a 0-byte file at `path` is refused as damaged)."""
+    """A new, empty database with the current schema, built beside `path` and linked into place, so a
+    crash never leaves a half-made file (a 0-byte file at `path` is refused as damaged), and a second
+    process creating it at the same moment keeps the first one's file."""
     _data_folder(path.parent)
-    building = _companion(path, ".new")
+    building = _companion(path, f".new-{os.getpid()}")
     for leftover in (building, _companion(building, "-wal"), _companion(building, "-shm")):
         leftover.unlink(missing_ok=True)
     private_file(building)
-    conn = sqlite3.connect(str(building), isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        migrate(conn, str(path))
+        conn = sqlite3.connect(str(building), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            migrate(conn, str(path))
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another process: use that one
+            os.link(building, path)
     finally:
-        conn.close()
-    os.replace(building, path)
+        building.unlink(missing_ok=True)
 
 
 class Journal:
