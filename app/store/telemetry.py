@@ -217,6 +217,26 @@ class TelemetryRecorder:
         """A driver's reading (see `record`)."""
         return self.record(chair, session_id, PumpSample.from_telemetry(t, link))
 
+    def record_link(self, chair: str, session_id: str | None, at: datetime, link: LinkState) -> bool:
+        """The link to the chair's pump changed (no reading comes with a lost link): stored as the last
+        reading's values with the new link state, so the gap is explicit. Nothing before a first reading."""
+        last = self._last.get(chair)
+        if last is None:
+            return False
+        previous = last[1]
+        return self.record(
+            chair,
+            session_id,
+            PumpSample(
+                at,
+                previous.rate_ml_h,
+                previous.volume_ml,
+                previous.state,
+                previous.alarm_codes,
+                link.status.value,
+            ),
+        )
+
     def record(self, chair: str, session_id: str | None, sample: PumpSample) -> bool:
         """Store `sample` if it changes something or the heartbeat is due. Returns whether it was stored
         (False also when the write failed: see `problem_for`). Never raises for a storage failure."""

@@ -215,3 +215,21 @@ def test_housekeeping_compacts_closed_sessions_at_most_hourly(journal: Journal) 
     assert recorder.housekeeping(now + timedelta(minutes=59)) is None
     with pytest.raises(ValueError, match="retention_days"):
         TelemetryRecorder(journal.conn, retention_days=float("nan"))
+
+
+def test_a_lost_link_is_stored_as_a_link_change(journal: Journal) -> None:
+    from drivers.base import LinkState, LinkStatus
+
+    recorder = journal.recorder
+    assert not recorder.record_link("Chair 1", "S1", T0, LinkState(LinkStatus.LOST))  # nothing read yet
+    recorder.record("Chair 1", "S1", _sample(0))
+    assert recorder.record_link(
+        "Chair 1", "S1", T0 + timedelta(seconds=12), LinkState(LinkStatus.LOST, "quiet")
+    )
+    assert recorder.record("Chair 1", "S1", _sample(40))  # back: connected again
+    rows = readings(journal.conn, "Chair 1")
+    assert [(r.link, r.why) for r in rows] == [
+        ("connected", Why.FIRST),
+        ("lost", Why.LINK),
+        ("connected", Why.LINK),
+    ]
