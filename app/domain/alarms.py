@@ -487,8 +487,11 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
 
 
 def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
-    """Until a write succeeds again: a full disk or a read-only file loses what happens meanwhile."""
-    if not inputs.storage_problem:
+    """Until a write succeeds again: a full disk or a read-only file loses what happens meanwhile. Only
+    chairs with a session in progress raise it (an empty chair has nothing to lose; a check-in refused
+    there says so itself), so one full disk is not an alarm on every idle chair."""
+    state = inputs.state
+    if not inputs.storage_problem or state is None or state.phase is Phase.EMPTY or state.phase.is_closed:
         return None
     return {"problem": inputs.storage_problem}
 
