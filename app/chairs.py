@@ -44,12 +44,12 @@ from app.domain.commands import (
 from app.domain.decide import CommandRefused, GuardFailure
 from app.domain.phase import Phase
 from app.floor import Floor
+from app.station.config import MAX_CHAIRS
 from app.store.journal import JournalError
 from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telemetry
 
 log = logging.getLogger(__name__)
 
-MAX_CHAIRS = 48
 RATE_TOLERANCE_ML_H = 0.05
 PUMP_ACTOR = "pump"  # pump-documented entries when no nurse is identified at the station
 SYSTEM_ACTOR = "system"  # alarms raised and cleared by the rules

@@ -19,6 +19,7 @@ from app.export.verify import verify_export
 from app.paths import default_db_path
 from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
+from app.station.check import register as register_config
 from app.store.journal import Journal, JournalError
 from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(func=run_probe)
     register_export(sub)
     register_maintenance(sub)
+    register_config(sub)
     add_gui_arguments(parser)
     return parser
 
