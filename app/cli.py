@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,12 +14,15 @@ from typing import Any
 from app.domain.chair import ChairState
 from app.domain.protocol import MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+from app.errors import append_crash
 from app.export.cli import register as register_export
 from app.export.verify import verify_export
 from app.paths import data_dir, default_db_path
+from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
 from app.store.journal import Journal, JournalError
+from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
 from drivers.base import DriverError
@@ -33,6 +37,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     NewerDatabaseError,
     KeyError,
     DriverError,
+    sqlite3.DatabaseError,
 )
 MAX_PLAN_MINUTES = 24 * 60.0  # a reaction or pause in `plan` happens within a day of the start
 
@@ -207,10 +212,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return int(verify_export(args))
     with _open_journal(args) as journal:
         result = journal.verify()
-    if result.intact:
-        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}")
+        damage = journal.integrity_problems()
+    file_check = "file intact (SQLite integrity_check ok)" if not damage else "file DAMAGED"
+    if result.intact and not damage:
+        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}; {file_check}")
         return 0
-    print(f"journal NOT intact: first bad entry is {result.first_problem}", file=sys.stderr)
+    if not result.intact:
+        print(f"journal NOT intact: first bad entry is {result.first_problem}; {file_check}", file=sys.stderr)
+    if damage:
+        more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+        print(
+            f"chairside: {journal.path} is damaged (SQLite integrity_check: {damage[0]}{more})",
+            file=sys.stderr,
+        )
+        return 2
     return 1
 
 
@@ -256,12 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_maintenance(sub)
     register_config(sub)
     add_gui_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_private_umask()  # before anything is created: database, WAL, exports, crash log (app.private_files)
     parser = build_parser()
     args = parser.parse_args(argv)
 
@@ -270,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(run_gui(args))
         return int(args.func(args))
 
-    return run_command("chairside", body, EXPECTED_ERRORS, data_dir() / "crash.log")
+    return run_command("chairside", body, EXPECTED_ERRORS, data_dir() / "crash.log", append_crash)
 
 
 if __name__ == "__main__":

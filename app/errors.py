@@ -15,11 +15,12 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from drivers.command_line import append_crash
+from app.private_files import private_file, private_folder
 
 log = logging.getLogger("chairside.errors")
 
@@ -34,6 +35,17 @@ _relay: Any = None  # a QObject in the installing thread that hands `notify` its
 def _write_crash(title: str, text: str) -> None:
     if _crash_log is not None and not append_crash(_crash_log, title, text):
         log.error("cannot write the crash log %s", _crash_log)
+
+
+def append_crash(path: Path, title: str, text: str) -> bool:
+    """Append a titled entry to a crash log, readable by its owner only; False when it cannot be written."""
+    try:
+        private_folder(path.parent, tighten_existing=False)
+        with private_file(path).open("a", encoding="utf-8") as handle:
+            handle.write(f"==== {datetime.now(UTC).isoformat()} {title}\n{text}\n")
+    except OSError:
+        return False
+    return True
 
 
 def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None, where: str) -> None:

@@ -125,17 +125,22 @@ EXIT_BAD_INPUT = 2
 EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: a bug
 
 
+CrashWriter = Callable[[Path, str, str], bool]
+
+
 def run_command(
     prog: str,
     body: Callable[[], int],
     expected: tuple[type[BaseException], ...] = (),
     crash_log: Path | None = None,
+    write_crash: CrashWriter | None = None,
 ) -> int:
     """Run a command-line `body` so that the user never sees a traceback.
 
     An `expected` error (bad input: a file, a value, a refused command) or an OSError prints one line,
     `prog: message`, on stderr and gives exit 2. Anything else is a bug: its traceback goes to the crash
-    log and stderr gets one line naming the crash log; exit 70."""
+    log (through `write_crash`, default `append_crash`; the app passes its private-file writer) and
+    stderr gets one line naming the crash log; exit 70."""
     bad_input: tuple[type[BaseException], ...] = (*expected, OSError)
     try:
         return body()
@@ -147,7 +152,8 @@ def run_command(
         return EXIT_BAD_INPUT
     except Exception as exc:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        written = crash_log is not None and append_crash(crash_log, f"uncaught exception in {prog}", text)
+        write = write_crash or append_crash
+        written = crash_log is not None and write(crash_log, f"uncaught exception in {prog}", text)
         where = f"; details are in {crash_log}" if written else ""
         print(f"{prog}: unexpected error ({type(exc).__name__}: {one_line(exc)}){where}", file=sys.stderr)
         return EXIT_SOFTWARE

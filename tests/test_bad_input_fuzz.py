@@ -110,6 +110,8 @@ def place(tmp_path_factory: pytest.TempPathFactory, qapp: object) -> Iterator[Pa
         clock.advance(minutes=30)
         floor.execute(state.session_id, StartInfusion(), "AB")
     (root / "folder").mkdir()
+    (root / "empty.sqlite").write_bytes(b"")
+    (root / "garbage.sqlite").write_bytes(bytes(range(256)) * 20)
     (root / "out").mkdir()
     saved = {name: os.environ.get(name) for name in ("CHAIRSIDE_DATA_DIR", "CHAIRSIDE_CONFIG_DIR")}
     os.environ["CHAIRSIDE_DATA_DIR"] = str(root)
@@ -148,6 +150,8 @@ def paths(place: Path) -> st.SearchStrategy[str]:
             str(place / "folder"),
             str(place / "missing.sqlite"),
             str(place / "missing" / "deeper" / "x"),
+            str(place / "empty.sqlite"),
+            str(place / "garbage.sqlite"),
             "",
         ]
     )
