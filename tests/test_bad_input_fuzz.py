@@ -170,7 +170,7 @@ def short_timeout() -> st.SearchStrategy[str]:
     return WORD.map(cap)
 
 
-COMMANDS = ["protocols", "status", "verify", "export", "probe", "config", "junk"]
+COMMANDS = ["protocols", "status", "verify", "export", "probe", "config", "maintenance", "junk"]
 
 
 @st.composite
@@ -227,6 +227,20 @@ def chairside_argv(draw: st.DrawFn, place: Path, command: str) -> list[str]:
         )
         argv = ["probe", url, *draw(options({"--protocol": WORD, "--json": None, "--no-handshake": None}))]
         return [*argv, "--timeout", draw(short_timeout())]
+    if command == "maintenance":
+        # a copy of the journal: maintenance compacts and vacuums the database it is given
+        copy = place / "maintained.sqlite"
+        if not copy.exists():
+            shutil.copy(place / "chairside.sqlite", copy)
+        target = st.sampled_from([str(copy), str(place / "folder"), str(place / "missing.sqlite")])
+        return [
+            "maintenance",
+            *draw(
+                options(
+                    {"--db": target, "--retention-days": NUMBER | WORD, "--keep-every-min": NUMBER | WORD}
+                )
+            ),
+        ]
     if command == "config":
         action = draw(st.sampled_from(["check", "show", ""]))
         return ["config", action, *draw(options({"--config": db | out, "--json": None}))]
