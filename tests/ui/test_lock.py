@@ -16,6 +16,7 @@ from app.chairs import FloorController
 from app.domain.clock import ManualClock
 from app.domain.commands import GivePremedication, RecordScreening, StartInfusion
 from app.floor import Floor
+from app.station.sound import station_sounding
 from app.ui.main_window import MainWindow
 from tests.accounts.support import PIN, station_accounts, type_into_sign_in
 from tests.ui.helpers import check_in_command
@@ -84,7 +85,7 @@ def test_idle_locks_and_an_alarm_raised_while_locked_is_shown_and_sounding(
     shown = [row for row in window.alarm_bar.rows if row.isVisible()]
     assert shown and alarm.message in shown[0].message.text()
     assert window.alarm_bar.isVisible()
-    assert chair.alarm_board.sounding(clock.now()) is alarm.priority  # app/station/sound.py not merged yet
+    assert station_sounding([c.alarm_board for c in floor.chairs], clock.now()) is alarm.priority
     assert PATIENT_INITIALS not in visible_texts(window)
     types = [e.type for e in floor.floor.journal.entries(STREAM)]
     assert types[-2:] == ["station_locked", "signed_out"] or "station_locked" in types
