@@ -169,6 +169,9 @@ def run_gui(args: argparse.Namespace) -> int:
                 print(f"chairside: --nurse: {exc}", file=sys.stderr)
                 return 2
             # a station database with real accounts: nobody is signed in until someone signs in
+    elif not accounts.has_admin() and args.quit_after is not None:
+        # a scripted start (screenshot, smoke test) never waits for someone at the keyboard
+        print("chairside: this station has no administrator yet: add one with `chairside users add`")
     elif not accounts.has_admin():
         first = FirstAdministratorDialog(accounts)
         if first.exec() != QDialog.DialogCode.Accepted:
