@@ -12,10 +12,11 @@ import logging
 import random
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from drivers.alaris.codec import Frame, FrameDecoder, encode_body, join_fields
-from drivers.alaris.messages import ALARM_CODES, WIRE_MODE, format_time_remaining, security_code
-from drivers.base import FrameError
+from drivers.alaris.messages import ALARM_CODES, WIRE_MODE, alarm_for, format_time_remaining, security_code
+from drivers.base import FrameError, Telemetry
 from drivers.sim.pump import MAX_RATE_ML_H, PumpOperationError, PumpSnapshot, SimAlarm, SimulatedPump
 
 log = logging.getLogger(__name__)
@@ -286,3 +287,20 @@ class AlarisResponder:
             log.warning("pump %s refused %s: %s", snap.serial, command, error)
             return None
         return join_fields(command, *args)
+
+
+def telemetry_of(snap: PumpSnapshot, at: datetime) -> Telemetry:
+    """What the driver would read from this pump now, without the wire (the demo's pre-roll uses it to
+    document the pump the way the station does)."""
+    codes = [wire_alarm_code(alarm, snap) for alarm in snap.alarms]
+    return Telemetry(
+        at=at,
+        rate_ml_h=snap.rate_ml_h,
+        volume_infused_ml=snap.volume_infused_ml,
+        vtbi_ml=snap.vtbi_ml,
+        pressure_mmhg=snap.pressure_mmhg,
+        time_remaining_min=None if snap.time_remaining_s is None else snap.time_remaining_s / 60.0,
+        state=snap.state,
+        alarms=tuple(alarm_for(code) for code in codes),
+        serial=snap.serial,
+    )
