@@ -17,13 +17,13 @@ from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import AlarmPolicy
 from app.domain.clock import Clock
 from app.floor import Floor
+from app.station.config import MAX_CHAIRS
 from app.station.pump import PumpLink
 from app.station.session import ChairSession
 from drivers.base import LinkState, Telemetry
 
 log = logging.getLogger(__name__)
 
-MAX_CHAIRS = 48
 
 
 def chair_names(count: int) -> list[str]:
