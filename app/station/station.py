@@ -25,7 +25,6 @@ from drivers.base import LinkState, Telemetry
 log = logging.getLogger(__name__)
 
 
-
 def chair_names(count: int) -> list[str]:
     if not 1 <= count <= MAX_CHAIRS:
         raise ValueError(f"a floor has 1 to {MAX_CHAIRS} chairs, not {count}")

@@ -86,9 +86,7 @@ def run(db_path: Path) -> dict[str, object]:
         stored = floor.journal.telemetry(chair.name)
         return {
             "events": [str(e.type) for e in state.events],
-            "rate_source": next(
-                e.data["source"] for e in state.events if e.type is EventType.RATE_CHANGED
-            ),
+            "rate_source": next(e.data["source"] for e in state.events if e.type is EventType.RATE_CHANGED),
             "completed_source": next(
                 e.data["source"] for e in state.events if e.type is EventType.INFUSION_COMPLETED
             ),

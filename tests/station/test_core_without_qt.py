@@ -34,8 +34,6 @@ def test_a_chair_session_runs_an_infusion_without_qt(tmp_path: Path) -> None:
 def test_the_blocker_really_blocks_qt() -> None:
     """The subprocess's guard works: importing Qt after it fails (so the test above can fail)."""
     code = "from tests.station.headless import _block_qt; _block_qt(); import PySide6.QtCore"
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "ModuleNotFoundError" in done.stderr or "ImportError" in done.stderr
