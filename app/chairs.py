@@ -19,10 +19,11 @@ from app.domain.chair import ChairState
 from app.domain.clock import Clock
 from app.domain.commands import CheckIn, Command
 from app.floor import Floor
+from app.station.config import MAX_CHAIRS
 from app.station.history import PumpHistory
-from app.station.pump import PumpObservation, observe
+from app.station.pump import PumpLink, PumpObservation, observe
 from app.station.session import PUMP_ACTOR, SYSTEM_ACTOR, ChairSession
-from app.station.station import MAX_CHAIRS, Station, chair_names
+from app.station.station import Station, chair_names
 from drivers.base import LinkState, PumpDriver, Telemetry
 
 __all__ = [
@@ -69,23 +70,11 @@ class ChairController(QObject):
     alarms_changed = Signal()
     message = Signal(str)
 
-    # Emitted on the driver's I/O thread; this object lives in the GUI thread, so Qt queues them.
-    _telemetry_from_driver = Signal(object, object)
-    _link_from_driver = Signal(object, object)
-
     def __init__(self, floor: FloorController, session: ChairSession) -> None:
         super().__init__(floor)
         self._floor = floor
         self.session = session
-        self._telemetry_from_driver.connect(self._on_telemetry, Qt.ConnectionType.QueuedConnection)
-        self._link_from_driver.connect(self._on_link, Qt.ConnectionType.QueuedConnection)
         session.listener = _Relay(self)
-
-    def _on_telemetry(self, t: Telemetry, pump: Any) -> None:
-        self.session.receive(t, pump)
-
-    def _on_link(self, link: LinkState, pump: Any) -> None:
-        self.session.on_link(link, pump)
 
     # ------------------------------------------------------------------------------------------
     # What the widgets read
@@ -142,18 +131,9 @@ class ChairController(QObject):
     # The pump
 
     def attach_driver(self, config: Mapping[str, Any]) -> PumpDriver:
-        """Open and start the chair's pump driver (see `drivers.open_driver`)."""
-        pump_holder: list[Any] = []
-
-        def on_telemetry(t: Telemetry) -> None:
-            self._telemetry_from_driver.emit(t, pump_holder[0] if pump_holder else None)
-
-        def on_link(link: LinkState) -> None:
-            self._link_from_driver.emit(link, pump_holder[0] if pump_holder else None)
-
-        driver = self.session.attach_driver(config, on_telemetry, on_link)
-        pump_holder.append(self.session.pump)
-        return driver
+        """Open and start the chair's pump driver (see `drivers.open_driver`); its callbacks reach
+        the GUI thread through the floor's queued signal."""
+        return self.session.attach_driver(config)
 
     def detach_driver(self) -> None:
         self.session.detach_driver()
@@ -198,6 +178,9 @@ class FloorController(QObject):
     ticked = Signal(object)
     message = Signal(str)
 
+    # Emitted on a driver's I/O thread; this object lives in the GUI thread, so Qt queues it.
+    _from_driver = Signal(object, object, object)
+
     def __init__(
         self,
         floor: Floor | Station,
@@ -220,6 +203,8 @@ class FloorController(QObject):
         for chair in self.chairs:
             chair.message.connect(self.message)
         self._by_name = {c.name: c for c in self.chairs}
+        self._from_driver.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self.station.handoff = self._from_driver.emit
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self.tick)
@@ -245,12 +230,8 @@ class FloorController(QObject):
         """Something else to run on every tick before the chairs (the demo's scripts)."""
         self.station.tick_hooks.append(hook)
 
-    def attach_pumps(self, pumps: Mapping[str, Mapping[str, Any]]) -> None:
-        """Attach every configured pump ({chair name: driver config}) through the chairs' signals."""
-        for name, config in pumps.items():
-            if name not in self._by_name:
-                raise ValueError(f"a pump is configured for {name}, which is not on this floor")
-            self._by_name[name].attach_driver(config)
+    def _deliver(self, chair: ChairSession, pump: PumpLink, item: Telemetry | LinkState) -> None:
+        self.station.deliver(chair, pump, item)
 
     def start(self) -> None:
         self._timer.start()

@@ -45,6 +45,7 @@ from app.domain.decide import CommandRefused
 from app.domain.phase import Phase
 from app.domain.schedule import SegmentKind
 from app.floor import Floor
+from app.station.config import ChairConfig, PumpConfig, StationConfig
 from app.station.pump import PumpObservation, command_for, observe
 from drivers.base import DeliveryState
 from drivers.sim import SimAlarm, SimulatedPump, SimulatorFleet
@@ -275,6 +276,17 @@ class Demo:
             for chair in self.chairs:
                 chair.url = self._fleet.add(chair.pump).url
         return {chair.name: chair.url for chair in self.chairs}
+
+    def station_config(self, chair_names: Sequence[str] | None = None) -> StationConfig:
+        """The station configuration for these simulated pumps (call `start` first): the demo starts
+        the station through the same path as a configured floor. `chair_names` adds chairs without a
+        pump after the demo's own."""
+        if any(not chair.url for chair in self.chairs):
+            raise RuntimeError("start the demo's pumps before asking for their configuration")
+        pumps = {chair.name: PumpConfig("alaris", chair.url) for chair in self.chairs}
+        names = list(chair_names) if chair_names is not None else list(pumps)
+        names += [name for name in pumps if name not in names]
+        return StationConfig(name="Demo", chairs=tuple(ChairConfig(name, pumps.get(name)) for name in names))
 
     def stop(self) -> None:
         if self._fleet is not None:

@@ -55,6 +55,9 @@ class Station:
         self.chairs: list[ChairSession] = [ChairSession(self, name) for name in names]
         self._by_name = {c.name: c for c in self.chairs}
         self.tick_hooks: list[Callable[[datetime], None]] = []
+        self.handoff: Callable[[ChairSession, PumpLink, Telemetry | LinkState], None] = self._enqueue
+        """How a driver's callback reaches the owner's thread: the inbox (see `process`) by default;
+        the Qt layer puts a queued signal here."""
 
     def chair(self, name_or_index: str | int) -> ChairSession:
         """A chair by name ("Chair 3") or by 1-based number."""
@@ -86,7 +89,18 @@ class Station:
 
     def post(self, chair: ChairSession, pump: PumpLink, item: Telemetry | LinkState) -> None:
         """From a driver's thread."""
+        self.handoff(chair, pump, item)
+
+    def _enqueue(self, chair: ChairSession, pump: PumpLink, item: Telemetry | LinkState) -> None:
         self._inbox.put((chair, pump, item))
+
+    @staticmethod
+    def deliver(chair: ChairSession, pump: PumpLink, item: Telemetry | LinkState) -> None:
+        """On the owner's thread: a reading or a link change to its chair."""
+        if isinstance(item, Telemetry):
+            chair.receive(item, pump)
+        else:
+            chair.on_link(item, pump)
 
     def process(self, timeout: float = 0.0) -> int:
         """Hand queued readings and link changes to their chairs (waiting up to `timeout` for the
@@ -100,10 +114,7 @@ class Station:
                 return handled
             block = False
             handled += 1
-            if isinstance(item, Telemetry):
-                chair.receive(item, pump)
-            else:
-                chair.on_link(item, pump)
+            self.deliver(chair, pump, item)
 
     def tick(self, now: datetime | None = None) -> datetime:
         now = now or self.now()
