@@ -88,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         driver.stop()
     if not got:
         last = states[-1] if states else driver.link_state
+        stats = getattr(driver, "stats", None)
+        fault = getattr(stats, "last_fault", "")
+        if fault:
+            print(f"chairside probe: no usable reading on {args.url}: {fault}", file=sys.stderr)
+            return EXIT_NO_PUMP
         print(
             f"chairside probe: no pump answered on {args.url} within {args.timeout:g} s "
             f"(link {last.status.value}: {last.reason})",

@@ -46,7 +46,7 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "raise_alarm": (frozenset({"alarm"}), frozenset()),
     "clear_alarm": (frozenset({"alarm"}), frozenset()),
     "power_cycle": (frozenset(), frozenset({"new_serial", "off_s"})),
-    "fault": (frozenset({"kind"}), frozenset({"count", "size", "delay_s", "duration_s"})),
+    "fault": (frozenset({"kind"}), frozenset({"count", "size", "delay_s", "duration_s", "rate", "volume"})),
 }
 FAULTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "bad_crc": (frozenset(), frozenset({"count"})),
@@ -54,6 +54,7 @@ FAULTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "slow": (frozenset({"delay_s"}), frozenset({"duration_s"})),
     "silence": (frozenset({"duration_s"}), frozenset()),
     "disconnect": (frozenset({"duration_s"}), frozenset()),
+    "implausible": (frozenset(), frozenset({"count", "rate", "volume"})),
 }
 _TIME_SCALED = ("delay_s", "duration_s")
 
