@@ -46,12 +46,12 @@ from app.ui.status import (
     Priority,
     countdowns,
     hhmm,
+    link_text,
     next_action,
     rate_text,
     reaction_instruction,
 )
 from app.ui.timeline import TimelineModel, TimelineView
-from drivers.base import LinkStatus
 
 
 class ChairView(QWidget):
@@ -314,17 +314,12 @@ class ChairView(QWidget):
         chair = self.chair
         t = chair.telemetry
         link = chair.link
+        text = link_text(chair.has_pump, link.status.value if link else None, chair.link_lost_since)
+        self.link_label.setText(text.long)
         if not chair.has_pump:
-            self.link_label.setText("no pump link")
-            self.pump_rate_label.setText("Pump: not linked")
+            self.pump_rate_label.setText("Pump: none configured")
             self.pump_detail_label.setText("Rates are documented by the nurse.")
             return
-        if link is not None and link.status is LinkStatus.CONNECTED:
-            self.link_label.setText("● pump linked")
-        elif link is not None and link.status is LinkStatus.LOST:
-            self.link_label.setText("✕ PUMP LINK LOST")
-        else:
-            self.link_label.setText("… connecting to pump")
         if t is None:
             self.pump_rate_label.setText("Pump: –")
             self.pump_detail_label.setText(link.reason if link is not None else "")
