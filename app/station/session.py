@@ -194,6 +194,7 @@ class ChairSession:
         for command in commands:
             try:
                 self.run(command, self.station.nurse or PUMP_ACTOR)
+                log.info("%s: documented from the pump: %s", self.name, type(command).__name__)
             except CommandRefused as refused:
                 kind = seen.kind if seen is not None else "change"
                 self.listener.message(f"{self.name}: the pump {kind} was not documented: {refused}")
@@ -311,6 +312,7 @@ class ChairSession:
             return  # no session to journal it with (an idle chair's pump link)
         try:
             self.run(transition.command(), transition.by or SYSTEM_ACTOR)
+            log.info("%s: alarm %s: %s", self.name, transition.kind, transition.alarm.rule)
         except CommandRefused as refused:
             log.warning("%s: alarm not journaled: %s", self.name, refused)
         except JournalError:
