@@ -316,12 +316,16 @@ class ChairView(QWidget):
         link = chair.link
         text = link_text(chair.has_pump, link.status.value if link else None, chair.link_lost_since)
         self.link_label.setText(text.long)
+        # Its own sheet: the banner's phase colours would otherwise win over the theme's red
+        self.link_label.setStyleSheet(
+            "color: #b00020; font-weight: bold; font-size: 16pt;" if text.problem else ""
+        )
         if not chair.has_pump:
             self.pump_rate_label.setText("Pump: none configured")
             self.pump_detail_label.setText("Rates are documented by the nurse.")
             return
         if t is None:
-            self.pump_rate_label.setText("Pump: –")
+            self.pump_rate_label.setText("Pump: –" if chair.pump_connected else "Pump: no data")
             self.pump_detail_label.setText(link.reason if link is not None else "")
             return
         stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at)})"
