@@ -68,3 +68,35 @@ def test_a_second_station_on_the_database_is_told_who_holds_it(tmp_path: Path) -
         assert lock.held
     with StationLock(db):
         pass  # released: taken again
+
+
+def test_read_only_commands_work_while_a_station_holds_the_database(
+    db_path: Path, library: ProtocolLibrary, clock: ManualClock, tmp_path: Path
+) -> None:
+    floor = Floor(Journal(db_path, clock), library, clock)
+    floor.check_in(check_in_command("Chair 1", clock), "AB")
+    floor.close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+
+    def chairside(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", *argv],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    with StationLock(db_path):  # a station runs on this database
+        status = chairside("status", "--db", str(db_path))
+        verify = chairside("verify", "--db", str(db_path))
+        export = chairside(
+            "export", "--db", str(db_path), "--format", "json", "-o", str(tmp_path / "log.json")
+        )
+        second = StationLock(db_path)
+        with pytest.raises(StationInUse):
+            second.acquire()
+    assert status.returncode == 0 and "JD" in status.stdout, status.stderr
+    assert verify.returncode == 0 and "intact" in verify.stdout, verify.stderr
+    assert export.returncode == 0 and (tmp_path / "log.json").stat().st_size > 0, export.stderr
