@@ -48,7 +48,7 @@ from app.floor import Floor
 from app.station.config import ChairConfig, PumpConfig, StationConfig
 from app.station.pump import PumpObservation, command_for, observe
 from drivers.base import DeliveryState
-from drivers.sim import SimAlarm, SimulatedPump, SimulatorFleet
+from drivers.sim import PumpServer, SimAlarm, SimulatedPump, SimulatorFleet
 from drivers.sim.pump import PumpSnapshot
 from drivers.sim.responder import telemetry_of
 
@@ -276,6 +276,11 @@ class Demo:
             for chair in self.chairs:
                 chair.url = self._fleet.add(chair.pump).url
         return {chair.name: chair.url for chair in self.chairs}
+
+    @property
+    def servers(self) -> list[PumpServer]:
+        """The simulated pumps' servers (after `start`), in chair order: benches inject line faults."""
+        return list(self._fleet.servers) if self._fleet is not None else []
 
     def station_config(self, chair_names: Sequence[str] | None = None) -> StationConfig:
         """The station configuration for these simulated pumps (call `start` first): the demo starts
