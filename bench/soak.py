@@ -116,7 +116,7 @@ def run(
         )
         config = load_station_config(config_path)  # the station reads its configuration file
         station = station_for(opened.floor, config, clock)
-        station.tick_hooks.append(lambda now: demo.advance(now))
+        station.tick_hooks.append(lambda now: None if demo.advance(now) else None)
         attach_configured_pumps(station, config)
         start = clock.now()
         end = start + timedelta(hours=hours)
