@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +116,10 @@ def run(
         )
         config = load_station_config(config_path)  # the station reads its configuration file
         station = station_for(opened.floor, config, clock)
-        station.tick_hooks.append(lambda now: None if demo.advance(now) else None)
+        def nurses(now: datetime) -> None:
+            demo.advance(now)
+
+        station.tick_hooks.append(nurses)
         attach_configured_pumps(station, config)
         start = clock.now()
         end = start + timedelta(hours=hours)
