@@ -75,8 +75,9 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
 
+    level = getattr(logging, os.environ.get("CHAIRSIDE_LOG", "WARNING").upper(), logging.WARNING)
     logging.basicConfig(
-        level=os.environ.get("CHAIRSIDE_LOG", "WARNING").upper(),
+        level=level if isinstance(level, int) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     demo_count = args.demo or 0
