@@ -96,7 +96,7 @@ class StationConfigError(ValueError):
         elif section:
             where.append(f"[{section}]")
         if key:
-            where.append(key)
+            where.append(key if re.fullmatch(r"[\w.-]+", key) else repr(key))
         super().__init__(f"{': '.join(where)}: {problem}")
 
 
@@ -204,9 +204,9 @@ def load_station_config(path: Path | str) -> StationConfig:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
         raise StationConfigError(
-            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}); save it as UTF-8",
-            file=path,
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8", file=path
         ) from None
     try:
         data = tomllib.loads(text)
@@ -251,9 +251,11 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         fail=lambda p: fail(p, "telemetry", "heartbeat_s"),
     )
     retention = telemetry.get("retention_days", DEFAULT_RETENTION_DAYS)
-    if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
+    if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 36_500:
         raise fail(
-            f"must be a whole number of days, at least 1, not {retention!r}", "telemetry", "retention_days"
+            f"must be a whole number of days from 1 to 36500, not {retention!r}",
+            "telemetry",
+            "retention_days",
         )
     broker = _table(data, "broker", source, required=False)
     hl7 = _table(data, "hl7", source, required=False)
@@ -414,6 +416,8 @@ def _name(value: Any, fail: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise fail("missing or empty: give it a name" if value is None else "must be a non-empty string")
     name = value.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise fail(f"must be one line of text, not {name!r}")
     if len(name) > MAX_NAME_CHARS:
         raise fail(f"at most {MAX_NAME_CHARS} characters, not {len(name)}")
     return name

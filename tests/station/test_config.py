@@ -121,6 +121,10 @@ PUMP = CHAIR + 'protocol = "alaris"\nurl = "/dev/ttyUSB0"\n'
         ),
         (HEADER + '[[chairs]]\nprotocol = "alaris"\n', "[[chairs]] 1: name: missing or empty"),
         (
+            HEADER + '[[chairs]]\nname = "Chair\\n1"\n',
+            "[[chairs]] 1 'Chair\\n1': name: must be one line of text",
+        ),
+        (
             HEADER + chairs(2) + '[[chairs]]\nname = "Chair 3"\nprotocol = "alaris"\nurl = ""\n',
             "station.toml: [[chairs]] 3 'Chair 3': url: must be a non-empty string",
         ),
@@ -166,6 +170,7 @@ PUMP = CHAIR + 'protocol = "alaris"\nurl = "/dev/ttyUSB0"\n'
         ('[station]\nname = "A"\nshift_file = "none.toml"\n' + CHAIR, "[station]: shift_file: no such file"),
         (HEADER + "[telemetry]\nheartbeat_s = -1\n" + CHAIR, "[telemetry]: heartbeat_s: must be above 0"),
         (HEADER + "[telemetry]\nretention_days = 1.5\n" + CHAIR, "retention_days: must be a whole number"),
+        (HEADER + "[telemetry]\nretention_days = 99999999\n" + CHAIR, "from 1 to 36500, not 99999999"),
         (HEADER + "broker = 3\n" + CHAIR, "[station]: broker: unknown key"),
         ('broker = "mqtt://x"\n' + HEADER + CHAIR, "[broker]: must be a table ([broker]), not str"),
         (
@@ -193,7 +198,7 @@ def test_the_error_carries_the_chair_and_key_for_a_form_to_point_at(tmp_path: Pa
 def test_a_file_that_is_not_utf8_or_not_there_is_named(tmp_path: Path) -> None:
     path = tmp_path / "station.toml"
     path.write_bytes((HEADER + '[[chairs]]\nname = "Fauteuil é"\n').encode("latin-1"))
-    with pytest.raises(StationConfigError, match=r"station.toml: not UTF-8 text \(byte 0xe9 at offset"):
+    with pytest.raises(StationConfigError, match=r"station.toml: not UTF-8 text \(byte 0xe9 on line 4\)"):
         load_station_config(path)
     with pytest.raises(StationConfigError, match=r"nothing.toml: no such file"):
         load_station_config(tmp_path / "nothing.toml")
@@ -306,3 +311,72 @@ def test_the_configuration_loads_without_qt() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], check=True, cwd=REPO, env=env, timeout=60)
+
+
+toml_scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(min_size=1, max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+chair_keys = st.sampled_from(["name", "protocol", "url", *LINK_KEYS, "nmae", "baud"])
+chair_tables = st.dictionaries(
+    chair_keys,
+    st.one_of(toml_values, st.sampled_from(["alaris", "Chair 1", "/dev/ttyUSB0", "socket://h:1", 0.5])),
+    max_size=6,
+)
+documents = st.fixed_dictionaries(
+    {},
+    optional={
+        "station": st.dictionaries(
+            st.sampled_from(["name", "display_tz", "shift_file", "idle_lock_min", "x"]),
+            toml_values,
+            max_size=4,
+        ),
+        "telemetry": st.dictionaries(st.sampled_from(["heartbeat_s", "retention_days"]), toml_values),
+        "chairs": st.one_of(st.lists(chair_tables, max_size=5), toml_values),
+        "broker": toml_values,
+        "a\nb": toml_values,
+        "hl7": toml_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=documents)
+def test_any_document_gives_a_configuration_or_one_named_error(
+    tmp_path_factory: pytest.TempPathFactory, document: dict[str, object]
+) -> None:
+    import tomli_w
+
+    path = tmp_path_factory.mktemp("fuzz") / "station.toml"
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    config: StationConfig | None = None
+    message = ""
+    try:
+        config = load_station_config(path)
+    except StationConfigError as error:
+        message = str(error)
+    if config is None:
+        assert message.startswith(f"{path}: ")
+        assert "\n" not in message, "one line"
+    else:
+        assert 1 <= len(config.chairs) <= MAX_CHAIRS
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=200))
+def test_any_bytes_give_a_configuration_or_one_named_error(
+    tmp_path_factory: pytest.TempPathFactory, raw: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("bytes") / "station.toml"
+    path.write_bytes(raw)
+    with pytest.raises(StationConfigError):
+        load_station_config(path)
