@@ -155,7 +155,7 @@ def run_gui(args: argparse.Namespace) -> int:
         if args.nurse:
             controller.set_nurse(args.nurse)
 
-        window = MainWindow(controller)
+        window = MainWindow(controller, config_path=config.path)
         errors.install(data_dir() / "crash.log", window.show_message)
         if demo is not None:
             _preroll(controller, demo, demo_clock, args.preroll)
