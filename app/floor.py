@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from app.domain.chair import ChairState
@@ -17,6 +18,7 @@ from app.domain.clock import Clock, SystemClock
 from app.domain.commands import CheckIn, Command
 from app.domain.decide import CommandRefused, DecisionContext, GuardFailure, decide
 from app.domain.protocol import InfusionProtocol
+from app.domain.reactions import ReactionTerms
 from app.domain.vitals import VitalSignLimits
 from app.protocol_library import ProtocolLibrary
 from app.resources import resource_path
@@ -29,6 +31,17 @@ def load_vital_limits(path: Path | None = None) -> VitalSignLimits:
         return VitalSignLimits.from_mapping(tomllib.load(handle), path.name)
 
 
+def load_reaction_terms(path: Path | None = None) -> ReactionTerms:
+    path = path or resource_path("reactions.toml")
+    with path.open("rb") as handle:
+        return ReactionTerms.from_mapping(tomllib.load(handle), path.name)
+
+
+def local_tz() -> tzinfo:
+    """The station's time zone (refusal messages and label expiry dates are local)."""
+    return datetime.now().astimezone().tzinfo or UTC
+
+
 class Floor:
     def __init__(
         self,
@@ -36,8 +49,12 @@ class Floor:
         protocols: Mapping[str, InfusionProtocol] | None = None,
         clock: Clock | None = None,
         vital_limits: VitalSignLimits | None = None,
+        display_tz: tzinfo | None = None,
+        reaction_terms: ReactionTerms | None = None,
     ) -> None:
         self.journal = journal
+        self.display_tz = display_tz or local_tz()
+        self.reaction_terms = reaction_terms or load_reaction_terms()
         self.protocols = protocols if protocols is not None else ProtocolLibrary.load()
         self.clock = clock or journal.clock
         self.vital_limits = vital_limits or load_vital_limits()
@@ -60,7 +77,14 @@ class Floor:
         return None
 
     def context(self, actor: str) -> DecisionContext:
-        return DecisionContext(self.clock.now(), actor, self.protocols, self.vital_limits)
+        return DecisionContext(
+            self.clock.now(),
+            actor,
+            self.protocols,
+            self.vital_limits,
+            display_tz=self.display_tz,
+            reaction_terms=self.reaction_terms,
+        )
 
     def check_in(self, command: CheckIn, actor: str) -> ChairState:
         if self.session_for_chair(command.chair) is not None:

@@ -170,7 +170,21 @@ class AlarmPolicy:
     audio_pause_s: float  # IEC 60601-1-8: audio paused for a limited time
     flash_hz: Mapping[Priority, float]  # 0 = steady
     flash_duty_percent: float
+    same_rate_ml_h: float = 0.05  # two pump rates closer than this are the same rate (not a change)
+    vitals_overdue_grace_s: float = 300.0  # vital signs this late raise a reminder
+    vital_sign_priorities: Mapping[str, Priority] = field(default_factory=dict)  # sign -> alarm priority
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def rate_tolerance(self, planned_ml_h: float) -> float:
+        """How far the pump may be from the planned rate before it is "off plan": the one tolerance the
+        alarm rules, the next-action text and the chair's banner share."""
+        return max(self.rate_tolerance_ml_h, planned_ml_h * self.rate_tolerance_percent / 100.0)
+
+    def above_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
+        return pump_ml_h > planned_ml_h + self.rate_tolerance(planned_ml_h)
+
+    def off_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
+        return abs(pump_ml_h - planned_ml_h) > self.rate_tolerance(planned_ml_h)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source_name: str) -> AlarmPolicy:
@@ -214,8 +228,26 @@ class AlarmPolicy:
             audio_pause_s=number("audio_pause", "duration_s"),
             flash_hz={p: number("display", f"{p.value}_flash_hz", allow_zero=True) for p in Priority},
             flash_duty_percent=duty,
+            same_rate_ml_h=number("rate_above_plan", "same_rate_ml_h"),
+            vitals_overdue_grace_s=number("vital_signs", "overdue_grace_s", allow_zero=True),
+            vital_sign_priorities=_vital_priorities(source_name, table("vital_signs")),
             sources=sources,
         )
+
+
+def _vital_priorities(source_name: str, section: Mapping[str, Any]) -> dict[str, Priority]:
+    raw = section.get("priority")
+    if not isinstance(raw, Mapping):
+        raise AlarmPolicyError(source_name, "vital_signs.priority", "must be a table of sign = priority")
+    out: dict[str, Priority] = {}
+    for sign, value in raw.items():
+        try:
+            out[str(sign)] = Priority(value)
+        except ValueError:
+            raise AlarmPolicyError(
+                source_name, f"vital_signs.priority.{sign}", f"must be high, medium or low, got {value!r}"
+            ) from None
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -293,8 +325,7 @@ def _rate_excess(
     if plan.outcome is PlanOutcome.COMPLETE and end is not None and minute >= end and plan.segments:
         planned = plan.segments[-1].rate_ml_h  # past the projected end, the last rate runs the bag out
     allowed = max(planned, plan.rate_at(minute + policy.early_step_up_tolerance_s / 60.0))
-    tolerance = max(policy.rate_tolerance_ml_h, allowed * policy.rate_tolerance_percent / 100.0)
-    if pump <= allowed + tolerance:
+    if not policy.above_plan(pump, allowed):
         return None
     reaction: ReactionRecord | None = None
     segment = plan.segment_at(minute)
@@ -344,8 +375,7 @@ def _step_up_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
     if segment.rate_ml_h <= previous:
         return None
     pump = _pump_rate(inputs, state)
-    tolerance = max(policy.rate_tolerance_ml_h, segment.rate_ml_h * policy.rate_tolerance_percent / 100.0)
-    if pump >= segment.rate_ml_h - tolerance:
+    if pump >= segment.rate_ml_h - policy.rate_tolerance(segment.rate_ml_h):
         return None
     assert state.infusion_started_at is not None
     due = state.infusion_started_at + timedelta(minutes=segment.start_min)

@@ -83,8 +83,30 @@ class ResumeInfusion:
 class RecordReaction:
     grade: int
     signs: tuple[str, ...] = ()
-    onset_at: datetime | None = None
+    onset_at: datetime | None = None  # back-dated onset: the rate at onset is looked up at that moment
     notes: str = ""
+    override: Override | None = None  # past the grade/signs cross-checks, with who and why
+    regrades_seq: int | None = None  # this entry re-grades an earlier reaction
+
+
+@dataclass(frozen=True)
+class ResolveSymptoms:
+    """The nurse's "symptoms resolved" for the open reactions (a reduced rate may rise again only after
+    it; a stopped infusion records its resolution by restarting)."""
+
+    at: datetime | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ReactionNotTolerated:
+    """The reduced rate was not tolerated: stop the pump ("stop") or re-grade ("regrade", grade >= 3)."""
+
+    outcome: str  # "stop" | "regrade"
+    grade: int | None = None
+    reason: str = ""
+    signs: tuple[str, ...] = ()
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +171,8 @@ Command = (
     | PauseInfusion
     | ResumeInfusion
     | RecordReaction
+    | ResolveSymptoms
+    | ReactionNotTolerated
     | RecordVitals
     | CompleteInfusion
     | Discharge

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from app.domain.chair import ChairState, correctable_fields, format_time
@@ -26,16 +26,20 @@ from app.domain.commands import (
     GivePremedication,
     Override,
     PauseInfusion,
+    ReactionNotTolerated,
     RecordAlarm,
     RecordReaction,
     RecordScreening,
     RecordVitals,
+    ResolveSymptoms,
     ResumeInfusion,
     StartInfusion,
 )
 from app.domain.events import Event, EventType
 from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
+from app.domain.reactions import SEVERE_GRADE, ReactionTerms
+from app.domain.schedule import reaction_ceiling_ml_h
 from app.domain.vitals import VitalSignLimits, alerting_values, implausible_values
 
 ALARM_EVENT_TYPES = {
@@ -66,6 +70,11 @@ class DecisionContext:
     actor: str
     protocols: Mapping[str, InfusionProtocol]
     vital_limits: VitalSignLimits | None = None
+    display_tz: tzinfo = UTC  # refusal messages say times in the clinic's local time
+    reaction_terms: ReactionTerms | None = None
+
+    def hhmm(self, moment: datetime) -> str:
+        return hhmm(moment, self.display_tz)
 
 
 def _refuse(code: str, message: str) -> CommandRefused:
@@ -95,8 +104,9 @@ def _check_guards(failures: list[GuardFailure], override: Override | None) -> di
     }
 
 
-def _hhmm(moment: datetime) -> str:
-    return moment.strftime("%H:%M UTC")
+def hhmm(moment: datetime, tz: tzinfo = UTC) -> str:
+    """A time as the floor reads it: local HH:MM (UTC is named when the display zone is UTC)."""
+    return moment.astimezone(tz).strftime("%H:%M UTC" if tz is UTC else "%H:%M")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,15 +148,15 @@ def eligibility_failures(
     return failures
 
 
-def _bag_failures(state: ChairState, now: datetime) -> list[GuardFailure]:
+def _bag_failures(state: ChairState, now: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
     expires = state.bag_expires_at
     if state.bag is None or expires is None or now < expires:
         return []
-    prepared = _hhmm(state.bag.prepared_at)
-    return [GuardFailure("bag_expired", f"the bag expired at {_hhmm(expires)} (prepared {prepared})")]
+    prepared = hhmm(state.bag.prepared_at, tz)
+    return [GuardFailure("bag_expired", f"the bag expired at {hhmm(expires, tz)} (prepared {prepared})")]
 
 
-def _premedication_failures(state: ChairState, start: datetime) -> list[GuardFailure]:
+def _premedication_failures(state: ChairState, start: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
     protocol = state.require_protocol()
     failures = []
     for premed in protocol.premedications:
@@ -163,7 +173,7 @@ def _premedication_failures(state: ChairState, start: datetime) -> list[GuardFai
                 GuardFailure(
                     "premedication_lead_time",
                     f"{premed.drug} was given {waited:.0f} min ago; wait {premed.min_lead_min:g} min "
-                    f"(until {_hhmm(ready)})",
+                    f"(until {hhmm(ready, tz)})",
                 )
             )
         elif waited > premed.max_lead_min:
@@ -258,12 +268,18 @@ def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext
     return [Event(EventType.PREMEDICATION_GIVEN, at, ctx.actor, data)]
 
 
+def start_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
+    """Every overridable guard on starting the infusion at `at`: the one function the start command and
+    the next-action text both ask, so the screen never suggests a start the guard would refuse."""
+    return _premedication_failures(state, at, tz) + _bag_failures(state, at, tz)
+
+
 def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.PREMEDICATION)
     at = c.started_at or ctx.now
-    failures = _premedication_failures(state, at) + _bag_failures(state, at)
+    failures = start_failures(state, at, ctx.display_tz)
     overrides = _check_guards(failures, c.override)
-    rate = state.require_protocol().steps[0].rate_ml_h
+    rate = state.steps[0].rate_ml_h
     return [Event(EventType.INFUSION_STARTED, at, ctx.actor, {"rate_ml_h": rate, **overrides})]
 
 
@@ -293,7 +309,7 @@ def _pause(state: ChairState, c: PauseInfusion, ctx: DecisionContext) -> list[Ev
 def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.PAUSED)
     at = c.at or ctx.now
-    overrides = _check_guards(_bag_failures(state, at), c.override)
+    overrides = _check_guards(_bag_failures(state, at, ctx.display_tz), c.override)
     stop = state.unresolved_stop_reaction
     data: dict[str, Any] = {"source": c.source, **overrides}
     if stop is not None:
@@ -303,13 +319,44 @@ def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[
 
 
 def _rate_at_onset(state: ChairState, onset: datetime) -> float:
-    """The rate the pump really ran at when the reaction began: its reported rate while infusing,
-    otherwise (paused) the planned rate just before the pause."""
-    if state.phase is Phase.INFUSING and state.pump_rate_ml_h:
-        return state.pump_rate_ml_h
-    pause = state.open_pause
+    """The rate the pump really ran at when the reaction began, looked up at the onset (a back-dated
+    onset takes the rate recorded then); stopped at onset: the planned rate just before it stopped."""
+    recorded = state.pump_rate_at(onset)
+    if recorded > 0:
+        return recorded
+    if state.infusion_started_at is None:
+        return 0.0
+    pause = next((p for p in reversed(state.pauses) if p.start <= onset), None)
     moment = pause.start - timedelta(seconds=1) if pause is not None else onset
-    return state.planned_rate_ml_h(moment) if state.infusion_started_at is not None else 0.0
+    return state.plan().rate_at(state.minutes_from_start(max(moment, state.infusion_started_at)))
+
+
+def reaction_failures(
+    state: ChairState, grade: int, signs: Sequence[str], terms: ReactionTerms | None, regrades: bool = False
+) -> list[GuardFailure]:
+    """The overridable cross-checks of a reaction's grade against its signs and the session's history."""
+    failures = []
+    if grade < SEVERE_GRADE and terms is not None:
+        found = terms.anaphylaxis_signs_in(signs)
+        if found:
+            failures.append(
+                GuardFailure(
+                    "anaphylaxis_signs_low_grade",
+                    f"{', '.join(found)} is a sign of anaphylaxis: record grade {SEVERE_GRADE} or above "
+                    f"(not grade {grade}), or override with a reason",
+                )
+            )
+    improved = [r for r in state.reactions if r.resolved_at is not None]
+    if grade < SEVERE_GRADE and improved and not regrades:
+        last = improved[-1]
+        failures.append(
+            GuardFailure(
+                "recurrence_after_improvement",
+                f"symptoms recurred after the grade {last.grade} reaction had resolved: CTCAE v5 grades a "
+                f"recurrence after improvement as {SEVERE_GRADE}; re-grade or override with a reason",
+            )
+        )
+    return failures
 
 
 def _reaction(state: ChairState, c: RecordReaction, ctx: DecisionContext) -> list[Event]:
@@ -321,28 +368,103 @@ def _reaction(state: ChairState, c: RecordReaction, ctx: DecisionContext) -> lis
         raise _refuse("bad_time", "reaction onset cannot be in the future")
     if state.infusion_started_at is not None and onset < state.infusion_started_at:
         raise _refuse("bad_time", "reaction onset is before the infusion started")
+    if c.regrades_seq is not None and not any(r.seq == c.regrades_seq for r in state.reactions):
+        raise _refuse("unknown_entry", f"there is no reaction {c.regrades_seq} to re-grade")
+    failures = reaction_failures(state, c.grade, c.signs, ctx.reaction_terms, c.regrades_seq is not None)
+    overrides = _check_guards(failures, c.override)
+    return _reaction_events(state, c.grade, c.signs, c.notes, onset, ctx, overrides, c.regrades_seq)
+
+
+def _reaction_events(
+    state: ChairState,
+    grade: int,
+    signs: Sequence[str],
+    notes: str,
+    onset: datetime,
+    ctx: DecisionContext,
+    overrides: Mapping[str, Any],
+    regrades_seq: int | None = None,
+) -> list[Event]:
     protocol = state.require_protocol()
     action: ReactionAction | None = None
     onset_rate = new_rate = restart_rate = 0.0
     if state.phase is not Phase.OBSERVATION:
         onset_rate = _rate_at_onset(state, onset)
-        rule = protocol.rule_for_grade(c.grade)
+        rule = protocol.rule_for_grade(grade)
         action = rule.action
+        rate = rule.apply(onset_rate, reaction_ceiling_ml_h(state.steps))
         if action is ReactionAction.HALVE_RATE:
-            new_rate = onset_rate * rule.rate_factor
+            new_rate = rate
         elif action is ReactionAction.STOP_THEN_RESTART:
-            restart_rate = onset_rate * rule.rate_factor
+            restart_rate = rate
     data = {
-        "grade": c.grade,
-        "signs": list(c.signs),
-        "notes": c.notes,
+        "grade": grade,
+        "signs": list(signs),
+        "notes": notes,
         "action": action.value if action else None,
         "rate_at_onset_ml_h": onset_rate,
         "new_rate_ml_h": new_rate,
         "restart_rate_ml_h": restart_rate,
         "recorded_at": format_time(ctx.now),
+        "regrades_seq": regrades_seq,
+        **overrides,
     }
     return [Event(EventType.REACTION_RECORDED, onset, ctx.actor, data)]
+
+
+def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> list[Event]:
+    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
+    at = c.at or ctx.now
+    if at > ctx.now + timedelta(minutes=1):
+        raise _refuse("bad_time", "symptoms cannot be recorded as resolved in the future")
+    open_ = [r for r in state.reactions if r.holds_until_resolved]
+    if not open_:
+        if state.unresolved_stop_reaction is not None:
+            raise _refuse(
+                "resume_to_resolve",
+                "the pump is stopped for a severe reaction: restart it (at the restart rate) once all "
+                "symptoms have resolved; the restart records the resolution",
+            )
+        raise _refuse("no_open_reaction", "there is no unresolved reaction")
+    early = [r for r in open_ if at < r.onset_at]
+    if early:
+        raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.hhmm(early[0].onset_at)}")
+    data = {"reaction_seqs": [r.seq for r in open_], "notes": c.notes, "recorded_at": format_time(ctx.now)}
+    return [Event(EventType.SYMPTOMS_RESOLVED, at, ctx.actor, data)]
+
+
+def _not_tolerated(state: ChairState, c: ReactionNotTolerated, ctx: DecisionContext) -> list[Event]:
+    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED)
+    at = c.at or ctx.now
+    open_ = [r for r in state.reactions if r.action is ReactionAction.HALVE_RATE and r.resolved_at is None]
+    if not open_:
+        raise _refuse("no_open_reaction", "there is no reduced-rate reaction waiting for its resolution")
+    reaction = open_[-1]
+    marker = Event(
+        EventType.REACTION_NOT_TOLERATED,
+        at,
+        ctx.actor,
+        {"reaction_seq": reaction.seq, "outcome": c.outcome, "reason": c.reason},
+    )
+    if c.outcome == "stop":
+        if state.phase is Phase.PAUSED:
+            return [marker]
+        reason = f"grade {reaction.grade} reaction not tolerated at the reduced rate" + (
+            f": {c.reason}" if c.reason.strip() else ""
+        )
+        return [
+            marker,
+            Event(EventType.INFUSION_PAUSED, at, ctx.actor, {"reason": reason, "source": "nurse"}),
+        ]
+    if c.outcome == "regrade":
+        if c.grade is None or c.grade < SEVERE_GRADE or c.grade > 4:
+            raise _refuse(
+                "bad_grade", f"a reaction not tolerated is re-graded {SEVERE_GRADE} or 4 (got {c.grade})"
+            )
+        signs = c.signs or reaction.signs
+        events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, {}, reaction.seq)
+        return [marker, *events]
+    raise _refuse("bad_outcome", f"not tolerated: choose 'stop' or 'regrade', not {c.outcome!r}")
 
 
 def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Event]:
@@ -370,19 +492,46 @@ def _complete(state: ChairState, c: CompleteInfusion, ctx: DecisionContext) -> l
     return [Event(EventType.INFUSION_COMPLETED, at, ctx.actor, data)]
 
 
+def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
+    """Overridable guards on discharge: observation not over (or a reaction unresolved), and no vital
+    signs taken after the infusion ended."""
+    failures: list[GuardFailure] = []
+    ended = state.infusion_ended_at
+    if ended is None:
+        return failures
+    open_ = state.unresolved_reactions
+    earliest = state.earliest_discharge_at
+    if open_:
+        r = open_[-1]
+        failures.append(
+            GuardFailure(
+                "reaction_unresolved",
+                f"the grade {r.grade} reaction at {hhmm(r.onset_at, tz)} is not recorded as resolved; "
+                f"observation runs {state.require_protocol().observation_min:g} min after resolution",
+            )
+        )
+    elif earliest is not None and at < earliest:
+        left = (earliest - at).total_seconds() / 60.0
+        failures.append(
+            GuardFailure(
+                "observation_not_complete",
+                f"observation runs until {hhmm(earliest, tz)} ({left:.0f} min left)",
+            )
+        )
+    if not any(v.at >= ended for v in state.vitals):
+        failures.append(
+            GuardFailure(
+                "vitals_missing_after_infusion",
+                f"no vital signs recorded since the infusion ended at {hhmm(ended, tz)}",
+            )
+        )
+    return failures
+
+
 def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.OBSERVATION, Phase.DISCONTINUED)
     at = c.at or ctx.now
-    failures = []
-    ends = state.observation_ends_at
-    if state.phase is Phase.OBSERVATION and ends is not None and at < ends:
-        left = (ends - at).total_seconds() / 60.0
-        failures.append(
-            GuardFailure(
-                "observation_not_complete", f"observation runs until {_hhmm(ends)} ({left:.0f} min left)"
-            )
-        )
-    overrides = _check_guards(failures, c.override)
+    overrides = _check_guards(discharge_failures(state, at, ctx.display_tz), c.override)
     return [Event(EventType.DISCHARGED, at, ctx.actor, {**overrides})]
 
 
@@ -443,6 +592,8 @@ _DECIDERS: dict[type, Any] = {
     PauseInfusion: _pause,
     ResumeInfusion: _resume,
     RecordReaction: _reaction,
+    ResolveSymptoms: _resolve,
+    ReactionNotTolerated: _not_tolerated,
     RecordVitals: _vitals,
     CompleteInfusion: _complete,
     Discharge: _discharge,

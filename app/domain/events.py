@@ -18,6 +18,8 @@ class EventType(StrEnum):
     INFUSION_PAUSED = "infusion_paused"
     INFUSION_RESUMED = "infusion_resumed"
     REACTION_RECORDED = "reaction_recorded"
+    SYMPTOMS_RESOLVED = "symptoms_resolved"
+    REACTION_NOT_TOLERATED = "reaction_not_tolerated"
     VITALS_RECORDED = "vitals_recorded"
     INFUSION_COMPLETED = "infusion_completed"
     DISCHARGED = "discharged"

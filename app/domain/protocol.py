@@ -79,6 +79,15 @@ class ReactionRule:
     rate_factor: float  # fraction of the onset rate to run at (halve: 0.5)
     hold_min: float  # how long to hold the reduced rate before escalating again
 
+    def apply(self, rate_at_onset_ml_h: float, ceiling_ml_h: float) -> float:
+        """The rate to run at after a reaction (halve) or to restart at once resolved (stop): the rule's
+        fraction of the rate at onset, never above the ladder's top rung. 0 for discontinue.
+
+        The one home of this arithmetic: `decide` (what the nurse is told) and the planner use it."""
+        if self.action is ReactionAction.DISCONTINUE:
+            return 0.0
+        return max(0.0, min(rate_at_onset_ml_h * self.rate_factor, ceiling_ml_h))
+
 
 @dataclass(frozen=True)
 class InfusionProtocol:
@@ -98,11 +107,42 @@ class InfusionProtocol:
     reaction_rules: tuple[ReactionRule, ...]
     source: str
     notes: str = ""
+    rate_unit: str = "mL/h"  # the unit the label doses in; mg/h rates become mL/h per session
+    ladder: tuple[RateStep, ...] = ()  # the rate ladder in `rate_unit`
+    max_rate_mg_h: float | None = None  # mg/h-dosed protocols: the label's maximum
+    concentration_range_mg_ml: tuple[float, float] | None = None  # the label's dilution range
+    concentration_source: str = ""
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def concentration_mg_ml(self) -> float:
         return self.dose_mg / self.bag_volume_ml
+
+    @property
+    def dosed_in_mg_h(self) -> bool:
+        return self.rate_unit == "mg/h"
+
+    def session_concentration(self, bag_volume_ml: float | None, dose_mg: float | None) -> float:
+        """mg/mL of a session's bag (the protocol's dose and bag when not given)."""
+        volume = self.bag_volume_ml if bag_volume_ml is None else bag_volume_ml
+        dose = self.dose_mg if dose_mg is None else dose_mg
+        return dose / volume
+
+    def steps_at(self, concentration_mg_ml: float) -> tuple[RateStep, ...]:
+        """The ladder in mL/h for a bag of this concentration (mL/h-dosed protocols: unchanged)."""
+        if not self.dosed_in_mg_h:
+            return self.steps
+        return ladder_in_ml_h(self.ladder, self.rate_unit, concentration_mg_ml)
+
+    def max_rate_ml_h_at(self, concentration_mg_ml: float) -> float:
+        if self.dosed_in_mg_h and self.max_rate_mg_h is not None:
+            return self.max_rate_mg_h / concentration_mg_ml
+        return self.max_rate_ml_h
+
+    def max_rate_mg_h_at(self, concentration_mg_ml: float) -> float:
+        if self.dosed_in_mg_h and self.max_rate_mg_h is not None:
+            return self.max_rate_mg_h
+        return self.max_rate_ml_h * concentration_mg_ml
 
     def rule_for_grade(self, grade: int) -> ReactionRule:
         for rule in self.reaction_rules:
@@ -196,23 +236,17 @@ class _Fields:
 RATE_UNITS = ("mL/h", "mg/h")
 
 
-def _rate_in_ml_h(f: _Fields, key: str, unit: str, concentration_mg_ml: float) -> float:
-    rate = f.number(key)
-    return rate if unit == "mL/h" else rate / concentration_mg_ml
-
-
-def _parse_steps(
-    top: _Fields, unit: str, concentration_mg_ml: float, max_rate_ml_h: float
-) -> tuple[RateStep, ...]:
+def _parse_ladder(top: _Fields) -> tuple[RateStep, ...]:
+    """The rate ladder in the protocol's own unit (mL/h or mg/h; `RateStep.rate_ml_h` holds that unit)."""
     if top.has("steps") and top.has("escalation"):
         raise top.fail("steps", "give either 'steps' or 'escalation', not both")
     steps: list[RateStep] = []
     if top.has("escalation"):
         esc = top.table("escalation")
-        start = _rate_in_ml_h(esc, "start_rate", unit, concentration_mg_ml)
-        increment = _rate_in_ml_h(esc, "increment", unit, concentration_mg_ml)
+        start = esc.number("start_rate")
+        increment = esc.number("increment")
         interval = esc.number("interval_min")
-        ceiling = _rate_in_ml_h(esc, "until_rate", unit, concentration_mg_ml)
+        ceiling = esc.number("until_rate")
         if ceiling < start:
             raise esc.fail("until_rate", "is below start_rate")
         rate = start
@@ -223,7 +257,7 @@ def _parse_steps(
     elif top.has("steps"):
         entries = top.tables("steps")
         for index, entry in enumerate(entries):
-            rate = _rate_in_ml_h(entry, "rate", unit, concentration_mg_ml)
+            rate = entry.number("rate")
             last = index == len(entries) - 1
             if entry.has("duration_min"):
                 duration: float | None = entry.number("duration_min")
@@ -236,14 +270,24 @@ def _parse_steps(
             steps.append(RateStep(rate, duration))
     else:
         raise top.fail("steps", "is missing (give 'steps' or 'escalation')")
-    for index, step in enumerate(steps):
-        if step.rate_ml_h > max_rate_ml_h + 1e-9:
-            raise ProtocolError(
-                top.source,
-                f"steps[{index}].rate",
-                f"{step.rate_ml_h:g} mL/h is above the maximum rate {max_rate_ml_h:g} mL/h",
-            )
     return tuple(steps)
+
+
+def ladder_in_ml_h(ladder: Sequence[RateStep], unit: str, concentration_mg_ml: float) -> tuple[RateStep, ...]:
+    """The ladder in mL/h: mg/h rates divided by the session's concentration (mg/mL)."""
+    if unit == "mL/h":
+        return tuple(ladder)
+    return tuple(RateStep(step.rate_ml_h / concentration_mg_ml, step.duration_min) for step in ladder)
+
+
+def _check_max_rate(source: str, steps: Sequence[RateStep], max_rate: float, unit: str) -> None:
+    for index, step in enumerate(steps):
+        if step.rate_ml_h > max_rate + 1e-9:
+            raise ProtocolError(
+                source,
+                f"steps[{index}].rate",
+                f"{step.rate_ml_h:g} {unit} is above the maximum rate {max_rate:g} {unit}",
+            )
 
 
 def _check_steps_deliver_bag(source: str, steps: Sequence[RateStep], bag_volume_ml: float) -> None:
@@ -270,8 +314,23 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
     if unit not in RATE_UNITS:
         raise top.fail("rate_unit", f"unknown unit {unit!r}; use one of {', '.join(RATE_UNITS)}")
     concentration = dose_mg / bag_volume_ml
-    steps = _parse_steps(top, unit, concentration, max_rate_ml_h)
+    ladder = _parse_ladder(top)
+    max_rate_mg_h: float | None = None
+    if unit == "mg/h":
+        max_rate_mg_h = top.number("max_rate_mg_h")
+        _check_max_rate(source, ladder, max_rate_mg_h, unit)
+    steps = ladder_in_ml_h(ladder, unit, concentration)
+    _check_max_rate(source, steps, max_rate_ml_h, "mL/h")
     _check_steps_deliver_bag(source, steps, bag_volume_ml)
+    concentration_range: tuple[float, float] | None = None
+    concentration_source = ""
+    if top.has("concentration"):
+        conc = top.table("concentration")
+        low, high = conc.number("min_mg_ml"), conc.number("max_mg_ml")
+        if high < low:
+            raise conc.fail("max_mg_ml", "is below min_mg_ml")
+        concentration_range = (low, high)
+        concentration_source = conc.text("source")
 
     premeds = []
     for p in top.tables("premedications", allow_empty=True):
@@ -367,5 +426,10 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         reaction_rules=tuple(rules),
         source=top.text("source"),
         notes=top.text("notes", default=" ").strip(),
+        rate_unit=unit,
+        ladder=ladder,
+        max_rate_mg_h=max_rate_mg_h,
+        concentration_range_mg_ml=concentration_range,
+        concentration_source=concentration_source,
         definition=dict(data),
     )

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from app.alarm_policy import load_alarm_policy
 from app.domain.chair import ChairState
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 
-RATE_TOLERANCE_ML_H = 0.5
+_POLICY = load_alarm_policy()  # the one rate tolerance: the banner says "set pump" exactly when the alarm would
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         reaction.action is ReactionAction.HALVE_RATE
         and state.phase is Phase.INFUSING
         and pump_rate is not None
-        and pump_rate > reaction.new_rate_ml_h + RATE_TOLERANCE_ML_H
+        and _POLICY.above_plan(pump_rate, reaction.new_rate_ml_h)
         and not _rate_changed_since(state, reaction.seq)
     ):
         return NextAction(
@@ -179,7 +180,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if phase is Phase.INFUSING:
         planned = state.planned_rate_ml_h(now)
         running = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-        if running is not None and planned > 0 and abs(running - planned) > RATE_TOLERANCE_ML_H:
+        if running is not None and planned > 0 and _POLICY.off_plan(running, planned):
             urgent = running > planned
             sign = "⚠ " if urgent else ""
             return NextAction(

@@ -39,6 +39,7 @@ from app.domain.commands import (
     Override,
     RecordReaction,
     RecordScreening,
+    RecordVitals,
     ResumeInfusion,
     StartInfusion,
 )
@@ -343,6 +344,7 @@ def test_infusion_complete_from_the_pump_then_observation_complete(chair: Chair)
     assert chair.board.active()[0].message == (
         "Chair 4: observation complete at 12:50: the patient may be discharged"
     )
+    chair.script.run(RecordVitals({"systolic_mmhg": 120}))
     chair.script.run(Discharge())
     assert chair.script.state.phase is Phase.DISCHARGED
     assert chair.tick() == [(CLEARED, "observation_complete")]
@@ -576,6 +578,7 @@ def test_shipped_policy_cites_a_source_for_every_table(policy: AlarmPolicy) -> N
         "escalation",
         "audio_pause",
         "display",
+        "vital_signs",
     }
     assert "IEC 60601-1-8" in policy.sources["display"]
     assert policy.flash_hz == {Priority.HIGH: 2.0, Priority.MEDIUM: 0.5, Priority.LOW: 0.0}
