@@ -496,7 +496,6 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
             state,
             phase=Phase.OBSERVATION,
             pauses=pauses,
-            completed_at=state.completed_at or event.at,
             discontinued_at=event.at,
             discontinued_reason=f"grade {record.grade} reaction: permanently discontinued",
         )

@@ -13,10 +13,13 @@ from enum import Enum
 
 from app.alarm_policy import load_alarm_policy
 from app.domain.chair import ChairState
+from app.domain.decide import discharge_failures, start_failures
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 
-_POLICY = load_alarm_policy()  # the one rate tolerance: the banner says "set pump" exactly when the alarm would
+_POLICY = (
+    load_alarm_policy()
+)  # the one rate tolerance: the banner says "set pump" exactly when the alarm would
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,10 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
     reaction = state.reactions[-1]
     at = hhmm(reaction.onset_at)
     pump_rate = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-    if reaction.action is ReactionAction.DISCONTINUE and state.phase is Phase.DISCONTINUED:
+    if reaction.action is ReactionAction.DISCONTINUE and state.phase in (
+        Phase.DISCONTINUED,
+        Phase.OBSERVATION,
+    ):
         return NextAction(
             ActionKind.STOP_PUMP,
             f"⚠ STOP THE PUMP: grade {reaction.grade} reaction at {at}, permanently discontinued",
@@ -152,7 +158,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if state is None or state.phase in (Phase.EMPTY, Phase.DISCHARGED):
         return NextAction(ActionKind.CHECK_IN, "Check in a patient")
     instruction = reaction_instruction(state, pump_rate)
-    if instruction is not None and state.phase is not Phase.PAUSED:
+    if instruction is not None and state.phase not in (Phase.PAUSED, Phase.OBSERVATION):
         return instruction
     phase = state.phase
     protocol = state.require_protocol()
@@ -167,6 +173,9 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
                 ActionKind.PREMEDICATION,
                 f"Give premeds ({len(required) - len(missing)} of {len(required)} given)",
             )
+        refused = [f for f in start_failures(state, now) if f.code == "premedication_too_early"]
+        if refused:  # the window closed: the guard would refuse a start now
+            return NextAction(ActionKind.PREMEDICATION, f"Repeat premeds: {refused[0].message}")
         ready = state.premedication_ready_at
         if ready is not None and ready > now:
             return NextAction(
@@ -189,6 +198,13 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
                 urgent=urgent,
                 rate_ml_h=planned,
             )
+        holding = [r for r in state.reactions if r.holds_until_resolved]
+        if holding:  # no step-up before the nurse records the symptoms resolved
+            return NextAction(
+                ActionKind.WAIT,
+                f"Hold {rate_text(planned)}: record when symptoms resolve (grade {holding[-1].grade})",
+                rate_ml_h=planned,
+            )
         change = state.next_rate_change(now)
         if change is not None and change[1] > 0:
             when, rate = change
@@ -201,9 +217,18 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
             return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
         return NextAction(ActionKind.RESUME, "Resume infusion")
     if phase is Phase.OBSERVATION:
+        open_ = state.unresolved_reactions
+        if open_:
+            return NextAction(
+                ActionKind.WAIT,
+                f"Record when symptoms resolve (grade {open_[-1].grade}); observation "
+                f"{protocol.observation_min:g} min after",
+            )
         ends = state.observation_ends_at
         if ends is not None and ends > now:
             return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
+        if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
+            return NextAction(ActionKind.WAIT, "Take vital signs before discharge")
         return NextAction(ActionKind.DISCHARGE, "Discharge")
     if phase is Phase.DISCONTINUED:
         if instruction is not None:

@@ -201,7 +201,8 @@ def test_life_threatening_reaction_discontinues(chair_script: Any) -> None:
     s.clock.advance(minutes=20)
     state = s.run(RecordReaction(grade=4, signs=("anaphylaxis",)))
     assert state.phase is Phase.OBSERVATION  # stopped for good, and watched
-    assert state.completed_at == state.discontinued_at == s.clock.now()
+    assert state.infusion_ended_at == state.discontinued_at == s.clock.now()
+    assert state.completed_at is None  # never completed
     assert state.earliest_discharge_at is None  # until the symptoms are recorded resolved
     assert "permanently discontinued" in state.discontinued_reason
     with pytest.raises(CommandRefused):

@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 from app.chairs import ChairController, FloorController
 from app.domain.chair import ChairState
 from app.domain.clock import ManualClock
+from app.domain.commands import RecordVitals, ResolveSymptoms
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.floor import Floor
@@ -182,6 +183,13 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert not s.view.instruction.isVisible()
     assert not [a for a in s.chair.active_alarms if a.rule.startswith("rate_above_plan")]
 
+    # The reduced rate holds until the nurse records the symptoms resolved (the button for it comes with
+    # the reaction dialog; the domain command goes through the chair controller here)
+    s.advance(35)
+    assert s.view.next_button.text().startswith("Hold 40 mL/h: record when symptoms resolve")
+    assert not [a for a in s.chair.active_alarms if a.rule == "step_up_overdue"]
+    s.chair.execute(ResolveSymptoms())
+
     # The nurse annotates the pump's rate change with the reason
     s.view.timeline.setCurrentIndex(s.view.timeline_model.index(0))
     note = s.view.open_note()
@@ -203,6 +211,8 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert "observation runs until" in early.refusal_label.text()
     early.reject()
     s.advance(61)
+    assert s.view.next_button.text() == "Take vital signs before discharge"
+    s.chair.execute(RecordVitals({"systolic_mmhg": 118, "heart_rate_bpm": 76}))
     assert s.view.next_button.text() == "Discharge"
     shown = s.view.timeline_model.texts()
     s.save(s.next_action())
@@ -257,12 +267,17 @@ def test_life_threatening_reaction_discontinues(station: Station) -> None:
     s.check_in_to_infusing()
     s.advance(10)
     s.react(4, "anaphylaxis")
-    assert s.state.phase is Phase.DISCONTINUED
+    assert s.state.phase is Phase.OBSERVATION  # stopped for good, and watched
     assert "STOP THE PUMP" in s.view.instruction.text()
     assert "permanently discontinued" in s.view.instruction.text()
     s.pump.pump.stop()
     s.polls()
-    assert s.state.phase is Phase.DISCONTINUED
+    assert s.state.phase is Phase.OBSERVATION
+    assert s.view.next_button.text().startswith("Record when symptoms resolve (grade 4)")
+    s.advance(20)
+    s.chair.execute(ResolveSymptoms())
+    s.chair.execute(RecordVitals({"systolic_mmhg": 112, "spo2_percent": 97}))
+    s.advance(61)
     shown = s.view.timeline_model.texts()
     dialog = s.next_action()
     assert isinstance(dialog, DischargeDialog)
