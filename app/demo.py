@@ -488,9 +488,7 @@ class Demo:
                 return None
             self._run(chair, ResolveSymptoms())
             return "symptoms resolved"
-        if not chair.pump_stopped_after_end and now >= ended + timedelta(
-            minutes=script.stop_pump_after_min
-        ):
+        if not chair.pump_stopped_after_end and now >= ended + timedelta(minutes=script.stop_pump_after_min):
             chair.pump_stopped_after_end = True
             chair.pump.stop()
             return "line disconnected, pump stopped"
