@@ -230,6 +230,9 @@ class _Planner:
             # Held at least `hold_min` and until the symptoms resolved: no rise before either.
             resolved = math.inf if event.resolved_after_min is None else event.resolved_after_min
             reduced.left_min = max(rule.hold_min, resolved)
+            held = self.reduced if self.stopped_until is None else self.restart_at
+            if held is not None:  # an earlier reaction's hold still runs: all symptoms must resolve
+                reduced.left_min = max(reduced.left_min, held.left_min)
             if self.stopped_until is None:
                 self.reduced = reduced
             else:
