@@ -104,7 +104,7 @@ def test_no_rise_before_the_hold_nor_before_resolution(
         later = [r.onset_min for r in reactions[index + 1 :]]  # a later entry sets its own rate
         horizon = min([hold_until, *later])
         for segment in plan.segments:
-            if reaction.onset_min - EPS <= segment.start_min < horizon - EPS:
+            if reaction.onset_min - 1e-9 <= segment.start_min < horizon - EPS:
                 assert segment.rate_ml_h <= reduced + EPS, (reaction, segment)
         # the first rise above the reduced rate (before a later reaction sets a new one) comes only
         # after the resolution and after at least the rule's hold running at the reduced rate
@@ -112,7 +112,7 @@ def test_no_rise_before_the_hold_nor_before_resolution(
         rises = [
             seg.start_min
             for seg in plan.segments
-            if reaction.onset_min - EPS <= seg.start_min < next_onset - EPS and seg.rate_ml_h > reduced + EPS
+            if reaction.onset_min - 1e-9 <= seg.start_min < next_onset - EPS and seg.rate_ml_h > reduced + EPS
         ]
         if rises:
             rise = rises[0]
