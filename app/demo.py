@@ -365,6 +365,7 @@ class Demo:
             prior_infusions=prior,
             prior_serious_reaction=False,
             last_dose_on=(now - timedelta(days=182)).date() if prior else None,
+            first_dose=not prior,
         )
         chair.session_id = self.floor.check_in(command, chair.nurse).session_id
         return f"checked in ({protocol.id})"

@@ -17,6 +17,7 @@ from app.domain.chair import ChairState
 from app.domain.clock import Clock, SystemClock
 from app.domain.commands import CheckIn, Command
 from app.domain.decide import CommandRefused, DecisionContext, GuardFailure, decide
+from app.domain.history import PatientHistory
 from app.domain.protocol import InfusionProtocol
 from app.domain.reactions import ReactionTerms
 from app.domain.vitals import VitalSignLimits
@@ -76,7 +77,7 @@ class Floor:
                 return state
         return None
 
-    def context(self, actor: str) -> DecisionContext:
+    def context(self, actor: str, history: PatientHistory | None = None) -> DecisionContext:
         return DecisionContext(
             self.clock.now(),
             actor,
@@ -84,7 +85,23 @@ class Floor:
             self.vital_limits,
             display_tz=self.display_tz,
             reaction_terms=self.reaction_terms,
+            patient_history=history,
         )
+
+    def patient_history(self, mrn: str) -> PatientHistory:
+        """This journal's sessions for the MRN (open and closed): serious reactions, infusion dates."""
+        mrn = mrn.strip()
+        sessions = []
+        for session_id in self.journal.session_ids():
+            events = self.journal.events(session_id)
+            first = events[0] if events else None
+            if first is None or first.data.get("patient_mrn") != mrn:
+                continue
+            try:
+                sessions.append(ChairState.replay(session_id, events))
+            except ValueError:
+                continue  # a session the state machine cannot read says nothing reliable
+        return PatientHistory.from_sessions(mrn, sessions)
 
     def check_in(self, command: CheckIn, actor: str) -> ChairState:
         if self.session_for_chair(command.chair) is not None:
@@ -96,7 +113,8 @@ class Floor:
                 ],
                 overridable=False,
             )
-        return self._run(ChairState(str(uuid.uuid4())), command, actor)
+        history = self.patient_history(command.patient_mrn)
+        return self._run(ChairState(str(uuid.uuid4())), command, actor, history)
 
     def execute(self, session_id: str, command: Command, actor: str) -> ChairState:
         if isinstance(command, CheckIn):
@@ -106,8 +124,10 @@ class Floor:
             raise KeyError(f"no open session {session_id}")
         return self._run(state, command, actor)
 
-    def _run(self, state: ChairState, command: Command, actor: str) -> ChairState:
-        events = decide(state, command, self.context(actor))
+    def _run(
+        self, state: ChairState, command: Command, actor: str, history: PatientHistory | None = None
+    ) -> ChairState:
+        events = decide(state, command, self.context(actor, history))
         stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq)
         for event in stored:
             state = state.apply(event)

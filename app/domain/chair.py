@@ -51,11 +51,28 @@ class Bag:
     prepared_at: datetime
     gtin: str = ""
     dose_mg: float | None = None  # the session's dose; None: the protocol's
+    refrigerated_until: datetime | None = None  # kept at 2-8 C from preparation until then
+    label_expires_at: datetime | None = None  # the label's expiry date ends at local midnight
 
     def expires_at(self, protocol: InfusionProtocol) -> datetime:
-        """The earlier of the room-temperature limit after preparation and the label's expiry date."""
-        diluted_limit = self.prepared_at + timedelta(hours=protocol.bag_room_temperature_limit_h)
-        label_limit = datetime.combine(self.expiry + timedelta(days=1), time(0), tzinfo=UTC)
+        """The earlier of the diluted-bag limit and the label's expiry (end of its date, local time).
+
+        Diluted: the room-temperature limit (which includes the infusion time) runs from preparation,
+        or, for a bag kept refrigerated, from when it left the fridge; a bag kept refrigerated longer
+        than the refrigerated limit expired at that limit."""
+        if self.refrigerated_until is not None and self.refrigerated_until > self.prepared_at:
+            cold_limit = self.prepared_at + timedelta(hours=protocol.bag_refrigerated_limit_h)
+            if self.refrigerated_until > cold_limit:
+                diluted_limit = cold_limit
+            else:
+                diluted_limit = self.refrigerated_until + timedelta(
+                    hours=protocol.bag_room_temperature_limit_h
+                )
+        else:
+            diluted_limit = self.prepared_at + timedelta(hours=protocol.bag_room_temperature_limit_h)
+        label_limit = self.label_expires_at or datetime.combine(
+            self.expiry + timedelta(days=1), time(0), tzinfo=UTC
+        )
         return min(diluted_limit, label_limit)
 
 
@@ -424,6 +441,8 @@ def _on_checked_in(state: ChairState, event: Event) -> ChairState:
             prepared_at=parse_time(bag["prepared_at"]),
             gtin=bag.get("gtin", ""),
             dose_mg=float(bag["dose_mg"]) if bag.get("dose_mg") is not None else None,
+            refrigerated_until=_opt_time(bag, "refrigerated_until"),
+            label_expires_at=_opt_time(bag, "label_expires_at"),
         ),
         prior_infusions=int(d["prior_infusions"]),
         prior_serious_reaction=bool(d["prior_serious_reaction"]),

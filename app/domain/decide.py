@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from app.domain.chair import ChairState, correctable_fields, format_time
@@ -36,6 +36,7 @@ from app.domain.commands import (
     StartInfusion,
 )
 from app.domain.events import Event, EventType
+from app.domain.history import PatientHistory
 from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
 from app.domain.reactions import SEVERE_GRADE, ReactionTerms
@@ -72,6 +73,7 @@ class DecisionContext:
     vital_limits: VitalSignLimits | None = None
     display_tz: tzinfo = UTC  # refusal messages say times in the clinic's local time
     reaction_terms: ReactionTerms | None = None
+    patient_history: PatientHistory | None = None  # the journal's history for the MRN checking in
 
     def hhmm(self, moment: datetime) -> str:
         return hhmm(moment, self.display_tz)
@@ -117,9 +119,13 @@ def eligibility_failures(
     protocol: InfusionProtocol,
     prior_infusions: int,
     prior_serious_reaction: bool,
-    last_dose_on: Any,
-    today: Any,
+    last_dose_on: date | None,
+    today: date,
+    history: PatientHistory | None = None,
+    first_dose: bool = False,
 ) -> list[GuardFailure]:
+    """Overridable eligibility guards from the protocol file, the nurse's answers (outside history) and
+    this journal's own history for the patient."""
     rules = protocol.eligibility
     failures = []
     if prior_infusions < rules.min_prior_infusions:
@@ -130,15 +136,44 @@ def eligibility_failures(
                 f"the patient has had {prior_infusions}",
             )
         )
-    if rules.requires_no_prior_serious_reaction and prior_serious_reaction:
+    if rules.max_prior_infusions is not None and prior_infusions > rules.max_prior_infusions:
         failures.append(
             GuardFailure(
-                "not_eligible", f"{protocol.name} is not for patients with a prior serious infusion reaction"
+                "not_eligible",
+                f"{protocol.name} is for the first {rules.max_prior_infusions + 1} infusion(s); "
+                f"the patient has had {prior_infusions}",
             )
         )
-    if rules.min_interval_days is not None and last_dose_on is not None:
+    serious = list(history.serious_reactions) if history is not None else []
+    if rules.requires_no_prior_serious_reaction and (prior_serious_reaction or serious):
+        why = (
+            "; ".join(f"grade {r.grade} reaction on {r.on.isoformat()} ({r.protocol_id})" for r in serious)
+            if serious
+            else "prior serious infusion reaction (outside history)"
+        )
+        failures.append(
+            GuardFailure(
+                "not_eligible",
+                f"{protocol.name} is not for patients with a prior serious infusion reaction: {why}",
+            )
+        )
+    if last_dose_on is not None:
         days = (today - last_dose_on).days
-        if days < rules.min_interval_days:
+        second = (
+            prior_infusions == 1
+            and rules.second_dose_min_days is not None
+            and rules.second_dose_max_days is not None
+        )
+        if second and rules.second_dose_min_days is not None and rules.second_dose_max_days is not None:
+            if not rules.second_dose_min_days <= days <= rules.second_dose_max_days:
+                failures.append(
+                    GuardFailure(
+                        "second_dose_window",
+                        f"the second infusion of {protocol.name} is due {rules.second_dose_min_days}-"
+                        f"{rules.second_dose_max_days} days after the first; the last dose was {days} days ago",
+                    )
+                )
+        elif rules.min_interval_days is not None and days < rules.min_interval_days:
             failures.append(
                 GuardFailure(
                     "too_soon",
@@ -146,6 +181,54 @@ def eligibility_failures(
                 )
             )
     return failures
+
+
+def check_in_refusal(c: CheckIn, protocol: InfusionProtocol, today: date) -> GuardFailure | None:
+    """Not overridable: what the record must hold before any decision (dose, bag, last dose)."""
+    if c.last_dose_on is None and not c.first_dose:
+        return GuardFailure(
+            "last_dose_missing", "enter the last-dose date, or mark this the patient's first dose"
+        )
+    if c.first_dose and c.last_dose_on is not None:
+        return GuardFailure("last_dose_conflict", "a first dose has no last-dose date: remove one of them")
+    if c.first_dose and c.prior_infusions > 0:
+        return GuardFailure(
+            "last_dose_conflict", f"marked first dose, but {c.prior_infusions} prior infusion(s) entered"
+        )
+    if c.last_dose_on is not None and c.last_dose_on > today:
+        return GuardFailure("bad_time", "the last dose cannot be in the future")
+    dose = protocol.dose_mg if c.dose_mg is None else c.dose_mg
+    if dose <= 0:
+        return GuardFailure("bad_dose", f"the dose must be positive, got {dose:g} mg")
+    if not protocol.dosed_in_mg_h and abs(dose - protocol.dose_mg) > 1e-9:
+        return GuardFailure(
+            "bad_dose", f"{protocol.name} is a {protocol.dose_mg:g} mg infusion; the bag says {dose:g} mg"
+        )
+    limits = protocol.concentration_range_mg_ml
+    concentration = dose / c.bag_volume_ml
+    if limits is not None and not limits[0] - 1e-9 <= concentration <= limits[1] + 1e-9:
+        return GuardFailure(
+            "concentration_out_of_range",
+            f"{dose:g} mg in {c.bag_volume_ml:g} mL is {concentration:.2f} mg/mL; the label allows "
+            f"{limits[0]:g}-{limits[1]:g} mg/mL ({protocol.concentration_source})",
+        )
+    return None
+
+
+def gtin_failures(
+    c: CheckIn, protocol: InfusionProtocol, library: Mapping[str, InfusionProtocol]
+) -> list[GuardFailure]:
+    """A scanned bag whose product code is not one of the protocol's drug (overridable)."""
+    gtin = c.bag_gtin.strip()
+    if not gtin or not protocol.bag_gtins or gtin in protocol.bag_gtins:
+        return []
+    other = sorted({p.drug for p in library.values() if gtin in p.bag_gtins})
+    what = f"is {', '.join(other)}" if other else "is not a known product for it"
+    return [
+        GuardFailure(
+            "bag_gtin_mismatch", f"the bag's GTIN {gtin} {what}, not {protocol.drug} ({protocol.name})"
+        )
+    ]
 
 
 def _bag_failures(state: ChairState, now: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -203,10 +286,25 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
         raise _refuse("bad_time", "bag preparation time needs a timezone")
     if c.bag_prepared_at > ctx.now + timedelta(minutes=5):
         raise _refuse("bad_time", "bag preparation time is in the future")
+    if c.bag_refrigerated_until is not None and not (
+        c.bag_prepared_at <= c.bag_refrigerated_until <= ctx.now + timedelta(minutes=5)
+    ):
+        raise _refuse("bad_time", "the bag left the fridge before it was prepared or in the future")
+    today = ctx.now.astimezone(ctx.display_tz).date()
+    refusal = check_in_refusal(c, protocol, today)
+    if refusal is not None:
+        raise CommandRefused([refusal], overridable=False)
     failures = eligibility_failures(
-        protocol, c.prior_infusions, c.prior_serious_reaction, c.last_dose_on, ctx.now.date()
-    )
+        protocol,
+        c.prior_infusions,
+        c.prior_serious_reaction,
+        c.last_dose_on,
+        today,
+        ctx.patient_history,
+        c.first_dose,
+    ) + gtin_failures(c, protocol, ctx.protocols)
     overrides = _check_guards(failures, c.override)
+    label_end = datetime.combine(c.bag_expiry + timedelta(days=1), time(0), tzinfo=ctx.display_tz)
     data = {
         "chair": c.chair,
         "patient_mrn": c.patient_mrn.strip(),
@@ -219,10 +317,23 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
             "expiry": c.bag_expiry.isoformat(),
             "prepared_at": format_time(c.bag_prepared_at),
             "gtin": c.bag_gtin,
+            "dose_mg": protocol.dose_mg if c.dose_mg is None else c.dose_mg,
+            "refrigerated_until": format_time(c.bag_refrigerated_until) if c.bag_refrigerated_until else None,
+            "label_expires_at": format_time(label_end),
         },
         "prior_infusions": c.prior_infusions,
         "prior_serious_reaction": c.prior_serious_reaction,
         "last_dose_on": c.last_dose_on.isoformat() if c.last_dose_on else None,
+        "first_dose": c.first_dose,
+        "history_serious_reactions": [
+            {
+                "session_id": r.session_id,
+                "on": r.on.isoformat(),
+                "grade": r.grade,
+                "protocol_id": r.protocol_id,
+            }
+            for r in (ctx.patient_history.serious_reactions if ctx.patient_history else ())
+        ],
         **overrides,
     }
     return [Event(EventType.CHECKED_IN, ctx.now, ctx.actor, data)]
@@ -271,7 +382,30 @@ def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext
 def start_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
     """Every overridable guard on starting the infusion at `at`: the one function the start command and
     the next-action text both ask, so the screen never suggests a start the guard would refuse."""
-    return _premedication_failures(state, at, tz) + _bag_failures(state, at, tz)
+    return (
+        _premedication_failures(state, at, tz)
+        + _bag_failures(state, at, tz)
+        + _bag_end_failures(state, at, tz)
+    )
+
+
+def _bag_end_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
+    """A start whose planned end passes the bag's expiry (the room-temperature limit includes infusion)."""
+    expires = state.bag_expires_at
+    if expires is None or at >= expires:
+        return []  # already expired: _bag_failures says so
+    minutes = state.plan().end_min
+    if minutes is None:
+        return []
+    end = at + timedelta(minutes=minutes)
+    if end <= expires:
+        return []
+    return [
+        GuardFailure(
+            "bag_expires_before_end",
+            f"started now the infusion would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
+        )
+    ]
 
 
 def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Event]:

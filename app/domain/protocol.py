@@ -70,6 +70,11 @@ class Eligibility:
     min_prior_infusions: int = 0
     requires_no_prior_serious_reaction: bool = False
     min_interval_days: int | None = None
+    max_prior_infusions: int | None = None  # e.g. an initial-dose protocol: not after two infusions
+    # The second infusion of a course (one prior infusion): due within this window after the first
+    second_dose_min_days: int | None = None
+    second_dose_max_days: int | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class InfusionProtocol:
     max_rate_mg_h: float | None = None  # mg/h-dosed protocols: the label's maximum
     concentration_range_mg_ml: tuple[float, float] | None = None  # the label's dilution range
     concentration_source: str = ""
+    bag_gtins: tuple[str, ...] = ()  # the product codes (GTIN-14) of this protocol's drug
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -377,7 +383,19 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
             min_prior_infusions=e.integer("min_prior_infusions", default=0),
             requires_no_prior_serious_reaction=e.flag("requires_no_prior_serious_reaction", default=False),
             min_interval_days=e.integer("min_interval_days") if e.has("min_interval_days") else None,
+            max_prior_infusions=e.integer("max_prior_infusions") if e.has("max_prior_infusions") else None,
+            second_dose_min_days=e.integer("second_dose_min_days") if e.has("second_dose_min_days") else None,
+            second_dose_max_days=e.integer("second_dose_max_days") if e.has("second_dose_max_days") else None,
+            source=e.text("source", default=" ").strip(),
         )
+        if (eligibility.second_dose_min_days is None) != (eligibility.second_dose_max_days is None):
+            raise e.fail("second_dose_max_days", "give both second_dose_min_days and second_dose_max_days")
+        if (
+            eligibility.second_dose_min_days is not None
+            and eligibility.second_dose_max_days is not None
+            and eligibility.second_dose_max_days < eligibility.second_dose_min_days
+        ):
+            raise e.fail("second_dose_max_days", "is before second_dose_min_days")
 
     rules = []
     covered: set[int] = set()
@@ -409,6 +427,16 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         raise top.fail("reaction_rules", f"no rule for grade(s) {sorted(missing)}")
 
     bag = top.table("bag")
+    gtins: tuple[str, ...] = ()
+    if bag.has("gtins"):
+        raw = bag.raw("gtins")
+        if not isinstance(raw, list) or not all(
+            isinstance(g, str) and g.isdigit() and len(g) == 14 for g in raw
+        ):
+            raise bag.fail("gtins", f"must be a list of 14-digit GTINs, got {raw!r}")
+        gtins = tuple(raw)
+        if gtins:
+            bag.text("gtins_source")
     return InfusionProtocol(
         id=protocol_id,
         name=top.text("name"),
@@ -421,6 +449,7 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         observation_min=top.number("observation_min", positive=False),
         bag_room_temperature_limit_h=bag.number("room_temperature_limit_h"),
         bag_refrigerated_limit_h=bag.number("refrigerated_limit_h"),
+        bag_gtins=gtins,
         screening=tuple(screening),
         eligibility=eligibility,
         reaction_rules=tuple(rules),

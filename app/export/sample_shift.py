@@ -137,6 +137,7 @@ def _visit_script(
             prior_infusions=0 if first_course else 3,
             prior_serious_reaction=False,
             last_dose_on=None if first_course else now.date() - timedelta(days=182),
+            first_dose=first_course,
         ),
         nurse,
     )

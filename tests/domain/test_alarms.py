@@ -113,12 +113,13 @@ def chair(chair_script: Any, policy: AlarmPolicy) -> Chair:
     return Chair(chair_script, policy)
 
 
-def infusing(chair: Chair, **check_in: Any) -> ChairState:
+def infusing(chair: Chair, override: Override | None = None, **check_in: Any) -> ChairState:
     s = chair.script
     s.check_in(**check_in)
     s.screen()
     s.premedicate()
-    state: ChairState = s.start()
+    s.clock.advance(minutes=30)
+    state: ChairState = s.run(StartInfusion(override=override))
     chair.set_pump(40)
     return state
 
@@ -357,7 +358,9 @@ def test_infusion_complete_from_the_pump_then_observation_complete(chair: Chair)
 
 def test_bag_expiry_near_then_past(chair: Chair, policy: AlarmPolicy) -> None:
     # prepared 7 h 10 min before check-in: the 8 h room-temperature limit ends at 08:50
-    infusing(chair, bag_prepared_at=chair.now - timedelta(hours=7, minutes=10))
+    # the start is past the bag's end (a guard since issue 10): started with an override
+    late = Override("RN-CD", "new bag on its way; started to keep the slot")
+    infusing(chair, late, bag_prepared_at=chair.now - timedelta(hours=7, minutes=10))
     assert chair.now.strftime("%H:%M") == "08:30"
     assert chair.tick() == [(RAISED, "bag_expiry_near")]
     alarm = chair.board.highest()

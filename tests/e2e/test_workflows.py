@@ -35,7 +35,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.qt_log_ignore("does not support propa
 __all__ = ["pump_on_pty"]
 
 # A bag label as a keyboard-wedge scanner types it: GTIN, expiry 2027-06-30, lot, "|" for GS
-BAG_SCAN = "]d2010761234567890417270630" + "10OCR-7731|"
+# Ocrevus's GTIN (NDC 50242-150-01): a bag of another drug is refused at check-in (issue 10)
+BAG_SCAN = "]d2010035024215001917270630" + "10OCR-7731|"
 
 
 class Station:
@@ -95,11 +96,12 @@ class Station:
         self.qtbot.keyClicks(dialog.initials, "jd")
         dialog.select_protocol("ocrevus-600-subsequent")
         dialog.prior_infusions.setValue(2)
+        dialog.has_last_dose.setChecked(True)  # a last-dose date (or "first dose") is required
         assert "Eligible" in dialog.eligibility.text()
         self.qtbot.keyClicks(dialog.scan, BAG_SCAN)
         self.qtbot.keyClick(dialog.scan, Qt.Key.Key_Return)
         assert dialog.lot.text() == "OCR-7731"
-        assert dialog.gtin.text() == "07612345678904"
+        assert dialog.gtin.text() == "00350242150019"
         self.save(dialog)
         assert self.state.phase is Phase.SCREENING
         assert self.state.bag is not None and self.state.bag.lot == "OCR-7731"
