@@ -59,6 +59,11 @@ class Priority(Enum):
 class AlarmCategory(Enum):
     CLINICAL = "clinical"  # about the patient or the treatment
     TECHNICAL = "technical"  # about the equipment: pump faults, the link to the pump
+    NOTIFICATION = "notification"  # news, not an alarm: shown on the tile and journaled; never sounds or escalates
+
+    @property
+    def is_alarm(self) -> bool:
+        return self is not AlarmCategory.NOTIFICATION
 
     @property
     def label(self) -> str:
@@ -639,7 +644,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
     ),
     AlarmRule(
         "infusion_complete",
-        AlarmCategory.CLINICAL,
+        AlarmCategory.NOTIFICATION,
         Priority.LOW,
         latching=False,
         message="{chair}: {what}; observation until {until}",
@@ -647,7 +652,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
     ),
     AlarmRule(
         "observation_complete",
-        AlarmCategory.CLINICAL,
+        AlarmCategory.NOTIFICATION,
         Priority.LOW,
         latching=False,
         message="{chair}: observation complete at {at}: the patient may be discharged",
@@ -769,7 +774,8 @@ class AlarmBoard:
         return [
             a
             for a in self.active()
-            if not a.acknowledged
+            if a.category.is_alarm
+            and not a.acknowledged
             and now - a.raised_at >= timedelta(seconds=self.policy.escalation_after_s[a.priority])
         ]
 
@@ -782,7 +788,7 @@ class AlarmBoard:
         """The priority the audible signal should have now: None when silent or paused."""
         if self.audio_paused_remaining_s(now) > 0:
             return None
-        unacknowledged = [a.priority for a in self._by_rule.values() if not a.acknowledged]
+        unacknowledged = [a.priority for a in self._by_rule.values() if not a.acknowledged and a.category.is_alarm]
         return max(unacknowledged, key=lambda p: p.rank, default=None)
 
     # -- changes ---------------------------------------------------------------------------------

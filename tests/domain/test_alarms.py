@@ -345,6 +345,11 @@ def test_infusion_complete_from_the_pump_then_observation_complete(chair: Chair)
     assert chair.board.active()[0].message == (
         "Chair 4: observation complete at 12:50: the patient may be discharged"
     )
+    # notifications, not alarms: on the tile and in the record, but they never sound nor escalate
+    assert chair.board.active()[0].category is AlarmCategory.NOTIFICATION
+    assert chair.board.sounding(chair.now) is None
+    chair.script.clock.advance(minutes=120)
+    assert chair.board.escalated(chair.now) == []
     chair.script.run(RecordVitals({"systolic_mmhg": 120}))
     chair.script.run(Discharge())
     assert chair.script.state.phase is Phase.DISCHARGED
