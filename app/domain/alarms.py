@@ -59,7 +59,9 @@ class Priority(Enum):
 class AlarmCategory(Enum):
     CLINICAL = "clinical"  # about the patient or the treatment
     TECHNICAL = "technical"  # about the equipment: pump faults, the link to the pump
-    NOTIFICATION = "notification"  # news, not an alarm: shown on the tile and journaled; never sounds or escalates
+    NOTIFICATION = (
+        "notification"  # news, not an alarm: shown on the tile and journaled; never sounds or escalates
+    )
 
     @property
     def is_alarm(self) -> bool:
@@ -788,7 +790,9 @@ class AlarmBoard:
         """The priority the audible signal should have now: None when silent or paused."""
         if self.audio_paused_remaining_s(now) > 0:
             return None
-        unacknowledged = [a.priority for a in self._by_rule.values() if not a.acknowledged and a.category.is_alarm]
+        unacknowledged = [
+            a.priority for a in self._by_rule.values() if not a.acknowledged and a.category.is_alarm
+        ]
         return max(unacknowledged, key=lambda p: p.rank, default=None)
 
     # -- changes ---------------------------------------------------------------------------------
