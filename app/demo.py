@@ -375,6 +375,7 @@ class Demo:
         if now < state.checked_in_at + timedelta(minutes=chair.script.screening_after_min):
             return None
         protocol = state.require_protocol()
+        self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))  # baseline, before the start
         self._run(chair, RecordScreening({item.id: item.acceptable_answer for item in protocol.screening}))
         return "screening recorded"
 

@@ -15,7 +15,14 @@ import pytest
 
 from app.domain.chair import ChairState
 from app.domain.clock import ManualClock
-from app.domain.commands import CheckIn, Command, GivePremedication, RecordScreening, StartInfusion
+from app.domain.commands import (
+    CheckIn,
+    Command,
+    GivePremedication,
+    RecordScreening,
+    RecordVitals,
+    StartInfusion,
+)
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
 from app.store.journal import Journal
@@ -45,6 +52,16 @@ def journal(db_path: Path, clock: ManualClock) -> Iterator[Journal]:
 @pytest.fixture
 def floor(journal: Journal, library: ProtocolLibrary, clock: ManualClock) -> Floor:
     return Floor(journal, library, clock)
+
+
+BASELINE_VITALS = {
+    "temperature_c": 36.8,
+    "systolic_mmhg": 124.0,
+    "diastolic_mmhg": 78.0,
+    "heart_rate_bpm": 72.0,
+    "respiratory_rate_per_min": 14.0,
+    "spo2_percent": 98.0,
+}
 
 
 class ChairScript:
@@ -89,7 +106,9 @@ class ChairScript:
         return state
 
     def screen(self) -> ChairState:
+        """Baseline vital signs (required before the start) and the screening answers."""
         protocol = self.state.require_protocol()
+        self.run(RecordVitals(dict(BASELINE_VITALS)))
         return self.run(RecordScreening({item.id: item.acceptable_answer for item in protocol.screening}))
 
     def premedicate(self) -> ChairState:

@@ -522,6 +522,39 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     }
 
 
+def _vitals_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
+    state = inputs.state
+    if state is None:
+        return None
+    due = state.vitals_due
+    if due is None or inputs.now - due[0] < timedelta(seconds=policy.vitals_overdue_grace_s):
+        return None
+    return {"due_at": inputs.hhmm(due[0]), "why": due[1]}
+
+
+_VITAL_PHASES = (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
+
+
+def _vital_sign_out_of_range(priority: Priority) -> Condition:
+    """The latest vital signs hold a value outside its alert band whose sign has this priority."""
+
+    def condition(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
+        state = inputs.state
+        if state is None or state.phase not in _VITAL_PHASES or not state.vitals:
+            return None
+        latest = state.vitals[-1]
+        signs = [
+            s for s in latest.alert_signs if policy.vital_sign_priorities.get(s, Priority.LOW) is priority
+        ]
+        if not signs:
+            return None
+        index = {sign: i for i, sign in enumerate(latest.alert_signs)}
+        detail = "; ".join(latest.alerts[index[s]] if index[s] < len(latest.alerts) else s for s in signs)
+        return {"detail": detail, "at": inputs.hhmm(latest.at)}
+
+    return condition
+
+
 ALARM_RULES: tuple[AlarmRule, ...] = (
     AlarmRule(
         "rate_above_plan_after_reaction",
@@ -643,6 +676,38 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         message="{chair}: infusion started at {at} before the premedication lead time ({why}); "
         "override by {by}: {reason}. Watch for a reaction",
         condition=_started_before_premedication,
+    ),
+    AlarmRule(
+        "vital_signs_high",
+        AlarmCategory.CLINICAL,
+        Priority.HIGH,
+        latching=True,
+        message="{chair}: vital signs at {at}: {detail}",
+        condition=_vital_sign_out_of_range(Priority.HIGH),
+    ),
+    AlarmRule(
+        "vital_signs_medium",
+        AlarmCategory.CLINICAL,
+        Priority.MEDIUM,
+        latching=True,
+        message="{chair}: vital signs at {at}: {detail}",
+        condition=_vital_sign_out_of_range(Priority.MEDIUM),
+    ),
+    AlarmRule(
+        "vital_signs_low",
+        AlarmCategory.CLINICAL,
+        Priority.LOW,
+        latching=True,
+        message="{chair}: vital signs at {at}: {detail}",
+        condition=_vital_sign_out_of_range(Priority.LOW),
+    ),
+    AlarmRule(
+        "vitals_overdue",
+        AlarmCategory.CLINICAL,
+        Priority.LOW,
+        latching=False,
+        message="{chair}: vital signs were due at {due_at} ({why})",
+        condition=_vitals_overdue,
     ),
     AlarmRule(
         "infusion_complete",

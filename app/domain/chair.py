@@ -122,6 +122,8 @@ class VitalsRecord:
     at: datetime
     values: Mapping[str, float | None]
     actor: str
+    alerts: tuple[str, ...] = ()  # the messages for out-of-range values
+    alert_signs: tuple[str, ...] = ()  # which signs were out of range
 
 
 @dataclass(frozen=True)
@@ -408,6 +410,54 @@ class ChairState:
             return None
         return self.earliest_discharge_at
 
+    def vitals_since(self, moment: datetime) -> list[VitalsRecord]:
+        return [v for v in self.vitals if v.at >= moment]
+
+    @property
+    def vitals_due(self) -> tuple[datetime, str] | None:
+        """When the next vital signs are due, and why, per the protocol's schedule (for the countdown
+        and the overdue reminder); None when none are due."""
+        if self.protocol is None or self.protocol.vital_signs is None:
+            return None
+        schedule = self.protocol.vital_signs
+        if self.phase in (Phase.SCREENING, Phase.PREMEDICATION):
+            if (
+                schedule.baseline
+                and self.checked_in_at is not None
+                and not self.vitals_since(self.checked_in_at)
+            ):
+                return self.checked_in_at, "baseline"
+            return None
+        start = self.infusion_started_at
+        if start is None:
+            return None
+        if self.phase in (Phase.INFUSING, Phase.PAUSED):
+            taken = self.vitals_since(start)
+            last = taken[-1].at if taken else start
+            first = minutes_between(start, last) < schedule.first_period_min - 1e-9
+            every = schedule.first_hour_every_min if first else schedule.then_every_min
+            return last + timedelta(minutes=every), "during the infusion"
+        if self.phase is Phase.OBSERVATION:
+            ended = self.infusion_ended_at
+            if ended is None:
+                return None
+            if schedule.at_end and not self.vitals_since(ended):
+                return ended, "end of infusion"
+            earliest = self.earliest_discharge_at
+            if earliest is None:
+                return None
+            window = earliest - timedelta(minutes=schedule.before_discharge_min)
+            if not self.vitals_since(window):
+                return window, "before discharge"
+        return None
+
+    @property
+    def baseline_vitals_missing(self) -> bool:
+        protocol = self.protocol
+        if protocol is None or protocol.vital_signs is None or not protocol.vital_signs.baseline:
+            return False
+        return self.checked_in_at is not None and not self.vitals_since(self.checked_in_at)
+
     @property
     def active_alarms(self) -> list[AlarmRecord]:
         return [a for a in self.alarms.values() if a.cleared_at is None]
@@ -537,7 +587,14 @@ def _on_not_tolerated(state: ChairState, event: Event) -> ChairState:
 
 
 def _on_vitals(state: ChairState, event: Event) -> ChairState:
-    record = VitalsRecord(event.seq, event.at, dict(event.data["values"]), event.actor)
+    record = VitalsRecord(
+        event.seq,
+        event.at,
+        dict(event.data["values"]),
+        event.actor,
+        tuple(event.data.get("alerts", ())),
+        tuple(event.data.get("alert_signs", ())),
+    )
     return replace(state, vitals=(*state.vitals, record))
 
 

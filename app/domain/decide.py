@@ -41,7 +41,7 @@ from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
 from app.domain.reactions import SEVERE_GRADE, ReactionTerms
 from app.domain.schedule import reaction_ceiling_ml_h
-from app.domain.vitals import VitalSignLimits, alerting_values, implausible_values
+from app.domain.vitals import VitalSignLimits, alerting_signs, alerting_values, implausible_values
 
 ALARM_EVENT_TYPES = {
     "raised": EventType.ALARM_RAISED,
@@ -382,11 +382,13 @@ def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext
 def start_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
     """Every overridable guard on starting the infusion at `at`: the one function the start command and
     the next-action text both ask, so the screen never suggests a start the guard would refuse."""
-    return (
-        _premedication_failures(state, at, tz)
-        + _bag_failures(state, at, tz)
-        + _bag_end_failures(state, at, tz)
-    )
+    failures = _premedication_failures(state, at, tz) + _bag_failures(state, at, tz)
+    failures += _bag_end_failures(state, at, tz)
+    if state.baseline_vitals_missing:
+        failures.append(
+            GuardFailure("baseline_vitals_missing", "no baseline vital signs recorded since check-in")
+        )
+    return failures
 
 
 def _bag_end_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -610,13 +612,16 @@ def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Ev
     if not values:
         raise _refuse("incomplete", "no vital signs entered")
     alerts: list[str] = []
+    alert_signs: list[str] = []
     if ctx.vital_limits is not None:
         problems = implausible_values(values, ctx.vital_limits)
         if problems:
             raise _refuse("implausible_vitals", "; ".join(problems))
         alerts = alerting_values(values, ctx.vital_limits)
+        alert_signs = alerting_signs(values, ctx.vital_limits)
     at = c.at or ctx.now
-    return [Event(EventType.VITALS_RECORDED, at, ctx.actor, {"values": values, "alerts": alerts})]
+    data = {"values": values, "alerts": alerts, "alert_signs": alert_signs}
+    return [Event(EventType.VITALS_RECORDED, at, ctx.actor, data)]
 
 
 def _complete(state: ChairState, c: CompleteInfusion, ctx: DecisionContext) -> list[Event]:

@@ -78,6 +78,19 @@ class Eligibility:
 
 
 @dataclass(frozen=True)
+class VitalSignSchedule:
+    """When vital signs are due (minutes). Marked institutional where the label is silent."""
+
+    baseline: bool  # before the infusion starts (the start is refused without them)
+    first_hour_every_min: float  # during the first `first_period_min` of the infusion
+    first_period_min: float
+    then_every_min: float  # for the rest of the infusion
+    at_end: bool  # when the infusion ends
+    before_discharge_min: float  # within this long before the earliest discharge
+    source: str
+
+
+@dataclass(frozen=True)
 class ReactionRule:
     grades: tuple[int, ...]
     action: ReactionAction
@@ -118,6 +131,7 @@ class InfusionProtocol:
     concentration_range_mg_ml: tuple[float, float] | None = None  # the label's dilution range
     concentration_source: str = ""
     bag_gtins: tuple[str, ...] = ()  # the product codes (GTIN-14) of this protocol's drug
+    vital_signs: VitalSignSchedule | None = None
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -437,6 +451,18 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         gtins = tuple(raw)
         if gtins:
             bag.text("gtins_source")
+    vital_signs: VitalSignSchedule | None = None
+    if top.has("vital_signs"):
+        v = top.table("vital_signs")
+        vital_signs = VitalSignSchedule(
+            baseline=v.flag("baseline"),
+            first_hour_every_min=v.number("first_hour_every_min"),
+            first_period_min=v.number("first_period_min"),
+            then_every_min=v.number("then_every_min"),
+            at_end=v.flag("at_end"),
+            before_discharge_min=v.number("before_discharge_min", positive=False),
+            source=v.text("source"),
+        )
     return InfusionProtocol(
         id=protocol_id,
         name=top.text("name"),
@@ -450,6 +476,7 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         bag_room_temperature_limit_h=bag.number("room_temperature_limit_h"),
         bag_refrigerated_limit_h=bag.number("refrigerated_limit_h"),
         bag_gtins=gtins,
+        vital_signs=vital_signs,
         screening=tuple(screening),
         eligibility=eligibility,
         reaction_rules=tuple(rules),
