@@ -386,7 +386,9 @@ class Demo:
             if now < state.checked_in_at + timedelta(minutes=chair.script.premedication_after_min):
                 return None
             for premed in protocol.premedications:
-                self._run(chair, GivePremedication(premed.drug, premed.dose, premed.route))
+                self._run(
+                    chair, GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route)
+                )
             return "premedication given"
         ready = state.premedication_ready_at
         if ready is None or now < ready + timedelta(minutes=chair.script.start_after_ready_min):

@@ -113,7 +113,7 @@ class ChairScript:
 
     def premedicate(self) -> ChairState:
         for premed in self.state.require_protocol().premedications:
-            self.run(GivePremedication(premed.drug, premed.dose, premed.route))
+            self.run(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
         return self.state
 
     def start(self, wait_min: float = 30) -> ChairState:

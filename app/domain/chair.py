@@ -365,6 +365,24 @@ class ChairState:
             ready = candidate if ready is None else max(ready, candidate)
         return ready
 
+    def premedication_windows(self) -> list[tuple[str, datetime, datetime]]:
+        """Per required premedication given: (drug, when the start may begin, when its window closes).
+        The close time is the countdown's target; after it the start is refused until a repeat dose."""
+        protocol = self.require_protocol()
+        out = []
+        for premed in protocol.premedications:
+            given = self.premedication_given(premed.drug)
+            if given is None:
+                continue
+            out.append(
+                (
+                    premed.drug,
+                    given.given_at + timedelta(minutes=premed.min_lead_min),
+                    given.given_at + timedelta(minutes=premed.max_lead_min),
+                )
+            )
+        return out
+
     def premedication_given(self, drug: str) -> GivenPremedication | None:
         matches = [p for p in self.premedications if p.drug == drug]
         return matches[-1] if matches else None

@@ -49,9 +49,10 @@ class RecordScreening:
 @dataclass(frozen=True)
 class GivePremedication:
     drug: str
-    dose: str
-    route: str
+    dose: str  # the dose actually given, e.g. "50 mg" (checked against the protocol's range)
+    route: str  # the route actually used, e.g. "PO"
     given_at: datetime | None = None  # default: now
+    override: Override | None = None  # a dose outside the template's range, with the reason
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the event with who decided and why.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -368,14 +369,56 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
     return [Event(EventType.SCREENING_RECORDED, ctx.now, ctx.actor, data)]
 
 
+_DOSE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*mg\s*$", re.IGNORECASE)
+
+
+def premedication_dose_failures(protocol: InfusionProtocol, c: GivePremedication) -> list[GuardFailure]:
+    """The dose and route given, against the protocol's template. A range or free text is refused
+    outright (not a dose given); a dose outside the range may pass with an override."""
+    template = next((p for p in protocol.premedications if p.drug == c.drug), None)
+    if template is None:
+        return []
+    if template.routes and c.route.strip().upper() not in {r.upper() for r in template.routes}:
+        raise _refuse(
+            "premedication_route",
+            f"{c.drug}: route {c.route!r} is not one of {', '.join(template.routes)}: enter the route used",
+        )
+    if template.dose_min_mg is None or template.dose_max_mg is None:
+        return []
+    match = _DOSE.match(c.dose)
+    if match is None:
+        raise _refuse(
+            "premedication_dose_text",
+            f"{c.drug}: enter the dose given in mg (e.g. {template.suggested_dose}), not {c.dose!r}",
+        )
+    dose = float(match.group(1).replace(",", "."))
+    if not template.dose_min_mg - 1e-9 <= dose <= template.dose_max_mg + 1e-9:
+        span = (
+            f"{template.dose_min_mg:g} mg"
+            if template.dose_min_mg == template.dose_max_mg
+            else f"{template.dose_min_mg:g}-{template.dose_max_mg:g} mg"
+        )
+        return [GuardFailure("premedication_dose", f"{c.drug} {dose:g} mg is outside the protocol's {span}")]
+    return []
+
+
 def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext) -> list[Event]:
-    _require_phase(state, c, Phase.PREMEDICATION)
+    _require_phase(state, c, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
     at = c.given_at or ctx.now
     if at > ctx.now + timedelta(minutes=1):
         raise _refuse("bad_time", "a premedication cannot be recorded as given in the future")
     if not c.drug.strip() or not c.dose.strip():
         raise _refuse("incomplete", "drug and dose are required")
-    data = {"drug": c.drug, "dose": c.dose, "route": c.route, "recorded_at": format_time(ctx.now)}
+    overrides = _check_guards(premedication_dose_failures(state.require_protocol(), c), c.override)
+    repeat = state.premedication_given(c.drug) is not None
+    data = {
+        "drug": c.drug,
+        "dose": c.dose.strip(),
+        "route": c.route.strip(),
+        "repeat": repeat,
+        "recorded_at": format_time(ctx.now),
+        **overrides,
+    }
     return [Event(EventType.PREMEDICATION_GIVEN, at, ctx.actor, data)]
 
 

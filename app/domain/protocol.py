@@ -50,6 +50,18 @@ class Premedication:
     min_lead_min: float
     max_lead_min: float
     required: bool
+    dose_min_mg: float | None = None  # the template's dose range, to check the dose actually given
+    dose_max_mg: float | None = None
+    routes: tuple[str, ...] = ()  # the routes the template allows (empty: not checked)
+
+    @property
+    def suggested_dose(self) -> str:
+        """What a dialog may pre-fill: a dose to confirm or edit, never the template's range."""
+        return f"{self.dose_max_mg:g} mg" if self.dose_max_mg is not None else self.dose
+
+    @property
+    def suggested_route(self) -> str:
+        return self.routes[0] if self.routes else self.route
 
 
 class ScreeningOutcome(Enum):
@@ -256,6 +268,15 @@ class _Fields:
 RATE_UNITS = ("mL/h", "mg/h")
 
 
+def _texts(f: _Fields, key: str) -> tuple[str, ...]:
+    if not f.has(key):
+        return ()
+    raw = f.raw(key)
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x.strip() for x in raw):
+        raise f.fail(key, f"must be a list of texts, got {raw!r}")
+    return tuple(x.strip() for x in raw)
+
+
 def _parse_ladder(top: _Fields) -> tuple[RateStep, ...]:
     """The rate ladder in the protocol's own unit (mL/h or mg/h; `RateStep.rate_ml_h` holds that unit)."""
     if top.has("steps") and top.has("escalation"):
@@ -366,6 +387,9 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
                 min_lead_min=min_lead,
                 max_lead_min=max_lead,
                 required=p.flag("required"),
+                dose_min_mg=p.number("dose_min_mg") if p.has("dose_min_mg") else None,
+                dose_max_mg=p.number("dose_max_mg") if p.has("dose_max_mg") else None,
+                routes=_texts(p, "routes"),
             )
         )
 

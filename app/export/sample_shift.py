@@ -152,7 +152,7 @@ def _visit_script(
 
     yield clock.now() + timedelta(minutes=3)
     for premed in protocol.premedications:
-        run(sid, GivePremedication(premed.drug, premed.dose, premed.route), nurse)
+        run(sid, GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route), nurse)
     lead = max((p.min_lead_min for p in protocol.premedications if p.required), default=0.0)
 
     yield clock.now() + timedelta(minutes=lead + 2)

@@ -430,7 +430,7 @@ def test_start_with_a_premedication_missing_raises_it_too(chair: Chair) -> None:
     s.check_in()
     s.screen()
     premed = s.state.require_protocol().premedications[0]
-    s.run(GivePremedication(premed.drug, premed.dose, premed.route))
+    s.run(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     s.clock.advance(minutes=30)
     s.run(StartInfusion(override=Override(by="RN-CD", reason="antihistamine refused by patient")))
     chair.set_pump(40)

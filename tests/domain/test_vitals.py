@@ -45,7 +45,7 @@ def test_baseline_vitals_are_required_before_the_start(chair_script: Any) -> Non
     assert s.state.vitals_due == (s.state.checked_in_at, "baseline")
     s.run(RecordScreening({item.id: item.acceptable_answer for item in protocol.screening}))
     for premed in protocol.premedications:
-        s.run(GivePremedication(premed.drug, premed.dose, premed.route))
+        s.run(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     s.clock.advance(minutes=31)
     with pytest.raises(CommandRefused) as caught:
         s.run(StartInfusion())

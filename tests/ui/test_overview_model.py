@@ -40,7 +40,7 @@ def test_rows_follow_the_workflow(qtbot: QtBot, floor: Floor, clock: ManualClock
     chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline, before the start
     chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
     for premed in state.protocol.premedications:
-        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+        chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     clock.advance(minutes=31)
     chair.execute(StartInfusion())
     assert model.data(phase) == "▶ Infusing"
