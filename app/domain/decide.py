@@ -356,11 +356,20 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
         if c.answers[item.id] != item.acceptable_answer:
             answer = "yes" if c.answers[item.id] else "no"
             findings.append(
-                {"id": item.id, "question": item.question, "answer": answer, "outcome": item.if_not.value}
+                {
+                    "id": item.id,
+                    "question": item.question,
+                    "answer": answer,
+                    "outcome": item.if_not.value,
+                    "refer_to": item.refer_to,
+                    "source": item.source,
+                }
             )
-            word = (
-                "contraindication" if item.if_not is ScreeningOutcome.CONTRAINDICATION else "reason to delay"
-            )
+            word = {
+                ScreeningOutcome.CONTRAINDICATION: "contraindication",
+                ScreeningOutcome.DELAY: "reason to delay",
+                ScreeningOutcome.REFER: f"only under the guidance of a {item.refer_to}",
+            }[item.if_not]
             failures.append(
                 GuardFailure(f"screening_{item.if_not.value}", f"{item.question} {answer}: {word}")
             )

@@ -67,6 +67,7 @@ class Premedication:
 class ScreeningOutcome(Enum):
     DELAY = "delay"  # the infusion should be postponed (e.g. active infection)
     CONTRAINDICATION = "contraindication"  # the infusion must not be given
+    REFER = "refer"  # only under a specialist's guidance (e.g. a hepatologist for a hepatitis B carrier)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class ScreeningItem:
     question: str
     acceptable_answer: bool
     if_not: ScreeningOutcome
+    source: str = ""  # where the item comes from (the label, the seeds, or "institutional")
+    refer_to: str = ""  # for REFER: whose guidance the infusion needs
 
 
 @dataclass(frozen=True)
@@ -404,13 +407,17 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         try:
             outcome = ScreeningOutcome(outcome_text)
         except ValueError:
-            raise s.fail("if_not", f"must be 'delay' or 'contraindication', got {outcome_text!r}") from None
+            choices = ", ".join(repr(o.value) for o in ScreeningOutcome)
+            raise s.fail("if_not", f"must be one of {choices}, got {outcome_text!r}") from None
+        refer_to = s.text("refer_to") if outcome is ScreeningOutcome.REFER else ""
         screening.append(
             ScreeningItem(
                 id=item_id,
                 question=s.text("question"),
                 acceptable_answer=s.flag("acceptable_answer"),
                 if_not=outcome,
+                source=s.text("source"),
+                refer_to=refer_to,
             )
         )
 
