@@ -164,6 +164,7 @@ class ChairState:
     discontinued_at: datetime | None = None
     discontinued_reason: str = ""
     alarms: Mapping[str, AlarmRecord] = field(default_factory=dict)
+    assigned_nurse: str = ""  # responsible for the patient; pump-documented entries name this nurse
     events: tuple[Event, ...] = ()
 
     # ------------------------------------------------------------------------------------------
@@ -516,6 +517,7 @@ def _on_checked_in(state: ChairState, event: Event) -> ChairState:
         prior_serious_reaction=bool(d["prior_serious_reaction"]),
         last_dose_on=date.fromisoformat(last_dose) if last_dose else None,
         checked_in_at=event.at,
+        assigned_nurse=str(d.get("assigned_nurse") or event.actor),
     )
 
 
@@ -587,6 +589,11 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
             discontinued_reason=f"grade {record.grade} reaction: permanently discontinued",
         )
     return state
+
+
+def _on_assigned(state: ChairState, event: Event) -> ChairState:
+    key = "nurse" if event.type is EventType.NURSE_ASSIGNED else "to_nurse"
+    return replace(state, assigned_nurse=str(event.data[key]))
 
 
 def _on_symptoms_resolved(state: ChairState, event: Event) -> ChairState:
@@ -716,6 +723,8 @@ _HANDLERS = {
     EventType.INFUSION_RESUMED: _on_resumed,
     EventType.REACTION_RECORDED: _on_reaction,
     EventType.SYMPTOMS_RESOLVED: _on_symptoms_resolved,
+    EventType.NURSE_ASSIGNED: _on_assigned,
+    EventType.HANDED_OVER: _on_assigned,
     EventType.REACTION_NOT_TOLERATED: _on_not_tolerated,
     EventType.VITALS_RECORDED: _on_vitals,
     EventType.INFUSION_COMPLETED: _on_completed,

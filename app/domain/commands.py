@@ -38,6 +38,7 @@ class CheckIn:
     first_dose: bool = False  # the explicit "first dose" that stands in for a last-dose date
     dose_mg: float | None = None  # the dose in the bag (mg/h protocols: sets mL/h); None: the protocol's
     bag_refrigerated_until: datetime | None = None  # stored at 2-8 C after preparation until then
+    assigned_nurse: str = ""  # the responsible nurse; "" : the nurse checking in
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,21 @@ class AddNote:
 
 
 @dataclass(frozen=True)
+class AssignNurse:
+    """The nurse responsible for this chair's patient (check-in assigns the nurse checking in)."""
+
+    nurse: str
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """The responsible nurse hands the patient over to another (shift change, break)."""
+
+    to_nurse: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
 class RecordAlarm:
     """An alarm raised, acknowledged or cleared at this chair (rules live in app.domain.alarms)."""
 
@@ -183,5 +199,7 @@ Command = (
     | Discontinue
     | Correct
     | AddNote
+    | AssignNurse
+    | HandOver
     | RecordAlarm
 )

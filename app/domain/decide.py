@@ -17,6 +17,7 @@ from typing import Any
 from app.domain.chair import ChairState, correctable_fields, format_time
 from app.domain.commands import (
     AddNote,
+    AssignNurse,
     ChangeRate,
     CheckIn,
     Command,
@@ -25,6 +26,7 @@ from app.domain.commands import (
     Discharge,
     Discontinue,
     GivePremedication,
+    HandOver,
     Override,
     PauseInfusion,
     ReactionNotTolerated,
@@ -326,6 +328,7 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
         "prior_serious_reaction": c.prior_serious_reaction,
         "last_dose_on": c.last_dose_on.isoformat() if c.last_dose_on else None,
         "first_dose": c.first_dose,
+        "assigned_nurse": c.assigned_nurse.strip() or ctx.actor,
         "history_serious_reactions": [
             {
                 "session_id": r.session_id,
@@ -471,6 +474,39 @@ def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Ev
     return [Event(EventType.INFUSION_STARTED, at, ctx.actor, {"rate_ml_h": rate, **overrides})]
 
 
+PUMP = "pump"
+
+
+def signature(state: ChairState, source: str, ctx: DecisionContext) -> tuple[str, dict[str, Any]]:
+    """Who signs an entry. Documented from the pump: signed "pump", with the chair's assigned nurse as
+    the responsible person (not whoever happens to be identified at the station)."""
+    if source != PUMP:
+        return ctx.actor, {}
+    responsible = state.assigned_nurse or (ctx.actor if ctx.actor != PUMP else "")
+    return PUMP, {"responsible": responsible}
+
+
+def _assign(state: ChairState, c: AssignNurse, ctx: DecisionContext) -> list[Event]:
+    if state.phase in (Phase.EMPTY, Phase.DISCHARGED):
+        raise _refuse("wrong_phase", "assign a nurse to a chair with a patient")
+    if not c.nurse.strip():
+        raise _refuse("incomplete", "name the nurse (initials or badge)")
+    data = {"nurse": c.nurse.strip(), "previous": state.assigned_nurse}
+    return [Event(EventType.NURSE_ASSIGNED, ctx.now, ctx.actor, data)]
+
+
+def _hand_over(state: ChairState, c: HandOver, ctx: DecisionContext) -> list[Event]:
+    if state.phase in (Phase.EMPTY, Phase.DISCHARGED):
+        raise _refuse("wrong_phase", "no patient to hand over")
+    to = c.to_nurse.strip()
+    if not to:
+        raise _refuse("incomplete", "name the nurse taking over")
+    if to == state.assigned_nurse:
+        raise _refuse("same_nurse", f"{to} is already responsible for this patient")
+    data = {"from_nurse": state.assigned_nurse, "to_nurse": to, "notes": c.notes}
+    return [Event(EventType.HANDED_OVER, ctx.now, ctx.actor, data)]
+
+
 def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING, Phase.PAUSED)
     if c.rate_ml_h < 0:
@@ -484,14 +520,15 @@ def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list
         "source": c.source,
         "reason": c.reason,
     }
-    return [Event(EventType.RATE_CHANGED, at, ctx.actor, data)]
+    actor, signed = signature(state, c.source, ctx)
+    return [Event(EventType.RATE_CHANGED, at, actor, {**data, **signed})]
 
 
 def _pause(state: ChairState, c: PauseInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING)
-    return [
-        Event(EventType.INFUSION_PAUSED, c.at or ctx.now, ctx.actor, {"reason": c.reason, "source": c.source})
-    ]
+    actor, signed = signature(state, c.source, ctx)
+    data = {"reason": c.reason, "source": c.source, **signed}
+    return [Event(EventType.INFUSION_PAUSED, c.at or ctx.now, actor, data)]
 
 
 def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[Event]:
@@ -499,11 +536,12 @@ def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[
     at = c.at or ctx.now
     overrides = _check_guards(_bag_failures(state, at, ctx.display_tz), c.override)
     stop = state.unresolved_stop_reaction
-    data: dict[str, Any] = {"source": c.source, **overrides}
+    actor, signed = signature(state, c.source, ctx)
+    data: dict[str, Any] = {"source": c.source, **overrides, **signed}
     if stop is not None:
         data["after_reaction_seq"] = stop.seq
         data["restart_rate_ml_h"] = stop.restart_rate_ml_h
-    return [Event(EventType.INFUSION_RESUMED, at, ctx.actor, data)]
+    return [Event(EventType.INFUSION_RESUMED, at, actor, data)]
 
 
 def _rate_at_onset(state: ChairState, onset: datetime) -> float:
@@ -679,8 +717,9 @@ def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Ev
 def _complete(state: ChairState, c: CompleteInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING, Phase.PAUSED)
     at = c.at or ctx.now
-    data = {"source": c.source, "volume_infused_ml": c.volume_infused_ml, "reason": c.reason}
-    return [Event(EventType.INFUSION_COMPLETED, at, ctx.actor, data)]
+    actor, signed = signature(state, c.source, ctx)
+    data = {"source": c.source, "volume_infused_ml": c.volume_infused_ml, "reason": c.reason, **signed}
+    return [Event(EventType.INFUSION_COMPLETED, at, actor, data)]
 
 
 def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -791,6 +830,8 @@ _DECIDERS: dict[type, Any] = {
     Discontinue: _discontinue,
     Correct: _correct,
     AddNote: _note,
+    AssignNurse: _assign,
+    HandOver: _hand_over,
     RecordAlarm: _alarm,
 }
 

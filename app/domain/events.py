@@ -26,6 +26,8 @@ class EventType(StrEnum):
     DISCONTINUED = "discontinued"
     CORRECTION_RECORDED = "correction_recorded"
     NOTE_ADDED = "note_added"
+    NURSE_ASSIGNED = "nurse_assigned"
+    HANDED_OVER = "handed_over"
     ALARM_RAISED = "alarm_raised"
     ALARM_ACKNOWLEDGED = "alarm_acknowledged"
     ALARM_CLEARED = "alarm_cleared"

@@ -232,7 +232,10 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert kinds[-1] is EventType.DISCHARGED
     pump_rates = [e.data["rate_ml_h"] for e in events if e.type is EventType.RATE_CHANGED]
     assert pump_rates == [80, 40]
-    assert all(e.actor == "AB" for e in events if not e.type.value.startswith("alarm_"))
+    # entries documented from the pump are signed "pump", with the assigned nurse responsible (issue 10)
+    entries = [e for e in events if not e.type.value.startswith("alarm_")]
+    assert all(e.actor == "AB" or (e.actor == "pump" and e.data["responsible"] == "AB") for e in entries)
+    assert any(e.actor == "pump" for e in entries)
     note_event = next(e for e in events if e.type is EventType.NOTE_ADDED)
     assert note_event.data["target_seq"] is not None
 
