@@ -259,6 +259,12 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
         ready = state.premedication_ready_at
         if ready is not None:
             result.append(Countdown("Premed lead time over", ready))
+        open_windows = [
+            (closes, drug) for drug, _opens, closes in state.premedication_windows() if closes > now
+        ]
+        if open_windows:  # the first to close: start before it, or that premed must be repeated
+            closes, drug = min(open_windows)
+            result.append(Countdown(f"{drug.split(' (')[0].capitalize()} window closes", closes))
     change = state.next_rate_change(now)
     if change is not None and change[1] > 0:
         result.append(Countdown(f"Next step {rate_text(change[1])}", change[0]))
@@ -269,6 +275,9 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
     ends = state.observation_ends_at
     if phase is Phase.OBSERVATION and ends is not None:
         result.append(Countdown("Observation end", ends))
+    due = state.vitals_due
+    if due is not None:
+        result.append(Countdown(f"Vitals due ({due[1]})", due[0]))
     expires = state.bag_expires_at
     if expires is not None and phase in (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED):
         result.append(Countdown("Bag expires", expires))
@@ -278,7 +287,12 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
 def next_deadline(state: ChairState | None, now: datetime) -> Countdown | None:
     """The one countdown the overview shows: next step, infusion end, or observation end."""
     for countdown in countdowns(state, now):
-        if countdown.label != "Bag expires":
+        label = countdown.label
+        if (
+            label != "Bag expires"
+            and not label.startswith("Vitals due")
+            and not label.endswith("window closes")
+        ):
             return countdown
     return None
 

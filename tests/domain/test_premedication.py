@@ -77,3 +77,15 @@ def test_a_repeat_dose_can_be_recorded_during_the_infusion(chair_script: Any) ->
     s.clock.advance(minutes=50)
     state = s.run(GivePremedication(ANTIHISTAMINE, "25 mg", "IV"))
     assert state.events[-1].data["repeat"] is True and state.phase is Phase.INFUSING
+
+
+def test_countdowns_show_the_first_premed_window_to_close_and_vitals_due(chair_script: Any) -> None:
+    from app.ui.status import countdowns
+
+    s = _premedicated(chair_script)
+    labels = {c.label: c.target for c in countdowns(s.state, s.clock.now())}
+    assert labels["Diphenhydramine window closes"] == s.clock.now() + timedelta(minutes=60)
+    s.clock.advance(minutes=31)
+    state = s.run(StartInfusion())
+    labels = {c.label: c.target for c in countdowns(state, s.clock.now())}
+    assert labels["Vitals due (during the infusion)"] == s.clock.now() + timedelta(minutes=15)
