@@ -373,7 +373,7 @@ class ChairState:
         out = []
         for premed in protocol.premedications:
             given = self.premedication_given(premed.drug)
-            if given is None:
+            if given is None or not premed.required:
                 continue
             out.append(
                 (
