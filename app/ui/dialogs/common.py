@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QDateTimeEdit,
     QDialog,
     QFormLayout,
@@ -45,6 +47,7 @@ class CommandDialog(QDialog):
         super().__init__(parent)
         self.chair = chair
         self.result_state: ChairState | None = None
+        self._focus_placed = False
         self.setWindowTitle(f"{chair.name}: {self.title}")
         self.setObjectName("commandDialog")
         self.setMinimumWidth(640)
@@ -89,11 +92,33 @@ class CommandDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self.save_button = QPushButton(self.save_text)
         self.save_button.setObjectName("primaryButton")
-        self.save_button.setDefault(True)
+        # Enter never submits a form: a barcode scanner ends every scan with it (issue 10, point 14).
+        # It moves to the next field; only a click (or Enter on a focused button) records.
+        for button in (self.cancel_button, self.save_button, self.override_button, self.override_save):
+            button.setAutoDefault(False)
+            button.setDefault(False)
         self.save_button.clicked.connect(self.save)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.save_button)
         outer.addLayout(buttons)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            focus = self.focusWidget()
+            if self._focus_placed:  # the field's own Enter handler chose where to go next
+                self._focus_placed = False
+            elif isinstance(focus, QAbstractButton) and focus.isEnabled():
+                focus.click()
+            else:
+                self.focusNextChild()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def focus_next_on(self, widget: QWidget) -> None:
+        """Move on to `widget` from a field's Enter handler (instead of the next field in tab order)."""
+        widget.setFocus()
+        self._focus_placed = True
 
     # -- for subclasses ------------------------------------------------------------------------------
 
