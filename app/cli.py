@@ -24,6 +24,7 @@ from app.export.cli import register as register_export
 from app.export.verify import verify_export
 from app.paths import default_db_path
 from app.protocol_library import ProtocolLibrary
+from app.station.check import register as register_config
 from app.store.journal import Journal, JournalError
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
@@ -278,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_config(sub)
     add_gui_arguments(parser)
     return parser
 
