@@ -76,6 +76,8 @@ def station(qtbot: QtBot, floor: Floor, clock: ManualClock) -> Iterator[Station]
     try:
         yield s
     finally:
+        if s.view.current_dialog is not None:  # an open dialog would warn in later tests
+            s.view.current_dialog.reject()
         s.controller.close()
 
 

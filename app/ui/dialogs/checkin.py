@@ -213,7 +213,9 @@ class CheckInDialog(CommandDialog):
 
     def chosen_protocol(self) -> InfusionProtocol | None:
         data = self.protocol.currentData()
-        return self.protocols.get(str(data)) if data is not None and self.protocol.currentIndex() >= 0 else None
+        return (
+            self.protocols.get(str(data)) if data is not None and self.protocol.currentIndex() >= 0 else None
+        )
 
     def selected_protocol(self) -> InfusionProtocol:
         protocol = self.chosen_protocol()
