@@ -193,12 +193,15 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         refused = [f for f in failures if f.code == "premedication_too_early"]
         if refused:  # the window closed: the guard would refuse a start now
             return NextAction(ActionKind.PREMEDICATION, f"Repeat premeds: {refused[0].message}")
+        first_text = dose_rate_text(state, first_rate)
         if any(f.code == "baseline_vitals_missing" for f in failures):
-            return NextAction(ActionKind.VITALS, "Take baseline vital signs (needed before the start)")
+            # Vitals first; the start dialog (with its override) stays one click away
+            return NextAction(
+                ActionKind.START, f"Baseline vitals first (Vitals…), then start at {first_text}"
+            )
         bag = [f for f in failures if f.code.startswith("bag_")]
         if bag:  # a new bag, or a start past the guard with a reason (the start dialog offers it)
             return NextAction(ActionKind.START, f"⚠ Bag: {bag[0].message}", urgent=True)
-        first_text = dose_rate_text(state, first_rate)
         ready = state.premedication_ready_at
         if ready is not None and ready > now:
             return NextAction(

@@ -35,6 +35,7 @@ from app.domain.decide import eligibility_failures
 from app.domain.history import PatientHistory
 from app.domain.protocol import InfusionProtocol
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
+from app.ui.dialogs.screening import short_source
 from app.ui.elided import set_style_property
 
 # Keyboard-wedge scanners cannot always type the GS (FNC1) separator; sites configure one of these.
@@ -243,7 +244,7 @@ class CheckInDialog(CommandDialog):
             self.dose_mg.setEnabled(protocol.dosed_in_mg_h)
             items = [
                 f"<li title='{item.source.replace(chr(39), '&#39;')}'>{item.question}"
-                f"<br><span style='color:#555'>source: {_short_source(item.source)}</span></li>"
+                f"<br><span style='color:#555'>source: {short_source(item.source)}</span></li>"
                 for item in protocol.screening
             ]
             self.screening_note.setText(
@@ -422,9 +423,3 @@ class CheckInDialog(CommandDialog):
                 bag_refrigerated_until=refrigerated,
             )
         ]
-
-
-def _short_source(source: str) -> str:
-    """The first words of a source (the full text is the tooltip)."""
-    head = source.split(":")[0].split(";")[0].strip()
-    return head if len(head) <= 70 else head[:67] + "…"
