@@ -182,7 +182,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if phase is Phase.PREMEDICATION:
         required = [p for p in protocol.premedications if p.required]
         missing = [p for p in required if state.premedication_given(p.drug) is None]
-        first_rate = protocol.steps[0].rate_ml_h
+        first_rate = state.steps[0].rate_ml_h  # this session's ladder (mg/h protocols: its concentration)
         if missing:
             return NextAction(
                 ActionKind.PREMEDICATION,
