@@ -68,6 +68,8 @@ QLabel#concentration[ok="false"], QLabel#gtinCheck[ok="false"], QLabel#recordRea
 QLabel#doseCheck[ok="false"] { color: #b00020; font-weight: bold; }
 QLabel#smallNote { font-size: 11pt; color: #3c4148; }
 QLabel#gradeWording { font-size: 12pt; }
+QLabel#onsetRate { font-size: 15pt; font-weight: bold; }
+QListWidget#screeningList { font-size: 11pt; }
 QLabel#crossCheck { font-size: 13pt; color: #b00020; font-weight: bold; }
 QLabel#notification { font-size: 14pt; color: #0a4a52; }
 QLabel#nurseAssigned { font-size: 13pt; padding-right: 18px; }

@@ -213,8 +213,11 @@ def test_screening_items_of_the_chosen_protocol_show_their_source(station: Stati
     protocol = s.floor.protocols["ocrevus-600-subsequent"]
     assert f"{len(protocol.screening)} questions after check-in" in dialog.screening_note.text()
     carrier = next(i for i in protocol.screening if i.id == "hbv_carrier")
-    assert carrier.question in dialog.screening_note.toolTip()
-    assert carrier.source in dialog.screening_note.toolTip()
+    items = [dialog.screening_list.item(i) for i in range(dialog.screening_list.count())]
+    assert len(items) == len(protocol.screening)
+    entry = next(i for i in items if i.text().startswith(carrier.question))
+    assert entry.toolTip() == carrier.source  # each item's source, in full
+    assert "seed 004" in entry.text()
 
 
 def test_serious_reactions_come_from_the_record_for_the_mrn(

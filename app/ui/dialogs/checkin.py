@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QRadioButton,
     QSpinBox,
     QWidget,
@@ -89,7 +91,7 @@ class CheckInDialog(CommandDialog):
 
     def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
         super().__init__(chair, parent)
-        self.setMinimumWidth(1000)
+        self.setMinimumWidth(1240)  # two columns at 13 pt; fits a 1366-pixel station screen
         now = chair.now()
         self.protocols = dict(chair.floor.floor.protocols)
         self.history: PatientHistory | None = None
@@ -143,8 +145,14 @@ class CheckInDialog(CommandDialog):
         self.screening_note = QLabel()
         self.screening_note.setObjectName("smallNote")
         self.screening_note.setWordWrap(True)
-        self.screening_note.setTextFormat(Qt.TextFormat.RichText)
         left.addRow("Screening", self.screening_note)
+        self.screening_list = QListWidget()
+        self.screening_list.setObjectName("screeningList")
+        self.screening_list.setMaximumHeight(130)
+        self.screening_list.setWordWrap(True)
+        self.screening_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.screening_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # read-only: not a stop for Enter/Tab
+        left.addRow("", self.screening_list)
 
         # -- right: the bag
         right = QFormLayout()
@@ -242,19 +250,22 @@ class CheckInDialog(CommandDialog):
             self.bag_volume.setValue(protocol.bag_volume_ml)
             # mL/h-dosed protocols have one dose; mg/h-dosed ones (rituximab) take the bag's dose
             self.dose_mg.setEnabled(protocol.dosed_in_mg_h)
-            items = [
-                f"<li title='{item.source.replace(chr(39), '&#39;')}'>{item.question}"
-                f"<br><span style='color:#555'>source: {short_source(item.source)}</span></li>"
-                for item in protocol.screening
-            ]
             self.screening_note.setText(
-                f"{len(items)} questions after check-in (each cites its source):"
-                f"<ul style='margin:0'>{''.join(items[:4])}</ul>" + ("…" if len(items) > 4 else "")
+                f"{len(protocol.screening)} questions after check-in, each from the protocol file "
+                "(point at one for its source):"
             )
+            self.screening_list.clear()
+            for item in protocol.screening:
+                entry = QListWidgetItem(f"{item.question}  ·  {short_source(item.source)}")
+                entry.setToolTip(item.source)
+                self.screening_list.addItem(entry)
+            self.screening_list.show()
             self.screening_note.setToolTip(
                 "\n".join(f"• {item.question}\n   {item.source}" for item in protocol.screening)
             )
         else:
+            self.screening_list.clear()
+            self.screening_list.hide()
             self.screening_note.setText("shown once the protocol is chosen")
             self.screening_note.setToolTip("")
         self.update_eligibility()

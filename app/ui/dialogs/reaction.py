@@ -8,6 +8,7 @@ grade 3 are flagged at once; the domain refuses them unless overridden with a re
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 from PySide6.QtCore import QDateTime
@@ -30,7 +31,7 @@ from app.domain.protocol import ReactionAction
 from app.domain.reactions import SEVERE_GRADE
 from app.domain.schedule import reaction_ceiling_ml_h
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
-from app.ui.status import hhmm, rate_text
+from app.ui.status import dose_rate_text, hhmm
 
 # Signs listed in the ocrelizumab label (clinical.md) and CTCAE v5 anaphylaxis
 SIGNS = (
@@ -93,7 +94,8 @@ class ReactionDialog(CommandDialog):
             button.setObjectName(f"grade{grade}")
             self.grade_group.addButton(button, grade)
             self.grades[grade] = button
-            text = QLabel(f"{self.terms.wording[grade]}<br><b>→ {action}</b>")
+            # the CTCAE text holds "<=": escaped, or the label would read it as markup
+            text = QLabel(f"{html.escape(self.terms.wording[grade])}<br><b>→ {action}</b>")
             text.setObjectName("gradeWording")
             text.setWordWrap(True)
             text.setToolTip(self.terms.source)
@@ -166,14 +168,18 @@ class ReactionDialog(CommandDialog):
             return
         onset = edited_datetime(self.onset)
         rate = state.pump_rate_at(onset)
-        text = f"{rate_text(rate)} (recorded at {hhmm(onset)})" if rate > 0 else "stopped (per the record)"
+        text = (
+            f"{dose_rate_text(state, rate)} (recorded at {hhmm(onset)})"
+            if rate > 0
+            else "stopped (per the record)"
+        )
         if grade > 0 and rate > 0:
             rule = state.require_protocol().rule_for_grade(grade)
             target = rule.apply(rate, reaction_ceiling_ml_h(state.steps))
             if rule.action is ReactionAction.HALVE_RATE:
-                text += f" → set the pump to {rate_text(target)}"
+                text += f" → set the pump to {dose_rate_text(state, target)}"
             elif rule.action is ReactionAction.STOP_THEN_RESTART:
-                text += f" → STOP; restart at {rate_text(target)} once resolved"
+                text += f" → STOP; restart at {dose_rate_text(state, target)} once resolved"
             else:
                 text += " → STOP for good"
         self.onset_rate.setText(text)
