@@ -126,6 +126,13 @@ def main() -> int:
         out = HERE / "reaction-dialog.png"
         reaction.grab().save(str(out))
         print(f"saved {out} ({reaction.width()}x{reaction.height()})")
+        # Saved as it is: the domain refuses bronchospasm at grade 2 and offers the override
+        reaction.save()
+        reaction.show_override()
+        settle(app, reaction)
+        out = HERE / "reaction-dialog-refused.png"
+        reaction.grab().save(str(out))
+        print(f"saved {out} ({reaction.width()}x{reaction.height()})")
         reaction.reject()
         controller.close()
         window.close()

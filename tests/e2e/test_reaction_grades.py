@@ -9,6 +9,7 @@ without vital signs after the infusion, accepted after.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -63,7 +64,7 @@ def open_reaction(s: Station, grade: int, *signs: str) -> ReactionDialog:
     # the CTCAE v5 wording of each grade, from resources/reactions.toml
     terms = s.floor_controller.floor.reaction_terms
     for g in (1, 2, 3, 4):
-        assert terms.wording[g] in dialog.grade_texts[g].text()
+        assert html.escape(terms.wording[g]) in dialog.grade_texts[g].text()
     dialog.choose(grade, *signs)
     return dialog
 
