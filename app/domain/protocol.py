@@ -145,7 +145,8 @@ class InfusionProtocol:
     max_rate_mg_h: float | None = None  # mg/h-dosed protocols: the label's maximum
     concentration_range_mg_ml: tuple[float, float] | None = None  # the label's dilution range
     concentration_source: str = ""
-    bag_gtins: tuple[str, ...] = ()  # the product codes (GTIN-14) of this protocol's drug
+    bag_gtins: tuple[str, ...] = ()  # the product codes (GTIN-14) of this protocol's drug ([bag] gtins)
+    bag_gtins_source: str = ""  # [bag] gtins_source
     vital_signs: VitalSignSchedule | None = None
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -480,8 +481,7 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         ):
             raise bag.fail("gtins", f"must be a list of 14-digit GTINs, got {raw!r}")
         gtins = tuple(raw)
-        if gtins:
-            bag.text("gtins_source")
+    gtins_source = bag.text("gtins_source") if gtins else bag.text("gtins_source", default=" ").strip()
     vital_signs: VitalSignSchedule | None = None
     if top.has("vital_signs"):
         v = top.table("vital_signs")
@@ -507,6 +507,7 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         bag_room_temperature_limit_h=bag.number("room_temperature_limit_h"),
         bag_refrigerated_limit_h=bag.number("refrigerated_limit_h"),
         bag_gtins=gtins,
+        bag_gtins_source=gtins_source,
         vital_signs=vital_signs,
         screening=tuple(screening),
         eligibility=eligibility,

@@ -216,7 +216,8 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         if instruction is not None:
             return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
         return NextAction(ActionKind.RESUME, "Resume infusion")
-    if phase is Phase.OBSERVATION:
+    watched = phase is Phase.DISCONTINUED and state.infusion_ended_at is not None and instruction is None
+    if phase is Phase.OBSERVATION or watched:  # stopped for good during the infusion: watched the same way
         open_ = state.unresolved_reactions
         if open_:
             return NextAction(
@@ -229,7 +230,9 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
             return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
         if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
             return NextAction(ActionKind.WAIT, "Take vital signs before discharge")
-        return NextAction(ActionKind.DISCHARGE, "Discharge")
+        return NextAction(
+            ActionKind.DISCHARGE, "Discharge" if phase is Phase.OBSERVATION else "Discharge (stopped)"
+        )
     if phase is Phase.DISCONTINUED:
         if instruction is not None:
             return NextAction(ActionKind.DISCHARGE, instruction.text, urgent=True)
