@@ -152,11 +152,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print("chairside plan: the dose and the bag volume must be positive", file=sys.stderr)
         return 2
     concentration = protocol.session_concentration(volume, dose)
-    low_high = protocol.concentration_range_mg_ml
-    if low_high is not None and not low_high[0] - 1e-9 <= concentration <= low_high[1] + 1e-9:
+    label = protocol.concentration
+    if label is not None and not label.allows(concentration):
         print(
             f"chairside plan: {concentration:.2f} mg/mL is outside {protocol.name}'s "
-            f"{low_high[0]:g}-{low_high[1]:g} mg/mL ({protocol.concentration_source})",
+            f"{label.min_mg_ml:g}-{label.max_mg_ml:g} mg/mL ({label.source})",
             file=sys.stderr,
         )
         return 2

@@ -93,6 +93,18 @@ class Eligibility:
 
 
 @dataclass(frozen=True)
+class Concentration:
+    """The label's dilution range ([concentration]); a bag outside it is refused at check-in."""
+
+    min_mg_ml: float
+    max_mg_ml: float
+    source: str
+
+    def allows(self, concentration_mg_ml: float) -> bool:
+        return self.min_mg_ml - 1e-9 <= concentration_mg_ml <= self.max_mg_ml + 1e-9
+
+
+@dataclass(frozen=True)
 class VitalSignSchedule:
     """When vital signs are due (minutes). Marked institutional where the label is silent."""
 
@@ -143,8 +155,7 @@ class InfusionProtocol:
     rate_unit: str = "mL/h"  # the unit the label doses in; mg/h rates become mL/h per session
     ladder: tuple[RateStep, ...] = ()  # the rate ladder in `rate_unit`
     max_rate_mg_h: float | None = None  # mg/h-dosed protocols: the label's maximum
-    concentration_range_mg_ml: tuple[float, float] | None = None  # the label's dilution range
-    concentration_source: str = ""
+    concentration: Concentration | None = None  # the label's dilution range, when it gives one
     bag_gtins: tuple[str, ...] = ()  # the product codes (GTIN-14) of this protocol's drug ([bag] gtins)
     bag_gtins_source: str = ""  # [bag] gtins_source
     vital_signs: VitalSignSchedule | None = None
@@ -367,15 +378,13 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
     steps = ladder_in_ml_h(ladder, unit, concentration)
     _check_max_rate(source, steps, max_rate_ml_h, "mL/h")
     _check_steps_deliver_bag(source, steps, bag_volume_ml)
-    concentration_range: tuple[float, float] | None = None
-    concentration_source = ""
+    concentration_range: Concentration | None = None
     if top.has("concentration"):
         conc = top.table("concentration")
         low, high = conc.number("min_mg_ml"), conc.number("max_mg_ml")
         if high < low:
             raise conc.fail("max_mg_ml", "is below min_mg_ml")
-        concentration_range = (low, high)
-        concentration_source = conc.text("source")
+        concentration_range = Concentration(low, high, conc.text("source"))
 
     premeds = []
     for p in top.tables("premedications", allow_empty=True):
@@ -517,7 +526,6 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         rate_unit=unit,
         ladder=ladder,
         max_rate_mg_h=max_rate_mg_h,
-        concentration_range_mg_ml=concentration_range,
-        concentration_source=concentration_source,
+        concentration=concentration_range,
         definition=dict(data),
     )
