@@ -351,6 +351,10 @@ class Demo:
             chair.done = True
             chair.final_phase = Phase.DISCHARGED
             return None
+        due = state.vitals_due
+        if due is not None and now >= due[0]:
+            self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))  # the nurse takes them on schedule
+            return f"vital signs ({due[1]})"
         handler = {
             Phase.SCREENING: self._screening,
             Phase.PREMEDICATION: self._premedication,
@@ -386,7 +390,6 @@ class Demo:
         if now < state.checked_in_at + timedelta(minutes=chair.script.screening_after_min):
             return None
         protocol = state.require_protocol()
-        self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))  # baseline, before the start
         self._run(chair, RecordScreening({item.id: item.acceptable_answer for item in protocol.screening}))
         return "screening recorded"
 
