@@ -49,6 +49,7 @@ from app.domain.decide import CommandRefused
 from app.domain.phase import Phase
 from app.domain.schedule import SegmentKind
 from app.floor import Floor
+from app.store.journal import JournalError
 from drivers.base import DeliveryState
 from drivers.sim import SimAlarm, SimulatedPump, SimulatorFleet
 
@@ -245,6 +246,7 @@ class Demo:
                     f"demo script needs protocol {chair.script.protocol_id!r}, not in the library"
                 )
         self._fleet: SimulatorFleet | None = None
+        self._storage_problem = ""  # the last write failure, logged once
 
     # ------------------------------------------------------------------------------------------
 
@@ -303,9 +305,18 @@ class Demo:
         done: list[str] = []
         for chair in self.chairs:
             for _ in range(20):  # a chair rarely has more than two actions due at once
-                action = self._step(chair, now)
+                try:
+                    action = self._step(chair, now)
+                except (
+                    JournalError
+                ) as exc:  # full disk: the station shows its storage alarm; retried next tick
+                    if str(exc) != self._storage_problem:
+                        log.warning("demo %s: not recorded, will retry: %s", chair.name, exc)
+                    self._storage_problem = str(exc)
+                    break
                 if action is None:
                     break
+                self._storage_problem = ""
                 text = f"{chair.name}: {action}"
                 chair.actions.append(text)
                 done.append(text)
@@ -340,6 +351,10 @@ class Demo:
             chair.done = True
             chair.final_phase = Phase.DISCHARGED
             return None
+        due = state.vitals_due
+        if due is not None and now >= due[0]:
+            self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))  # the nurse takes them on schedule
+            return f"vital signs ({due[1]})"
         handler = {
             Phase.SCREENING: self._screening,
             Phase.PREMEDICATION: self._premedication,
@@ -375,7 +390,6 @@ class Demo:
         if now < state.checked_in_at + timedelta(minutes=chair.script.screening_after_min):
             return None
         protocol = state.require_protocol()
-        self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))  # baseline, before the start
         self._run(chair, RecordScreening({item.id: item.acceptable_answer for item in protocol.screening}))
         return "screening recorded"
 

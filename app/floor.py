@@ -92,16 +92,12 @@ class Floor:
         """This journal's sessions for the MRN (open and closed): serious reactions, infusion dates."""
         mrn = mrn.strip()
         sessions = []
-        for session_id in self.journal.session_ids():
-            events = self.journal.events(session_id)
-            first = events[0] if events else None
-            if first is None or first.data.get("patient_mrn") != mrn:
-                continue
+        for session_id in self.journal.session_ids_for_patient(mrn):
             try:
-                sessions.append(ChairState.replay(session_id, events))
+                sessions.append(ChairState.replay(session_id, self.journal.events(session_id)))
             except ValueError:
                 continue  # a session the state machine cannot read says nothing reliable
-        return PatientHistory.from_sessions(mrn, sessions)
+        return PatientHistory.from_sessions(mrn, sessions)  # keeps only those whose MRN is this one now
 
     def check_in(self, command: CheckIn, actor: str) -> ChairState:
         if self.session_for_chair(command.chair) is not None:

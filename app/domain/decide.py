@@ -207,13 +207,13 @@ def check_in_refusal(c: CheckIn, protocol: InfusionProtocol, today: date) -> Gua
         return GuardFailure(
             "bad_dose", f"{protocol.name} is a {protocol.dose_mg:g} mg infusion; the bag says {dose:g} mg"
         )
-    limits = protocol.concentration_range_mg_ml
+    label = protocol.concentration
     concentration = dose / c.bag_volume_ml
-    if limits is not None and not limits[0] - 1e-9 <= concentration <= limits[1] + 1e-9:
+    if label is not None and not label.allows(concentration):
         return GuardFailure(
             "concentration_out_of_range",
             f"{dose:g} mg in {c.bag_volume_ml:g} mL is {concentration:.2f} mg/mL; the label allows "
-            f"{limits[0]:g}-{limits[1]:g} mg/mL ({protocol.concentration_source})",
+            f"{label.min_mg_ml:g}-{label.max_mg_ml:g} mg/mL ({label.source})",
         )
     return None
 

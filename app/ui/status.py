@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 
 from app.alarm_policy import load_alarm_policy
 from app.domain.chair import ChairState
+from app.domain.clock import local_time
 from app.domain.decide import discharge_failures, start_failures
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
@@ -68,9 +69,9 @@ class Priority(Enum):
         return cls.__members__.get(text)
 
 
-def hhmm(moment: datetime | None) -> str:
-    """Local wall-clock time, as the nurse reads it."""
-    return "--:--" if moment is None else moment.astimezone().strftime("%H:%M")
+def hhmm(moment: datetime | None, zone: tzinfo | None = None) -> str:
+    """Local wall-clock time, as the nurse reads it (`zone`: the display zone; None: this computer's)."""
+    return "--:--" if moment is None else local_time(moment, zone).strftime("%H:%M")
 
 
 def duration_text(delta: timedelta) -> str:
@@ -243,7 +244,8 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         if instruction is not None:
             return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
         return NextAction(ActionKind.RESUME, "Resume infusion")
-    if phase is Phase.OBSERVATION:
+    watched = phase is Phase.DISCONTINUED and state.infusion_ended_at is not None and instruction is None
+    if phase is Phase.OBSERVATION or watched:  # stopped for good during the infusion: watched the same way
         open_ = state.unresolved_reactions
         if open_:
             return NextAction(
@@ -256,7 +258,9 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
             return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
         if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
             return NextAction(ActionKind.VITALS, "Take vital signs before discharge")
-        return NextAction(ActionKind.DISCHARGE, "Discharge")
+        return NextAction(
+            ActionKind.DISCHARGE, "Discharge" if phase is Phase.OBSERVATION else "Discharge (stopped)"
+        )
     if phase is Phase.DISCONTINUED:
         if instruction is not None:
             return NextAction(ActionKind.DISCHARGE, instruction.text, urgent=True)
@@ -272,8 +276,8 @@ class Countdown:
     def remaining(self, now: datetime) -> timedelta:
         return self.target - now
 
-    def text(self, now: datetime) -> str:
-        return f"{hhmm(self.target)} ({duration_text(self.target - now)})"
+    def text(self, now: datetime, zone: tzinfo | None = None) -> str:
+        return f"{hhmm(self.target, zone)} ({duration_text(self.remaining(now))})"
 
 
 def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:

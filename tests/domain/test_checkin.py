@@ -188,3 +188,20 @@ def test_label_expiry_is_at_local_midnight(floor: Floor, clock: Any) -> None:
     assert state.bag.label_expires_at == midnight
     assert state.bag_expires_at == min(midnight, clock.now() - timedelta(minutes=5) + timedelta(hours=8))
     assert date.today() is not None
+
+
+def test_history_follows_a_corrected_mrn(chair_script: Any) -> None:
+    from app.domain.commands import Correct
+
+    s = chair_script
+    state = s.check_in("ocrevus-600-subsequent", patient_mrn="MRN-0O42")  # a typing slip
+    s.run(Correct(state.events[0].seq, "letter O typed for zero", {"patient_mrn": "MRN-0042"}))
+    s.screen()
+    s.premedicate()
+    s.start()
+    s.clock.advance(minutes=40)
+    s.run(RecordReaction(grade=4, signs=("anaphylaxis",)))
+    s.run(Discharge(override=OVERRIDE))
+    history = s.floor.patient_history("MRN-0042")
+    assert [r.grade for r in history.serious_reactions] == [4]
+    assert s.floor.patient_history("MRN-0O42").serious_reactions == ()

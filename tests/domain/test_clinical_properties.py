@@ -30,8 +30,8 @@ EPS = 1e-6
 def session(draw: st.DrawFn) -> tuple[InfusionProtocol, float, float]:
     """A protocol with an allowed dose (mg) and bag volume (mL)."""
     protocol = LIBRARY[draw(st.sampled_from(sorted(LIBRARY)))]
-    if protocol.concentration_range_mg_ml is not None:
-        low, high = protocol.concentration_range_mg_ml
+    if protocol.concentration is not None:
+        low, high = protocol.concentration.min_mg_ml, protocol.concentration.max_mg_ml
         dose = draw(st.floats(100, 2000))
         concentration = draw(st.floats(low, high))
         return protocol, dose, dose / concentration

@@ -247,3 +247,22 @@ def test_refusal_messages_show_the_display_time_zone(floor: Floor, clock: Any) -
     local = (s.clock.now() + timedelta(minutes=60)).astimezone(ZoneInfo("Europe/Zurich"))
     with pytest.raises(CommandRefused, match=f"observation runs until {local:%H:%M} "):
         s.run(Discharge())
+
+
+def test_the_banner_never_offers_a_discharge_the_guard_refuses(chair_script: Any) -> None:
+    from app.domain.commands import Discontinue
+    from app.domain.decide import discharge_failures
+
+    s = chair_script
+    s.to_infusing("ocrevus-600-subsequent")
+    s.clock.advance(minutes=40)
+    s.run(Discontinue("patient asked to stop"))
+    for minutes, vitals in ((0, False), (30, True), (61, False), (0, True)):
+        s.clock.advance(minutes=minutes)
+        if vitals:
+            s.run(RecordVitals({"systolic_mmhg": 120}))
+        state, now = s.state, s.clock.now()
+        action = next_action(state, now)
+        offers_discharge = action.text.startswith("Discharge")
+        assert offers_discharge == (not discharge_failures(state, now)), (minutes, action.text)
+    assert s.run(Discharge()).phase is Phase.DISCHARGED
