@@ -343,15 +343,17 @@ class CheckInDialog(CommandDialog):
             return
         concentration = self.dose_mg.value() / volume
         text = f"{concentration:.2f} mg/mL"
-        limits = protocol.concentration_range_mg_ml
+        limits = protocol.concentration
         if limits is None:
             self.concentration.setText(text)
             set_style_property(self.concentration, "ok", True)
             return
-        inside = limits[0] - 1e-9 <= concentration <= limits[1] + 1e-9
+        inside = limits.allows(concentration)  # the domain's own check
         mark = "✓" if inside else "✗ outside"
-        self.concentration.setText(f"{text}  {mark} the label's {limits[0]:g}–{limits[1]:g} mg/mL")
-        self.concentration.setToolTip(protocol.concentration_source)
+        self.concentration.setText(
+            f"{text}  {mark} the label's {limits.min_mg_ml:g}–{limits.max_mg_ml:g} mg/mL"
+        )
+        self.concentration.setToolTip(limits.source)
         set_style_property(self.concentration, "ok", inside)
 
     def update_gtin(self) -> None:
