@@ -210,6 +210,15 @@ def test_grade_1_rate_halved_held_30_min_even_after_early_resolution(station: St
     assert not [
         a for a in s.chair.escalated_alarms(s.chair.now() + timedelta(hours=2)) if "complete" in a.rule
     ]
+    # ...and in the record as news: "ℹ", no priority word, no alarm colour
+    timeline = s.view.timeline_model
+    rows = [
+        r for r in range(timeline.rowCount()) if timeline.event_at(r).data.get("rule") == "infusion_complete"
+    ]
+    assert rows
+    text = timeline.data(timeline.index(rows[0]))
+    assert "  ℹ " in text and "Alarm raised" not in text
+    assert timeline.data(timeline.index(rows[0]), Qt.ItemDataRole.ForegroundRole) is None
     discharge_is_refused_then_accepted(s)
 
 

@@ -324,3 +324,58 @@ def test_screening_dialog_shows_each_items_source(station: Station) -> None:
         assert "source: " in label.text()
     carrier = dialog.sources["hbv_carrier"].text()
     assert "if yes: only under a hepatologist's guidance" in carrier
+
+
+def test_anaphylaxis_signs_below_grade_3_pass_only_with_an_override_and_its_reason(station: Station) -> None:
+    s = station
+    s.infusing()
+    s.advance(10)
+    dialog = s.click(s.view.reaction_button)
+    assert isinstance(dialog, ReactionDialog)
+    dialog.choose(1, "hypotension")
+    assert dialog.cross_check.text().startswith("⚠ hypotension: sign(s) of anaphylaxis. Record grade 3 or 4")
+    s.save(dialog, expect_refusal=True)
+    assert "hypotension is a sign of anaphylaxis: record grade 3 or above (not grade 1)" in (
+        dialog.refusal_label.text()
+    )
+    s.qtbot.mouseClick(dialog.override_button, Qt.MouseButton.LeftButton)
+    s.qtbot.keyClicks(dialog.override_reason, "BP 88/60 is her usual; vasovagal, physician at bedside")
+    s.qtbot.mouseClick(dialog.override_save, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    state = s.chair.state
+    assert state is not None and state.reactions[-1].grade == 1
+    event = next(e for e in state.events if e.type is EventType.REACTION_RECORDED)
+    assert event.data["overrides"][0]["guard"] == "anaphylaxis_signs_low_grade"
+    assert any("[OVERRIDE by AB: BP 88/60 is her usual" in t for t in s.view.timeline_model.texts())
+
+
+def test_a_recurrence_after_improvement_is_refused_as_grade_2_and_re_graded(station: Station) -> None:
+    s = station
+    s.infusing()
+    s.advance(10)
+    dialog = s.click(s.view.reaction_button)
+    assert isinstance(dialog, ReactionDialog)
+    assert not dialog.regrade.isVisible()  # nothing to re-grade yet
+    dialog.choose(2, "flushing")
+    s.save(dialog)
+    s.chair.execute(ChangeRate(20, "nurse", "halved for the reaction"))
+    s.advance(10)
+    dialog = s.click(s.view.resolved_button)
+    s.save(dialog)
+    s.advance(5)
+    dialog = s.click(s.view.reaction_button)
+    assert isinstance(dialog, ReactionDialog)
+    assert dialog.regrade.isVisible() and dialog.regrade.text().startswith(
+        "Re-grades the grade 2 reaction at "
+    )
+    dialog.choose(2, "flushing")
+    s.save(dialog, expect_refusal=True)
+    assert "CTCAE v5 grades a recurrence after improvement as 3" in dialog.refusal_label.text()
+    dialog.choose(3)
+    dialog.regrade.setChecked(True)
+    s.save(dialog)
+    state = s.chair.state
+    assert state is not None and state.phase is Phase.PAUSED
+    first, second = state.reactions
+    assert (second.grade, state.event(second.seq).data["regrades_seq"]) == (3, first.seq)  # type: ignore[union-attr]
+    assert any(f"REACTION re-graded (#{first.seq}) to grade 3" in t for t in s.view.timeline_model.texts())
