@@ -132,7 +132,7 @@ class ChairView(QWidget):
             self.countdown_grid.addWidget(name, row, 0)
             self.countdown_grid.addWidget(value, row, 1)
             self.countdown_labels.append((name, value))
-        info.addWidget(self.countdown_box, 3)
+        info.addWidget(self.countdown_box, 4)  # names like "⚠ Vitals OVERDUE (during the infusion)"
         self.pump_box = QFrame()
         self.pump_box.setObjectName("panel")
         pump_layout = QVBoxLayout(self.pump_box)
@@ -159,7 +159,7 @@ class ChairView(QWidget):
         alarm_layout.addWidget(self.alarm_label, 1)
         alarm_layout.addWidget(self.notification_label)
         alarm_layout.addWidget(self.ack_button)
-        info.addWidget(self.alarm_box, 3)
+        info.addWidget(self.alarm_box, 2)
         for panel in (self.countdown_box, self.pump_box, self.alarm_box):
             panel.setMaximumHeight(150)
             panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
