@@ -88,6 +88,14 @@ class Floor:
             patient_history=history,
         )
 
+    def pump_rate_at(self, session_id: str, moment: datetime) -> float:
+        """The rate the chair's pump was recorded running at `moment` (start, documented rate changes,
+        pauses): what a back-dated reaction's onset takes. The one lookup; `decide` uses the same."""
+        state = self.sessions.get(session_id)
+        if state is None:
+            raise KeyError(f"no open session {session_id}")
+        return state.pump_rate_at(moment)
+
     def patient_history(self, mrn: str) -> PatientHistory:
         """This journal's sessions for the MRN (open and closed): serious reactions, infusion dates."""
         mrn = mrn.strip()

@@ -129,10 +129,12 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         return None
     reaction = state.reactions[-1]
     at = hhmm(reaction.onset_at)
+    pump_stopped = pump_rate is not None and pump_rate <= 0  # a linked pump says it is not delivering
     pump_rate = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-    if reaction.action is ReactionAction.DISCONTINUE and state.phase in (
-        Phase.DISCONTINUED,
-        Phase.OBSERVATION,
+    if (
+        reaction.action is ReactionAction.DISCONTINUE
+        and state.phase in (Phase.DISCONTINUED, Phase.OBSERVATION)
+        and not (state.phase is Phase.OBSERVATION and pump_stopped)
     ):
         return NextAction(
             ActionKind.STOP_PUMP,

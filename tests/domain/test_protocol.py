@@ -187,3 +187,19 @@ def test_a_hepatitis_b_carrier_is_referred_to_a_hepatologist(chair_script: Any) 
         RecordScreening(answers, override=Override("RN-CD", "hepatologist plan on file, HBV DNA monitored"))
     )
     assert state.events[-1].data["findings"][0]["refer_to"] == "hepatologist"
+
+
+def test_every_number_added_for_issue_10_cites_its_source(library: Any) -> None:
+    for protocol in library.values():
+        assert protocol.vital_signs is not None and protocol.vital_signs.source.strip()
+        if protocol.bag_gtins:
+            assert protocol.bag_gtins_source.strip(), protocol.id
+        if protocol.concentration is not None:
+            assert "Rituxan" in protocol.concentration.source
+        if protocol.eligibility.second_dose_min_days is not None:
+            assert "institutional" in protocol.eligibility.source
+        if protocol.dosed_in_mg_h:
+            assert protocol.max_rate_mg_h is not None
+            assert protocol.concentration is not None  # mL/h comes from the concentration: its range is known
+    short = library["ocrevus-300-initial"].eligibility
+    assert (short.max_prior_infusions, short.second_dose_min_days, short.second_dose_max_days) == (1, 12, 16)

@@ -190,6 +190,7 @@ def test_back_dated_onset_takes_the_pump_rate_recorded_then(chair_script: Any) -
     reaction = state.reactions[-1]
     assert (reaction.rate_at_onset_ml_h, reaction.new_rate_ml_h) == (80, 40)
     assert state.pump_rate_at(onset) == 80 and state.pump_rate_at(s.clock.now()) == 120
+    assert s.floor.pump_rate_at(s.session_id, onset) == 80
 
 
 def test_reaction_in_observation_extends_it_and_grade_4_goes_to_observation(chair_script: Any) -> None:

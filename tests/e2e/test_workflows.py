@@ -289,6 +289,7 @@ def test_life_threatening_reaction_discontinues(station: Station) -> None:
     s.pump.pump.stop()
     s.polls()
     assert s.state.phase is Phase.OBSERVATION
+    s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=10_000)  # the pump shows it done
     assert s.view.next_button.text().startswith("Record when symptoms resolve (grade 4)")
     s.advance(20)
     s.resolve_symptoms()
