@@ -167,7 +167,7 @@ class ReactionDialog(CommandDialog):
             self.onset_rate.setText("infusion ended: the observation is extended until resolved")
             return
         onset = edited_datetime(self.onset)
-        rate = state.pump_rate_at(onset)
+        rate = self.chair.floor.floor.pump_rate_at(state.session_id, onset)  # the one lookup
         text = (
             f"{dose_rate_text(state, rate)} (recorded at {hhmm(onset)})"
             if rate > 0
