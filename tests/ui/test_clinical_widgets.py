@@ -6,6 +6,7 @@ onset taking the rate recorded then."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -28,6 +29,7 @@ from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.main_window import MainWindow
 from app.ui.overview import Column
+from app.ui.status import hhmm
 from tests.conftest import BASELINE_VITALS
 from tests.ui.helpers import check_in_command
 
@@ -229,8 +231,6 @@ def test_vitals_due_on_the_chair_view_and_tile_overdue_reminder_and_out_of_range
 def test_rituximab_shows_ml_h_and_mg_h_on_the_chair_view_and_the_plot(station: Station) -> None:
     s = station
     command = check_in_command(s.chair.name, s.clock, "rituximab-first")
-    from dataclasses import replace
-
     s.chair.check_in(replace(command, bag_volume_ml=250.0, dose_mg=1000.0, prior_infusions=0))
     state = s.chair.state
     assert state is not None and state.protocol is not None
@@ -379,3 +379,41 @@ def test_a_recurrence_after_improvement_is_refused_as_grade_2_and_re_graded(stat
     first, second = state.reactions
     assert (second.grade, state.event(second.seq).data["regrades_seq"]) == (3, first.seq)  # type: ignore[union-attr]
     assert any(f"REACTION re-graded (#{first.seq}) to grade 3" in t for t in s.view.timeline_model.texts())
+
+
+def test_a_bag_that_would_expire_before_the_end_is_said_on_the_banner_not_a_start(station: Station) -> None:
+    s = station
+    command = check_in_command(s.chair.name, s.clock)
+    # prepared 6 h ago: 8 h at room temperature leave 2 h, the infusion takes 3.5 h
+    s.chair.check_in(replace(command, bag_prepared_at=s.clock.now() - timedelta(hours=6)))
+    state = s.chair.state
+    assert state is not None and state.protocol is not None
+    s.chair.execute(RecordVitals(dict(BASELINE_VITALS)))
+    s.chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
+    for premed in state.protocol.premedications:
+        s.chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
+    s.advance(31)
+    text = s.view.next_button.text()
+    assert text.startswith("⚠ Bag: started now the infusion would end at ")
+    assert "Start infusion" not in text
+    dialog = s.click(s.view.next_button)
+    assert isinstance(dialog, StartInfusionDialog)
+    assert "after the bag expires at" in dialog.refusal_label.text()
+    assert dialog.override_button.isVisible()
+
+
+def test_refusals_say_the_local_time_the_chair_view_shows(station: Station) -> None:
+    s = station
+    s.screened()
+    state = s.chair.state
+    assert state is not None and state.protocol is not None
+    for premed in state.protocol.premedications:
+        s.chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
+    state = s.chair.state
+    assert state is not None and state.premedication_ready_at is not None
+    local = hhmm(state.premedication_ready_at)
+    assert s.view.next_button.text() == f"Start infusion at 40 mL/h from {local}"
+    dialog = s.click(s.view.next_button)
+    s.save(dialog, expect_refusal=True)
+    assert f"(until {local})" in dialog.refusal_label.text()
+    assert "UTC" not in dialog.refusal_label.text() or local.endswith("UTC")
