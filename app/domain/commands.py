@@ -35,6 +35,8 @@ class CheckIn:
     last_dose_on: date | None = None
     bag_gtin: str = ""
     override: Override | None = None
+    visit_number: str = ""  # the hospital's visit / encounter number, when scanned or typed at check-in
+    order_number: str = ""  # the placer order number of the infusion, when scanned or typed
 
 
 @dataclass(frozen=True)

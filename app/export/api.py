@@ -8,11 +8,12 @@ writes the manifest. A cancelled or failed export leaves no partial file behind.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
+from app.export.hl7_settings import Hl7Settings
 from app.export.manifest import write_manifest
 from app.export.mllp import send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
@@ -36,6 +37,11 @@ class ExportRequest:
     mllp: tuple[str, int] | None = None
     mllp_timeout_s: float = 10.0
     hl7_sample_interval_min: float = 15.0
+    hl7_settings: Hl7Settings = field(default_factory=Hl7Settings)
+
+    @property
+    def hl7(self) -> Hl7Settings:
+        return replace(self.hl7_settings, sample_interval_min=self.hl7_sample_interval_min)
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ def run_export(
             assert temporary is not None
             items = write_json(log, temporary)
         else:
-            messages = build_messages(log, request.hl7_sample_interval_min, progress=progress)
+            messages = build_messages(log, request.hl7, progress=progress)
             items = len(messages)
             if temporary is not None:
                 write_hl7(messages, temporary)

@@ -128,6 +128,7 @@ class SessionLog:
     entries: list[JournalEntry]  # this session's entries inside the range
     earlier_entries: int  # entries recorded before the range (shown for context, sealed elsewhere)
     telemetry: list[TelemetrySample] = field(default_factory=list)
+    history: list[JournalEntry] = field(default_factory=list)  # from check-in to the end of the range
 
     @property
     def chair(self) -> str:
@@ -242,11 +243,11 @@ def gather(
         log = SessionLog(
             session_id, state, in_range[session_id], sum(1 for e in history if e.position < first)
         )
+        log.history = history
         if state.chair:
-            rows = journal.telemetry(
-                state.chair, since=state.checked_in_at, until=export_range.until, session_id=session_id
+            log.telemetry = session_samples(
+                journal, state.chair, session_id, state.checked_in_at, export_range.until
             )
-            log.telemetry = _samples(rows)
         sessions.append(log)
         progress(
             0.3 * (index + 1) / max(1, len(session_ids)), f"Reading session {index + 1} of {len(session_ids)}"
@@ -272,6 +273,17 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
             )
         result[entry.position] = context
     return result
+
+
+def session_samples(
+    journal: Journal, chair: str, session_id: str, since: datetime | None, until: datetime | None
+) -> list[TelemetrySample]:
+    """A session's pump samples in [since, until), in time order. The one place the exports read the
+    telemetry table (its layout may change: only this function needs to follow)."""
+    rows = journal.telemetry(chair, since=since, until=until, session_id=session_id)
+    samples = _samples(rows)
+    samples.sort(key=lambda s: s.at)
+    return samples
 
 
 def _samples(rows: Sequence[dict[str, Any]]) -> list[TelemetrySample]:

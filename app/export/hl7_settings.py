@@ -1,0 +1,67 @@
+"""Who the station is to the hospital's interface engine: names, the assigning authority and EUI-64s.
+
+The station configuration's `[hl7]` section fills an `Hl7Settings`; the defaults work without one.
+
+EUI-64 (IEEE, 16 hex digits) for the station (MSH-3) and for each pump (OBX-18). A configured value is
+used as given. Otherwise it is derived, so it is stable across restarts and distinct across stations:
+
+    eui64(parts) = first 8 bytes of SHA-256("chairside-eui64" 0x1F part1 0x1F part2 ...),
+                   first byte with bit 1 set (locally administered) and bit 0 cleared (unicast)
+
+    station EUI-64 = eui64("station", station_name)
+    pump EUI-64    = eui64("pump", station EUI-64, pump serial number or, if unknown, the chair name)
+
+A locally administered EUI-64 never collides with a manufacturer's (OUI-based) identifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+_HEX16 = re.compile(r"^[0-9A-F]{16}$")
+
+
+def derive_eui64(*parts: str) -> str:
+    material = "\x1f".join(("chairside-eui64", *parts)).encode("utf-8")
+    raw = bytearray(hashlib.sha256(material).digest()[:8])
+    raw[0] = (raw[0] | 0x02) & 0xFE
+    return raw.hex().upper()
+
+
+def normalize_eui64(value: str) -> str:
+    """16 hex digits, upper case; separators (- : space) are dropped. ValueError if it is not one."""
+    cleaned = re.sub(r"[-: ]", "", value).upper()
+    if not _HEX16.match(cleaned):
+        raise ValueError(f"{value!r} is not an EUI-64 (16 hexadecimal digits)")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Hl7Settings:
+    station_name: str = "CHAIRSIDE"  # MSH-3.1 (sending application)
+    facility: str = "INFUSION"  # MSH-4 and PV1-3.4
+    point_of_care: str = "INFUSION"  # PV1-3.1 (the unit); PV1-3.3 bed is the chair
+    assigning_authority: str = "HOSP"  # PID-3.4 and PV1-19.4: the hospital's, not the app's
+    station_eui64: str = ""  # MSH-3.2; empty: derived from station_name
+    pump_eui64: Mapping[str, str] = field(default_factory=dict)  # chair -> EUI-64 (OBX-18)
+    pump_serial: Mapping[str, str] = field(default_factory=dict)  # chair -> serial (for the derivation)
+    sample_interval_min: float = 15.0  # pump samples as PCD-01 at most this often (0: none)
+
+    def __post_init__(self) -> None:
+        if self.station_eui64:
+            object.__setattr__(self, "station_eui64", normalize_eui64(self.station_eui64))
+        for chair, value in self.pump_eui64.items():
+            normalize_eui64(value)  # refuse a bad one when the settings are read
+            del chair
+
+    @property
+    def station_id(self) -> str:
+        return self.station_eui64 or derive_eui64("station", self.station_name)
+
+    def pump_id(self, chair: str) -> str:
+        if chair in self.pump_eui64:
+            return normalize_eui64(self.pump_eui64[chair])
+        return derive_eui64("pump", self.station_id, self.pump_serial.get(chair) or chair)
