@@ -11,9 +11,11 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from app.export.content import pdf_page_digests
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
-from app.export.hl7_settings import Hl7Settings
+from app.export.hl7_settings import Hl7Settings, settings_to_json
 from app.export.manifest import write_manifest
 from app.export.mllp import send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
@@ -80,8 +82,9 @@ def run_export(
         journal = Journal(request.db_path)
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
+    local = request.local.resolved()  # a named zone, so the export reads the same anywhere
     with journal:
-        log = gather(journal, request.export_range, request.local, now or datetime.now(UTC), progress)
+        log = gather(journal, request.export_range, local, now or datetime.now(UTC), progress)
 
     output = request.output
     temporary = None if output is None else output.with_name(f".{output.name}.part")
@@ -110,16 +113,19 @@ def run_export(
         raise
     manifest = None
     if output is not None:
-        manifest = write_manifest(
-            output,
-            request.fmt,
-            log.seal,
-            {
-                "range_label": log.range.label,
-                "exported_at": log.local.iso(log.exported_at),
-                "timezone": log.local.key,
-            },
-        )
+        extra: dict[str, Any] = {
+            "range_label": log.range.label,
+            "exported_at": log.local.iso(log.exported_at),
+            "exported_at_utc": log.exported_at.isoformat(),
+            "timezone": log.local.key,
+            "utc_offsets": log.local.offsets(log.range.since, log.range.until),
+        }
+        if request.fmt == "hl7":
+            extra["hl7"] = settings_to_json(request.hl7, log.chairs_used())
+        if request.fmt == "pdf":
+            extra["paper"] = request.paper
+            extra["pages"] = pdf_page_digests(output)
+        manifest = write_manifest(output, request.fmt, log.seal, extra)
     sent = 0
     if request.mllp is not None:
         host, port = request.mllp

@@ -65,3 +65,30 @@ class Hl7Settings:
         if chair in self.pump_eui64:
             return normalize_eui64(self.pump_eui64[chair])
         return derive_eui64("pump", self.station_id, self.pump_serial.get(chair) or chair)
+
+
+def settings_to_json(settings: Hl7Settings, chairs: list[str]) -> dict[str, object]:
+    """What a verifier needs to build the same messages again (recorded in the export's manifest)."""
+    return {
+        "station_name": settings.station_name,
+        "facility": settings.facility,
+        "point_of_care": settings.point_of_care,
+        "assigning_authority": settings.assigning_authority,
+        "station_eui64": settings.station_id,
+        "pump_eui64": {chair: settings.pump_id(chair) for chair in chairs},
+        "sample_interval_min": settings.sample_interval_min,
+    }
+
+
+def settings_from_json(data: object) -> Hl7Settings:
+    if not isinstance(data, dict):
+        raise ValueError("the HL7 settings record is missing")
+    return Hl7Settings(
+        station_name=str(data["station_name"]),
+        facility=str(data["facility"]),
+        point_of_care=str(data["point_of_care"]),
+        assigning_authority=str(data["assigning_authority"]),
+        station_eui64=str(data["station_eui64"]),
+        pump_eui64={str(k): str(v) for k, v in dict(data["pump_eui64"]).items()},
+        sample_interval_min=float(data["sample_interval_min"]),
+    )

@@ -218,10 +218,12 @@ def gather(
     local: LocalTime,
     now: datetime,
     progress: Progress = no_progress,
+    head_position: int | None = None,
 ) -> ShiftLog:
-    """Read the range, the sessions it touches and their pump samples."""
+    """Read the range, the sessions it touches and their pump samples (up to `head_position`, the
+    journal head by default; verify passes the head an export recorded)."""
     progress(0.0, "Reading the journal")
-    head = journal_head_position(journal)
+    head = journal_head_position(journal) if head_position is None else head_position
     entries = range_entries(journal, export_range.since, export_range.until, head)
     seal = Seal.of(export_range.since, export_range.until, head, entries)
     session_ids = list(dict.fromkeys(e.session_id for e in entries))

@@ -362,15 +362,18 @@ def _writer(log: ShiftLog, output: Path, paper: str) -> QPdfWriter:
     )
     writer.setTitle(f"Chairside shift log - {log.range.label}")
     writer.setCreator("Chairside")
-    writer.setDocumentXmpMetadata(seal_xmp(pdf_seal_payload(log)))
+    writer.setDocumentXmpMetadata(seal_xmp(pdf_seal_payload(log, paper)))
     return writer
 
 
-def pdf_seal_payload(log: ShiftLog) -> dict[str, Any]:
+def pdf_seal_payload(log: ShiftLog, paper: str = "a4") -> dict[str, Any]:
+    """Embedded in the PDF: enough to re-derive every page from the journal (verify --export)."""
     return {
         "format": "pdf",
         "range_label": log.range.label,
         "exported_at": log.exported_at.isoformat(),
+        "timezone": log.local.key,
+        "paper": paper,
         "seal": log.seal.to_json(),
     }
 

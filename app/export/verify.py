@@ -6,7 +6,11 @@
 2. Re-read exactly the sealed range from the journal: every entry's chain hash must recompute from its
    content (an edited row is caught even when its stored hash was left alone), the hash chain must be
    intact up to the range, and the range's digest and count must equal the seal's.
-3. For CSV and JSON, every row must equal the row the journal gives today (says which row differs).
+3. The content, against what the journal gives today: CSV and JSON row by row; HL7 message by
+   message (built again with the settings and export time the manifest recorded); PDF page by page
+   (laid out again, each page's drawing instructions compared). Any edit, deletion, addition or
+   reordering is named. Times are read in the zone the export recorded, so the answer is the same on a
+   computer in any time zone.
 """
 
 from __future__ import annotations
@@ -16,14 +20,19 @@ import html
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.domain.chair import parse_time
+from app.export.content import hl7_problems, pdf_page_digests, pdf_problems
+from app.export.hl7 import build_messages, read_hl7_file
+from app.export.hl7_settings import settings_from_json
 from app.export.manifest import file_sha256, read_manifest
-from app.export.model import ExportError, PatientContext, Seal, patient_contexts, range_entries
-from app.export.pdf import XMP_TAG
+from app.export.model import ExportError, PatientContext, Seal, gather, patient_contexts, range_entries
+from app.export.pdf import XMP_TAG, write_pdf
 from app.export.records import COLUMNS, entry_row
-from app.export.shifts import LocalTime
+from app.export.shifts import ExportRange, LocalTime, ShiftError
 from app.export.tabular import JSON_FORMAT, read_csv_rows
 from app.paths import default_db_path
 from app.store.journal import Journal, JournalEntry, JournalError, canonical_json, chain_hash, range_digest
@@ -45,7 +54,7 @@ def _kind(path: Path) -> str:
     return "csv"
 
 
-def _pdf_seal(path: Path) -> dict[str, Any] | None:
+def _pdf_payload(path: Path) -> dict[str, Any] | None:
     data = path.read_bytes()
     match = re.search(rf"<{XMP_TAG}>(.*?)</{XMP_TAG}>".encode(), data, re.DOTALL)
     if match is None:
@@ -54,7 +63,7 @@ def _pdf_seal(path: Path) -> dict[str, Any] | None:
         payload = json.loads(html.unescape(match.group(1).decode("ascii")))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ExportMismatch(f"{path.name}: the embedded verification record is damaged ({exc})") from exc
-    return dict(payload["seal"]) if isinstance(payload, dict) and "seal" in payload else None
+    return dict(payload) if isinstance(payload, dict) and "seal" in payload else None
 
 
 def _check_entries(journal: Journal, seal: Seal) -> list[JournalEntry]:
@@ -143,7 +152,8 @@ def check_export(path: Path, db_path: Path) -> str:
             raise ExportMismatch(f"the seal inside {path.name} differs from its manifest")
         seal_data = document.get("seal")
     elif kind == "pdf":
-        embedded = _pdf_seal(path)
+        pdf_payload = _pdf_payload(path)
+        embedded = None if pdf_payload is None else pdf_payload["seal"]
         if embedded is not None and seal_data is not None and embedded != seal_data:
             raise ExportMismatch(f"the seal inside {path.name} differs from its manifest")
         seal_data = seal_data or embedded
@@ -153,7 +163,12 @@ def check_export(path: Path, db_path: Path) -> str:
         )
     seal = Seal.from_json(seal_data)
     zone_source = document if document is not None else manifest
-    local = LocalTime.named(str((zone_source or {}).get("timezone", "local")))
+    if kind == "pdf" and zone_source is None:
+        zone_source = pdf_payload
+    try:
+        local = LocalTime.named(str((zone_source or {}).get("timezone", "local")))
+    except ShiftError as exc:
+        raise ExportError(f"{path.name}: {exc}") from exc
     if not db_path.exists():
         raise ExportError(f"no database at {db_path}")
     try:
@@ -176,8 +191,74 @@ def check_export(path: Path, db_path: Path) -> str:
             actual_rows = [_json_row(item) for item in events]
             expected = _expected_rows(journal, entries, seal, local)
             _compare_rows(actual_rows, expected, "JSON events")
+        elif kind == "hl7":
+            _check_hl7(path, journal, seal, local, manifest)
+        elif kind == "pdf":
+            _check_pdf(path, journal, seal, local, manifest, pdf_payload)
     span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
     return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}"
+
+
+def _export_time(record: dict[str, Any] | None, key: str, path: Path) -> Any:
+    try:
+        return parse_time(str((record or {})[key]))
+    except (KeyError, ValueError) as exc:
+        raise ExportError(
+            f"{path.name} does not record its export time: made by an older Chairside, its content "
+            "cannot be checked (export it again)"
+        ) from exc
+
+
+def _regathered(journal: Journal, seal: Seal, local: LocalTime, exported_at: Any, label: str) -> Any:
+    export_range = ExportRange(seal.since, seal.until, label)
+    return gather(journal, export_range, local, exported_at, head_position=seal.head_position)
+
+
+def _check_hl7(
+    path: Path, journal: Journal, seal: Seal, local: LocalTime, manifest: dict[str, Any] | None
+) -> None:
+    if manifest is None:
+        raise ExportError(f"{path.name} needs its manifest {path.name}.manifest.json to be checked")
+    try:
+        settings = settings_from_json(manifest.get("hl7"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportError(f"the manifest of {path.name} has no usable HL7 settings ({exc})") from exc
+    exported_at = _export_time(manifest, "exported_at_utc", path)
+    log = _regathered(journal, seal, local, exported_at, str(manifest.get("range_label", "")))
+    expected = build_messages(log, settings)
+    try:
+        actual = read_hl7_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportMismatch(f"{path.name} cannot be read: {exc}") from exc
+    problems = hl7_problems(actual, expected)
+    if problems:
+        raise ExportMismatch(f"{path.name}: " + "; ".join(problems))
+
+
+def _check_pdf(
+    path: Path,
+    journal: Journal,
+    seal: Seal,
+    local: LocalTime,
+    manifest: dict[str, Any] | None,
+    payload: dict[str, Any] | None,
+) -> None:
+    record = payload if payload is not None and "paper" in payload else manifest
+    key = "exported_at" if record is payload else "exported_at_utc"
+    exported_at = _export_time(record, key, path)
+    paper = str((record or {}).get("paper", "a4"))
+    log = _regathered(journal, seal, local, exported_at, str((record or {}).get("range_label", "")))
+    try:
+        actual = pdf_page_digests(path)
+    except ValueError as exc:
+        raise ExportMismatch(str(exc)) from exc
+    with tempfile.TemporaryDirectory(prefix="chairside-verify-") as folder:
+        again = Path(folder) / "expected.pdf"
+        write_pdf(log, again, paper)
+        expected = pdf_page_digests(again)
+    problems = pdf_problems(actual, expected)
+    if problems:
+        raise ExportMismatch(f"{path.name}: " + "; ".join(problems))
 
 
 def _json_row(item: Any) -> list[str]:
