@@ -14,6 +14,8 @@ from app.domain.chair import ChairState
 from app.domain.protocol import InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
 from app.export.cli import register as register_export
+from app.export.keys_cli import journal_anchor_problem
+from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.paths import default_db_path
 from app.protocol_library import ProtocolLibrary
@@ -191,6 +193,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return int(verify_export(args))
     with _open_journal(args) as journal:
         result = journal.verify()
+        anchor_problem = journal_anchor_problem(journal, args.public_key) if result.intact else None
+    if anchor_problem:
+        print(f"journal NOT intact: {anchor_problem}", file=sys.stderr)
+        return 1
     if result.intact:
         print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}")
         return 0
@@ -230,12 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check the journal's hash chain (or an export against it)")
     verify.add_argument("--db", help=f"database (default {default_db_path()})")
     verify.add_argument("--export", type=Path, help="an exported shift log to check against the journal")
+    verify.add_argument("--public-key", help="the station's key (`chairside keys public`) for signatures")
     verify.set_defaults(func=cmd_verify)
 
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_keys(sub)
     add_gui_arguments(parser)
     return parser
 

@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+# The station key is created at first use: never in the real configuration folder during tests.
+os.environ.setdefault("CHAIRSIDE_CONFIG_DIR", __import__("tempfile").mkdtemp(prefix="chairside-config-"))
 
 from collections.abc import Iterator
 from datetime import date, timedelta

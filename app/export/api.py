@@ -20,6 +20,7 @@ from app.export.manifest import write_manifest
 from app.export.mllp import send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
 from app.export.pdf import write_pdf
+from app.export.seals import AnchorLog, SealError, anchor_log_path, load_or_create_key
 from app.export.shifts import ExportRange, LocalTime
 from app.export.tabular import write_csv, write_json
 from app.store.journal import Journal, JournalError
@@ -83,8 +84,18 @@ def run_export(
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
     local = request.local.resolved()  # a named zone, so the export reads the same anywhere
+    try:
+        key = load_or_create_key()
+    except (OSError, SealError) as exc:
+        raise ExportError(f"the station key cannot be read or created: {exc}") from exc
+    anchors_log = AnchorLog(anchor_log_path(request.db_path))
     with journal:
         log = gather(journal, request.export_range, local, now or datetime.now(UTC), progress)
+        try:
+            earlier = anchors_log.records()[-1:]
+            anchors = [*earlier, anchors_log.append(journal, key, log.exported_at)]
+        except (OSError, SealError) as exc:
+            raise ExportError(f"the journal anchor cannot be written: {exc}") from exc
 
     output = request.output
     temporary = None if output is None else output.with_name(f".{output.name}.part")
@@ -119,13 +130,14 @@ def run_export(
             "exported_at_utc": log.exported_at.isoformat(),
             "timezone": log.local.key,
             "utc_offsets": log.local.offsets(log.range.since, log.range.until),
+            "anchors": anchors,
         }
         if request.fmt == "hl7":
             extra["hl7"] = settings_to_json(request.hl7, log.chairs_used())
         if request.fmt == "pdf":
             extra["paper"] = request.paper
             extra["pages"] = pdf_page_digests(output)
-        manifest = write_manifest(output, request.fmt, log.seal, extra)
+        manifest = write_manifest(output, request.fmt, log.seal, extra, key)
     sent = 0
     if request.mllp is not None:
         host, port = request.mllp

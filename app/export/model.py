@@ -23,7 +23,7 @@ from app.domain.chair import ChairState, InvalidEventSequence, format_time, pars
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
-from app.store.journal import Journal, JournalEntry, range_digest
+from app.store.journal import Journal, JournalEntry, canonical_json, range_digest
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -286,6 +286,17 @@ def session_samples(
     samples = _samples(rows)
     samples.sort(key=lambda s: s.at)
     return samples
+
+
+def sample_seal_rows(journal: Journal, after_id: int, up_to_id: int) -> list[tuple[int, str]]:
+    """Every pump sample recorded with id in (after_id, up_to_id], as (id, canonical text) for the
+    anchors' running digest. Reads the telemetry table: keep in step with `session_samples`."""
+    rows = journal.conn.execute(
+        "SELECT id, chair, session_id, at, rate_ml_h, volume_infused_ml, state FROM telemetry "
+        "WHERE id > ? AND id <= ? ORDER BY id",
+        (after_id, up_to_id),
+    )
+    return [(int(row[0]), canonical_json(list(row))) for row in rows]
 
 
 def _samples(rows: Sequence[dict[str, Any]]) -> list[TelemetrySample]:

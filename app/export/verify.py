@@ -32,6 +32,7 @@ from app.export.manifest import file_sha256, read_manifest
 from app.export.model import ExportError, PatientContext, Seal, gather, patient_contexts, range_entries
 from app.export.pdf import XMP_TAG, write_pdf
 from app.export.records import COLUMNS, entry_row
+from app.export.seals import SealError, check_anchor, check_signature, trusted_key
 from app.export.shifts import ExportRange, LocalTime, ShiftError
 from app.export.tabular import JSON_FORMAT, read_csv_rows
 from app.paths import default_db_path
@@ -125,14 +126,18 @@ def _compare_rows(actual: list[list[str]], expected: list[list[str]], what: str)
             )
 
 
-def check_export(path: Path, db_path: Path) -> str:
-    """Raise ExportMismatch (or ExportError) if the export does not match; else a one-line summary."""
+def check_export(path: Path, db_path: Path, public_key: str | None = None) -> str:
+    """Raise ExportMismatch (or ExportError) if the export does not match; else a one-line summary.
+
+    The manifest's signature and the anchors it carries are checked with `public_key` (the line
+    `chairside keys public` prints on the station), or this computer's station key."""
     if not path.exists():
         raise ExportError(f"no export file at {path}")
     kind = _kind(path)
     manifest = read_manifest(path)
     seal_data: Any = None
     document: dict[str, Any] | None = None
+    pdf_payload: dict[str, Any] | None = None
     if manifest is not None:
         actual = file_sha256(path)
         if actual != manifest["file_sha256"]:
@@ -141,6 +146,22 @@ def check_export(path: Path, db_path: Path) -> str:
                 f"the manifest recorded {manifest['file_sha256']}"
             )
         seal_data = manifest["seal"]
+    trusted = None
+    signature_problem = ""
+    if manifest is not None:
+        try:
+            trusted = trusted_key(public_key)
+        except SealError as exc:
+            raise ExportError(str(exc)) from exc
+        if trusted is None:
+            raise ExportError(
+                "there is no station key on this computer to check the export's signature: pass "
+                "--public-key with the line `chairside keys public` prints on the station"
+            )
+        try:
+            check_signature(manifest, trusted, f"the manifest of {path.name}")
+        except SealError as exc:
+            signature_problem = str(exc)
     if kind == "json":
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -176,27 +197,55 @@ def check_export(path: Path, db_path: Path) -> str:
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
     with journal:
-        entries = _check_entries(journal, seal)
-        if kind == "csv":
-            try:
-                rows = read_csv_rows(path)
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise ExportMismatch(f"{path.name}: {exc}") from exc
-            expected = _expected_rows(journal, entries, seal, local)
-            _compare_rows(rows, expected, "CSV")
-        elif kind == "json" and document is not None:
-            events = document.get("events")
-            if not isinstance(events, list):
-                raise ExportMismatch(f"{path.name} has no events list")
-            actual_rows = [_json_row(item) for item in events]
-            expected = _expected_rows(journal, entries, seal, local)
-            _compare_rows(actual_rows, expected, "JSON events")
-        elif kind == "hl7":
-            _check_hl7(path, journal, seal, local, manifest)
-        elif kind == "pdf":
-            _check_pdf(path, journal, seal, local, manifest, pdf_payload)
+        try:
+            _check_content(path, kind, journal, seal, local, manifest, document, pdf_payload, trusted)
+        except ExportMismatch as exc:
+            if signature_problem:
+                raise ExportMismatch(f"{exc}; and {signature_problem}") from exc
+            raise
+    if signature_problem:
+        raise ExportMismatch(f"{signature_problem} (the export or its manifest was changed after export)")
     span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
-    return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}"
+    signed = ", signature and anchors verified" if manifest is not None else ""
+    return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}{signed}"
+
+
+def _check_content(
+    path: Path,
+    kind: str,
+    journal: Journal,
+    seal: Seal,
+    local: LocalTime,
+    manifest: dict[str, Any] | None,
+    document: dict[str, Any] | None,
+    pdf_payload: dict[str, Any] | None,
+    trusted: Any,
+) -> None:
+    """Anchors carried by the export, the sealed journal range, then the content itself."""
+    for record in (manifest or {}).get("anchors", []):
+        try:
+            check_anchor(journal, record, trusted)
+        except SealError as exc:
+            raise ExportMismatch(str(exc)) from exc
+    entries = _check_entries(journal, seal)
+    if kind == "csv":
+        try:
+            rows = read_csv_rows(path)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ExportMismatch(f"{path.name}: {exc}") from exc
+        expected = _expected_rows(journal, entries, seal, local)
+        _compare_rows(rows, expected, "CSV")
+    elif kind == "json" and document is not None:
+        events = document.get("events")
+        if not isinstance(events, list):
+            raise ExportMismatch(f"{path.name} has no events list")
+        actual_rows = [_json_row(item) for item in events]
+        expected = _expected_rows(journal, entries, seal, local)
+        _compare_rows(actual_rows, expected, "JSON events")
+    elif kind == "hl7":
+        _check_hl7(path, journal, seal, local, manifest)
+    elif kind == "pdf":
+        _check_pdf(path, journal, seal, local, manifest, pdf_payload)
 
 
 def _export_time(record: dict[str, Any] | None, key: str, path: Path) -> Any:
@@ -277,7 +326,7 @@ def verify_export(args: argparse.Namespace) -> int:
     db_path = Path(args.db) if getattr(args, "db", None) else default_db_path()
     path = Path(args.export)
     try:
-        summary = check_export(path, db_path)
+        summary = check_export(path, db_path, getattr(args, "public_key", None))
     except ExportMismatch as exc:
         print(f"export does NOT match the journal: {exc}", file=sys.stderr)
         return 1
