@@ -17,7 +17,7 @@ from app.export.content import pdf_page_digests
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
 from app.export.hl7_settings import Hl7Settings, settings_to_json
 from app.export.manifest import write_manifest
-from app.export.mllp import send_messages
+from app.export.mllp import Cursor, send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
 from app.export.pdf import write_pdf
 from app.export.seals import AnchorLog, SealError, anchor_log_path, load_or_create_key
@@ -54,7 +54,8 @@ class ExportResult:
     seal: Seal
     sessions: int
     items: int  # rows, pages or messages
-    sent: int = 0  # HL7 messages accepted by the MLLP receiver
+    sent: int = 0  # HL7 messages accepted by the MLLP receiver in this run
+    resumed: int = 0  # HL7 messages it had accepted before (skipped: the export resumed)
 
     def describe(self, fmt: str) -> str:
         unit = {"pdf": "pages", "csv": "rows", "json": "events", "hl7": "messages"}[fmt]
@@ -63,8 +64,10 @@ class ExportResult:
             f"exported {self.seal.count} journal entries ({self.sessions} sessions, {self.items} {unit}){where}; "
             f"digest {self.seal.digest}"
         )
-        if self.sent:
+        if self.sent or self.resumed:
             text += f"; {self.sent} HL7 messages accepted by the receiver"
+        if self.resumed:
+            text += f" (resumed: {self.resumed} were accepted before)"
         return text
 
 
@@ -138,10 +141,17 @@ def run_export(
             extra["paper"] = request.paper
             extra["pages"] = pdf_page_digests(output)
         manifest = write_manifest(output, request.fmt, log.seal, extra, key)
-    sent = 0
+    sent = resumed = 0
     if request.mllp is not None:
         host, port = request.mllp
         progress(0.9, f"Sending {len(messages)} HL7 messages to {host}:{port}")
-        sent = send_messages(messages, host, port, request.mllp_timeout_s)
+        cursor = Cursor(
+            request.db_path.with_name(request.db_path.name + ".mllp-cursor.jsonl"),
+            f"{host}:{port}",
+            f"{log.range.since.isoformat()}/{log.range.until.isoformat()}/{request.hl7.station_id}",
+        )
+        already = sum(1 for m in messages if m.control_id in cursor.accepted)
+        sent = send_messages(messages, host, port, request.mllp_timeout_s, cursor=cursor)
+        resumed = already
     progress(1.0, "Done")
-    return ExportResult(output, manifest, log.seal, len(log.sessions), items, sent)
+    return ExportResult(output, manifest, log.seal, len(log.sessions), items, sent, resumed)

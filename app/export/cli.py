@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         )
         result = run_export(request)
     except MllpError as exc:
-        print(f"chairside export: HL7 not delivered: {exc}", file=sys.stderr)
+        print(f"chairside export: HL7 not delivered: {exc} (the same command resumes)", file=sys.stderr)
         return 3
     except (ShiftError, ExportError, ValueError, OSError) as exc:
         print(f"chairside export: {exc}", file=sys.stderr)

@@ -94,8 +94,8 @@ def test_hl7_messages_validate_and_carry_the_journal_values(
 class Listener:
     """A bounded MLLP receiver on 127.0.0.1: answers each message with `reply(control_id)`."""
 
-    def __init__(self, reply: Callable[[str], str | None], limit: int = 1000) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, reply: Callable[[str], str | None], limit: int = 1000, port: int = 0) -> None:
+        self.server = socket.create_server(("127.0.0.1", port))
         self.server.settimeout(10)
         self.port = self.server.getsockname()[1]
         self.received: list[str] = []
@@ -151,8 +151,8 @@ def ack(code: str, text: str = "") -> Callable[[str], str]:
 def listener_factory() -> Iterator[Callable[..., Listener]]:
     made: list[Listener] = []
 
-    def make(reply: Callable[[str], str | None], limit: int = 1000) -> Listener:
-        made.append(Listener(reply, limit))
+    def make(reply: Callable[[str], str | None], limit: int = 1000, port: int = 0) -> Listener:
+        made.append(Listener(reply, limit, port))
         return made[-1]
 
     yield make
@@ -221,3 +221,26 @@ def test_mllp_connection_refused_is_reported(simulated: SimulatedShift) -> None:
         port = probe.getsockname()[1]
     with pytest.raises(MllpError, match="cannot connect to the HL7 receiver"):
         run_export(_request(simulated, port, None))
+
+
+def test_mllp_frames_end_the_last_segment_with_cr_and_a_rerun_resumes(
+    simulated: SimulatedShift, listener_factory: Callable[..., Listener]
+) -> None:
+    calls: list[str] = []
+
+    def refuse_the_fourth(control: str) -> str:
+        calls.append(control)
+        return ack("AA")(control) if len(calls) <= 3 else ack("AE", "engine busy")(control)
+
+    first = listener_factory(refuse_the_fourth)
+    with pytest.raises(MllpError) as info:
+        run_export(_request(simulated, first.port, None))
+    assert info.value.accepted == 3
+    assert all(text.endswith("\r") for text in first.received)  # ...<CR><FS><CR> on the wire
+    first.close()  # the engine restarts on the same address
+    second = listener_factory(ack("AA"), port=first.port)
+    result = run_export(_request(simulated, second.port, None))
+    assert result.resumed == 3 and result.sent == result.items - 3
+    sent_again = [text.split("\r")[0].split("|")[9] for text in second.received]
+    assert sent_again[0] == calls[3]  # the refused message comes first; the accepted ones are not resent
+    assert not set(sent_again) & set(calls[:3])
