@@ -32,13 +32,12 @@ from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export import hl7_codes as C
 from app.export.hl7_settings import Hl7Settings
-from app.export.model import Progress, SessionLog, ShiftLog, TelemetrySample, no_progress
+from app.export.model import Progress, SessionLog, ShiftLog, TelemetrySample, is_person, no_progress
 from app.export.records import num
 from app.export.shifts import LocalTime
 from app.store.journal import JournalEntry
 
 HL7_VERSION = "2.6"
-NON_PERSON_ACTORS = frozenset({"", "pump", "system", "station"})
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,7 @@ class Hl7Builder:
 
 def observer(actor: str) -> str:
     """OBX-16 responsible observer (XCN): the nurse's station user name as the ID."""
-    return text(actor) if actor not in NON_PERSON_ACTORS else ""
+    return text(actor) if is_person(actor) else ""
 
 
 def _status_value(infusing: bool) -> str:
@@ -314,7 +313,7 @@ class SessionFeed:
         if entry.type == EventType.CHECKED_IN:
             self.visit_number = str(entry.payload.get("visit_number", ""))
             self.order_number = str(entry.payload.get("order_number", ""))
-        if entry.actor not in NON_PERSON_ACTORS:
+        if is_person(entry.actor):
             self.nurse = entry.actor
         if entry.type == EventType.INFUSION_STARTED:
             self.last_volume_ml = 0.0
@@ -335,10 +334,11 @@ class SessionFeed:
         ):
             return []
         self.last_sample_message = sample.at
-        infusing = sample.rate_ml_h > 0
+        delivered = sample.delivered_rate_ml_h
+        infusing = delivered > 0
         d = _Delivery(
             infusing,
-            sample.rate_ml_h,
+            delivered,
             sample.rate_ml_h,
             state.bag.volume_ml,
             sample.volume_ml,

@@ -106,12 +106,27 @@ def range_entries(
     return [e for e in journal.entries(since=since, until=until) if e.position <= head_position]
 
 
+NON_PERSON_ACTORS = frozenset({"", "pump", "system", "station"})  # entries nobody signed for
+
+
+def is_person(actor: str) -> bool:
+    return actor not in NON_PERSON_ACTORS
+
+
+DELIVERING_STATES = frozenset({"infusing", "kvo"})  # drivers.base.DeliveryState values with flow
+
+
 @dataclass(frozen=True)
 class TelemetrySample:
     at: datetime
-    rate_ml_h: float
+    rate_ml_h: float  # the rate the pump is programmed at (it may report it while stopped)
     volume_ml: float | None
     state: str
+
+    @property
+    def delivered_rate_ml_h(self) -> float:
+        """What flows: the rate while infusing (or KVO), 0 while stopped, paused or alarming."""
+        return self.rate_ml_h if self.state in DELIVERING_STATES else 0.0
 
 
 @dataclass(frozen=True)
