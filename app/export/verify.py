@@ -117,8 +117,19 @@ def _expected_rows(
 
 def _compare_rows(actual: list[list[str]], expected: list[list[str]], what: str) -> None:
     if len(actual) != len(expected):
-        raise ExportMismatch(f"the {what} has {len(actual)} rows, the journal range {len(expected)}")
+        counts = f"the {what} has {len(actual)} rows, the journal range {len(expected)}"
+        present = {row[0] for row in actual if row}
+        missing = [row[0] for row in expected if row[0] not in present]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise ExportMismatch(f"{counts}: journal entries {shown} are missing (deleted rows)")
+        raise ExportMismatch(f"{counts} (rows were added)")
     for number, (got, want) in enumerate(zip(actual, expected, strict=True), start=1):
+        if got != want and got and got[0] != want[0]:
+            raise ExportMismatch(
+                f"row {number} of the {what} is journal entry {got[0]}, the journal has entry {want[0]} there "
+                "(rows reordered)"
+            )
         if got != want:
             columns = [c for c, g, w in zip(COLUMNS, got, want, strict=False) if g != w] or ["(row length)"]
             raise ExportMismatch(

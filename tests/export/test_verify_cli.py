@@ -267,3 +267,20 @@ def test_an_export_verifies_the_same_in_another_time_zone(simulated: SimulatedSh
             timeout=300,
         )
         assert verified.returncode == 0, verified.stderr
+
+
+def test_csv_deleted_and_reordered_rows_are_named(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "shift.csv"
+    assert _export(simulated, shifts_toml, "csv", out, "--shift", "2026-01-05/day") == 0
+    lines = out.read_bytes().split(b"\r\n")
+    deleted_position = lines[8].split(b",", 1)[0].decode()
+    out.write_bytes(b"\r\n".join(lines[:8] + lines[9:]))
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and f"journal entries {deleted_position} are missing (deleted rows)" in text
+    out.write_bytes(b"\r\n".join([*lines[:8], lines[9], lines[8], *lines[10:]]))
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and "row 8 of the CSV is journal entry" in text and "(rows reordered)" in text
