@@ -8,6 +8,7 @@ events table with the sqlite3 module) and the goal. HL7's goal is an absolute 3 
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
 import sys
 import tempfile
@@ -35,6 +36,7 @@ GOALS = {"csv": 1.0, "json": 1.0, "pdf": 30.0, "hl7": 3.0}  # seconds for the sh
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="chairside-bench-") as folder:
         root = Path(folder)
+        os.environ["CHAIRSIDE_CONFIG_DIR"] = str(root / "config")  # a throw-away station key
         db_path = root / "shift.sqlite"
         clock = ManualClock(datetime(2026, 1, 5, 6, 0, tzinfo=UTC))  # 07:00 in Zurich: the day shift
         started = time.perf_counter()
