@@ -14,7 +14,7 @@ from app.domain.chair import ChairState
 from app.domain.protocol import InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
 from app.export.cli import register as register_export
-from app.export.keys_cli import journal_anchor_problem
+from app.export.keys_cli import ensure_station_key, journal_anchor_problem
 from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.paths import default_db_path
@@ -253,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
+            ensure_station_key()
             return int(run_gui(args))
         return int(args.func(args))
     except (ProtocolError, JournalError, NewerDatabaseError, KeyError) as exc:
