@@ -44,12 +44,12 @@ from app.domain.commands import (
 from app.domain.decide import CommandRefused, GuardFailure
 from app.domain.phase import Phase
 from app.floor import Floor
+from app.station.config import MAX_CHAIRS
 from app.store.journal import JournalError
 from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telemetry
 
 log = logging.getLogger(__name__)
 
-MAX_CHAIRS = 48
 RATE_TOLERANCE_ML_H = 0.05
 TELEMETRY_STORE_EVERY_S = 15.0  # samples between changes; every change is stored at once
 PUMP_ACTOR = "pump"  # pump-documented entries when no nurse is identified at the station

@@ -19,6 +19,7 @@ from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.paths import default_db_path
 from app.protocol_library import ProtocolLibrary
+from app.station.check import register as register_config
 from app.store.journal import Journal, JournalError
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(func=run_probe)
     register_export(sub)
     register_keys(sub)
+    register_config(sub)
     add_gui_arguments(parser)
     return parser
 

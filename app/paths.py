@@ -25,14 +25,19 @@ def default_db_path() -> Path:
 
 
 def config_dir() -> Path:
-    """The private configuration folder (the station key lives here). CHAIRSIDE_CONFIG_DIR overrides."""
+    """The platform's folder for settings (``CHAIRSIDE_CONFIG_DIR`` overrides it)."""
     override = os.environ.get("CHAIRSIDE_CONFIG_DIR")
     if override:
         return Path(override)
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-        return base / "Chairside" / "config"
+        return base / "Chairside"
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Preferences" / "Chairside"
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "chairside"
+
+
+def default_config_path() -> Path:
+    """The station configuration file: ``$XDG_CONFIG_HOME/chairside/station.toml`` on Linux."""
+    return config_dir() / "station.toml"

@@ -11,9 +11,14 @@ import argparse
 import json
 import sys
 import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from drivers import available_protocols, open_driver
-from drivers.base import DriverError, LinkState, PumpIdentity, Telemetry
+from drivers.base import DriverError, LinkState, LinkStatus, PumpIdentity, Telemetry
+from drivers.link import LinkSettings
 
 EXIT_NO_PUMP = 1
 EXIT_BAD_CONFIG = 2
@@ -59,15 +64,81 @@ def _text(identity: PumpIdentity | None, telemetry: Telemetry) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one probe saw: the pump's identity and first reading, or the link state it ended in."""
+
+    url: str
+    identity: PumpIdentity | None
+    telemetry: Telemetry | None
+    link: LinkState
+    elapsed_s: float
+
+    @property
+    def answered(self) -> bool:
+        return self.telemetry is not None
+
+    @property
+    def reason(self) -> str:
+        """Why no reading came (empty when one did)."""
+        if self.answered:
+            return ""
+        return f"no reading within {self.elapsed_s:.1f} s (link {self.link.status.value}: {self.link.reason})"
+
+
+DEFAULT_POLL_INTERVAL_S = 1.0
+
+
+def probe_timeout_s(config: Mapping[str, Any]) -> float:
+    """Long enough for the link to give up on a silent pump by itself: its quiet time, the replies of
+    the start-up queries, one poll, and a second to spare."""
+    defaults = LinkSettings()
+    quiet = float(config.get("quiet_time_s", defaults.quiet_time_s))
+    reply = float(config.get("reply_timeout_s", defaults.reply_timeout_s))
+    poll = float(config.get("poll_interval_s", DEFAULT_POLL_INTERVAL_S))
+    return quiet + 6 * reply + poll + 1.0
+
+
+def probe_pump(
+    config: Mapping[str, Any], *, timeout_s: float | None = None, stop_on_loss: bool = False
+) -> ProbeResult:
+    """Connect with the driver ``config`` names, wait for one reading, stop. Blocks the calling thread.
+
+    Ends at the first reading, at ``timeout_s`` (default `probe_timeout_s`), or, with ``stop_on_loss``,
+    as soon as the link reports itself lost (a port that cannot be opened, a pump silent for its quiet
+    time). DriverError (ConfigError) when no driver can be built from ``config``.
+    """
     got: list[Telemetry] = []
     states: list[LinkState] = []
-    answered = threading.Event()
+    done = threading.Event()
 
     def on_telemetry(telemetry: Telemetry) -> None:
         got.append(telemetry)
-        answered.set()
+        done.set()
 
+    def on_link_state(state: LinkState) -> None:
+        states.append(state)
+        if stop_on_loss and state.status is LinkStatus.LOST:
+            done.set()
+
+    started = time.monotonic()
+    driver = open_driver(config, on_telemetry=on_telemetry, on_link_state=on_link_state)
+    wait_s = probe_timeout_s(config) if timeout_s is None else timeout_s
+    driver.start()
+    try:
+        done.wait(wait_s)
+    finally:
+        driver.stop()
+    return ProbeResult(
+        url=str(config.get("url", "")),
+        identity=driver.identity,
+        telemetry=got[0] if got else None,
+        link=states[-1] if states else driver.link_state,
+        elapsed_s=time.monotonic() - started,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     config = {
         "protocol": args.protocol,
         "url": args.url,
@@ -77,24 +148,19 @@ def run(args: argparse.Namespace) -> int:
         "reconnect_max_s": 1.0,
     }
     try:
-        driver = open_driver(config, on_telemetry=on_telemetry, on_link_state=states.append)
+        result = probe_pump(config, timeout_s=args.timeout)
     except DriverError as error:
         print(f"chairside probe: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    driver.start()
-    try:
-        answered.wait(args.timeout)
-    finally:
-        driver.stop()
-    if not got:
-        last = states[-1] if states else driver.link_state
+    if result.telemetry is None:
+        last = result.link
         print(
             f"chairside probe: no pump answered on {args.url} within {args.timeout:g} s "
             f"(link {last.status.value}: {last.reason})",
             file=sys.stderr,
         )
         return EXIT_NO_PUMP
-    identity, telemetry = driver.identity, got[0]
+    identity, telemetry = result.identity, result.telemetry
     if args.json:
         document = {
             "url": args.url,

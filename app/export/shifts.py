@@ -8,7 +8,6 @@ midnight). Local time is either a named IANA zone or, when none is configured, t
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -57,11 +56,13 @@ class LocalTime:
         when the system does not say), so an export reads the same on a computer in another zone."""
         if self.zone is not None:
             return self
-        name = system_zone_name()
-        if name:
-            return LocalTime(ZoneInfo(name))
+        from app.station.config import machine_zone_name
+
+        name = machine_zone_name()
         offset = datetime.now().astimezone().utcoffset() or timedelta(0)
-        return LocalTime(timezone(offset))
+        if name == "UTC" and offset:  # the system does not name its zone: keep its current offset
+            return LocalTime(timezone(offset))
+        return LocalTime(ZoneInfo(name))
 
     def offsets(self, since: datetime, until: datetime) -> list[str]:
         """The UTC offsets in use between two moments (two across a daylight-saving change)."""
@@ -211,31 +212,6 @@ def _offset_text(offset: timedelta | None) -> str:
     minutes = int((offset or timedelta(0)).total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def system_zone_name() -> str:
-    """The computer's IANA zone name: $TZ, else the /etc/localtime link, else /etc/timezone; "" if none."""
-    candidates = [os.environ.get("TZ", "").lstrip(":")]
-    try:
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    try:
-        with open("/etc/timezone", encoding="utf-8") as handle:
-            candidates.append(handle.read().strip())
-    except OSError:
-        pass
-    for name in candidates:
-        if not name:
-            continue
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-        return name
-    return ""
 
 
 def _clock_time(text: object) -> time:

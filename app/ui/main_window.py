@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
@@ -22,6 +23,7 @@ from app.chairs import FloorController
 from app.export.gui import open_export_dialog
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
+from app.ui.dialogs.pumps import open_pumps_dialog
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.status import hhmm
 
@@ -66,9 +68,13 @@ class NurseBar(QWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, floor: FloorController, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, floor: FloorController, parent: QWidget | None = None, *, config_path: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.floor = floor
+        self.config_path = config_path
+        """The station configuration file Station > Pumps… edits; None: started without one."""
         self.chair_views: dict[str, ChairView] = {}
         self.setWindowTitle("Chairside")
         central = QWidget()
@@ -131,6 +137,10 @@ class MainWindow(QMainWindow):
         overview_action.setShortcut("F1")
         overview_action.triggered.connect(self.show_overview)
         view_menu.addAction(overview_action)
+        station_menu = self.menuBar().addMenu("&Station")
+        self.pumps_action = QAction("Pumps…", self)
+        self.pumps_action.triggered.connect(lambda: open_pumps_dialog(self, self.config_path))
+        station_menu.addAction(self.pumps_action)
 
     def export_shift_log(self) -> None:
         open_export_dialog(self, self.floor.floor)

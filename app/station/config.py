@@ -1,0 +1,523 @@
+"""The station's configuration file: which pump sits at which chair, and the station's own settings.
+
+One TOML file per station (default: `app.paths.default_config_path()`)::
+
+    [station]
+    name = "Pod A"                 # unique per station
+    display_tz = "Europe/Zurich"   # IANA zone the screens show (default: this computer's zone)
+    shift_file = "shifts.toml"     # shift boundaries, relative to this file (default: the shipped ones)
+
+    [[chairs]]
+    name = "Chair 1"
+    protocol = "alaris"            # a driver name (drivers.available_protocols())
+    url = "/dev/ttyUSB0"           # any pyserial URL: COM3, rfc2217://host:port, socket://host:port
+    quiet_time_s = 10              # optional link settings; left out, the driver's default applies
+
+A chair without ``protocol`` and ``url`` is a chair without a pump. Every error names the file, the
+chair and the key, so the person fixing it does not have to guess. Qt-free: the headless station, the
+CLI and the Pumps dialog all read and write the file through this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import difflib
+import math
+import os
+import re
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+
+from drivers import available_protocols
+
+MAX_CHAIRS = 48
+"""The most chairs one station watches (one screen, one nurse team)."""
+
+MAX_NAME_CHARS = 40
+
+LINK_KEYS = ("poll_interval_s", "quiet_time_s", "handshake", "reply_timeout_s", "reconnect_max_s")
+"""The per-pump link settings every driver accepts (see drivers.alaris.driver.from_config)."""
+
+LINK_SECONDS_MAX: dict[str, float] = {
+    "poll_interval_s": 60.0,
+    "quiet_time_s": 600.0,
+    "reply_timeout_s": 60.0,
+    "reconnect_max_s": 600.0,
+}
+"""Upper bounds of the numeric link settings; each must also be above 0."""
+
+SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp2110")
+"""pyserial's URL handlers; a URL without ``scheme://`` is a local port (/dev/ttyUSB0, COM3)."""
+
+DEFAULT_HEARTBEAT_S = 60.0
+DEFAULT_RETENTION_DAYS = 400
+"""Readings of closed sessions are kept this long before compaction. An institutional choice (records
+policy), not a clinical number: set it in the file to what the centre's records office requires."""
+DEFAULT_IDLE_LOCK_MIN = 5.0
+
+_TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7")
+_STATION_KEYS = ("name", "display_tz", "shift_file", "idle_lock_min")
+_TELEMETRY_KEYS = ("heartbeat_s", "retention_days")
+_CHAIR_KEYS = ("name", "protocol", "url", *LINK_KEYS)
+
+
+class StationConfigError(ValueError):
+    """A configuration that cannot be used; the message names the file, the chair and the key."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: Path | str,
+        section: str | None = None,
+        chair_index: int | None = None,
+        chair_name: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.file = Path(file)
+        self.section = section
+        self.chair_index = chair_index
+        """1-based position of the chair in the file, None when the error is not about one chair."""
+        self.chair_name = chair_name
+        self.key = key
+        where = [str(file)]
+        if chair_index is not None:
+            where.append(f"[[chairs]] {chair_index}" + (f" {chair_name!r}" if chair_name else ""))
+        elif section:
+            where.append(f"[{section}]")
+        if key:
+            where.append(key if re.fullmatch(r"[\w.-]+", key) else repr(key))
+        super().__init__(f"{': '.join(where)}: {problem}")
+
+
+@dataclass(frozen=True)
+class PumpConfig:
+    """How to reach one chair's pump. A link setting left as None takes the driver's default."""
+
+    protocol: str
+    url: str
+    poll_interval_s: float | None = None
+    quiet_time_s: float | None = None
+    handshake: bool | None = None
+    reply_timeout_s: float | None = None
+    reconnect_max_s: float | None = None
+
+    def link_settings(self) -> dict[str, Any]:
+        """The link settings this pump sets (the others take the driver's defaults)."""
+        return {key: getattr(self, key) for key in LINK_KEYS if getattr(self, key) is not None}
+
+    def as_driver_config(self) -> dict[str, Any]:
+        """What `drivers.open_driver` takes."""
+        return {"protocol": self.protocol, "url": self.url, **self.link_settings()}
+
+
+@dataclass(frozen=True)
+class ChairConfig:
+    name: str
+    pump: PumpConfig | None = None
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    name: str
+    chairs: tuple[ChairConfig, ...]
+    display_tz: str = field(default_factory=lambda: machine_zone_name())
+    shift_file: Path | None = None
+    """Shift boundaries (absolute once loaded); None: the shipped resources/shifts.toml."""
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    """A reading is stored at least this often while nothing changes."""
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN
+    """Minutes without input before the station locks (for the accounts feature)."""
+    broker: Mapping[str, Any] = field(default_factory=dict)
+    """The raw [broker] table (MQTT), read by the publishing feature."""
+    hl7: Mapping[str, Any] = field(default_factory=dict)
+    """The raw [hl7] table (live HL7 feed), read by that feature."""
+    path: Path | None = field(default=None, compare=False)
+    """Where the configuration was loaded from."""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.display_tz)
+
+    @property
+    def chair_names(self) -> list[str]:
+        return [chair.name for chair in self.chairs]
+
+    def chair(self, name: str) -> ChairConfig:
+        for chair in self.chairs:
+            if chair.name == name:
+                return chair
+        raise KeyError(f"no chair {name!r} in {self.path or 'the station configuration'}")
+
+
+def machine_zone_name() -> str:
+    """This computer's IANA zone name (``TZ``, then /etc/localtime, then /etc/timezone), else "UTC"."""
+    candidates: list[str] = []
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        candidates.append(tz)
+    with contextlib.suppress(OSError):
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if _is_zone(name):
+            return name
+    return "UTC"
+
+
+def _is_zone(name: str) -> bool:
+    if not name or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def load_station_config(path: Path | str) -> StationConfig:
+    """Read and check the file; StationConfigError naming the file, chair and key on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StationConfigError("no such file", file=path) from None
+    except OSError as error:
+        raise StationConfigError(f"cannot read it: {error.strerror or error}", file=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise StationConfigError(
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8", file=path
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise StationConfigError(f"not valid TOML: {error}", file=path) from None
+    return parse_station_config(data, source=path)
+
+
+def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> StationConfig:
+    """The same checks as `load_station_config`, on an already-parsed document (the Pumps dialog)."""
+    source = Path(source)
+    _refuse_unknown(data, _TOP_KEYS, source, section=None, what="section")
+    station = _table(data, "station", source, required=True)
+    _refuse_unknown(station, _STATION_KEYS, source, section="station")
+    telemetry = _table(data, "telemetry", source, required=False)
+    _refuse_unknown(telemetry, _TELEMETRY_KEYS, source, section="telemetry")
+
+    def fail(problem: str, section: str, key: str | None = None) -> StationConfigError:
+        return StationConfigError(problem, file=source, section=section, key=key)
+
+    name = _name(station.get("name"), lambda p: fail(p, "station", "name"))
+    display_tz = station.get("display_tz", machine_zone_name())
+    if not isinstance(display_tz, str) or not _is_zone(display_tz):
+        raise fail(
+            f"{display_tz!r} is not an IANA time zone name (e.g. 'Europe/Zurich', 'America/New_York')",
+            "station",
+            "display_tz",
+        )
+    shift_file = _shift_file(station.get("shift_file"), source, lambda p: fail(p, "station", "shift_file"))
+    idle_lock_min = _number(
+        station.get("idle_lock_min", DEFAULT_IDLE_LOCK_MIN),
+        low=0.0,
+        high=240.0,
+        unit="minutes",
+        fail=lambda p: fail(p, "station", "idle_lock_min"),
+    )
+    heartbeat_s = _number(
+        telemetry.get("heartbeat_s", DEFAULT_HEARTBEAT_S),
+        low=0.0,
+        high=3600.0,
+        unit="seconds",
+        fail=lambda p: fail(p, "telemetry", "heartbeat_s"),
+    )
+    retention = telemetry.get("retention_days", DEFAULT_RETENTION_DAYS)
+    if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 36_500:
+        raise fail(
+            f"must be a whole number of days from 1 to 36500, not {retention!r}",
+            "telemetry",
+            "retention_days",
+        )
+    broker = _table(data, "broker", source, required=False)
+    hl7 = _table(data, "hl7", source, required=False)
+    chairs = _chairs(data.get("chairs"), source)
+    return StationConfig(
+        name=name,
+        chairs=chairs,
+        display_tz=display_tz,
+        shift_file=shift_file,
+        heartbeat_s=heartbeat_s,
+        retention_days=retention,
+        idle_lock_min=idle_lock_min,
+        broker=copy.deepcopy(dict(broker)),
+        hl7=copy.deepcopy(dict(hl7)),
+        path=source,
+    )
+
+
+def _table(data: Mapping[str, Any], key: str, source: Path, *, required: bool) -> Mapping[str, Any]:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise StationConfigError(f"missing: the file needs a [{key}] table", file=source, section=key)
+        return {}
+    if not isinstance(value, Mapping):
+        raise StationConfigError(
+            f"must be a table ([{key}]), not {type(value).__name__}", file=source, section=key
+        )
+    return value
+
+
+def _refuse_unknown(
+    table: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    source: Path,
+    *,
+    section: str | None,
+    chair_index: int | None = None,
+    chair_name: str | None = None,
+    what: str = "key",
+) -> None:
+    for key in table:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(allowed)}"
+        raise StationConfigError(
+            f"unknown {what}{hint}",
+            file=source,
+            section=section,
+            chair_index=chair_index,
+            chair_name=chair_name,
+            key=str(key),
+        )
+
+
+class _Fail:
+    """Builds errors about one chair."""
+
+    def __init__(self, source: Path, index: int, name: str | None) -> None:
+        self.source, self.index, self.name = source, index, name
+
+    def __call__(self, key: str | None, problem: str) -> StationConfigError:
+        return StationConfigError(
+            problem, file=self.source, chair_index=self.index, chair_name=self.name, key=key
+        )
+
+
+def _chairs(value: Any, source: Path) -> tuple[ChairConfig, ...]:
+    if value is None:
+        value = []
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise StationConfigError(
+            "must be an array of tables, one [[chairs]] block per chair", file=source, key="chairs"
+        )
+    if not 1 <= len(value) <= MAX_CHAIRS:
+        raise StationConfigError(
+            f"a station has 1 to {MAX_CHAIRS} chairs ([[chairs]] blocks), not {len(value)}",
+            file=source,
+            key="chairs",
+        )
+    chairs: list[ChairConfig] = []
+    names: dict[str, int] = {}
+    urls: dict[str, str] = {}
+    for index, table in enumerate(value, start=1):
+        raw_name = table.get("name")
+        shown = raw_name.strip() if isinstance(raw_name, str) and raw_name.strip() else None
+        fail = _Fail(source, index, shown)
+        _refuse_unknown(table, _CHAIR_KEYS, source, section="chairs", chair_index=index, chair_name=shown)
+        name = _name(raw_name, lambda p, fail=fail: fail("name", p))
+        folded = name.casefold()
+        if folded in names:
+            raise fail("name", f"the same name as [[chairs]] {names[folded]}; each chair needs its own")
+        names[folded] = index
+        pump = _pump(table, fail)
+        if pump is not None:
+            if pump.url in urls:
+                raise fail("url", f"{pump.url!r} is already the pump of {urls[pump.url]!r}")
+            urls[pump.url] = name
+        chairs.append(ChairConfig(name=name, pump=pump))
+    return tuple(chairs)
+
+
+def _pump(table: Mapping[str, Any], fail: _Fail) -> PumpConfig | None:
+    protocol, url = table.get("protocol"), table.get("url")
+    settings = [key for key in LINK_KEYS if key in table]
+    if protocol is None and url is None:
+        if settings:
+            raise fail(settings[0], "set, but the chair has no pump: add its protocol and url")
+        return None
+    known = available_protocols()
+    if protocol is None:
+        raise fail("protocol", f"missing: the pump at {url!r} needs its protocol ({', '.join(known)})")
+    if not isinstance(protocol, str) or protocol.strip().lower() not in known:
+        raise fail("protocol", f"unknown pump protocol {protocol!r}; known: {', '.join(known)}")
+    if url is None:
+        raise fail("url", "missing: the pump needs its port, e.g. /dev/ttyUSB0, COM3 or socket://host:port")
+    if not isinstance(url, str) or not url.strip():
+        raise fail("url", "must be a non-empty string")
+    url = url.strip()
+    problem = serial_url_problem(url)
+    if problem:
+        raise fail("url", problem)
+    values: dict[str, Any] = {}
+    for key in settings:
+        value = table[key]
+        if key == "handshake":
+            if not isinstance(value, bool):
+                raise fail(key, f"must be true or false, not {value!r}")
+            values[key] = value
+        else:
+            values[key] = _number(
+                value,
+                low=0.0,
+                high=LINK_SECONDS_MAX[key],
+                unit="seconds",
+                fail=lambda p, key=key: fail(key, p),
+            )
+    return PumpConfig(protocol=protocol.strip().lower(), url=url, **values)
+
+
+def serial_url_problem(url: str) -> str | None:
+    """Why pyserial could not open ``url`` (an unknown scheme, a missing port), or None."""
+    if "://" not in url:
+        return None
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in SERIAL_URL_SCHEMES:
+        return f"unknown URL scheme {scheme!r}:// (pyserial knows {', '.join(SERIAL_URL_SCHEMES)})"
+    if scheme.lower() in ("socket", "rfc2217"):
+        host_port = rest.split("?", 1)[0]
+        match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:/\[\]]+):(\d{1,5})", host_port)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            return f"{scheme}:// needs host:port with a port from 1 to 65535, e.g. {scheme}://10.1.2.3:4001"
+    return None
+
+
+def _name(value: Any, fail: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise fail("missing or empty: give it a name" if value is None else "must be a non-empty string")
+    name = value.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise fail(f"must be one line of text, not {name!r}")
+    if len(name) > MAX_NAME_CHARS:
+        raise fail(f"at most {MAX_NAME_CHARS} characters, not {len(name)}")
+    return name
+
+
+def _number(value: Any, *, low: float, high: float, unit: str, fail: Any) -> float:
+    """A finite number of ``unit`` above ``low`` and at most ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(f"must be a number of {unit}, not {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or not low < number <= high:
+        raise fail(f"must be above {low:g} and at most {high:g} {unit}, not {value!r}")
+    return number
+
+
+def _shift_file(value: Any, source: Path, fail: Any) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise fail("must be a file name (relative to this file) or an absolute path")
+    path = Path(value.strip()).expanduser()
+    if not path.is_absolute():
+        path = source.parent.absolute() / path
+    if not path.is_file():
+        raise fail(f"no such file: {path}")
+    from app.export.shifts import ShiftConfig, ShiftError  # the one reader of shift files
+
+    try:
+        ShiftConfig.load(path)
+    except (ShiftError, ValueError) as error:
+        raise fail(f"unusable: {error}") from None
+    return path
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def station_config_data(config: StationConfig, *, relative_to: Path | None = None) -> dict[str, Any]:
+    """The TOML document for ``config``; the shift file relative to ``relative_to`` when inside it."""
+    station: dict[str, Any] = {"name": config.name, "display_tz": config.display_tz}
+    if config.shift_file is not None:
+        shift = config.shift_file
+        if relative_to is not None and shift.is_relative_to(relative_to.absolute()):
+            shift = shift.relative_to(relative_to.absolute())
+        station["shift_file"] = shift.as_posix()
+    station["idle_lock_min"] = config.idle_lock_min
+    data: dict[str, Any] = {
+        "station": station,
+        "telemetry": {"heartbeat_s": config.heartbeat_s, "retention_days": config.retention_days},
+    }
+    if config.broker:
+        data["broker"] = copy.deepcopy(dict(config.broker))
+    if config.hl7:
+        data["hl7"] = copy.deepcopy(dict(config.hl7))
+    chairs = []
+    for chair in config.chairs:
+        table: dict[str, Any] = {"name": chair.name}
+        if chair.pump is not None:
+            table.update(chair.pump.as_driver_config())
+        chairs.append(table)
+    data["chairs"] = chairs
+    return data
+
+
+_HEADER = (
+    "# Chairside station configuration, written by chairside (the Pumps dialog or save).\n"
+    "# Comments are not kept when it is written; docs/station.example.toml explains every key.\n\n"
+)
+
+
+def save_station_config(config: StationConfig, path: Path | str) -> Path:
+    """Write ``config`` to ``path`` atomically (temp file + rename), readable by its owner only (0600).
+
+    The previous file, if any, is kept beside it as ``<name>.bak``. Returns the path written.
+    """
+    path = Path(path)
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = _HEADER + tomli_w.dumps(station_config_data(config, relative_to=folder))
+    parse_station_config(tomllib.loads(text), source=path)  # never write what the loader refuses
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as temp:
+            os.chmod(temp_name, 0o600)
+            temp.write(text)
+            temp.flush()
+            os.fsync(temp.fileno())
+        if path.exists():
+            backup = path.with_name(path.name + ".bak")
+            shutil.copyfile(path, backup)
+            os.chmod(backup, 0o600)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable where the platform allows
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    return path
