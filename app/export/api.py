@@ -39,11 +39,13 @@ class ExportRequest:
     paper: str = "a4"
     mllp: tuple[str, int] | None = None
     mllp_timeout_s: float = 10.0
-    hl7_sample_interval_min: float = 15.0
+    hl7_sample_interval_min: float | None = None  # None: the settings' own (15 unless configured)
     hl7_settings: Hl7Settings = field(default_factory=Hl7Settings)
 
     @property
     def hl7(self) -> Hl7Settings:
+        if self.hl7_sample_interval_min is None:
+            return self.hl7_settings
         return replace(self.hl7_settings, sample_interval_min=self.hl7_sample_interval_min)
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from app.export.api import FORMATS, ExportRequest, run_export
+from app.export.hl7_settings import Hl7Settings, settings_from_table
 from app.export.mllp import MllpError, parse_address
 from app.export.model import ExportError
 from app.export.pdf import PAPER
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
-from app.paths import default_db_path
+from app.paths import default_config_path, default_db_path
+from app.station.config import StationConfigError, load_station_config
 
 
 def register(sub: Any) -> None:
@@ -38,8 +40,12 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--hl7-sample-minutes",
         type=float,
-        default=15.0,
-        help="pump samples as PCD-01 messages at most this often (0: rate changes only)",
+        help="pump samples as PCD-01 messages at most this often (0: none; default: [hl7] or 15)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"station configuration for the [hl7] identities (default {default_config_path()}, if present)",
     )
     parser.set_defaults(func=run)
 
@@ -55,6 +61,18 @@ def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) 
         since, until = config.parse_moment(args.since), config.parse_moment(args.until)
         return ExportRange(since, until, f"{config.local.stamp(since)} to {config.local.stamp(until)}")
     return config.current(now)
+
+
+def hl7_settings(path: Path | None) -> Hl7Settings:
+    """The station file's [hl7] identities (station name, EUI-64s, assigning authority), or defaults."""
+    path = path or (default_config_path() if default_config_path().exists() else None)
+    if path is None:
+        return Hl7Settings()
+    try:
+        config = load_station_config(path)
+        return settings_from_table(config.hl7, config.name)
+    except (StationConfigError, ValueError) as exc:
+        raise ExportError(f"{path}: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             mllp=mllp,
             mllp_timeout_s=args.mllp_timeout,
             hl7_sample_interval_min=args.hl7_sample_minutes,
+            hl7_settings=hl7_settings(args.config),
         )
         result = run_export(request)
     except MllpError as exc:

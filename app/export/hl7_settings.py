@@ -92,3 +92,33 @@ def settings_from_json(data: object) -> Hl7Settings:
         pump_eui64={str(k): str(v) for k, v in dict(data["pump_eui64"]).items()},
         sample_interval_min=float(data["sample_interval_min"]),
     )
+
+
+_TABLE_TEXT_KEYS = ("station_name", "facility", "point_of_care", "assigning_authority", "station_eui64")
+
+
+def settings_from_table(table: Mapping[str, object], station_name: str = "") -> Hl7Settings:
+    """Hl7Settings from the station file's `[hl7]` table (keys of the live feed are left to it).
+    ValueError names the key on a bad value. The station's own name is the default station_name."""
+    values: dict[str, object] = {}
+    if station_name:
+        values["station_name"] = station_name
+    for key in _TABLE_TEXT_KEYS:
+        if key in table:
+            value = table[key]
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"[hl7] {key}: use a non-empty text")
+            values[key] = value.strip()
+    if "sample_interval_min" in table:
+        interval = table["sample_interval_min"]
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 <= interval <= 1440:
+            raise ValueError("[hl7] sample_interval_min: use minutes from 0 (none) to 1440")
+        values["sample_interval_min"] = float(interval)
+    pumps = table.get("pump_eui64", {})
+    if not isinstance(pumps, Mapping):
+        raise ValueError('[hl7] pump_eui64: use a table of chair = "EUI-64"')
+    values["pump_eui64"] = {str(chair): str(eui) for chair, eui in pumps.items()}
+    try:
+        return Hl7Settings(**values)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValueError(f"[hl7] {exc}") from exc

@@ -284,3 +284,34 @@ def test_csv_deleted_and_reordered_rows_are_named(
     _rehash_manifest(out)
     code, text = _verify(simulated, out, capsys)
     assert code == 1 and "row 8 of the CSV is journal entry" in text and "(rows reordered)" in text
+
+
+def _station_file(tmp_path: Path, hl7: str) -> Path:
+    path = tmp_path / "station.toml"
+    path.write_text(
+        '[station]\nname = "Pod A"\ndisplay_tz = "Europe/Zurich"\n\n[[chairs]]\nname = "Chair 1"\n\n' + hl7,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_hl7_identities_come_from_the_station_file(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The production path: `chairside export` reads [hl7] of the station configuration."""
+    station = _station_file(
+        tmp_path,
+        '[hl7]\nfacility = "KSB"\nassigning_authority = "KSB-PID"\nstation_eui64 = "00-12-21-00-00-00-00-0A"\n'
+        'sample_interval_min = 30\n[hl7.pump_eui64]\n"Chair 1" = "001221000000000B"\n',
+    )
+    out = tmp_path / "shift.hl7"
+    args = ("--shift", "2026-01-05/day", "--config", str(station))
+    assert _export(simulated, shifts_toml, "hl7", out, *args) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("MSH|^~\\&|Pod A^001221000000000A^EUI-64|KSB|")
+    assert "^^^KSB-PID^MR|" in text and "Chair 1^^001221000000000B^EUI-64" in text
+    assert _verify(simulated, out, capsys)[0] == 0  # verify rebuilds with the recorded settings
+    bad = _station_file(tmp_path, '[hl7]\nstation_eui64 = "not-an-eui"\n')
+    code = _export(simulated, shifts_toml, "hl7", out, "--shift", "2026-01-05/day", "--config", str(bad))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "[hl7] 'not-an-eui' is not an EUI-64" in err
