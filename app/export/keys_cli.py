@@ -81,7 +81,14 @@ def journal_anchor_problem(journal: Journal, public_key: str | None) -> str | No
     """For `chairside verify`: None if every anchor of the journal's log holds, else what is wrong."""
     log = AnchorLog(anchor_log_path(journal.path))
     try:
-        check_anchor_log(journal, log, trusted_key(public_key))
+        trusted = trusted_key(public_key)
+        count = check_anchor_log(journal, log, trusted)
     except SealError as exc:
         return str(exc)
+    if count and trusted is None:
+        print(
+            f"note: {count} anchors checked against the journal, but not their signatures (no station key "
+            "here: pass --public-key with the line `chairside keys public` prints on the station)",
+            file=sys.stderr,
+        )
     return None
