@@ -121,6 +121,10 @@ class Hl7Builder:
     def time(self, moment: datetime) -> str:
         return hl7_time(self.local, moment)
 
+    def stamp(self, created: datetime) -> None:
+        """MSH-7 of the messages built from now on (a live feed stamps each message as it sends)."""
+        self.created = hl7_time(self.local, created)
+
     def msh(self, trigger: str, structure: str, control_id: str, profile: str) -> str:
         return segment(
             "MSH",

@@ -356,3 +356,23 @@ def test_free_text_is_escaped(
     note = next(m for m in _build(journal, clock) if m.what == "note")
     nte = next(f for f in _segments(note.er7) if f[0] == "NTE")
     assert len(nte) == 4 and parse_validated(note.er7)
+
+
+def test_a_live_feed_gets_the_same_messages_entry_by_entry(
+    floor: Floor, clock: ManualClock, journal: Journal, chair_script: ChairScript
+) -> None:
+    """SessionFeed turns one journal entry into its messages, as a live feed would call it."""
+    from app.export.hl7 import Hl7Builder, SessionFeed
+
+    chair_script.to_infusing()
+    clock.advance(minutes=30)
+    chair_script.run(ChangeRate(80, "pump"))
+    clock.advance(minutes=5)
+    chair_script.run(RecordAlarm("raised", "A1", "pump_occlusion", "high", "occlusion"))
+    exported = _build(journal, clock)
+    created = clock.now() - timedelta(days=1)  # the export time _build used
+    feed = SessionFeed(Hl7Builder(SETTINGS, LocalTime.named(ZONE), created), chair_script.session_id)
+    live = []
+    for entry in journal.entries(session_id=chair_script.session_id):
+        live += feed.on_entry(entry)
+    assert [m.er7 for m in live] == [m.er7 for m in exported]
