@@ -32,7 +32,15 @@ from app.export.manifest import file_sha256, read_manifest
 from app.export.model import ExportError, PatientContext, Seal, gather, patient_contexts, range_entries
 from app.export.pdf import XMP_TAG, write_pdf
 from app.export.records import COLUMNS, entry_row
-from app.export.seals import SealError, check_anchor, check_signature, trusted_key
+from app.export.seals import (
+    AnchorLog,
+    SealError,
+    anchor_log_path,
+    check_anchor,
+    check_anchor_log,
+    check_signature,
+    trusted_key,
+)
 from app.export.shifts import ExportRange, LocalTime, ShiftError
 from app.export.tabular import JSON_FORMAT, read_csv_rows
 from app.paths import default_db_path
@@ -232,12 +240,22 @@ def _check_content(
     pdf_payload: dict[str, Any] | None,
     trusted: Any,
 ) -> None:
-    """Anchors carried by the export, the sealed journal range, then the content itself."""
-    for record in (manifest or {}).get("anchors", []):
-        try:
+    """Anchors carried by the export and the station's anchor log (journal heads and pump samples),
+    the sealed journal range, then the content itself."""
+    carried = (manifest or {}).get("anchors", [])
+    log = AnchorLog(anchor_log_path(journal.path))
+    try:
+        for record in carried:
             check_anchor(journal, record, trusted)
-        except SealError as exc:
-            raise ExportMismatch(str(exc)) from exc
+        if log.path.exists():
+            check_anchor_log(journal, log, trusted)
+            logged = {canonical_json(r) for r in log.records()}
+            if any(canonical_json(r) not in logged for r in carried):
+                raise SealError(
+                    f"the anchor log {log.path.name} lacks the anchors this export carries (replaced)"
+                )
+    except SealError as exc:
+        raise ExportMismatch(str(exc)) from exc
     entries = _check_entries(journal, seal)
     if kind == "csv":
         try:

@@ -166,3 +166,25 @@ def test_station_start_creates_the_key_once(own_config: Path) -> None:
     first = key_path().read_bytes()
     ensure_station_key()
     assert key_path().read_bytes() == first and stat.S_IMODE(os.stat(own_config).st_mode) == 0o700
+
+
+def test_export_verify_checks_the_sealed_pump_samples(
+    simulated: SimulatedShift, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "shift.hl7"
+    _export(simulated, "hl7", out)
+    db = str(simulated.db_path)
+    assert _verify(["--db", db, "--export", str(out)], capsys)[0] == 0
+    conn = sqlite3.connect(simulated.db_path)
+    conn.execute("UPDATE telemetry SET volume_infused_ml = volume_infused_ml + 5 WHERE id = 100")
+    conn.commit()
+    conn.close()
+    code, text = _verify(["--db", db, "--export", str(out)], capsys)
+    assert code == 1 and "pump samples recorded before the anchor" in text
+    anchor_log_path(simulated.db_path).write_text("", encoding="utf-8")  # the log emptied
+    conn = sqlite3.connect(simulated.db_path)
+    conn.execute("UPDATE telemetry SET volume_infused_ml = volume_infused_ml - 5 WHERE id = 100")
+    conn.commit()
+    conn.close()
+    code, text = _verify(["--db", db, "--export", str(out)], capsys)
+    assert code == 1 and "lacks the anchors this export carries" in text
