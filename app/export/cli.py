@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from app.export.api import FORMATS, ExportRequest, run_export
-from app.export.hl7_settings import Hl7Settings, settings_from_table
+from app.export.hl7_settings import load_hl7_settings
 from app.export.mllp import MllpError, parse_address
 from app.export.model import ExportError
 from app.export.pdf import PAPER
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.paths import default_config_path, default_db_path
-from app.station.config import StationConfigError, load_station_config
 
 
 def register(sub: Any) -> None:
@@ -63,18 +62,6 @@ def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) 
     return config.current(now)
 
 
-def hl7_settings(path: Path | None) -> Hl7Settings:
-    """The station file's [hl7] identities (station name, EUI-64s, assigning authority), or defaults."""
-    path = path or (default_config_path() if default_config_path().exists() else None)
-    if path is None:
-        return Hl7Settings()
-    try:
-        config = load_station_config(path)
-        return settings_from_table(config.hl7, config.name)
-    except (StationConfigError, ValueError) as exc:
-        raise ExportError(f"{path}: {exc}") from exc
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         config = ShiftConfig.load(args.shifts)
@@ -94,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             mllp=mllp,
             mllp_timeout_s=args.mllp_timeout,
             hl7_sample_interval_min=args.hl7_sample_minutes,
-            hl7_settings=hl7_settings(args.config),
+            hl7_settings=load_hl7_settings(args.config),
         )
         result = run_export(request)
     except MllpError as exc:
