@@ -244,3 +244,16 @@ def test_mllp_frames_end_the_last_segment_with_cr_and_a_rerun_resumes(
     sent_again = [text.split("\r")[0].split("|")[9] for text in second.received]
     assert sent_again[0] == calls[3]  # the refused message comes first; the accepted ones are not resent
     assert not set(sent_again) & set(calls[:3])
+
+
+def test_mllp_receiver_dropping_the_connection_then_a_rerun_resumes(
+    simulated: SimulatedShift, listener_factory: Callable[..., Listener]
+) -> None:
+    dropping = listener_factory(ack("AA"), limit=2)  # acknowledges two, then hangs up
+    with pytest.raises(MllpError, match="2 accepted before it") as info:
+        run_export(_request(simulated, dropping.port, None))
+    assert info.value.accepted == 2
+    dropping.close()
+    again = listener_factory(ack("AA"), port=dropping.port)
+    result = run_export(_request(simulated, again.port, None))
+    assert result.resumed == 2 and result.sent == result.items - 2 == len(again.received)
