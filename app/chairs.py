@@ -51,7 +51,6 @@ from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telem
 log = logging.getLogger(__name__)
 
 RATE_TOLERANCE_ML_H = 0.05
-TELEMETRY_STORE_EVERY_S = 15.0  # samples between changes; every change is stored at once
 PUMP_ACTOR = "pump"  # pump-documented entries when no nurse is identified at the station
 SYSTEM_ACTOR = "system"  # alarms raised and cleared by the rules
 
@@ -156,7 +155,6 @@ class ChairController(QObject):
         self._last_seen: PumpObservation | None = None
         self._last_seen_at: datetime | None = None
         self._documented: PumpObservation | None = None  # last observation acted on (or refused)
-        self._stored_telemetry: tuple[float, str, float] | None = None
         self._last_seq_emitted = -1
         self._session_id: str | None = None
         self._journal_problem: str = ""
@@ -255,25 +253,8 @@ class ChairController(QObject):
         self._sync_session()
 
     def _store_telemetry(self, t: Telemetry) -> None:
-        key = (t.at.timestamp(), t.state.value, t.rate_ml_h)
-        last = self._stored_telemetry
-        if last is not None and last[1:] == key[1:] and key[0] - last[0] < TELEMETRY_STORE_EVERY_S:
-            return
-        state = self.state
-        try:
-            self._floor.floor.journal.record_telemetry(
-                self._name,
-                state.session_id if state else None,
-                t.at,
-                t.rate_ml_h,
-                t.volume_infused_ml,
-                t.state.value,
-                t.to_json(),
-            )
-        except JournalError as exc:
-            self._journal_failed(exc)
-            return
-        self._stored_telemetry = key
+        session_id = state.session_id if (state := self.state) is not None else None
+        self._floor.floor.journal.recorder.record_telemetry(self._name, session_id, t, self._link)
 
     # ------------------------------------------------------------------------------------------
     # Auto-documentation: what the pump did goes into the journal by itself
@@ -389,6 +370,10 @@ class ChairController(QObject):
         if session_id != self._session_id:
             self._session_id = session_id
             self.history.clear()
+            for point in (
+                self._floor.floor.journal.recorder.plot_points(self._name, session_id) if state else ()
+            ):
+                self.history.append(*point)  # a restart: the plot shows the session's stored readings again
             self._documented = None
             restored = state.alarms.values() if state is not None else ()
             self.alarm_board = AlarmBoard(self._floor.alarm_policy, restored)
@@ -436,6 +421,7 @@ class ChairController(QObject):
             link_connected=self._driver is None or self.pump_connected,
             link_lost_since=self._link_lost_since if self._driver is not None else None,
             chair=self._name,
+            storage_problem=self._floor.floor.journal.storage_problem(self._name),
             display_tz=_local_tz(),
         )
         transitions = self.alarm_board.update(evaluate(inputs, self._floor.alarm_policy), now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,9 +19,11 @@ from app.export.keys_cli import ensure_station_key, journal_anchor_problem
 from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.paths import default_db_path
+from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
 from app.store.journal import Journal, JournalError
+from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
 from drivers.probe import add_arguments as probe_arguments
@@ -195,13 +198,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with _open_journal(args) as journal:
         result = journal.verify()
         anchor_problem = journal_anchor_problem(journal, args.public_key) if result.intact else None
+        damage = journal.integrity_problems()
     if anchor_problem:
         print(f"journal NOT intact: {anchor_problem}", file=sys.stderr)
         return 1
-    if result.intact:
-        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}")
+    file_check = "file intact (SQLite integrity_check ok)" if not damage else "file DAMAGED"
+    if result.intact and not damage:
+        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}; {file_check}")
         return 0
-    print(f"journal NOT intact: first bad entry is {result.first_problem}", file=sys.stderr)
+    if not result.intact:
+        print(f"journal NOT intact: first bad entry is {result.first_problem}; {file_check}", file=sys.stderr)
+    if damage:
+        more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+        print(
+            f"chairside: {journal.path} is damaged (SQLite integrity_check: {damage[0]}{more})",
+            file=sys.stderr,
+        )
+        return 2
     return 1
 
 
@@ -245,12 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(func=run_probe)
     register_export(sub)
     register_keys(sub)
+    register_maintenance(sub)
     register_config(sub)
     add_gui_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_private_umask()  # before anything is created: database, WAL, exports, crash log (app.private_files)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -258,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ensure_station_key()
             return int(run_gui(args))
         return int(args.func(args))
-    except (ProtocolError, JournalError, NewerDatabaseError, KeyError) as exc:
+    except (ProtocolError, JournalError, NewerDatabaseError, KeyError, sqlite3.DatabaseError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"chairside: {message}", file=sys.stderr)
         return 2

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from app.private_files import private_file, private_folder
+
 log = logging.getLogger("chairside.errors")
 
 Notify = Callable[[str], None]
@@ -34,8 +36,8 @@ def _write_crash(title: str, text: str) -> None:
     if _crash_log is None:
         return
     try:
-        _crash_log.parent.mkdir(parents=True, exist_ok=True)
-        with _crash_log.open("a", encoding="utf-8") as handle:
+        private_folder(_crash_log.parent, tighten_existing=False)
+        with private_file(_crash_log).open("a", encoding="utf-8") as handle:
             handle.write(f"==== {datetime.now(UTC).isoformat()} {title}\n{text}\n")
     except OSError:
         log.exception("cannot write the crash log %s", _crash_log)

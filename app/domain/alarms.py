@@ -125,6 +125,7 @@ class AlarmInputs:
     link_lost_since: datetime | None = None
     chair: str = ""
     display_tz: tzinfo = UTC
+    storage_problem: str = ""  # why the chair's last entry or pump reading did not reach the disk
 
     @property
     def live_reading(self) -> PumpReading | None:
@@ -485,7 +486,25 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     }
 
 
+def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
+    """Until a write succeeds again: a full disk or a read-only file loses what happens meanwhile. Only
+    chairs with a session in progress raise it (an empty chair has nothing to lose; a check-in refused
+    there says so itself), so one full disk is not an alarm on every idle chair."""
+    state = inputs.state
+    if not inputs.storage_problem or state is None or state.phase is Phase.EMPTY or state.phase.is_closed:
+        return None
+    return {"problem": inputs.storage_problem}
+
+
 ALARM_RULES: tuple[AlarmRule, ...] = (
+    AlarmRule(
+        "storage_failing",
+        AlarmCategory.TECHNICAL,
+        Priority.HIGH,
+        latching=False,
+        message="{chair}: entries are not being recorded: {problem}",
+        condition=_storage_failing,
+    ),
     AlarmRule(
         "rate_above_plan_after_reaction",
         AlarmCategory.CLINICAL,

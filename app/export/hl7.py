@@ -32,10 +32,19 @@ from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export import hl7_codes as C
 from app.export.hl7_settings import Hl7Settings
-from app.export.model import Progress, SessionLog, ShiftLog, TelemetrySample, is_person, no_progress
+from app.export.model import (
+    Progress,
+    SessionLog,
+    ShiftLog,
+    TelemetrySample,
+    delivered_rate_ml_h,
+    is_person,
+    no_progress,
+)
 from app.export.records import num
 from app.export.shifts import LocalTime
 from app.store.journal import JournalEntry
+from app.store.telemetry import volume_at
 
 HL7_VERSION = "2.6"
 
@@ -304,6 +313,7 @@ class SessionFeed:
     visit_number: str = ""
     order_number: str = ""
     nurse: str = ""
+    samples: Sequence[TelemetrySample] = ()  # the export gives the session's readings: volumes interpolate
 
     def __post_init__(self) -> None:
         self.state = ChairState(self.session_id)
@@ -338,7 +348,7 @@ class SessionFeed:
         ):
             return []
         self.last_sample_message = sample.at
-        delivered = sample.delivered_rate_ml_h
+        delivered = delivered_rate_ml_h(sample)
         infusing = delivered > 0
         d = _Delivery(
             infusing,
@@ -358,6 +368,15 @@ class SessionFeed:
                 control, "R01", "pump sample", self.session_id, Hl7Builder.join(segments), sample.at, 0
             )
         ]
+
+    def volume_at(self, moment: datetime) -> float | None:
+        """The delivered volume at `moment`: interpolated between the stored readings (app.store.telemetry)
+        when the feed has them, else the last one seen, else the last the journal recorded."""
+        if self.samples:
+            interpolated = volume_at(self.samples, moment)
+            if interpolated is not None:
+                return round(interpolated, 3)
+        return self.last_volume_ml
 
     # -- message kinds
 
@@ -387,7 +406,7 @@ class SessionFeed:
         kind = entry.type
         assert after.bag is not None
         vtbi = after.bag.volume_ml
-        delivered = self.last_volume_ml
+        delivered = self.volume_at(entry.occurred_at)
         out: list[tuple[C.Mdc, _Delivery, str]] = []
         if kind == EventType.INFUSION_STARTED:
             rate = float(entry.payload.get("rate_ml_h", 0.0))
@@ -420,7 +439,8 @@ class SessionFeed:
                     )
                     out.append((C.MDC_EVT_PUMP_DELIV_STOP, stop, "stop"))
         elif kind == EventType.INFUSION_COMPLETED and before.phase in (Phase.INFUSING, Phase.PAUSED):
-            total = delivered if delivered is not None else 0.0
+            recorded = entry.payload.get("volume_infused_ml")  # the completion's own volume comes first
+            total = float(recorded) if recorded is not None else (delivered if delivered is not None else 0.0)
             d = _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, total, "not-delivering")
             out.append((C.MDC_EVT_PUMP_DELIV_COMP, d, "complete"))
         elif before.phase is Phase.INFUSING and after.phase in (Phase.PAUSED, Phase.DISCONTINUED):
@@ -570,7 +590,7 @@ def session_messages(
 ) -> list[Hl7Message]:
     """Replay a session from its check-in; keep the messages of the entries and samples in range."""
     in_range = {e.position for e in session.entries}
-    feed = SessionFeed(builder, session.session_id)
+    feed = SessionFeed(builder, session.session_id, samples=session.telemetry)
     samples = session.telemetry
     index = 0
     messages: list[Hl7Message] = []

@@ -62,8 +62,8 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         print(f"chairside keys: {exc}", file=sys.stderr)
         return 2
     print(
-        f"anchored entry {record['position']} ({record['head_hash'][:16]}...) and "
-        f"{record['telemetry_last_id']} pump samples at {record['at']}, key {fingerprint(public_text(key))}"
+        f"anchored entry {record['position']} ({record['head_hash'][:16]}...) and the pump samples of "
+        f"{len(record['samples'])} streams at {record['at']}, key {fingerprint(public_text(key))}"
     )
     return 0
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.export.model import ExportError, Seal
 from app.export.seals import sign
+from app.private_files import private_file
 
 SUFFIX = ".manifest.json"
 
@@ -49,7 +50,7 @@ def write_manifest(
     }
     if key is not None:
         document["signature"] = sign(key, document)
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    private_file(path).write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path
 
 

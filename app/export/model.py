@@ -12,6 +12,7 @@ by the seal.
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,7 @@ from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import Journal, JournalEntry, canonical_json, range_digest
+from app.store.telemetry import PumpSample
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -115,18 +117,13 @@ def is_person(actor: str) -> bool:
 
 DELIVERING_STATES = frozenset({"infusing", "kvo"})  # drivers.base.DeliveryState values with flow
 
+TelemetrySample = PumpSample  # a stored pump reading (app.store.telemetry)
 
-@dataclass(frozen=True)
-class TelemetrySample:
-    at: datetime
-    rate_ml_h: float  # the rate the pump is programmed at (it may report it while stopped)
-    volume_ml: float | None
-    state: str
 
-    @property
-    def delivered_rate_ml_h(self) -> float:
-        """What flows: the rate while infusing (or KVO), 0 while stopped, paused or alarming."""
-        return self.rate_ml_h if self.state in DELIVERING_STATES else 0.0
+def delivered_rate_ml_h(sample: PumpSample) -> float:
+    """What flows: the rate while infusing (or KVO), 0 while stopped, paused or alarming (the pump may
+    report its programmed rate while stopped)."""
+    return sample.rate_ml_h if sample.state in DELIVERING_STATES else 0.0
 
 
 @dataclass(frozen=True)
@@ -295,37 +292,39 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
 def session_samples(
     journal: Journal, chair: str, session_id: str, since: datetime | None, until: datetime | None
 ) -> list[TelemetrySample]:
-    """A session's pump samples in [since, until), in time order. The one place the exports read the
-    telemetry table (its layout may change: only this function needs to follow)."""
-    rows = journal.telemetry(chair, since=since, until=until, session_id=session_id)
-    samples = _samples(rows)
-    samples.sort(key=lambda s: s.at)
-    return samples
+    """A session's pump readings in [since, until), oldest first. With `sample_seal` the one place the
+    exports read the stored readings."""
+    return journal.telemetry(chair, since=since, until=until, session_id=session_id)
 
 
-def sample_seal_rows(journal: Journal, after_id: int, up_to_id: int) -> list[tuple[int, str]]:
-    """Every pump sample recorded with id in (after_id, up_to_id], as (id, canonical text) for the
-    anchors' running digest. Reads the telemetry table: keep in step with `session_samples`."""
+def sample_seal(journal: Journal, after_ms: int, up_to_ms: int) -> dict[str, str]:
+    """Per reading stream ("chair|session"), SHA-256 over its stored readings with at_ms in
+    (after_ms, up_to_ms], for the anchors (app.export.seals)."""
+    if not journal.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pump_readings'"
+    ).fetchone():
+        return {}
     rows = journal.conn.execute(
-        "SELECT id, chair, session_id, at, rate_ml_h, volume_infused_ml, state FROM telemetry "
-        "WHERE id > ? AND id <= ? ORDER BY id",
-        (after_id, up_to_id),
+        "SELECT s.chair, s.session_id, r.at_ms, r.rate_ml_h, r.volume_ul, r.state, r.alarm_codes, r.link "
+        "FROM pump_readings AS r JOIN telemetry_streams AS s ON s.id = r.stream "
+        "WHERE r.at_ms > ? AND r.at_ms <= ? ORDER BY s.chair, s.session_id, r.at_ms",
+        (after_ms, up_to_ms),
     )
-    return [(int(row[0]), canonical_json(list(row))) for row in rows]
-
-
-def _samples(rows: Sequence[dict[str, Any]]) -> list[TelemetrySample]:
-    samples = []
+    digests: dict[str, Any] = {}
     for row in rows:
-        samples.append(
-            TelemetrySample(
-                parse_time(row["at"]),
-                float(row["rate_ml_h"] or 0.0),
-                None if row["volume_infused_ml"] is None else float(row["volume_infused_ml"]),
-                str(row["state"] or ""),
-            )
-        )
-    return samples
+        key = f"{row[0]}|{row[1]}"
+        digests.setdefault(key, hashlib.sha256()).update(canonical_json(list(row[2:])).encode("utf-8"))
+    return {key: digest.hexdigest() for key, digest in digests.items()}
+
+
+def compacted_until(journal: Journal) -> dict[str, int]:
+    """Per reading stream, up to when its readings were thinned by compaction (0: never)."""
+    if not journal.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'telemetry_streams'"
+    ).fetchone():
+        return {}
+    rows = journal.conn.execute("SELECT chair, session_id, compacted_until_ms FROM telemetry_streams")
+    return {f"{row[0]}|{row[1]}": int(row[2] or 0) for row in rows}
 
 
 def phase_label(state: ChairState) -> str:

@@ -42,7 +42,7 @@ from PySide6.QtGui import (
 from app.domain.chair import ChairState
 from app.domain.events import Event, EventType
 from app.domain.phase import Phase
-from app.export.model import Progress, SessionLog, ShiftLog, is_person, no_progress
+from app.export.model import Progress, SessionLog, ShiftLog, delivered_rate_ml_h, is_person, no_progress
 from app.export.records import num, vitals_text
 from app.export.shifts import LocalTime
 
@@ -913,7 +913,7 @@ def _pump_steps(state: ChairState, session: SessionLog) -> list[tuple[float, flo
         return []
     if session.telemetry:
         points = [
-            ((s.at - start).total_seconds() / 60.0, s.delivered_rate_ml_h)
+            ((s.at - start).total_seconds() / 60.0, delivered_rate_ml_h(s))
             for s in session.telemetry
             if s.at >= start
         ]

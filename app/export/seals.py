@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from app.domain.chair import format_time
-from app.export.model import sample_seal_rows
+from app.export.model import compacted_until, sample_seal
 from app.paths import config_dir
 from app.store.journal import Journal, canonical_json
 
@@ -154,11 +154,8 @@ def _record_digest(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
 
 
-def samples_digest(journal: Journal, previous_digest: str, after_id: int, up_to_id: int) -> str:
-    digest = hashlib.sha256(previous_digest.encode("ascii"))
-    for _, text in sample_seal_rows(journal, after_id, up_to_id):
-        digest.update(text.encode("utf-8"))
-    return digest.hexdigest()
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -190,16 +187,19 @@ class AnchorLog:
         records = self.records()
         last = records[-1] if records else None
         position, head_hash = journal.head()
-        (last_id,) = journal.conn.execute("SELECT COALESCE(MAX(id), 0) FROM telemetry").fetchone()
-        after_id = int(last["telemetry_last_id"]) if last else 0
-        previous_samples = str(last["telemetry_digest"]) if last else ""
+        moment = now or datetime.now(UTC)
+        after_ms = int(last["samples_until_ms"]) if last else 0
+        until_ms = max(_ms(moment), after_ms)
+        samples = sample_seal(journal, after_ms, until_ms)
+        compacted = compacted_until(journal)
         record: dict[str, Any] = {
             "kind": ANCHOR_KIND,
             "position": position,
             "head_hash": head_hash,
-            "at": format_time(now or datetime.now(UTC)),
-            "telemetry_last_id": int(last_id),
-            "telemetry_digest": samples_digest(journal, previous_samples, after_id, int(last_id)),
+            "at": format_time(moment),
+            "samples_until_ms": until_ms,
+            "samples": samples,  # per reading stream: SHA-256 of its readings since the previous anchor
+            "compacted_until_ms": {key: compacted.get(key, 0) for key in samples},
             "previous": _record_digest(last) if last else "",
         }
         record["signature"] = sign(key, record)
@@ -232,6 +232,7 @@ def check_anchor(journal: Journal, record: dict[str, Any], trusted: Ed25519Publi
 def check_anchor_log(journal: Journal, log: AnchorLog, trusted: Ed25519PublicKey | None) -> int:
     """Every anchor: signature, chain of anchors, head hash, sealed pump samples. Returns how many."""
     records = log.records()
+    compacted = compacted_until(journal)
     previous: dict[str, Any] | None = None
     for record in records:
         check_anchor(journal, record, trusted)
@@ -240,12 +241,27 @@ def check_anchor_log(journal: Journal, log: AnchorLog, trusted: Ed25519PublicKey
             raise SealError(
                 f"the anchor of {record.get('at')} does not follow the one before it (log edited)"
             )
-        after_id = int(previous["telemetry_last_id"]) if previous else 0
-        prior = str(previous["telemetry_digest"]) if previous else ""
-        digest = samples_digest(journal, prior, after_id, int(record["telemetry_last_id"]))
-        if digest != record.get("telemetry_digest"):
-            raise SealError(
-                f"pump samples recorded before the anchor of {record.get('at')} were changed or deleted"
-            )
+        _check_samples(journal, record, previous, compacted)
         previous = record
     return len(records)
+
+
+def _check_samples(
+    journal: Journal, record: dict[str, Any], previous: dict[str, Any] | None, compacted: dict[str, int]
+) -> None:
+    """The readings of the anchor's window still hash as sealed. A stream thinned by compaction since
+    the anchor (app.store.telemetry.compact keeps the changes, drops heartbeats) cannot be checked
+    reading by reading any more and is skipped; any other difference is a changed or deleted reading."""
+    after_ms = int(previous["samples_until_ms"]) if previous else 0
+    now_digests = sample_seal(journal, after_ms, int(record.get("samples_until_ms", 0)))
+    sealed: dict[str, str] = dict(record.get("samples", {}))
+    was_compacted: dict[str, int] = dict(record.get("compacted_until_ms", {}))
+    for key in sorted(set(sealed) | set(now_digests)):
+        if compacted.get(key, 0) > int(was_compacted.get(key, 0)):
+            continue
+        if sealed.get(key) != now_digests.get(key):
+            chair, _, session = key.partition("|")
+            raise SealError(
+                f"pump samples recorded before the anchor of {record.get('at')} were changed or deleted "
+                f"({chair}, session {session or '-'})"
+            )

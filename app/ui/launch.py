@@ -57,6 +57,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.paths import data_dir, default_db_path
     from app.protocol_library import ProtocolLibrary
     from app.store.journal import Journal
+    from app.ui.alarm_sound import start_alarm_sound
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
 
@@ -95,6 +96,7 @@ def run_gui(args: argparse.Namespace) -> int:
         controller.set_nurse(args.nurse)
 
     window = MainWindow(controller)
+    sound = start_alarm_sound(controller, window)
     errors.install(data_dir() / "crash.log", window.show_message)
     demo: Any = None
     try:
@@ -130,6 +132,7 @@ def run_gui(args: argparse.Namespace) -> int:
             QTimer.singleShot(round(args.quit_after * 1000), finish)
         return int(app.exec())
     finally:
+        sound.close()
         controller.close()
         if demo is not None:
             demo.stop()

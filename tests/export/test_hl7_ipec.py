@@ -28,6 +28,7 @@ from app.export.model import gather
 from app.export.shifts import ExportRange, LocalTime
 from app.floor import Floor
 from app.store.journal import Journal
+from app.store.telemetry import PumpSample
 
 from ..conftest import ChairScript
 
@@ -74,15 +75,8 @@ def _delivery(messages: list[Hl7Message]) -> list[Hl7Message]:
 
 def _sample(floor: Floor, script: ChairScript, volume_ml: float) -> None:
     state = script.state
-    floor.journal.record_telemetry(
-        script.chair,
-        script.session_id,
-        script.clock.now(),
-        state.pump_rate_ml_h or 0.0,
-        volume_ml,
-        "infusing",
-        {},
-    )
+    sample = PumpSample(script.clock.now(), state.pump_rate_ml_h or 0.0, volume_ml, "infusing")
+    assert floor.journal.recorder.record(script.chair, script.session_id, sample)
 
 
 def test_rate_change_is_a_transitioning_stop_then_a_start(

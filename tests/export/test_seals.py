@@ -25,6 +25,12 @@ def own_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+_SHIFT_VOLUME = (
+    "UPDATE pump_readings SET volume_ul = volume_ul + ? WHERE (stream, at_ms) = "
+    "(SELECT stream, at_ms FROM pump_readings ORDER BY at_ms LIMIT 1 OFFSET 50)"
+)
+
+
 def _export(sim: SimulatedShift, fmt: str, out: Path) -> None:
     sim.journal.close()
     assert (
@@ -105,7 +111,10 @@ def test_pump_samples_are_sealed_by_the_anchors(
     assert "pump samples" in capsys.readouterr().out
     assert _verify(["--db", db], capsys)[0] == 0
     conn = sqlite3.connect(simulated.db_path)
-    conn.execute("UPDATE telemetry SET rate_ml_h = 400 WHERE id = (SELECT MIN(id) + 10 FROM telemetry)")
+    conn.execute(
+        "UPDATE pump_readings SET rate_ml_h = 400 WHERE (stream, at_ms) = "
+        "(SELECT stream, at_ms FROM pump_readings ORDER BY at_ms LIMIT 1 OFFSET 10)"
+    )
     conn.commit()
     conn.close()
     code, text = _verify(["--db", db], capsys)
@@ -176,15 +185,34 @@ def test_export_verify_checks_the_sealed_pump_samples(
     db = str(simulated.db_path)
     assert _verify(["--db", db, "--export", str(out)], capsys)[0] == 0
     conn = sqlite3.connect(simulated.db_path)
-    conn.execute("UPDATE telemetry SET volume_infused_ml = volume_infused_ml + 5 WHERE id = 100")
+    conn.execute(_SHIFT_VOLUME, (5000,))
     conn.commit()
     conn.close()
     code, text = _verify(["--db", db, "--export", str(out)], capsys)
     assert code == 1 and "pump samples recorded before the anchor" in text
     anchor_log_path(simulated.db_path).write_text("", encoding="utf-8")  # the log emptied
     conn = sqlite3.connect(simulated.db_path)
-    conn.execute("UPDATE telemetry SET volume_infused_ml = volume_infused_ml - 5 WHERE id = 100")
+    conn.execute(_SHIFT_VOLUME, (-5000,))
     conn.commit()
     conn.close()
     code, text = _verify(["--db", db, "--export", str(out)], capsys)
     assert code == 1 and "lacks the anchors this export carries" in text
+
+
+def test_compaction_after_an_anchor_is_not_tampering(
+    simulated: SimulatedShift, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Compaction thins a closed session's readings (app.store.telemetry.compact): its streams are
+    skipped, the others still checked."""
+    from datetime import UTC, datetime
+
+    from app.store.telemetry import compact
+
+    simulated.journal.close()
+    db = str(simulated.db_path)
+    assert main(["keys", "anchor", "--db", db]) == 0
+    conn = sqlite3.connect(simulated.db_path)
+    result = compact(conn, datetime(2026, 1, 6, tzinfo=UTC), rate_tolerance_ml_h=0.5)
+    conn.close()
+    assert result.readings_deleted > 0
+    assert _verify(["--db", db], capsys)[0] == 0
