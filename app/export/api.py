@@ -59,6 +59,7 @@ class ExportResult:
     items: int  # rows, pages or messages
     sent: int = 0  # HL7 messages accepted by the MLLP receiver in this run
     resumed: int = 0  # HL7 messages it had accepted before (skipped: the export resumed)
+    warnings: tuple[str, ...] = ()  # what the export could not do (unsigned, no anchor), one line each
 
     def describe(self, fmt: str) -> str:
         unit = {"pdf": "pages", "csv": "rows", "json": "events", "hl7": "messages"}[fmt]
@@ -90,18 +91,22 @@ def run_export(
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
     local = request.local.resolved()  # a named zone, so the export reads the same anywhere
+    warnings: list[str] = []
+    key = None
     try:
         key = load_or_create_key()
-    except (OSError, SealError) as exc:
-        raise ExportError(f"the station key cannot be read or created: {exc}") from exc
+    except (OSError, SealError) as exc:  # e.g. an archive exported by another user: say so, go on
+        warnings.append(f"the export is NOT signed: the station key cannot be read or created ({exc})")
     anchors_log = AnchorLog(anchor_log_path(request.db_path))
+    anchors: list[dict[str, Any]] = []
     with journal:
         log = gather(journal, request.export_range, local, now or datetime.now(UTC), progress)
         try:
-            earlier = anchors_log.records()[-1:]
-            anchors = [*earlier, anchors_log.append(journal, key, log.exported_at)]
+            anchors = anchors_log.records()[-1:]
+            if key is not None:
+                anchors.append(anchors_log.append(journal, key, log.exported_at))
         except (OSError, SealError) as exc:
-            raise ExportError(f"the journal anchor cannot be written: {exc}") from exc
+            warnings.append(f"no journal anchor was written next to the database ({exc})")
 
     output = request.output
     temporary = None if output is None else output.with_name(f".{output.name}.part")
@@ -159,4 +164,4 @@ def run_export(
         sent = send_messages(messages, host, port, request.mllp_timeout_s, cursor=cursor)
         resumed = already
     progress(1.0, "Done")
-    return ExportResult(output, manifest, log.seal, len(log.sessions), items, sent, resumed)
+    return ExportResult(output, manifest, log.seal, len(log.sessions), items, sent, resumed, tuple(warnings))

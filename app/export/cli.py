@@ -90,5 +90,7 @@ def run(args: argparse.Namespace) -> int:
     except (ShiftError, ExportError, ValueError, OSError) as exc:
         print(f"chairside export: {exc}", file=sys.stderr)
         return 2
+    for warning in result.warnings:
+        print(f"chairside export: warning: {warning}", file=sys.stderr)
     print(f"{export_range.label}: {result.describe(args.format)}")
     return 0

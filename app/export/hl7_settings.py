@@ -132,7 +132,12 @@ def load_hl7_settings(path: Path | None) -> Hl7Settings:
     from app.paths import default_config_path
     from app.station.config import StationConfigError, load_station_config
 
-    path = path or (default_config_path() if default_config_path().exists() else None)
+    if path is None:
+        try:
+            present = default_config_path().exists()
+        except OSError:  # another user's private folder: the defaults
+            present = False
+        path = default_config_path() if present else None
     if path is None:
         return Hl7Settings()
     try:

@@ -53,7 +53,11 @@ def key_path(folder: Path | None = None) -> Path:
 def load_or_create_key(folder: Path | None = None) -> Ed25519PrivateKey:
     """The station key; created (0600, in a 0700 folder) if there is none yet."""
     path = key_path(folder)
-    if path.exists():
+    try:
+        present = path.exists()
+    except OSError as exc:
+        raise SealError(f"cannot reach the configuration folder {path.parent}: {exc}") from exc
+    if present:
         return load_key(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
@@ -110,9 +114,18 @@ def trusted_key(public: str | None) -> Ed25519PublicKey | None:
     """The key signatures are checked against: the one given, else this computer's station key."""
     if public:
         return parse_public(public)
-    if key_path().exists():
+    try:
+        present = key_path().exists()
+    except OSError:  # another user's private folder: as if there were no key here
+        return None
+    if not present:
+        return None
+    try:
         return load_key().public_key()
-    return None
+    except SealError:
+        if not os.access(key_path(), os.R_OK):
+            return None  # the station's key, not readable by this user
+        raise
 
 
 def sign(key: Ed25519PrivateKey, document: dict[str, Any]) -> dict[str, str]:

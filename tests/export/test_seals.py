@@ -216,3 +216,22 @@ def test_compaction_after_an_anchor_is_not_tampering(
     conn.close()
     assert result.readings_deleted > 0
     assert _verify(["--db", db], capsys)[0] == 0
+
+
+def test_an_export_without_a_usable_key_says_it_is_unsigned(
+    simulated: SimulatedShift,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("CHAIRSIDE_CONFIG_DIR", str(blocked))  # the key can be neither read nor created
+    out = tmp_path / "shift.csv"
+    _export(simulated, "csv", out)
+    err = capsys.readouterr().err
+    assert "warning: the export is NOT signed" in err and "Traceback" not in err
+    monkeypatch.setenv("CHAIRSIDE_CONFIG_DIR", str(tmp_path / "station"))
+    assert main(["keys", "public"]) == 0
+    code, text = _verify(["--db", str(simulated.db_path), "--export", str(out)], capsys)
+    assert code == 1 and "is not signed" in text
