@@ -12,6 +12,7 @@ by the seal.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import statistics
 from collections import Counter
@@ -25,7 +26,7 @@ from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import Journal, JournalEntry, canonical_json, range_digest
-from app.store.telemetry import PumpSample
+from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, default_rate_tolerance_ml_h, keep
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -292,9 +293,18 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
 def session_samples(
     journal: Journal, chair: str, session_id: str, since: datetime | None, until: datetime | None
 ) -> list[TelemetrySample]:
-    """A session's pump readings in [since, until), oldest first. With `sample_seal` the one place the
-    exports read the stored readings."""
-    return journal.telemetry(chair, since=since, until=until, session_id=session_id)
+    """A session's pump readings in [since, until), oldest first, as compaction leaves them
+    (app.store.telemetry.keep with the recorder's defaults: the changes, the reading before each, one
+    per 5 minutes), so an export reads the same before and after its session's readings are thinned and
+    `verify --export` still matches. With `sample_seal` the one place the exports read the readings."""
+    samples = journal.telemetry(chair, since=since, until=until, session_id=session_id)
+    kept = keep(samples, _rate_tolerance(), DEFAULT_KEEP_EVERY_S)
+    return [samples[i] for i in kept]
+
+
+@functools.cache
+def _rate_tolerance() -> float:
+    return default_rate_tolerance_ml_h()
 
 
 def sample_seal(journal: Journal, after_ms: int, up_to_ms: int) -> dict[str, str]:

@@ -315,3 +315,24 @@ def test_hl7_identities_come_from_the_station_file(
     code = _export(simulated, shifts_toml, "hl7", out, "--shift", "2026-01-05/day", "--config", str(bad))
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "[hl7] 'not-an-eui' is not an EUI-64" in err
+
+
+def test_exports_still_verify_after_their_readings_are_compacted(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Compaction (app.store.telemetry.compact) thins closed sessions' readings; HL7 and PDF are built
+    from the readings compaction keeps, so they verify the same before and after."""
+    from datetime import UTC, datetime
+
+    from app.store.telemetry import compact
+
+    outs = [tmp_path / f"shift.{fmt}" for fmt in ("hl7", "pdf")]
+    for out in outs:
+        assert _export(simulated, shifts_toml, out.suffix[1:], out, "--shift", "2026-01-05/day") == 0
+    conn = sqlite3.connect(simulated.db_path)
+    result = compact(conn, datetime(2026, 1, 6, tzinfo=UTC))
+    conn.close()
+    assert result.readings_deleted > 100
+    for out in outs:
+        code, text = _verify(simulated, out, capsys)
+        assert code == 0, text
