@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -127,8 +127,8 @@ def observe(t: Telemetry) -> PumpObservation | None:
     return None
 
 
-def _local_tz() -> tzinfo:
-    return datetime.now().astimezone().tzinfo or UTC
+def _local_tz() -> tzinfo | None:
+    return None  # this computer's zone, with the rules of each moment shown (not a fixed offset)
 
 
 class ChairController(QObject):

@@ -20,6 +20,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from app.domain.chair import AlarmRecord, ChairState, ReactionRecord, parse_time
+from app.domain.clock import local_time
 from app.domain.commands import RecordAlarm
 from app.domain.events import EventType
 from app.domain.phase import Phase
@@ -124,7 +125,7 @@ class AlarmInputs:
     link_connected: bool = True
     link_lost_since: datetime | None = None
     chair: str = ""
-    display_tz: tzinfo = UTC
+    display_tz: tzinfo | None = UTC  # None: this computer's zone, daylight saving included
     storage_problem: str = ""  # why the chair's last entry or pump reading did not reach the disk
 
     @property
@@ -141,7 +142,7 @@ class AlarmInputs:
         return "Chair"
 
     def hhmm(self, moment: datetime) -> str:
-        return moment.astimezone(self.display_tz).strftime("%H:%M")
+        return local_time(moment, self.display_tz).strftime("%H:%M")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,40 +10,75 @@ from pathlib import Path
 from typing import Any
 
 from app.demo import Demo, DemoChairOccupied, SpeedClock
+from app.domain.decide import CommandRefused
+from app.ui.desktop import desktop_problem
+from drivers.command_line import number_in, whole_in, window_size
 
 log = logging.getLogger(__name__)
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"window size {text!r}: use WIDTHxHEIGHT, e.g. 1920x1080") from None
-    return width, height
+MAX_SPEED = 10_000.0  # demo time at most this many times faster than real time
+MAX_PREROLL_MIN = 24 * 60.0
+MAX_QUIT_AFTER_S = 7 * 24 * 3600.0
 
 
 def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
+    from app.station.config import MAX_CHAIRS
+
+    chairs = whole_in(1, MAX_CHAIRS)
     gui = parser.add_argument_group("station (no subcommand)")
     gui.add_argument(
         "--db",
         help="the journal database (default: the user data folder; a temporary one for a demo that runs "
         "faster than real time)",
     )
-    gui.add_argument("--chairs", type=int, help="chairs on the floor, 1 to 48 (default 6, or --demo's count)")
-    gui.add_argument("--demo", type=int, metavar="N", help="run N simulated pumps and play the nurses' side")
     gui.add_argument(
-        "--speed", type=float, default=1.0, help="demo time runs this many times faster (default 1)"
+        "--chairs", type=chairs, help=f"chairs on the floor, 1 to {MAX_CHAIRS} (default 6, or --demo's count)"
     )
     gui.add_argument(
-        "--preroll", type=float, default=0.0, metavar="MIN", help="start the demo this many minutes in"
+        "--demo", type=chairs, metavar="N", help="run N simulated pumps and play the nurses' side"
+    )
+    gui.add_argument(
+        "--speed",
+        type=number_in(0.0, MAX_SPEED, above_low=True),
+        default=1.0,
+        help="demo time runs this many times faster (default 1)",
+    )
+    gui.add_argument(
+        "--preroll",
+        type=number_in(0.0, MAX_PREROLL_MIN, unit="min"),
+        default=0.0,
+        metavar="MIN",
+        help="start the demo this many minutes in",
     )
     gui.add_argument(
         "--screenshot", type=Path, metavar="PATH", help="save the window as PNG after --quit-after"
     )
-    gui.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds (wall time)")
-    gui.add_argument("--chair", type=int, metavar="K", help="open chair K's view")
+    gui.add_argument(
+        "--quit-after",
+        type=number_in(0.0, MAX_QUIT_AFTER_S, unit="s"),
+        metavar="S",
+        help="quit after S seconds (wall time)",
+    )
+    gui.add_argument("--chair", type=chairs, metavar="K", help="open chair K's view")
     gui.add_argument("--nurse", metavar="INITIALS", help="the nurse identified at the station")
-    gui.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
+    gui.add_argument("--window-size", type=window_size, metavar="WxH", help="window size, e.g. 1366x768")
+
+
+def gui_arguments_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the station's options taken together (each one alone was checked by argparse),
+    or None. Runs before anything starts: no window, no pump, no database."""
+    demo_count = args.demo or 0
+    chairs = args.chairs or max(6, demo_count)
+    if demo_count > chairs:
+        return f"--demo {demo_count} needs at least as many --chairs (not {chairs})"
+    if args.chair is not None and args.chair > chairs:
+        return f"--chair {args.chair}: the floor has {chairs} chairs"
+    if not demo_count and (args.speed != 1.0 or args.preroll):
+        return "--speed and --preroll are for the demo: add --demo N"
+    if args.db and Path(args.db).is_dir():
+        return f"--db {args.db} is a directory, not a database"
+    return None
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -52,7 +87,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from app import errors
     from app.chairs import FloorController
-    from app.domain.clock import Clock, SystemClock
+    from app.domain.clock import Clock, StationClock
     from app.floor import Floor
     from app.paths import data_dir, default_db_path
     from app.protocol_library import ProtocolLibrary
@@ -61,11 +96,12 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
 
+    problem = gui_arguments_problem(args) or desktop_problem()
+    if problem is not None:
+        print(f"chairside: {problem}", file=sys.stderr)
+        return 2
     demo_count = args.demo or 0
     chairs = args.chairs or max(6, demo_count)
-    if demo_count > chairs:
-        print(f"chairside: --demo {demo_count} needs at least as many --chairs", file=sys.stderr)
-        return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setApplicationName("Chairside")
@@ -77,7 +113,7 @@ def run_gui(args: argparse.Namespace) -> int:
         demo_clock = SpeedClock(args.speed)
         clock = demo_clock
     else:
-        clock = SystemClock()
+        clock = StationClock()
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if args.db:
         db_path = Path(args.db)
@@ -103,8 +139,8 @@ def run_gui(args: argparse.Namespace) -> int:
         if demo_count:
             try:
                 demo = _start_demo(controller, floor, demo_clock, demo_count, args)
-            except DemoChairOccupied as occupied:
-                print(f"chairside: {occupied}", file=sys.stderr)
+            except (DemoChairOccupied, CommandRefused) as refused:
+                print(f"chairside: the demo cannot start: {refused}", file=sys.stderr)
                 return 2
         if args.window_size:
             window.resize(*args.window_size)
@@ -120,14 +156,26 @@ def run_gui(args: argparse.Namespace) -> int:
         if args.quit_after is not None:
 
             def finish() -> None:
-                if args.screenshot:
-                    controller.tick()
-                    app.processEvents()
-                    args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-                    window.grab().save(str(args.screenshot))
-                    print(f"saved {args.screenshot}")
-                window.close()
-                app.quit()
+                code = 0
+                try:
+                    if args.screenshot:
+                        controller.tick()
+                        app.processEvents()
+                        try:
+                            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+                            saved = window.grab().save(str(args.screenshot))
+                        except OSError:
+                            saved = False
+                        if saved:
+                            print(f"saved {args.screenshot}")
+                        else:
+                            print(
+                                f"chairside: cannot save the screenshot to {args.screenshot}", file=sys.stderr
+                            )
+                            code = 2
+                finally:
+                    window.close()
+                    app.exit(code)
 
             QTimer.singleShot(round(args.quit_after * 1000), finish)
         return int(app.exec())
@@ -148,6 +196,7 @@ def _start_demo(
     assert clock is not None
     names = [c.name for c in controller.chairs[:count]]
     demo = Demo(floor, clock, chairs=count, speed=args.speed, chair_names=names)
+    demo.release_leftovers()  # before the pre-roll checks patients in on those chairs
     # Pre-roll: jump the floor's (and so the pumps') clock a minute at a time, playing the scripts
     for _ in range(int(args.preroll)):
         clock.advance(minutes=1.0)
