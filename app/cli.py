@@ -16,7 +16,7 @@ from app.domain.protocol import MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
 from app.errors import append_crash
 from app.export.cli import register as register_export
-from app.export.keys_cli import ensure_station_key, journal_anchor_problem
+from app.export.keys_cli import ensure_station_key, journal_anchor_problem, public_key_argument
 from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.paths import data_dir, default_db_path
@@ -271,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check the journal's hash chain (or an export against it)")
     verify.add_argument("--db", help=f"database (default {default_db_path()})")
     verify.add_argument("--export", type=Path, help="an exported shift log to check against the journal")
-    verify.add_argument("--public-key", help="the station's key (`chairside keys public`) for signatures")
+    verify.add_argument(
+        "--public-key", type=public_key_argument, help="the station's key (`chairside keys public`)"
+    )
     verify.set_defaults(func=cmd_verify)
 
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")

@@ -19,6 +19,7 @@ from app.export.seals import (
     fingerprint,
     key_path,
     load_or_create_key,
+    parse_public,
     public_text,
     trusted_key,
 )
@@ -66,6 +67,15 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         f"{len(record['samples'])} streams at {record['at']}, key {fingerprint(public_text(key))}"
     )
     return 0
+
+
+def public_key_argument(text: str) -> str:
+    """argparse type for --public-key: a bad key is one line and exit 2."""
+    try:
+        parse_public(text)
+    except SealError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
 
 
 def ensure_station_key() -> None:

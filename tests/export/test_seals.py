@@ -235,3 +235,14 @@ def test_an_export_without_a_usable_key_says_it_is_unsigned(
     assert main(["keys", "public"]) == 0
     code, text = _verify(["--db", str(simulated.db_path), "--export", str(out)], capsys)
     assert code == 1 and "is not signed" in text
+
+
+def test_a_bad_public_key_is_one_line_and_exit_2(
+    simulated: SimulatedShift, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulated.journal.close()
+    with pytest.raises(SystemExit) as info:
+        main(["verify", "--db", str(simulated.db_path), "--public-key", "ed25519:not-base64!"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "is not a station public key" in err and "Traceback" not in err
