@@ -36,6 +36,9 @@ from app.store.journal import Journal, canonical_json
 KEY_FILE = "station-ed25519.pem"
 PUBLIC_PREFIX = "ed25519:"
 ANCHOR_KIND = "chairside-anchor"
+ANCHOR_KEYS = frozenset(
+    {"kind", "position", "head_hash", "at", "samples_until_ms", "samples", "compacted_until_ms", "previous"}
+)
 
 
 class SealError(RuntimeError):
@@ -190,8 +193,15 @@ class AnchorLog:
                 record = json.loads(line)
             except ValueError as exc:
                 raise SealError(f"{self.path.name} line {number} is damaged: {exc}") from exc
-            if not isinstance(record, dict) or record.get("kind") != ANCHOR_KIND:
-                raise SealError(f"{self.path.name} line {number} is not a Chairside anchor")
+            if (
+                not isinstance(record, dict)
+                or record.get("kind") != ANCHOR_KIND
+                or not set(record) >= ANCHOR_KEYS
+                or not isinstance(record.get("samples"), dict)
+            ):
+                raise SealError(
+                    f"{self.path.name} line {number} is not a Chairside anchor (damaged or foreign)"
+                )
             records.append(record)
         return records
 

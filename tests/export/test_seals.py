@@ -246,3 +246,17 @@ def test_a_bad_public_key_is_one_line_and_exit_2(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "is not a station public key" in err and "Traceback" not in err
+
+
+def test_a_damaged_anchor_log_is_named_never_a_traceback(
+    simulated: SimulatedShift, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anchor_log_path(simulated.db_path).write_text(
+        '{"kind": "chairside-anchor", "position": 1}\n', encoding="utf-8"
+    )
+    out = tmp_path / "shift.csv"
+    _export(simulated, "csv", out)  # the export goes on, and says what it could not do
+    err = capsys.readouterr().err
+    assert "warning: no journal anchor was written" in err and "is not a Chairside anchor" in err
+    code, text = _verify(["--db", str(simulated.db_path)], capsys)
+    assert code == 1 and "line 1 is not a Chairside anchor (damaged or foreign)" in text
