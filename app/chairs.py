@@ -50,7 +50,7 @@ from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telem
 
 log = logging.getLogger(__name__)
 
-RATE_TOLERANCE_ML_H = 0.05
+RATE_TOLERANCE_ML_H = load_alarm_policy().same_rate_ml_h
 PUMP_ACTOR = "pump"  # pump-documented entries when no nurse is identified at the station
 SYSTEM_ACTOR = "system"  # alarms raised and cleared by the rules
 

@@ -480,8 +480,9 @@ class SessionFeed:
             "R42", "ORU_R01", control, C.PCD10_PROFILE, "", self._service(), entry.occurred_at
         )
         values = delivery_values(self.state, code, d)
+        responsible = self.state.assigned_nurse or self.nurse  # the domain's responsible nurse
         segments += b.obx(
-            values, b.time(entry.occurred_at), observer(self.nurse), b.equipment(self.state.chair)
+            values, b.time(entry.occurred_at), observer(responsible), b.equipment(self.state.chair)
         )
         return self._message(control, "R42", f"delivery {what}", entry, segments)
 

@@ -511,7 +511,9 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
 
 
 def responsible_nurse(state: ChairState) -> str:
-    """The last person (not the pump or the system) who recorded an entry in the session."""
+    """The nurse the session assigns (check-in, handover), else the last person who recorded an entry."""
+    if state.assigned_nurse:
+        return state.assigned_nurse
     people = [e.actor for e in state.events if is_person(e.actor)]
     return people[-1] if people else "-"
 

@@ -109,7 +109,7 @@ class AlarmRow(QFrame):
         self.entry = entry
         alarm = entry.alarm
         self.symbol.setText(alarm.priority.symbol)
-        category = "TECHNICAL" if alarm.category is AlarmCategory.TECHNICAL else "CLINICAL"
+        category = alarm.category.value.upper()  # CLINICAL, TECHNICAL or NOTIFICATION
         tags = [f"{alarm.priority.label.upper()} · {category}"]
         if entry.escalated:
             tags.append("ESCALATED")

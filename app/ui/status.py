@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 
+from app.alarm_policy import load_alarm_policy
 from app.domain.chair import ChairState
 from app.domain.clock import local_time
+from app.domain.decide import discharge_failures, start_failures
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 
-RATE_TOLERANCE_ML_H = 0.5
+_POLICY = (
+    load_alarm_policy()
+)  # the one rate tolerance: the banner says "set pump" exactly when the alarm would
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,13 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         return None
     reaction = state.reactions[-1]
     at = hhmm(reaction.onset_at)
+    pump_stopped = pump_rate is not None and pump_rate <= 0  # a linked pump says it is not delivering
     pump_rate = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-    if reaction.action is ReactionAction.DISCONTINUE and state.phase is Phase.DISCONTINUED:
+    if (
+        reaction.action is ReactionAction.DISCONTINUE
+        and state.phase in (Phase.DISCONTINUED, Phase.OBSERVATION)
+        and not (state.phase is Phase.OBSERVATION and pump_stopped)
+    ):
         return NextAction(
             ActionKind.STOP_PUMP,
             f"⚠ STOP THE PUMP: grade {reaction.grade} reaction at {at}, permanently discontinued",
@@ -131,7 +140,7 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         reaction.action is ReactionAction.HALVE_RATE
         and state.phase is Phase.INFUSING
         and pump_rate is not None
-        and pump_rate > reaction.new_rate_ml_h + RATE_TOLERANCE_ML_H
+        and _POLICY.above_plan(pump_rate, reaction.new_rate_ml_h)
         and not _rate_changed_since(state, reaction.seq)
     ):
         return NextAction(
@@ -152,7 +161,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if state is None or state.phase in (Phase.EMPTY, Phase.DISCHARGED):
         return NextAction(ActionKind.CHECK_IN, "Check in a patient")
     instruction = reaction_instruction(state, pump_rate)
-    if instruction is not None and state.phase is not Phase.PAUSED:
+    if instruction is not None and state.phase not in (Phase.PAUSED, Phase.OBSERVATION):
         return instruction
     phase = state.phase
     protocol = state.require_protocol()
@@ -167,6 +176,9 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
                 ActionKind.PREMEDICATION,
                 f"Give premeds ({len(required) - len(missing)} of {len(required)} given)",
             )
+        refused = [f for f in start_failures(state, now) if f.code == "premedication_too_early"]
+        if refused:  # the window closed: the guard would refuse a start now
+            return NextAction(ActionKind.PREMEDICATION, f"Repeat premeds: {refused[0].message}")
         ready = state.premedication_ready_at
         if ready is not None and ready > now:
             return NextAction(
@@ -180,13 +192,20 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if phase is Phase.INFUSING:
         planned = state.planned_rate_ml_h(now)
         running = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-        if running is not None and planned > 0 and abs(running - planned) > RATE_TOLERANCE_ML_H:
+        if running is not None and planned > 0 and _POLICY.off_plan(running, planned):
             urgent = running > planned
             sign = "⚠ " if urgent else ""
             return NextAction(
                 ActionKind.SET_RATE,
                 f"{sign}Set pump to {rate_text(planned)} now (pump at {rate_text(running)})",
                 urgent=urgent,
+                rate_ml_h=planned,
+            )
+        holding = [r for r in state.reactions if r.holds_until_resolved]
+        if holding:  # no step-up before the nurse records the symptoms resolved
+            return NextAction(
+                ActionKind.WAIT,
+                f"Hold {rate_text(planned)}: record when symptoms resolve (grade {holding[-1].grade})",
                 rate_ml_h=planned,
             )
         change = state.next_rate_change(now)
@@ -200,11 +219,23 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         if instruction is not None:
             return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
         return NextAction(ActionKind.RESUME, "Resume infusion")
-    if phase is Phase.OBSERVATION:
+    watched = phase is Phase.DISCONTINUED and state.infusion_ended_at is not None and instruction is None
+    if phase is Phase.OBSERVATION or watched:  # stopped for good during the infusion: watched the same way
+        open_ = state.unresolved_reactions
+        if open_:
+            return NextAction(
+                ActionKind.WAIT,
+                f"Record when symptoms resolve (grade {open_[-1].grade}); observation "
+                f"{protocol.observation_min:g} min after",
+            )
         ends = state.observation_ends_at
         if ends is not None and ends > now:
             return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
-        return NextAction(ActionKind.DISCHARGE, "Discharge")
+        if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
+            return NextAction(ActionKind.WAIT, "Take vital signs before discharge")
+        return NextAction(
+            ActionKind.DISCHARGE, "Discharge" if phase is Phase.OBSERVATION else "Discharge (stopped)"
+        )
     if phase is Phase.DISCONTINUED:
         if instruction is not None:
             return NextAction(ActionKind.DISCHARGE, instruction.text, urgent=True)
@@ -234,6 +265,12 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
         ready = state.premedication_ready_at
         if ready is not None:
             result.append(Countdown("Premed lead time over", ready))
+        open_windows = [
+            (closes, drug) for drug, _opens, closes in state.premedication_windows() if closes > now
+        ]
+        if open_windows:  # the first to close: start before it, or that premed must be repeated
+            closes, drug = min(open_windows)
+            result.append(Countdown(f"{drug.split(' (')[0].capitalize()} window closes", closes))
     change = state.next_rate_change(now)
     if change is not None and change[1] > 0:
         result.append(Countdown(f"Next step {rate_text(change[1])}", change[0]))
@@ -244,6 +281,9 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
     ends = state.observation_ends_at
     if phase is Phase.OBSERVATION and ends is not None:
         result.append(Countdown("Observation end", ends))
+    due = state.vitals_due
+    if due is not None:
+        result.append(Countdown(f"Vitals due ({due[1]})", due[0]))
     expires = state.bag_expires_at
     if expires is not None and phase in (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED):
         result.append(Countdown("Bag expires", expires))
@@ -253,7 +293,12 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
 def next_deadline(state: ChairState | None, now: datetime) -> Countdown | None:
     """The one countdown the overview shows: next step, infusion end, or observation end."""
     for countdown in countdowns(state, now):
-        if countdown.label != "Bag expires":
+        label = countdown.label
+        if (
+            label != "Bag expires"
+            and not label.startswith("Vitals due")
+            and not label.endswith("window closes")
+        ):
             return countdown
     return None
 

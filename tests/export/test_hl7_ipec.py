@@ -208,7 +208,7 @@ def test_reactions_vitals_notes_and_alarms_reach_hl7(
         clock.advance(seconds=40)
         chair_script.run(RecordAlarm(kind, *alarm))
     messages = _build(journal, clock)
-    vitals = next(m for m in messages if m.what == "vital signs")
+    vitals = next(m for m in messages if m.what == "vital signs" and "|131|" in m.er7)
     assert _obx(vitals, "MDC_PRESS_BLD_NONINV_SYS")[2:7] == [
         "NM",
         "150021^MDC_PRESS_BLD_NONINV_SYS^MDC",
@@ -370,3 +370,18 @@ def test_a_live_feed_gets_the_same_messages_entry_by_entry(
     for entry in journal.entries(session_id=chair_script.session_id):
         live += feed.on_entry(entry)
     assert [m.er7 for m in live] == [m.er7 for m in exported]
+
+
+def test_obx16_follows_the_handover_of_the_responsible_nurse(
+    floor: Floor, clock: ManualClock, journal: Journal, chair_script: ChairScript
+) -> None:
+    from app.domain.commands import HandOver
+
+    chair_script.to_infusing()
+    clock.advance(minutes=20)
+    chair_script.run(HandOver("RN-CD"))
+    clock.advance(minutes=10)
+    chair_script.floor.execute(chair_script.session_id, ChangeRate(80, "pump"), "pump")
+    events = _delivery(_build(journal, clock))
+    assert _obx(events[0], "MDC_FLOW_FLUID_PUMP")[16] == "RN-AB"
+    assert _obx(events[-1], "MDC_FLOW_FLUID_PUMP")[16] == "RN-CD"  # entered by the pump, for RN-CD

@@ -38,7 +38,7 @@ class PremedicationDialog(CommandDialog):
             given = QCheckBox()
             drug = QLabel(premed.drug + ("" if premed.required else " (optional)"))
             drug.setWordWrap(True)
-            dose, route = QLineEdit(premed.dose), QLineEdit(premed.route)
+            dose, route = QLineEdit(premed.suggested_dose), QLineEdit(premed.suggested_route)
             at = datetime_edit(now)
             if done is not None:
                 given.setEnabled(False)
