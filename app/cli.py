@@ -23,6 +23,8 @@ from app.domain.schedule import (
 )
 from app.errors import append_crash
 from app.export.cli import register as register_export
+from app.export.keys_cli import ensure_station_key, journal_anchor_problem, public_key_argument
+from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.paths import data_dir, default_db_path
 from app.private_files import set_private_umask
@@ -253,7 +255,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return int(verify_export(args))
     with _open_journal(args) as journal:
         result = journal.verify()
+        anchor_problem = journal_anchor_problem(journal, args.public_key) if result.intact else None
         damage = journal.integrity_problems()
+    if anchor_problem:
+        print(f"journal NOT intact: {anchor_problem}", file=sys.stderr)
+        return 1
     file_check = "file intact (SQLite integrity_check ok)" if not damage else "file DAMAGED"
     if result.intact and not damage:
         print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}; {file_check}")
@@ -311,12 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check the journal's hash chain (or an export against it)")
     verify.add_argument("--db", help=f"database (default {default_db_path()})")
     verify.add_argument("--export", type=Path, help="an exported shift log to check against the journal")
+    verify.add_argument(
+        "--public-key", type=public_key_argument, help="the station's key (`chairside keys public`)"
+    )
     verify.set_defaults(func=cmd_verify)
 
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_keys(sub)
     register_maintenance(sub)
     register_config(sub)
     add_gui_arguments(parser)
@@ -330,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         if args.command is None:
+            ensure_station_key()
             return int(run_gui(args))
         return int(args.func(args))
 

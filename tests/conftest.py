@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+# The station key is created at first use: never in the real configuration folder during tests.
+os.environ.setdefault("CHAIRSIDE_CONFIG_DIR", __import__("tempfile").mkdtemp(prefix="chairside-config-"))
 # A station under test never beeps through the developer's speakers: the sound tests start their own
 # PulseAudio daemon and point the station at it (tests/station/pulse.py).
 os.environ["PULSE_SERVER"] = "unix:/nonexistent/chairside-tests-use-their-own-sound-server"

@@ -35,6 +35,8 @@ class CheckIn:
     last_dose_on: date | None = None
     bag_gtin: str = ""
     override: Override | None = None
+    visit_number: str = ""  # the hospital's visit / encounter number, when scanned or typed at check-in
+    order_number: str = ""  # the placer order number of the infusion, when scanned or typed
     first_dose: bool = False  # the explicit "first dose" that stands in for a last-dose date
     dose_mg: float | None = None  # the dose in the bag (mg/h protocols: sets mL/h); None: the protocol's
     bag_refrigerated_until: datetime | None = None  # stored at 2-8 C after preparation until then

@@ -340,6 +340,10 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
         ],
         **overrides,
     }
+    # Optional identifiers, recorded only when entered (earlier entries keep their exact payload).
+    for key, value in (("visit_number", c.visit_number), ("order_number", c.order_number)):
+        if value.strip():
+            data[key] = value.strip()
     return [Event(EventType.CHECKED_IN, ctx.now, ctx.actor, data)]
 
 

@@ -63,6 +63,8 @@ class Visit:
     occlusion_alarm_at_min: float | None = None
     pause_at_min: float | None = None  # a nurse pause of 5 minutes
     nurse: str = NURSES[0]
+    visit_number: str = ""  # scanned at check-in (optional)
+    order_number: str = ""
 
 
 @dataclass
@@ -138,6 +140,8 @@ def _visit_script(
             prior_infusions=0 if first_course else 3,
             prior_serious_reaction=False,
             last_dose_on=None if first_course else now.date() - timedelta(days=182),
+            visit_number=visit.visit_number,
+            order_number=visit.order_number,
             first_dose=first_course,
         ),
         nurse,
@@ -303,6 +307,8 @@ def demo_visits(chairs: int, shift_hours: float = 12.0, *, day: date | None = No
                     occlusion_alarm_at_min=35.0 if number % 4 == 2 else None,
                     pause_at_min=70.0 if number % 7 == 4 else None,
                     nurse=NURSES[chair_index % len(NURSES)],
+                    visit_number=f"V{2026000 + number}" if number % 3 else "",
+                    order_number=f"ORD{500000 + number}" if number % 3 else "",
                 )
             )
             elapsed += typical_min[protocol_id] + 15.0
