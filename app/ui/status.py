@@ -89,6 +89,19 @@ def rate_text(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:g} mL/h" if rate == int(rate) else f"{rate:.1f} mL/h"
 
 
+def mg_h_text(rate_mg_h: float) -> str:
+    return f"{rate_mg_h:.0f} mg/h" if abs(rate_mg_h - round(rate_mg_h)) < 0.05 else f"{rate_mg_h:.1f} mg/h"
+
+
+def dose_rate_text(state: ChairState | None, rate: float | None) -> str:
+    """A pump rate as the nurse sets it (mL/h), with the dose rate for a protocol dosed in mg/h
+    (rituximab): "25 mL/h (50 mg/h)". The mg/h comes from this session's bag concentration."""
+    text = rate_text(rate)
+    if rate is None or state is None or state.protocol is None or not state.protocol.dosed_in_mg_h:
+        return text
+    return f"{text} ({mg_h_text(rate * state.concentration_mg_ml)})"
+
+
 class ActionKind(Enum):
     CHECK_IN = "check_in"
     SCREENING = "screening"
@@ -99,6 +112,7 @@ class ActionKind(Enum):
     WAIT = "wait"
     RESUME = "resume"
     DISCHARGE = "discharge"
+    VITALS = "vitals"
 
 
 @dataclass(frozen=True)
@@ -132,7 +146,7 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         return NextAction(
             ActionKind.STOP_PUMP,
             f"⚠ PUMP STOPPED (grade {reaction.grade} at {at}). Restart at "
-            f"{rate_text(reaction.restart_rate_ml_h)} only when all symptoms resolved",
+            f"{dose_rate_text(state, reaction.restart_rate_ml_h)} only when all symptoms resolved",
             urgent=True,
             rate_ml_h=0.0,
         )
@@ -145,7 +159,8 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
     ):
         return NextAction(
             ActionKind.SET_RATE,
-            f"⚠ SET PUMP TO {rate_text(reaction.new_rate_ml_h)} now (grade {reaction.grade} reaction at {at})",
+            f"⚠ SET PUMP TO {dose_rate_text(state, reaction.new_rate_ml_h)} now "
+            f"(grade {reaction.grade} reaction at {at})",
             urgent=True,
             rate_ml_h=reaction.new_rate_ml_h,
         )
@@ -170,25 +185,34 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if phase is Phase.PREMEDICATION:
         required = [p for p in protocol.premedications if p.required]
         missing = [p for p in required if state.premedication_given(p.drug) is None]
-        first_rate = protocol.steps[0].rate_ml_h
+        first_rate = state.steps[0].rate_ml_h  # this session's ladder (mg/h protocols: its concentration)
         if missing:
             return NextAction(
                 ActionKind.PREMEDICATION,
                 f"Give premeds ({len(required) - len(missing)} of {len(required)} given)",
             )
-        refused = [f for f in start_failures(state, now) if f.code == "premedication_too_early"]
+        # The banner never suggests a start the guard would refuse (issue 10, point 10)
+        failures = start_failures(state, now)
+        refused = [f for f in failures if f.code == "premedication_too_early"]
         if refused:  # the window closed: the guard would refuse a start now
             return NextAction(ActionKind.PREMEDICATION, f"Repeat premeds: {refused[0].message}")
+        first_text = dose_rate_text(state, first_rate)
+        if any(f.code == "baseline_vitals_missing" for f in failures):
+            # Vitals first; the start dialog (with its override) stays one click away
+            return NextAction(
+                ActionKind.START, f"Baseline vitals first (Vitals…), then start at {first_text}"
+            )
+        bag = [f for f in failures if f.code.startswith("bag_")]
+        if bag:  # a new bag, or a start past the guard with a reason (the start dialog offers it)
+            return NextAction(ActionKind.START, f"⚠ Bag: {bag[0].message}", urgent=True)
         ready = state.premedication_ready_at
         if ready is not None and ready > now:
             return NextAction(
                 ActionKind.START,
-                f"Start infusion at {rate_text(first_rate)} from {hhmm(ready)}",
+                f"Start infusion at {first_text} from {hhmm(ready)}",
                 rate_ml_h=first_rate,
             )
-        return NextAction(
-            ActionKind.START, f"Start infusion at {rate_text(first_rate)} now", rate_ml_h=first_rate
-        )
+        return NextAction(ActionKind.START, f"Start infusion at {first_text} now", rate_ml_h=first_rate)
     if phase is Phase.INFUSING:
         planned = state.planned_rate_ml_h(now)
         running = pump_rate if pump_rate is not None else state.pump_rate_ml_h
@@ -197,7 +221,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
             sign = "⚠ " if urgent else ""
             return NextAction(
                 ActionKind.SET_RATE,
-                f"{sign}Set pump to {rate_text(planned)} now (pump at {rate_text(running)})",
+                f"{sign}Set pump to {dose_rate_text(state, planned)} now (pump at {rate_text(running)})",
                 urgent=urgent,
                 rate_ml_h=planned,
             )
@@ -205,14 +229,17 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         if holding:  # no step-up before the nurse records the symptoms resolved
             return NextAction(
                 ActionKind.WAIT,
-                f"Hold {rate_text(planned)}: record when symptoms resolve (grade {holding[-1].grade})",
+                f"Hold {dose_rate_text(state, planned)}: record when symptoms resolve "
+                f"(grade {holding[-1].grade})",
                 rate_ml_h=planned,
             )
         change = state.next_rate_change(now)
         if change is not None and change[1] > 0:
             when, rate = change
             verb = "Step up" if rate > planned else "Step down"
-            return NextAction(ActionKind.WAIT, f"{verb} to {rate_text(rate)} at {hhmm(when)}", rate_ml_h=rate)
+            return NextAction(
+                ActionKind.WAIT, f"{verb} to {dose_rate_text(state, rate)} at {hhmm(when)}", rate_ml_h=rate
+            )
         end = state.projected_end(now)
         return NextAction(ActionKind.WAIT, f"Infusion ends about {hhmm(end)}")
     if phase is Phase.PAUSED:
@@ -232,7 +259,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         if ends is not None and ends > now:
             return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
         if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
-            return NextAction(ActionKind.WAIT, "Take vital signs before discharge")
+            return NextAction(ActionKind.VITALS, "Take vital signs before discharge")
         return NextAction(
             ActionKind.DISCHARGE, "Discharge" if phase is Phase.OBSERVATION else "Discharge (stopped)"
         )
@@ -265,15 +292,17 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
         ready = state.premedication_ready_at
         if ready is not None:
             result.append(Countdown("Premed lead time over", ready))
-        open_windows = [
-            (closes, drug) for drug, _opens, closes in state.premedication_windows() if closes > now
-        ]
-        if open_windows:  # the first to close: start before it, or that premed must be repeated
-            closes, drug = min(open_windows)
-            result.append(Countdown(f"{drug.split(' (')[0].capitalize()} window closes", closes))
+        # Each premed's window: start before it closes, or that premed must be repeated. Premeds
+        # whose windows close together share a line.
+        closing: dict[datetime, list[str]] = {}
+        for drug, _opens, closes in state.premedication_windows():
+            if closes > now:
+                closing.setdefault(closes, []).append(drug.split(" (")[0])
+        for closes in sorted(closing):
+            result.append(Countdown(f"{', '.join(closing[closes]).capitalize()} window closes", closes))
     change = state.next_rate_change(now)
     if change is not None and change[1] > 0:
-        result.append(Countdown(f"Next step {rate_text(change[1])}", change[0]))
+        result.append(Countdown(f"Next step {dose_rate_text(state, change[1])}", change[0]))
     if phase in (Phase.INFUSING, Phase.PAUSED):
         end = state.projected_end(now)
         if end is not None:
@@ -281,24 +310,42 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
     ends = state.observation_ends_at
     if phase is Phase.OBSERVATION and ends is not None:
         result.append(Countdown("Observation end", ends))
-    due = state.vitals_due
+    due = vitals_countdown(state, now)
     if due is not None:
-        result.append(Countdown(f"Vitals due ({due[1]})", due[0]))
+        result.append(due)
     expires = state.bag_expires_at
     if expires is not None and phase in (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED):
         result.append(Countdown("Bag expires", expires))
     return result
 
 
+def vitals_countdown(state: ChairState | None, now: datetime) -> Countdown | None:
+    """When the protocol's schedule wants vital signs next; past due it says OVERDUE."""
+    due = state.vitals_due if state is not None else None
+    if due is None:
+        return None
+    at, why = due
+    return Countdown(f"⚠ Vitals OVERDUE ({why})" if at < now else f"Vitals due ({why})", at)
+
+
+def vitals_text(state: ChairState | None, now: datetime) -> str:
+    """The tile's line for vital signs: "Vitals in 12 min", "⚠ Vitals overdue 7 min"."""
+    countdown = vitals_countdown(state, now)
+    if countdown is None:
+        return ""
+    left = countdown.target - now
+    if abs(left.total_seconds()) < 60:
+        return "Vitals due now"
+    if left.total_seconds() < 0:
+        return f"⚠ Vitals overdue {duration_text(left).removesuffix(' ago')}"
+    return f"Vitals {duration_text(left)}"
+
+
 def next_deadline(state: ChairState | None, now: datetime) -> Countdown | None:
     """The one countdown the overview shows: next step, infusion end, or observation end."""
     for countdown in countdowns(state, now):
         label = countdown.label
-        if (
-            label != "Bag expires"
-            and not label.startswith("Vitals due")
-            and not label.endswith("window closes")
-        ):
+        if label != "Bag expires" and "Vitals" not in label and not label.endswith("window closes"):
             return countdown
     return None
 

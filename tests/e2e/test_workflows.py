@@ -15,7 +15,6 @@ from pytestqt.qtbot import QtBot
 from app.chairs import ChairController, FloorController
 from app.domain.chair import ChairState
 from app.domain.clock import ManualClock
-from app.domain.commands import RecordVitals, ResolveSymptoms
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.floor import Floor
@@ -25,7 +24,9 @@ from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.infusion import DischargeDialog, ResumeDialog, StartInfusionDialog
 from app.ui.dialogs.premedication import PremedicationDialog
 from app.ui.dialogs.reaction import ReactionDialog
+from app.ui.dialogs.reaction_outcome import ResolveDialog
 from app.ui.dialogs.screening import ScreeningDialog
+from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.main_window import MainWindow
 from app.ui.timeline import describe
 from tests.e2e.pumps import PumpOnPty, connect, pump_on_pty, wait_polls
@@ -147,6 +148,17 @@ class Station:
         dialog.choose(grade, *signs)
         self.save(dialog)
 
+    def resolve_symptoms(self) -> None:
+        self.qtbot.mouseClick(self.view.resolved_button, Qt.MouseButton.LeftButton)
+        dialog = self.view.current_dialog
+        assert isinstance(dialog, ResolveDialog)
+        self.save(dialog)
+
+    def take_vitals(self, dialog: CommandDialog, **values: float) -> None:
+        assert isinstance(dialog, VitalsDialog)
+        dialog.vitals.set_values(**values)
+        self.save(dialog)
+
     def journal_holds_the_timeline(self, shown: list[str]) -> None:
         journal = self.floor_controller.floor.journal
         recorded = {describe(e) for e in journal.events(self.session_id)}
@@ -185,12 +197,11 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert not s.view.instruction.isVisible()
     assert not [a for a in s.chair.active_alarms if a.rule.startswith("rate_above_plan")]
 
-    # The reduced rate holds until the nurse records the symptoms resolved (the button for it comes with
-    # the reaction dialog; the domain command goes through the chair controller here)
+    # The reduced rate holds until the nurse records the symptoms resolved (the chair view's button)
     s.advance(35)
     assert s.view.next_button.text().startswith("Hold 40 mL/h: record when symptoms resolve")
     assert not [a for a in s.chair.active_alarms if a.rule == "step_up_overdue"]
-    s.chair.execute(ResolveSymptoms())
+    s.resolve_symptoms()
 
     # The nurse annotates the pump's rate change with the reason
     s.view.timeline.setCurrentIndex(s.view.timeline_model.index(0))
@@ -214,7 +225,7 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     early.reject()
     s.advance(61)
     assert s.view.next_button.text() == "Take vital signs before discharge"
-    s.chair.execute(RecordVitals({"systolic_mmhg": 118, "heart_rate_bpm": 76}))
+    s.take_vitals(s.next_action(), systolic_mmhg=118, heart_rate_bpm=76)
     assert s.view.next_button.text() == "Discharge"
     shown = s.view.timeline_model.texts()
     s.save(s.next_action())
@@ -281,8 +292,10 @@ def test_life_threatening_reaction_discontinues(station: Station) -> None:
     s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=10_000)  # the pump shows it done
     assert s.view.next_button.text().startswith("Record when symptoms resolve (grade 4)")
     s.advance(20)
-    s.chair.execute(ResolveSymptoms())
-    s.chair.execute(RecordVitals({"systolic_mmhg": 112, "spo2_percent": 97}))
+    s.resolve_symptoms()
+    s.qtbot.mouseClick(s.view.vitals_button, Qt.MouseButton.LeftButton)
+    assert s.view.current_dialog is not None
+    s.take_vitals(s.view.current_dialog, systolic_mmhg=112, spo2_percent=97)
     s.advance(61)
     shown = s.view.timeline_model.texts()
     dialog = s.next_action()
