@@ -32,12 +32,10 @@ from app.domain.commands import (
     ChangeRate,
     CheckIn,
     Command,
-    CompleteInfusion,
     Discharge,
     Discontinue,
     GivePremedication,
     Override,
-    PauseInfusion,
     RecordReaction,
     RecordScreening,
     RecordVitals,
@@ -49,9 +47,13 @@ from app.domain.decide import CommandRefused
 from app.domain.phase import Phase
 from app.domain.schedule import SegmentKind
 from app.floor import Floor
+from app.station.config import ChairConfig, PumpConfig, StationConfig
+from app.station.pump import PumpObservation, command_for, observe
 from app.store.journal import JournalError
 from drivers.base import DeliveryState
-from drivers.sim import SimAlarm, SimulatedPump, SimulatorFleet
+from drivers.sim import PumpServer, SimAlarm, SimulatedPump, SimulatorFleet
+from drivers.sim.pump import PumpSnapshot
+from drivers.sim.responder import telemetry_of
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +282,22 @@ class Demo:
                 chair.url = self._fleet.add(chair.pump).url
         return {chair.name: chair.url for chair in self.chairs}
 
+    @property
+    def servers(self) -> list[PumpServer]:
+        """The simulated pumps' servers (after `start`), in chair order: benches inject line faults."""
+        return list(self._fleet.servers) if self._fleet is not None else []
+
+    def station_config(self, chair_names: Sequence[str] | None = None) -> StationConfig:
+        """The station configuration for these simulated pumps (call `start` first): the demo starts
+        the station through the same path as a configured floor. `chair_names` adds chairs without a
+        pump after the demo's own."""
+        if any(not chair.url for chair in self.chairs):
+            raise RuntimeError("start the demo's pumps before asking for their configuration")
+        pumps = {chair.name: PumpConfig("alaris", chair.url) for chair in self.chairs}
+        names = list(chair_names) if chair_names is not None else list(pumps)
+        names += [name for name in pumps if name not in names]
+        return StationConfig(name="Demo", chairs=tuple(ChairConfig(name, pumps.get(name)) for name in names))
+
     def stop(self) -> None:
         if self._fleet is not None:
             self._fleet.close()
@@ -331,8 +349,20 @@ class Demo:
     def _run(self, chair: DemoChair, command: Command) -> ChairState:
         return self.floor.execute(chair.session_id, command, chair.nurse)
 
-    def _document(self, chair: DemoChair, command: Command) -> bool:
-        """Journal what the pump did, unless the chair controller already has (refused for the phase)."""
+    @staticmethod
+    def _seen(snapshot: PumpSnapshot, now: datetime) -> PumpObservation | None:
+        return observe(telemetry_of(snapshot, now))
+
+    def _document(self, chair: DemoChair, state: ChairState, snapshot: PumpSnapshot, now: datetime) -> bool:
+        """Journal what the pump did by itself (stopped, complete), as the station's core decides it
+        (`app.station.pump`), unless the station already has (refused for the phase)."""
+        reading = telemetry_of(snapshot, now)
+        seen = observe(reading)
+        if seen is None or seen.kind == "running":
+            return False  # rate changes are the nurse's, made through the app below
+        command = command_for(state, seen, round(reading.volume_infused_ml, 1), now)
+        if command is None:
+            return False
         try:
             self._run(chair, command)
         except CommandRefused as refused:
@@ -418,12 +448,11 @@ class Demo:
     def _infusing(self, chair: DemoChair, state: ChairState, now: datetime) -> str | None:
         script = chair.script
         snapshot = chair.pump.snapshot()
-        if snapshot.state in (DeliveryState.KVO, DeliveryState.COMPLETE) or (
-            SimAlarm.END_OF_INFUSION in snapshot.alarms
-        ):
-            command = CompleteInfusion(source="pump", volume_infused_ml=round(snapshot.volume_infused_ml, 1))
-            self._document(chair, command)
-            return f"pump reports end of infusion ({snapshot.volume_infused_ml:.0f} mL)"
+        if self._document(chair, state, snapshot, now):
+            seen = self._seen(snapshot, now)
+            if seen is not None and seen.kind == "complete":
+                return f"pump reports end of infusion ({snapshot.volume_infused_ml:.0f} mL)"
+            return f"pump stopped ({seen.reason if seen else 'unknown'})"
         minute = state.minutes_from_start(now)
         if script.reaction_grade is not None and not chair.reacted and minute >= script.reaction_at_min:
             chair.reacted = True
@@ -444,7 +473,7 @@ class Demo:
         ):
             chair.occluded_at = now
             chair.pump.raise_alarm(SimAlarm.OCCLUSION)
-            self._document(chair, PauseInfusion(reason="pump alarm: occlusion", source="pump"))
+            self._document(chair, state, chair.pump.snapshot(), now)
             return "pump occlusion"
         return self._follow_plan(chair, state, now, snapshot.state, snapshot.set_rate_ml_h)
 

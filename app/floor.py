@@ -7,9 +7,10 @@ No Qt here: the Qt facade (app.chairs) wraps this and re-emits changes as signal
 
 from __future__ import annotations
 
+import sqlite3
 import tomllib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
@@ -24,6 +25,13 @@ from app.domain.vitals import VitalSignLimits
 from app.protocol_library import ProtocolLibrary
 from app.resources import resource_path
 from app.store.journal import Journal
+
+
+def _occupied(chair: str) -> CommandRefused:
+    return CommandRefused(
+        [GuardFailure("chair_occupied", f"{chair} already has a patient: discharge them first")],
+        overridable=False,
+    )
 
 
 def load_vital_limits(path: Path | None = None) -> VitalSignLimits:
@@ -109,16 +117,16 @@ class Floor:
 
     def check_in(self, command: CheckIn, actor: str) -> ChairState:
         if self.session_for_chair(command.chair) is not None:
-            raise CommandRefused(
-                [
-                    GuardFailure(
-                        "chair_occupied", f"{command.chair} already has a patient: discharge them first"
-                    )
-                ],
-                overridable=False,
-            )
+            raise _occupied(command.chair)
+
+        def chair_free_in_database(conn: sqlite3.Connection) -> None:
+            # Inside the append's write transaction: another process on this file cannot slip a
+            # check-in on the same chair between this check and our entry.
+            if self.journal.open_session_on(command.chair, conn) is not None:
+                raise _occupied(command.chair)
+
         history = self.patient_history(command.patient_mrn)
-        return self._run(ChairState(str(uuid.uuid4())), command, actor, history)
+        return self._run(ChairState(str(uuid.uuid4())), command, actor, history, chair_free_in_database)
 
     def execute(self, session_id: str, command: Command, actor: str) -> ChairState:
         if isinstance(command, CheckIn):
@@ -129,10 +137,15 @@ class Floor:
         return self._run(state, command, actor)
 
     def _run(
-        self, state: ChairState, command: Command, actor: str, history: PatientHistory | None = None
+        self,
+        state: ChairState,
+        command: Command,
+        actor: str,
+        history: PatientHistory | None = None,
+        guard: Callable[[sqlite3.Connection], None] | None = None,
     ) -> ChairState:
         events = decide(state, command, self.context(actor, history))
-        stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq)
+        stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq, guard=guard)
         for event in stored:
             state = state.apply(event)
         if state.phase.is_closed:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -269,11 +269,19 @@ class Journal:
     # ------------------------------------------------------------------------------------------
     # Writing
 
-    def append(self, session_id: str, events: Sequence[Event], expected_last_seq: int) -> list[Event]:
+    def append(
+        self,
+        session_id: str,
+        events: Sequence[Event],
+        expected_last_seq: int,
+        guard: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> list[Event]:
         """Append `events` to a session atomically and durably. Returns them with their seq numbers.
 
         `expected_last_seq` is the seq the caller's state ends at; if the journal has moved on, nothing
-        is written and SequenceConflict is raised.
+        is written and SequenceConflict is raised. `guard` runs inside the same write transaction, before
+        anything is written, against the database as it is (whoever else writes to it): it raises to
+        refuse the entry.
         """
         if not events:
             return []
@@ -282,6 +290,8 @@ class Journal:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                if guard is not None:
+                    guard(self.conn)
                 head = self.conn.execute("SELECT position, hash FROM journal_head WHERE id = 1").fetchone()
                 position, prev_hash = int(head["position"]), head["hash"] or GENESIS_HASH
                 (last_seq,) = self.conn.execute(
@@ -394,10 +404,24 @@ class Journal:
 
     def session_ids(self, open_only: bool = False) -> list[str]:
         """Sessions in check-in order; `open_only` leaves out discharged ones."""
-        sql = "SELECT session_id FROM events WHERE type = 'checked_in'"
+        sql = "SELECT session_id FROM events WHERE type = 'checked_in'"  # see also open_session_on
         if open_only:
             sql += " AND session_id NOT IN (SELECT session_id FROM events WHERE type = 'discharged')"
         return [row[0] for row in self.conn.execute(sql + " ORDER BY position")]
+
+    def open_session_on(self, chair: str, conn: sqlite3.Connection | None = None) -> str | None:
+        """The session open on `chair` in the database (checked in, not discharged), if any."""
+        row = (
+            (conn or self.conn)
+            .execute(
+                "SELECT session_id FROM events WHERE type = 'checked_in' AND json_extract(payload, '$.chair') = ? "
+                "AND session_id NOT IN (SELECT session_id FROM events WHERE type = 'discharged') "
+                "ORDER BY position DESC LIMIT 1",
+                (chair,),
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row is not None else None
 
     def session_ids_for_patient(self, mrn: str) -> list[str]:
         """Sessions checked in under this MRN, or corrected to it, in check-in order (for eligibility)."""

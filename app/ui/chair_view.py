@@ -52,11 +52,11 @@ from app.ui.status import (
     countdowns,
     dose_rate_text,
     hhmm,
+    link_text,
     next_action,
     reaction_instruction,
 )
 from app.ui.timeline import TimelineModel, TimelineView
-from drivers.base import LinkStatus
 
 
 class ChairView(QWidget):
@@ -358,19 +358,18 @@ class ChairView(QWidget):
         chair = self.chair
         t = chair.telemetry
         link = chair.link
+        text = link_text(chair.has_pump, link.status.value if link else None, chair.link_lost_since)
+        self.link_label.setText(text.long)
+        # Its own sheet: the banner's phase colours would otherwise win over the theme's red
+        self.link_label.setStyleSheet(
+            "color: #b00020; font-weight: bold; font-size: 16pt;" if text.problem else ""
+        )
         if not chair.has_pump:
-            self.link_label.setText("no pump link")
-            self.pump_rate_label.setText("Pump: not linked")
+            self.pump_rate_label.setText("Pump: none configured")
             self.pump_detail_label.setText("Rates are documented by the nurse.")
             return
-        if link is not None and link.status is LinkStatus.CONNECTED:
-            self.link_label.setText("● pump linked")
-        elif link is not None and link.status is LinkStatus.LOST:
-            self.link_label.setText("✕ PUMP LINK LOST")
-        else:
-            self.link_label.setText("… connecting to pump")
         if t is None:
-            self.pump_rate_label.setText("Pump: –")
+            self.pump_rate_label.setText("Pump: –" if chair.pump_connected else "Pump: no data")
             self.pump_detail_label.setText(link.reason if link is not None else "")
             return
         stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at)})"

@@ -32,6 +32,7 @@ from app.ui.status import (
     PHASE_STYLES,
     Priority,
     dose_rate_text,
+    link_text,
     next_action,
     next_deadline,
     progress,
@@ -51,6 +52,7 @@ class Column(IntEnum):
     PROGRESS = 6
     ALARM = 7
     ESCALATED = 8
+    LINK = 9
 
 
 HEADERS = {
@@ -63,6 +65,7 @@ HEADERS = {
     Column.PROGRESS: "Progress",
     Column.ALARM: "Alarm",
     Column.ESCALATED: "Escalated",
+    Column.LINK: "Pump link",
 }
 
 # Roles the tiles read (raw values, not display text)
@@ -220,6 +223,9 @@ class ChairTableModel(QAbstractTableModel):
             return f"ℹ {note}" if note else ""
         if column is Column.ESCALATED:
             return "ESCALATED" if highest_alarm(chair)[2] else ""
+        if column is Column.LINK:
+            link = chair.link
+            return link_text(chair.has_pump, link.status.value if link else None, chair.link_lost_since).short
         return ""
 
     # -- updates ---------------------------------------------------------------------------------------
@@ -268,11 +274,15 @@ class ChairTile(QFrame):
         top = QHBoxLayout()
         self.name_label = QLabel()
         self.name_label.setObjectName("tileName")
+        self.link_label = QLabel()  # the pump link, short (app.ui.status.link_text)
+        self.link_label.setObjectName("tileLink")
         self.patient_label = QLabel()
         self.patient_label.setObjectName("tilePatient")
         self.patient_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self.name_label)
         top.addStretch(1)
+        top.addWidget(self.link_label)
+        top.addSpacing(8)
         top.addWidget(self.patient_label)
         layout.addLayout(top)
         self.phase_label = QLabel()
@@ -339,6 +349,7 @@ class ChairTile(QFrame):
         escalated = bool(m.data(index, EscalatedRole))
         urgent = bool(m.data(index, UrgentRole))
         self.name_label.setText(self._text(Column.CHAIR))
+        self.link_label.setText(self._text(Column.LINK))
         self.patient_label.setText(self._text(Column.PATIENT))
         self.phase_label.setText(self._text(Column.PHASE))
         protocol = self._text(Column.PROTOCOL)

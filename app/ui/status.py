@@ -369,3 +369,25 @@ def progress(state: ChairState | None, now: datetime, volume_ml: float | None = 
 
 def _clamp(value: float) -> float:
     return max(0.0, min(1.0, value))
+
+
+@dataclass(frozen=True)
+class LinkText:
+    """A chair's pump link as the nurse reads it: long on the chair view, short on the overview tile."""
+
+    long: str
+    short: str
+    problem: bool  # the station cannot read the pump it should read
+
+
+def link_text(configured: bool, status: str | None, lost_since: datetime | None) -> LinkText:
+    """`status` is the driver's link status value ("connecting", "negotiating", "connected", "lost");
+    `lost_since` when the link was lost (or the first connection attempt began)."""
+    if not configured:
+        return LinkText("○ no pump configured: rates are the nurse's entries", "○ no pump", False)
+    if status == "connected":
+        return LinkText("● pump connected", "● pump", False)
+    if status == "lost":
+        since = hhmm(lost_since)
+        return LinkText(f"✕ PUMP LINK LOST since {since}", f"✕ link lost {since}", True)
+    return LinkText("… connecting to the pump", "… connecting", True)

@@ -37,6 +37,7 @@ QLabel#sectionHeading { font-size: 15pt; font-weight: bold; }
 QListView#timeline { font-size: 12pt; }
 QLabel#tileName { font-size: 19pt; font-weight: bold; }
 QLabel#tilePatient { font-size: 19pt; font-weight: bold; }
+QLabel#tileLink { font-size: 12pt; }
 QLabel#tilePhase { font-size: 18pt; font-weight: bold; }
 QLabel#tileProtocol { font-size: 12pt; }
 QLabel#tileRate { font-size: 15pt; font-weight: bold; }

@@ -265,10 +265,12 @@ def test_the_station_started_from_the_command_line_sounds_its_alarms(
     server: PulseServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`chairside --db FILE` (no demo): its chair's high alarm is heard. The test closes the window
-    once the recording holds a whole burst (or 30 s of audio: then it fails)."""
+    """`chairside --config FILE --db FILE` (no demo): its chair's high alarm is heard. The test closes
+    the window once the recording holds a whole burst (or 30 s of audio: then it fails)."""
     from app.cli import main
 
+    config = tmp_path / "station.toml"
+    config.write_text('[station]\nname = "Pod A"\n[[chairs]]\nname = "Chair 1"\n', encoding="utf-8")
     db_path = tmp_path / "station.sqlite"
     _expired_bag_on_chair_1(db_path, library)
     monkeypatch.setenv("CHAIRSIDE_DATA_DIR", str(tmp_path / "data"))
@@ -299,7 +301,7 @@ def test_the_station_started_from_the_command_line_sounds_its_alarms(
     # event loop at once: only the watcher quits.
     qapp.setQuitOnLastWindowClosed(False)
     try:
-        assert main(["--db", str(db_path), "--nurse", "AB"]) == 0
+        assert main(["--config", str(config), "--db", str(db_path), "--nurse", "AB"]) == 0
     finally:
         qapp.setQuitOnLastWindowClosed(True)
         watcher.stop()
