@@ -47,3 +47,7 @@ smoke: package
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+
+.PHONY: soak
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py

@@ -32,14 +32,14 @@ from app.domain.commands import (
     ChangeRate,
     CheckIn,
     Command,
-    CompleteInfusion,
     Discharge,
     Discontinue,
     GivePremedication,
     Override,
-    PauseInfusion,
     RecordReaction,
     RecordScreening,
+    RecordVitals,
+    ResolveSymptoms,
     ResumeInfusion,
     StartInfusion,
 )
@@ -47,9 +47,13 @@ from app.domain.decide import CommandRefused
 from app.domain.phase import Phase
 from app.domain.schedule import SegmentKind
 from app.floor import Floor
+from app.station.config import ChairConfig, PumpConfig, StationConfig
+from app.station.pump import PumpObservation, command_for, observe
 from app.store.journal import JournalError
 from drivers.base import DeliveryState
-from drivers.sim import SimAlarm, SimulatedPump, SimulatorFleet
+from drivers.sim import PumpServer, SimAlarm, SimulatedPump, SimulatorFleet
+from drivers.sim.pump import PumpSnapshot
+from drivers.sim.responder import telemetry_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ RATE_EPSILON_ML_H = 0.05
 BAG_OVERFILL_ML = 25.0  # a bag holds a little more than its labelled volume; the pump's VTBI is the label
 NURSES = ("AB", "CD", "EF")
 PATIENTS = ("JD", "MK", "AL", "TS", "RB", "CH", "PW", "EN", "GF", "LO", "SV", "DM")
+DISCHARGE_VITALS = {"systolic_mmhg": 124.0, "heart_rate_bpm": 74.0, "spo2_percent": 98.0}
 SIGNS = {
     1: ("pruritus",),
     2: ("flushing", "throat irritation"),
@@ -277,6 +282,22 @@ class Demo:
                 chair.url = self._fleet.add(chair.pump).url
         return {chair.name: chair.url for chair in self.chairs}
 
+    @property
+    def servers(self) -> list[PumpServer]:
+        """The simulated pumps' servers (after `start`), in chair order: benches inject line faults."""
+        return list(self._fleet.servers) if self._fleet is not None else []
+
+    def station_config(self, chair_names: Sequence[str] | None = None) -> StationConfig:
+        """The station configuration for these simulated pumps (call `start` first): the demo starts
+        the station through the same path as a configured floor. `chair_names` adds chairs without a
+        pump after the demo's own."""
+        if any(not chair.url for chair in self.chairs):
+            raise RuntimeError("start the demo's pumps before asking for their configuration")
+        pumps = {chair.name: PumpConfig("alaris", chair.url) for chair in self.chairs}
+        names = list(chair_names) if chair_names is not None else list(pumps)
+        names += [name for name in pumps if name not in names]
+        return StationConfig(name="Demo", chairs=tuple(ChairConfig(name, pumps.get(name)) for name in names))
+
     def stop(self) -> None:
         if self._fleet is not None:
             self._fleet.close()
@@ -328,8 +349,20 @@ class Demo:
     def _run(self, chair: DemoChair, command: Command) -> ChairState:
         return self.floor.execute(chair.session_id, command, chair.nurse)
 
-    def _document(self, chair: DemoChair, command: Command) -> bool:
-        """Journal what the pump did, unless the chair controller already has (refused for the phase)."""
+    @staticmethod
+    def _seen(snapshot: PumpSnapshot, now: datetime) -> PumpObservation | None:
+        return observe(telemetry_of(snapshot, now))
+
+    def _document(self, chair: DemoChair, state: ChairState, snapshot: PumpSnapshot, now: datetime) -> bool:
+        """Journal what the pump did by itself (stopped, complete), as the station's core decides it
+        (`app.station.pump`), unless the station already has (refused for the phase)."""
+        reading = telemetry_of(snapshot, now)
+        seen = observe(reading)
+        if seen is None or seen.kind == "running":
+            return False  # rate changes are the nurse's, made through the app below
+        command = command_for(state, seen, round(reading.volume_infused_ml, 1), now)
+        if command is None:
+            return False
         try:
             self._run(chair, command)
         except CommandRefused as refused:
@@ -348,6 +381,10 @@ class Demo:
             chair.done = True
             chair.final_phase = Phase.DISCHARGED
             return None
+        due = state.vitals_due
+        if due is not None and now >= due[0]:
+            self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))  # the nurse takes them on schedule
+            return f"vital signs ({due[1]})"
         handler = {
             Phase.SCREENING: self._screening,
             Phase.PREMEDICATION: self._premedication,
@@ -373,6 +410,7 @@ class Demo:
             prior_infusions=prior,
             prior_serious_reaction=False,
             last_dose_on=(now - timedelta(days=182)).date() if prior else None,
+            first_dose=not prior,
         )
         chair.session_id = self.floor.check_in(command, chair.nurse).session_id
         return f"checked in ({protocol.id})"
@@ -392,7 +430,9 @@ class Demo:
             if now < state.checked_in_at + timedelta(minutes=chair.script.premedication_after_min):
                 return None
             for premed in protocol.premedications:
-                self._run(chair, GivePremedication(premed.drug, premed.dose, premed.route))
+                self._run(
+                    chair, GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route)
+                )
             return "premedication given"
         ready = state.premedication_ready_at
         if ready is None or now < ready + timedelta(minutes=chair.script.start_after_ready_min):
@@ -408,21 +448,24 @@ class Demo:
     def _infusing(self, chair: DemoChair, state: ChairState, now: datetime) -> str | None:
         script = chair.script
         snapshot = chair.pump.snapshot()
-        if snapshot.state in (DeliveryState.KVO, DeliveryState.COMPLETE) or (
-            SimAlarm.END_OF_INFUSION in snapshot.alarms
-        ):
-            command = CompleteInfusion(source="pump", volume_infused_ml=round(snapshot.volume_infused_ml, 1))
-            self._document(chair, command)
-            return f"pump reports end of infusion ({snapshot.volume_infused_ml:.0f} mL)"
+        if self._document(chair, state, snapshot, now):
+            seen = self._seen(snapshot, now)
+            if seen is not None and seen.kind == "complete":
+                return f"pump reports end of infusion ({snapshot.volume_infused_ml:.0f} mL)"
+            return f"pump stopped ({seen.reason if seen else 'unknown'})"
         minute = state.minutes_from_start(now)
         if script.reaction_grade is not None and not chair.reacted and minute >= script.reaction_at_min:
             chair.reacted = True
             after = self._run(chair, RecordReaction(script.reaction_grade, SIGNS[script.reaction_grade]))
             if after.phase is Phase.PAUSED:
                 chair.pump.pause()
-            elif after.phase is Phase.DISCONTINUED:
+            elif after.discontinued_at is not None:  # grade 4: stopped for good, then observed
                 chair.pump.stop()
             return f"grade {script.reaction_grade} reaction recorded"
+        holding = [r for r in state.reactions if r.holds_until_resolved]
+        if holding and now >= holding[-1].onset_at + timedelta(minutes=script.resolved_after_min):
+            self._run(chair, ResolveSymptoms())
+            return "symptoms resolved"
         if (
             script.occlusion_at_min is not None
             and chair.occluded_at is None
@@ -430,7 +473,7 @@ class Demo:
         ):
             chair.occluded_at = now
             chair.pump.raise_alarm(SimAlarm.OCCLUSION)
-            self._document(chair, PauseInfusion(reason="pump alarm: occlusion", source="pump"))
+            self._document(chair, state, chair.pump.snapshot(), now)
             return "pump occlusion"
         return self._follow_plan(chair, state, now, snapshot.state, snapshot.set_rate_ml_h)
 
@@ -483,19 +526,28 @@ class Demo:
             chair.pump.start()
 
     def _observation(self, chair: DemoChair, state: ChairState, now: datetime) -> str | None:
-        assert state.completed_at is not None
+        ended = state.infusion_ended_at
+        assert ended is not None
         script = chair.script
-        if not chair.pump_stopped_after_end and now >= state.completed_at + timedelta(
-            minutes=script.stop_pump_after_min
-        ):
+        if state.unresolved_reactions:
+            onset = state.unresolved_reactions[-1].onset_at
+            if now < onset + timedelta(minutes=script.resolved_after_min):
+                return None
+            self._run(chair, ResolveSymptoms())
+            return "symptoms resolved"
+        if not chair.pump_stopped_after_end and now >= ended + timedelta(minutes=script.stop_pump_after_min):
             chair.pump_stopped_after_end = True
             chair.pump.stop()
             return "line disconnected, pump stopped"
         ends = state.observation_ends_at
         if ends is None or now < ends + timedelta(minutes=script.discharge_after_min):
             return None
+        if not any(v.at >= ended for v in state.vitals):
+            self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))
+            return "vital signs before discharge"
         self._run(chair, Discharge())
-        chair.done, chair.final_phase = True, Phase.DISCHARGED
+        final = Phase.DISCONTINUED if state.discontinued_at is not None else Phase.DISCHARGED
+        chair.done, chair.final_phase = True, final
         return "discharged after observation"
 
     def _discontinued(self, chair: DemoChair, state: ChairState, now: datetime) -> str | None:

@@ -99,13 +99,20 @@ def install(log_file: Path | None = None) -> None:
         )
         to_file.setLevel(logging.INFO)
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        to_screen = logging.StreamHandler()  # what Python printed before a handler existed: warnings up
-        to_screen.setLevel(logging.WARNING)
         root = logging.getLogger()
-        for handler in (to_file, to_screen):
+        before = root.level if root.level != logging.NOTSET else logging.WARNING
+        for handler in root.handlers:  # what went to the screen before keeps its level
+            if handler.level == logging.NOTSET:
+                handler.setLevel(before)
+        added: list[logging.Handler] = [to_file]
+        if not root.handlers:  # what Python printed before a handler existed: warnings and up
+            to_screen = logging.StreamHandler()
+            to_screen.setLevel(logging.WARNING)
+            added.append(to_screen)
+        for handler in added:
             root.addHandler(handler)
             _handlers.append(handler)
-        if root.level > logging.INFO or root.level == logging.NOTSET:
+        if before > logging.INFO:
             root.setLevel(logging.INFO)
 
 

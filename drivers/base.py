@@ -8,6 +8,7 @@ Callbacks run on the driver's own I/O thread; the Qt layer re-emits them as queu
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,6 +169,40 @@ class ProtocolError(DriverError):
 
 class ForbiddenCommandError(DriverError):
     """Something tried to put a delivery-changing command on the wire. The app only monitors."""
+
+
+MAX_VOLUME_INFUSED_ML = 10_000.0
+"""No infusion bag or pump reservoir on an infusion chair holds 10 L: a volume above it is a corrupt
+reading, not a dose."""
+
+
+class ImplausibleReading(ProtocolError):
+    """A well-formed reply whose numbers no pump can produce (a link fault: never shown, never journaled)."""
+
+
+def implausibility(t: Telemetry, max_rate_ml_h: float) -> str | None:
+    """Why this reading cannot be true (NaN or infinite numbers, a negative rate or volume, a rate above
+    the pump's maximum, a volume above 10 L); None when it is plausible. Every driver checks its
+    readings with this before handing them over."""
+    numbers = (
+        ("rate", t.rate_ml_h, "mL/h"),
+        ("volume infused", t.volume_infused_ml, "mL"),
+        ("volume to be infused", t.vtbi_ml, "mL"),
+        ("pressure", t.pressure_mmhg, "mmHg"),
+        ("time remaining", t.time_remaining_min, "min"),
+    )
+    for what, value, unit in numbers:
+        if value is not None and not math.isfinite(value):
+            return f"{what} {value} {unit} is not a number"
+    for what, value, unit in numbers[:3]:
+        if value is not None and value < 0:
+            return f"{what} {value:g} {unit} is negative"
+    if t.rate_ml_h > max_rate_ml_h:
+        return f"rate {t.rate_ml_h:g} mL/h is above the pump's maximum of {max_rate_ml_h:g} mL/h"
+    for what, value, _unit in numbers[1:3]:
+        if value is not None and value > MAX_VOLUME_INFUSED_ML:
+            return f"{what} {value:g} mL is above {MAX_VOLUME_INFUSED_ML / 1000:g} L"
+    return None
 
 
 class ConfigError(DriverError, ValueError):

@@ -85,6 +85,10 @@ class LinkStats:
     stale_frames: int = 0
     reply_timeouts: int = 0
     bad_replies: int = 0
+    implausible: int = 0
+    """Well-formed readings no pump can produce (drivers.base.implausibility): dropped."""
+    last_fault: str = ""
+    """The last unusable or implausible reply, for `chairside probe` and the log."""
     sessions: int = 0
     losses: int = 0
     polls: int = 0

@@ -89,6 +89,8 @@ class ProbeResult:
     telemetry: Telemetry | None
     link: LinkState
     elapsed_s: float
+    fault: str = ""
+    """The last reply the driver could not use (e.g. an implausible reading), when no reading came."""
 
     @property
     def answered(self) -> bool:
@@ -99,6 +101,8 @@ class ProbeResult:
         """Why no reading came (empty when one did)."""
         if self.answered:
             return ""
+        if self.fault:
+            return f"no usable reading within {self.elapsed_s:.1f} s: {self.fault}"
         return f"no reading within {self.elapsed_s:.1f} s (link {self.link.status.value}: {self.link.reason})"
 
 
@@ -151,6 +155,7 @@ def probe_pump(
         telemetry=got[0] if got else None,
         link=states[-1] if states else driver.link_state,
         elapsed_s=time.monotonic() - started,
+        fault="" if got else str(getattr(getattr(driver, "stats", None), "last_fault", "")),
     )
 
 
@@ -169,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
     except DriverError as error:
         print(f"chairside probe: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    if result.telemetry is None and result.fault:
+        print(f"chairside probe: no usable reading on {args.url}: {result.fault}", file=sys.stderr)
+        return EXIT_NO_PUMP
     if result.telemetry is None:
         last = result.link
         print(

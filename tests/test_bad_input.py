@@ -251,7 +251,16 @@ def test_a_screenshot_that_cannot_be_saved(tmp_path: Path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHAIRSIDE_DATA_DIR": str(tmp_path)}
     target = tmp_path / "blocked"
     target.write_text("a file where a folder should be", encoding="utf-8")
-    argv = ["--db", str(tmp_path / "db.sqlite"), "--screenshot", str(target / "x.png"), "--quit-after", "0"]
+    argv = [
+        "--chairs",
+        "1",
+        "--db",
+        str(tmp_path / "db.sqlite"),
+        "--screenshot",
+        str(target / "x.png"),
+        "--quit-after",
+        "0",
+    ]
     result = subprocess.run(
         [sys.executable, "-m", "app", *argv],
         capture_output=True,

@@ -322,7 +322,7 @@ class AccountStore:
         events = [Event(event_type, now, actor or "unknown", dict(data)) for event_type, data in items]
         for attempt in range(3):
             try:
-                self.journal.append(STREAM, events, self.journal.last_seq(STREAM), also=write)
+                self.journal.append(STREAM, events, self.journal.last_seq(STREAM), guard=write)
                 return
             except SequenceConflict:  # another process signed someone in between: take the next seq
                 if attempt == 2:

@@ -309,14 +309,14 @@ class Journal:
         session_id: str,
         events: Sequence[Event],
         expected_last_seq: int,
-        *,
-        also: Callable[[sqlite3.Connection], None] | None = None,
+        guard: Callable[[sqlite3.Connection], None] | None = None,
     ) -> list[Event]:
         """Append `events` to a session atomically and durably. Returns them with their seq numbers.
 
         `expected_last_seq` is the seq the caller's state ends at; if the journal has moved on, nothing
-        is written and SequenceConflict is raised. `also` writes other rows in the same transaction (an
-        account change and its journal entry go in together or not at all).
+        is written and SequenceConflict is raised. `guard` runs inside the same write transaction, before
+        anything is written, against the database as it is (whoever else writes to it): it raises to
+        refuse the entry.
         """
         if not events:
             return []
@@ -325,6 +325,8 @@ class Journal:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                if guard is not None:
+                    guard(self.conn)
                 head = self.conn.execute("SELECT position, hash FROM journal_head WHERE id = 1").fetchone()
                 position, prev_hash = int(head["position"]), head["hash"] or GENESIS_HASH
                 (last_seq,) = self.conn.execute(
@@ -360,8 +362,6 @@ class Journal:
                 self.conn.execute(
                     "UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (position, prev_hash)
                 )
-                if also is not None:
-                    also(self.conn)
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
@@ -445,10 +445,34 @@ class Journal:
 
     def session_ids(self, open_only: bool = False) -> list[str]:
         """Sessions in check-in order; `open_only` leaves out discharged ones."""
-        sql = "SELECT session_id FROM events WHERE type = 'checked_in'"
+        sql = "SELECT session_id FROM events WHERE type = 'checked_in'"  # see also open_session_on
         if open_only:
             sql += " AND session_id NOT IN (SELECT session_id FROM events WHERE type = 'discharged')"
         return [row[0] for row in self.conn.execute(sql + " ORDER BY position")]
+
+    def open_session_on(self, chair: str, conn: sqlite3.Connection | None = None) -> str | None:
+        """The session open on `chair` in the database (checked in, not discharged), if any."""
+        row = (
+            (conn or self.conn)
+            .execute(
+                "SELECT session_id FROM events WHERE type = 'checked_in' AND json_extract(payload, '$.chair') = ? "
+                "AND session_id NOT IN (SELECT session_id FROM events WHERE type = 'discharged') "
+                "ORDER BY position DESC LIMIT 1",
+                (chair,),
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row is not None else None
+
+    def session_ids_for_patient(self, mrn: str) -> list[str]:
+        """Sessions checked in under this MRN, or corrected to it, in check-in order (for eligibility)."""
+        sql = (
+            "SELECT DISTINCT session_id FROM events WHERE "
+            "(type = 'checked_in' AND json_extract(payload, '$.patient_mrn') = ?) OR "
+            "(type = 'correction_recorded' AND json_extract(payload, '$.corrected.patient_mrn') = ?) "
+            "ORDER BY position"
+        )
+        return [row[0] for row in self.conn.execute(sql, (mrn, mrn))]
 
     def head(self) -> tuple[int, str]:
         """The position and hash of the last recorded entry (0 and '' for an empty journal)."""

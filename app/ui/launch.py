@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +34,17 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
         "faster than real time)",
     )
     gui.add_argument(
-        "--chairs", type=chairs, help=f"chairs on the floor, 1 to {MAX_CHAIRS} (default 6, or --demo's count)"
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="the station configuration: its chairs and their pumps (default: station.toml in the "
+        "user config folder; example: docs/station.example.toml)",
+    )
+    gui.add_argument(
+        "--chairs",
+        type=chairs,
+        help=f"without a configuration: a floor of N chairs with no pumps, 1 to {MAX_CHAIRS} (with --demo: "
+        "default 6, or --demo's count)",
     )
     gui.add_argument(
         "--demo", type=chairs, metavar="N", help="run N simulated pumps and play the nurses' side"
@@ -92,7 +103,10 @@ def gui_arguments_problem(args: argparse.Namespace) -> str | None:
     chairs = args.chairs or max(6, demo_count)
     if demo_count > chairs:
         return f"--demo {demo_count} needs at least as many --chairs (not {chairs})"
-    if args.chair is not None and args.chair > chairs:
+    from_file = not demo_count and (getattr(args, "config", None) or not args.chairs)
+    if getattr(args, "config", None) and args.chairs and not demo_count:
+        return "--chairs is for a floor without a configuration; the file names the chairs"
+    if args.chair is not None and args.chair > chairs and not from_file:
         return f"--chair {args.chair}: the floor has {chairs} chairs"
     if not demo_count and (args.speed != 1.0 or args.preroll):
         return "--speed and --preroll are for the demo: add --demo N"
@@ -110,10 +124,12 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.accounts.store import AccountError, AccountStore
     from app.chairs import FloorController
     from app.domain.clock import Clock, StationClock
-    from app.floor import Floor
-    from app.paths import data_dir, default_db_path
+    from app.paths import data_dir, default_config_path, default_db_path
     from app.protocol_library import ProtocolLibrary
-    from app.store.journal import Journal
+    from app.station.config import ChairConfig, StationConfig, StationConfigError, load_station_config
+    from app.station.lock import StationInUse
+    from app.station.start import attach_configured_pumps, missing_config_message, open_floor, station_for
+    from app.station.station import chair_names
     from app.ui.alarm_sound import start_alarm_sound
     from app.ui.main_window import MainWindow
     from app.ui.signin import FirstAdministratorDialog
@@ -123,8 +139,29 @@ def run_gui(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"chairside: {problem}", file=sys.stderr)
         return 2
+    level = getattr(logging, os.environ.get("CHAIRSIDE_LOG", "WARNING").upper(), logging.WARNING)
+    logging.basicConfig(
+        level=level if isinstance(level, int) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     demo_count = args.demo or 0
     chairs = args.chairs or max(6, demo_count)
+    config: StationConfig | None = None
+    if not demo_count and (args.config or not args.chairs):
+        path = args.config or default_config_path()
+        if not path.is_file():
+            print(f"chairside: {missing_config_message(path)}", file=sys.stderr)
+            return 2
+        try:
+            config = load_station_config(path)
+        except StationConfigError as error:
+            print(f"chairside: {error}", file=sys.stderr)
+            return 2
+        if args.chair is not None and args.chair > len(config.chairs):
+            print(
+                f"chairside: --chair {args.chair}: the floor has {len(config.chairs)} chairs", file=sys.stderr
+            )
+            return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setApplicationName("Chairside")
@@ -152,54 +189,82 @@ def run_gui(args: argparse.Namespace) -> int:
     key = _journal_key(args, db_path)
     if key == "":
         print("chairside: no key for the encrypted journal: nothing was started", file=sys.stderr)
+        if tmp is not None:
+            tmp.cleanup()
         return 2
-    floor = Floor(Journal(db_path, clock, key=key), protocols, clock)
+    try:
+        opened = open_floor(db_path, clock, protocols, key=key)
+    except StationInUse as in_use:
+        print(f"chairside: {in_use}", file=sys.stderr)
+        if tmp is not None:
+            tmp.cleanup()
+        return 2
+    floor = opened.floor
     accounts = AccountStore(floor.journal)
-    controller = FloorController(floor, chairs, clock, accounts=accounts)
-    if demo_count:
-        try:
-            print("\n".join(ensure_demo_accounts(accounts, args.nurse)))
-        except AccountError as exc:
-            print(f"chairside: --nurse: {exc}", file=sys.stderr)
-            return 2
-        try:
-            controller.set_nurse(args.nurse or DEMO_NURSE)
-        except (AccountError, ValueError) as exc:
-            if args.nurse:
-                print(f"chairside: --nurse: {exc}", file=sys.stderr)
-                return 2
-            # a station database with real accounts: nobody is signed in until someone signs in
-    elif not accounts.has_admin() and args.quit_after is not None:
-        # a scripted start (screenshot, smoke test) never waits for someone at the keyboard
-        print("chairside: this station has no administrator yet: add one with `chairside users add`")
-    elif not accounts.has_admin():
-        first = FirstAdministratorDialog(accounts)
-        if first.exec() != QDialog.DialogCode.Accepted:
-            print("chairside: a station needs an administrator first: nothing was started", file=sys.stderr)
-            floor.close()
-            return 2
-
-    # The demo's clock may run fast: its idle lock keeps wall time
-    idle_lock_min = args.idle_lock_min if args.idle_lock_min is not None else _configured_idle_lock_min()
-    window = MainWindow(
-        controller, idle_lock_min=idle_lock_min, idle_clock=StationClock() if demo_count else None
-    )
-    sound = start_alarm_sound(controller, window)
-    errors.install(data_dir() / "crash.log", window.show_message)
-    redaction.install(data_dir() / "chairside.log")
-    redaction.REDACTOR.remember_journal(floor.journal)
-    for chair_controller in controller.chairs:
-        chair_controller.changed.connect(
-            lambda c=chair_controller: redaction.REDACTOR.remember_payload(_identifiers(c.state))
-        )
     demo: Any = None
+    controller: Any = None
+    sound: Any = None
     try:
         if demo_count:
+            assert demo_clock is not None
+            names = chair_names(chairs)
+            demo = Demo(
+                floor, demo_clock, chairs=demo_count, speed=args.speed, chair_names=names[:demo_count]
+            )
             try:
-                demo = _start_demo(controller, floor, demo_clock, demo_count, args)
+                demo.start()  # closes what an earlier demo left open on its chairs, serves the pumps
             except (DemoChairOccupied, CommandRefused) as refused:
                 print(f"chairside: the demo cannot start: {refused}", file=sys.stderr)
                 return 2
+            config = demo.station_config(names)
+        elif config is None:  # --chairs N: a floor without pumps
+            config = StationConfig(name="Station", chairs=tuple(ChairConfig(n) for n in chair_names(chairs)))
+        controller = FloorController(station_for(floor, config, clock), accounts=accounts)
+        if demo is not None:
+            try:
+                print("\n".join(ensure_demo_accounts(accounts, args.nurse)))
+                controller.set_nurse(args.nurse or DEMO_NURSE)
+            except (AccountError, ValueError) as exc:
+                if args.nurse:
+                    print(f"chairside: --nurse: {exc}", file=sys.stderr)
+                    return 2
+                # a station database with real accounts: nobody is signed in until someone signs in
+        elif not accounts.has_admin() and args.quit_after is not None:
+            # a scripted start (screenshot, smoke test) never waits for someone at the keyboard
+            print("chairside: this station has no administrator yet: add one with `chairside users add`")
+        elif not accounts.has_admin():
+            first = FirstAdministratorDialog(accounts)
+            if first.exec() != QDialog.DialogCode.Accepted:
+                print(
+                    "chairside: a station needs an administrator first: nothing was started", file=sys.stderr
+                )
+                return 2
+
+        # The demo's clock may run fast: its idle lock keeps wall time
+        idle_lock_min = args.idle_lock_min if args.idle_lock_min is not None else config.idle_lock_min
+        window = MainWindow(
+            controller,
+            config_path=config.path,
+            idle_lock_min=idle_lock_min,
+            idle_clock=StationClock() if demo is not None else None,
+        )
+        sound = start_alarm_sound(controller, window)
+        errors.install(data_dir() / "crash.log", window.show_message)
+        redaction.install(data_dir() / "chairside.log")
+        redaction.REDACTOR.remember_journal(floor.journal)
+        for chair_controller in controller.chairs:
+            chair_controller.changed.connect(
+                lambda c=chair_controller: redaction.REDACTOR.remember_payload(_identifiers(c.state))
+            )
+        if demo is not None:
+            try:
+                _preroll(controller, demo, demo_clock, args.preroll)
+            except CommandRefused as refused:
+                print(f"chairside: the demo cannot start: {refused}", file=sys.stderr)
+                return 2
+        attach_configured_pumps(controller.station, config)
+        if demo is not None:
+            controller.add_tick_hook(lambda now: demo.advance(now))
         if args.window_size:
             window.resize(*args.window_size)
             window.show()
@@ -211,7 +276,7 @@ def run_gui(args: argparse.Namespace) -> int:
         if args.chair:
             window.open_chair(controller.chair(args.chair).name)
         controller.start()
-        if not demo_count and args.quit_after is None:
+        if demo is None and args.quit_after is None:
             QTimer.singleShot(0, window.nurse_bar.sign_in)
         if args.quit_after is not None:
 
@@ -240,30 +305,17 @@ def run_gui(args: argparse.Namespace) -> int:
             QTimer.singleShot(round(args.quit_after * 1000), finish)
         return int(app.exec())
     finally:
-        sound.close()
-        controller.close()
+        if sound is not None:
+            sound.close()
+        if controller is not None:
+            controller.close()
         if demo is not None:
             demo.stop()
-        floor.close()
+        opened.close()
         errors.uninstall()
         redaction.uninstall()
         if tmp is not None:
             tmp.cleanup()
-
-
-def _configured_idle_lock_min() -> float:
-    """The station configuration's idle_lock_min (its default without a configuration file)."""
-    from app.paths import default_config_path
-    from app.station.config import DEFAULT_IDLE_LOCK_MIN, StationConfigError, load_station_config
-
-    path = default_config_path()
-    if not path.exists():
-        return DEFAULT_IDLE_LOCK_MIN
-    try:
-        return load_station_config(path).idle_lock_min
-    except StationConfigError as exc:
-        log.warning("idle lock after %g min: %s", DEFAULT_IDLE_LOCK_MIN, exc)
-        return DEFAULT_IDLE_LOCK_MIN
 
 
 def _identifiers(state: Any) -> dict[str, str]:
@@ -300,15 +352,10 @@ def _journal_key(args: argparse.Namespace, db_path: Path) -> str | None:
     return None
 
 
-def _start_demo(
-    controller: Any, floor: Any, clock: SpeedClock | None, count: int, args: argparse.Namespace
-) -> Any:
+def _preroll(controller: Any, demo: Demo, clock: SpeedClock | None, minutes: float) -> None:
+    """Jump the floor's (and so the pumps') clock a minute at a time, playing the scripts."""
     assert clock is not None
-    names = [c.name for c in controller.chairs[:count]]
-    demo = Demo(floor, clock, chairs=count, speed=args.speed, chair_names=names)
-    demo.release_leftovers()  # before the pre-roll checks patients in on those chairs
-    # Pre-roll: jump the floor's (and so the pumps') clock a minute at a time, playing the scripts
-    for _ in range(int(args.preroll)):
+    for _ in range(int(minutes)):
         clock.advance(minutes=1.0)
         now = clock.now()
         demo.advance(now)
@@ -321,8 +368,3 @@ def _start_demo(
                     snapshot.rate_ml_h if snapshot.state.is_delivering else 0.0,
                     snapshot.volume_infused_ml,
                 )
-    urls = demo.start()
-    for name, url in urls.items():
-        controller.chair(name).attach_driver({"protocol": "alaris", "url": url})
-    controller.add_tick_hook(lambda now: demo.advance(now))
-    return demo

@@ -111,7 +111,7 @@ class LockScreen(QWidget):
             self.badge_scanned.emit(code)
 
 
-class StationLock(QObject):
+class ScreenLock(QObject):
     """Watches for idle time and locks `window` (a MainWindow); unlocks through the PIN."""
 
     locked_changed = Signal(bool)

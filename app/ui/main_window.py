@@ -29,7 +29,7 @@ from app.export.gui import open_export_dialog
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
 from app.ui.dialogs.pumps import open_pumps_dialog
-from app.ui.lock import StationLock
+from app.ui.lock import ScreenLock
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.signin import SignInDialog, with_cosign
 from app.ui.status import hhmm
@@ -142,9 +142,7 @@ class MainWindow(QMainWindow):
         floor.message.connect(self.show_message)
         self._update_clock()
         # A station with accounts locks itself when nobody touches it (app.ui.lock)
-        self.station_lock = (
-            StationLock(self, idle_lock_min, idle_clock) if floor.accounts is not None else None
-        )
+        self.screen_lock = ScreenLock(self, idle_lock_min, idle_clock) if floor.accounts is not None else None
 
     def _make_alarm_bar(self) -> AlarmBar:
         bar = AlarmBar(self.floor)

@@ -28,7 +28,16 @@ from PySide6.QtWidgets import (
 from app.chairs import ChairController, FloorController
 from app.domain.phase import Phase
 from app.ui.elided import ElidedLabel, short_protocol_name
-from app.ui.status import PHASE_STYLES, Priority, next_action, next_deadline, progress, rate_text
+from app.ui.status import (
+    PHASE_STYLES,
+    Priority,
+    dose_rate_text,
+    link_text,
+    next_action,
+    next_deadline,
+    progress,
+    vitals_text,
+)
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -43,6 +52,7 @@ class Column(IntEnum):
     PROGRESS = 6
     ALARM = 7
     ESCALATED = 8
+    LINK = 9
 
 
 HEADERS = {
@@ -55,6 +65,7 @@ HEADERS = {
     Column.PROGRESS: "Progress",
     Column.ALARM: "Alarm",
     Column.ESCALATED: "Escalated",
+    Column.LINK: "Pump link",
 }
 
 # Roles the tiles read (raw values, not display text)
@@ -66,12 +77,19 @@ UrgentRole = Qt.ItemDataRole.UserRole + 5
 ChairRole = Qt.ItemDataRole.UserRole + 6
 
 
+def notification(chair: ChairController) -> str:
+    """The chair's latest notification ("infusion complete", "observation complete"): news shown on the
+    tile without an alarm's colour or marker; it never escalates."""
+    notes = [a for a in chair.active_alarms if not a.category.is_alarm]
+    return notes[-1].message if notes else ""
+
+
 def highest_alarm(chair: ChairController) -> tuple[Priority | None, str, bool]:
     """(priority, message, escalated) of the chair's most important alarm; a journal that cannot be
     written outranks everything (nothing the nurse enters is being kept)."""
     if chair.journal_problem:
         return Priority.HIGH, f"NOT RECORDED: {chair.journal_problem}", True
-    alarms = chair.active_alarms
+    alarms = [a for a in chair.active_alarms if a.category.is_alarm]  # notifications are not alarms
     if not alarms:
         return None, "", False
     top = alarms[0]
@@ -127,7 +145,7 @@ class ChairTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(chair, column)
         if role == Qt.ItemDataRole.ToolTipRole and column is Column.ALARM:
-            return highest_alarm(chair)[1] or None
+            return highest_alarm(chair)[1] or notification(chair) or None
         if role == ChairRole:
             return chair.name
         if role == PhaseRole:
@@ -185,21 +203,29 @@ class ChairTableModel(QAbstractTableModel):
             shown = "–" if pump is None else f"{pump:g}"
             if state.phase is Phase.PAUSED:
                 return f"{shown} / paused"
-            return f"{shown} / {rate_text(state.planned_rate_ml_h(now))}"
+            return f"{shown} / {dose_rate_text(state, state.planned_rate_ml_h(now))}"
         if column is Column.NEXT:
             action = next_action(state, now, _pump_rate(chair))
             if action.urgent or state is None or state.phase in (Phase.DISCONTINUED, Phase.EMPTY):
                 return action.text if state is not None else ""
             deadline = next_deadline(state, now)
-            return f"{deadline.label} {deadline.text(now)}" if deadline is not None else action.text
+            text = f"{deadline.label} {deadline.text(now)}" if deadline is not None else action.text
+            vitals = vitals_text(state, now)
+            return f"{text}\n{vitals}" if vitals else text
         if column is Column.PROGRESS:
             value = self._progress(chair)
             return "" if value is None else f"{value * 100:.0f}%"
         if column is Column.ALARM:
             priority, message, _escalated = highest_alarm(chair)
-            return f"{priority.marker} {message}" if priority is not None else ""
+            if priority is not None:
+                return f"{priority.marker} {message}"
+            note = notification(chair)
+            return f"ℹ {note}" if note else ""
         if column is Column.ESCALATED:
             return "ESCALATED" if highest_alarm(chair)[2] else ""
+        if column is Column.LINK:
+            link = chair.link
+            return link_text(chair.has_pump, link.status.value if link else None, chair.link_lost_since).short
         return ""
 
     # -- updates ---------------------------------------------------------------------------------------
@@ -248,11 +274,15 @@ class ChairTile(QFrame):
         top = QHBoxLayout()
         self.name_label = QLabel()
         self.name_label.setObjectName("tileName")
+        self.link_label = QLabel()  # the pump link, short (app.ui.status.link_text)
+        self.link_label.setObjectName("tileLink")
         self.patient_label = QLabel()
         self.patient_label.setObjectName("tilePatient")
         self.patient_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self.name_label)
         top.addStretch(1)
+        top.addWidget(self.link_label)
+        top.addSpacing(8)
         top.addWidget(self.patient_label)
         layout.addLayout(top)
         self.phase_label = QLabel()
@@ -319,6 +349,7 @@ class ChairTile(QFrame):
         escalated = bool(m.data(index, EscalatedRole))
         urgent = bool(m.data(index, UrgentRole))
         self.name_label.setText(self._text(Column.CHAIR))
+        self.link_label.setText(self._text(Column.LINK))
         self.patient_label.setText(self._text(Column.PATIENT))
         self.phase_label.setText(self._text(Column.PHASE))
         protocol = self._text(Column.PROTOCOL)

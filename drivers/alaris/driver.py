@@ -20,6 +20,7 @@ from drivers.base import (
     ConfigError,
     DriverError,
     ForbiddenCommandError,
+    ImplausibleReading,
     LinkState,
     LinkStateCallback,
     LinkStatus,
@@ -27,11 +28,16 @@ from drivers.base import (
     PumpIdentity,
     Telemetry,
     TelemetryCallback,
+    implausibility,
     utc_now,
 )
 from drivers.link import FrameChannel, LinkLostError, LinkSettings, LinkStats, ReplyTimeout, SerialLink
 
 log = logging.getLogger(__name__)
+
+MAX_RATE_ML_H = 1200.0
+"""The highest rate an Alaris GH / CC syringe pump (and the GP volumetric pump) can be set to, from the
+specifications in BD's Directions For Use (rate range 0.1-1200 mL/h). A reading above it is corrupt."""
 
 
 def _guard(raw: bytes) -> None:
@@ -74,6 +80,7 @@ class AlarisDriver:
         self.keepalive_s = keepalive_s
         self._on_telemetry = on_telemetry
         self._clock = clock
+        self._quiet_time_s = quiet_time_s
         self._identity: PumpIdentity | None = None
         try:
             settings = LinkSettings(
@@ -196,7 +203,11 @@ class AlarisDriver:
         at = self._clock()
         vtbi = messages.parse_vtbi(channel.request(messages.query("INF_VTBI"), _is_reply_to("INF_VTBI")))
         alarm = messages.parse_alarm(channel.request(messages.query("ALARM"), _is_reply_to("ALARM")))
-        return messages.build_telemetry(at, inf, vtbi, alarm)
+        telemetry = messages.build_telemetry(at, inf, vtbi, alarm)
+        problem = implausibility(telemetry, MAX_RATE_ML_H)
+        if problem is not None:
+            raise ImplausibleReading(f"implausible reading from pump {telemetry.serial}: {problem}")
+        return telemetry
 
     def _session(self, channel: FrameChannel[Frame]) -> None:
         identity = self._negotiate(channel)
@@ -207,6 +218,7 @@ class AlarisDriver:
         stats = channel.stats
         last_keepalive = time.monotonic()
         next_poll = last_keepalive
+        last_good = last_keepalive
         while True:
             channel.idle_until(next_poll)
             started = time.monotonic()
@@ -219,9 +231,16 @@ class AlarisDriver:
             except ReplyTimeout:
                 continue  # the quiet-time watchdog inside the channel decides when this is a loss
             except ProtocolError as error:
-                stats.bad_replies += 1
+                if isinstance(error, ImplausibleReading):
+                    stats.implausible += 1
+                else:
+                    stats.bad_replies += 1
+                stats.last_fault = str(error)
                 log.warning("%s: unusable reply: %s", self.url, error)
+                if time.monotonic() - last_good > self._quiet_time_s:
+                    raise LinkLostError(f"no usable reading for {self._quiet_time_s:g} s: {error}") from error
                 continue
+            last_good = time.monotonic()
             if telemetry.serial != identity.serial:
                 raise LinkLostError(
                     f"pump serial changed from {identity.serial} to {telemetry.serial}; renegotiating"

@@ -12,10 +12,11 @@ import logging
 import random
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from drivers.alaris.codec import Frame, FrameDecoder, encode_body, join_fields
-from drivers.alaris.messages import ALARM_CODES, WIRE_MODE, format_time_remaining, security_code
-from drivers.base import FrameError
+from drivers.alaris.messages import ALARM_CODES, WIRE_MODE, alarm_for, format_time_remaining, security_code
+from drivers.base import FrameError, Telemetry
 from drivers.sim.pump import MAX_RATE_ML_H, PumpOperationError, PumpSnapshot, SimAlarm, SimulatedPump
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def wire_alarm_code(alarm: SimAlarm, snapshot: PumpSnapshot) -> str:
     return WIRE_ALARM[alarm]
 
 
-FAULT_KINDS = ("bad_crc", "garbage", "slow", "silence", "disconnect")
+FAULT_KINDS = ("bad_crc", "garbage", "slow", "silence", "disconnect", "implausible")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,28 @@ class Faults:
         self._slow_until = 0.0
         self._slow_delay_s = 0.0
         self._silent_until = 0.0
+        self._implausible = 0
+        self._implausible_fields: dict[str, str] = {}
         self.injected: collections.Counter[str] = collections.Counter()
+
+    def implausible(self, count: int = 1, *, rate: str | None = None, volume: str | None = None) -> None:
+        """The next ``count`` INF replies carry these raw values (e.g. ``"-250"``, ``"nan"``,
+        ``"99999999999"``) instead of the pump's rate / volume infused."""
+        fields = {key: value for key, value in (("rate", rate), ("volume", volume)) if value is not None}
+        if not fields:
+            raise ValueError("an implausible reading needs a rate or a volume")
+        with self._lock:
+            self._implausible = count
+            self._implausible_fields = fields
+
+    def inf_override(self) -> dict[str, str]:
+        """For one INF reply: the raw values to put on the wire instead of the pump's."""
+        with self._lock:
+            if self._implausible <= 0:
+                return {}
+            self._implausible -= 1
+            self.injected["implausible"] += 1
+            return dict(self._implausible_fields)
 
     def bad_crc(self, count: int = 1) -> None:
         with self._lock:
@@ -91,7 +113,7 @@ class Faults:
 
     def clear(self) -> None:
         with self._lock:
-            self._bad_crc = self._garbage = 0
+            self._bad_crc = self._garbage = self._implausible = 0
             self._slow_until = self._silent_until = 0.0
 
     def _noise(self, size: int) -> bytes:
@@ -245,15 +267,16 @@ class AlarisResponder:
 
     def _inf(self, snap: PumpSnapshot) -> bytes:
         alarm = wire_alarm_code(snap.alarms[0], snap) if snap.alarms else "-"
+        raw = self.faults.inf_override()
         return join_fields(
             "INF",
             snap.serial,
             alarm,
             WIRE_MODE[snap.state],
-            f"{snap.rate_ml_h:.2f}",
+            raw.get("rate", f"{snap.rate_ml_h:.2f}"),
             "ml/h",
             "",
-            f"{snap.volume_infused_ml:.3f}",
+            raw.get("volume", f"{snap.volume_infused_ml:.3f}"),
             "ml",
             f"{snap.pressure_mmhg:.2f}",
             "mmHg",
@@ -286,3 +309,20 @@ class AlarisResponder:
             log.warning("pump %s refused %s: %s", snap.serial, command, error)
             return None
         return join_fields(command, *args)
+
+
+def telemetry_of(snap: PumpSnapshot, at: datetime) -> Telemetry:
+    """What the driver would read from this pump now, without the wire (the demo's pre-roll uses it to
+    document the pump the way the station does)."""
+    codes = [wire_alarm_code(alarm, snap) for alarm in snap.alarms]
+    return Telemetry(
+        at=at,
+        rate_ml_h=snap.rate_ml_h,
+        volume_infused_ml=snap.volume_infused_ml,
+        vtbi_ml=snap.vtbi_ml,
+        pressure_mmhg=snap.pressure_mmhg,
+        time_remaining_min=None if snap.time_remaining_s is None else snap.time_remaining_s / 60.0,
+        state=snap.state,
+        alarms=tuple(alarm_for(code) for code in codes),
+        serial=snap.serial,
+    )

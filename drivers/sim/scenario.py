@@ -47,7 +47,7 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "raise_alarm": (frozenset({"alarm"}), frozenset()),
     "clear_alarm": (frozenset({"alarm"}), frozenset()),
     "power_cycle": (frozenset(), frozenset({"new_serial", "off_s"})),
-    "fault": (frozenset({"kind"}), frozenset({"count", "size", "delay_s", "duration_s"})),
+    "fault": (frozenset({"kind"}), frozenset({"count", "size", "delay_s", "duration_s", "rate", "volume"})),
 }
 FAULTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "bad_crc": (frozenset(), frozenset({"count"})),
@@ -55,6 +55,7 @@ FAULTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "slow": (frozenset({"delay_s"}), frozenset({"duration_s"})),
     "silence": (frozenset({"duration_s"}), frozenset()),
     "disconnect": (frozenset({"duration_s"}), frozenset()),
+    "implausible": (frozenset(), frozenset({"count", "rate", "volume"})),
 }
 _TIME_SCALED = ("delay_s", "duration_s")
 
@@ -71,7 +72,8 @@ _NUMBERS: dict[str, tuple[float, float, bool]] = {
     "duration_s": (0.0, 3600.0, False),
 }
 _WHOLE: dict[str, tuple[int, int]] = {"count": (1, 10_000), "size": (1, 65_536)}
-_TEXT = frozenset({"end_action", "alarm", "kind", "new_serial", "note"})
+_TEXT = frozenset({"end_action", "alarm", "kind", "new_serial", "note", "rate", "volume"})
+# "rate" and "volume" of the implausible fault are the raw text put on the wire ("-250", "nan")
 
 
 def _param_problem(key: str, value: Any) -> str | None:

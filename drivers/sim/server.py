@@ -87,7 +87,8 @@ class PumpServer:
 
     def inject(self, kind: str, **params: Any) -> None:
         """A line fault by name (scenario files use this): bad_crc(count), garbage(count, size),
-        slow(delay_s, duration_s), silence(duration_s), disconnect(duration_s)."""
+        slow(delay_s, duration_s), silence(duration_s), disconnect(duration_s), implausible(count, rate,
+        volume): raw values on the next INF replies."""
         now = time.monotonic()
         if kind == "bad_crc":
             self.faults.bad_crc(int(params.get("count", 1)))
@@ -97,6 +98,13 @@ class PumpServer:
             self.faults.slow(float(params["delay_s"]), float(params.get("duration_s", 5.0)), now)
         elif kind == "silence":
             self.faults.silence(float(params["duration_s"]), now)
+        elif kind == "implausible":
+            rate, volume = params.get("rate"), params.get("volume")
+            self.faults.implausible(
+                int(params.get("count", 1)),
+                rate=None if rate is None else str(rate),
+                volume=None if volume is None else str(volume),
+            )
         elif kind == "disconnect":
             duration = params.get("duration_s")
             self.disconnect(None if duration is None else float(duration))

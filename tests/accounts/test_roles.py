@@ -150,9 +150,10 @@ def _escalated_alarm(station: FloorController, clock: ManualClock) -> str:
     chair = station.chair(1)
     state = chair.state
     assert state is not None and state.protocol is not None
+    chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline
     chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
     for premed in state.protocol.premedications:
-        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+        chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     clock.advance(minutes=31)
     chair.execute(StartInfusion())
     while not chair.escalated_alarms():

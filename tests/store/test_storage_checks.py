@@ -171,7 +171,7 @@ def test_the_station_process_exits_2_on_a_damaged_file(copy: Path, damage: str) 
     apply(copy)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
-        [sys.executable, "-m", "app", "--db", str(copy), "--quit-after", "5"],
+        [sys.executable, "-m", "app", "--chairs", "1", "--db", str(copy), "--quit-after", "5"],
         capture_output=True,
         text=True,
         env=env,

@@ -18,7 +18,7 @@ from pytestqt.qtbot import QtBot
 from app.chairs import FloorController
 from app.domain.alarms import Priority
 from app.domain.clock import ManualClock
-from app.domain.commands import GivePremedication, RecordScreening, StartInfusion
+from app.domain.commands import GivePremedication, Override, RecordScreening, RecordVitals, StartInfusion
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
 from app.station.sound import load_alarm_sounds
@@ -63,9 +63,10 @@ def _station(
     chair.check_in(check_in_command(chair.name, clock))
     state = chair.state
     assert state is not None and state.protocol is not None
+    chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline, before the start
     chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
     for premed in state.protocol.premedications:
-        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+        chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     clock.advance(minutes=31)
     chair.execute(StartInfusion())
     pump.program(40, 500)
@@ -244,13 +245,17 @@ def _expired_bag_on_chair_1(db_path: Path, library: ProtocolLibrary) -> None:
             type(command)(**{**command.__dict__, "bag_prepared_at": clock.now() - timedelta(hours=7)}), "AB"
         )
         protocol = state.require_protocol()
+        floor.execute(state.session_id, RecordVitals({"systolic_mmhg": 124}), "AB")  # baseline
         floor.execute(
             state.session_id, RecordScreening({i.id: i.acceptable_answer for i in protocol.screening}), "AB"
         )
         for premed in protocol.premedications:
-            floor.execute(state.session_id, GivePremedication(premed.drug, premed.dose, premed.route), "AB")
+            given = GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route)
+            floor.execute(state.session_id, given, "AB")
         clock.advance(minutes=31)
-        floor.execute(state.session_id, StartInfusion(), "AB")
+        # the bag ends before the infusion would (a start guard since issue 10): started with an override
+        late = Override("AB", "replacement bag ordered")
+        floor.execute(state.session_id, StartInfusion(override=late), "AB")
 
 
 def test_the_station_started_from_the_command_line_sounds_its_alarms(
@@ -261,10 +266,12 @@ def test_the_station_started_from_the_command_line_sounds_its_alarms(
     server: PulseServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`chairside --db FILE` (no demo): its chair's high alarm is heard. The test closes the window
-    once the recording holds a whole burst (or 30 s of audio: then it fails)."""
+    """`chairside --config FILE --db FILE` (no demo): its chair's high alarm is heard. The test closes
+    the window once the recording holds a whole burst (or 30 s of audio: then it fails)."""
     from app.cli import main
 
+    config = tmp_path / "station.toml"
+    config.write_text('[station]\nname = "Pod A"\n[[chairs]]\nname = "Chair 1"\n', encoding="utf-8")
     db_path = tmp_path / "station.sqlite"
     _expired_bag_on_chair_1(db_path, library)
     monkeypatch.setenv("CHAIRSIDE_DATA_DIR", str(tmp_path / "data"))
@@ -299,7 +306,7 @@ def test_the_station_started_from_the_command_line_sounds_its_alarms(
     add = ["users", "add", "AB", "--name", "Nurse AB", "--role", "admin", "--db", str(db_path), "--pin-stdin"]
     assert main(add) == 0
     try:
-        assert main(["--db", str(db_path), "--nurse", "AB"]) == 0
+        assert main(["--config", str(config), "--db", str(db_path), "--nurse", "AB"]) == 0
     finally:
         qapp.setQuitOnLastWindowClosed(True)
         watcher.stop()

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from app.accounts.store import STREAM
 from app.chairs import FloorController
 from app.domain.clock import ManualClock
-from app.domain.commands import GivePremedication, RecordScreening, StartInfusion
+from app.domain.commands import GivePremedication, RecordScreening, RecordVitals, StartInfusion
 from app.floor import Floor
 from app.station.sound import station_sounding
 from app.ui.main_window import MainWindow
@@ -39,9 +39,10 @@ def window(qtbot: QtBot, floor: Floor, clock: ManualClock) -> MainWindow:
     chair.check_in(replace(check_in_command(chair.name, clock), patient_initials=PATIENT_INITIALS))
     state = chair.state
     assert state is not None and state.protocol is not None
+    chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline
     chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
     for premed in state.protocol.premedications:
-        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+        chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     clock.advance(minutes=31)
     qtbot.keyClick(window, Qt.Key.Key_Shift)  # the nurse at work: not idle
     chair.execute(StartInfusion())
@@ -62,7 +63,7 @@ def test_idle_locks_and_an_alarm_raised_while_locked_is_shown_and_sounding(
     floor = window.floor
     chair = floor.chair(1)
     assert PATIENT_INITIALS in visible_texts(window)
-    lock = window.station_lock
+    lock = window.screen_lock
     assert lock is not None
     clock.advance(minutes=4)
     qtbot.keyClick(window, Qt.Key.Key_Shift)  # somebody touched the keyboard: the idle time restarts
@@ -96,7 +97,7 @@ def test_a_badge_alone_acknowledges_and_the_station_stays_locked(
 ) -> None:
     floor = window.floor
     chair = floor.chair(1)
-    lock = window.station_lock
+    lock = window.screen_lock
     assert lock is not None
     lock.lock()
     while not chair.active_alarms:
@@ -113,7 +114,7 @@ def test_a_badge_alone_acknowledges_and_the_station_stays_locked(
 
 
 def test_the_pin_unlocks(qtbot: QtBot, window: MainWindow) -> None:
-    lock = window.station_lock
+    lock = window.screen_lock
     assert lock is not None
     lock.lock()
     QTimer.singleShot(0, lambda: type_into_sign_in(qtbot, "BADGE-RN-AB", PIN))

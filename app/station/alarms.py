@@ -1,0 +1,68 @@
+"""The alarm loop of one chair: the rules (`app.domain.alarms.evaluate`) over what the chair knows
+now, the board that turns conditions into alarms, and the transitions the session journals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+
+from app.domain.alarms import (
+    AlarmBoard,
+    AlarmInputs,
+    AlarmPolicy,
+    AlarmTransition,
+    PumpAlarmReading,
+    PumpDelivery,
+    PumpReading,
+    evaluate,
+)
+from app.domain.chair import AlarmRecord, ChairState
+from app.station.pump import PumpLink
+from drivers.base import Telemetry
+
+
+def local_tz() -> tzinfo | None:
+    return None  # this computer's zone, with the rules of each moment shown (not a fixed offset)
+
+
+def reading_of(t: Telemetry | None) -> PumpReading | None:
+    """A driver's reading in the alarm rules' words."""
+    if t is None:
+        return None
+    return PumpReading(
+        t.at,
+        t.rate_ml_h,
+        t.volume_infused_ml,
+        PumpDelivery(t.state.value),
+        tuple(PumpAlarmReading(a.code, str(a.kind), a.text) for a in t.alarms),
+    )
+
+
+class ChairAlarms:
+    """One chair's board; `update` evaluates every rule and returns what changed (to journal)."""
+
+    def __init__(self, policy: AlarmPolicy, restored: Iterable[AlarmRecord] = ()) -> None:
+        self.policy = policy
+        self.board = AlarmBoard(policy, restored)
+
+    def update(
+        self,
+        now: datetime,
+        chair: str,
+        state: ChairState | None,
+        telemetry: Telemetry | None,
+        pump: PumpLink | None,
+        *,
+        storage_problem: str = "",
+    ) -> list[AlarmTransition]:
+        inputs = AlarmInputs(
+            now=now,
+            state=state,
+            reading=reading_of(telemetry),
+            link_connected=pump is None or pump.connected,
+            link_lost_since=pump.lost_since if pump is not None else None,
+            chair=chair,
+            storage_problem=storage_problem,
+            display_tz=local_tz(),
+        )
+        return self.board.update(evaluate(inputs, self.policy), now)

@@ -1,0 +1,81 @@
+"""Starting a station from its configuration: the one path the GUI, the demo and a headless station
+take. Take the database's lock, open the floor, build the chairs the configuration names and attach
+every configured pump (the drivers keep polling and reconnecting on their own)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.domain.clock import Clock
+from app.domain.protocol import InfusionProtocol
+from app.floor import Floor
+from app.station.config import StationConfig
+from app.station.lock import StationLock
+from app.station.station import Station
+from app.store.journal import Journal
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_CONFIG = "docs/station.example.toml"
+
+
+def missing_config_message(path: Path) -> str:
+    return (
+        f"no station configuration at {path}: create it (copy {EXAMPLE_CONFIG} from the Chairside "
+        "sources and name this station's chairs and pumps), or pass --config PATH"
+    )
+
+
+def pumps_of(config: StationConfig) -> dict[str, dict[str, Any]]:
+    """{chair name: driver configuration} for every chair with a pump."""
+    return {chair.name: chair.pump.as_driver_config() for chair in config.chairs if chair.pump is not None}
+
+
+@dataclass
+class OpenFloor:
+    floor: Floor
+    lock: StationLock
+
+    def close(self) -> None:
+        try:
+            self.floor.close()
+        finally:
+            self.lock.release()
+
+
+def open_floor(
+    db_path: Path,
+    clock: Clock,
+    protocols: Mapping[str, InfusionProtocol] | None = None,
+    key: str | None = None,
+) -> OpenFloor:
+    """Take the database's lock (StationInUse if another station holds it), then open the journal
+    and replay the open sessions."""
+    lock = StationLock(db_path).acquire()
+    try:
+        floor = Floor(Journal(db_path, clock, key=key), protocols, clock)  # key: an encrypted journal
+    except BaseException:
+        lock.release()
+        raise
+    return OpenFloor(floor, lock)
+
+
+def station_for(floor: Floor, config: StationConfig, clock: Clock) -> Station:
+    """The chairs the configuration names, in its order (pumps not attached yet)."""
+    return Station(floor, config.chair_names, clock)
+
+
+def attach_configured_pumps(station: Station, config: StationConfig) -> None:
+    pumps = pumps_of(config)
+    station.attach_pumps(pumps)
+    log.info(
+        "station %s: %d chairs, %d pumps attached (%s)",
+        config.name,
+        len(station.chairs),
+        len(pumps),
+        ", ".join(f"{name}: {pump['url']}" for name, pump in pumps.items()) or "none",
+    )
