@@ -117,7 +117,7 @@ def gui_arguments_problem(args: argparse.Namespace) -> str | None:
 
 def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QDialog
+    from PySide6.QtWidgets import QApplication
 
     from app import errors, redaction
     from app.accounts.demo import DEMO_NURSE, ensure_demo_accounts
@@ -132,7 +132,6 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.station.station import chair_names
     from app.ui.alarm_sound import start_alarm_sound
     from app.ui.main_window import MainWindow
-    from app.ui.signin import FirstAdministratorDialog
     from app.ui.theme import apply_theme
 
     problem = gui_arguments_problem(args) or desktop_problem()
@@ -232,13 +231,6 @@ def run_gui(args: argparse.Namespace) -> int:
         elif not accounts.has_admin() and args.quit_after is not None:
             # a scripted start (screenshot, smoke test) never waits for someone at the keyboard
             print("chairside: this station has no administrator yet: add one with `chairside users add`")
-        elif not accounts.has_admin():
-            first = FirstAdministratorDialog(accounts)
-            if first.exec() != QDialog.DialogCode.Accepted:
-                print(
-                    "chairside: a station needs an administrator first: nothing was started", file=sys.stderr
-                )
-                return 2
 
         # The demo's clock may run fast: its idle lock keeps wall time
         idle_lock_min = args.idle_lock_min if args.idle_lock_min is not None else config.idle_lock_min
@@ -277,7 +269,8 @@ def run_gui(args: argparse.Namespace) -> int:
             window.open_chair(controller.chair(args.chair).name)
         controller.start()
         if demo is None and args.quit_after is None:
-            QTimer.singleShot(0, window.nurse_bar.sign_in)
+            # Once the station runs (pumps read, alarms on): a first start creates the administrator
+            QTimer.singleShot(0, lambda: _first_sign_in(window, accounts))
         if args.quit_after is not None:
 
             def finish() -> None:
@@ -316,6 +309,19 @@ def run_gui(args: argparse.Namespace) -> int:
         redaction.uninstall()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _first_sign_in(window: Any, accounts: Any) -> None:
+    from PySide6.QtWidgets import QDialog
+
+    from app.ui.signin import FirstAdministratorDialog
+
+    if not accounts.has_admin():
+        first = FirstAdministratorDialog(accounts, window)
+        if first.exec() != QDialog.DialogCode.Accepted:
+            window.show_message("This station has no administrator yet: add one with `chairside users add`.")
+            return
+    window.nurse_bar.sign_in()
 
 
 def _identifiers(state: Any) -> dict[str, str]:

@@ -4,7 +4,6 @@ through a private PulseAudio daemon, and the null sink's monitor is recorded and
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -301,10 +300,6 @@ def test_the_station_started_from_the_command_line_sounds_its_alarms(
     # A second quit, left queued after the station's event loop ends, would end every later test's
     # event loop at once: only the watcher quits.
     qapp.setQuitOnLastWindowClosed(False)
-    # A station has an administrator before it starts unattended (else its first start asks for one)
-    monkeypatch.setattr("sys.stdin", io.StringIO("482913\n"))
-    add = ["users", "add", "AB", "--name", "Nurse AB", "--role", "admin", "--db", str(db_path), "--pin-stdin"]
-    assert main(add) == 0
     try:
         assert main(["--config", str(config), "--db", str(db_path), "--nurse", "AB"]) == 0
     finally:
