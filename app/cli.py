@@ -15,6 +15,7 @@ from app.domain.protocol import InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
 from app.export.cli import register as register_export
 from app.export.verify import verify_export
+from app.floor_commands import register as register_floor
 from app.paths import default_db_path
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_floor(sub)
     register_config(sub)
     add_gui_arguments(parser)
     return parser

@@ -56,11 +56,18 @@ _V1_TELEMETRY: Migration = (
     "CREATE INDEX idx_telemetry_chair_at ON telemetry (chair, at)",
 )
 
+_V1_5_MQTT_OUTBOX: Migration = (
+    # How far each topic tree (chairside/v1/<station>) has had the journal acknowledged by the
+    # broker (PUBACK): publishing resumes after it, across broker and station restarts.
+    "CREATE TABLE mqtt_outbox (topic_root TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+)
+
 
 # (major, minor) -> migration; applied in order, each in its own transaction.
 MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 0): _V1_JOURNAL,
     (1, 1): _V1_TELEMETRY,
+    (1, 5): _V1_5_MQTT_OUTBOX,
 }
 CURRENT = max(MIGRATIONS)
 
