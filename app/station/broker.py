@@ -63,7 +63,8 @@ class BrokerSettings:
         try:
             lines = self.password_file.read_text(encoding="utf-8").splitlines()
         except OSError as error:
-            raise BrokerError(f"cannot read {self.password_file}: {error.strerror or error}", "password_file")
+            problem = f"cannot read {self.password_file}: {error.strerror or error}"
+            raise BrokerError(problem, "password_file") from None
         return lines[0].strip() if lines else ""
 
 

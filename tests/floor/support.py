@@ -134,7 +134,7 @@ class Broker:
             lines.append("allow_anonymous true")
         if self.tls:
             if self.ca is None:
-                self.ca, cert, key = make_ca_and_server_cert(self.folder)
+                self.ca, _cert, _key = make_ca_and_server_cert(self.folder)
             lines += [
                 f"cafile {self.ca}",
                 f"certfile {self.folder / 'broker.pem'}",
