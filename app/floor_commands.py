@@ -18,7 +18,7 @@ def _size(text: str) -> tuple[int, int]:
 def run_overview(args: argparse.Namespace) -> int:
     from app.ui.floor_overview import run  # Qt only when the overview runs
 
-    return run(args)
+    return int(run(args))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

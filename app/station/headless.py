@@ -33,7 +33,7 @@ TICK_S = 1.0
 PUBLISH_EVERY_S = 0.2
 
 
-def add_station_arguments(parser: argparse.ArgumentParser) -> None:
+def add_station_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--broker",
         metavar="URL",

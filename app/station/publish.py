@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from app.station.broker import (
     BrokerSettings,
@@ -66,7 +67,7 @@ def make_client(settings: BrokerSettings, client_id: str) -> mqtt.Client:
     """A paho client (MQTT 3.1.1) with the settings' credentials and TLS; not connected yet."""
     refuse_plaintext(settings)
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=True,
         protocol=mqtt.MQTTv311,
