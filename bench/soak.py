@@ -116,6 +116,7 @@ def run(
         )
         config = load_station_config(config_path)  # the station reads its configuration file
         station = station_for(opened.floor, config, clock)
+
         def nurses(now: datetime) -> None:
             demo.advance(now)
 

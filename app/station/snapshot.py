@@ -91,6 +91,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
             "rate_ml_h": rate,
             "planned_rate_ml_h": planned,
             "volume_ml": round(telemetry.volume_infused_ml, 1) if telemetry is not None else None,
+            "read_at": iso(telemetry.at) if telemetry is not None else None,
         },
         "next": {
             "action": action.text if state is not None else "",

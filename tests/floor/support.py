@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[2]
 ACL = ROOT / "packaging" / "mosquitto" / "acl"
@@ -111,6 +112,7 @@ class Broker:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     ca: Path | None = None
+    extra: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -141,7 +143,7 @@ class Broker:
                 f"keyfile {self.folder / 'broker.key'}",
             ]
         config = self.folder / "mosquitto.conf"
-        config.write_text("\n".join(lines) + "\n")
+        config.write_text("\n".join([*lines, *self.extra]) + "\n")
         return config
 
     def start(self, timeout_s: float = 10.0) -> Broker:
@@ -235,7 +237,7 @@ def broker_host() -> str:
 def client_for(
     broker: Broker, client_id: str, user: str | None = None, password: str | None = None
 ) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
     if user is not None:
         client.username_pw_set(user, password)
     if broker.tls:
