@@ -138,3 +138,15 @@ def run_station(
         if station is not None:
             station.close()
         opened.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app.station.headless --config PATH --db PATH [--broker URL]` (no Qt imported)."""
+    parser = argparse.ArgumentParser(prog="chairside headless", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    register(subparsers)
+    return int(run_command(parser.parse_args(["headless", *(sys.argv[1:] if argv is None else argv)])))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

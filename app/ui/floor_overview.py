@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 
 from app.station.broker import TOPIC_PREFIX, BrokerError, BrokerSettings, commands_topic, parse_broker
 from app.station.publish import make_client
+from app.ui.elided import set_style_property
 from app.ui.status import hhmm
 from app.ui.tile import CompactTile, TileBoard, TileView, tile_view
 
@@ -440,7 +441,7 @@ class FloorOverviewWindow(QMainWindow):
         bar.addWidget(self.clock_label)
         outer.addLayout(bar)
         self.escalated_panel = EscalatedPanel()
-        self.escalated_panel.acknowledge.connect(self._acknowledge)
+        self.escalated_panel.acknowledge.connect(self.acknowledge)
         outer.addWidget(self.escalated_panel)
         self.scroll_area = FitScrollArea(self._fit)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
@@ -473,6 +474,7 @@ class FloorOverviewWindow(QMainWindow):
         started = time.perf_counter()
         self.model.apply(self.link.take())
         self._answers()
+        self._update_headings()
         self.busy_s += time.perf_counter() - started
 
     def _connection(self, connected: bool, reason: str) -> None:
@@ -485,6 +487,7 @@ class FloorOverviewWindow(QMainWindow):
         self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M"))
         self.model.refresh()
         self._regroup()
+        self._update_headings()
         self.escalated_panel.show_alarms(
             self.model.escalated(), {s: i.name for s, i in self.model.stations.items()}
         )
@@ -536,18 +539,29 @@ class FloorOverviewWindow(QMainWindow):
                 tiles = [self.tiles[k] for k in order if k[0] == sid]
                 if not tiles:
                     continue
-                heading = self.board.heading(sid)
-                since = info.stale_since(self.model.clock())
-                state = (
-                    f"OFFLINE: no data since {hhmm(since) if since and since != _EPOCH else '--:--'}"
-                    if since is not None
-                    else "online"
-                )
-                heading.setText(f"{info.name}  ·  {len(tiles)} chairs  ·  {state}")
-                heading.setProperty("stale", since is not None)
-                heading.style().polish(heading)
+                self.board.heading(sid)
                 groups.append((sid, tiles))
+        self._update_headings()
         self.board.set_groups(groups)
+
+    def _update_headings(self) -> None:
+        """Each station's heading: its chairs, and whether the floor hears from it."""
+        if self.urgent_first:
+            return
+        now = self.model.clock()
+        counts = collections.Counter(k[0] for k in self.model.keys)
+        for sid, info in self.model.stations.items():
+            if not counts[sid]:
+                continue
+            since = info.stale_since(now)
+            state = (
+                f"OFFLINE: no data since {hhmm(since) if since and since != _EPOCH else '--:--'}"
+                if since is not None
+                else "online"
+            )
+            heading = self.board.heading(sid)
+            heading.setText(f"{info.name}  ·  {counts[sid]} chairs  ·  {state}")
+            set_style_property(heading, "stale", since is not None)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -565,7 +579,8 @@ class FloorOverviewWindow(QMainWindow):
 
     # -- acknowledgements ---------------------------------------------------------------------------------
 
-    def _acknowledge(self, key: Key, alarm: dict[str, Any]) -> None:
+    def acknowledge(self, key: Key, alarm: dict[str, Any]) -> None:
+        """Send the acknowledgement as the identified charge nurse; the answer shows when it comes."""
         by = self.identity.text().strip()
         if not by:
             self.answer_label.setText("Type or scan your ID first: the station records who acknowledged")

@@ -121,6 +121,8 @@ class Broker:
     def _config(self) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         lines = ["per_listener_settings false", f"listener {self.port} 127.0.0.1"]
+        if os.geteuid() == 0:
+            lines.append("user root")  # else it drops to `mosquitto`, which cannot read the test's files
         if self.users:
             passwords = self.folder / "passwords"
             passwords.write_text("")
@@ -148,8 +150,8 @@ class Broker:
 
     def start(self, timeout_s: float = 10.0) -> Broker:
         config = self._config()
-        log = (self.folder / "mosquitto.log").open("ab")
-        self.process = subprocess.Popen([mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log)
+        with (self.folder / "mosquitto.log").open("ab") as log:
+            self.process = subprocess.Popen([mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout_s
         while True:
             with (
@@ -198,12 +200,21 @@ class Listener:
         *,
         user: str | None = None,
         password: str | None = None,
+        client_id: str | None = None,
+        clean_session: bool = True,
     ) -> None:
         self.messages: list[tuple[str, dict[str, Any], bool]] = []
         self._lock = threading.Lock()
-        self.client = client_for(broker, f"test-listener-{time.monotonic_ns()}", user, password)
+        self.client = client_for(
+            broker,
+            client_id or f"test-listener-{time.monotonic_ns()}",
+            user,
+            password,
+            clean_session=clean_session,
+        )
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect(broker_host(), broker.port, keepalive=5)
         self.client.loop_start()
 
@@ -235,9 +246,16 @@ def broker_host() -> str:
 
 
 def client_for(
-    broker: Broker, client_id: str, user: str | None = None, password: str | None = None
+    broker: Broker,
+    client_id: str,
+    user: str | None = None,
+    password: str | None = None,
+    *,
+    clean_session: bool = True,
 ) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=clean_session
+    )
     if user is not None:
         client.username_pw_set(user, password)
     if broker.tls:
@@ -262,6 +280,15 @@ def write_station_config(
     return path
 
 
+HEADLESS = (
+    "import sys\n"
+    "for name in ('PySide6', 'pyqtgraph', 'shiboken6'):\n"
+    "    sys.modules[name] = None  # the station core runs without Qt\n"
+    "from app.station.headless import main\n"
+    "raise SystemExit(main())\n"
+)
+
+
 @dataclass
 class StationProcess:
     """`chairside headless --config ... --db ...` in its own process."""
@@ -276,9 +303,8 @@ class StationProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "app",
-                "headless",
+                "-c",
+                HEADLESS,
                 "--config",
                 str(self.config),
                 "--db",
