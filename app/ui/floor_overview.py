@@ -535,7 +535,7 @@ class FloorOverviewWindow(QMainWindow):
             self.board.heading("*").setText("Most urgent first (click “By station” to group)")
             groups.append(("*", [self.tiles[k] for k in order]))
         else:
-            for sid, info in sorted(self.model.stations.items(), key=lambda s: (s[1].name.casefold(), s[0])):
+            for sid, _info in sorted(self.model.stations.items(), key=lambda s: (s[1].name.casefold(), s[0])):
                 tiles = [self.tiles[k] for k in order if k[0] == sid]
                 if not tiles:
                     continue
