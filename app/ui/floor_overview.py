@@ -350,6 +350,7 @@ class EscalatedPanel(QFrame):
         self._rows: list[QWidget] = []
         self._shown: list[tuple[Key, str]] = []
         self.buttons: list[QPushButton] = []
+        self.lines: list[QLabel] = []
 
     def show_alarms(self, alarms: list[tuple[Key, dict[str, Any]]], names: dict[str, str]) -> None:
         shown = [(key, str(alarm.get("id"))) for key, alarm in alarms]
@@ -358,7 +359,7 @@ class EscalatedPanel(QFrame):
         self._shown = shown
         for row in self._rows:
             row.deleteLater()
-        self._rows, self.buttons = [], []
+        self._rows, self.buttons, self.lines = [], [], []
         more = len(alarms) - self.MAX_LINES
         self.summary.setText(
             "No escalated alarms"
@@ -387,6 +388,7 @@ class EscalatedPanel(QFrame):
             self._layout.addWidget(row)
             self._rows.append(row)
             self.buttons.append(button)
+            self.lines.append(label)
 
 
 class FitScrollArea(QScrollArea):
