@@ -255,6 +255,9 @@ class CompactTile(QFrame):
             + ("#ctPump { font-weight:bold; color:#222222; }" if view.stale else "")
         )
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        event.accept()
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         event.accept()
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
