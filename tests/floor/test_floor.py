@@ -336,3 +336,44 @@ def test_without_a_broker_the_station_runs_alone(tmp_path: Path) -> None:
     with Journal(station.db, read_only=True) as journal:
         assert journal.conn.execute("SELECT count(*) FROM mqtt_outbox").fetchone()[0] == 0
         assert journal.verify().intact
+
+
+def test_the_station_with_its_screen_publishes_too(tmp_path: Path, plain_broker: Broker) -> None:
+    """`chairside --config FILE --station NAME`: the GUI station publishes from its [broker] section."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.floor.support import ROOT
+
+    station = make_station(
+        tmp_path / "a",
+        "Pod A",
+        [{"name": "Chair 1"}, {"name": "Chair 2"}],
+        broker_table(plain_broker, tmp_path / "a"),
+    )
+    listener = Listener(plain_broker)
+    try:
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "app", "--config", str(station.config), "--db", str(station.db)),
+                *("--station", "Pod Z", "--quit-after", "4", "--window-size", "1366x768"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        listener.wait_for(lambda: bool(listener.on("chairside/v1/pod-z/status")), say="the status")
+        listener.wait_for(
+            lambda: listener.on("chairside/v1/pod-z/status")[-1]["state"] == "offline", say="offline"
+        )
+    finally:
+        listener.close()
+    statuses = [s["state"] for s in listener.on("chairside/v1/pod-z/status")]
+    assert statuses[0] == "online" and statuses[-1] == "offline"
+    chairs = listener.on("chairside/v1/pod-z/chairs/Chair 2")
+    assert chairs and chairs[0]["station"] == "Pod Z" and chairs[0]["phase"] == "empty"
+    assert not [t for t, _p, _r in listener.snapshot() if t.startswith("chairside/v1/pod-a/")]
