@@ -143,10 +143,8 @@ def tile_view(
         top = alarms[0]
         priority = Priority.parse(top.get("priority"))
         message = str(top.get("message", "")).replace(f"{chair}: ", "", 1)
-        if priority is not None:
-            alarm_text = f"{priority.marker} {priority.name} {message}"
-            if escalated:
-                alarm_text = f"{priority.marker} ESCALATED {message}"
+        if priority is not None:  # the priority as symbol and word, always; escalation after it
+            alarm_text = f"{priority.marker} {priority.name}{' ESCALATED' if escalated else ''} {message}"
     link = snapshot.get("link") or {}
     link_text = ""
     if link.get("pump") and link.get("state") == "lost":

@@ -152,7 +152,7 @@ def test_an_escalated_alarm_is_listed_with_its_acknowledge_button(qtbot: QtBot, 
     assert len(window.escalated_panel.buttons) == 1
     line = window.escalated_panel.lines[0].text()
     assert line.startswith("!!! HIGH  Pod A · Chair 1:  infusing, but no data from the pump")
-    assert window.model.views[("pod-a", "Chair 1")].alarm_text.startswith("!!! ESCALATED")
+    assert window.model.views[("pod-a", "Chair 1")].alarm_text.startswith("!!! HIGH ESCALATED infusing")
     # Without an identity nothing is sent
     window.escalated_panel.buttons[0].click()
     assert window.answer_label.text().startswith("Type or scan your ID first")
