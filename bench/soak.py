@@ -40,6 +40,7 @@ from app.station.config import (  # noqa: E402
 from app.station.start import attach_configured_pumps, open_floor, station_for  # noqa: E402
 from app.station.station import chair_names  # noqa: E402
 from app.store.journal import Journal  # noqa: E402
+from drivers.sim.responder import WireSpy  # noqa: E402
 from drivers.sim.scenario import load_scenario  # noqa: E402
 
 # Warnings the injected faults cause by design; anything else at WARNING or above is an error.
@@ -125,6 +126,11 @@ def run(
         start = clock.now()
         end = start + timedelta(hours=hours)
         servers = demo.servers
+        for server in servers:
+            # The simulator's wire spy keeps up to 4 MB and 100,000 frames per pump for the tests that
+            # check what the station sent; it lives in this process but is not the station's memory.
+            server.responder.spy = WireSpy(max_bytes=0)
+            server.responder.spy.frames = collections.deque(maxlen=16)
         # Every simulated hour, each pump meets the scenario's line faults (staggered over the floor)
         schedule: list[tuple[float, int, dict[str, object]]] = []
         for hour in range(int(hours)):
