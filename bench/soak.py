@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  RSS: {soak.rss[0][1]:.0f} MB at start, {warm[0]:.0f} MB after warm-up (1 h), "
         f"{soak.rss[-1][1]:.0f} MB at the end: {growth:+.1f} % (goal < 5 %)"
     )
+    print("  RSS by shift hour: " + ", ".join(f"{h:.1f} h {mb:.0f} MB" for h, mb in soak.rss[::4]))
     print(
         f"  database {soak.db_bytes / 1e6:.1f} MB; journal {soak.entries} entries, "
         f"{'verified intact' if soak.intact else 'NOT INTACT'}"
