@@ -316,12 +316,14 @@ def measure(
         applied = window.model.applied
         gui0 = time.thread_time()
         broker0 = cpu_ticks(broker.pid)
+        stations0 = sum(cpu_ticks(p.pid) for p in processes)
         bytes0 = dict(sys_bytes)
         t0 = time.monotonic()
         run_for(seconds)
         elapsed = time.monotonic() - t0
         gui = time.thread_time() - gui0
         broker_s = (cpu_ticks(broker.pid) - broker0) / os.sysconf("SC_CLK_TCK")
+        stations_s = (sum(cpu_ticks(p.pid) for p in processes) - stations0) / os.sysconf("SC_CLK_TCK")
         latencies = sorted(window.model.latencies_s)
 
         def rate(topic: str) -> float:
@@ -334,6 +336,7 @@ def measure(
             "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
             "gui_percent": 100 * gui / elapsed,
             "broker_percent": 100 * broker_s / elapsed,
+            "station_percent": 100 * stations_s / elapsed / stations,
             "bytes_in_per_s": rate("$SYS/broker/bytes/received"),
             "bytes_out_per_s": rate("$SYS/broker/bytes/sent"),
         }
@@ -444,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         ("p99_ms", "latency p99 (ms)"),
         ("gui_percent", "overview GUI thread (% core)"),
         ("broker_percent", "broker CPU (% core)"),
+        ("station_percent", "one station's CPU (% core)"),
         ("bytes_in_per_s", "broker bytes in/s"),
         ("bytes_out_per_s", "broker bytes out/s"),
     ):
