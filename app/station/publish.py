@@ -25,6 +25,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,10 +44,12 @@ from app.station.broker import (
     status_topic,
 )
 from app.station.config import StationConfig
+from app.station.session import ChairListener, ChairSession
 from app.station.snapshot import chair_snapshot, iso
 from app.station.station import Station
 from app.store.journal import JournalEntry, JournalError
 from app.store.outbox import acknowledge_up_to, acknowledged_position
+from drivers.base import LinkState, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,34 @@ def make_client(settings: BrokerSettings, client_id: str) -> mqtt.Client:
         client.tls_set_context(context)
     client.reconnect_delay_set(min_delay=1, max_delay=5)
     return client
+
+
+class _Marking:
+    """A chair's listener that also marks the chair as changed (published on the next pump), then
+    tells the listener it wraps (the Qt relay, or nobody)."""
+
+    def __init__(self, inner: ChairListener, mark: Callable[[], None]) -> None:
+        self.inner = inner
+        self._mark = mark
+
+    def changed(self) -> None:
+        self._mark()
+        self.inner.changed()
+
+    def telemetry(self, t: Telemetry) -> None:
+        self._mark()
+        self.inner.telemetry(t)
+
+    def link(self, link: LinkState) -> None:
+        self._mark()
+        self.inner.link(link)
+
+    def alarms_changed(self) -> None:
+        self._mark()
+        self.inner.alarms_changed()
+
+    def message(self, text: str) -> None:
+        self.inner.message(text)
 
 
 class Publisher:
@@ -120,6 +151,13 @@ class Publisher:
         self.published_events = 0
         self.published_chairs = 0
         self._started = False
+        self._dirty: set[str] = set()
+        self._index = {chair.name: n for n, chair in enumerate(station.chairs, start=1)}
+        for chair in station.chairs:
+            chair.listener = _Marking(chair.listener, self._marker(chair.name))
+
+    def _marker(self, name: str) -> Callable[[], None]:
+        return lambda: self._dirty.add(name)
 
     # ------------------------------------------------------------------------------------------
     # Life cycle (owner's thread)
@@ -190,10 +228,11 @@ class Publisher:
     # The owner's thread
 
     def _on_tick(self, now: datetime) -> None:
-        self.pump(now)
+        self.pump(now, every_chair=True)
 
-    def pump(self, now: datetime | None = None) -> None:
-        """Save acknowledged progress, run the overview's commands, publish what changed."""
+    def pump(self, now: datetime | None = None, *, every_chair: bool = False) -> None:
+        """Save acknowledged progress, run the overview's commands, publish what changed: the chairs
+        that told a change since the last pump, or every chair (the tick: clocks move too)."""
         now = now or self.station.now()
         self._drain_acks()
         self._run_commands(now)
@@ -202,7 +241,13 @@ class Publisher:
         if time.monotonic() - self._last_heartbeat >= self.keepalive_s / 2:
             self._last_heartbeat = time.monotonic()
             self._client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
-        self._publish_chairs(now, everything=self._fresh.is_set())
+        if every_chair or self._fresh.is_set():
+            self._publish_chairs(now, self.station.chairs, everything=self._fresh.is_set())
+        elif self._dirty:
+            self._publish_chairs(
+                now, [c for c in self.station.chairs if c.name in self._dirty], everything=False
+            )
+        self._dirty.clear()
         self._fresh.clear()
         self._publish_events()
 
@@ -220,8 +265,9 @@ class Publisher:
             }
         )
 
-    def _publish_chairs(self, now: datetime, *, everything: bool) -> None:
-        for index, chair in enumerate(self.station.chairs, start=1):
+    def _publish_chairs(self, now: datetime, chairs: Sequence[ChairSession], *, everything: bool) -> None:
+        for chair in chairs:
+            index = self._index[chair.name]
             snapshot = chair_snapshot(chair, now, station=self.name, index=index)
             answer = self._answers.get(chair.name)
             if answer is not None:
