@@ -377,3 +377,17 @@ def test_the_station_with_its_screen_publishes_too(tmp_path: Path, plain_broker:
     chairs = listener.on("chairside/v1/pod-z/chairs/Chair 2")
     assert chairs and chairs[0]["station"] == "Pod Z" and chairs[0]["phase"] == "empty"
     assert not [t for t, _p, _r in listener.snapshot() if t.startswith("chairside/v1/pod-a/")]
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("http://floor.example", "use mqtts://"), ("mqtt://10.20.30.40", "allow_plaintext")],
+)
+def test_the_overview_refuses_an_unusable_broker_in_one_line(
+    url: str, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    assert main(["overview", "--broker", url]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err and err.startswith("chairside: "), err
