@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export QT_QPA_PLATFORM ?= offscreen
 export PYQTGRAPH_QT_LIB := PySide6
 
-.PHONY: test lint types pytest demo bench package smoke clean
+.PHONY: test lint types pytest demo bench package smoke clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,14 @@ types: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint types pytest
+test: system-packages lint types pytest
+
+# Debian/Ubuntu libraries Qt needs (packaging/system-packages.txt): installed when root, else the command.
+system-packages:
+	@sh packaging/ensure-system-packages.sh
 
 # The demo opens a real window: it keeps the platform the desktop gives it.
-demo: $(STAMP)
+demo: system-packages $(STAMP)
 	QT_QPA_PLATFORM= $(BIN)/chairside --demo 6
 
 bench: $(STAMP)

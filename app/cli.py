@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,19 +12,35 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.chair import ChairState
-from app.domain.protocol import InfusionProtocol, ProtocolError
+from app.domain.protocol import MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+from app.errors import append_crash
 from app.export.cli import register as register_export
 from app.export.verify import verify_export
 from app.floor_commands import register as register_floor
-from app.paths import default_db_path
+from app.paths import data_dir, default_db_path
+from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
 from app.store.journal import Journal, JournalError
+from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
+from drivers.base import DriverError
+from drivers.command_line import OneLineParser, number_in, run_command
 from drivers.probe import add_arguments as probe_arguments
 from drivers.probe import run as run_probe
+
+# Bad input, not bugs: each of these says what is wrong in one sentence.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    ProtocolError,
+    JournalError,
+    NewerDatabaseError,
+    KeyError,
+    DriverError,
+    sqlite3.DatabaseError,
+)
+MAX_PLAN_MINUTES = 24 * 60.0  # a reaction or pause in `plan` happens within a day of the start
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -69,11 +86,8 @@ def protocol_to_json(protocol: InfusionProtocol) -> dict[str, Any]:
     }
 
 
-def _minutes(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise ValueError(f"minutes cannot be negative: {text}")
-    return value
+# Reactions and pauses happen within a day of the infusion's start.
+_minutes = number_in(0.0, MAX_PLAN_MINUTES, unit="min")
 
 
 def parse_reaction(text: str) -> Reaction:
@@ -85,6 +99,8 @@ def parse_reaction(text: str) -> Reaction:
         if grade not in (1, 2, 3, 4):
             raise ValueError
         return Reaction(_minutes(onset_text), grade, _minutes(resolved_text) if resolved_text else None)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"reaction {text!r}: minutes {exc}") from None
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"reaction {text!r}: use GRADE@MINUTES or GRADE@MINUTES+RESOLVED_AFTER"
@@ -96,6 +112,8 @@ def parse_pause(text: str) -> Pause:
     try:
         start_text, duration_text = text.split("+", 1)
         return Pause(_minutes(start_text), _minutes(duration_text))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"pause {text!r}: minutes {exc}") from None
     except ValueError:
         raise argparse.ArgumentTypeError(f"pause {text!r}: use MINUTES+DURATION, e.g. 45+10") from None
 
@@ -165,6 +183,8 @@ def _open_journal(args: argparse.Namespace) -> Journal:
     path = Path(args.db) if args.db else default_db_path()
     if not path.exists():
         raise JournalError(f"no database at {path}")
+    if path.is_dir():
+        raise JournalError(f"{path} is a directory, not a database")
     return Journal(path, read_only=True)
 
 
@@ -193,15 +213,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return int(verify_export(args))
     with _open_journal(args) as journal:
         result = journal.verify()
-    if result.intact:
-        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}")
+        damage = journal.integrity_problems()
+    file_check = "file intact (SQLite integrity_check ok)" if not damage else "file DAMAGED"
+    if result.intact and not damage:
+        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}; {file_check}")
         return 0
-    print(f"journal NOT intact: first bad entry is {result.first_problem}", file=sys.stderr)
+    if not result.intact:
+        print(f"journal NOT intact: first bad entry is {result.first_problem}; {file_check}", file=sys.stderr)
+    if damage:
+        more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+        print(
+            f"chairside: {journal.path} is damaged (SQLite integrity_check: {damage[0]}{more})",
+            file=sys.stderr,
+        )
+        return 2
     return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chairside", description=__doc__)
+    parser = OneLineParser(prog="chairside", description=__doc__)
     parser.add_argument("--protocols", type=Path, help="protocol library folder (default: the shipped one)")
     sub = parser.add_subparsers(dest="command")
 
@@ -219,7 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--reaction", type=parse_reaction, action="append", default=[], metavar="GRADE@MIN[+RESOLVED]"
     )
     plan.add_argument("--pause", type=parse_pause, action="append", default=[], metavar="MIN+DURATION")
-    plan.add_argument("--bag-volume", type=float, help="the session's bag volume in mL")
+    plan.add_argument(
+        "--bag-volume",
+        type=number_in(0.0, MAX_VOLUME_ML, unit="mL", above_low=True),
+        help="the session's bag volume in mL",
+    )
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
 
@@ -238,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_maintenance(sub)
     register_floor(sub)
     register_config(sub)
     add_gui_arguments(parser)
@@ -245,16 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_private_umask()  # before anything is created: database, WAL, exports, crash log (app.private_files)
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.command is None:
             return int(run_gui(args))
         return int(args.func(args))
-    except (ProtocolError, JournalError, NewerDatabaseError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"chairside: {message}", file=sys.stderr)
-        return 2
+
+    return run_command("chairside", body, EXPECTED_ERRORS, data_dir() / "crash.log", append_crash)
 
 
 if __name__ == "__main__":

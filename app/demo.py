@@ -47,6 +47,7 @@ from app.domain.schedule import SegmentKind
 from app.floor import Floor
 from app.station.config import ChairConfig, PumpConfig, StationConfig
 from app.station.pump import PumpObservation, command_for, observe
+from app.store.journal import JournalError
 from drivers.base import DeliveryState
 from drivers.sim import PumpServer, SimAlarm, SimulatedPump, SimulatorFleet
 from drivers.sim.pump import PumpSnapshot
@@ -244,6 +245,7 @@ class Demo:
                     f"demo script needs protocol {chair.script.protocol_id!r}, not in the library"
                 )
         self._fleet: SimulatorFleet | None = None
+        self._storage_problem = ""  # the last write failure, logged once
 
     # ------------------------------------------------------------------------------------------
 
@@ -318,9 +320,18 @@ class Demo:
         done: list[str] = []
         for chair in self.chairs:
             for _ in range(20):  # a chair rarely has more than two actions due at once
-                action = self._step(chair, now)
+                try:
+                    action = self._step(chair, now)
+                except (
+                    JournalError
+                ) as exc:  # full disk: the station shows its storage alarm; retried next tick
+                    if str(exc) != self._storage_problem:
+                        log.warning("demo %s: not recorded, will retry: %s", chair.name, exc)
+                    self._storage_problem = str(exc)
+                    break
                 if action is None:
                     break
+                self._storage_problem = ""
                 text = f"{chair.name}: {action}"
                 chair.actions.append(text)
                 done.append(text)

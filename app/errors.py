@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from app.private_files import private_file, private_folder
+
 log = logging.getLogger("chairside.errors")
 
 Notify = Callable[[str], None]
@@ -31,14 +33,19 @@ _relay: Any = None  # a QObject in the installing thread that hands `notify` its
 
 
 def _write_crash(title: str, text: str) -> None:
-    if _crash_log is None:
-        return
+    if _crash_log is not None and not append_crash(_crash_log, title, text):
+        log.error("cannot write the crash log %s", _crash_log)
+
+
+def append_crash(path: Path, title: str, text: str) -> bool:
+    """Append a titled entry to a crash log, readable by its owner only; False when it cannot be written."""
     try:
-        _crash_log.parent.mkdir(parents=True, exist_ok=True)
-        with _crash_log.open("a", encoding="utf-8") as handle:
+        private_folder(path.parent, tighten_existing=False)
+        with private_file(path).open("a", encoding="utf-8") as handle:
             handle.write(f"==== {datetime.now(UTC).isoformat()} {title}\n{text}\n")
     except OSError:
-        log.exception("cannot write the crash log %s", _crash_log)
+        return False
+    return True
 
 
 def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None, where: str) -> None:

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from app.station.headless import register as register_headless
-
-
-def _size(text: str) -> tuple[int, int]:
-    from app.ui.launch import _size as parse_size  # one parser of WxH
-
-    return parse_size(text)
+from drivers.command_line import number_in, window_size
 
 
 def run_overview(args: argparse.Namespace) -> int:
@@ -21,7 +17,7 @@ def run_overview(args: argparse.Namespace) -> int:
     return int(run(args))
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Any) -> None:
     register_headless(subparsers)
     p = subparsers.add_parser("overview", help="the charge nurse's screen: every chair of every station")
     p.add_argument("--broker", metavar="URL", required=True, help="the floor's broker: mqtts://host[:port]")
@@ -35,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--screenshot", type=Path, metavar="PATH", help="save the window as PNG after --quit-after"
     )
-    p.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds (wall time)")
-    p.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
+    p.add_argument(
+        "--quit-after",
+        type=number_in(0.0, 7 * 24 * 3600.0, unit="s"),
+        metavar="S",
+        help="quit after S seconds",
+    )
+    p.add_argument("--window-size", type=window_size, metavar="WxH", help="window size, e.g. 1366x768")
     p.set_defaults(func=run_overview)

@@ -21,6 +21,8 @@ def load_protocol_file(path: Path) -> InfusionProtocol:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(name, "(file)", f"is not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(name, "(file)", f"is not valid TOML: {exc}") from exc
     except OSError as exc:
@@ -39,6 +41,8 @@ class ProtocolLibrary(Mapping[str, InfusionProtocol]):
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIRECTORY) -> ProtocolLibrary:
+        if not directory.is_dir():
+            raise ProtocolError(str(directory), "(directory)", "is not a folder")
         files = sorted(directory.glob("*.toml"))
         if not files:
             raise ProtocolError(str(directory), "(directory)", "holds no protocol files (*.toml)")

@@ -61,6 +61,8 @@ class Figures:
     startup_s: list[float] = field(default_factory=list)  # process start -> pumps attached
     reconnect_s: list[float] = field(default_factory=list)  # pumps attached -> link connected, per pump
     alarm_latency_s: list[float] = field(default_factory=list)  # attached -> link-lost alarm raised
+    kills: int = 0  # every SIGKILL, the measured ones and those early in a start
+    early_kills: int = 0  # SIGKILL while the station was still starting or attaching (0-3 s in)
     acknowledged: int = 0  # entries committed before a kill, checked after the restart
     lost: int = 0
     documented: int = 0  # pump rate changes the station documented by itself
@@ -208,6 +210,16 @@ def run(iterations: int = 20, chairs: int = 4, seed: int = 1, say: bool = True) 
                     server.disconnect()
                 else:
                     server.reconnect()
+            if rng.random() < 0.5:  # a kill while the station starts: replaying, attaching, connecting
+                early = StationProcess(config, db, work)
+                committed = _committed(db)
+                threading.Event().wait(rng.uniform(0.2, 3.0))
+                early.kill()
+                figures.kills += 1
+                figures.early_kills += 1
+                after = _committed(db)
+                figures.acknowledged += len(committed)
+                figures.lost += sum(1 for p, h in committed.items() if after.get(p) != h)
             before = _committed(db)
             station = StationProcess(config, db, work)
             try:
@@ -233,6 +245,7 @@ def run(iterations: int = 20, chairs: int = 4, seed: int = 1, say: bool = True) 
                 threading.Event().wait(rng.uniform(0.0, 1.5))
             finally:
                 station.kill()
+                figures.kills += 1
             after = _committed(db)
             lost = [p for p, h in acknowledged.items() if after.get(p) != h]
             lost += [p for p, h in before.items() if after.get(p) != h]
@@ -259,7 +272,8 @@ def report(f: Figures) -> str:
 
     return "\n".join(
         [
-            f"SIGKILL + restart of the configured station: {f.iterations} times",
+            f"SIGKILL + restart of the configured station: {f.kills} kills ({f.early_kills} while starting), "
+            f"{f.iterations} measured restarts",
             f"  station start to pumps attached: p50 {p50(f.startup_s):.2f} s, max {max(f.startup_s):.2f} s",
             f"  pump reconnected after attach ({len(f.reconnect_s)} links): p50 {p50(f.reconnect_s):.2f} s, "
             f"max {max(f.reconnect_s):.2f} s",

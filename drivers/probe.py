@@ -16,8 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import serial
+
 from drivers import available_protocols, open_driver
 from drivers.base import DriverError, LinkState, LinkStatus, PumpIdentity, Telemetry
+from drivers.command_line import OneLineParser, number_in
 from drivers.link import LinkSettings
 
 EXIT_NO_PUMP = 1
@@ -35,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--timeout", type=float, default=15.0, help="seconds to wait for a reading (default 15)"
+        "--timeout",
+        type=number_in(0.0, 3600.0, unit="s", above_low=True),
+        default=15.0,
+        help="seconds to wait for a reading (default 15)",
     )
     parser.add_argument(
         "--no-handshake", action="store_true", help="do not send the remote-communication handshake"
@@ -62,6 +68,16 @@ def _text(identity: PumpIdentity | None, telemetry: Telemetry) -> str:
         f"at        {telemetry.at.isoformat()}",
     ]
     return "\n".join(lines)
+
+
+def check_url(url: str) -> None:
+    """A pyserial URL whose scheme pyserial does not know is a typo, not a missing pump."""
+    if "://" not in url:
+        return
+    try:
+        serial.serial_for_url(url, do_not_open=True)
+    except (ValueError, serial.SerialException) as error:
+        raise DriverError(f"{url}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         "reconnect_max_s": 1.0,
     }
     try:
+        check_url(args.url)
         result = probe_pump(config, timeout_s=args.timeout)
     except DriverError as error:
         print(f"chairside probe: {error}", file=sys.stderr)
@@ -182,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="chairside probe", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="chairside probe", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+# A station under test never beeps through the developer's speakers: the sound tests start their own
+# PulseAudio daemon and point the station at it (tests/station/pulse.py).
+os.environ["PULSE_SERVER"] = "unix:/nonexistent/chairside-tests-use-their-own-sound-server"
 
 from collections.abc import Iterator
 from datetime import date, timedelta

@@ -20,6 +20,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from app.domain.chair import AlarmRecord, ChairState, ReactionRecord, parse_time
+from app.domain.clock import local_time
 from app.domain.commands import RecordAlarm
 from app.domain.events import EventType
 from app.domain.phase import Phase
@@ -124,7 +125,8 @@ class AlarmInputs:
     link_connected: bool = True
     link_lost_since: datetime | None = None
     chair: str = ""
-    display_tz: tzinfo = UTC
+    display_tz: tzinfo | None = UTC  # None: this computer's zone, daylight saving included
+    storage_problem: str = ""  # why the chair's last entry or pump reading did not reach the disk
 
     @property
     def live_reading(self) -> PumpReading | None:
@@ -140,7 +142,7 @@ class AlarmInputs:
         return "Chair"
 
     def hhmm(self, moment: datetime) -> str:
-        return moment.astimezone(self.display_tz).strftime("%H:%M")
+        return local_time(moment, self.display_tz).strftime("%H:%M")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -485,7 +487,25 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     }
 
 
+def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
+    """Until a write succeeds again: a full disk or a read-only file loses what happens meanwhile. Only
+    chairs with a session in progress raise it (an empty chair has nothing to lose; a check-in refused
+    there says so itself), so one full disk is not an alarm on every idle chair."""
+    state = inputs.state
+    if not inputs.storage_problem or state is None or state.phase is Phase.EMPTY or state.phase.is_closed:
+        return None
+    return {"problem": inputs.storage_problem}
+
+
 ALARM_RULES: tuple[AlarmRule, ...] = (
+    AlarmRule(
+        "storage_failing",
+        AlarmCategory.TECHNICAL,
+        Priority.HIGH,
+        latching=False,
+        message="{chair}: entries are not being recorded: {problem}",
+        condition=_storage_failing,
+    ),
     AlarmRule(
         "rate_above_plan_after_reaction",
         AlarmCategory.CLINICAL,

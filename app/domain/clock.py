@@ -1,12 +1,22 @@
 """Time for the domain comes from a clock object, never from the system directly.
 
-Tests inject a `ManualClock` so that a four-hour infusion runs in milliseconds.
+Tests inject a `ManualClock` so that a four-hour infusion runs in milliseconds. The station runs on a
+`StationClock`: UTC taken from the wall clock once, then advanced by the monotonic clock, so that a
+wall-clock step never moves a countdown. Screens show local time through `local_time`, with the
+time-zone rules of the moment shown (daylight saving included); the journal stores UTC.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
+
+log = logging.getLogger("chairside.clock")
+
+DIVERGENCE_TOLERANCE_S = 120.0
 
 
 class Clock(Protocol):
@@ -15,9 +25,84 @@ class Clock(Protocol):
         ...
 
 
-class SystemClock:
+def _wall_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class StationClock:
+    """The station's time: the wall clock's UTC read once, at start, then advanced by `time.monotonic()`.
+
+    Every duration the nurse relies on (a step-up due in 12 min, the 60 min of observation, the link
+    quiet time, an alarm's escalation delay) is a difference of two readings of this clock. The
+    monotonic clock is never stepped, so when the computer's wall clock jumps (an NTP correction after a
+    bad start, an administrator, a flat CMOS battery) by an hour mid-infusion, no countdown moves and no
+    step-up comes early or late.
+
+    Journal times are this clock's UTC, too. In the journal, the time between two entries is then the
+    time that really passed, and entries never go backwards. If the wall clock was wrong when the
+    station started and is corrected later, the entries are off by that constant amount until the
+    station restarts: `now()` logs a WARNING with both readings as soon as the two differ by more than
+    `tolerance_s`, and an INFO once they agree again, so that the station log says by how much and from
+    when. For an audit record this is the right trade: a constant offset that the log states can be
+    corrected afterwards; entries that jump an hour back and forth cannot (their order, the real length
+    of an observation, "rate changed 30 min after start" would no longer be provable).
+
+    `wall` and `monotonic` are injectable (tests move them by hand). Daylight saving is not a jump: UTC
+    goes on, only the local time shown changes (see `local_time`).
+    """
+
+    def __init__(
+        self,
+        *,
+        wall: Callable[[], datetime] = _wall_utc,
+        monotonic: Callable[[], float] = time.monotonic,
+        tolerance_s: float = DIVERGENCE_TOLERANCE_S,
+    ) -> None:
+        self._wall = wall
+        self._monotonic = monotonic
+        self.tolerance_s = tolerance_s
+        start = wall()
+        if start.tzinfo is None:
+            raise ValueError("the wall clock must give timezone-aware times")
+        self._anchor_utc = start.astimezone(UTC)
+        self._anchor_mono = monotonic()
+        self._diverged = False
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        moment = self._anchor_utc + timedelta(seconds=self._monotonic() - self._anchor_mono)
+        self._watch(moment)
+        return moment
+
+    def divergence_s(self) -> float:
+        """Wall clock minus station clock, in seconds (positive: the wall clock is ahead)."""
+        return (self._wall() - self.now()).total_seconds()
+
+    def _watch(self, moment: datetime) -> None:
+        wall = self._wall()
+        gap = (wall - moment).total_seconds()
+        if abs(gap) > self.tolerance_s and not self._diverged:
+            self._diverged = True
+            log.warning(
+                "the wall clock (%s) differs from the station clock (%s) by %+.0f s; countdowns and journal "
+                "times keep the station clock (restart the station between infusions to take the wall clock)",
+                wall.isoformat(timespec="seconds"),
+                moment.isoformat(timespec="seconds"),
+                gap,
+            )
+        elif abs(gap) <= self.tolerance_s and self._diverged:
+            self._diverged = False
+            log.info("the wall clock agrees with the station clock again (%+.0f s)", gap)
+
+
+SystemClock = StationClock
+"""The name most callers know: the station clock with the system's own sources."""
+
+
+def local_time(moment: datetime, zone: tzinfo | None = None) -> datetime:
+    """`moment` as a screen shows it: in `zone` (the station's configured display zone), or, when None,
+    in this computer's zone with the rules in force at that moment (daylight saving included). Never a
+    fixed offset taken at start: after a daylight-saving change that would be an hour off."""
+    return moment.astimezone(zone)
 
 
 class ManualClock:

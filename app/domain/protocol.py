@@ -8,12 +8,25 @@ anything it cannot accept. It does no I/O: reading files is `app.protocol_librar
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
 VOLUME_TOLERANCE_ML = 1e-6
+# Sanity bounds on any number in a protocol file (not clinical limits: those live in the files).
+MAX_VOLUME_ML = 10_000.0  # no infusion bag holds 10 L
+MAX_NUMBER = 1e6
+MAX_STEPS = 100  # rungs of a rate ladder
+
+FILE_KEY = "file_key"
+
+
+def in_file(key: str | None) -> dict[str, str | None]:
+    """Field metadata: the field's key in a protocol file when it is not the field's name ("bag.diluent"
+    for a key in the [bag] table); None for a field that does not come from the file."""
+    return {FILE_KEY: key}
 
 
 class ProtocolError(ValueError):
@@ -38,8 +51,19 @@ class ReactionAction(Enum):
 class RateStep:
     """One rung of the rate ladder. The last rung may run until the bag is empty (duration None)."""
 
-    rate_ml_h: float
+    rate_ml_h: float = field(metadata=in_file("rate"))  # in the file's rate_unit
     duration_min: float | None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A rate ladder written as a rule: from start_rate, + increment every interval_min, up to until_rate
+    (rates in the file's rate_unit)."""
+
+    start_rate: float
+    increment: float
+    interval_min: float
+    until_rate: float
 
 
 @dataclass(frozen=True)
@@ -91,14 +115,19 @@ class InfusionProtocol:
     steps: tuple[RateStep, ...]
     premedications: tuple[Premedication, ...]
     observation_min: float
-    bag_room_temperature_limit_h: float
-    bag_refrigerated_limit_h: float
+    bag_room_temperature_limit_h: float = field(metadata=in_file("bag.room_temperature_limit_h"))
+    bag_refrigerated_limit_h: float = field(metadata=in_file("bag.refrigerated_limit_h"))
     screening: tuple[ScreeningItem, ...]
     eligibility: Eligibility
     reaction_rules: tuple[ReactionRule, ...]
     source: str
     notes: str = ""
-    definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    bag_diluent: str = field(default="", metadata=in_file("bag.diluent"))
+    rate_unit: str = "mL/h"  # the unit of the file's rates; the steps are in mL/h whatever it is
+    escalation: Escalation | None = None  # the file's ladder rule, when it gave one instead of steps
+    definition: Mapping[str, Any] = field(
+        default_factory=dict, compare=False, repr=False, metadata=in_file(None)
+    )
 
     @property
     def concentration_mg_ml(self) -> float:
@@ -109,6 +138,67 @@ class InfusionProtocol:
             if grade in rule.grades:
                 return rule
         raise KeyError(f"protocol {self.id} has no reaction rule for grade {grade}")
+
+
+# --------------------------------------------------------------------------------------------------
+# The keys a protocol file may use, derived from the dataclasses above (one place to extend: add a field)
+
+
+def _nested_dataclass(annotation: Any) -> type | None:
+    if isinstance(annotation, type) and is_dataclass(annotation):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _nested_dataclass(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _collect_keys(cls: type, section: str, table: dict[str, set[str]]) -> None:
+    hints = typing.get_type_hints(cls)
+    for item in fields(cls):
+        key = item.metadata.get(FILE_KEY, item.name)
+        if key is None:
+            continue
+        parent, _, leaf = key.rpartition(".")
+        where = ".".join(part for part in (section, parent) if part)
+        table.setdefault(where, set()).add(leaf)
+        if parent:
+            table.setdefault(section, set()).add(parent)
+        nested = _nested_dataclass(hints[item.name])
+        if nested is not None:
+            _collect_keys(nested, f"{where}.{leaf}" if where else leaf, table)
+
+
+def _file_keys() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    _collect_keys(InfusionProtocol, "", table)
+    return {section: frozenset(keys) for section, keys in table.items()}
+
+
+PROTOCOL_FILE_KEYS: Mapping[str, frozenset[str]] = _file_keys()
+"""Table (section -> allowed keys): "" is the top level, "steps" each [[steps]] entry, "bag" the [bag]
+table, and so on."""
+
+
+def check_keys(data: Mapping[str, Any], source: str, section: str = "", where: str = "") -> None:
+    """Refuse a key the protocol does not know (a typo would otherwise be silently ignored)."""
+    allowed = PROTOCOL_FILE_KEYS[section]
+    for key, value in data.items():
+        name = f"{where}{key}"
+        if key not in allowed:
+            raise ProtocolError(
+                source, name, f"is not a protocol key (known here: {', '.join(sorted(allowed))})"
+            )
+        child = f"{section}.{key}" if section else key
+        if child not in PROTOCOL_FILE_KEYS:
+            continue
+        if isinstance(value, Mapping):
+            check_keys(value, source, child, f"{name}.")
+        elif isinstance(value, list):
+            for index, entry in enumerate(value):
+                if isinstance(entry, Mapping):
+                    check_keys(entry, source, child, f"{name}[{index}].")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,12 +235,16 @@ class _Fields:
             raise self.fail(key, f"must be a non-empty text, got {value!r}")
         return value.strip()
 
-    def number(self, key: str, *, positive: bool = True, default: float | None = None) -> float:
+    def number(
+        self, key: str, *, positive: bool = True, default: float | None = None, maximum: float = MAX_NUMBER
+    ) -> float:
         if key not in self.data and default is not None:
             return default
         value = self.raw(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise self.fail(key, f"must be a number, got {value!r}")
+        if value > maximum:
+            raise self.fail(key, f"must be at most {maximum:g}, got {value!r}")
         if positive and value <= 0:
             raise self.fail(key, f"must be greater than zero, got {value!r}")
         if not positive and value < 0:
@@ -215,6 +309,8 @@ def _parse_steps(
         ceiling = _rate_in_ml_h(esc, "until_rate", unit, concentration_mg_ml)
         if ceiling < start:
             raise esc.fail("until_rate", "is below start_rate")
+        if (ceiling - start) / increment > MAX_STEPS:
+            raise esc.fail("increment", f"makes more than {MAX_STEPS} steps from start_rate to until_rate")
         rate = start
         while rate < ceiling - 1e-9:
             steps.append(RateStep(rate, interval))
@@ -246,6 +342,18 @@ def _parse_steps(
     return tuple(steps)
 
 
+def _escalation(top: _Fields) -> Escalation | None:
+    if not top.has("escalation"):
+        return None
+    esc = top.table("escalation")
+    return Escalation(
+        esc.number("start_rate"),
+        esc.number("increment"),
+        esc.number("interval_min"),
+        esc.number("until_rate"),
+    )
+
+
 def _check_steps_deliver_bag(source: str, steps: Sequence[RateStep], bag_volume_ml: float) -> None:
     if steps[-1].duration_min is None:
         return
@@ -261,10 +369,11 @@ def _check_steps_deliver_bag(source: str, steps: Sequence[RateStep], bag_volume_
 
 def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
     """Validate a protocol definition and build the protocol. Raises ProtocolError on any problem."""
+    check_keys(data, source)
     top = _Fields(source, data)
     protocol_id = top.text("id")
     dose_mg = top.number("dose_mg")
-    bag_volume_ml = top.number("bag_volume_ml")
+    bag_volume_ml = top.number("bag_volume_ml", maximum=MAX_VOLUME_ML)
     max_rate_ml_h = top.number("max_rate_ml_h")
     unit = top.text("rate_unit", default="mL/h")
     if unit not in RATE_UNITS:
@@ -367,5 +476,8 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         reaction_rules=tuple(rules),
         source=top.text("source"),
         notes=top.text("notes", default=" ").strip(),
+        bag_diluent=bag.text("diluent", default=" ").strip(),
+        rate_unit=unit,
+        escalation=_escalation(top),
         definition=dict(data),
     )

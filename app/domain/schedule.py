@@ -73,6 +73,14 @@ def _time_of(event: Interruption) -> float:
     return event.start_min if isinstance(event, Pause) else event.onset_min
 
 
+def _numbers_of(event: Interruption) -> list[float]:
+    if isinstance(event, Pause):
+        numbers = [event.start_min, event.duration_min]
+    else:
+        numbers = [event.onset_min, event.resolved_after_min, event.onset_rate_ml_h]
+    return [n for n in numbers if n is not None]
+
+
 @dataclass(frozen=True)
 class Plan:
     segments: tuple[Segment, ...]
@@ -238,6 +246,8 @@ class _Planner:
     def run(self, interruptions: Iterable[Interruption]) -> Plan:
         pending = sorted(interruptions, key=_time_of)
         for event in pending:
+            if not all(math.isfinite(n) for n in _numbers_of(event)):
+                raise ValueError(f"an interruption time or rate is not a finite number: {event}")
             if _time_of(event) < 0:
                 raise ValueError(f"interruption before the infusion started: {event}")
         position = 0
@@ -294,6 +304,6 @@ def plan_infusion(
 ) -> Plan:
     """The schedule for `protocol`, re-planned around what happened. Pure: same inputs, same plan."""
     volume = protocol.bag_volume_ml if bag_volume_ml is None else bag_volume_ml
-    if volume <= 0:
-        raise ValueError(f"bag volume must be positive, got {volume}")
+    if not (math.isfinite(volume) and volume > 0):
+        raise ValueError(f"bag volume must be a positive number, got {volume}")
     return _Planner(protocol.steps, protocol.reaction_rules, volume).run(interruptions)

@@ -19,6 +19,7 @@ from app.export.model import ExportError, Progress, Seal, gather, no_progress
 from app.export.pdf import write_pdf
 from app.export.shifts import ExportRange, LocalTime
 from app.export.tabular import write_csv, write_json
+from app.private_files import private_file
 from app.store.journal import Journal, JournalError
 
 FORMATS = ("pdf", "csv", "json", "hl7")
@@ -71,7 +72,7 @@ def run_export(
     if not request.db_path.exists():
         raise ExportError(f"no database at {request.db_path}")
     try:
-        journal = Journal(request.db_path)
+        journal = Journal(request.db_path, read_only=True)
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
     with journal:
@@ -82,6 +83,8 @@ def run_export(
     items = 0
     messages: list[Hl7Message] = []
     try:
+        if temporary is not None:
+            private_file(temporary)  # 0600 before a byte is written; the rename keeps the mode
         if request.fmt == "pdf":
             assert temporary is not None
             items = write_pdf(log, temporary, request.paper, progress)

@@ -14,6 +14,7 @@ from app.export.model import ExportError
 from app.export.pdf import PAPER
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.paths import default_db_path
+from drivers.command_line import number_in
 
 
 def register(sub: Any) -> None:
@@ -33,11 +34,16 @@ def register(sub: Any) -> None:
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("-o", "--output", type=Path, help="file to write (required unless --mllp with hl7)")
     parser.add_argument("--mllp", metavar="HOST:PORT", help="send the HL7 messages to this MLLP receiver")
-    parser.add_argument("--mllp-timeout", type=float, default=10.0, help="seconds to wait for each ACK (10)")
+    parser.add_argument(
+        "--mllp-timeout",
+        type=number_in(0.0, 3600.0, unit="s", above_low=True),
+        default=10.0,
+        help="seconds to wait for each ACK (10)",
+    )
     parser.add_argument("--paper", choices=tuple(PAPER), default="a4")
     parser.add_argument(
         "--hl7-sample-minutes",
-        type=float,
+        type=number_in(0.0, 24 * 60.0, unit="min"),
         default=15.0,
         help="pump samples as PCD-01 messages at most this often (0: rate changes only)",
     )

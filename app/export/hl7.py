@@ -32,6 +32,7 @@ from app.export.model import ExportError, Progress, SessionLog, ShiftLog, Teleme
 from app.export.records import num
 from app.export.shifts import LocalTime
 from app.store.journal import JournalEntry
+from app.store.telemetry import volume_at
 
 HL7_VERSION = "2.6"
 SENDING_APPLICATION = "CHAIRSIDE"
@@ -307,13 +308,8 @@ def _status_value(infusing: bool) -> str:
 
 
 def _delivered_at(samples: Sequence[TelemetrySample], moment: datetime) -> float | None:
-    """The pump's delivered volume at the last sample at or before `moment`."""
-    value = None
-    for sample in samples:
-        if sample.at > moment:
-            break
-        value = sample.volume_ml
-    return value
+    """The pump's delivered volume at `moment`, interpolated between the stored readings."""
+    return volume_at(samples, moment)
 
 
 def build_messages(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.export.model import ExportError, Seal
+from app.private_files import private_file
 
 SUFFIX = ".manifest.json"
 
@@ -39,7 +40,7 @@ def write_manifest(export: Path, fmt: str, seal: Seal, extra: dict[str, Any]) ->
         "seal": seal.to_json(),
         **extra,
     }
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    private_file(path).write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path
 
 

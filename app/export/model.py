@@ -24,6 +24,7 @@ from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import Journal, JournalEntry, range_digest
+from app.store.telemetry import PumpSample
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -106,12 +107,7 @@ def range_entries(
     return [e for e in journal.entries(since=since, until=until) if e.position <= head_position]
 
 
-@dataclass(frozen=True)
-class TelemetrySample:
-    at: datetime
-    rate_ml_h: float
-    volume_ml: float | None
-    state: str
+TelemetrySample = PumpSample  # a stored pump reading (app.store.telemetry)
 
 
 @dataclass(frozen=True)
@@ -243,10 +239,9 @@ def gather(
             session_id, state, in_range[session_id], sum(1 for e in history if e.position < first)
         )
         if state.chair:
-            rows = journal.telemetry(
+            log.telemetry = journal.telemetry(
                 state.chair, since=state.checked_in_at, until=export_range.until, session_id=session_id
             )
-            log.telemetry = _samples(rows)
         sessions.append(log)
         progress(
             0.3 * (index + 1) / max(1, len(session_ids)), f"Reading session {index + 1} of {len(session_ids)}"
@@ -272,20 +267,6 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
             )
         result[entry.position] = context
     return result
-
-
-def _samples(rows: Sequence[dict[str, Any]]) -> list[TelemetrySample]:
-    samples = []
-    for row in rows:
-        samples.append(
-            TelemetrySample(
-                parse_time(row["at"]),
-                float(row["rate_ml_h"] or 0.0),
-                None if row["volume_infused_ml"] is None else float(row["volume_infused_ml"]),
-                str(row["state"] or ""),
-            )
-        )
-    return samples
 
 
 def phase_label(state: ChairState) -> str:

@@ -4,8 +4,8 @@ Every chair runs a script (check-in, screening, premedications, infusion with th
 plan, vitals, reactions, alarms, pauses, observation, discharge) as a generator that says when it
 wants to act next; a scheduler sets the ManualClock to the earliest wake-up, so the journal holds the
 chairs' entries interleaved as on a real floor. Nothing is written to the journal except through
-`Floor.execute` / `Floor.check_in` and `Journal.record_telemetry` (what the chair controller does with
-pump samples).
+`Floor.execute` / `Floor.check_in` and the journal's `TelemetryRecorder` (what the chair controller does
+with pump samples).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from app.domain.commands import (
 )
 from app.domain.phase import Phase
 from app.floor import Floor
+from app.store.telemetry import PumpSample
 
 NURSES = ("RN Müller", "RN Okafor", "RN Lindqvist", "RN Dubois")
 PUMP_ACTOR = "pump"
@@ -182,16 +183,17 @@ def _visit_script(
                 break
             if state.pump_rate_ml_h is None or abs(planned - state.pump_rate_ml_h) > 1e-6:
                 state = run(sid, ChangeRate(planned, "pump"), PUMP_ACTOR)
-        floor.journal.record_telemetry(
+        stored = floor.journal.recorder.record(
             visit.chair,
             sid,
-            now,
-            state.pump_rate_ml_h if state.phase is Phase.INFUSING and state.pump_rate_ml_h else 0.0,
-            round(volume_ml, 3),
-            "infusing" if state.phase is Phase.INFUSING else "stopped",
-            {"source": "sample_shift"},
+            PumpSample(
+                now,
+                state.pump_rate_ml_h if state.phase is Phase.INFUSING and state.pump_rate_ml_h else 0.0,
+                round(volume_ml, 3),
+                "infusing" if state.phase is Phase.INFUSING else "stopped",
+            ),
         )
-        result.telemetry_samples += 1
+        result.telemetry_samples += int(stored)
         if now >= next_vitals:
             values = dict(_BASELINE)
             if state.reactions:

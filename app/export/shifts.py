@@ -110,13 +110,16 @@ class ShiftConfig:
         try:
             with path.open("rb") as handle:
                 data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ShiftError(f"cannot read the shift configuration {path}: {exc}") from exc
+        raw_shifts = data.get("shifts", [])
+        if not isinstance(raw_shifts, list):
+            raise ShiftError(f"{path.name}: shifts must be [[shifts]] tables, not {raw_shifts!r}")
         shifts = []
-        for number, raw in enumerate(data.get("shifts", []), start=1):
+        for number, raw in enumerate(raw_shifts, start=1):
             try:
                 shifts.append(Shift(str(raw["name"]), _clock_time(raw["start"]), _clock_time(raw["end"])))
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, TypeError) as exc:
                 raise ShiftError(
                     f"{path.name}: shift {number} needs name, start and end as HH:MM ({exc})"
                 ) from exc

@@ -4,7 +4,7 @@ now, the board that turns conditions into alarms, and the transitions the sessio
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 
 from app.domain.alarms import (
     AlarmBoard,
@@ -21,8 +21,8 @@ from app.station.pump import PumpLink
 from drivers.base import Telemetry
 
 
-def local_tz() -> tzinfo:
-    return datetime.now().astimezone().tzinfo or UTC
+def local_tz() -> tzinfo | None:
+    return None  # this computer's zone, with the rules of each moment shown (not a fixed offset)
 
 
 def reading_of(t: Telemetry | None) -> PumpReading | None:
@@ -52,6 +52,8 @@ class ChairAlarms:
         state: ChairState | None,
         telemetry: Telemetry | None,
         pump: PumpLink | None,
+        *,
+        storage_problem: str = "",
     ) -> list[AlarmTransition]:
         inputs = AlarmInputs(
             now=now,
@@ -60,6 +62,7 @@ class ChairAlarms:
             link_connected=pump is None or pump.connected,
             link_lost_since=pump.lost_since if pump is not None else None,
             chair=chair,
+            storage_problem=storage_problem,
             display_tz=local_tz(),
         )
         return self.board.update(evaluate(inputs, self.policy), now)

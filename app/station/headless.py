@@ -17,8 +17,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from app.domain.clock import SystemClock
+from app.domain.clock import StationClock
 from app.station.broker import BrokerError
 from app.station.config import StationConfigError, load_station_config
 from app.station.lock import StationInUse
@@ -26,6 +27,7 @@ from app.station.publish import Publisher, start_publishing
 from app.station.start import attach_configured_pumps, missing_config_message, open_floor, station_for
 from app.station.station import Station
 from app.store.journal import JournalError
+from drivers.command_line import OneLineParser
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def add_station_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGr
     )
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "headless", help="run the station without a screen (e.g. publishing to the floor)"
     )
@@ -102,7 +104,7 @@ def run_station(
     except StationConfigError as error:
         print(f"chairside: {error}", file=sys.stderr)
         return 2
-    clock = SystemClock()
+    clock = StationClock()  # durations from the monotonic clock (app.domain.clock)
     try:
         opened = open_floor(db_path, clock)
     except (StationInUse, JournalError) as error:
@@ -142,7 +144,7 @@ def run_station(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m app.station.headless --config PATH --db PATH [--broker URL]` (no Qt imported)."""
-    parser = argparse.ArgumentParser(prog="chairside headless", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="chairside", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     register(subparsers)
     return int(run_command(parser.parse_args(["headless", *(sys.argv[1:] if argv is None else argv)])))

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TELEMETRY_STORE_EVERY_S = 15.0  # samples between changes; every change is stored at once
 PUMP_ACTOR = "pump"  # pump-documented entries when no nurse is identified at the station
 SYSTEM_ACTOR = "system"  # alarms raised and cleared by the rules
 
@@ -83,7 +82,6 @@ class ChairSession:
         self.debounce = PumpDebounce()
         self.alarms = ChairAlarms(station.alarm_policy)
         self.journal_problem = ""
-        self._stored_telemetry: tuple[float, str, float] | None = None
         self._last_seq_emitted = -1
         self._session_id: str | None = None
         self.sync()
@@ -169,25 +167,8 @@ class ChairSession:
         self.sync()
 
     def _store_telemetry(self, t: Telemetry) -> None:
-        key = (t.at.timestamp(), t.state.value, t.rate_ml_h)
-        last = self._stored_telemetry
-        if last is not None and last[1:] == key[1:] and key[0] - last[0] < TELEMETRY_STORE_EVERY_S:
-            return
-        state = self.state
-        try:
-            self.station.floor.journal.record_telemetry(
-                self.name,
-                state.session_id if state else None,
-                t.at,
-                t.rate_ml_h,
-                t.volume_infused_ml,
-                t.state.value,
-                t.to_json(),
-            )
-        except JournalError as exc:
-            self._journal_failed(exc)
-            return
-        self._stored_telemetry = key
+        session_id = state.session_id if (state := self.state) is not None else None
+        self.station.floor.journal.recorder.record_telemetry(self.name, session_id, t, self.link)
 
     def _document(self, commands: list[Command]) -> None:
         seen = self.debounce.documented
@@ -263,6 +244,10 @@ class ChairSession:
         if session_id != self._session_id:
             self._session_id = session_id
             self.history.clear()
+            for point in (
+                self.station.floor.journal.recorder.plot_points(self.name, session_id) if state else ()
+            ):
+                self.history.append(*point)  # a restart: the plot shows the session's stored readings again
             self.debounce.reset()
             restored = state.alarms.values() if state is not None else ()
             self.alarms = ChairAlarms(self.station.alarm_policy, restored)
@@ -301,7 +286,14 @@ class ChairSession:
         self.evaluate_alarms(now)
 
     def evaluate_alarms(self, now: datetime) -> None:
-        transitions = self.alarms.update(now, self.name, self.state, self.telemetry, self.pump)
+        transitions = self.alarms.update(
+            now,
+            self.name,
+            self.state,
+            self.telemetry,
+            self.pump,
+            storage_problem=self.station.floor.journal.storage_problem(self.name),
+        )
         for transition in transitions:
             self._journal_alarm(transition)
         if transitions:

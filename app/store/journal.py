@@ -9,8 +9,10 @@ already recorded untouched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +25,18 @@ import sqlite_utils
 from app.domain.chair import format_time, parse_time
 from app.domain.clock import Clock, SystemClock
 from app.domain.events import Event, EventType
+from app.paths import data_dir
+from app.private_files import private_file, private_folder, tighten
+from app.store.health import (
+    StorageProblem,
+    check_integrity,
+    check_schema,
+    check_structure,
+    describe_sqlite_error,
+    integrity_problems,
+)
 from app.store.schema import check_version, migrate
+from app.store.telemetry import PumpSample, TelemetryRecorder, readings
 
 GENESIS_HASH = "0" * 64
 
@@ -116,14 +129,15 @@ def row_hash(row: sqlite3.Row | dict[str, Any]) -> str:
 
 
 def open_connection(path: Path, read_only: bool = False) -> sqlite3.Connection:
-    """A connection with the durability settings the journal relies on."""
+    """A connection with the durability settings the journal relies on. A read-only open never writes,
+    even the -shm file: in a folder it cannot write to (an archive copy) it opens the file immutable."""
     try:
         if read_only:
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10.0
-            )
+            conn = _connect_read_only(path)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                for companion in (path, _companion(path, "-wal"), _companion(path, "-shm")):
+                    tighten(companion)
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
     except (OSError, sqlite3.Error) as exc:
         raise JournalError(f"cannot open the database {path}: {exc}") from exc
@@ -136,8 +150,56 @@ def open_connection(path: Path, read_only: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise JournalError(f"{path} is not a Chairside database (or it is damaged): {exc}") from exc
+        raise JournalError(describe_sqlite_error(path, exc)) from exc
     return conn
+
+
+def _companion(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri()
+    folder_writable = os.access(path.parent, os.W_OK)
+    shm, wal = _companion(path, "-shm"), _companion(path, "-wal")
+    if not folder_writable and not shm.exists():
+        # SQLite would have to create the -shm file to read a WAL database. Nobody can write here either
+        # (a writer needs the same file), so the database cannot change under us: read it as immutable.
+        if wal.exists() and wal.stat().st_size > 0:
+            raise JournalError(
+                f"{path} has unsaved changes in {wal.name} but its folder is read-only: copy the database "
+                "with its -wal file to a folder you can write to, and open the copy"
+            )
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, timeout=10.0)
+    return sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+
+
+def _data_folder(folder: Path) -> None:
+    """A missing folder is made 0700; an existing one is tightened only if it is Chairside's data folder
+    (a folder given with --db may be shared on purpose)."""
+    private_folder(folder, tighten_existing=folder.resolve() == data_dir().resolve())
+
+
+def _create(path: Path) -> None:
+    """A new, empty database with the current schema, built beside `path` and linked into place, so a
+    crash never leaves a half-made file (a 0-byte file at `path` is refused as damaged), and a second
+    process creating it at the same moment keeps the first one's file."""
+    _data_folder(path.parent)
+    building = _companion(path, f".new-{os.getpid()}")
+    for leftover in (building, _companion(building, "-wal"), _companion(building, "-shm")):
+        leftover.unlink(missing_ok=True)
+    private_file(building)
+    try:
+        conn = sqlite3.connect(str(building), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            migrate(conn, str(path))
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another process: use that one
+            os.link(building, path)
+    finally:
+        building.unlink(missing_ok=True)
 
 
 class Journal:
@@ -147,15 +209,53 @@ class Journal:
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
         self.read_only = read_only
+        try:
+            if not read_only and not self.path.exists():
+                _create(self.path)
+            elif not read_only:
+                _data_folder(self.path.parent)
+            if self.path.exists() and self.path.stat().st_size == 0:
+                raise StorageProblem(
+                    f"{self.path} is empty (0 bytes): it is not a Chairside database, or it was truncated. "
+                    "Nothing was changed. Restore it from a backup, or delete it to start a new journal."
+                )
+        except OSError as exc:
+            raise JournalError(f"cannot open the database {self.path}: {exc}") from exc
+        except (StorageProblem, sqlite3.Error) as exc:
+            raise JournalError(str(exc)) from exc
         self.conn = open_connection(self.path, read_only)
         try:
-            self.schema_version = (
-                check_version(self.conn, str(self.path)) if read_only else migrate(self.conn, str(self.path))
-            )
+            self.schema_version = self._check_and_migrate()
         except BaseException:
             self.conn.close()
             raise
         self.db = sqlite_utils.Database(self.conn)
+        self._recorder: TelemetryRecorder | None = None
+        self.write_problem = ""  # why the last append failed ('' once one succeeds again)
+
+    def _check_and_migrate(self) -> tuple[int, int]:
+        """Refuse a file that is not a sound Chairside journal before anything is written to it."""
+        path = self.path
+        try:
+            check_schema(self.conn, path)
+            check_version(self.conn, str(path))  # a newer major version: refused before anything else
+            existing = self.conn.execute("PRAGMA user_version").fetchone()[0] != 0
+            if existing:
+                check_structure(self.conn, path)
+                check_integrity(self.conn, path)
+            elif self.read_only:
+                raise StorageProblem(f"{path} is an empty SQLite database, not a Chairside journal")
+            version = check_version(self.conn, str(path)) if self.read_only else migrate(self.conn, str(path))
+            check_structure(self.conn, path)
+        except StorageProblem as exc:
+            raise JournalError(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(describe_sqlite_error(path, exc)) from exc
+        return version
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's full `integrity_check` of every table and index ([] when intact): for `verify`."""
+        return integrity_problems(self.conn, full=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -232,34 +332,36 @@ class Journal:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+            self.write_problem = ""
         except sqlite3.IntegrityError as exc:
             raise SequenceConflict(f"session {session_id}: entry already recorded ({exc})") from exc
         except sqlite3.OperationalError as exc:
-            raise JournalWriteError(_explain_write_error(self.path, exc)) from exc
+            self.write_problem = _explain_write_error(self.path, exc)
+            raise JournalWriteError(self.write_problem) from exc
         except ValueError as exc:  # NaN/inf in a payload: refuse rather than write unreadable JSON
             raise JournalWriteError(f"entry not recorded: {exc}") from exc
         return stored
 
-    def record_telemetry(
-        self,
-        chair: str,
-        session_id: str | None,
-        at: datetime,
-        rate_ml_h: float,
-        volume_ml: float,
-        state: str,
-        payload: dict[str, Any],
-    ) -> None:
-        """Pump samples for the rate plot and export. Not part of the hash chain (it is not a clinical
-        entry); a failure here is reported but never blocks the journal."""
-        try:
-            self.conn.execute(
-                "INSERT INTO telemetry (chair, session_id, at, rate_ml_h, volume_infused_ml, state, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (chair, session_id, format_time(at), rate_ml_h, volume_ml, state, canonical_json(payload)),
-            )
-        except sqlite3.OperationalError as exc:
-            raise JournalWriteError(_explain_write_error(self.path, exc)) from exc
+    @property
+    def recorder(self) -> TelemetryRecorder:
+        """Keeps the pump readings worth keeping (see app.store.telemetry). Created with the defaults on
+        first use; a station configured otherwise sets its own (`journal.recorder = TelemetryRecorder(
+        journal.conn, heartbeat_s=..., describe_error=journal.explain_write_error)`)."""
+        if self._recorder is None:
+            self._recorder = TelemetryRecorder(self.conn, describe_error=self.explain_write_error)
+        return self._recorder
+
+    @recorder.setter
+    def recorder(self, recorder: TelemetryRecorder) -> None:
+        self._recorder = recorder
+
+    def storage_problem(self, chair: str) -> str:
+        """Why entries or the chair's pump readings are not reaching the disk ('' when they are): the
+        station shows the high-priority "entries are not being recorded" alarm while this is set."""
+        return self.write_problem or self.recorder.problem_for(chair)
+
+    def explain_write_error(self, exc: sqlite3.Error) -> str:
+        return _explain_write_error(self.path, exc)
 
     # ------------------------------------------------------------------------------------------
     # Reading
@@ -339,18 +441,9 @@ class Journal:
         since: datetime | None = None,
         until: datetime | None = None,
         session_id: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Pump samples for a chair in [since, until), optionally only those of one session."""
-        where, params = "chair = ?", [chair]
-        for clause, value in (("at >= ?", since), ("at < ?", until)):
-            if value is not None:
-                where += f" AND {clause}"
-                params.append(format_time(value))
-        if session_id is not None:
-            where += " AND session_id = ?"
-            params.append(session_id)
-        query = f"SELECT * FROM telemetry WHERE {where} ORDER BY id"
-        return [dict(row) for row in self.db.query(query, params)]
+    ) -> list[PumpSample]:
+        """Stored pump readings for a chair in [since, until), optionally only those of one session."""
+        return readings(self.conn, chair, since, until, session_id)
 
     # ------------------------------------------------------------------------------------------
     # Verification
@@ -402,7 +495,7 @@ def range_digest(entries: Sequence[JournalEntry]) -> str:
     return digest.hexdigest()
 
 
-def _explain_write_error(path: Path, exc: sqlite3.OperationalError) -> str:
+def _explain_write_error(path: Path, exc: sqlite3.Error) -> str:
     text = str(exc)
     if "full" in text:
         return f"the disk holding {path} is full: the last entry was NOT recorded. Free space, then enter it again."

@@ -63,10 +63,53 @@ _V1_5_MQTT_OUTBOX: Migration = (
 )
 
 
+# Pump readings in typed columns (app/store/telemetry.py): one row per change or heartbeat, no JSON copy.
+# A stream is one chair's readings within one session ('' between sessions), so a reading row carries a
+# small integer instead of the chair name and the session's UUID. The 1.1 rows are moved over (state and
+# alarm codes taken from their columns and JSON) and the old table is left empty, so a 1.1 Chairside
+# still opens this file as "a newer minor version".
+_V1_2_TELEMETRY: Migration = (
+    """CREATE TABLE telemetry_streams (
+        id INTEGER PRIMARY KEY,
+        chair TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        compacted_until_ms INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (chair, session_id)
+    )""",
+    """CREATE TABLE pump_readings (
+        stream INTEGER NOT NULL REFERENCES telemetry_streams (id),
+        at_ms INTEGER NOT NULL,
+        rate_ml_h REAL NOT NULL,
+        volume_ul INTEGER,
+        state INTEGER NOT NULL,
+        alarm_codes TEXT,
+        link INTEGER,
+        why INTEGER NOT NULL,
+        PRIMARY KEY (stream, at_ms)
+    ) WITHOUT ROWID""",
+    "INSERT OR IGNORE INTO telemetry_streams (chair, session_id) "
+    "SELECT DISTINCT chair, COALESCE(session_id, '') FROM telemetry",
+    """INSERT OR IGNORE INTO pump_readings (stream, at_ms, rate_ml_h, volume_ul, state, alarm_codes, link, why)
+    SELECT s.id,
+        CAST(round((julianday(t.at) - 2440587.5) * 86400000.0) AS INTEGER),
+        COALESCE(t.rate_ml_h, 0.0),
+        CASE WHEN t.volume_infused_ml IS NULL THEN NULL ELSE CAST(round(t.volume_infused_ml * 1000.0) AS INTEGER) END,
+        CASE t.state WHEN 'infusing' THEN 1 WHEN 'stopped' THEN 2 WHEN 'paused' THEN 3 WHEN 'complete' THEN 4
+            WHEN 'kvo' THEN 5 WHEN 'alarm' THEN 6 ELSE 0 END,
+        (SELECT group_concat(json_extract(a.value, '$.code'), ' ') FROM json_each(
+            CASE WHEN json_valid(t.payload) THEN json_extract(t.payload, '$.alarms') END) AS a),
+        NULL,
+        0
+    FROM telemetry AS t JOIN telemetry_streams AS s ON s.chair = t.chair AND s.session_id = COALESCE(t.session_id, '')""",
+    "DELETE FROM telemetry",
+)
+
+
 # (major, minor) -> migration; applied in order, each in its own transaction.
 MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 0): _V1_JOURNAL,
     (1, 1): _V1_TELEMETRY,
+    (1, 2): _V1_2_TELEMETRY,
     (1, 5): _V1_5_MQTT_OUTBOX,
 }
 CURRENT = max(MIGRATIONS)

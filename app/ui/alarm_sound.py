@@ -1,81 +1,139 @@
-"""The audible alarm signal, where the platform has audio.
+"""The station's audible alarm signal, wired to the floor, and the notice when it cannot be heard.
 
-PySide6.QtMultimedia is not part of PySide6-Essentials; without it (or without an audio device) the
-app runs silently and says so once in the log. Tones are generated as small WAV files at start.
+`start_alarm_sound(floor, window)` is what the station start (app/ui/launch.py) calls: one
+`StationAlarmSound` for the whole floor, which re-decides on every chair's `alarms_changed` and on the
+floor's tick (where a 2-minute audio pause runs out) through app.station.sound.StationSound, and plays
+through app.station.speaker.PulseSpeaker. When there is no audio (no sound server, no sound card,
+`pacat` missing, a bad `[sound]` table) the window's status bar says so with a symbol and words, and the
+log has a line; the station runs on, its alarms visual only.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import math
-import struct
-import tempfile
-import wave
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QUrl
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
-from app.domain.alarms import Priority
+from app.domain.alarms import AlarmPolicyError, Priority
+from app.station.sound import AlarmSounds, Speaker, StationSound, load_alarm_sounds
+from app.station.speaker import UNKNOWN, PulseSpeaker, SpeakerStatus
 
 log = logging.getLogger(__name__)
 
-# IEC 60601-1-8 style bursts (pitch in Hz, pulses): high 10 pulses, medium 3, low 1
-TONES = {Priority.HIGH: (880.0, 10), Priority.MEDIUM: (660.0, 3), Priority.LOW: (523.0, 1)}
-SAMPLE_RATE = 22050
+NOTICE_STYLE = (
+    "QLabel#noAudioNotice { background: #ffd400; color: #000000; font-size: 14pt; font-weight: bold;"
+    " padding: 2px 12px; border: 2px solid #8a7300; border-radius: 4px; }"
+)
 
 
-def _write_tone(path: Path, pitch_hz: float, pulses: int) -> None:
-    frames = bytearray()
-    pulse = int(SAMPLE_RATE * 0.15)
-    gap = int(SAMPLE_RATE * 0.1)
-    for _ in range(pulses):
-        for n in range(pulse):
-            frames += struct.pack("<h", int(12000 * math.sin(2 * math.pi * pitch_hz * n / SAMPLE_RATE)))
-        frames += b"\x00\x00" * gap
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(bytes(frames))
+class _Silent:
+    """The speaker of a station whose sound patterns could not be loaded."""
+
+    def play(self, name: str, pcm: bytes) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
-class AlarmSound(QObject):
-    """`play(priority)` loops that priority's tone; `play(None)` is silence. No-op without audio."""
+class StationAlarmSound(QObject):
+    """One audible signal for every chair of an app.chairs.FloorController."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    status_changed = Signal(object)  # SpeakerStatus, in the GUI thread
+    _status_from_speaker = Signal(object)  # emitted on the speaker's thread; Qt queues it here
+
+    def __init__(
+        self,
+        floor: Any,
+        *,
+        sounds: AlarmSounds | None = None,
+        sounds_file: Path | None = None,
+        speaker: Speaker | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        """`sounds` (or the `[sound]` tables of `sounds_file`, default resources/alarms.toml) are the
+        patterns; `speaker` defaults to a PulseSpeaker."""
         super().__init__(parent)
-        self._effects: dict[Priority, Any] = {}
-        self._playing: Priority | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._floor = floor
+        self._closed = False
+        self.status: SpeakerStatus = UNKNOWN
+        self._status_from_speaker.connect(self._on_status, Qt.ConnectionType.QueuedConnection)
         try:
-            multimedia = importlib.import_module("PySide6.QtMultimedia")
-        except ImportError:
-            log.info("no QtMultimedia: alarms are visual only")
-            return
-        self._dir = tempfile.TemporaryDirectory(prefix="chairside-tones-")
-        for priority, (pitch, pulses) in TONES.items():
-            path = Path(self._dir.name) / f"{priority.value}.wav"
-            _write_tone(path, pitch, pulses)
-            effect = multimedia.QSoundEffect(self)
-            effect.setSource(QUrl.fromLocalFile(str(path)))
-            effect.setLoopCount(-2)  # QSoundEffect.Infinite
-            self._effects[priority] = effect
-
-    @property
-    def available(self) -> bool:
-        return bool(self._effects)
+            sounds = sounds or load_alarm_sounds(sounds_file)
+        except AlarmPolicyError as exc:
+            log.error("alarm sound: %s", exc)
+            self.sound: StationSound | None = None
+            self.speaker: Speaker = _Silent()
+            self._on_status(SpeakerStatus(False, f"the alarm sounds cannot be loaded: {exc}"))
+        else:
+            self.speaker = speaker or PulseSpeaker(sounds.sample_rate_hz, self._status_from_speaker.emit)
+            self.sound = StationSound(sounds, self.speaker)
+        floor.ticked.connect(self.update)
+        for chair in floor.chairs:
+            chair.alarms_changed.connect(self.update)
+        self.update()
 
     @property
     def playing(self) -> Priority | None:
-        return self._playing
+        return self.sound.playing if self.sound is not None else None
 
-    def play(self, priority: Priority | None) -> None:
-        if priority is self._playing:
+    def update(self, *_args: object) -> None:
+        if self._closed or self.sound is None:
             return
-        if self._playing is not None and self._playing in self._effects:
-            self._effects[self._playing].stop()
-        self._playing = priority
-        if priority is not None and priority in self._effects:
-            self._effects[priority].play()
+        self.sound.update([chair.alarm_board for chair in self._floor.chairs], self._floor.now())
+
+    def close(self) -> None:
+        """Silence and stop the speaker (waits for its thread)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.sound is not None:
+            self.sound.close()
+        else:
+            self.speaker.close()
+
+    def _on_status(self, status: SpeakerStatus) -> None:
+        self.status = status
+        self.status_changed.emit(status)
+
+
+class NoAudioNotice(QLabel):
+    """Shown only while the station cannot sound its alarms: symbol, words and the short reason on one
+    line; the full reason in the tooltip."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("noAudioNotice")
+        self.setStyleSheet(NOTICE_STYLE)
+        self.hide()
+
+    def show_status(self, status: SpeakerStatus) -> None:
+        if status.available is False:
+            reason = status.detail.split(":", 1)[0]
+            self.setText(f"⚠ NO AUDIO: alarms are not heard at this station ({reason}). Watch the screen.")
+            self.setToolTip(status.detail)
+            self.show()
+        else:
+            self.hide()
+
+
+def start_alarm_sound(floor: Any, window: QMainWindow) -> StationAlarmSound:
+    """The station's sound, and its "no audio" notice in the window's status bar."""
+    sound = StationAlarmSound(floor, parent=window)
+    notice = NoAudioNotice(window)
+    bar = window.statusBar()
+    bar.addWidget(notice, 1)
+
+    def show(status: SpeakerStatus) -> None:
+        notice.show_status(status)
+        bar.setVisible(not notice.isHidden())  # no empty strip taking a short screen's room
+
+    sound.status_changed.connect(show)
+    show(sound.status)
+    return sound

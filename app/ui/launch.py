@@ -11,20 +11,23 @@ from pathlib import Path
 from typing import Any
 
 from app.demo import Demo, DemoChairOccupied, SpeedClock
+from app.domain.decide import CommandRefused
 from app.station.headless import add_station_arguments
+from app.ui.desktop import desktop_problem
+from drivers.command_line import number_in, whole_in, window_size
 
 log = logging.getLogger(__name__)
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"window size {text!r}: use WIDTHxHEIGHT, e.g. 1920x1080") from None
-    return width, height
+MAX_SPEED = 10_000.0  # demo time at most this many times faster than real time
+MAX_PREROLL_MIN = 24 * 60.0
+MAX_QUIT_AFTER_S = 7 * 24 * 3600.0
 
 
 def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
+    from app.station.config import MAX_CHAIRS
+
+    chairs = whole_in(1, MAX_CHAIRS)
     gui = parser.add_argument_group("station (no subcommand)")
     gui.add_argument(
         "--db",
@@ -40,25 +43,58 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     )
     gui.add_argument(
         "--chairs",
-        type=int,
-        help="without a configuration: a floor of N chairs with no pumps, 1 to 48 (with --demo: default "
-        "6, or --demo's count)",
-    )
-    gui.add_argument("--demo", type=int, metavar="N", help="run N simulated pumps and play the nurses' side")
-    gui.add_argument(
-        "--speed", type=float, default=1.0, help="demo time runs this many times faster (default 1)"
+        type=chairs,
+        help=f"without a configuration: a floor of N chairs with no pumps, 1 to {MAX_CHAIRS} (with --demo: "
+        "default 6, or --demo's count)",
     )
     gui.add_argument(
-        "--preroll", type=float, default=0.0, metavar="MIN", help="start the demo this many minutes in"
+        "--demo", type=chairs, metavar="N", help="run N simulated pumps and play the nurses' side"
+    )
+    gui.add_argument(
+        "--speed",
+        type=number_in(0.0, MAX_SPEED, above_low=True),
+        default=1.0,
+        help="demo time runs this many times faster (default 1)",
+    )
+    gui.add_argument(
+        "--preroll",
+        type=number_in(0.0, MAX_PREROLL_MIN, unit="min"),
+        default=0.0,
+        metavar="MIN",
+        help="start the demo this many minutes in",
     )
     gui.add_argument(
         "--screenshot", type=Path, metavar="PATH", help="save the window as PNG after --quit-after"
     )
-    gui.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds (wall time)")
-    gui.add_argument("--chair", type=int, metavar="K", help="open chair K's view")
+    gui.add_argument(
+        "--quit-after",
+        type=number_in(0.0, MAX_QUIT_AFTER_S, unit="s"),
+        metavar="S",
+        help="quit after S seconds (wall time)",
+    )
+    gui.add_argument("--chair", type=chairs, metavar="K", help="open chair K's view")
     gui.add_argument("--nurse", metavar="INITIALS", help="the nurse identified at the station")
-    gui.add_argument("--window-size", type=_size, metavar="WxH", help="window size, e.g. 1366x768")
+    gui.add_argument("--window-size", type=window_size, metavar="WxH", help="window size, e.g. 1366x768")
     add_station_arguments(gui)  # --broker URL, --station NAME (the floor; app.station.publish)
+
+
+def gui_arguments_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the station's options taken together (each one alone was checked by argparse),
+    or None. Runs before anything starts: no window, no pump, no database."""
+    demo_count = args.demo or 0
+    chairs = args.chairs or max(6, demo_count)
+    if demo_count > chairs:
+        return f"--demo {demo_count} needs at least as many --chairs (not {chairs})"
+    from_file = not demo_count and (getattr(args, "config", None) or not args.chairs)
+    if getattr(args, "config", None) and args.chairs and not demo_count:
+        return "--chairs is for a floor without a configuration; the file names the chairs"
+    if args.chair is not None and args.chair > chairs and not from_file:
+        return f"--chair {args.chair}: the floor has {chairs} chairs"
+    if not demo_count and (args.speed != 1.0 or args.preroll):
+        return "--speed and --preroll are for the demo: add --demo N"
+    if args.db and Path(args.db).is_dir():
+        return f"--db {args.db} is a directory, not a database"
+    return None
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -67,7 +103,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from app import errors
     from app.chairs import FloorController
-    from app.domain.clock import Clock, SystemClock
+    from app.domain.clock import Clock, StationClock
     from app.paths import data_dir, default_config_path, default_db_path
     from app.protocol_library import ProtocolLibrary
     from app.station.broker import BrokerError
@@ -76,9 +112,14 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.station.publish import start_publishing
     from app.station.start import attach_configured_pumps, missing_config_message, open_floor, station_for
     from app.station.station import chair_names
+    from app.ui.alarm_sound import start_alarm_sound
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
 
+    problem = gui_arguments_problem(args) or desktop_problem()
+    if problem is not None:
+        print(f"chairside: {problem}", file=sys.stderr)
+        return 2
     level = getattr(logging, os.environ.get("CHAIRSIDE_LOG", "WARNING").upper(), logging.WARNING)
     logging.basicConfig(
         level=level if isinstance(level, int) else logging.WARNING,
@@ -86,17 +127,8 @@ def run_gui(args: argparse.Namespace) -> int:
     )
     demo_count = args.demo or 0
     chairs = args.chairs or max(6, demo_count)
-    if demo_count > chairs:
-        print(f"chairside: --demo {demo_count} needs at least as many --chairs", file=sys.stderr)
-        return 2
     config: StationConfig | None = None
     if not demo_count and (args.config or not args.chairs):
-        if args.chairs:
-            print(
-                "chairside: --chairs is for a floor without a configuration; the file names the chairs",
-                file=sys.stderr,
-            )
-            return 2
         path = args.config or default_config_path()
         if not path.is_file():
             print(f"chairside: {missing_config_message(path)}", file=sys.stderr)
@@ -105,6 +137,11 @@ def run_gui(args: argparse.Namespace) -> int:
             config = load_station_config(path)
         except StationConfigError as error:
             print(f"chairside: {error}", file=sys.stderr)
+            return 2
+        if args.chair is not None and args.chair > len(config.chairs):
+            print(
+                f"chairside: --chair {args.chair}: the floor has {len(config.chairs)} chairs", file=sys.stderr
+            )
             return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
@@ -117,7 +154,7 @@ def run_gui(args: argparse.Namespace) -> int:
         demo_clock = SpeedClock(args.speed)
         clock = demo_clock
     else:
-        clock = SystemClock()
+        clock = StationClock()
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if args.db:
         db_path = Path(args.db)
@@ -141,6 +178,7 @@ def run_gui(args: argparse.Namespace) -> int:
     demo: Any = None
     controller: Any = None
     publisher: Any = None
+    sound: Any = None
     try:
         if demo_count:
             assert demo_clock is not None
@@ -149,9 +187,9 @@ def run_gui(args: argparse.Namespace) -> int:
                 floor, demo_clock, chairs=demo_count, speed=args.speed, chair_names=names[:demo_count]
             )
             try:
-                demo.start()
-            except DemoChairOccupied as occupied:
-                print(f"chairside: {occupied}", file=sys.stderr)
+                demo.start()  # closes what an earlier demo left open on its chairs, serves the pumps
+            except (DemoChairOccupied, CommandRefused) as refused:
+                print(f"chairside: the demo cannot start: {refused}", file=sys.stderr)
                 return 2
             config = demo.station_config(names)
         elif config is None:  # --chairs N: a floor without pumps
@@ -166,9 +204,14 @@ def run_gui(args: argparse.Namespace) -> int:
             controller.set_nurse(args.nurse)
 
         window = MainWindow(controller, config_path=config.path)
+        sound = start_alarm_sound(controller, window)
         errors.install(data_dir() / "crash.log", window.show_message)
         if demo is not None:
-            _preroll(controller, demo, demo_clock, args.preroll)
+            try:
+                _preroll(controller, demo, demo_clock, args.preroll)
+            except CommandRefused as refused:
+                print(f"chairside: the demo cannot start: {refused}", file=sys.stderr)
+                return 2
         attach_configured_pumps(controller.station, config)
         if demo is not None:
             controller.add_tick_hook(lambda now: demo.advance(now))
@@ -186,20 +229,34 @@ def run_gui(args: argparse.Namespace) -> int:
         if args.quit_after is not None:
 
             def finish() -> None:
-                if args.screenshot:
-                    controller.tick()
-                    app.processEvents()
-                    args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-                    window.grab().save(str(args.screenshot))
-                    print(f"saved {args.screenshot}")
-                window.close()
-                app.quit()
+                code = 0
+                try:
+                    if args.screenshot:
+                        controller.tick()
+                        app.processEvents()
+                        try:
+                            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+                            saved = window.grab().save(str(args.screenshot))
+                        except OSError:
+                            saved = False
+                        if saved:
+                            print(f"saved {args.screenshot}")
+                        else:
+                            print(
+                                f"chairside: cannot save the screenshot to {args.screenshot}", file=sys.stderr
+                            )
+                            code = 2
+                finally:
+                    window.close()
+                    app.exit(code)
 
             QTimer.singleShot(round(args.quit_after * 1000), finish)
         return int(app.exec())
     finally:
         if publisher is not None:
             publisher.close()
+        if sound is not None:
+            sound.close()
         if controller is not None:
             controller.close()
         if demo is not None:

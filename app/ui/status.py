@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 
 from app.domain.chair import ChairState
+from app.domain.clock import local_time
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 
@@ -64,9 +65,9 @@ class Priority(Enum):
         return cls.__members__.get(text)
 
 
-def hhmm(moment: datetime | None) -> str:
-    """Local wall-clock time, as the nurse reads it."""
-    return "--:--" if moment is None else moment.astimezone().strftime("%H:%M")
+def hhmm(moment: datetime | None, zone: tzinfo | None = None) -> str:
+    """Local wall-clock time, as the nurse reads it (`zone`: the display zone; None: this computer's)."""
+    return "--:--" if moment is None else local_time(moment, zone).strftime("%H:%M")
 
 
 def duration_text(delta: timedelta) -> str:
@@ -219,8 +220,8 @@ class Countdown:
     def remaining(self, now: datetime) -> timedelta:
         return self.target - now
 
-    def text(self, now: datetime) -> str:
-        return f"{hhmm(self.target)} ({duration_text(self.target - now)})"
+    def text(self, now: datetime, zone: tzinfo | None = None) -> str:
+        return f"{hhmm(self.target, zone)} ({duration_text(self.remaining(now))})"
 
 
 def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:

@@ -15,51 +15,73 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from drivers.command_line import OneLineParser, existing_directory, number_in, run_command, whole_in
+from drivers.sim.pump import PumpOperationError
 from drivers.sim.scenario import ScenarioError, ScenarioRunner, builtin_scenarios, load_scenario
 from drivers.sim.server import SimulatorFleet
 
 DEFAULT_SCENARIO = "basic-infusion"
+MAX_PUMPS = 200
+MAX_SPEED = 10_000.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="chairside-sim",
         description="Serve simulated Alaris pumps on pseudo-terminals (default) or TCP.",
         epilog=f"Built-in scenarios: {', '.join(builtin_scenarios())}",
     )
-    parser.add_argument("--chairs", type=int, default=1, help="number of pumps (default 1)")
+    parser.add_argument(
+        "--chairs",
+        type=whole_in(1, MAX_PUMPS),
+        default=1,
+        help=f"number of pumps, 1 to {MAX_PUMPS} (default 1)",
+    )
     transport = parser.add_mutually_exclusive_group()
     transport.add_argument("--tcp", action="store_true", help="serve on socket://127.0.0.1:PORT")
     transport.add_argument("--rfc2217", action="store_true", help="serve as RFC 2217 serial device servers")
     parser.add_argument("--host", default="127.0.0.1", help="TCP address to listen on")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    parser.add_argument(
+        "--speed",
+        type=number_in(0.0, MAX_SPEED, above_low=True),
+        default=1.0,
+        help="simulated seconds per real second",
+    )
     parser.add_argument("--scenario", help=f"TOML file or built-in name (default {DEFAULT_SCENARIO})")
     parser.add_argument("--idle", action="store_true", help="run no scenario: pumps wait, unprogrammed")
     parser.add_argument(
-        "--stagger-min", type=float, default=0.0, help="start pump N this many simulated minutes later"
+        "--stagger-min",
+        type=number_in(0.0, 24 * 60.0, unit="min"),
+        default=0.0,
+        help="start pump N this many simulated minutes later",
     )
-    parser.add_argument("--link-dir", help="directory for the pty symlinks (default: a temporary one)")
+    parser.add_argument(
+        "--quit-after",
+        type=number_in(0.0, 7 * 24 * 3600.0, unit="s"),
+        metavar="S",
+        help="stop after S seconds (real time) instead of waiting for SIGINT or SIGTERM",
+    )
+    parser.add_argument(
+        "--link-dir",
+        type=existing_directory,
+        help="directory for the pty symlinks (default: a temporary one)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every wire frame to stderr")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.chairs < 1 or args.speed <= 0 or args.stagger_min < 0:
-        print("chairside-sim: --chairs must be >= 1, --speed > 0, --stagger-min >= 0", file=sys.stderr)
-        return 2
+    return run_command("chairside-sim", lambda: serve(args), (ScenarioError,))
+
+
+def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    scenario = None
-    if not args.idle:
-        try:
-            scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
-        except (ScenarioError, OSError) as error:
-            print(f"chairside-sim: {error}", file=sys.stderr)
-            return 2
+    scenario = None if args.idle else load_scenario(args.scenario or DEFAULT_SCENARIO)
     transport = "rfc2217" if args.rfc2217 else "socket" if args.tcp else "pty"
 
     stop = threading.Event()
@@ -76,11 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for index, server in enumerate(fleet.servers):
                     runner = ScenarioRunner(scenario, server.pump, server)
                     # Chair N began its infusion N x stagger minutes ago.
-                    runner.advance_to(60.0 * args.stagger_min * (len(fleet.servers) - 1 - index))
+                    try:
+                        runner.advance_to(60.0 * args.stagger_min * (len(fleet.servers) - 1 - index))
+                    except PumpOperationError as refused:
+                        raise ScenarioError(
+                            f"scenario {scenario.name!r}: the pump refused a step: {refused}"
+                        ) from None
                     runners.append(runner.start())
             for url in fleet.urls:
                 print(url, flush=True)
-            stop.wait()
+            stop.wait(args.quit_after)
         finally:
             for runner in runners:
                 runner.stop()

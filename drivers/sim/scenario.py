@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import tomllib
 from collections.abc import Callable, Mapping
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from drivers.sim.pump import PumpOperationError, SimAlarm, SimulatedPump
+from drivers.sim.pump import MAX_RATE_ML_H, PumpOperationError, SimAlarm, SimulatedPump
 from drivers.sim.responder import FAULT_KINDS
 from drivers.sim.server import PumpServer
 
@@ -57,6 +58,39 @@ FAULTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "implausible": (frozenset(), frozenset({"count", "rate", "volume"})),
 }
 _TIME_SCALED = ("delay_s", "duration_s")
+
+MAX_BAG_ML = 10_000.0  # no infusion bag holds 10 L
+MAX_SCENARIO_S = 7 * 24 * 3600.0
+# parameter -> (lowest, highest, lowest excluded) for numbers; (lowest, highest) for whole numbers
+_NUMBERS: dict[str, tuple[float, float, bool]] = {
+    "ml_h": (0.0, MAX_RATE_ML_H, True),
+    "ml": (0.0, MAX_BAG_ML, True),
+    "volume_ml": (0.0, MAX_BAG_ML, True),
+    "vtbi_ml": (0.0, MAX_BAG_ML, True),
+    "off_s": (0.0, 3600.0, False),
+    "delay_s": (0.0, 60.0, False),
+    "duration_s": (0.0, 3600.0, False),
+}
+_WHOLE: dict[str, tuple[int, int]] = {"count": (1, 10_000), "size": (1, 65_536)}
+_TEXT = frozenset({"end_action", "alarm", "kind", "new_serial", "note"})
+
+
+def _param_problem(key: str, value: Any) -> str | None:
+    """Why a step's parameter value is unusable, or None."""
+    if key in _TEXT:
+        return None if isinstance(value, str) and value.strip() else f"must be a text, not {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, not {value!r}"
+    if key in _WHOLE:
+        low_whole, high_whole = _WHOLE[key]
+        if not isinstance(value, int) or not low_whole <= value <= high_whole:
+            return f"must be a whole number from {low_whole} to {high_whole}, not {value!r}"
+        return None
+    low, high, above = _NUMBERS[key]
+    if not math.isfinite(value) or value > high or value < low or (above and value == low):
+        lower = f"above {low:g}" if above else f"from {low:g}"
+        return f"must be a number {lower} to {high:g}, not {value!r}"
+    return None
 
 
 class ScenarioError(ValueError):
@@ -96,14 +130,19 @@ def _parse_step(index: int, raw: Mapping[str, Any], where: str) -> Step:
     action = entry.pop("do", None)
     if action not in ACTIONS:
         raise ScenarioError(f"{where} step {index}: unknown action {action!r}; known: {', '.join(ACTIONS)}")
-    note = str(entry.pop("note", ""))
+    note = entry.pop("note", "")
+    if not isinstance(note, str):
+        raise ScenarioError(f"{where} step {index} ({action}): note must be a text, not {note!r}")
     times = [k for k in ("at_s", "at_min") if k in entry]
     if len(times) != 1:
         raise ScenarioError(f"{where} step {index} ({action}): give exactly one of at_s or at_min")
     at = entry.pop(times[0])
-    if isinstance(at, bool) or not isinstance(at, int | float) or at < 0:
-        raise ScenarioError(f"{where} step {index} ({action}): time must be a number >= 0, not {at!r}")
-    at_s = float(at) * (60 if times[0] == "at_min" else 1)
+    at_s = float(at) * (60 if times[0] == "at_min" else 1) if isinstance(at, int | float) else math.nan
+    if isinstance(at, bool) or not 0 <= at_s <= MAX_SCENARIO_S:
+        raise ScenarioError(
+            f"{where} step {index} ({action}): time must be a number from 0 to {MAX_SCENARIO_S / 60:g} min, "
+            f"not {at!r}"
+        )
     required, optional = ACTIONS[action]
     if action == "fault":
         if entry.get("kind") not in FAULTS:
@@ -118,6 +157,10 @@ def _parse_step(index: int, raw: Mapping[str, Any], where: str) -> Step:
         raise ScenarioError(
             f"{where} step {index} ({action}): missing {sorted(missing)}, unknown {sorted(unknown)}"
         )
+    for key, value in entry.items():
+        problem = _param_problem(key, value)
+        if problem is not None:
+            raise ScenarioError(f"{where} step {index} ({action}): {key} {problem}")
     if action in ("raise_alarm", "clear_alarm"):
         try:
             SimAlarm(entry["alarm"])
@@ -134,9 +177,19 @@ def parse_scenario(text: str, where: str = "<scenario>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"{where}: {error}") from error
+    unknown = data.keys() - {"name", "description", "source", "steps"}
+    if unknown:
+        raise ScenarioError(
+            f"{where}: unknown keys {sorted(unknown)}; known: name, description, source, steps"
+        )
+    for key in ("name", "description", "source"):
+        if key in data and not isinstance(data[key], str):
+            raise ScenarioError(f"{where}: {key} must be a text, not {data[key]!r}")
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise ScenarioError(f"{where}: no [[steps]]")
+    if not all(isinstance(raw, Mapping) for raw in raw_steps):
+        raise ScenarioError(f"{where}: every [[steps]] entry must be a table")
     steps = [_parse_step(i + 1, raw, where) for i, raw in enumerate(raw_steps)]
     if any(later.at_s < earlier.at_s for earlier, later in itertools.pairwise(steps)):
         raise ScenarioError(f"{where}: steps must be in time order")
@@ -162,7 +215,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 f"no scenario {str(name_or_path)!r}; built in: {', '.join(builtin_scenarios())}"
             )
         path = builtin
-    return parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    return parse_scenario(text, str(path))
 
 
 class ScenarioRunner:

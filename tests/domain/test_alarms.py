@@ -626,3 +626,25 @@ def test_a_pump_still_running_the_last_rate_past_the_projected_end_is_within_pla
     assert chair.conditions() == {}
     chair.set_pump(260, volume=490)
     assert set(chair.conditions()) == {"rate_above_plan"}
+
+
+def test_storage_failing_is_high_and_technical_at_a_busy_chair_until_storage_returns(
+    chair: Chair, policy: AlarmPolicy
+) -> None:
+    now = chair.script.clock.now()
+    problem = "the disk holding x.sqlite is full"
+    idle = AlarmInputs(now, None, chair="Chair 2", storage_problem=problem)
+    assert not [c for c in evaluate(idle, policy) if c.rule == "storage_failing"]  # nothing to lose there
+    state = infusing(chair)
+    failing = AlarmInputs(now, state, chair="Chair 4", storage_problem=problem)
+    (condition,) = [c for c in evaluate(failing, policy) if c.rule == "storage_failing"]
+    assert condition.priority is Priority.HIGH and condition.category is AlarmCategory.TECHNICAL
+    assert condition.message == f"Chair 4: entries are not being recorded: {problem}"
+    board = AlarmBoard(policy)
+    raised = board.update(evaluate(failing, policy), now)
+    assert [(t.kind, t.alarm.rule) for t in raised if t.alarm.rule == "storage_failing"] == [
+        (RAISED, "storage_failing")
+    ]
+    back = AlarmInputs(now + timedelta(seconds=5), state, chair="Chair 4")
+    cleared = board.update(evaluate(back, policy), back.now)
+    assert ("storage_failing", CLEARED) in [(t.alarm.rule, t.kind) for t in cleared]

@@ -152,3 +152,23 @@ def test_a_discontinuing_reaction_ends_the_plan_at_onset_below_the_bag(
     else:  # the bag was empty before the onset
         assert plan.outcome is PlanOutcome.COMPLETE
         assert plan.end_min is not None and plan.end_min <= onset + 1e-9
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        Pause(10, math.nan),
+        Pause(math.nan, 10),
+        Reaction(math.inf, 2),
+        Reaction(70, 3, math.nan),
+        Reaction(70, 2, None, math.nan),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused_not_planned(
+    library: ProtocolLibrary, event: Interruption
+) -> None:
+    """A NaN pause once made the planner spin for ever."""
+    with pytest.raises(ValueError, match="not a finite number"):
+        plan_infusion(library["ocrevus-600-subsequent"], [event])
+    with pytest.raises(ValueError, match="bag volume"):
+        plan_infusion(library["ocrevus-600-subsequent"], [], math.nan)

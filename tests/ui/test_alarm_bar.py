@@ -14,7 +14,6 @@ from app.domain.clock import ManualClock
 from app.domain.commands import ChangeRate
 from app.floor import Floor
 from app.ui.alarm_bar import AlarmBar, format_countdown
-from app.ui.alarm_sound import AlarmSound
 
 
 @pytest.fixture(scope="module")
@@ -161,11 +160,3 @@ def test_floor_mode_shows_every_chair_and_acknowledges_as_the_nurse(
     controller.tick()
     assert "ESCALATED" not in bar.row_texts()[0], "acknowledged alarms do not escalate"
     controller.close()
-
-
-def test_sound_is_silent_without_qtmultimedia(qtbot: Any) -> None:
-    sound = AlarmSound()
-    sound.play(Priority.HIGH)
-    assert sound.playing is Priority.HIGH
-    sound.play(None)
-    assert sound.playing is None
