@@ -12,10 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.chair import ChairState
-from app.domain.protocol import MAX_VOLUME_ML, InfusionProtocol, ProtocolError
-from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
+from app.domain.schedule import (
+    Interruption,
+    Pause,
+    Plan,
+    Reaction,
+    plan_earliest_discharge_min,
+    plan_infusion,
+)
 from app.errors import append_crash
 from app.export.cli import register as register_export
+from app.export.keys_cli import ensure_station_key, journal_anchor_problem, public_key_argument
+from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.floor_commands import register as register_floor
 from app.paths import data_dir, default_db_path
@@ -50,6 +59,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "start_min": round(s.start_min, 4),
                 "duration_min": round(s.duration_min, 4),
                 "rate_ml_h": round(s.rate_ml_h, 4),
+                "rate_mg_h": round(plan.rate_mg_h(s.rate_ml_h), 4),
                 "kind": s.kind.value,
             }
             for s in plan.segments
@@ -119,9 +129,12 @@ def parse_pause(text: str) -> Pause:
 
 
 def _print_plan(plan: Plan) -> None:
-    print(f"{'from':>8} {'for':>8} {'rate mL/h':>10}  what")
+    print(f"{'from':>8} {'for':>8} {'rate mL/h':>10} {'mg/h':>8}  what")
     for s in plan.segments:
-        print(f"{s.start_min:8.1f} {s.duration_min:8.1f} {s.rate_ml_h:10.1f}  {s.kind.value}")
+        print(
+            f"{s.start_min:8.1f} {s.duration_min:8.1f} {s.rate_ml_h:10.1f} "
+            f"{plan.rate_mg_h(s.rate_ml_h):8.1f}  {s.kind.value}"
+        )
     end = "no end while stopped" if plan.end_min is None else f"ends at {plan.end_min:.1f} min"
     print(f"{plan.total_volume_ml:.1f} of {plan.bag_volume_ml:.1f} mL, {end} ({plan.outcome.value})")
 
@@ -151,11 +164,41 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     protocol = _library(args)[args.id]
     interruptions: list[Interruption] = [*args.reaction, *args.pause]
-    plan = plan_infusion(protocol, interruptions, args.bag_volume)
+    dose = getattr(args, "dose_mg", None)
+    volume = protocol.bag_volume_ml if args.bag_volume is None else args.bag_volume
+    if (dose is not None and dose <= 0) or volume <= 0:
+        print("chairside plan: the dose and the bag volume must be positive", file=sys.stderr)
+        return 2
+    concentration = protocol.session_concentration(volume, dose)
+    label = protocol.concentration
+    if label is not None and not label.allows(concentration):
+        print(
+            f"chairside plan: {concentration:.2f} mg/mL is outside {protocol.name}'s "
+            f"{label.min_mg_ml:g}-{label.max_mg_ml:g} mg/mL ({label.source})",
+            file=sys.stderr,
+        )
+        return 2
+    plan = plan_infusion(protocol, interruptions, volume, dose)
+    earliest = plan_earliest_discharge_min(plan, args.reaction, protocol.observation_min)
     if args.json:
-        print(json.dumps({"protocol": protocol.id, **plan_to_json(plan)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "protocol": protocol.id,
+                    **plan_to_json(plan),
+                    "dose_mg": protocol.dose_mg if dose is None else dose,
+                    "concentration_mg_ml": round(plan.concentration_mg_ml, 6),
+                    "earliest_discharge_min": None if earliest is None else round(earliest, 4),
+                },
+                indent=2,
+            )
+        )
     else:
         _print_plan(plan)
+        print(
+            "earliest discharge: "
+            + ("not while a reaction is unresolved" if earliest is None else f"{earliest:.1f} min")
+        )
     return 0
 
 
@@ -213,7 +256,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return int(verify_export(args))
     with _open_journal(args) as journal:
         result = journal.verify()
+        anchor_problem = journal_anchor_problem(journal, args.public_key) if result.intact else None
         damage = journal.integrity_problems()
+    if anchor_problem:
+        print(f"journal NOT intact: {anchor_problem}", file=sys.stderr)
+        return 1
     file_check = "file intact (SQLite integrity_check ok)" if not damage else "file DAMAGED"
     if result.intact and not damage:
         print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}; {file_check}")
@@ -254,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=number_in(0.0, MAX_VOLUME_ML, unit="mL", above_low=True),
         help="the session's bag volume in mL",
     )
+    plan.add_argument(
+        "--dose-mg",
+        type=number_in(0.0, MAX_NUMBER, unit="mg", above_low=True),
+        help="the session's dose in mg (mg/h protocols: sets mL/h)",
+    )
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
 
@@ -266,12 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check the journal's hash chain (or an export against it)")
     verify.add_argument("--db", help=f"database (default {default_db_path()})")
     verify.add_argument("--export", type=Path, help="an exported shift log to check against the journal")
+    verify.add_argument(
+        "--public-key", type=public_key_argument, help="the station's key (`chairside keys public`)"
+    )
     verify.set_defaults(func=cmd_verify)
 
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_keys(sub)
     register_maintenance(sub)
     register_floor(sub)
     register_config(sub)
@@ -286,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         if args.command is None:
+            ensure_station_key()
             return int(run_gui(args))
         return int(args.func(args))
 

@@ -38,6 +38,8 @@ from app.domain.commands import (
     Override,
     RecordReaction,
     RecordScreening,
+    RecordVitals,
+    ResolveSymptoms,
     ResumeInfusion,
     StartInfusion,
 )
@@ -59,6 +61,7 @@ RATE_EPSILON_ML_H = 0.05
 BAG_OVERFILL_ML = 25.0  # a bag holds a little more than its labelled volume; the pump's VTBI is the label
 NURSES = ("AB", "CD", "EF")
 PATIENTS = ("JD", "MK", "AL", "TS", "RB", "CH", "PW", "EN", "GF", "LO", "SV", "DM")
+DISCHARGE_VITALS = {"systolic_mmhg": 124.0, "heart_rate_bpm": 74.0, "spo2_percent": 98.0}
 SIGNS = {
     1: ("pruritus",),
     2: ("flushing", "throat irritation"),
@@ -378,6 +381,10 @@ class Demo:
             chair.done = True
             chair.final_phase = Phase.DISCHARGED
             return None
+        due = state.vitals_due
+        if due is not None and now >= due[0]:
+            self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))  # the nurse takes them on schedule
+            return f"vital signs ({due[1]})"
         handler = {
             Phase.SCREENING: self._screening,
             Phase.PREMEDICATION: self._premedication,
@@ -403,6 +410,7 @@ class Demo:
             prior_infusions=prior,
             prior_serious_reaction=False,
             last_dose_on=(now - timedelta(days=182)).date() if prior else None,
+            first_dose=not prior,
         )
         chair.session_id = self.floor.check_in(command, chair.nurse).session_id
         return f"checked in ({protocol.id})"
@@ -422,7 +430,9 @@ class Demo:
             if now < state.checked_in_at + timedelta(minutes=chair.script.premedication_after_min):
                 return None
             for premed in protocol.premedications:
-                self._run(chair, GivePremedication(premed.drug, premed.dose, premed.route))
+                self._run(
+                    chair, GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route)
+                )
             return "premedication given"
         ready = state.premedication_ready_at
         if ready is None or now < ready + timedelta(minutes=chair.script.start_after_ready_min):
@@ -449,9 +459,13 @@ class Demo:
             after = self._run(chair, RecordReaction(script.reaction_grade, SIGNS[script.reaction_grade]))
             if after.phase is Phase.PAUSED:
                 chair.pump.pause()
-            elif after.phase is Phase.DISCONTINUED:
+            elif after.discontinued_at is not None:  # grade 4: stopped for good, then observed
                 chair.pump.stop()
             return f"grade {script.reaction_grade} reaction recorded"
+        holding = [r for r in state.reactions if r.holds_until_resolved]
+        if holding and now >= holding[-1].onset_at + timedelta(minutes=script.resolved_after_min):
+            self._run(chair, ResolveSymptoms())
+            return "symptoms resolved"
         if (
             script.occlusion_at_min is not None
             and chair.occluded_at is None
@@ -512,19 +526,28 @@ class Demo:
             chair.pump.start()
 
     def _observation(self, chair: DemoChair, state: ChairState, now: datetime) -> str | None:
-        assert state.completed_at is not None
+        ended = state.infusion_ended_at
+        assert ended is not None
         script = chair.script
-        if not chair.pump_stopped_after_end and now >= state.completed_at + timedelta(
-            minutes=script.stop_pump_after_min
-        ):
+        if state.unresolved_reactions:
+            onset = state.unresolved_reactions[-1].onset_at
+            if now < onset + timedelta(minutes=script.resolved_after_min):
+                return None
+            self._run(chair, ResolveSymptoms())
+            return "symptoms resolved"
+        if not chair.pump_stopped_after_end and now >= ended + timedelta(minutes=script.stop_pump_after_min):
             chair.pump_stopped_after_end = True
             chair.pump.stop()
             return "line disconnected, pump stopped"
         ends = state.observation_ends_at
         if ends is None or now < ends + timedelta(minutes=script.discharge_after_min):
             return None
+        if not any(v.at >= ended for v in state.vitals):
+            self._run(chair, RecordVitals(dict(DISCHARGE_VITALS)))
+            return "vital signs before discharge"
         self._run(chair, Discharge())
-        chair.done, chair.final_phase = True, Phase.DISCHARGED
+        final = Phase.DISCONTINUED if state.discontinued_at is not None else Phase.DISCHARGED
+        chair.done, chair.final_phase = True, final
         return "discharged after observation"
 
     def _discontinued(self, chair: DemoChair, state: ChairState, now: datetime) -> str | None:

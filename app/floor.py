@@ -11,13 +11,16 @@ import sqlite3
 import tomllib
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from app.domain.chair import ChairState
 from app.domain.clock import Clock, SystemClock
 from app.domain.commands import CheckIn, Command
 from app.domain.decide import CommandRefused, DecisionContext, GuardFailure, decide
+from app.domain.history import PatientHistory
 from app.domain.protocol import InfusionProtocol
+from app.domain.reactions import ReactionTerms
 from app.domain.vitals import VitalSignLimits
 from app.protocol_library import ProtocolLibrary
 from app.resources import resource_path
@@ -37,6 +40,17 @@ def load_vital_limits(path: Path | None = None) -> VitalSignLimits:
         return VitalSignLimits.from_mapping(tomllib.load(handle), path.name)
 
 
+def load_reaction_terms(path: Path | None = None) -> ReactionTerms:
+    path = path or resource_path("reactions.toml")
+    with path.open("rb") as handle:
+        return ReactionTerms.from_mapping(tomllib.load(handle), path.name)
+
+
+def local_tz() -> tzinfo:
+    """The station's time zone (refusal messages and label expiry dates are local)."""
+    return datetime.now().astimezone().tzinfo or UTC
+
+
 class Floor:
     def __init__(
         self,
@@ -44,8 +58,12 @@ class Floor:
         protocols: Mapping[str, InfusionProtocol] | None = None,
         clock: Clock | None = None,
         vital_limits: VitalSignLimits | None = None,
+        display_tz: tzinfo | None = None,
+        reaction_terms: ReactionTerms | None = None,
     ) -> None:
         self.journal = journal
+        self.display_tz = display_tz or local_tz()
+        self.reaction_terms = reaction_terms or load_reaction_terms()
         self.protocols = protocols if protocols is not None else ProtocolLibrary.load()
         self.clock = clock or journal.clock
         self.vital_limits = vital_limits or load_vital_limits()
@@ -67,8 +85,35 @@ class Floor:
                 return state
         return None
 
-    def context(self, actor: str) -> DecisionContext:
-        return DecisionContext(self.clock.now(), actor, self.protocols, self.vital_limits)
+    def context(self, actor: str, history: PatientHistory | None = None) -> DecisionContext:
+        return DecisionContext(
+            self.clock.now(),
+            actor,
+            self.protocols,
+            self.vital_limits,
+            display_tz=self.display_tz,
+            reaction_terms=self.reaction_terms,
+            patient_history=history,
+        )
+
+    def pump_rate_at(self, session_id: str, moment: datetime) -> float:
+        """The rate the chair's pump was recorded running at `moment` (start, documented rate changes,
+        pauses): what a back-dated reaction's onset takes. The one lookup; `decide` uses the same."""
+        state = self.sessions.get(session_id)
+        if state is None:
+            raise KeyError(f"no open session {session_id}")
+        return state.pump_rate_at(moment)
+
+    def patient_history(self, mrn: str) -> PatientHistory:
+        """This journal's sessions for the MRN (open and closed): serious reactions, infusion dates."""
+        mrn = mrn.strip()
+        sessions = []
+        for session_id in self.journal.session_ids_for_patient(mrn):
+            try:
+                sessions.append(ChairState.replay(session_id, self.journal.events(session_id)))
+            except ValueError:
+                continue  # a session the state machine cannot read says nothing reliable
+        return PatientHistory.from_sessions(mrn, sessions)  # keeps only those whose MRN is this one now
 
     def check_in(self, command: CheckIn, actor: str) -> ChairState:
         if self.session_for_chair(command.chair) is not None:
@@ -80,7 +125,8 @@ class Floor:
             if self.journal.open_session_on(command.chair, conn) is not None:
                 raise _occupied(command.chair)
 
-        return self._run(ChairState(str(uuid.uuid4())), command, actor, chair_free_in_database)
+        history = self.patient_history(command.patient_mrn)
+        return self._run(ChairState(str(uuid.uuid4())), command, actor, history, chair_free_in_database)
 
     def execute(self, session_id: str, command: Command, actor: str) -> ChairState:
         if isinstance(command, CheckIn):
@@ -95,9 +141,10 @@ class Floor:
         state: ChairState,
         command: Command,
         actor: str,
+        history: PatientHistory | None = None,
         guard: Callable[[sqlite3.Connection], None] | None = None,
     ) -> ChairState:
-        events = decide(state, command, self.context(actor))
+        events = decide(state, command, self.context(actor, history))
         stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq, guard=guard)
         for event in stored:
             state = state.apply(event)

@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+# The station key is created at first use: never in the real configuration folder during tests.
+os.environ.setdefault("CHAIRSIDE_CONFIG_DIR", __import__("tempfile").mkdtemp(prefix="chairside-config-"))
 # A station under test never beeps through the developer's speakers: the sound tests start their own
 # PulseAudio daemon and point the station at it (tests/station/pulse.py).
 os.environ["PULSE_SERVER"] = "unix:/nonexistent/chairside-tests-use-their-own-sound-server"
@@ -18,7 +20,14 @@ import pytest
 
 from app.domain.chair import ChairState
 from app.domain.clock import ManualClock
-from app.domain.commands import CheckIn, Command, GivePremedication, RecordScreening, StartInfusion
+from app.domain.commands import (
+    CheckIn,
+    Command,
+    GivePremedication,
+    RecordScreening,
+    RecordVitals,
+    StartInfusion,
+)
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
 from app.store.journal import Journal
@@ -48,6 +57,16 @@ def journal(db_path: Path, clock: ManualClock) -> Iterator[Journal]:
 @pytest.fixture
 def floor(journal: Journal, library: ProtocolLibrary, clock: ManualClock) -> Floor:
     return Floor(journal, library, clock)
+
+
+BASELINE_VITALS = {
+    "temperature_c": 36.8,
+    "systolic_mmhg": 124.0,
+    "diastolic_mmhg": 78.0,
+    "heart_rate_bpm": 72.0,
+    "respiratory_rate_per_min": 14.0,
+    "spo2_percent": 98.0,
+}
 
 
 class ChairScript:
@@ -92,12 +111,14 @@ class ChairScript:
         return state
 
     def screen(self) -> ChairState:
+        """Baseline vital signs (required before the start) and the screening answers."""
         protocol = self.state.require_protocol()
+        self.run(RecordVitals(dict(BASELINE_VITALS)))
         return self.run(RecordScreening({item.id: item.acceptable_answer for item in protocol.screening}))
 
     def premedicate(self) -> ChairState:
         for premed in self.state.require_protocol().premedications:
-            self.run(GivePremedication(premed.drug, premed.dose, premed.route))
+            self.run(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
         return self.state
 
     def start(self, wait_min: float = 30) -> ChairState:

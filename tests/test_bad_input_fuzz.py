@@ -75,7 +75,7 @@ def place(tmp_path_factory: pytest.TempPathFactory, qapp: object) -> Iterator[Pa
     from datetime import date, timedelta
 
     from app.domain.clock import ManualClock
-    from app.domain.commands import CheckIn, GivePremedication, RecordScreening, StartInfusion
+    from app.domain.commands import CheckIn, GivePremedication, RecordScreening, RecordVitals, StartInfusion
     from app.floor import Floor
     from app.protocol_library import ProtocolLibrary
     from app.store.journal import Journal
@@ -102,11 +102,13 @@ def place(tmp_path_factory: pytest.TempPathFactory, qapp: object) -> Iterator[Pa
             ),
             "AB",
         )
+        floor.execute(state.session_id, RecordVitals({"systolic_mmhg": 124}), "AB")  # baseline
         floor.execute(
             state.session_id, RecordScreening({i.id: i.acceptable_answer for i in protocol.screening}), "AB"
         )
         for premed in protocol.premedications:
-            floor.execute(state.session_id, GivePremedication(premed.drug, premed.dose, premed.route), "AB")
+            given = GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route)
+            floor.execute(state.session_id, given, "AB")
         clock.advance(minutes=30)
         floor.execute(state.session_id, StartInfusion(), "AB")
     (root / "folder").mkdir()

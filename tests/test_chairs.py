@@ -13,6 +13,7 @@ from app.domain.commands import (
     GivePremedication,
     RecordReaction,
     RecordScreening,
+    RecordVitals,
     StartInfusion,
 )
 from app.domain.decide import CommandRefused
@@ -31,9 +32,10 @@ def _to_infusing(controller: FloorController, clock: ManualClock) -> None:
     chair.check_in(check_in_command(chair.name, clock))
     state = chair.state
     assert state is not None and state.protocol is not None
+    chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline, before the start
     chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
     for premed in state.protocol.premedications:
-        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+        chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     clock.advance(minutes=31)
     chair.execute(StartInfusion())
 

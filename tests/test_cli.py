@@ -47,7 +47,7 @@ def test_ocrevus_300_initial_ends_at_the_max_rate(capsys: pytest.CaptureFixture[
 
 def test_plan_with_reaction_and_pause(capsys: pytest.CaptureFixture[str]) -> None:
     planned = run_json(
-        capsys, "plan", "ocrevus-600-subsequent", "--reaction", "2@70", "--pause", "150+10", "--json"
+        capsys, "plan", "ocrevus-600-subsequent", "--reaction", "2@70+10", "--pause", "150+10", "--json"
     )
     assert planned["total_volume_ml"] == pytest.approx(500)
     assert planned["end_min"] == pytest.approx(253 + 10)
@@ -93,3 +93,30 @@ def test_console_script_runs() -> None:
         [sys.executable, "-m", "app", "protocols", "list"], capture_output=True, text=True, check=True
     )
     assert "ocrevus-600-short" in result.stdout
+
+
+def test_plan_honours_resolution_and_gives_the_earliest_discharge(capsys: pytest.CaptureFixture[str]) -> None:
+    soon = run_json(capsys, "plan", "ocrevus-600-subsequent", "--reaction", "2@70+10", "--json")
+    late = run_json(capsys, "plan", "ocrevus-600-subsequent", "--reaction", "2@70+50", "--json")
+    assert soon["steps"] != late["steps"]
+    assert (100, 80, "step") in [(s["start_min"], s["rate_ml_h"], s["kind"]) for s in soon["steps"]]
+    assert (120, 80, "step") in [(s["start_min"], s["rate_ml_h"], s["kind"]) for s in late["steps"]]
+    assert late["earliest_discharge_min"] == pytest.approx(late["end_min"] + 60)
+    unresolved = run_json(capsys, "plan", "ocrevus-600-subsequent", "--reaction", "2@70", "--json")
+    assert unresolved["earliest_discharge_min"] is None
+    # a reaction during observation (after the 210-minute infusion) extends it
+    observed = run_json(capsys, "plan", "ocrevus-600-subsequent", "--reaction", "3@280+40", "--json")
+    assert observed["end_min"] == pytest.approx(210)
+    assert observed["earliest_discharge_min"] == pytest.approx(280 + 40 + 60)
+
+
+def test_plan_doses_rituximab_in_mg_h_through_the_concentration(capsys: pytest.CaptureFixture[str]) -> None:
+    planned = run_json(
+        capsys, "plan", "rituximab-first", "--dose-mg", "1000", "--bag-volume", "250", "--json"
+    )
+    first, last = planned["steps"][0], planned["steps"][-1]
+    assert (first["rate_mg_h"], first["rate_ml_h"]) == (50, 12.5)  # label: 50 mg/h at 4 mg/mL
+    assert last["rate_mg_h"] == 400 and last["rate_ml_h"] == 100  # never above the label's 400 mg/h
+    assert planned["total_volume_ml"] == pytest.approx(250)
+    assert chairside(["plan", "rituximab-first", "--dose-mg", "1000", "--bag-volume", "200"]) == 2
+    assert "5.00 mg/mL is outside" in capsys.readouterr().err

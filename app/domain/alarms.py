@@ -60,6 +60,13 @@ class Priority(Enum):
 class AlarmCategory(Enum):
     CLINICAL = "clinical"  # about the patient or the treatment
     TECHNICAL = "technical"  # about the equipment: pump faults, the link to the pump
+    NOTIFICATION = (
+        "notification"  # news, not an alarm: shown on the tile and journaled; never sounds or escalates
+    )
+
+    @property
+    def is_alarm(self) -> bool:
+        return self is not AlarmCategory.NOTIFICATION
 
     @property
     def label(self) -> str:
@@ -172,7 +179,21 @@ class AlarmPolicy:
     audio_pause_s: float  # IEC 60601-1-8: audio paused for a limited time
     flash_hz: Mapping[Priority, float]  # 0 = steady
     flash_duty_percent: float
+    same_rate_ml_h: float = 0.05  # two pump rates closer than this are the same rate (not a change)
+    vitals_overdue_grace_s: float = 300.0  # vital signs this late raise a reminder
+    vital_sign_priorities: Mapping[str, Priority] = field(default_factory=dict)  # sign -> alarm priority
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def rate_tolerance(self, planned_ml_h: float) -> float:
+        """How far the pump may be from the planned rate before it is "off plan": the one tolerance the
+        alarm rules, the next-action text and the chair's banner share."""
+        return max(self.rate_tolerance_ml_h, planned_ml_h * self.rate_tolerance_percent / 100.0)
+
+    def above_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
+        return pump_ml_h > planned_ml_h + self.rate_tolerance(planned_ml_h)
+
+    def off_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
+        return abs(pump_ml_h - planned_ml_h) > self.rate_tolerance(planned_ml_h)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source_name: str) -> AlarmPolicy:
@@ -216,8 +237,26 @@ class AlarmPolicy:
             audio_pause_s=number("audio_pause", "duration_s"),
             flash_hz={p: number("display", f"{p.value}_flash_hz", allow_zero=True) for p in Priority},
             flash_duty_percent=duty,
+            same_rate_ml_h=number("rate_above_plan", "same_rate_ml_h"),
+            vitals_overdue_grace_s=number("vital_signs", "overdue_grace_s", allow_zero=True),
+            vital_sign_priorities=_vital_priorities(source_name, table("vital_signs")),
             sources=sources,
         )
+
+
+def _vital_priorities(source_name: str, section: Mapping[str, Any]) -> dict[str, Priority]:
+    raw = section.get("priority")
+    if not isinstance(raw, Mapping):
+        raise AlarmPolicyError(source_name, "vital_signs.priority", "must be a table of sign = priority")
+    out: dict[str, Priority] = {}
+    for sign, value in raw.items():
+        try:
+            out[str(sign)] = Priority(value)
+        except ValueError:
+            raise AlarmPolicyError(
+                source_name, f"vital_signs.priority.{sign}", f"must be high, medium or low, got {value!r}"
+            ) from None
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,8 +334,7 @@ def _rate_excess(
     if plan.outcome is PlanOutcome.COMPLETE and end is not None and minute >= end and plan.segments:
         planned = plan.segments[-1].rate_ml_h  # past the projected end, the last rate runs the bag out
     allowed = max(planned, plan.rate_at(minute + policy.early_step_up_tolerance_s / 60.0))
-    tolerance = max(policy.rate_tolerance_ml_h, allowed * policy.rate_tolerance_percent / 100.0)
-    if pump <= allowed + tolerance:
+    if not policy.above_plan(pump, allowed):
         return None
     reaction: ReactionRecord | None = None
     segment = plan.segment_at(minute)
@@ -346,8 +384,7 @@ def _step_up_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
     if segment.rate_ml_h <= previous:
         return None
     pump = _pump_rate(inputs, state)
-    tolerance = max(policy.rate_tolerance_ml_h, segment.rate_ml_h * policy.rate_tolerance_percent / 100.0)
-    if pump >= segment.rate_ml_h - tolerance:
+    if pump >= segment.rate_ml_h - policy.rate_tolerance(segment.rate_ml_h):
         return None
     assert state.infusion_started_at is not None
     due = state.infusion_started_at + timedelta(minutes=segment.start_min)
@@ -485,6 +522,39 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
         "by": first.get("by", started.actor),
         "reason": first.get("reason", ""),
     }
+
+
+def _vitals_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
+    state = inputs.state
+    if state is None:
+        return None
+    due = state.vitals_due
+    if due is None or inputs.now - due[0] < timedelta(seconds=policy.vitals_overdue_grace_s):
+        return None
+    return {"due_at": inputs.hhmm(due[0]), "why": due[1]}
+
+
+_VITAL_PHASES = (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
+
+
+def _vital_sign_out_of_range(priority: Priority) -> Condition:
+    """The latest vital signs hold a value outside its alert band whose sign has this priority."""
+
+    def condition(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
+        state = inputs.state
+        if state is None or state.phase not in _VITAL_PHASES or not state.vitals:
+            return None
+        latest = state.vitals[-1]
+        signs = [
+            s for s in latest.alert_signs if policy.vital_sign_priorities.get(s, Priority.LOW) is priority
+        ]
+        if not signs:
+            return None
+        index = {sign: i for i, sign in enumerate(latest.alert_signs)}
+        detail = "; ".join(latest.alerts[index[s]] if index[s] < len(latest.alerts) else s for s in signs)
+        return {"detail": detail, "at": inputs.hhmm(latest.at)}
+
+    return condition
 
 
 def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
@@ -628,8 +698,40 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         condition=_started_before_premedication,
     ),
     AlarmRule(
-        "infusion_complete",
+        "vital_signs_high",
         AlarmCategory.CLINICAL,
+        Priority.HIGH,
+        latching=True,
+        message="{chair}: vital signs at {at}: {detail}",
+        condition=_vital_sign_out_of_range(Priority.HIGH),
+    ),
+    AlarmRule(
+        "vital_signs_medium",
+        AlarmCategory.CLINICAL,
+        Priority.MEDIUM,
+        latching=True,
+        message="{chair}: vital signs at {at}: {detail}",
+        condition=_vital_sign_out_of_range(Priority.MEDIUM),
+    ),
+    AlarmRule(
+        "vital_signs_low",
+        AlarmCategory.CLINICAL,
+        Priority.LOW,
+        latching=True,
+        message="{chair}: vital signs at {at}: {detail}",
+        condition=_vital_sign_out_of_range(Priority.LOW),
+    ),
+    AlarmRule(
+        "vitals_overdue",
+        AlarmCategory.CLINICAL,
+        Priority.LOW,
+        latching=False,
+        message="{chair}: vital signs were due at {due_at} ({why})",
+        condition=_vitals_overdue,
+    ),
+    AlarmRule(
+        "infusion_complete",
+        AlarmCategory.NOTIFICATION,
         Priority.LOW,
         latching=False,
         message="{chair}: {what}; observation until {until}",
@@ -637,7 +739,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
     ),
     AlarmRule(
         "observation_complete",
-        AlarmCategory.CLINICAL,
+        AlarmCategory.NOTIFICATION,
         Priority.LOW,
         latching=False,
         message="{chair}: observation complete at {at}: the patient may be discharged",
@@ -759,7 +861,8 @@ class AlarmBoard:
         return [
             a
             for a in self.active()
-            if not a.acknowledged
+            if a.category.is_alarm
+            and not a.acknowledged
             and now - a.raised_at >= timedelta(seconds=self.policy.escalation_after_s[a.priority])
         ]
 
@@ -772,7 +875,9 @@ class AlarmBoard:
         """The priority the audible signal should have now: None when silent or paused."""
         if self.audio_paused_remaining_s(now) > 0:
             return None
-        unacknowledged = [a.priority for a in self._by_rule.values() if not a.acknowledged]
+        unacknowledged = [
+            a.priority for a in self._by_rule.values() if not a.acknowledged and a.category.is_alarm
+        ]
         return max(unacknowledged, key=lambda p: p.rank, default=None)
 
     # -- changes ---------------------------------------------------------------------------------

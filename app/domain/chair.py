@@ -16,8 +16,16 @@ from typing import Any
 from app.domain.clock import minutes_between
 from app.domain.events import Event, EventType
 from app.domain.phase import Phase, can_move
-from app.domain.protocol import InfusionProtocol, ReactionAction, parse_protocol
-from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+from app.domain.protocol import InfusionProtocol, RateStep, ReactionAction, parse_protocol
+from app.domain.schedule import (
+    Interruption,
+    Pause,
+    Plan,
+    Reaction,
+    earliest_discharge_min,
+    plan_infusion,
+    session_steps,
+)
 
 
 class InvalidEventSequence(ValueError):
@@ -42,11 +50,29 @@ class Bag:
     expiry: date
     prepared_at: datetime
     gtin: str = ""
+    dose_mg: float | None = None  # the session's dose; None: the protocol's
+    refrigerated_until: datetime | None = None  # kept at 2-8 C from preparation until then
+    label_expires_at: datetime | None = None  # the label's expiry date ends at local midnight
 
     def expires_at(self, protocol: InfusionProtocol) -> datetime:
-        """The earlier of the room-temperature limit after preparation and the label's expiry date."""
-        diluted_limit = self.prepared_at + timedelta(hours=protocol.bag_room_temperature_limit_h)
-        label_limit = datetime.combine(self.expiry + timedelta(days=1), time(0), tzinfo=UTC)
+        """The earlier of the diluted-bag limit and the label's expiry (end of its date, local time).
+
+        Diluted: the room-temperature limit (which includes the infusion time) runs from preparation,
+        or, for a bag kept refrigerated, from when it left the fridge; a bag kept refrigerated longer
+        than the refrigerated limit expired at that limit."""
+        if self.refrigerated_until is not None and self.refrigerated_until > self.prepared_at:
+            cold_limit = self.prepared_at + timedelta(hours=protocol.bag_refrigerated_limit_h)
+            if self.refrigerated_until > cold_limit:
+                diluted_limit = cold_limit
+            else:
+                diluted_limit = self.refrigerated_until + timedelta(
+                    hours=protocol.bag_room_temperature_limit_h
+                )
+        else:
+            diluted_limit = self.prepared_at + timedelta(hours=protocol.bag_room_temperature_limit_h)
+        label_limit = self.label_expires_at or datetime.combine(
+            self.expiry + timedelta(days=1), time(0), tzinfo=UTC
+        )
         return min(diluted_limit, label_limit)
 
 
@@ -81,7 +107,13 @@ class ReactionRecord:
     restart_rate_ml_h: float  # after a stop, the rate to restart at once symptoms resolve
     notes: str
     actor: str
-    resolved_at: datetime | None = None
+    resolved_at: datetime | None = None  # symptoms resolved (stop-then-restart: the restart)
+    not_tolerated_at: datetime | None = None  # the reduced rate was not tolerated
+
+    @property
+    def holds_until_resolved(self) -> bool:
+        """Unresolved and waiting for the nurse's "symptoms resolved" (a stop waits for the restart)."""
+        return self.resolved_at is None and self.action is not ReactionAction.STOP_THEN_RESTART
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,8 @@ class VitalsRecord:
     at: datetime
     values: Mapping[str, float | None]
     actor: str
+    alerts: tuple[str, ...] = ()  # the messages for out-of-range values
+    alert_signs: tuple[str, ...] = ()  # which signs were out of range
 
 
 @dataclass(frozen=True)
@@ -130,6 +164,7 @@ class ChairState:
     discontinued_at: datetime | None = None
     discontinued_reason: str = ""
     alarms: Mapping[str, AlarmRecord] = field(default_factory=dict)
+    assigned_nurse: str = ""  # responsible for the patient; pump-documented entries name this nurse
     events: tuple[Event, ...] = ()
 
     # ------------------------------------------------------------------------------------------
@@ -207,7 +242,10 @@ class ChairState:
         for reaction in self.reactions:
             if reaction.action is None:
                 continue
-            resolved = reaction.resolved_at or resume_open_at
+            if reaction.action is ReactionAction.STOP_THEN_RESTART:
+                resolved = reaction.resolved_at or resume_open_at
+            else:
+                resolved = reaction.resolved_at
             result.append(
                 Reaction(
                     onset_min=max(0.0, self.minutes_from_start(reaction.onset_at)),
@@ -236,7 +274,47 @@ class ChairState:
     def _plan_for(self, interruptions: list[Interruption]) -> Plan:
         protocol = self.require_protocol()
         volume = self.bag.volume_ml if self.bag is not None else None
-        return plan_infusion(protocol, interruptions, volume)
+        dose = self.bag.dose_mg if self.bag is not None else None
+        return plan_infusion(protocol, interruptions, volume, dose)
+
+    @property
+    def steps(self) -> tuple[RateStep, ...]:
+        """This session's rate ladder in mL/h (mg/h protocols: at the bag's concentration)."""
+        protocol = self.require_protocol()
+        if self.bag is None:
+            return protocol.steps
+        return session_steps(protocol, self.bag.volume_ml, self.bag.dose_mg)
+
+    @property
+    def concentration_mg_ml(self) -> float:
+        protocol = self.require_protocol()
+        if self.bag is None:
+            return protocol.concentration_mg_ml
+        return protocol.session_concentration(self.bag.volume_ml, self.bag.dose_mg)
+
+    def pump_rate_at(self, moment: datetime) -> float:
+        """The rate the pump was recorded running at `moment`, from the journaled start, rate changes,
+        pauses and resumes (telemetry is documented as rate changes). 0 while stopped."""
+        rate = 0.0
+        running = False
+        last_rate = 0.0
+        for event in self.events:
+            if event.at > moment:
+                break
+            if event.type is EventType.INFUSION_STARTED:
+                last_rate, running = float(event.data["rate_ml_h"]), True
+            elif event.type is EventType.RATE_CHANGED:
+                last_rate = float(event.data["rate_ml_h"])
+            elif event.type is EventType.INFUSION_PAUSED:
+                running = False
+            elif event.type is EventType.INFUSION_RESUMED:
+                running = True
+            elif event.type is EventType.INFUSION_COMPLETED or (
+                event.type is EventType.REACTION_RECORDED and event.data.get("action") == "stop_then_restart"
+            ):
+                running = False
+            rate = last_rate if running else 0.0
+        return rate
 
     def what_if(self, now: datetime, pause_min: float = 0.0, reaction_grade: int | None = None) -> Plan:
         """The nurse's "what if": the plan if she paused now for `pause_min`, or a reaction of
@@ -288,15 +366,116 @@ class ChairState:
             ready = candidate if ready is None else max(ready, candidate)
         return ready
 
+    def premedication_windows(self) -> list[tuple[str, datetime, datetime]]:
+        """Per required premedication given: (drug, when the start may begin, when its window closes).
+        The close time is the countdown's target; after it the start is refused until a repeat dose."""
+        protocol = self.require_protocol()
+        out = []
+        for premed in protocol.premedications:
+            given = self.premedication_given(premed.drug)
+            if given is None or not premed.required:
+                continue
+            out.append(
+                (
+                    premed.drug,
+                    given.given_at + timedelta(minutes=premed.min_lead_min),
+                    given.given_at + timedelta(minutes=premed.max_lead_min),
+                )
+            )
+        return out
+
     def premedication_given(self, drug: str) -> GivenPremedication | None:
         matches = [p for p in self.premedications if p.drug == drug]
         return matches[-1] if matches else None
 
     @property
-    def observation_ends_at(self) -> datetime | None:
-        if self.completed_at is None or self.protocol is None:
+    def infusion_ended_at(self) -> datetime | None:
+        """When the drug stopped running for good: the bag completed or a reaction discontinued it."""
+        if self.completed_at is not None:
+            return self.completed_at
+        return self.discontinued_at if self.infusion_started_at is not None else None
+
+    @property
+    def unresolved_reactions(self) -> tuple[ReactionRecord, ...]:
+        return tuple(r for r in self.reactions if r.resolved_at is None)
+
+    @property
+    def earliest_discharge_at(self) -> datetime | None:
+        """The protocol's observation time after the later of the infusion's end and the resolution of
+        every reaction; None while the infusion runs or a reaction is unresolved.
+        A session stopped before the infusion started needs no observation."""
+        if self.protocol is None:
             return None
-        return self.completed_at + timedelta(minutes=self.protocol.observation_min)
+        if self.infusion_started_at is None:
+            return self.discontinued_at
+        ended = self.infusion_ended_at
+        if ended is None:
+            return None
+        start = self.infusion_started_at
+        minutes = earliest_discharge_min(
+            minutes_between(start, ended),
+            [
+                None if r.resolved_at is None else minutes_between(start, r.resolved_at)
+                for r in self.reactions
+            ],
+            self.protocol.observation_min,
+        )
+        return None if minutes is None else start + timedelta(minutes=minutes)
+
+    @property
+    def observation_ends_at(self) -> datetime | None:
+        """When observation ends: `earliest_discharge_at` once the infusion has ended."""
+        if self.infusion_ended_at is None:
+            return None
+        return self.earliest_discharge_at
+
+    def vitals_since(self, moment: datetime) -> list[VitalsRecord]:
+        return [v for v in self.vitals if v.at >= moment]
+
+    @property
+    def vitals_due(self) -> tuple[datetime, str] | None:
+        """When the next vital signs are due, and why, per the protocol's schedule (for the countdown
+        and the overdue reminder); None when none are due."""
+        if self.protocol is None or self.protocol.vital_signs is None:
+            return None
+        schedule = self.protocol.vital_signs
+        if self.phase in (Phase.SCREENING, Phase.PREMEDICATION):
+            if (
+                schedule.baseline
+                and self.checked_in_at is not None
+                and not self.vitals_since(self.checked_in_at)
+            ):
+                return self.checked_in_at, "baseline"
+            return None
+        start = self.infusion_started_at
+        if start is None:
+            return None
+        if self.phase in (Phase.INFUSING, Phase.PAUSED):
+            taken = self.vitals_since(start)
+            last = taken[-1].at if taken else start
+            first = minutes_between(start, last) < schedule.first_period_min - 1e-9
+            every = schedule.first_hour_every_min if first else schedule.then_every_min
+            return last + timedelta(minutes=every), "during the infusion"
+        if self.phase is Phase.OBSERVATION:
+            ended = self.infusion_ended_at
+            if ended is None:
+                return None
+            if schedule.at_end and not self.vitals_since(ended):
+                return ended, "end of infusion"
+            earliest = self.earliest_discharge_at
+            if earliest is None:
+                return None
+            window = earliest - timedelta(minutes=schedule.before_discharge_min)
+            if not self.vitals_since(window):
+                return window, "before discharge"
+        return None
+
+    @property
+    def baseline_vitals_missing(self) -> bool:
+        protocol = self.protocol
+        if protocol is None or protocol.vital_signs is None or not protocol.vital_signs.baseline:
+            return False
+        return self.checked_in_at is not None and not self.vitals_since(self.checked_in_at)
 
     @property
     def active_alarms(self) -> list[AlarmRecord]:
@@ -330,11 +509,15 @@ def _on_checked_in(state: ChairState, event: Event) -> ChairState:
             expiry=date.fromisoformat(bag["expiry"]),
             prepared_at=parse_time(bag["prepared_at"]),
             gtin=bag.get("gtin", ""),
+            dose_mg=float(bag["dose_mg"]) if bag.get("dose_mg") is not None else None,
+            refrigerated_until=_opt_time(bag, "refrigerated_until"),
+            label_expires_at=_opt_time(bag, "label_expires_at"),
         ),
         prior_infusions=int(d["prior_infusions"]),
         prior_serious_reaction=bool(d["prior_serious_reaction"]),
         last_dose_on=date.fromisoformat(last_dose) if last_dose else None,
         checked_in_at=event.at,
+        assigned_nurse=str(d.get("assigned_nurse") or event.actor),
     )
 
 
@@ -396,17 +579,47 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
     if action is ReactionAction.STOP_THEN_RESTART and state.phase is Phase.INFUSING:
         return replace(state, phase=Phase.PAUSED)
     if action is ReactionAction.DISCONTINUE:
+        # Stopped for good; the patient stays under observation (the infusion ends at the onset).
+        pauses = tuple(replace(p, end=event.at) if p.end is None else p for p in state.pauses)
         return replace(
             state,
-            phase=Phase.DISCONTINUED,
+            phase=Phase.OBSERVATION,
+            pauses=pauses,
             discontinued_at=event.at,
             discontinued_reason=f"grade {record.grade} reaction: permanently discontinued",
         )
     return state
 
 
+def _on_assigned(state: ChairState, event: Event) -> ChairState:
+    key = "nurse" if event.type is EventType.NURSE_ASSIGNED else "to_nurse"
+    return replace(state, assigned_nurse=str(event.data[key]))
+
+
+def _on_symptoms_resolved(state: ChairState, event: Event) -> ChairState:
+    seqs = set(event.data.get("reaction_seqs", ()))
+    reactions = tuple(
+        replace(r, resolved_at=event.at) if r.seq in seqs and r.resolved_at is None else r
+        for r in state.reactions
+    )
+    return replace(state, reactions=reactions)
+
+
+def _on_not_tolerated(state: ChairState, event: Event) -> ChairState:
+    seq = event.data.get("reaction_seq")
+    reactions = tuple(replace(r, not_tolerated_at=event.at) if r.seq == seq else r for r in state.reactions)
+    return replace(state, reactions=reactions)
+
+
 def _on_vitals(state: ChairState, event: Event) -> ChairState:
-    record = VitalsRecord(event.seq, event.at, dict(event.data["values"]), event.actor)
+    record = VitalsRecord(
+        event.seq,
+        event.at,
+        dict(event.data["values"]),
+        event.actor,
+        tuple(event.data.get("alerts", ())),
+        tuple(event.data.get("alert_signs", ())),
+    )
     return replace(state, vitals=(*state.vitals, record))
 
 
@@ -509,6 +722,10 @@ _HANDLERS = {
     EventType.INFUSION_PAUSED: _on_paused,
     EventType.INFUSION_RESUMED: _on_resumed,
     EventType.REACTION_RECORDED: _on_reaction,
+    EventType.SYMPTOMS_RESOLVED: _on_symptoms_resolved,
+    EventType.NURSE_ASSIGNED: _on_assigned,
+    EventType.HANDED_OVER: _on_assigned,
+    EventType.REACTION_NOT_TOLERATED: _on_not_tolerated,
     EventType.VITALS_RECORDED: _on_vitals,
     EventType.INFUSION_COMPLETED: _on_completed,
     EventType.DISCHARGED: _on_discharged,

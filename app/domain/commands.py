@@ -35,6 +35,12 @@ class CheckIn:
     last_dose_on: date | None = None
     bag_gtin: str = ""
     override: Override | None = None
+    visit_number: str = ""  # the hospital's visit / encounter number, when scanned or typed at check-in
+    order_number: str = ""  # the placer order number of the infusion, when scanned or typed
+    first_dose: bool = False  # the explicit "first dose" that stands in for a last-dose date
+    dose_mg: float | None = None  # the dose in the bag (mg/h protocols: sets mL/h); None: the protocol's
+    bag_refrigerated_until: datetime | None = None  # stored at 2-8 C after preparation until then
+    assigned_nurse: str = ""  # the responsible nurse; "" : the nurse checking in
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,10 @@ class RecordScreening:
 @dataclass(frozen=True)
 class GivePremedication:
     drug: str
-    dose: str
-    route: str
+    dose: str  # the dose actually given, e.g. "50 mg" (checked against the protocol's range)
+    route: str  # the route actually used, e.g. "PO"
     given_at: datetime | None = None  # default: now
+    override: Override | None = None  # a dose outside the template's range, with the reason
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,30 @@ class ResumeInfusion:
 class RecordReaction:
     grade: int
     signs: tuple[str, ...] = ()
-    onset_at: datetime | None = None
+    onset_at: datetime | None = None  # back-dated onset: the rate at onset is looked up at that moment
     notes: str = ""
+    override: Override | None = None  # past the grade/signs cross-checks, with who and why
+    regrades_seq: int | None = None  # this entry re-grades an earlier reaction
+
+
+@dataclass(frozen=True)
+class ResolveSymptoms:
+    """The nurse's "symptoms resolved" for the open reactions (a reduced rate may rise again only after
+    it; a stopped infusion records its resolution by restarting)."""
+
+    at: datetime | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ReactionNotTolerated:
+    """The reduced rate was not tolerated: stop the pump ("stop") or re-grade ("regrade", grade >= 3)."""
+
+    outcome: str  # "stop" | "regrade"
+    grade: int | None = None
+    reason: str = ""
+    signs: tuple[str, ...] = ()
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +158,21 @@ class AddNote:
 
 
 @dataclass(frozen=True)
+class AssignNurse:
+    """The nurse responsible for this chair's patient (check-in assigns the nurse checking in)."""
+
+    nurse: str
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """The responsible nurse hands the patient over to another (shift change, break)."""
+
+    to_nurse: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
 class RecordAlarm:
     """An alarm raised, acknowledged or cleared at this chair (rules live in app.domain.alarms)."""
 
@@ -149,11 +193,15 @@ Command = (
     | PauseInfusion
     | ResumeInfusion
     | RecordReaction
+    | ResolveSymptoms
+    | ReactionNotTolerated
     | RecordVitals
     | CompleteInfusion
     | Discharge
     | Discontinue
     | Correct
     | AddNote
+    | AssignNurse
+    | HandOver
     | RecordAlarm
 )

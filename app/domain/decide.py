@@ -8,14 +8,16 @@ the event with who decided and why.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from app.domain.chair import ChairState, correctable_fields, format_time
 from app.domain.commands import (
     AddNote,
+    AssignNurse,
     ChangeRate,
     CheckIn,
     Command,
@@ -24,19 +26,25 @@ from app.domain.commands import (
     Discharge,
     Discontinue,
     GivePremedication,
+    HandOver,
     Override,
     PauseInfusion,
+    ReactionNotTolerated,
     RecordAlarm,
     RecordReaction,
     RecordScreening,
     RecordVitals,
+    ResolveSymptoms,
     ResumeInfusion,
     StartInfusion,
 )
 from app.domain.events import Event, EventType
+from app.domain.history import PatientHistory
 from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
-from app.domain.vitals import VitalSignLimits, alerting_values, implausible_values
+from app.domain.reactions import SEVERE_GRADE, ReactionTerms
+from app.domain.schedule import reaction_ceiling_ml_h
+from app.domain.vitals import VitalSignLimits, alerting_signs, alerting_values, implausible_values
 
 ALARM_EVENT_TYPES = {
     "raised": EventType.ALARM_RAISED,
@@ -66,6 +74,12 @@ class DecisionContext:
     actor: str
     protocols: Mapping[str, InfusionProtocol]
     vital_limits: VitalSignLimits | None = None
+    display_tz: tzinfo = UTC  # refusal messages say times in the clinic's local time
+    reaction_terms: ReactionTerms | None = None
+    patient_history: PatientHistory | None = None  # the journal's history for the MRN checking in
+
+    def hhmm(self, moment: datetime) -> str:
+        return hhmm(moment, self.display_tz)
 
 
 def _refuse(code: str, message: str) -> CommandRefused:
@@ -95,8 +109,9 @@ def _check_guards(failures: list[GuardFailure], override: Override | None) -> di
     }
 
 
-def _hhmm(moment: datetime) -> str:
-    return moment.strftime("%H:%M UTC")
+def hhmm(moment: datetime, tz: tzinfo = UTC) -> str:
+    """A time as the floor reads it: local HH:MM (UTC is named when the display zone is UTC)."""
+    return moment.astimezone(tz).strftime("%H:%M UTC" if tz is UTC else "%H:%M")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -107,9 +122,13 @@ def eligibility_failures(
     protocol: InfusionProtocol,
     prior_infusions: int,
     prior_serious_reaction: bool,
-    last_dose_on: Any,
-    today: Any,
+    last_dose_on: date | None,
+    today: date,
+    history: PatientHistory | None = None,
+    first_dose: bool = False,
 ) -> list[GuardFailure]:
+    """Overridable eligibility guards from the protocol file, the nurse's answers (outside history) and
+    this journal's own history for the patient."""
     rules = protocol.eligibility
     failures = []
     if prior_infusions < rules.min_prior_infusions:
@@ -120,15 +139,44 @@ def eligibility_failures(
                 f"the patient has had {prior_infusions}",
             )
         )
-    if rules.requires_no_prior_serious_reaction and prior_serious_reaction:
+    if rules.max_prior_infusions is not None and prior_infusions > rules.max_prior_infusions:
         failures.append(
             GuardFailure(
-                "not_eligible", f"{protocol.name} is not for patients with a prior serious infusion reaction"
+                "not_eligible",
+                f"{protocol.name} is for the first {rules.max_prior_infusions + 1} infusion(s); "
+                f"the patient has had {prior_infusions}",
             )
         )
-    if rules.min_interval_days is not None and last_dose_on is not None:
+    serious = list(history.serious_reactions) if history is not None else []
+    if rules.requires_no_prior_serious_reaction and (prior_serious_reaction or serious):
+        why = (
+            "; ".join(f"grade {r.grade} reaction on {r.on.isoformat()} ({r.protocol_id})" for r in serious)
+            if serious
+            else "prior serious infusion reaction (outside history)"
+        )
+        failures.append(
+            GuardFailure(
+                "not_eligible",
+                f"{protocol.name} is not for patients with a prior serious infusion reaction: {why}",
+            )
+        )
+    if last_dose_on is not None:
         days = (today - last_dose_on).days
-        if days < rules.min_interval_days:
+        second = (
+            prior_infusions == 1
+            and rules.second_dose_min_days is not None
+            and rules.second_dose_max_days is not None
+        )
+        if second and rules.second_dose_min_days is not None and rules.second_dose_max_days is not None:
+            if not rules.second_dose_min_days <= days <= rules.second_dose_max_days:
+                failures.append(
+                    GuardFailure(
+                        "second_dose_window",
+                        f"the second infusion of {protocol.name} is due {rules.second_dose_min_days}-"
+                        f"{rules.second_dose_max_days} days after the first; the last dose was {days} days ago",
+                    )
+                )
+        elif rules.min_interval_days is not None and days < rules.min_interval_days:
             failures.append(
                 GuardFailure(
                     "too_soon",
@@ -138,15 +186,63 @@ def eligibility_failures(
     return failures
 
 
-def _bag_failures(state: ChairState, now: datetime) -> list[GuardFailure]:
+def check_in_refusal(c: CheckIn, protocol: InfusionProtocol, today: date) -> GuardFailure | None:
+    """Not overridable: what the record must hold before any decision (dose, bag, last dose)."""
+    if c.last_dose_on is None and not c.first_dose:
+        return GuardFailure(
+            "last_dose_missing", "enter the last-dose date, or mark this the patient's first dose"
+        )
+    if c.first_dose and c.last_dose_on is not None:
+        return GuardFailure("last_dose_conflict", "a first dose has no last-dose date: remove one of them")
+    if c.first_dose and c.prior_infusions > 0:
+        return GuardFailure(
+            "last_dose_conflict", f"marked first dose, but {c.prior_infusions} prior infusion(s) entered"
+        )
+    if c.last_dose_on is not None and c.last_dose_on > today:
+        return GuardFailure("bad_time", "the last dose cannot be in the future")
+    dose = protocol.dose_mg if c.dose_mg is None else c.dose_mg
+    if dose <= 0:
+        return GuardFailure("bad_dose", f"the dose must be positive, got {dose:g} mg")
+    if not protocol.dosed_in_mg_h and abs(dose - protocol.dose_mg) > 1e-9:
+        return GuardFailure(
+            "bad_dose", f"{protocol.name} is a {protocol.dose_mg:g} mg infusion; the bag says {dose:g} mg"
+        )
+    label = protocol.concentration
+    concentration = dose / c.bag_volume_ml
+    if label is not None and not label.allows(concentration):
+        return GuardFailure(
+            "concentration_out_of_range",
+            f"{dose:g} mg in {c.bag_volume_ml:g} mL is {concentration:.2f} mg/mL; the label allows "
+            f"{label.min_mg_ml:g}-{label.max_mg_ml:g} mg/mL ({label.source})",
+        )
+    return None
+
+
+def gtin_failures(
+    c: CheckIn, protocol: InfusionProtocol, library: Mapping[str, InfusionProtocol]
+) -> list[GuardFailure]:
+    """A scanned bag whose product code is not one of the protocol's drug (overridable)."""
+    gtin = c.bag_gtin.strip()
+    if not gtin or not protocol.bag_gtins or gtin in protocol.bag_gtins:
+        return []
+    other = sorted({p.drug for p in library.values() if gtin in p.bag_gtins})
+    what = f"is {', '.join(other)}" if other else "is not a known product for it"
+    return [
+        GuardFailure(
+            "bag_gtin_mismatch", f"the bag's GTIN {gtin} {what}, not {protocol.drug} ({protocol.name})"
+        )
+    ]
+
+
+def _bag_failures(state: ChairState, now: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
     expires = state.bag_expires_at
     if state.bag is None or expires is None or now < expires:
         return []
-    prepared = _hhmm(state.bag.prepared_at)
-    return [GuardFailure("bag_expired", f"the bag expired at {_hhmm(expires)} (prepared {prepared})")]
+    prepared = hhmm(state.bag.prepared_at, tz)
+    return [GuardFailure("bag_expired", f"the bag expired at {hhmm(expires, tz)} (prepared {prepared})")]
 
 
-def _premedication_failures(state: ChairState, start: datetime) -> list[GuardFailure]:
+def _premedication_failures(state: ChairState, start: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
     protocol = state.require_protocol()
     failures = []
     for premed in protocol.premedications:
@@ -163,7 +259,7 @@ def _premedication_failures(state: ChairState, start: datetime) -> list[GuardFai
                 GuardFailure(
                     "premedication_lead_time",
                     f"{premed.drug} was given {waited:.0f} min ago; wait {premed.min_lead_min:g} min "
-                    f"(until {_hhmm(ready)})",
+                    f"(until {hhmm(ready, tz)})",
                 )
             )
         elif waited > premed.max_lead_min:
@@ -193,10 +289,25 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
         raise _refuse("bad_time", "bag preparation time needs a timezone")
     if c.bag_prepared_at > ctx.now + timedelta(minutes=5):
         raise _refuse("bad_time", "bag preparation time is in the future")
+    if c.bag_refrigerated_until is not None and not (
+        c.bag_prepared_at <= c.bag_refrigerated_until <= ctx.now + timedelta(minutes=5)
+    ):
+        raise _refuse("bad_time", "the bag left the fridge before it was prepared or in the future")
+    today = ctx.now.astimezone(ctx.display_tz).date()
+    refusal = check_in_refusal(c, protocol, today)
+    if refusal is not None:
+        raise CommandRefused([refusal], overridable=False)
     failures = eligibility_failures(
-        protocol, c.prior_infusions, c.prior_serious_reaction, c.last_dose_on, ctx.now.date()
-    )
+        protocol,
+        c.prior_infusions,
+        c.prior_serious_reaction,
+        c.last_dose_on,
+        today,
+        ctx.patient_history,
+        c.first_dose,
+    ) + gtin_failures(c, protocol, ctx.protocols)
     overrides = _check_guards(failures, c.override)
+    label_end = datetime.combine(c.bag_expiry + timedelta(days=1), time(0), tzinfo=ctx.display_tz)
     data = {
         "chair": c.chair,
         "patient_mrn": c.patient_mrn.strip(),
@@ -209,12 +320,30 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
             "expiry": c.bag_expiry.isoformat(),
             "prepared_at": format_time(c.bag_prepared_at),
             "gtin": c.bag_gtin,
+            "dose_mg": protocol.dose_mg if c.dose_mg is None else c.dose_mg,
+            "refrigerated_until": format_time(c.bag_refrigerated_until) if c.bag_refrigerated_until else None,
+            "label_expires_at": format_time(label_end),
         },
         "prior_infusions": c.prior_infusions,
         "prior_serious_reaction": c.prior_serious_reaction,
         "last_dose_on": c.last_dose_on.isoformat() if c.last_dose_on else None,
+        "first_dose": c.first_dose,
+        "assigned_nurse": c.assigned_nurse.strip() or ctx.actor,
+        "history_serious_reactions": [
+            {
+                "session_id": r.session_id,
+                "on": r.on.isoformat(),
+                "grade": r.grade,
+                "protocol_id": r.protocol_id,
+            }
+            for r in (ctx.patient_history.serious_reactions if ctx.patient_history else ())
+        ],
         **overrides,
     }
+    # Optional identifiers, recorded only when entered (earlier entries keep their exact payload).
+    for key, value in (("visit_number", c.visit_number), ("order_number", c.order_number)):
+        if value.strip():
+            data[key] = value.strip()
     return [Event(EventType.CHECKED_IN, ctx.now, ctx.actor, data)]
 
 
@@ -234,11 +363,20 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
         if c.answers[item.id] != item.acceptable_answer:
             answer = "yes" if c.answers[item.id] else "no"
             findings.append(
-                {"id": item.id, "question": item.question, "answer": answer, "outcome": item.if_not.value}
+                {
+                    "id": item.id,
+                    "question": item.question,
+                    "answer": answer,
+                    "outcome": item.if_not.value,
+                    "refer_to": item.refer_to,
+                    "source": item.source,
+                }
             )
-            word = (
-                "contraindication" if item.if_not is ScreeningOutcome.CONTRAINDICATION else "reason to delay"
-            )
+            word = {
+                ScreeningOutcome.CONTRAINDICATION: "contraindication",
+                ScreeningOutcome.DELAY: "reason to delay",
+                ScreeningOutcome.REFER: f"only under the guidance of a {item.refer_to}",
+            }[item.if_not]
             failures.append(
                 GuardFailure(f"screening_{item.if_not.value}", f"{item.question} {answer}: {word}")
             )
@@ -247,24 +385,130 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
     return [Event(EventType.SCREENING_RECORDED, ctx.now, ctx.actor, data)]
 
 
+_DOSE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*mg\s*$", re.IGNORECASE)
+
+
+def premedication_dose_failures(protocol: InfusionProtocol, c: GivePremedication) -> list[GuardFailure]:
+    """The dose and route given, against the protocol's template. A range or free text is refused
+    outright (not a dose given); a dose outside the range may pass with an override."""
+    template = next((p for p in protocol.premedications if p.drug == c.drug), None)
+    if template is None:
+        return []
+    if template.routes and c.route.strip().upper() not in {r.upper() for r in template.routes}:
+        raise _refuse(
+            "premedication_route",
+            f"{c.drug}: route {c.route!r} is not one of {', '.join(template.routes)}: enter the route used",
+        )
+    if template.dose_min_mg is None or template.dose_max_mg is None:
+        return []
+    match = _DOSE.match(c.dose)
+    if match is None:
+        raise _refuse(
+            "premedication_dose_text",
+            f"{c.drug}: enter the dose given in mg (e.g. {template.suggested_dose}), not {c.dose!r}",
+        )
+    dose = float(match.group(1).replace(",", "."))
+    if not template.dose_min_mg - 1e-9 <= dose <= template.dose_max_mg + 1e-9:
+        span = (
+            f"{template.dose_min_mg:g} mg"
+            if template.dose_min_mg == template.dose_max_mg
+            else f"{template.dose_min_mg:g}-{template.dose_max_mg:g} mg"
+        )
+        return [GuardFailure("premedication_dose", f"{c.drug} {dose:g} mg is outside the protocol's {span}")]
+    return []
+
+
 def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext) -> list[Event]:
-    _require_phase(state, c, Phase.PREMEDICATION)
+    _require_phase(state, c, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
     at = c.given_at or ctx.now
     if at > ctx.now + timedelta(minutes=1):
         raise _refuse("bad_time", "a premedication cannot be recorded as given in the future")
     if not c.drug.strip() or not c.dose.strip():
         raise _refuse("incomplete", "drug and dose are required")
-    data = {"drug": c.drug, "dose": c.dose, "route": c.route, "recorded_at": format_time(ctx.now)}
+    overrides = _check_guards(premedication_dose_failures(state.require_protocol(), c), c.override)
+    repeat = state.premedication_given(c.drug) is not None
+    data = {
+        "drug": c.drug,
+        "dose": c.dose.strip(),
+        "route": c.route.strip(),
+        "repeat": repeat,
+        "recorded_at": format_time(ctx.now),
+        **overrides,
+    }
     return [Event(EventType.PREMEDICATION_GIVEN, at, ctx.actor, data)]
+
+
+def start_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
+    """Every overridable guard on starting the infusion at `at`: the one function the start command and
+    the next-action text both ask, so the screen never suggests a start the guard would refuse."""
+    failures = _premedication_failures(state, at, tz) + _bag_failures(state, at, tz)
+    failures += _bag_end_failures(state, at, tz)
+    if state.baseline_vitals_missing:
+        failures.append(
+            GuardFailure("baseline_vitals_missing", "no baseline vital signs recorded since check-in")
+        )
+    return failures
+
+
+def _bag_end_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
+    """A start whose planned end passes the bag's expiry (the room-temperature limit includes infusion)."""
+    expires = state.bag_expires_at
+    if expires is None or at >= expires:
+        return []  # already expired: _bag_failures says so
+    minutes = state.plan().end_min
+    if minutes is None:
+        return []
+    end = at + timedelta(minutes=minutes)
+    if end <= expires:
+        return []
+    return [
+        GuardFailure(
+            "bag_expires_before_end",
+            f"started now the infusion would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
+        )
+    ]
 
 
 def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.PREMEDICATION)
     at = c.started_at or ctx.now
-    failures = _premedication_failures(state, at) + _bag_failures(state, at)
+    failures = start_failures(state, at, ctx.display_tz)
     overrides = _check_guards(failures, c.override)
-    rate = state.require_protocol().steps[0].rate_ml_h
+    rate = state.steps[0].rate_ml_h
     return [Event(EventType.INFUSION_STARTED, at, ctx.actor, {"rate_ml_h": rate, **overrides})]
+
+
+PUMP = "pump"
+
+
+def signature(state: ChairState, source: str, ctx: DecisionContext) -> tuple[str, dict[str, Any]]:
+    """Who signs an entry. Documented from the pump: signed "pump", with the chair's assigned nurse as
+    the responsible person (not whoever happens to be identified at the station)."""
+    if source != PUMP:
+        return ctx.actor, {}
+    responsible = state.assigned_nurse or (ctx.actor if ctx.actor != PUMP else "")
+    return PUMP, {"responsible": responsible}
+
+
+def _assign(state: ChairState, c: AssignNurse, ctx: DecisionContext) -> list[Event]:
+    if state.phase in (Phase.EMPTY, Phase.DISCHARGED):
+        raise _refuse("wrong_phase", "assign a nurse to a chair with a patient")
+    if not c.nurse.strip():
+        raise _refuse("incomplete", "name the nurse (initials or badge)")
+    data = {"nurse": c.nurse.strip(), "previous": state.assigned_nurse}
+    return [Event(EventType.NURSE_ASSIGNED, ctx.now, ctx.actor, data)]
+
+
+def _hand_over(state: ChairState, c: HandOver, ctx: DecisionContext) -> list[Event]:
+    if state.phase in (Phase.EMPTY, Phase.DISCHARGED):
+        raise _refuse("wrong_phase", "no patient to hand over")
+    to = c.to_nurse.strip()
+    if not to:
+        raise _refuse("incomplete", "name the nurse taking over")
+    if to == state.assigned_nurse:
+        raise _refuse("same_nurse", f"{to} is already responsible for this patient")
+    data = {"from_nurse": state.assigned_nurse, "to_nurse": to, "notes": c.notes}
+    return [Event(EventType.HANDED_OVER, ctx.now, ctx.actor, data)]
 
 
 def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list[Event]:
@@ -280,36 +524,69 @@ def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list
         "source": c.source,
         "reason": c.reason,
     }
-    return [Event(EventType.RATE_CHANGED, at, ctx.actor, data)]
+    actor, signed = signature(state, c.source, ctx)
+    return [Event(EventType.RATE_CHANGED, at, actor, {**data, **signed})]
 
 
 def _pause(state: ChairState, c: PauseInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING)
-    return [
-        Event(EventType.INFUSION_PAUSED, c.at or ctx.now, ctx.actor, {"reason": c.reason, "source": c.source})
-    ]
+    actor, signed = signature(state, c.source, ctx)
+    data = {"reason": c.reason, "source": c.source, **signed}
+    return [Event(EventType.INFUSION_PAUSED, c.at or ctx.now, actor, data)]
 
 
 def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.PAUSED)
     at = c.at or ctx.now
-    overrides = _check_guards(_bag_failures(state, at), c.override)
+    overrides = _check_guards(_bag_failures(state, at, ctx.display_tz), c.override)
     stop = state.unresolved_stop_reaction
-    data: dict[str, Any] = {"source": c.source, **overrides}
+    actor, signed = signature(state, c.source, ctx)
+    data: dict[str, Any] = {"source": c.source, **overrides, **signed}
     if stop is not None:
         data["after_reaction_seq"] = stop.seq
         data["restart_rate_ml_h"] = stop.restart_rate_ml_h
-    return [Event(EventType.INFUSION_RESUMED, at, ctx.actor, data)]
+    return [Event(EventType.INFUSION_RESUMED, at, actor, data)]
 
 
 def _rate_at_onset(state: ChairState, onset: datetime) -> float:
-    """The rate the pump really ran at when the reaction began: its reported rate while infusing,
-    otherwise (paused) the planned rate just before the pause."""
-    if state.phase is Phase.INFUSING and state.pump_rate_ml_h:
-        return state.pump_rate_ml_h
-    pause = state.open_pause
+    """The rate the pump really ran at when the reaction began, looked up at the onset (a back-dated
+    onset takes the rate recorded then); stopped at onset: the planned rate just before it stopped."""
+    recorded = state.pump_rate_at(onset)
+    if recorded > 0:
+        return recorded
+    if state.infusion_started_at is None:
+        return 0.0
+    pause = next((p for p in reversed(state.pauses) if p.start <= onset), None)
     moment = pause.start - timedelta(seconds=1) if pause is not None else onset
-    return state.planned_rate_ml_h(moment) if state.infusion_started_at is not None else 0.0
+    return state.plan().rate_at(state.minutes_from_start(max(moment, state.infusion_started_at)))
+
+
+def reaction_failures(
+    state: ChairState, grade: int, signs: Sequence[str], terms: ReactionTerms | None, regrades: bool = False
+) -> list[GuardFailure]:
+    """The overridable cross-checks of a reaction's grade against its signs and the session's history."""
+    failures = []
+    if grade < SEVERE_GRADE and terms is not None:
+        found = terms.anaphylaxis_signs_in(signs)
+        if found:
+            failures.append(
+                GuardFailure(
+                    "anaphylaxis_signs_low_grade",
+                    f"{', '.join(found)} is a sign of anaphylaxis: record grade {SEVERE_GRADE} or above "
+                    f"(not grade {grade}), or override with a reason",
+                )
+            )
+    improved = [r for r in state.reactions if r.resolved_at is not None]
+    if grade < SEVERE_GRADE and improved and not regrades:
+        last = improved[-1]
+        failures.append(
+            GuardFailure(
+                "recurrence_after_improvement",
+                f"symptoms recurred after the grade {last.grade} reaction had resolved: CTCAE v5 grades a "
+                f"recurrence after improvement as {SEVERE_GRADE}; re-grade or override with a reason",
+            )
+        )
+    return failures
 
 
 def _reaction(state: ChairState, c: RecordReaction, ctx: DecisionContext) -> list[Event]:
@@ -321,28 +598,103 @@ def _reaction(state: ChairState, c: RecordReaction, ctx: DecisionContext) -> lis
         raise _refuse("bad_time", "reaction onset cannot be in the future")
     if state.infusion_started_at is not None and onset < state.infusion_started_at:
         raise _refuse("bad_time", "reaction onset is before the infusion started")
+    if c.regrades_seq is not None and not any(r.seq == c.regrades_seq for r in state.reactions):
+        raise _refuse("unknown_entry", f"there is no reaction {c.regrades_seq} to re-grade")
+    failures = reaction_failures(state, c.grade, c.signs, ctx.reaction_terms, c.regrades_seq is not None)
+    overrides = _check_guards(failures, c.override)
+    return _reaction_events(state, c.grade, c.signs, c.notes, onset, ctx, overrides, c.regrades_seq)
+
+
+def _reaction_events(
+    state: ChairState,
+    grade: int,
+    signs: Sequence[str],
+    notes: str,
+    onset: datetime,
+    ctx: DecisionContext,
+    overrides: Mapping[str, Any],
+    regrades_seq: int | None = None,
+) -> list[Event]:
     protocol = state.require_protocol()
     action: ReactionAction | None = None
     onset_rate = new_rate = restart_rate = 0.0
     if state.phase is not Phase.OBSERVATION:
         onset_rate = _rate_at_onset(state, onset)
-        rule = protocol.rule_for_grade(c.grade)
+        rule = protocol.rule_for_grade(grade)
         action = rule.action
+        rate = rule.apply(onset_rate, reaction_ceiling_ml_h(state.steps))
         if action is ReactionAction.HALVE_RATE:
-            new_rate = onset_rate * rule.rate_factor
+            new_rate = rate
         elif action is ReactionAction.STOP_THEN_RESTART:
-            restart_rate = onset_rate * rule.rate_factor
+            restart_rate = rate
     data = {
-        "grade": c.grade,
-        "signs": list(c.signs),
-        "notes": c.notes,
+        "grade": grade,
+        "signs": list(signs),
+        "notes": notes,
         "action": action.value if action else None,
         "rate_at_onset_ml_h": onset_rate,
         "new_rate_ml_h": new_rate,
         "restart_rate_ml_h": restart_rate,
         "recorded_at": format_time(ctx.now),
+        "regrades_seq": regrades_seq,
+        **overrides,
     }
     return [Event(EventType.REACTION_RECORDED, onset, ctx.actor, data)]
+
+
+def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> list[Event]:
+    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
+    at = c.at or ctx.now
+    if at > ctx.now + timedelta(minutes=1):
+        raise _refuse("bad_time", "symptoms cannot be recorded as resolved in the future")
+    open_ = [r for r in state.reactions if r.holds_until_resolved]
+    if not open_:
+        if state.unresolved_stop_reaction is not None:
+            raise _refuse(
+                "resume_to_resolve",
+                "the pump is stopped for a severe reaction: restart it (at the restart rate) once all "
+                "symptoms have resolved; the restart records the resolution",
+            )
+        raise _refuse("no_open_reaction", "there is no unresolved reaction")
+    early = [r for r in open_ if at < r.onset_at]
+    if early:
+        raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.hhmm(early[0].onset_at)}")
+    data = {"reaction_seqs": [r.seq for r in open_], "notes": c.notes, "recorded_at": format_time(ctx.now)}
+    return [Event(EventType.SYMPTOMS_RESOLVED, at, ctx.actor, data)]
+
+
+def _not_tolerated(state: ChairState, c: ReactionNotTolerated, ctx: DecisionContext) -> list[Event]:
+    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED)
+    at = c.at or ctx.now
+    open_ = [r for r in state.reactions if r.action is ReactionAction.HALVE_RATE and r.resolved_at is None]
+    if not open_:
+        raise _refuse("no_open_reaction", "there is no reduced-rate reaction waiting for its resolution")
+    reaction = open_[-1]
+    marker = Event(
+        EventType.REACTION_NOT_TOLERATED,
+        at,
+        ctx.actor,
+        {"reaction_seq": reaction.seq, "outcome": c.outcome, "reason": c.reason},
+    )
+    if c.outcome == "stop":
+        if state.phase is Phase.PAUSED:
+            return [marker]
+        reason = f"grade {reaction.grade} reaction not tolerated at the reduced rate" + (
+            f": {c.reason}" if c.reason.strip() else ""
+        )
+        return [
+            marker,
+            Event(EventType.INFUSION_PAUSED, at, ctx.actor, {"reason": reason, "source": "nurse"}),
+        ]
+    if c.outcome == "regrade":
+        if c.grade is None or c.grade < SEVERE_GRADE or c.grade > 4:
+            raise _refuse(
+                "bad_grade", f"a reaction not tolerated is re-graded {SEVERE_GRADE} or 4 (got {c.grade})"
+            )
+        signs = c.signs or reaction.signs
+        events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, {}, reaction.seq)
+        return [marker, *events]
+    raise _refuse("bad_outcome", f"not tolerated: choose 'stop' or 'regrade', not {c.outcome!r}")
 
 
 def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Event]:
@@ -354,35 +706,66 @@ def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Ev
     if not values:
         raise _refuse("incomplete", "no vital signs entered")
     alerts: list[str] = []
+    alert_signs: list[str] = []
     if ctx.vital_limits is not None:
         problems = implausible_values(values, ctx.vital_limits)
         if problems:
             raise _refuse("implausible_vitals", "; ".join(problems))
         alerts = alerting_values(values, ctx.vital_limits)
+        alert_signs = alerting_signs(values, ctx.vital_limits)
     at = c.at or ctx.now
-    return [Event(EventType.VITALS_RECORDED, at, ctx.actor, {"values": values, "alerts": alerts})]
+    data = {"values": values, "alerts": alerts, "alert_signs": alert_signs}
+    return [Event(EventType.VITALS_RECORDED, at, ctx.actor, data)]
 
 
 def _complete(state: ChairState, c: CompleteInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING, Phase.PAUSED)
     at = c.at or ctx.now
-    data = {"source": c.source, "volume_infused_ml": c.volume_infused_ml, "reason": c.reason}
-    return [Event(EventType.INFUSION_COMPLETED, at, ctx.actor, data)]
+    actor, signed = signature(state, c.source, ctx)
+    data = {"source": c.source, "volume_infused_ml": c.volume_infused_ml, "reason": c.reason, **signed}
+    return [Event(EventType.INFUSION_COMPLETED, at, actor, data)]
+
+
+def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
+    """Overridable guards on discharge: observation not over (or a reaction unresolved), and no vital
+    signs taken after the infusion ended."""
+    failures: list[GuardFailure] = []
+    ended = state.infusion_ended_at
+    if ended is None:
+        return failures
+    open_ = state.unresolved_reactions
+    earliest = state.earliest_discharge_at
+    if open_:
+        r = open_[-1]
+        failures.append(
+            GuardFailure(
+                "reaction_unresolved",
+                f"the grade {r.grade} reaction at {hhmm(r.onset_at, tz)} is not recorded as resolved; "
+                f"observation runs {state.require_protocol().observation_min:g} min after resolution",
+            )
+        )
+    elif earliest is not None and at < earliest:
+        left = (earliest - at).total_seconds() / 60.0
+        failures.append(
+            GuardFailure(
+                "observation_not_complete",
+                f"observation runs until {hhmm(earliest, tz)} ({left:.0f} min left)",
+            )
+        )
+    if not any(v.at >= ended for v in state.vitals):
+        failures.append(
+            GuardFailure(
+                "vitals_missing_after_infusion",
+                f"no vital signs recorded since the infusion ended at {hhmm(ended, tz)}",
+            )
+        )
+    return failures
 
 
 def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.OBSERVATION, Phase.DISCONTINUED)
     at = c.at or ctx.now
-    failures = []
-    ends = state.observation_ends_at
-    if state.phase is Phase.OBSERVATION and ends is not None and at < ends:
-        left = (ends - at).total_seconds() / 60.0
-        failures.append(
-            GuardFailure(
-                "observation_not_complete", f"observation runs until {_hhmm(ends)} ({left:.0f} min left)"
-            )
-        )
-    overrides = _check_guards(failures, c.override)
+    overrides = _check_guards(discharge_failures(state, at, ctx.display_tz), c.override)
     return [Event(EventType.DISCHARGED, at, ctx.actor, {**overrides})]
 
 
@@ -443,12 +826,16 @@ _DECIDERS: dict[type, Any] = {
     PauseInfusion: _pause,
     ResumeInfusion: _resume,
     RecordReaction: _reaction,
+    ResolveSymptoms: _resolve,
+    ReactionNotTolerated: _not_tolerated,
     RecordVitals: _vitals,
     CompleteInfusion: _complete,
     Discharge: _discharge,
     Discontinue: _discontinue,
     Correct: _correct,
     AddNote: _note,
+    AssignNurse: _assign,
+    HandOver: _hand_over,
     RecordAlarm: _alarm,
 }
 

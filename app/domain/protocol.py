@@ -74,11 +74,24 @@ class Premedication:
     min_lead_min: float
     max_lead_min: float
     required: bool
+    dose_min_mg: float | None = None  # the template's dose range, to check the dose actually given
+    dose_max_mg: float | None = None
+    routes: tuple[str, ...] = ()  # the routes the template allows (empty: not checked)
+
+    @property
+    def suggested_dose(self) -> str:
+        """What a dialog may pre-fill: a dose to confirm or edit, never the template's range."""
+        return f"{self.dose_max_mg:g} mg" if self.dose_max_mg is not None else self.dose
+
+    @property
+    def suggested_route(self) -> str:
+        return self.routes[0] if self.routes else self.route
 
 
 class ScreeningOutcome(Enum):
     DELAY = "delay"  # the infusion should be postponed (e.g. active infection)
     CONTRAINDICATION = "contraindication"  # the infusion must not be given
+    REFER = "refer"  # only under a specialist's guidance (e.g. a hepatologist for a hepatitis B carrier)
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,8 @@ class ScreeningItem:
     question: str
     acceptable_answer: bool
     if_not: ScreeningOutcome
+    source: str = ""  # where the item comes from (the label, the seeds, or "institutional")
+    refer_to: str = ""  # for REFER: whose guidance the infusion needs
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,36 @@ class Eligibility:
     min_prior_infusions: int = 0
     requires_no_prior_serious_reaction: bool = False
     min_interval_days: int | None = None
+    max_prior_infusions: int | None = None  # e.g. an initial-dose protocol: not after two infusions
+    # The second infusion of a course (one prior infusion): due within this window after the first
+    second_dose_min_days: int | None = None
+    second_dose_max_days: int | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """The label's dilution range ([concentration]); a bag outside it is refused at check-in."""
+
+    min_mg_ml: float
+    max_mg_ml: float
+    source: str
+
+    def allows(self, concentration_mg_ml: float) -> bool:
+        return self.min_mg_ml - 1e-9 <= concentration_mg_ml <= self.max_mg_ml + 1e-9
+
+
+@dataclass(frozen=True)
+class VitalSignSchedule:
+    """When vital signs are due (minutes). Marked institutional where the label is silent."""
+
+    baseline: bool  # before the infusion starts (the start is refused without them)
+    first_hour_every_min: float  # during the first `first_period_min` of the infusion
+    first_period_min: float
+    then_every_min: float  # for the rest of the infusion
+    at_end: bool  # when the infusion ends
+    before_discharge_min: float  # within this long before the earliest discharge
+    source: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +147,15 @@ class ReactionRule:
     action: ReactionAction
     rate_factor: float  # fraction of the onset rate to run at (halve: 0.5)
     hold_min: float  # how long to hold the reduced rate before escalating again
+
+    def apply(self, rate_at_onset_ml_h: float, ceiling_ml_h: float) -> float:
+        """The rate to run at after a reaction (halve) or to restart at once resolved (stop): the rule's
+        fraction of the rate at onset, never above the ladder's top rung. 0 for discontinue.
+
+        The one home of this arithmetic: `decide` (what the nurse is told) and the planner use it."""
+        if self.action is ReactionAction.DISCONTINUE:
+            return 0.0
+        return max(0.0, min(rate_at_onset_ml_h * self.rate_factor, ceiling_ml_h))
 
 
 @dataclass(frozen=True)
@@ -125,6 +179,14 @@ class InfusionProtocol:
     bag_diluent: str = field(default="", metadata=in_file("bag.diluent"))
     rate_unit: str = "mL/h"  # the unit of the file's rates; the steps are in mL/h whatever it is
     escalation: Escalation | None = None  # the file's ladder rule, when it gave one instead of steps
+    # the rate ladder in `rate_unit` (mg/h protocols: converted to mL/h per session's concentration)
+    ladder: tuple[RateStep, ...] = field(default=(), metadata=in_file(None))
+    max_rate_mg_h: float | None = None  # mg/h-dosed protocols: the label's maximum
+    concentration: Concentration | None = None  # the label's dilution range, when it gives one
+    # the product codes (GTIN-14) of this protocol's drug, and where they come from
+    bag_gtins: tuple[str, ...] = field(default=(), metadata=in_file("bag.gtins"))
+    bag_gtins_source: str = field(default="", metadata=in_file("bag.gtins_source"))
+    vital_signs: VitalSignSchedule | None = None
     definition: Mapping[str, Any] = field(
         default_factory=dict, compare=False, repr=False, metadata=in_file(None)
     )
@@ -132,6 +194,32 @@ class InfusionProtocol:
     @property
     def concentration_mg_ml(self) -> float:
         return self.dose_mg / self.bag_volume_ml
+
+    @property
+    def dosed_in_mg_h(self) -> bool:
+        return self.rate_unit == "mg/h"
+
+    def session_concentration(self, bag_volume_ml: float | None, dose_mg: float | None) -> float:
+        """mg/mL of a session's bag (the protocol's dose and bag when not given)."""
+        volume = self.bag_volume_ml if bag_volume_ml is None else bag_volume_ml
+        dose = self.dose_mg if dose_mg is None else dose_mg
+        return dose / volume
+
+    def steps_at(self, concentration_mg_ml: float) -> tuple[RateStep, ...]:
+        """The ladder in mL/h for a bag of this concentration (mL/h-dosed protocols: unchanged)."""
+        if not self.dosed_in_mg_h:
+            return self.steps
+        return ladder_in_ml_h(self.ladder, self.rate_unit, concentration_mg_ml)
+
+    def max_rate_ml_h_at(self, concentration_mg_ml: float) -> float:
+        if self.dosed_in_mg_h and self.max_rate_mg_h is not None:
+            return self.max_rate_mg_h / concentration_mg_ml
+        return self.max_rate_ml_h
+
+    def max_rate_mg_h_at(self, concentration_mg_ml: float) -> float:
+        if self.dosed_in_mg_h and self.max_rate_mg_h is not None:
+            return self.max_rate_mg_h
+        return self.max_rate_ml_h * concentration_mg_ml
 
     def rule_for_grade(self, grade: int) -> ReactionRule:
         for rule in self.reaction_rules:
@@ -290,23 +378,26 @@ class _Fields:
 RATE_UNITS = ("mL/h", "mg/h")
 
 
-def _rate_in_ml_h(f: _Fields, key: str, unit: str, concentration_mg_ml: float) -> float:
-    rate = f.number(key)
-    return rate if unit == "mL/h" else rate / concentration_mg_ml
+def _texts(f: _Fields, key: str) -> tuple[str, ...]:
+    if not f.has(key):
+        return ()
+    raw = f.raw(key)
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x.strip() for x in raw):
+        raise f.fail(key, f"must be a list of texts, got {raw!r}")
+    return tuple(x.strip() for x in raw)
 
 
-def _parse_steps(
-    top: _Fields, unit: str, concentration_mg_ml: float, max_rate_ml_h: float
-) -> tuple[RateStep, ...]:
+def _parse_ladder(top: _Fields) -> tuple[RateStep, ...]:
+    """The rate ladder in the protocol's own unit (mL/h or mg/h; `RateStep.rate_ml_h` holds that unit)."""
     if top.has("steps") and top.has("escalation"):
         raise top.fail("steps", "give either 'steps' or 'escalation', not both")
     steps: list[RateStep] = []
     if top.has("escalation"):
         esc = top.table("escalation")
-        start = _rate_in_ml_h(esc, "start_rate", unit, concentration_mg_ml)
-        increment = _rate_in_ml_h(esc, "increment", unit, concentration_mg_ml)
+        start = esc.number("start_rate")
+        increment = esc.number("increment")
         interval = esc.number("interval_min")
-        ceiling = _rate_in_ml_h(esc, "until_rate", unit, concentration_mg_ml)
+        ceiling = esc.number("until_rate")
         if ceiling < start:
             raise esc.fail("until_rate", "is below start_rate")
         if (ceiling - start) / increment > MAX_STEPS:
@@ -319,7 +410,7 @@ def _parse_steps(
     elif top.has("steps"):
         entries = top.tables("steps")
         for index, entry in enumerate(entries):
-            rate = _rate_in_ml_h(entry, "rate", unit, concentration_mg_ml)
+            rate = entry.number("rate")
             last = index == len(entries) - 1
             if entry.has("duration_min"):
                 duration: float | None = entry.number("duration_min")
@@ -332,14 +423,24 @@ def _parse_steps(
             steps.append(RateStep(rate, duration))
     else:
         raise top.fail("steps", "is missing (give 'steps' or 'escalation')")
-    for index, step in enumerate(steps):
-        if step.rate_ml_h > max_rate_ml_h + 1e-9:
-            raise ProtocolError(
-                top.source,
-                f"steps[{index}].rate",
-                f"{step.rate_ml_h:g} mL/h is above the maximum rate {max_rate_ml_h:g} mL/h",
-            )
     return tuple(steps)
+
+
+def ladder_in_ml_h(ladder: Sequence[RateStep], unit: str, concentration_mg_ml: float) -> tuple[RateStep, ...]:
+    """The ladder in mL/h: mg/h rates divided by the session's concentration (mg/mL)."""
+    if unit == "mL/h":
+        return tuple(ladder)
+    return tuple(RateStep(step.rate_ml_h / concentration_mg_ml, step.duration_min) for step in ladder)
+
+
+def _check_max_rate(source: str, steps: Sequence[RateStep], max_rate: float, unit: str) -> None:
+    for index, step in enumerate(steps):
+        if step.rate_ml_h > max_rate + 1e-9:
+            raise ProtocolError(
+                source,
+                f"steps[{index}].rate",
+                f"{step.rate_ml_h:g} {unit} is above the maximum rate {max_rate:g} {unit}",
+            )
 
 
 def _escalation(top: _Fields) -> Escalation | None:
@@ -379,8 +480,21 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
     if unit not in RATE_UNITS:
         raise top.fail("rate_unit", f"unknown unit {unit!r}; use one of {', '.join(RATE_UNITS)}")
     concentration = dose_mg / bag_volume_ml
-    steps = _parse_steps(top, unit, concentration, max_rate_ml_h)
+    ladder = _parse_ladder(top)
+    max_rate_mg_h: float | None = None
+    if unit == "mg/h":
+        max_rate_mg_h = top.number("max_rate_mg_h")
+        _check_max_rate(source, ladder, max_rate_mg_h, unit)
+    steps = ladder_in_ml_h(ladder, unit, concentration)
+    _check_max_rate(source, steps, max_rate_ml_h, "mL/h")
     _check_steps_deliver_bag(source, steps, bag_volume_ml)
+    concentration_range: Concentration | None = None
+    if top.has("concentration"):
+        conc = top.table("concentration")
+        low, high = conc.number("min_mg_ml"), conc.number("max_mg_ml")
+        if high < low:
+            raise conc.fail("max_mg_ml", "is below min_mg_ml")
+        concentration_range = Concentration(low, high, conc.text("source"))
 
     premeds = []
     for p in top.tables("premedications", allow_empty=True):
@@ -396,6 +510,9 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
                 min_lead_min=min_lead,
                 max_lead_min=max_lead,
                 required=p.flag("required"),
+                dose_min_mg=p.number("dose_min_mg") if p.has("dose_min_mg") else None,
+                dose_max_mg=p.number("dose_max_mg") if p.has("dose_max_mg") else None,
+                routes=_texts(p, "routes"),
             )
         )
 
@@ -410,13 +527,17 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         try:
             outcome = ScreeningOutcome(outcome_text)
         except ValueError:
-            raise s.fail("if_not", f"must be 'delay' or 'contraindication', got {outcome_text!r}") from None
+            choices = ", ".join(repr(o.value) for o in ScreeningOutcome)
+            raise s.fail("if_not", f"must be one of {choices}, got {outcome_text!r}") from None
+        refer_to = s.text("refer_to") if outcome is ScreeningOutcome.REFER else ""
         screening.append(
             ScreeningItem(
                 id=item_id,
                 question=s.text("question"),
                 acceptable_answer=s.flag("acceptable_answer"),
                 if_not=outcome,
+                source=s.text("source"),
+                refer_to=refer_to,
             )
         )
 
@@ -427,7 +548,19 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
             min_prior_infusions=e.integer("min_prior_infusions", default=0),
             requires_no_prior_serious_reaction=e.flag("requires_no_prior_serious_reaction", default=False),
             min_interval_days=e.integer("min_interval_days") if e.has("min_interval_days") else None,
+            max_prior_infusions=e.integer("max_prior_infusions") if e.has("max_prior_infusions") else None,
+            second_dose_min_days=e.integer("second_dose_min_days") if e.has("second_dose_min_days") else None,
+            second_dose_max_days=e.integer("second_dose_max_days") if e.has("second_dose_max_days") else None,
+            source=e.text("source", default=" ").strip(),
         )
+        if (eligibility.second_dose_min_days is None) != (eligibility.second_dose_max_days is None):
+            raise e.fail("second_dose_max_days", "give both second_dose_min_days and second_dose_max_days")
+        if (
+            eligibility.second_dose_min_days is not None
+            and eligibility.second_dose_max_days is not None
+            and eligibility.second_dose_max_days < eligibility.second_dose_min_days
+        ):
+            raise e.fail("second_dose_max_days", "is before second_dose_min_days")
 
     rules = []
     covered: set[int] = set()
@@ -459,6 +592,27 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         raise top.fail("reaction_rules", f"no rule for grade(s) {sorted(missing)}")
 
     bag = top.table("bag")
+    gtins: tuple[str, ...] = ()
+    if bag.has("gtins"):
+        raw = bag.raw("gtins")
+        if not isinstance(raw, list) or not all(
+            isinstance(g, str) and g.isdigit() and len(g) == 14 for g in raw
+        ):
+            raise bag.fail("gtins", f"must be a list of 14-digit GTINs, got {raw!r}")
+        gtins = tuple(raw)
+    gtins_source = bag.text("gtins_source") if gtins else bag.text("gtins_source", default=" ").strip()
+    vital_signs: VitalSignSchedule | None = None
+    if top.has("vital_signs"):
+        v = top.table("vital_signs")
+        vital_signs = VitalSignSchedule(
+            baseline=v.flag("baseline"),
+            first_hour_every_min=v.number("first_hour_every_min"),
+            first_period_min=v.number("first_period_min"),
+            then_every_min=v.number("then_every_min"),
+            at_end=v.flag("at_end"),
+            before_discharge_min=v.number("before_discharge_min", positive=False),
+            source=v.text("source"),
+        )
     return InfusionProtocol(
         id=protocol_id,
         name=top.text("name"),
@@ -471,6 +625,9 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         observation_min=top.number("observation_min", positive=False),
         bag_room_temperature_limit_h=bag.number("room_temperature_limit_h"),
         bag_refrigerated_limit_h=bag.number("refrigerated_limit_h"),
+        bag_gtins=gtins,
+        bag_gtins_source=gtins_source,
+        vital_signs=vital_signs,
         screening=tuple(screening),
         eligibility=eligibility,
         reaction_rules=tuple(rules),
@@ -479,5 +636,8 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         bag_diluent=bag.text("diluent", default=" ").strip(),
         rate_unit=unit,
         escalation=_escalation(top),
+        ladder=ladder,
+        max_rate_mg_h=max_rate_mg_h,
+        concentration=concentration_range,
         definition=dict(data),
     )

@@ -57,8 +57,9 @@ class Pause:
 
 @dataclass(frozen=True)
 class Reaction:
-    """An infusion-related reaction. For a stop-then-restart grade, `resolved_after_min` is how long after
-    onset the symptoms resolved and the infusion restarted (None: not yet)."""
+    """An infusion-related reaction. `resolved_after_min` is how long after onset the nurse recorded the
+    symptoms resolved (None: not yet). A stop-then-restart grade restarts then; a reduced rate is held
+    for the rule's hold time and, whatever that is, until resolution (the label: "if tolerated")."""
 
     onset_min: float
     grade: int
@@ -86,6 +87,10 @@ class Plan:
     segments: tuple[Segment, ...]
     bag_volume_ml: float
     outcome: PlanOutcome
+    concentration_mg_ml: float = 0.0  # the bag's drug concentration: mg/h = mL/h x mg/mL
+
+    def rate_mg_h(self, rate_ml_h: float) -> float:
+        return rate_ml_h * self.concentration_mg_ml
 
     @property
     def end_min(self) -> float | None:
@@ -159,9 +164,14 @@ class _Reduced:
 
 class _Planner:
     def __init__(
-        self, steps: Sequence[RateStep], rules: Sequence[ReactionRule], bag_volume_ml: float
+        self,
+        steps: Sequence[RateStep],
+        rules: Sequence[ReactionRule],
+        bag_volume_ml: float,
+        concentration_mg_ml: float = 0.0,
     ) -> None:
         self.rules = rules
+        self.concentration = concentration_mg_ml
         self.bag = bag_volume_ml
         self.ladder = _Ladder(steps)
         self.ladder.enter(0)
@@ -223,9 +233,14 @@ class _Planner:
         if rule.action is ReactionAction.DISCONTINUE:
             self.outcome = PlanOutcome.DISCONTINUED
             return False
-        top_rate = max(step.rate_ml_h for step in self.ladder.steps)
-        reduced = _Reduced(min(onset_rate * rule.rate_factor, top_rate), rule.hold_min)
+        reduced = _Reduced(rule.apply(onset_rate, reaction_ceiling_ml_h(self.ladder.steps)), rule.hold_min)
         if rule.action is ReactionAction.HALVE_RATE:
+            # Held at least `hold_min` and until the symptoms resolved: no rise before either.
+            resolved = math.inf if event.resolved_after_min is None else event.resolved_after_min
+            reduced.left_min = max(rule.hold_min, resolved)
+            held = self.reduced if self.stopped_until is None else self.restart_at
+            if held is not None:  # an earlier reaction's hold still runs: all symptoms must resolve
+                reduced.left_min = max(reduced.left_min, held.left_min)
             if self.stopped_until is None:
                 self.reduced = reduced
             else:
@@ -294,16 +309,74 @@ class _Planner:
                 self.ladder.enter(self.ladder.index + 1)
 
     def plan(self) -> Plan:
-        return Plan(tuple(self.segments), self.bag, self.outcome)
+        return Plan(tuple(self.segments), self.bag, self.outcome, self.concentration)
+
+
+def reaction_ceiling_ml_h(steps: Sequence[RateStep]) -> float:
+    """The highest rate a reduced or restart rate may take: the ladder's top rung."""
+    return max(step.rate_ml_h for step in steps)
+
+
+def session_steps(
+    protocol: InfusionProtocol, bag_volume_ml: float | None = None, dose_mg: float | None = None
+) -> tuple[RateStep, ...]:
+    """The session's ladder in mL/h (mg/h protocols: through the bag's concentration)."""
+    return protocol.steps_at(protocol.session_concentration(bag_volume_ml, dose_mg))
+
+
+def reaction_rate_ml_h(
+    protocol: InfusionProtocol,
+    grade: int,
+    rate_at_onset_ml_h: float,
+    bag_volume_ml: float | None = None,
+    dose_mg: float | None = None,
+) -> float:
+    """What the grade's rule sets (halve) or restarts at (stop) after a reaction at this rate."""
+    ceiling = reaction_ceiling_ml_h(session_steps(protocol, bag_volume_ml, dose_mg))
+    return protocol.rule_for_grade(grade).apply(rate_at_onset_ml_h, ceiling)
+
+
+def earliest_discharge_min(
+    end_min: float | None, resolved_min: Iterable[float | None], observation_min: float
+) -> float | None:
+    """The observation time after the later of the infusion's end and the last reaction's resolution
+    (minutes from the infusion start). None while the end is unknown or a reaction is unresolved.
+
+    The one home of this rule: the chair state, the status text and `chairside plan` use it."""
+    if end_min is None:
+        return None
+    latest = end_min
+    for resolved in resolved_min:
+        if resolved is None:
+            return None
+        latest = max(latest, resolved)
+    return latest + observation_min
+
+
+def plan_earliest_discharge_min(
+    plan: Plan, reactions: Iterable[Reaction], observation_min: float
+) -> float | None:
+    """`earliest_discharge_min` for a plan and the reactions it was planned around."""
+    return earliest_discharge_min(
+        plan.end_min,
+        [None if r.resolved_after_min is None else r.onset_min + r.resolved_after_min for r in reactions],
+        observation_min,
+    )
 
 
 def plan_infusion(
     protocol: InfusionProtocol,
     interruptions: Iterable[Interruption] = (),
     bag_volume_ml: float | None = None,
+    dose_mg: float | None = None,
 ) -> Plan:
-    """The schedule for `protocol`, re-planned around what happened. Pure: same inputs, same plan."""
+    """The schedule for `protocol`, re-planned around what happened. Pure: same inputs, same plan.
+
+    `dose_mg` and `bag_volume_ml` are the session's (default: the protocol's); an mg/h-dosed protocol
+    runs its ladder at the bag's concentration."""
     volume = protocol.bag_volume_ml if bag_volume_ml is None else bag_volume_ml
     if not (math.isfinite(volume) and volume > 0):
         raise ValueError(f"bag volume must be a positive number, got {volume}")
-    return _Planner(protocol.steps, protocol.reaction_rules, volume).run(interruptions)
+    concentration = protocol.session_concentration(volume, dose_mg)
+    steps = protocol.steps_at(concentration)
+    return _Planner(steps, protocol.reaction_rules, volume, concentration).run(interruptions)

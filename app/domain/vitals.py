@@ -86,3 +86,15 @@ def alerting_values(values: Mapping[str, float | None], limits: VitalSignLimits)
         elif value > rng.high:
             notes.append(f"{VITAL_SIGN_NAMES[name]} high: {value:g} (above {rng.high:g})")
     return notes
+
+
+def alerting_signs(values: Mapping[str, float | None], limits: VitalSignLimits) -> list[str]:
+    """The names of the plausible values outside their alert range (for the alarm rules)."""
+    out = []
+    for name, value in values.items():
+        if value is None or name not in limits.alert:
+            continue
+        rng = limits.alert[name]
+        if not rng.low <= value <= rng.high:
+            out.append(name)
+    return out

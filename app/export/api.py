@@ -8,15 +8,19 @@ writes the manifest. A cancelled or failed export leaves no partial file behind.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from app.export.content import pdf_page_digests
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
+from app.export.hl7_settings import Hl7Settings, settings_to_json
 from app.export.manifest import write_manifest
-from app.export.mllp import send_messages
+from app.export.mllp import Cursor, send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
 from app.export.pdf import write_pdf
+from app.export.seals import AnchorLog, SealError, anchor_log_path, load_or_create_key
 from app.export.shifts import ExportRange, LocalTime
 from app.export.tabular import write_csv, write_json
 from app.private_files import private_file
@@ -36,7 +40,14 @@ class ExportRequest:
     paper: str = "a4"
     mllp: tuple[str, int] | None = None
     mllp_timeout_s: float = 10.0
-    hl7_sample_interval_min: float = 15.0
+    hl7_sample_interval_min: float | None = None  # None: the settings' own (15 unless configured)
+    hl7_settings: Hl7Settings = field(default_factory=Hl7Settings)
+
+    @property
+    def hl7(self) -> Hl7Settings:
+        if self.hl7_sample_interval_min is None:
+            return self.hl7_settings
+        return replace(self.hl7_settings, sample_interval_min=self.hl7_sample_interval_min)
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,9 @@ class ExportResult:
     seal: Seal
     sessions: int
     items: int  # rows, pages or messages
-    sent: int = 0  # HL7 messages accepted by the MLLP receiver
+    sent: int = 0  # HL7 messages accepted by the MLLP receiver in this run
+    resumed: int = 0  # HL7 messages it had accepted before (skipped: the export resumed)
+    warnings: tuple[str, ...] = ()  # what the export could not do (unsigned, no anchor), one line each
 
     def describe(self, fmt: str) -> str:
         unit = {"pdf": "pages", "csv": "rows", "json": "events", "hl7": "messages"}[fmt]
@@ -55,8 +68,10 @@ class ExportResult:
             f"exported {self.seal.count} journal entries ({self.sessions} sessions, {self.items} {unit}){where}; "
             f"digest {self.seal.digest}"
         )
-        if self.sent:
+        if self.sent or self.resumed:
             text += f"; {self.sent} HL7 messages accepted by the receiver"
+        if self.resumed:
+            text += f" (resumed: {self.resumed} were accepted before)"
         return text
 
 
@@ -75,8 +90,23 @@ def run_export(
         journal = Journal(request.db_path, read_only=True)
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
+    local = request.local.resolved()  # a named zone, so the export reads the same anywhere
+    warnings: list[str] = []
+    key = None
+    try:
+        key = load_or_create_key()
+    except (OSError, SealError) as exc:  # e.g. an archive exported by another user: say so, go on
+        warnings.append(f"the export is NOT signed: the station key cannot be read or created ({exc})")
+    anchors_log = AnchorLog(anchor_log_path(request.db_path))
+    anchors: list[dict[str, Any]] = []
     with journal:
-        log = gather(journal, request.export_range, request.local, now or datetime.now(UTC), progress)
+        log = gather(journal, request.export_range, local, now or datetime.now(UTC), progress)
+        try:
+            anchors = anchors_log.records()[-1:]
+            if key is not None:
+                anchors.append(anchors_log.append(journal, key, log.exported_at))
+        except (OSError, SealError) as exc:
+            warnings.append(f"no journal anchor was written next to the database ({exc})")
 
     output = request.output
     temporary = None if output is None else output.with_name(f".{output.name}.part")
@@ -95,7 +125,7 @@ def run_export(
             assert temporary is not None
             items = write_json(log, temporary)
         else:
-            messages = build_messages(log, request.hl7_sample_interval_min, progress=progress)
+            messages = build_messages(log, request.hl7, progress=progress)
             items = len(messages)
             if temporary is not None:
                 write_hl7(messages, temporary)
@@ -107,20 +137,31 @@ def run_export(
         raise
     manifest = None
     if output is not None:
-        manifest = write_manifest(
-            output,
-            request.fmt,
-            log.seal,
-            {
-                "range_label": log.range.label,
-                "exported_at": log.local.iso(log.exported_at),
-                "timezone": log.local.key,
-            },
-        )
-    sent = 0
+        extra: dict[str, Any] = {
+            "range_label": log.range.label,
+            "exported_at": log.local.iso(log.exported_at),
+            "exported_at_utc": log.exported_at.isoformat(),
+            "timezone": log.local.key,
+            "utc_offsets": log.local.offsets(log.range.since, log.range.until),
+            "anchors": anchors,
+        }
+        if request.fmt == "hl7":
+            extra["hl7"] = settings_to_json(request.hl7, log.chairs_used())
+        if request.fmt == "pdf":
+            extra["paper"] = request.paper
+            extra["pages"] = pdf_page_digests(output)
+        manifest = write_manifest(output, request.fmt, log.seal, extra, key)
+    sent = resumed = 0
     if request.mllp is not None:
         host, port = request.mllp
         progress(0.9, f"Sending {len(messages)} HL7 messages to {host}:{port}")
-        sent = send_messages(messages, host, port, request.mllp_timeout_s)
+        cursor = Cursor(
+            request.db_path.with_name(request.db_path.name + ".mllp-cursor.jsonl"),
+            f"{host}:{port}",
+            f"{log.range.since.isoformat()}/{log.range.until.isoformat()}/{request.hl7.station_id}",
+        )
+        already = sum(1 for m in messages if m.control_id in cursor.accepted)
+        sent = send_messages(messages, host, port, request.mllp_timeout_s, cursor=cursor)
+        resumed = already
     progress(1.0, "Done")
-    return ExportResult(output, manifest, log.seal, len(log.sessions), items, sent)
+    return ExportResult(output, manifest, log.seal, len(log.sessions), items, sent, resumed, tuple(warnings))

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from app.export.api import FORMATS, ExportRequest, run_export
+from app.export.hl7_settings import load_hl7_settings
 from app.export.mllp import MllpError, parse_address
 from app.export.model import ExportError
 from app.export.pdf import PAPER
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
-from app.paths import default_db_path
+from app.paths import default_config_path, default_db_path
 from drivers.command_line import number_in
 
 
@@ -44,8 +45,12 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--hl7-sample-minutes",
         type=number_in(0.0, 24 * 60.0, unit="min"),
-        default=15.0,
-        help="pump samples as PCD-01 messages at most this often (0: rate changes only)",
+        help="pump samples as PCD-01 messages at most this often (0: none; default: [hl7] or 15)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"station configuration for the [hl7] identities (default {default_config_path()}, if present)",
     )
     parser.set_defaults(func=run)
 
@@ -82,13 +87,16 @@ def run(args: argparse.Namespace) -> int:
             mllp=mllp,
             mllp_timeout_s=args.mllp_timeout,
             hl7_sample_interval_min=args.hl7_sample_minutes,
+            hl7_settings=load_hl7_settings(args.config),
         )
         result = run_export(request)
     except MllpError as exc:
-        print(f"chairside export: HL7 not delivered: {exc}", file=sys.stderr)
+        print(f"chairside export: HL7 not delivered: {exc} (the same command resumes)", file=sys.stderr)
         return 3
     except (ShiftError, ExportError, ValueError, OSError) as exc:
         print(f"chairside export: {exc}", file=sys.stderr)
         return 2
+    for warning in result.warnings:
+        print(f"chairside export: warning: {warning}", file=sys.stderr)
     print(f"{export_range.label}: {result.describe(args.format)}")
     return 0

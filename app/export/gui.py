@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.export.api import FORMATS, SUFFIXES, ExportRequest, ExportResult, run_export
-from app.export.model import ExportCancelled
+from app.export.hl7_settings import load_hl7_settings
+from app.export.model import ExportCancelled, ExportError
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.floor import Floor
 
@@ -179,7 +180,8 @@ class ExportDialog(QDialog):
             return
         try:
             export_range = self.selected_range()
-        except ShiftError as exc:
+            hl7 = load_hl7_settings(None)  # the station file's [hl7] identities, when there is one
+        except (ShiftError, ExportError) as exc:
             self._fail(str(exc))
             return
         request = ExportRequest(
@@ -189,6 +191,7 @@ class ExportDialog(QDialog):
             output=Path(text),
             local=self.config.local,
             paper=str(self.paper.currentData()),
+            hl7_settings=hl7,
         )
         self.status.setText("Exporting...")
         self.export_button.setEnabled(False)

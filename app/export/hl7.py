@@ -1,113 +1,67 @@
-"""HL7 v2.6 messages for the hospital's systems, built and validated with hl7apy.
+"""HL7 v2.6 messages for the hospital's systems (IHE PCD), built on a fast path of our own.
 
-- Pump delivery events as IHE PCD IPEC (PCD-10) `ORU^R42^ORU_R01`: delivery start (infusion started,
-  resumed), delivery stop (paused, stopped for a reaction, discontinued) and delivery complete. One
-  event per message, as the profile asks, laid out as in the IPEC supplement's sample message (MDS /
-  VMD / delivery info / primary source containment in OBX-4).
-- Rate and volume as PCD-01 `ORU^R01^ORU_R01`: one message per journal rate change, plus pump samples
-  (journal telemetry) at most every `sample_interval_min`.
+- Pump delivery events as IHE PCD IPEC (PCD-10) `ORU^R42^ORU_R01`, one event per message, laid out as
+  the IPEC supplement's sample message. A rate change while running is a Delivery Stop with delivery
+  status *transitioning* followed by a Delivery Start at the new rate; a pause is a Stop (not
+  delivering, with the reason); a completion is a Complete (never "stopped by clinician"); pause then
+  discontinue is one Stop. Stop and Complete always carry the delivered volume (the event's own, or
+  the last pump sample's).
+- Rates and volumes sampled from the pump, vital signs, reactions (a coded observation and an NTE) and
+  notes (NTE) as PCD-01 `ORU^R01^ORU_R01`.
+- Alarms as IHE PCD ACM `ORU^R40^ORU_R40` (raise, acknowledge, clear).
 
-MDC codes from reference/pump-protocols.md; where the IPEC supplement publishes no numeric code yet
-(delivery stop/complete and several attributes) the code is 0 with the reference id, exactly as the
-supplement's own sample does ("code value of 0 are pending"). Times are local with offset.
+One chronological stream: every message sorted by the time it reports (journal order breaks ties).
+`SessionFeed` turns one journal entry or one pump sample into messages, so a live feed can call it
+as entries are recorded; `build_messages` runs it over an export range.
+
+Segments are joined with our own encoder; every free-text value goes through `text` (HL7 escape
+sequences). hl7apy's strict validation is kept in the tests (`parse_validated`), not on this path.
+Codes: app.export.hl7_codes; identities: app.export.hl7_settings; both documented in docs/hl7.md.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-
-from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.core import Message
-from hl7apy.exceptions import HL7apyException
-from hl7apy.parser import parse_message
 
 from app.domain.chair import ChairState
 from app.domain.events import EventType
 from app.domain.phase import Phase
-from app.export.model import ExportError, Progress, SessionLog, ShiftLog, TelemetrySample, no_progress
+from app.export import hl7_codes as C
+from app.export.hl7_settings import Hl7Settings
+from app.export.model import (
+    Progress,
+    SessionLog,
+    ShiftLog,
+    TelemetrySample,
+    delivered_rate_ml_h,
+    is_person,
+    no_progress,
+)
 from app.export.records import num
 from app.export.shifts import LocalTime
 from app.store.journal import JournalEntry
 from app.store.telemetry import volume_at
 
 HL7_VERSION = "2.6"
-SENDING_APPLICATION = "CHAIRSIDE"
-PCD10_PROFILE = "IHE_PCD_010^IHE PCD^1.3.6.1.4.1.19376.1.6.4.10^ISO"
-PCD01_PROFILE = "IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
-PCD01_SERVICE = "182777000^monitoring of patient^SNOMED-CT"
-
-
-@dataclass(frozen=True)
-class Mdc:
-    code: int
-    ref_id: str
-
-    @property
-    def cwe(self) -> str:
-        return f"{self.code}^{self.ref_id}^MDC"
-
-
-# Codes given in reference/pump-protocols.md
-MDC_FLOW_FLUID_PUMP = Mdc(157784, "MDC_FLOW_FLUID_PUMP")
-MDC_VOL_FLUID_TBI = Mdc(157884, "MDC_VOL_FLUID_TBI")
-MDC_VOL_FLUID_DELIV_TOTAL = Mdc(157993, "MDC_VOL_FLUID_DELIV_TOTAL")
-MDC_VOL_FLUID_TBI_REMAIN = Mdc(157872, "MDC_VOL_FLUID_TBI_REMAIN")
-MDC_TIME_PD_REMAIN = Mdc(157916, "MDC_TIME_PD_REMAIN")
-MDC_PUMP_INFUSING_STATUS = Mdc(184519, "MDC_PUMP_INFUSING_STATUS")
-MDC_EVT_PUMP_DELIV_START = Mdc(197288, "MDC_EVT_PUMP_DELIV_START")
-MDC_EVT_ALARM = Mdc(196616, "MDC_EVT_ALARM")
-MDC_EVT_FLUID_LINE_OCCL = Mdc(196940, "MDC_EVT_FLUID_LINE_OCCL")
-# Codes from the IPEC supplement's sample message and tables
-MDC_DEV_PUMP_INFUS_LVP_MDS = Mdc(70049, "MDC_DEV_PUMP_INFUS_LVP_MDS")
-MDC_DEV_PUMP_INFUS_LVP_VMD = Mdc(70050, "MDC_DEV_PUMP_INFUS_LVP_VMD")
-MDC_DRUG_NAME_LABEL = Mdc(184514, "MDC_DRUG_NAME_LABEL")
-# Published with code 0 (pending) in the IPEC supplement
-MDC_EVT_PUMP_DELIV_STOP = Mdc(0, "MDC_EVT_PUMP_DELIV_STOP")
-MDC_EVT_PUMP_DELIV_COMP = Mdc(0, "MDC_EVT_PUMP_DELIV_COMP")
-MDC_ATTR_EVT_COND = Mdc(0, "MDC_ATTR_EVT_COND")
-MDC_DEV_PUMP_DELIVERY_INFO = Mdc(0, "MDC_DEV_PUMP_DELIVERY_INFO")
-MDC_FLOW_FLUID_PUMP_CURRENT = Mdc(0, "MDC_FLOW_FLUID_PUMP_CURRENT")
-MDC_DEV_PUMP_ACTIVE_SOURCES = Mdc(0, "MDC_DEV_PUMP_ACTIVE_SOURCES")
-MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY = Mdc(0, "MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY")
-MDC_DEV_PUMP_CURRENT_DELIVERY_STATUS = Mdc(0, "MDC_DEV_PUMP_CURRENT_DELIVERY_STATUS")
-MDC_DEV_PUMP_PROGRAM_DELIVERY_MODE = Mdc(0, "MDC_DEV_PUMP_PROGRAM_DELIVERY_MODE")
-MDC_DEV_PUMP_NOT_DELIVERING_REASON = Mdc(0, "MDC_DEV_PUMP_NOT_DELIVERING_REASON")
-MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL = Mdc(0, "MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL")
-
-UNIT_ML_H = "265266^MDC_DIM_MILLI_L_PER_HR^MDC^mL/h^mL/h^UCUM"
-UNIT_ML = "263762^MDC_DIM_MILLI_L^MDC^mL^mL^UCUM"
-UNIT_MIN = "264352^MDC_DIM_MIN^MDC^min^min^UCUM"
-
-DELIVERY_EVENTS = {
-    "start": MDC_EVT_PUMP_DELIV_START,
-    "stop": MDC_EVT_PUMP_DELIV_STOP,
-    "complete": MDC_EVT_PUMP_DELIV_COMP,
-}
 
 
 @dataclass(frozen=True)
 class Hl7Message:
     control_id: str
-    trigger: str  # "R42" or "R01"
-    what: str  # "delivery start", "rate change", ...
+    trigger: str  # R42, R01 or R40
+    what: str  # "delivery start", "pump sample", ...
     session_id: str
-    er7: str  # segments separated by CR
+    er7: str  # segments separated by CR, the last one ended by CR
+    at: datetime | None = None  # the moment the message reports (for the chronological order)
+    position: int = 0  # journal position of the entry it comes from (0 for pump samples)
 
 
-@dataclass(frozen=True)
-class _Delivery:
-    """What the pump was doing at a moment, for the OBX values."""
-
-    infusing: bool
-    current_rate_ml_h: float
-    programmed_rate_ml_h: float
-    vtbi_ml: float
-    delivered_ml: float | None
-
+# ------------------------------------------------------------------------------------------------
+# Encoding
 
 _SPECIALS = {
     "\\": "\\E\\",
@@ -130,300 +84,582 @@ def hl7_time(local: LocalTime, moment: datetime) -> str:
     return local.to_local(moment).strftime("%Y%m%d%H%M%S%z")
 
 
-class _Builder:
-    def __init__(self, log: ShiftLog, facility: str) -> None:
-        self.log = log
-        self.local = log.local
-        self.facility = facility
-        self.created = hl7_time(log.local, log.exported_at)
+def segment(name: str, *fields: str) -> str:
+    """One segment: fields joined by |, trailing empty fields dropped."""
+    values = list(fields)
+    while values and not values[-1]:
+        values.pop()
+    return "|".join((name, *values))
 
-    def message(self, trigger: str, control_id: str, profile: str) -> Message:
-        m = Message("ORU_R01", version=HL7_VERSION, validation_level=VALIDATION_LEVEL.STRICT)
-        m.msh.msh_3 = SENDING_APPLICATION
-        m.msh.msh_4 = text(self.facility)
-        m.msh.msh_7 = self.created
-        m.msh.msh_9 = f"ORU^{trigger}^ORU_R01"
-        m.msh.msh_10 = control_id
-        m.msh.msh_11 = "P"
-        m.msh.msh_12 = HL7_VERSION
-        m.msh.msh_15 = "AL"
-        m.msh.msh_16 = "NE"
-        m.msh.msh_18 = "UNICODE UTF-8"
-        m.msh.msh_21 = profile
-        return m
 
-    def patient_order(self, m: Message, state: ChairState, placer: str, service: str, at: datetime) -> object:
-        result = m.add_group("ORU_R01_PATIENT_RESULT")
-        patient = result.add_group("ORU_R01_PATIENT")
-        patient.pid.pid_3 = f"{text(state.patient_mrn)}^^^{SENDING_APPLICATION}^MR"
-        patient.pid.pid_5 = f"{text(state.patient_initials)}^^^^^^U"
-        visit = patient.add_group("ORU_R01_VISIT")
-        visit.pv1.pv1_2 = "O"
-        visit.pv1.pv1_3 = f"{text(self.facility)}^{text(state.chair)}"
-        order = result.add_group("ORU_R01_ORDER_OBSERVATION")
-        order.obr.obr_1 = "1"
-        order.obr.obr_2 = f"{text(state.session_id)}^{SENDING_APPLICATION}"
-        order.obr.obr_3 = f"{text(placer)}^{SENDING_APPLICATION}"
-        order.obr.obr_4 = service
-        order.obr.obr_7 = hl7_time(self.local, at)
-        return order
+# (value type, OBX-3, OBX-4 sub-id, OBX-5, OBX-6 unit, OBX-8 abnormal flags)
+Value = tuple[str, str, str, str, str, str]
 
-    @staticmethod
-    def obx(order: object, values: Sequence[tuple[str, str, str, str, str]], at: str, equipment: str) -> None:
-        for index, (value_type, code, sub_id, value, unit) in enumerate(values, start=1):
-            group = order.add_group("ORU_R01_OBSERVATION")  # type: ignore[attr-defined]
-            obx = group.obx
-            obx.obx_1 = str(index)
-            if value_type:
-                obx.obx_2 = value_type
-            obx.obx_3 = code
-            obx.obx_4 = sub_id
-            if value:
-                obx.obx_5 = value
-            if unit:
-                obx.obx_6 = unit
-            obx.obx_11 = "R" if value else "X"
-            obx.obx_14 = at
-            if sub_id == "1.0.0.0":
-                obx.obx_18 = equipment
 
-    def delivery_values(self, state: ChairState, d: _Delivery) -> list[tuple[str, str, str, str, str]]:
-        remaining = None if d.delivered_ml is None else max(0.0, d.vtbi_ml - d.delivered_ml)
-        minutes_left = (
-            None
-            if remaining is None or d.current_rate_ml_h <= 0
-            else round(remaining / d.current_rate_ml_h * 60.0)
+def value(kind: str, code: str, sub_id: str, content: str = "", unit: str = "", flags: str = "") -> Value:
+    return (kind, code, sub_id, content, unit, flags)
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """What the pump was doing at a moment, for the IPEC values."""
+
+    infusing: bool
+    current_rate_ml_h: float
+    programmed_rate_ml_h: float
+    vtbi_ml: float
+    delivered_ml: float | None
+    status: str  # delivering | not-delivering | transitioning
+    not_delivering_reason: str = ""  # pump-stopped-by-clinician | pump-stopped-not-specified | ...
+
+
+# ------------------------------------------------------------------------------------------------
+# Message building
+
+
+class Hl7Builder:
+    """Builds the messages of one station; `created` is MSH-7 (the export time, or now for a feed)."""
+
+    def __init__(self, settings: Hl7Settings, local: LocalTime, created: datetime) -> None:
+        self.settings = settings
+        self.local = local
+        self.created = hl7_time(local, created)
+        self.station = settings.station_id
+        self.sender = f"{text(settings.station_name)}^{self.station}^EUI-64"
+
+    def time(self, moment: datetime) -> str:
+        return hl7_time(self.local, moment)
+
+    def stamp(self, created: datetime) -> None:
+        """MSH-7 of the messages built from now on (a live feed stamps each message as it sends)."""
+        self.created = hl7_time(self.local, created)
+
+    def msh(self, trigger: str, structure: str, control_id: str, profile: str) -> str:
+        return segment(
+            "MSH",
+            "^~\\&",
+            self.sender,
+            text(self.settings.facility),
+            "",
+            "",
+            self.created,
+            "",
+            f"ORU^{trigger}^{structure}",
+            control_id,
+            "P",
+            HL7_VERSION,
+            "",
+            "",
+            "AL",
+            "NE",
+            "",
+            "UNICODE UTF-8",
+            "",
+            "",
+            profile,
         )
-        values = [
-            (
-                "CWE",
-                MDC_PUMP_INFUSING_STATUS.cwe,
-                "1.1.1.1",
-                _status_value(d.infusing),
-                "",
-            ),
-            ("NM", MDC_FLOW_FLUID_PUMP_CURRENT.cwe, "1.1.1.2", num(d.current_rate_ml_h), UNIT_ML_H),
-            ("CWE", MDC_DEV_PUMP_ACTIVE_SOURCES.cwe, "1.1.1.3", "^pump-source-info-primary", ""),
-            ("", MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY.cwe, "1.1.2.0", "", ""),
-            (
-                "CWE",
-                MDC_DEV_PUMP_CURRENT_DELIVERY_STATUS.cwe,
-                "1.1.2.1",
-                "^pump-delivery-status-delivering" if d.infusing else "^pump-delivery-status-not-delivering",
-                "",
-            ),
-            (
-                "CWE",
-                MDC_DEV_PUMP_PROGRAM_DELIVERY_MODE.cwe,
-                "1.1.2.2",
-                "^pump-program-delivery-mode-continuous",
-                "",
-            ),
-        ]
-        if not d.infusing:
-            values.append(
-                ("CWE", MDC_DEV_PUMP_NOT_DELIVERING_REASON.cwe, "1.1.2.3", "^pump-stopped-by-clinician", "")
-            )
-        values += [
-            ("ST", MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL.cwe, "1.1.2.4", "Primary", ""),
-            ("NM", MDC_FLOW_FLUID_PUMP.cwe, "1.1.2.5", num(d.programmed_rate_ml_h), UNIT_ML_H),
-            ("NM", MDC_VOL_FLUID_TBI.cwe, "1.1.2.6", num(d.vtbi_ml), UNIT_ML),
-        ]
-        if d.delivered_ml is not None and remaining is not None:
-            values += [
-                ("NM", MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.2.7", num(d.delivered_ml), UNIT_ML),
-                ("NM", MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.2.8", num(remaining), UNIT_ML),
-            ]
-        if minutes_left is not None:
-            values.append(("NM", MDC_TIME_PD_REMAIN.cwe, "1.1.2.9", str(minutes_left), UNIT_MIN))
-        if state.protocol is not None:
-            values.append(("ST", MDC_DRUG_NAME_LABEL.cwe, "1.1.2.10", text(state.protocol.drug), ""))
-        return values
 
-    def device_head(self) -> list[tuple[str, str, str, str, str]]:
-        return [("", MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0", "", "")]
-
-    def vmd(self) -> list[tuple[str, str, str, str, str]]:
+    def patient(self, state: ChairState, visit: str) -> list[str]:
+        authority = text(self.settings.assigning_authority)
+        location = f"{text(self.settings.point_of_care)}^^{text(state.chair)}^{text(self.settings.facility)}"
+        pv1 = ["", "O", location] + [""] * 15 + [f"{text(visit)}^^^{authority}^VN" if visit else ""]
         return [
-            ("", MDC_DEV_PUMP_INFUS_LVP_VMD.cwe, "1.1.0.0", "", ""),
-            ("", MDC_DEV_PUMP_DELIVERY_INFO.cwe, "1.1.1.0", "", ""),
+            segment(
+                "PID",
+                "",
+                "",
+                f"{text(state.patient_mrn)}^^^{authority}^MR",
+                "",
+                f"{text(state.patient_initials)}^^^^^^U",
+            ),
+            segment("PV1", *pv1),
         ]
 
-    def finish(self, m: Message, trigger: str, what: str, session_id: str) -> Hl7Message:
-        try:
-            m.validate()
-        except HL7apyException as exc:
-            raise ExportError(f"HL7 {what} message for session {session_id} is not valid: {exc}") from exc
-        er7 = m.to_er7()
-        return Hl7Message(str(m.msh.msh_10.value), trigger, what, session_id, er7)
+    def obr(self, order: str, filler: str, service: str, at: datetime) -> str:
+        placer = f"{text(order)}^{text(self.settings.assigning_authority)}" if order else ""
+        return segment("OBR", "1", placer, filler, service, "", "", self.time(at))
 
-    def delivery_event(self, state: ChairState, entry: JournalEntry, kind: str, d: _Delivery) -> Hl7Message:
-        control = f"CS{entry.position}"
-        m = self.message("R42", control, PCD10_PROFILE)
-        placer = f"{state.session_id}-{entry.seq}"
-        service = (
-            f"{text(state.protocol.id)}^{text(state.protocol.name)}^L" if state.protocol else PCD01_SERVICE
-        )
-        order = self.patient_order(m, state, placer, service, entry.occurred_at)
-        at = hl7_time(self.local, entry.occurred_at)
-        values = [
-            *self.device_head(),
-            ("CWE", MDC_ATTR_EVT_COND.cwe, "1.0.0.1", DELIVERY_EVENTS[kind].cwe, ""),
-            ("ST", "0^MDC_ATTR_EVT_SOURCE^MDC", "1.0.0.2", "1.1.2.0", ""),
-            *self.vmd(),
-            *self.delivery_values(state, d),
-        ]
-        self.obx(order, values, at, f"{text(state.chair)}^{SENDING_APPLICATION}")
-        return self.finish(m, "R42", f"delivery {kind}", state.session_id)
+    def filler(self, key: str) -> str:
+        return f"{text(key)}^{text(self.settings.station_name)}^{self.station}^EUI-64"
 
-    def observation(
-        self, state: ChairState, control: str, placer: str, at_time: datetime, d: _Delivery, what: str
-    ) -> Hl7Message:
-        m = self.message("R01", control, PCD01_PROFILE)
-        order = self.patient_order(m, state, placer, PCD01_SERVICE, at_time)
-        values = [*self.device_head(), *self.pcd01_values(d)]
-        self.obx(order, values, hl7_time(self.local, at_time), f"{text(state.chair)}^{SENDING_APPLICATION}")
-        return self.finish(m, "R01", what, state.session_id)
+    def equipment(self, chair: str) -> str:
+        return f"{text(chair)}^^{self.settings.pump_id(chair)}^EUI-64"
 
     @staticmethod
-    def pcd01_values(d: _Delivery) -> list[tuple[str, str, str, str, str]]:
-        """Rate and volumes only (PCD-01 device data; the IPEC context lives in the R42 events)."""
-        values = [
-            ("", MDC_DEV_PUMP_INFUS_LVP_VMD.cwe, "1.1.0.0", "", ""),
-            ("CWE", MDC_PUMP_INFUSING_STATUS.cwe, "1.1.1.1", _status_value(d.infusing), ""),
-            ("NM", MDC_FLOW_FLUID_PUMP.cwe, "1.1.1.2", num(d.current_rate_ml_h), UNIT_ML_H),
-            ("NM", MDC_VOL_FLUID_TBI.cwe, "1.1.1.3", num(d.vtbi_ml), UNIT_ML),
-        ]
-        if d.delivered_ml is not None:
-            remaining = max(0.0, d.vtbi_ml - d.delivered_ml)
-            values += [
-                ("NM", MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.1.4", num(d.delivered_ml), UNIT_ML),
-                ("NM", MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.1.5", num(remaining), UNIT_ML),
-            ]
-        return values
+    def obx(values: Sequence[Value], at: str, observer: str, equipment: str) -> list[str]:
+        segments = []
+        for index, (kind, code, sub_id, content, unit, flags) in enumerate(values, start=1):
+            segments.append(
+                segment(
+                    "OBX",
+                    str(index),
+                    kind,
+                    code,
+                    sub_id,
+                    content,
+                    unit,
+                    "",
+                    flags,
+                    "",
+                    "",
+                    "R" if content else "X",
+                    "",
+                    "",
+                    at,
+                    "",
+                    observer if content else "",
+                    "",
+                    equipment if sub_id == "1.0.0.0" else "",
+                )
+            )
+        return segments
+
+    @staticmethod
+    def nte(comments: Iterable[str]) -> list[str]:
+        return [segment("NTE", str(i), "", text(c)) for i, c in enumerate(comments, start=1) if c]
+
+    @staticmethod
+    def join(segments: Sequence[str]) -> str:
+        return "\r".join(segments) + "\r"
+
+
+def observer(actor: str) -> str:
+    """OBX-16 responsible observer (XCN): the nurse's station user name as the ID."""
+    return text(actor) if is_person(actor) else ""
 
 
 def _status_value(infusing: bool) -> str:
     return "^pump-status-infusing" if infusing else "^pump-status-not-infusing"
 
 
-def _delivered_at(samples: Sequence[TelemetrySample], moment: datetime) -> float | None:
-    """The pump's delivered volume at `moment`, interpolated between the stored readings."""
-    return volume_at(samples, moment)
+def delivery_values(state: ChairState, event_code: C.Mdc, d: _Delivery) -> list[Value]:
+    """The IPEC event's OBX values, as in the supplement's sample message (MDS / VMD / delivery info /
+    primary source)."""
+    remaining = None if d.delivered_ml is None else max(0.0, d.vtbi_ml - d.delivered_ml)
+    minutes_left = (
+        None
+        if remaining is None or d.programmed_rate_ml_h <= 0 or not d.infusing
+        else round(remaining / d.programmed_rate_ml_h * 60.0)
+    )
+    values = [
+        value("", C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0"),
+        value("CWE", C.MDC_ATTR_EVT_COND.cwe, "1.0.0.1", event_code.cwe),
+        value("ST", C.MDC_ATTR_EVT_SOURCE.cwe, "1.0.0.2", "1.1.2.0"),
+        value("", C.MDC_DEV_PUMP_INFUS_LVP_VMD.cwe, "1.1.0.0"),
+        value("", C.MDC_DEV_PUMP_DELIVERY_INFO.cwe, "1.1.1.0"),
+        value("CWE", C.MDC_PUMP_INFUSING_STATUS.cwe, "1.1.1.1", _status_value(d.infusing)),
+        value("NM", C.MDC_FLOW_FLUID_PUMP_CURRENT.cwe, "1.1.1.2", num(d.current_rate_ml_h), C.UNIT_ML_H.cwe),
+        value("CWE", C.MDC_DEV_PUMP_ACTIVE_SOURCES.cwe, "1.1.1.3", "^pump-source-info-primary"),
+        value("", C.MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY.cwe, "1.1.2.0"),
+        value(
+            "CWE", C.MDC_DEV_PUMP_CURRENT_DELIVERY_STATUS.cwe, "1.1.2.1", f"^pump-delivery-status-{d.status}"
+        ),
+        value(
+            "CWE",
+            C.MDC_DEV_PUMP_PROGRAM_DELIVERY_MODE.cwe,
+            "1.1.2.2",
+            "^pump-program-delivery-mode-continuous",
+        ),
+        value("ST", C.MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL.cwe, "1.1.2.3", "Primary"),
+        value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.1.2.4", num(d.programmed_rate_ml_h), C.UNIT_ML_H.cwe),
+        value("NM", C.MDC_VOL_FLUID_TBI.cwe, "1.1.2.6", num(d.vtbi_ml), C.UNIT_ML.cwe),
+    ]
+    if d.delivered_ml is not None and remaining is not None:
+        values += [
+            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.2.7", num(d.delivered_ml), C.UNIT_ML.cwe),
+            value("NM", C.MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.2.8", num(remaining), C.UNIT_ML.cwe),
+        ]
+    if minutes_left is not None:
+        values.append(value("NM", C.MDC_TIME_PD_REMAIN.cwe, "1.1.2.9", str(minutes_left), C.UNIT_MIN.cwe))
+    if state.protocol is not None:
+        values.append(value("ST", C.MDC_DRUG_NAME_LABEL.cwe, "1.1.2.10", text(state.protocol.drug)))
+    if d.not_delivering_reason:
+        values.append(
+            value("CWE", C.MDC_DEV_PUMP_NOT_DELIVERING_REASON.cwe, "1.1.2.11", f"^{d.not_delivering_reason}")
+        )
+    return values
+
+
+def pcd01_values(d: _Delivery) -> list[Value]:
+    """A pump sample: rate and volumes (PCD-01 device data)."""
+    values = [
+        value("", C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0"),
+        value("", C.MDC_DEV_PUMP_INFUS_LVP_VMD.cwe, "1.1.0.0"),
+        value("CWE", C.MDC_PUMP_INFUSING_STATUS.cwe, "1.1.1.1", _status_value(d.infusing)),
+        value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.1.1.2", num(d.current_rate_ml_h), C.UNIT_ML_H.cwe),
+        value("NM", C.MDC_VOL_FLUID_TBI.cwe, "1.1.1.3", num(d.vtbi_ml), C.UNIT_ML.cwe),
+    ]
+    if d.delivered_ml is not None:
+        remaining = max(0.0, d.vtbi_ml - d.delivered_ml)
+        values += [
+            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.1.4", num(d.delivered_ml), C.UNIT_ML.cwe),
+            value("NM", C.MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.1.5", num(remaining), C.UNIT_ML.cwe),
+        ]
+    return values
+
+
+@dataclass
+class SessionFeed:
+    """One session's messages, entry by entry and sample by sample, in the order they were recorded.
+
+    A live feed keeps one per open session and calls `on_entry` / `on_sample` as things are recorded;
+    the export replays a session from its check-in and keeps the messages of the entries in range."""
+
+    builder: Hl7Builder
+    session_id: str
+    state: ChairState = field(init=False)
+    last_volume_ml: float | None = None
+    last_sample_message: datetime | None = None
+    visit_number: str = ""
+    order_number: str = ""
+    nurse: str = ""
+    samples: Sequence[TelemetrySample] = ()  # the export gives the session's readings: volumes interpolate
+
+    def __post_init__(self) -> None:
+        self.state = ChairState(self.session_id)
+
+    # -- inputs
+
+    def on_entry(self, entry: JournalEntry, emit: bool = True) -> list[Hl7Message]:
+        before = self.state
+        event = entry.to_event()
+        self.state = after = before.apply(event)
+        if entry.type == EventType.CHECKED_IN:
+            self.visit_number = str(entry.payload.get("visit_number", ""))
+            self.order_number = str(entry.payload.get("order_number", ""))
+        if is_person(entry.actor):
+            self.nurse = entry.actor
+        if entry.type == EventType.INFUSION_STARTED:
+            self.last_volume_ml = 0.0
+        if entry.type == EventType.INFUSION_COMPLETED and entry.payload.get("volume_infused_ml") is not None:
+            self.last_volume_ml = float(entry.payload["volume_infused_ml"])
+        if not emit or after.bag is None:
+            return []
+        return self._messages(before, after, entry)
+
+    def on_sample(self, sample: TelemetrySample, interval_min: float, emit: bool = True) -> list[Hl7Message]:
+        if sample.volume_ml is not None:
+            self.last_volume_ml = sample.volume_ml
+        state = self.state
+        if not emit or interval_min <= 0 or state.bag is None:
+            return []
+        if self.last_sample_message is not None and sample.at - self.last_sample_message < timedelta(
+            minutes=interval_min
+        ):
+            return []
+        self.last_sample_message = sample.at
+        delivered = delivered_rate_ml_h(sample)
+        infusing = delivered > 0
+        d = _Delivery(
+            infusing,
+            delivered,
+            sample.rate_ml_h,
+            state.bag.volume_ml,
+            sample.volume_ml,
+            "delivering" if infusing else "not-delivering",
+        )
+        control = f"{self.builder.station}.{self.session_id[:8]}.{sample.at:%Y%m%d%H%M%S}"
+        segments = self._head("R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, sample.at)
+        segments += Hl7Builder.obx(
+            pcd01_values(d), self.builder.time(sample.at), "", self.builder.equipment(state.chair)
+        )
+        return [
+            Hl7Message(
+                control, "R01", "pump sample", self.session_id, Hl7Builder.join(segments), sample.at, 0
+            )
+        ]
+
+    def volume_at(self, moment: datetime) -> float | None:
+        """The delivered volume at `moment`: interpolated between the stored readings (app.store.telemetry)
+        when the feed has them, else the last one seen, else the last the journal recorded."""
+        if self.samples:
+            interpolated = volume_at(self.samples, moment)
+            if interpolated is not None:
+                return round(interpolated, 3)
+        return self.last_volume_ml
+
+    # -- message kinds
+
+    def _head(
+        self,
+        trigger: str,
+        structure: str,
+        control: str,
+        profile: str,
+        filler_key: str,
+        service: str,
+        at: datetime,
+    ) -> list[str]:
+        b = self.builder
+        filler = b.filler(filler_key or self.session_id)
+        return [
+            b.msh(trigger, structure, control, profile),
+            *b.patient(self.state, self.visit_number),
+            b.obr(self.order_number, filler, service, at),
+        ]
+
+    def _service(self) -> str:
+        protocol = self.state.protocol
+        return f"{text(protocol.id)}^{text(protocol.name)}^L" if protocol else C.PCD01_SERVICE
+
+    def _messages(self, before: ChairState, after: ChairState, entry: JournalEntry) -> list[Hl7Message]:
+        kind = entry.type
+        assert after.bag is not None
+        vtbi = after.bag.volume_ml
+        delivered = self.volume_at(entry.occurred_at)
+        out: list[tuple[C.Mdc, _Delivery, str]] = []
+        if kind == EventType.INFUSION_STARTED:
+            rate = float(entry.payload.get("rate_ml_h", 0.0))
+            out.append(
+                (C.MDC_EVT_PUMP_DELIV_START, _Delivery(True, rate, rate, vtbi, 0.0, "delivering"), "start")
+            )
+        elif kind == EventType.INFUSION_RESUMED and after.phase is Phase.INFUSING:
+            rate = after.pump_rate_ml_h or 0.0
+            out.append(
+                (
+                    C.MDC_EVT_PUMP_DELIV_START,
+                    _Delivery(True, rate, rate, vtbi, delivered, "delivering"),
+                    "start",
+                )
+            )
+        elif kind == EventType.RATE_CHANGED and before.phase is Phase.INFUSING:
+            old = before.pump_rate_ml_h or 0.0
+            new = float(entry.payload.get("rate_ml_h", 0.0))
+            if abs(new - old) > 1e-9:
+                if new > 0:
+                    stop = _Delivery(True, old, old, vtbi, delivered, "transitioning")
+                    start = _Delivery(True, new, new, vtbi, delivered, "delivering")
+                    out += [
+                        (C.MDC_EVT_PUMP_DELIV_STOP, stop, "stop (rate change)"),
+                        (C.MDC_EVT_PUMP_DELIV_START, start, "start (rate change)"),
+                    ]
+                else:
+                    stop = _Delivery(
+                        False, 0.0, old, vtbi, delivered, "not-delivering", "pump-stopped-not-specified"
+                    )
+                    out.append((C.MDC_EVT_PUMP_DELIV_STOP, stop, "stop"))
+        elif kind == EventType.INFUSION_COMPLETED and before.phase in (Phase.INFUSING, Phase.PAUSED):
+            recorded = entry.payload.get("volume_infused_ml")  # the completion's own volume comes first
+            total = float(recorded) if recorded is not None else (delivered if delivered is not None else 0.0)
+            d = _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, total, "not-delivering")
+            out.append((C.MDC_EVT_PUMP_DELIV_COMP, d, "complete"))
+        elif before.phase is Phase.INFUSING and after.phase in (Phase.PAUSED, Phase.DISCONTINUED):
+            source = str(entry.payload.get("source", "nurse"))
+            reason = (
+                "pump-stopped-not-specified" if source in ("pump", "system") else "pump-stopped-by-clinician"
+            )
+            total = delivered if delivered is not None else 0.0
+            d = _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, total, "not-delivering", reason)
+            out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, "stop"))
+        extra = {
+            EventType.VITALS_RECORDED: self._vitals,
+            EventType.REACTION_RECORDED: self._reaction,
+            EventType.NOTE_ADDED: self._note,
+            EventType.ALARM_RAISED: self._alarm,
+            EventType.ALARM_ACKNOWLEDGED: self._alarm,
+            EventType.ALARM_CLEARED: self._alarm,
+        }.get(EventType(kind))
+        several = len(out) + (extra is not None) > 1  # then MSH-10 is position.1, position.2, ...
+        messages = [
+            self._delivery_message(entry, code, d, what, index if several else 0)
+            for index, (code, d, what) in enumerate(out, start=1)
+        ]
+        if extra is not None:
+            messages.append(extra(entry, len(out) + 1 if several else 0))
+        return messages
+
+    def _control(self, entry: JournalEntry, part: int = 0) -> str:
+        return f"{self.builder.station}.{entry.position}" + (f".{part}" if part else "")
+
+    def _delivery_message(
+        self, entry: JournalEntry, code: C.Mdc, d: _Delivery, what: str, part: int
+    ) -> Hl7Message:
+        control = self._control(entry, part)
+        b = self.builder
+        segments = self._head(
+            "R42", "ORU_R01", control, C.PCD10_PROFILE, "", self._service(), entry.occurred_at
+        )
+        values = delivery_values(self.state, code, d)
+        responsible = self.state.assigned_nurse or self.nurse  # the domain's responsible nurse
+        segments += b.obx(
+            values, b.time(entry.occurred_at), observer(responsible), b.equipment(self.state.chair)
+        )
+        return self._message(control, "R42", f"delivery {what}", entry, segments)
+
+    def _message(
+        self, control: str, trigger: str, what: str, entry: JournalEntry, segments: list[str]
+    ) -> Hl7Message:
+        return Hl7Message(
+            control,
+            trigger,
+            what,
+            self.session_id,
+            Hl7Builder.join(segments),
+            entry.occurred_at,
+            entry.position,
+        )
+
+    def _vitals(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
+        control = self._control(entry, part)
+        b = self.builder
+        values: list[Value] = []
+        recorded = entry.payload.get("values", {})
+        alerts = entry.payload.get("alerts") or []
+        for key, (term, unit) in C.VITAL_SIGNS.items():
+            if key in recorded and recorded[key] is not None:
+                values.append(value("NM", term.cwe, f"1.0.1.{len(values) + 1}", num(recorded[key]), unit.cwe))
+        segments = self._head(
+            "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
+        )
+        segments += b.nte(f"ALERT: {a}" for a in alerts)
+        segments += b.obx(values, b.time(entry.occurred_at), observer(entry.actor), "")
+        return self._message(control, "R01", "vital signs", entry, segments)
+
+    def _reaction(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
+        control = self._control(entry, part)
+        b = self.builder
+        p = entry.payload
+        grade = int(p.get("grade", 0))
+        values = [
+            value("CWE", C.INFUSION_REACTION, "1.0.2.1", f"{grade}^CTCAE grade {grade}^L", "", "A"),
+            value(
+                "NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.0.2.2", num(p.get("rate_at_onset_ml_h")), C.UNIT_ML_H.cwe
+            ),
+        ]
+        signs = ", ".join(p.get("signs") or []) or "no signs listed"
+        action = p.get("action") or "no rate action"
+        notes = [f"Grade {grade} infusion reaction: {signs}; action: {action}"]
+        if p.get("notes"):
+            notes.append(str(p["notes"]))
+        segments = self._head(
+            "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
+        )
+        segments += b.obx(values, b.time(entry.occurred_at), observer(entry.actor), "")
+        segments += b.nte(notes)
+        return self._message(control, "R01", "reaction", entry, segments)
+
+    def _note(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
+        control = self._control(entry, part)
+        b = self.builder
+        p = entry.payload
+        target = f" (on entry {p['target_seq']})" if p.get("target_seq") is not None else ""
+        segments = self._head(
+            "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
+        )
+        segments += b.nte([f"Note by {entry.actor}{target}: {p.get('text', '')}"])
+        return self._message(control, "R01", "note", entry, segments)
+
+    def _alarm(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
+        control = self._control(entry, part)
+        b = self.builder
+        p = entry.payload
+        rule = str(p.get("rule", ""))
+        event = C.ALARM_EVENTS.get(rule, C.MDC_EVT_ALARM)
+        priority = C.ALARM_PRIORITY.get(str(p.get("priority", "")), "PN")
+        alert_type = "ST" if rule.startswith(("pump_", "link_")) else "SA"
+        phase, state, inactivation = {
+            EventType.ALARM_RAISED: ("start", "active", "enabled"),
+            EventType.ALARM_ACKNOWLEDGED: ("update", "active", "alert-acknowledged"),
+            EventType.ALARM_CLEARED: ("end", "inactive", "enabled"),
+        }[EventType(entry.type)]
+        alarm_id = str(p.get("alarm_id", ""))
+        values = [
+            value("", C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0"),
+            value("ST", event.cwe, "1.0.0.0.1", text(p.get("message", "")), "", f"{priority}~{alert_type}"),
+            value("ST", C.MDC_ATTR_ALERT_SOURCE.cwe, "1.0.0.0.2", text(rule)),
+            value("ST", C.MDC_ATTR_EVENT_PHASE.cwe, "1.0.0.0.3", phase),
+            value("ST", C.MDC_ATTR_ALARM_STATE.cwe, "1.0.0.0.4", state),
+            value("ST", C.MDC_ATTR_ALARM_INACTIVATION_STATE.cwe, "1.0.0.0.5", inactivation),
+            value("ST", C.MDC_ATTR_ALARM_PRIORITY.cwe, "1.0.0.0.6", priority),
+            value("ST", C.MDC_ATTR_ALERT_TYPE.cwe, "1.0.0.0.7", alert_type),
+        ]
+        segments = self._head(
+            "R40", "ORU_R40", control, C.ACM_PROFILE, alarm_id, C.ALARM_SERVICE, entry.occurred_at
+        )
+        segments += b.obx(
+            values, b.time(entry.occurred_at), observer(entry.actor), b.equipment(self.state.chair)
+        )
+        return self._message(control, "R40", f"alarm {phase}", entry, segments)
+
+
+# ------------------------------------------------------------------------------------------------
+# The export
+
+
+def session_messages(
+    builder: Hl7Builder, log: ShiftLog, session: SessionLog, interval_min: float
+) -> list[Hl7Message]:
+    """Replay a session from its check-in; keep the messages of the entries and samples in range."""
+    in_range = {e.position for e in session.entries}
+    feed = SessionFeed(builder, session.session_id, samples=session.telemetry)
+    samples = session.telemetry
+    index = 0
+    messages: list[Hl7Message] = []
+
+    def feed_samples(until: datetime | None) -> None:
+        nonlocal index
+        while index < len(samples) and (until is None or samples[index].at <= until):
+            sample = samples[index]
+            messages.extend(
+                feed.on_sample(sample, interval_min, log.range.since <= sample.at < log.range.until)
+            )
+            index += 1
+
+    for entry in session.history:
+        feed_samples(entry.occurred_at)
+        messages.extend(feed.on_entry(entry, emit=entry.position in in_range))
+    feed_samples(None)
+    return messages
+
+
+def chronological(messages: Iterable[Hl7Message]) -> list[Hl7Message]:
+    """One stream ordered by the time each message reports; journal order, then build order, break ties."""
+    numbered = list(enumerate(messages))
+    numbered.sort(key=lambda item: (item[1].at or datetime.min, item[1].position or 0, item[0]))
+    return [message for _, message in numbered]
 
 
 def build_messages(
     log: ShiftLog,
-    sample_interval_min: float = 15.0,
-    facility: str = "INFUSION",
+    settings: Hl7Settings | None = None,
     progress: Progress = no_progress,
 ) -> list[Hl7Message]:
-    builder = _Builder(log, facility)
+    settings = settings or Hl7Settings()
+    builder = Hl7Builder(settings, log.local, log.exported_at)
     messages: list[Hl7Message] = []
     for index, session in enumerate(log.sessions):
-        messages += _session_messages(builder, log, session, sample_interval_min)
+        messages += session_messages(builder, log, session, settings.sample_interval_min)
         progress(0.3 + 0.6 * (index + 1) / max(1, len(log.sessions)), f"HL7 for {session.chair}")
-    return messages
-
-
-def _session_messages(
-    builder: _Builder, log: ShiftLog, session: SessionLog, sample_interval_min: float
-) -> list[Hl7Message]:
-    in_range = {e.seq: e for e in session.entries}
-    state = ChairState(session.session_id)
-    messages: list[Hl7Message] = []
-    for event in session.state.events:
-        before = state
-        state = state.apply(event)
-        entry = in_range.get(event.seq)
-        if entry is None or state.bag is None:
-            continue
-        vtbi = state.bag.volume_ml
-        delivered = _delivered_at(session.telemetry, event.at)
-        kind: str | None = None
-        d: _Delivery | None = None
-        if event.type is EventType.INFUSION_STARTED:
-            rate = float(event.data.get("rate_ml_h", 0.0))
-            kind, d = "start", _Delivery(True, rate, rate, vtbi, 0.0)
-        elif event.type is EventType.INFUSION_RESUMED:
-            rate = float(event.data.get("restart_rate_ml_h") or state.planned_rate_ml_h(event.at))
-            kind, d = "start", _Delivery(True, rate, rate, vtbi, delivered)
-        elif (before.phase in (Phase.INFUSING, Phase.PAUSED) and state.phase is Phase.DISCONTINUED) or (
-            before.phase is Phase.INFUSING and state.phase is Phase.PAUSED
-        ):
-            kind, d = "stop", _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, delivered)
-        elif event.type is EventType.INFUSION_COMPLETED:
-            volume = event.data.get("volume_infused_ml")
-            total = float(volume) if volume is not None else delivered
-            kind, d = "complete", _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, total)
-        elif event.type is EventType.RATE_CHANGED:
-            rate = float(event.data.get("rate_ml_h", 0.0))
-            d = _Delivery(state.phase is Phase.INFUSING and rate > 0, rate, rate, vtbi, delivered)
-            placer = f"{session.session_id}-{event.seq}"
-            messages.append(
-                builder.observation(state, f"CS{entry.position}", placer, event.at, d, "rate change")
-            )
-        if kind is not None and d is not None:
-            messages.append(builder.delivery_event(state, entry, kind, d))
-    messages += _sample_messages(builder, log, session, sample_interval_min)
-    return messages
-
-
-def _sample_messages(
-    builder: _Builder, log: ShiftLog, session: SessionLog, interval_min: float
-) -> list[Hl7Message]:
-    if interval_min <= 0:
-        return []
-    state = session.state
-    if state.bag is None:
-        return []
-    messages = []
-    last: datetime | None = None
-    for sample in session.telemetry:
-        if not log.range.since <= sample.at < log.range.until:
-            continue
-        if last is not None and sample.at - last < timedelta(minutes=interval_min):
-            continue
-        last = sample.at
-        infusing = sample.rate_ml_h > 0
-        d = _Delivery(infusing, sample.rate_ml_h, sample.rate_ml_h, state.bag.volume_ml, sample.volume_ml)
-        control = f"CST{session.session_id[:8]}{sample.at:%Y%m%d%H%M%S}"
-        messages.append(
-            builder.observation(state, control, f"{session.session_id}-T", sample.at, d, "pump sample")
-        )
-    return messages
+    return chronological(messages)
 
 
 def write_hl7(messages: Iterable[Hl7Message], output: Path) -> int:
-    """Messages one after another, segments ended by CR and each message by CR LF (readable in an
-    editor; `read_hl7_file` and common interface engines split on MSH)."""
+    """Messages one after another, each segment (the last one too) ended by CR and nothing between
+    messages: the byte stream an interface engine reads, split on MSH (docs/hl7.md)."""
     count = 0
     with output.open("w", encoding="utf-8", newline="") as handle:
         for message in messages:
-            handle.write(message.er7.rstrip("\r") + "\r\n")
+            handle.write(message.er7)
             count += 1
     return count
 
 
 def read_hl7_file(path: Path) -> list[str]:
-    """The messages of a file written by `write_hl7` (each as ER7 with CR segment separators)."""
+    """The messages of an .hl7 file (each as ER7, segments ended by CR); CR LF and LF are accepted."""
     content = path.read_text(encoding="utf-8").replace("\r\n", "\r").replace("\n", "\r")
+    return split_messages(content)
+
+
+def split_messages(content: str) -> list[str]:
     messages: list[str] = []
     current: list[str] = []
-    for segment in content.split("\r"):
-        if not segment:
+    for seg in content.split("\r"):
+        if not seg:
             continue
-        if segment.startswith("MSH|") and current:
-            messages.append("\r".join(current))
+        if seg.startswith("MSH|") and current:
+            messages.append("\r".join(current) + "\r")
             current = []
-        current.append(segment)
+        current.append(seg)
     if current:
-        messages.append("\r".join(current))
+        messages.append("\r".join(current) + "\r")
     return messages
-
-
-def parse_validated(er7: str) -> Message:
-    """Parse with hl7apy at the strict level and validate against the v2.6 structure."""
-    message = parse_message(er7, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
-    message.validate()
-    return message

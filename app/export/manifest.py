@@ -4,6 +4,8 @@ covers, that range's digest, and the SHA-256 of the file itself.
 The range digest proves the journal still holds what was exported; the file hash proves the file is
 the one that was written (a PDF cannot be re-derived byte for byte, so this is how an edited PDF is
 caught). CSV and HL7 files have no room for the seal, so for them the manifest is required.
+The manifest is signed with the station key and carries the journal anchors (app.export.seals), so
+editing an export and recomputing its hash by hand is caught too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from app.export.model import ExportError, Seal
+from app.export.seals import sign
 from app.private_files import private_file
 
 SUFFIX = ".manifest.json"
@@ -31,15 +36,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(export: Path, fmt: str, seal: Seal, extra: dict[str, Any]) -> Path:
+def write_manifest(
+    export: Path, fmt: str, seal: Seal, extra: dict[str, Any], key: Ed25519PrivateKey | None = None
+) -> Path:
+    """The manifest, signed with the station key when one is given (app.export.seals)."""
     path = manifest_path(export)
-    document = {
+    document: dict[str, Any] = {
         "format": fmt,
         "file": export.name,
         "file_sha256": file_sha256(export),
         "seal": seal.to_json(),
         **extra,
     }
+    if key is not None:
+        document["signature"] = sign(key, document)
     private_file(path).write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path
 

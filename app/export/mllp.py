@@ -1,6 +1,7 @@
 """Sending HL7 messages over MLLP (minimal lower layer protocol) and checking each acknowledgement.
 
-One TCP connection; each message framed as <VT> message <FS><CR>; the next message goes only after
+One TCP connection; each message framed as <VT> message <FS><CR>, the message's last segment ended by
+its own CR (so the bytes before <FS> are ...<CR><FS><CR>); the next message goes only after
 the previous one was accepted (AA, or CA for enhanced mode), so the receiver's record keeps the
 journal's order. AE/AR (CE/CR), a wrong MSA-2, silence past the timeout or a closed connection stop
 the transfer with a message that says how many were accepted.
@@ -8,9 +9,12 @@ the transfer with a message that says how many were accepted.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.export.hl7 import Hl7Message
 
@@ -42,7 +46,35 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def frame(er7: str) -> bytes:
-    return START_BLOCK + er7.encode("utf-8") + END_BLOCK
+    body = er7 if er7.endswith("\r") else er7 + "\r"
+    return START_BLOCK + body.encode("utf-8") + END_BLOCK
+
+
+class Cursor:
+    """Which messages a receiver has acknowledged, kept next to the database (one JSON line per ACK),
+    so `export --mllp` resumes where it stopped instead of starting again at message 1."""
+
+    def __init__(self, path: Path, receiver: str, scope: str) -> None:
+        self.path = path
+        self.receiver = receiver
+        self.scope = scope
+        self.accepted: set[str] = set()
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a crash: that ACK is simply sent again
+                if record.get("receiver") == receiver and record.get("scope") == scope:
+                    self.accepted.add(str(record.get("control_id")))
+
+    def record(self, control_id: str) -> None:
+        self.accepted.add(control_id)
+        line = json.dumps({"receiver": self.receiver, "scope": self.scope, "control_id": control_id})
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def parse_ack(er7: str) -> Ack:
@@ -81,8 +113,14 @@ def send_messages(
     port: int,
     timeout_s: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
+    cursor: Cursor | None = None,
 ) -> int:
-    """Send every message and wait for each acknowledgement. Returns how many were accepted."""
+    """Send every message not yet acknowledged (per `cursor`) and wait for each acknowledgement.
+    Returns how many were accepted in this call."""
+    if cursor is not None:
+        messages = [m for m in messages if m.control_id not in cursor.accepted]
+    if not messages:
+        return 0
     where = f"{host}:{port}"
     try:
         sock = socket.create_connection((host, port), timeout=timeout_s)
@@ -128,6 +166,8 @@ def send_messages(
                     accepted,
                 )
             accepted += 1
+            if cursor is not None:
+                cursor.record(message.control_id)
             if progress is not None:
                 progress(accepted, len(messages))
     return accepted

@@ -12,6 +12,8 @@ by the seal.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -23,8 +25,8 @@ from app.domain.chair import ChairState, InvalidEventSequence, format_time, pars
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
-from app.store.journal import Journal, JournalEntry, range_digest
-from app.store.telemetry import PumpSample
+from app.store.journal import Journal, JournalEntry, canonical_json, range_digest
+from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, default_rate_tolerance_ml_h, keep
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -107,7 +109,22 @@ def range_entries(
     return [e for e in journal.entries(since=since, until=until) if e.position <= head_position]
 
 
+NON_PERSON_ACTORS = frozenset({"", "pump", "system", "station"})  # entries nobody signed for
+
+
+def is_person(actor: str) -> bool:
+    return actor not in NON_PERSON_ACTORS
+
+
+DELIVERING_STATES = frozenset({"infusing", "kvo"})  # drivers.base.DeliveryState values with flow
+
 TelemetrySample = PumpSample  # a stored pump reading (app.store.telemetry)
+
+
+def delivered_rate_ml_h(sample: PumpSample) -> float:
+    """What flows: the rate while infusing (or KVO), 0 while stopped, paused or alarming (the pump may
+    report its programmed rate while stopped)."""
+    return sample.rate_ml_h if sample.state in DELIVERING_STATES else 0.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,7 @@ class SessionLog:
     entries: list[JournalEntry]  # this session's entries inside the range
     earlier_entries: int  # entries recorded before the range (shown for context, sealed elsewhere)
     telemetry: list[TelemetrySample] = field(default_factory=list)
+    history: list[JournalEntry] = field(default_factory=list)  # from check-in to the end of the range
 
     @property
     def chair(self) -> str:
@@ -213,10 +231,12 @@ def gather(
     local: LocalTime,
     now: datetime,
     progress: Progress = no_progress,
+    head_position: int | None = None,
 ) -> ShiftLog:
-    """Read the range, the sessions it touches and their pump samples."""
+    """Read the range, the sessions it touches and their pump samples (up to `head_position`, the
+    journal head by default; verify passes the head an export recorded)."""
     progress(0.0, "Reading the journal")
-    head = journal_head_position(journal)
+    head = journal_head_position(journal) if head_position is None else head_position
     entries = range_entries(journal, export_range.since, export_range.until, head)
     seal = Seal.of(export_range.since, export_range.until, head, entries)
     session_ids = list(dict.fromkeys(e.session_id for e in entries))
@@ -238,9 +258,10 @@ def gather(
         log = SessionLog(
             session_id, state, in_range[session_id], sum(1 for e in history if e.position < first)
         )
+        log.history = history
         if state.chair:
-            log.telemetry = journal.telemetry(
-                state.chair, since=state.checked_in_at, until=export_range.until, session_id=session_id
+            log.telemetry = session_samples(
+                journal, state.chair, session_id, state.checked_in_at, export_range.until
             )
         sessions.append(log)
         progress(
@@ -267,6 +288,53 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
             )
         result[entry.position] = context
     return result
+
+
+def session_samples(
+    journal: Journal, chair: str, session_id: str, since: datetime | None, until: datetime | None
+) -> list[TelemetrySample]:
+    """A session's pump readings in [since, until), oldest first, as compaction leaves them
+    (app.store.telemetry.keep with the recorder's defaults: the changes, the reading before each, one
+    per 5 minutes), so an export reads the same before and after its session's readings are thinned and
+    `verify --export` still matches. With `sample_seal` the one place the exports read the readings."""
+    samples = journal.telemetry(chair, since=since, until=until, session_id=session_id)
+    kept = keep(samples, _rate_tolerance(), DEFAULT_KEEP_EVERY_S)
+    return [samples[i] for i in kept]
+
+
+@functools.cache
+def _rate_tolerance() -> float:
+    return default_rate_tolerance_ml_h()
+
+
+def sample_seal(journal: Journal, after_ms: int, up_to_ms: int) -> dict[str, str]:
+    """Per reading stream ("chair|session"), SHA-256 over its stored readings with at_ms in
+    (after_ms, up_to_ms], for the anchors (app.export.seals)."""
+    if not journal.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pump_readings'"
+    ).fetchone():
+        return {}
+    rows = journal.conn.execute(
+        "SELECT s.chair, s.session_id, r.at_ms, r.rate_ml_h, r.volume_ul, r.state, r.alarm_codes, r.link "
+        "FROM pump_readings AS r JOIN telemetry_streams AS s ON s.id = r.stream "
+        "WHERE r.at_ms > ? AND r.at_ms <= ? ORDER BY s.chair, s.session_id, r.at_ms",
+        (after_ms, up_to_ms),
+    )
+    digests: dict[str, Any] = {}
+    for row in rows:
+        key = f"{row[0]}|{row[1]}"
+        digests.setdefault(key, hashlib.sha256()).update(canonical_json(list(row[2:])).encode("utf-8"))
+    return {key: digest.hexdigest() for key, digest in digests.items()}
+
+
+def compacted_until(journal: Journal) -> dict[str, int]:
+    """Per reading stream, up to when its readings were thinned by compaction (0: never)."""
+    if not journal.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'telemetry_streams'"
+    ).fetchone():
+        return {}
+    rows = journal.conn.execute("SELECT chair, session_id, compacted_until_ms FROM telemetry_streams")
+    return {f"{row[0]}|{row[1]}": int(row[2] or 0) for row in rows}
 
 
 def phase_label(state: ChairState) -> str:

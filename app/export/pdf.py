@@ -42,7 +42,7 @@ from PySide6.QtGui import (
 from app.domain.chair import ChairState
 from app.domain.events import Event, EventType
 from app.domain.phase import Phase
-from app.export.model import Progress, SessionLog, ShiftLog, no_progress
+from app.export.model import Progress, SessionLog, ShiftLog, delivered_rate_ml_h, is_person, no_progress
 from app.export.records import num, vitals_text
 from app.export.shifts import LocalTime
 
@@ -132,8 +132,11 @@ class _Flow:
         footer = self.pt(26)
         self.bottom = float(writer.height()) - footer
         self.footer_top = self.bottom + self.pt(6)
+        self.top = self.pt(16)  # the header band: every page names its chair and patient
+        self.header = ""
         self.pages: list[list[Draw]] = [[]]
-        self.y = 0.0
+        self.headers: list[str] = [""]
+        self.y = self.top
         self.fonts = _Fonts(
             body=_font(8.5),
             bold=_font(8.5, True),
@@ -156,10 +159,16 @@ class _Flow:
 
     def new_page(self) -> None:
         self.pages.append([])
-        self.y = 0.0
+        self.headers.append(self.header)
+        self.y = self.top
+
+    def set_header(self, text: str) -> None:
+        """The header of this page and of the pages that follow it."""
+        self.header = text
+        self.headers[-1] = text
 
     def ensure(self, height: float) -> None:
-        if self.y + height > self.bottom and self.y > 0:
+        if self.y + height > self.bottom and self.y > self.top:
             self.new_page()
 
     def add(self, draw: Draw) -> None:
@@ -325,10 +334,12 @@ def write_pdf(log: ShiftLog, output: Path, paper: str = "a4", progress: Progress
     writer = _writer(log, output, paper)
 
     flow = _Flow(writer)
+    flow.set_header(f"Chairside shift log - {log.range.label} - handover and summary")
     _summary(flow, log)
     for index, session in enumerate(log.sessions):
         progress(0.3 + 0.5 * index / max(1, len(log.sessions)), f"Laying out {session.chair}")
         flow.new_page()
+        flow.set_header(_page_header(session))
         _session(flow, log, session)
 
     painter = QPainter()
@@ -340,6 +351,7 @@ def write_pdf(log: ShiftLog, output: Path, paper: str = "a4", progress: Progress
         for number, page in enumerate(flow.pages, start=1):
             if number > 1 and not writer.newPage():
                 raise OSError(f"cannot add a page to {output} (disk full?)")
+            _header(flow, painter, flow.headers[number - 1])
             for draw in page:
                 draw(painter)
             _footer(flow, painter, log, number, total)
@@ -362,17 +374,37 @@ def _writer(log: ShiftLog, output: Path, paper: str) -> QPdfWriter:
     )
     writer.setTitle(f"Chairside shift log - {log.range.label}")
     writer.setCreator("Chairside")
-    writer.setDocumentXmpMetadata(seal_xmp(pdf_seal_payload(log)))
+    writer.setDocumentXmpMetadata(seal_xmp(pdf_seal_payload(log, paper)))
     return writer
 
 
-def pdf_seal_payload(log: ShiftLog) -> dict[str, Any]:
+def pdf_seal_payload(log: ShiftLog, paper: str = "a4") -> dict[str, Any]:
+    """Embedded in the PDF: enough to re-derive every page from the journal (verify --export)."""
     return {
         "format": "pdf",
         "range_label": log.range.label,
         "exported_at": log.exported_at.isoformat(),
+        "timezone": log.local.key,
+        "paper": paper,
         "seal": log.seal.to_json(),
     }
+
+
+def _page_header(session: SessionLog) -> str:
+    state = session.state
+    protocol = state.protocol.name if state.protocol else ""
+    return f"{state.chair}  |  patient {state.patient_initials}, MRN {state.patient_mrn}  |  {protocol}"
+
+
+def _header(flow: _Flow, p: QPainter, text: str) -> None:
+    if not text:
+        return
+    p.setFont(flow.fonts.small_bold)
+    p.setPen(_MUTED)
+    line = flow.metrics(flow.fonts.small_bold).height()
+    p.drawText(QRectF(0, 0, flow.width, line), int(Qt.AlignmentFlag.AlignLeft), text)
+    p.setPen(QPen(_RULE, flow.pt(0.5)))
+    p.drawLine(QPointF(0, line + flow.pt(2)), QPointF(flow.width, line + flow.pt(2)))
 
 
 def _footer(flow: _Flow, p: QPainter, log: ShiftLog, number: int, total: int) -> None:
@@ -429,6 +461,7 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
         flow.text("No journal entries were recorded in this range.", f.h3)
         return
 
+    _handover(flow, log)
     flow.heading("Summary", f.h2, rule=True)
     open_sessions = [s for s in log.sessions if s.is_open]
     flow.fields(
@@ -474,6 +507,84 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
             for s in log.sessions
         ],
         [1.1, 1.6, 3, 1.5, 1.4, 1],
+    )
+
+
+def responsible_nurse(state: ChairState) -> str:
+    """The nurse the session assigns (check-in, handover), else the last person who recorded an entry."""
+    if state.assigned_nurse:
+        return state.assigned_nurse
+    people = [e.actor for e in state.events if is_person(e.actor)]
+    return people[-1] if people else "-"
+
+
+def _next_step(state: ChairState, at: datetime, t: Callable[[datetime | None], str]) -> str:
+    phase = state.phase
+    if phase is Phase.SCREENING:
+        return "screening"
+    if phase is Phase.PREMEDICATION:
+        ready = state.premedication_ready_at if state.protocol else None
+        return "premedication" if ready is None else f"start infusion from {t(ready)}"
+    if phase is Phase.INFUSING:
+        change = state.next_rate_change(at)
+        end = state.projected_end(at)
+        if change is not None and change[1] > 0:
+            return f"rate {num(change[1])} mL/h at {t(change[0])}"
+        return f"infusion ends about {t(end)}" if end else "infusion running"
+    if phase is Phase.PAUSED:
+        pause = state.open_pause
+        return f"paused since {t(pause.start)}: resume or stop" if pause else "paused"
+    if phase is Phase.OBSERVATION:
+        return f"discharge after {t(state.observation_ends_at)}"
+    if phase is Phase.DISCONTINUED:
+        return "discharge (discontinued)"
+    return "-"
+
+
+def _handover(flow: _Flow, log: ShiftLog) -> None:
+    """Per chair, what is due at the end of the range (the latest session at each chair)."""
+    f = flow.fonts
+    at = min(log.range.until, log.exported_at)
+    t = _session_times(log.local, at)
+    latest: dict[str, SessionLog] = {}
+    for session in log.sessions:
+        latest[session.chair] = session
+    rows = []
+    for chair in sorted(latest):
+        session = latest[chair]
+        state = session.state
+        if not session.is_open:
+            rows.append([chair, "-", f"free (discharged {t(state.discharged_at)})", "-", "-", "-", "-", "-"])
+            continue
+        alarms = "; ".join(f"{a.priority}: {a.message}" for a in state.active_alarms) or "none"
+        rows.append(
+            [
+                chair,
+                f"{state.patient_initials} / {state.patient_mrn}",
+                state.phase.label,
+                _next_step(state, at, t),
+                t(state.observation_ends_at) or "-",
+                t(state.bag_expires_at) or "-",
+                alarms,
+                responsible_nurse(state),
+            ]
+        )
+    flow.heading(f"Handover: what is due per chair at {log.local.stamp(at)}", f.h2, rule=True)
+    flow.table(
+        ["Chair", "Patient", "Phase", "Next step", "Observation ends", "Bag use by", "Open alarms", "Nurse"],
+        rows,
+        [0.9, 1.3, 1.1, 2.2, 1.1, 1.1, 1.8, 1.1],
+    )
+
+
+def _signature_block(flow: _Flow, state: ChairState) -> None:
+    f = flow.fonts
+    flow.heading("Signatures", f.h3)
+    flow.table(
+        ["Role", "Name", "Signature", "Date and time"],
+        # Blank lines give room for a hand signature on the printed page.
+        [["Nurse", responsible_nurse(state), "\n\n", ""], ["Charge nurse", "", "\n\n", ""]],
+        [1.1, 2, 3, 1.6],
     )
 
 
@@ -616,7 +727,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
         [1.5, 2.6, 2, 1, 1.2],
     )
 
-    flow.heading("Rate over time (plan and pump)", f.h3)
+    flow.heading("Rate over time (plan, and what the pump delivered: 0 while stopped)", f.h3)
     _rate_chart(flow, log, session)
     flow.table(
         ["Time", "Min", "Pump mL/h", "Plan mL/h", "What", "By"],
@@ -692,6 +803,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
             [[t(e.at), f"{e.seq} {e.type}", _extra_text(e), e.actor] for e in extra],
             [1.5, 1.6, 4, 1.1],
         )
+    _signature_block(flow, state)
 
 
 def _rate_after(action: str | None, new_rate: float, restart: float) -> str:
@@ -796,20 +908,44 @@ def _rate_rows(t: Callable[[datetime | None], str], state: ChairState) -> list[l
 
 
 def _pump_steps(state: ChairState, session: SessionLog) -> list[tuple[float, float]]:
-    """(minute from start, rate) points of what the pump ran at: its samples, else the journal."""
+    """(minute from start, rate) points of what the pump delivered (0 while stopped): its samples, else
+    the journal."""
     start = state.infusion_started_at
     if start is None:
         return []
     if session.telemetry:
-        return [
-            ((s.at - start).total_seconds() / 60.0, s.rate_ml_h) for s in session.telemetry if s.at >= start
+        points = [
+            ((s.at - start).total_seconds() / 60.0, delivered_rate_ml_h(s))
+            for s in session.telemetry
+            if s.at >= start
         ]
+        ended = state.completed_at or state.discontinued_at
+        if ended is not None and (not points or points[-1][0] < (ended - start).total_seconds() / 60.0):
+            points.append(((ended - start).total_seconds() / 60.0, 0.0))  # nothing flows after the end
+        return points
     points = []
+    rate = 0.0
+    running = False
     for event in state.events:
         minute = (event.at - start).total_seconds() / 60.0
         if event.type in (EventType.INFUSION_STARTED, EventType.RATE_CHANGED):
-            points.append((minute, float(event.data.get("rate_ml_h", 0.0))))
-        elif event.type in (EventType.INFUSION_PAUSED, EventType.INFUSION_COMPLETED, EventType.DISCONTINUED):
+            rate = float(event.data.get("rate_ml_h", 0.0))
+            running = running or event.type is EventType.INFUSION_STARTED
+            points.append((minute, rate if running else 0.0))
+        elif event.type is EventType.INFUSION_RESUMED:
+            running = True
+            restart = event.data.get("restart_rate_ml_h")
+            rate = float(restart) if restart is not None else rate
+            points.append((minute, rate))
+        elif event.type in (
+            EventType.INFUSION_PAUSED,
+            EventType.INFUSION_COMPLETED,
+            EventType.DISCONTINUED,
+        ) or (
+            event.type is EventType.REACTION_RECORDED
+            and event.data.get("action") in ("stop_then_restart", "discontinue")
+        ):
+            running = False
             points.append((minute, 0.0))
     return points
 

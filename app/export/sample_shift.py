@@ -30,6 +30,7 @@ from app.domain.commands import (
     RecordReaction,
     RecordScreening,
     RecordVitals,
+    ResolveSymptoms,
     ResumeInfusion,
     StartInfusion,
 )
@@ -62,6 +63,8 @@ class Visit:
     occlusion_alarm_at_min: float | None = None
     pause_at_min: float | None = None  # a nurse pause of 5 minutes
     nurse: str = NURSES[0]
+    visit_number: str = ""  # scanned at check-in (optional)
+    order_number: str = ""
 
 
 @dataclass
@@ -137,6 +140,9 @@ def _visit_script(
             prior_infusions=0 if first_course else 3,
             prior_serious_reaction=False,
             last_dose_on=None if first_course else now.date() - timedelta(days=182),
+            visit_number=visit.visit_number,
+            order_number=visit.order_number,
+            first_dose=first_course,
         ),
         nurse,
     )
@@ -151,7 +157,7 @@ def _visit_script(
 
     yield clock.now() + timedelta(minutes=3)
     for premed in protocol.premedications:
-        run(sid, GivePremedication(premed.drug, premed.dose, premed.route), nurse)
+        run(sid, GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route), nurse)
     lead = max((p.min_lead_min for p in protocol.premedications if p.required), default=0.0)
 
     yield clock.now() + timedelta(minutes=lead + 2)
@@ -168,6 +174,7 @@ def _visit_script(
     )
     pause_at = None if visit.pause_at_min is None else started + timedelta(minutes=visit.pause_at_min)
     resume_at: datetime | None = None
+    resolve_at: datetime | None = None
 
     while state.phase in (Phase.INFUSING, Phase.PAUSED):
         now = clock.now()
@@ -214,8 +221,13 @@ def _visit_script(
                 state = run(sid, ChangeRate(record.new_rate_ml_h, "nurse", "reaction: half rate"), nurse)
             if state.phase is Phase.PAUSED:
                 resume_at = now + timedelta(minutes=20)
-            if state.phase is Phase.DISCONTINUED:
+            elif record.holds_until_resolved:
+                resolve_at = now + timedelta(minutes=15)
+            if state.phase not in (Phase.INFUSING, Phase.PAUSED):
                 break
+        if resolve_at is not None and now >= resolve_at:
+            state = run(sid, ResolveSymptoms(), nurse)
+            resolve_at = None
         if alarm_at is not None and now >= alarm_at:
             alarm_id = f"{visit.chair}-occl-{now:%H%M}"
             message = f"{visit.chair}: occlusion downstream"
@@ -235,11 +247,15 @@ def _visit_script(
         yield clock.now() + timedelta(minutes=sample_min)
 
     if state.phase is Phase.OBSERVATION:
+        if state.unresolved_reactions:
+            yield clock.now() + timedelta(minutes=20)
+            state = run(sid, ResolveSymptoms(), nurse)
         ends = state.observation_ends_at or clock.now()
         while clock.now() + timedelta(minutes=30) <= ends:
             yield clock.now() + timedelta(minutes=30)
             state = run(sid, RecordVitals(dict(_BASELINE)), nurse)
         yield ends
+        run(sid, RecordVitals(dict(_BASELINE)), nurse)  # before discharge
     else:
         yield clock.now() + timedelta(minutes=30)
     run(sid, Discharge(), nurse)
@@ -291,6 +307,8 @@ def demo_visits(chairs: int, shift_hours: float = 12.0, *, day: date | None = No
                     occlusion_alarm_at_min=35.0 if number % 4 == 2 else None,
                     pause_at_min=70.0 if number % 7 == 4 else None,
                     nurse=NURSES[chair_index % len(NURSES)],
+                    visit_number=f"V{2026000 + number}" if number % 3 else "",
+                    order_number=f"ORD{500000 + number}" if number % 3 else "",
                 )
             )
             elapsed += typical_min[protocol_id] + 15.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +32,11 @@ class LocalTime:
     def named(cls, name: str) -> LocalTime:
         if not name or name == "local":
             return cls(None)
+        fixed = _FIXED.match(name)
+        if fixed:
+            sign = -1 if fixed.group(1) == "-" else 1
+            offset = timedelta(hours=int(fixed.group(2)), minutes=int(fixed.group(3)))
+            return cls(timezone(sign * offset))
         try:
             return cls(ZoneInfo(name))
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -39,9 +44,37 @@ class LocalTime:
 
     @property
     def key(self) -> str:
-        """The zone's IANA name, or "local" for this computer's zone (recorded in exports)."""
+        """The zone's IANA name (or UTC+HH:MM for a fixed offset), or "local" for this computer's zone
+        (exports record `resolved().key`, never "local")."""
+        if isinstance(self.zone, timezone):
+            return "UTC" + _offset_text(self.zone.utcoffset(None))
         key = getattr(self.zone, "key", None) if self.zone is not None else None
         return str(key) if key else "local"
+
+    def resolved(self) -> LocalTime:
+        """This zone, with "the computer's zone" replaced by its IANA name (or its current fixed offset
+        when the system does not say), so an export reads the same on a computer in another zone."""
+        if self.zone is not None:
+            return self
+        from app.station.config import machine_zone_name
+
+        name = machine_zone_name()
+        offset = datetime.now().astimezone().utcoffset() or timedelta(0)
+        if name == "UTC" and offset:  # the system does not name its zone: keep its current offset
+            return LocalTime(timezone(offset))
+        return LocalTime(ZoneInfo(name))
+
+    def offsets(self, since: datetime, until: datetime) -> list[str]:
+        """The UTC offsets in use between two moments (two across a daylight-saving change)."""
+        found: list[str] = []
+        moment = since
+        while True:
+            text = _offset_text(self.to_local(moment).utcoffset() or timedelta(0))
+            if text not in found:
+                found.append(text)
+            if moment >= until:
+                return found
+            moment = min(until, moment + timedelta(hours=1))
 
     def to_local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
@@ -175,6 +208,13 @@ class ShiftConfig:
 
 
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+_FIXED = re.compile(r"^UTC([+-])(\d{2}):(\d{2})$")
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    minutes = int((offset or timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _clock_time(text: object) -> time:

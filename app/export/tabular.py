@@ -5,6 +5,11 @@ separated, CRLF line ends (RFC 4180), a header row and then one row per journal 
 The verification record cannot go inside without breaking "rows equal the journal entries" (a comment
 line is a data row to Excel and to csv readers), so it is written next to the file as a manifest
 (FILE.manifest.json, see app.export.manifest). JSON carries the same rows and its seal inside.
+
+Spreadsheet formula injection (OWASP "CSV Injection"): a cell that starts with = + - @ TAB or CR gets a
+leading apostrophe, so Excel and LibreOffice show it as text instead of evaluating it. A cell that
+already starts with an apostrophe gets one too, so the guard is reversible: `read_csv_rows` takes exactly
+one leading apostrophe off (verify compares the journal's own values).
 """
 
 from __future__ import annotations
@@ -22,11 +27,23 @@ JSON_FORMAT = "chairside-shift-log"
 JSON_VERSION = 1
 
 
+FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+GUARD = "'"
+
+
+def guard_cell(cell: str) -> str:
+    return GUARD + cell if cell.startswith((*FORMULA_LEAD, GUARD)) else cell
+
+
+def unguard_cell(cell: str) -> str:
+    return cell[1:] if cell.startswith(GUARD) else cell
+
+
 def csv_text(rows: list[list[str]]) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, dialect="excel", lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerows(rows)
+    writer.writerows([guard_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -42,7 +59,7 @@ def read_csv_rows(path: Path) -> list[list[str]]:
         rows = list(csv.reader(handle))
     if not rows or tuple(rows[0]) != COLUMNS:
         raise ValueError(f"{path.name} is not a Chairside shift log CSV (unexpected header row)")
-    return rows[1:]
+    return [[unguard_cell(cell) for cell in row] for row in rows[1:]]
 
 
 def json_events(log: ShiftLog) -> list[dict[str, Any]]:

@@ -6,7 +6,11 @@
 2. Re-read exactly the sealed range from the journal: every entry's chain hash must recompute from its
    content (an edited row is caught even when its stored hash was left alone), the hash chain must be
    intact up to the range, and the range's digest and count must equal the seal's.
-3. For CSV and JSON, every row must equal the row the journal gives today (says which row differs).
+3. The content, against what the journal gives today: CSV and JSON row by row; HL7 message by
+   message (built again with the settings and export time the manifest recorded); PDF page by page
+   (laid out again, each page's drawing instructions compared). Any edit, deletion, addition or
+   reordering is named. Times are read in the zone the export recorded, so the answer is the same on a
+   computer in any time zone.
 """
 
 from __future__ import annotations
@@ -16,14 +20,28 @@ import html
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.domain.chair import parse_time
+from app.export.content import hl7_problems, pdf_page_digests, pdf_problems
+from app.export.hl7 import build_messages, read_hl7_file
+from app.export.hl7_settings import settings_from_json
 from app.export.manifest import file_sha256, read_manifest
-from app.export.model import ExportError, PatientContext, Seal, patient_contexts, range_entries
-from app.export.pdf import XMP_TAG
+from app.export.model import ExportError, PatientContext, Seal, gather, patient_contexts, range_entries
+from app.export.pdf import XMP_TAG, write_pdf
 from app.export.records import COLUMNS, entry_row
-from app.export.shifts import LocalTime
+from app.export.seals import (
+    AnchorLog,
+    SealError,
+    anchor_log_path,
+    check_anchor,
+    check_anchor_log,
+    check_signature,
+    trusted_key,
+)
+from app.export.shifts import ExportRange, LocalTime, ShiftError
 from app.export.tabular import JSON_FORMAT, read_csv_rows
 from app.paths import default_db_path
 from app.store.journal import Journal, JournalEntry, JournalError, canonical_json, chain_hash, range_digest
@@ -45,7 +63,7 @@ def _kind(path: Path) -> str:
     return "csv"
 
 
-def _pdf_seal(path: Path) -> dict[str, Any] | None:
+def _pdf_payload(path: Path) -> dict[str, Any] | None:
     data = path.read_bytes()
     match = re.search(rf"<{XMP_TAG}>(.*?)</{XMP_TAG}>".encode(), data, re.DOTALL)
     if match is None:
@@ -54,7 +72,7 @@ def _pdf_seal(path: Path) -> dict[str, Any] | None:
         payload = json.loads(html.unescape(match.group(1).decode("ascii")))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ExportMismatch(f"{path.name}: the embedded verification record is damaged ({exc})") from exc
-    return dict(payload["seal"]) if isinstance(payload, dict) and "seal" in payload else None
+    return dict(payload) if isinstance(payload, dict) and "seal" in payload else None
 
 
 def _check_entries(journal: Journal, seal: Seal) -> list[JournalEntry]:
@@ -107,8 +125,19 @@ def _expected_rows(
 
 def _compare_rows(actual: list[list[str]], expected: list[list[str]], what: str) -> None:
     if len(actual) != len(expected):
-        raise ExportMismatch(f"the {what} has {len(actual)} rows, the journal range {len(expected)}")
+        counts = f"the {what} has {len(actual)} rows, the journal range {len(expected)}"
+        present = {row[0] for row in actual if row}
+        missing = [row[0] for row in expected if row[0] not in present]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise ExportMismatch(f"{counts}: journal entries {shown} are missing (deleted rows)")
+        raise ExportMismatch(f"{counts} (rows were added)")
     for number, (got, want) in enumerate(zip(actual, expected, strict=True), start=1):
+        if got != want and got and got[0] != want[0]:
+            raise ExportMismatch(
+                f"row {number} of the {what} is journal entry {got[0]}, the journal has entry {want[0]} there "
+                "(rows reordered)"
+            )
         if got != want:
             columns = [c for c, g, w in zip(COLUMNS, got, want, strict=False) if g != w] or ["(row length)"]
             raise ExportMismatch(
@@ -116,14 +145,18 @@ def _compare_rows(actual: list[list[str]], expected: list[list[str]], what: str)
             )
 
 
-def check_export(path: Path, db_path: Path) -> str:
-    """Raise ExportMismatch (or ExportError) if the export does not match; else a one-line summary."""
+def check_export(path: Path, db_path: Path, public_key: str | None = None) -> str:
+    """Raise ExportMismatch (or ExportError) if the export does not match; else a one-line summary.
+
+    The manifest's signature and the anchors it carries are checked with `public_key` (the line
+    `chairside keys public` prints on the station), or this computer's station key."""
     if not path.exists():
         raise ExportError(f"no export file at {path}")
     kind = _kind(path)
     manifest = read_manifest(path)
     seal_data: Any = None
     document: dict[str, Any] | None = None
+    pdf_payload: dict[str, Any] | None = None
     if manifest is not None:
         actual = file_sha256(path)
         if actual != manifest["file_sha256"]:
@@ -132,6 +165,22 @@ def check_export(path: Path, db_path: Path) -> str:
                 f"the manifest recorded {manifest['file_sha256']}"
             )
         seal_data = manifest["seal"]
+    trusted = None
+    signature_problem = ""
+    if manifest is not None:
+        try:
+            trusted = trusted_key(public_key)
+        except SealError as exc:
+            raise ExportError(str(exc)) from exc
+        if trusted is None:
+            raise ExportError(
+                "there is no station key on this computer to check the export's signature: pass "
+                "--public-key with the line `chairside keys public` prints on the station"
+            )
+        try:
+            check_signature(manifest, trusted, f"the manifest of {path.name}")
+        except SealError as exc:
+            signature_problem = str(exc)
     if kind == "json":
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -143,7 +192,8 @@ def check_export(path: Path, db_path: Path) -> str:
             raise ExportMismatch(f"the seal inside {path.name} differs from its manifest")
         seal_data = document.get("seal")
     elif kind == "pdf":
-        embedded = _pdf_seal(path)
+        pdf_payload = _pdf_payload(path)
+        embedded = None if pdf_payload is None else pdf_payload["seal"]
         if embedded is not None and seal_data is not None and embedded != seal_data:
             raise ExportMismatch(f"the seal inside {path.name} differs from its manifest")
         seal_data = seal_data or embedded
@@ -153,7 +203,12 @@ def check_export(path: Path, db_path: Path) -> str:
         )
     seal = Seal.from_json(seal_data)
     zone_source = document if document is not None else manifest
-    local = LocalTime.named(str((zone_source or {}).get("timezone", "local")))
+    if kind == "pdf" and zone_source is None:
+        zone_source = pdf_payload
+    try:
+        local = LocalTime.named(str((zone_source or {}).get("timezone", "local")))
+    except ShiftError as exc:
+        raise ExportError(f"{path.name}: {exc}") from exc
     if not db_path.exists():
         raise ExportError(f"no database at {db_path}")
     try:
@@ -161,23 +216,127 @@ def check_export(path: Path, db_path: Path) -> str:
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
     with journal:
-        entries = _check_entries(journal, seal)
-        if kind == "csv":
-            try:
-                rows = read_csv_rows(path)
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise ExportMismatch(f"{path.name}: {exc}") from exc
-            expected = _expected_rows(journal, entries, seal, local)
-            _compare_rows(rows, expected, "CSV")
-        elif kind == "json" and document is not None:
-            events = document.get("events")
-            if not isinstance(events, list):
-                raise ExportMismatch(f"{path.name} has no events list")
-            actual_rows = [_json_row(item) for item in events]
-            expected = _expected_rows(journal, entries, seal, local)
-            _compare_rows(actual_rows, expected, "JSON events")
+        try:
+            _check_content(path, kind, journal, seal, local, manifest, document, pdf_payload, trusted)
+        except ExportMismatch as exc:
+            if signature_problem:
+                raise ExportMismatch(f"{exc}; and {signature_problem}") from exc
+            raise
+    if signature_problem:
+        raise ExportMismatch(f"{signature_problem} (the export or its manifest was changed after export)")
     span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
-    return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}"
+    signed = ", signature and anchors verified" if manifest is not None else ""
+    return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}{signed}"
+
+
+def _check_content(
+    path: Path,
+    kind: str,
+    journal: Journal,
+    seal: Seal,
+    local: LocalTime,
+    manifest: dict[str, Any] | None,
+    document: dict[str, Any] | None,
+    pdf_payload: dict[str, Any] | None,
+    trusted: Any,
+) -> None:
+    """Anchors carried by the export and the station's anchor log (journal heads and pump samples),
+    the sealed journal range, then the content itself."""
+    carried = (manifest or {}).get("anchors", [])
+    log = AnchorLog(anchor_log_path(journal.path))
+    try:
+        for record in carried:
+            check_anchor(journal, record, trusted)
+        if log.path.exists():
+            check_anchor_log(journal, log, trusted)
+            logged = {canonical_json(r) for r in log.records()}
+            if any(canonical_json(r) not in logged for r in carried):
+                raise SealError(
+                    f"the anchor log {log.path.name} lacks the anchors this export carries (replaced)"
+                )
+    except SealError as exc:
+        raise ExportMismatch(str(exc)) from exc
+    entries = _check_entries(journal, seal)
+    if kind == "csv":
+        try:
+            rows = read_csv_rows(path)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ExportMismatch(f"{path.name}: {exc}") from exc
+        expected = _expected_rows(journal, entries, seal, local)
+        _compare_rows(rows, expected, "CSV")
+    elif kind == "json" and document is not None:
+        events = document.get("events")
+        if not isinstance(events, list):
+            raise ExportMismatch(f"{path.name} has no events list")
+        actual_rows = [_json_row(item) for item in events]
+        expected = _expected_rows(journal, entries, seal, local)
+        _compare_rows(actual_rows, expected, "JSON events")
+    elif kind == "hl7":
+        _check_hl7(path, journal, seal, local, manifest)
+    elif kind == "pdf":
+        _check_pdf(path, journal, seal, local, manifest, pdf_payload)
+
+
+def _export_time(record: dict[str, Any] | None, key: str, path: Path) -> Any:
+    try:
+        return parse_time(str((record or {})[key]))
+    except (KeyError, ValueError) as exc:
+        raise ExportError(
+            f"{path.name} does not record its export time: made by an older Chairside, its content "
+            "cannot be checked (export it again)"
+        ) from exc
+
+
+def _regathered(journal: Journal, seal: Seal, local: LocalTime, exported_at: Any, label: str) -> Any:
+    export_range = ExportRange(seal.since, seal.until, label)
+    return gather(journal, export_range, local, exported_at, head_position=seal.head_position)
+
+
+def _check_hl7(
+    path: Path, journal: Journal, seal: Seal, local: LocalTime, manifest: dict[str, Any] | None
+) -> None:
+    if manifest is None:
+        raise ExportError(f"{path.name} needs its manifest {path.name}.manifest.json to be checked")
+    try:
+        settings = settings_from_json(manifest.get("hl7"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportError(f"the manifest of {path.name} has no usable HL7 settings ({exc})") from exc
+    exported_at = _export_time(manifest, "exported_at_utc", path)
+    log = _regathered(journal, seal, local, exported_at, str(manifest.get("range_label", "")))
+    expected = build_messages(log, settings)
+    try:
+        actual = read_hl7_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportMismatch(f"{path.name} cannot be read: {exc}") from exc
+    problems = hl7_problems(actual, expected)
+    if problems:
+        raise ExportMismatch(f"{path.name}: " + "; ".join(problems))
+
+
+def _check_pdf(
+    path: Path,
+    journal: Journal,
+    seal: Seal,
+    local: LocalTime,
+    manifest: dict[str, Any] | None,
+    payload: dict[str, Any] | None,
+) -> None:
+    record = payload if payload is not None and "paper" in payload else manifest
+    key = "exported_at" if record is payload else "exported_at_utc"
+    exported_at = _export_time(record, key, path)
+    paper = str((record or {}).get("paper", "a4"))
+    log = _regathered(journal, seal, local, exported_at, str((record or {}).get("range_label", "")))
+    try:
+        actual = pdf_page_digests(path)
+    except ValueError as exc:
+        raise ExportMismatch(str(exc)) from exc
+    with tempfile.TemporaryDirectory(prefix="chairside-verify-") as folder:
+        again = Path(folder) / "expected.pdf"
+        write_pdf(log, again, paper)
+        expected = pdf_page_digests(again)
+    problems = pdf_problems(actual, expected)
+    if problems:
+        raise ExportMismatch(f"{path.name}: " + "; ".join(problems))
 
 
 def _json_row(item: Any) -> list[str]:
@@ -196,7 +355,7 @@ def verify_export(args: argparse.Namespace) -> int:
     db_path = Path(args.db) if getattr(args, "db", None) else default_db_path()
     path = Path(args.export)
     try:
-        summary = check_export(path, db_path)
+        summary = check_export(path, db_path, getattr(args, "public_key", None))
     except ExportMismatch as exc:
         print(f"export does NOT match the journal: {exc}", file=sys.stderr)
         return 1

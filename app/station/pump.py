@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.alarm_policy import load_alarm_policy
 from app.domain.chair import ChairState
 from app.domain.commands import ChangeRate, Command, CompleteInfusion, PauseInfusion, ResumeInfusion
 from app.domain.phase import Phase
 from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telemetry
 
-RATE_TOLERANCE_ML_H = 0.05
-"""Two pump rates closer than this are the same rate (the pump reports two decimals)."""
+RATE_TOLERANCE_ML_H = load_alarm_policy().same_rate_ml_h
+"""Two pump rates closer than this are the same rate, not a change to document (resources/alarms.toml)."""
 
 
 def same_rate(a: float | None, b: float) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.phase import Phase
-from app.ui.status import next_action, next_deadline, progress
+from app.ui.status import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
     from app.station.session import ChairSession
@@ -58,7 +58,10 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
             "escalated": alarm.id in escalated,
         }
         for alarm in board.active()
+        if alarm.category.is_alarm
     ]
+    notices = [a.message for a in board.active() if not a.category.is_alarm]  # news, never escalates
+    vitals = vitals_countdown(state, now)
     if chair.journal_problem:
         alarms.insert(
             0,
@@ -101,6 +104,12 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         },
         "progress": _rounded(progress(state, now, telemetry.volume_infused_ml if telemetry else None)),
         "alarms": alarms,
+        "notice": notices[-1] if notices else None,
+        "vitals": (
+            {"label": vitals.label, "due_at": iso(vitals.target), "overdue": vitals.target < now}
+            if vitals is not None
+            else None
+        ),
         "link": {
             "pump": chair.has_pump,
             "state": link.status.value if link is not None else None,

@@ -430,6 +430,16 @@ class Journal:
         )
         return str(row[0]) if row is not None else None
 
+    def session_ids_for_patient(self, mrn: str) -> list[str]:
+        """Sessions checked in under this MRN, or corrected to it, in check-in order (for eligibility)."""
+        sql = (
+            "SELECT DISTINCT session_id FROM events WHERE "
+            "(type = 'checked_in' AND json_extract(payload, '$.patient_mrn') = ?) OR "
+            "(type = 'correction_recorded' AND json_extract(payload, '$.corrected.patient_mrn') = ?) "
+            "ORDER BY position"
+        )
+        return [row[0] for row in self.conn.execute(sql, (mrn, mrn))]
+
     def head(self) -> tuple[int, str]:
         """The position and hash of the last recorded entry (0 and '' for an empty journal)."""
         row = self.conn.execute("SELECT position, hash FROM journal_head WHERE id = 1").fetchone()

@@ -109,7 +109,7 @@ class AlarmRow(QFrame):
         self.entry = entry
         alarm = entry.alarm
         self.symbol.setText(alarm.priority.symbol)
-        category = "TECHNICAL" if alarm.category is AlarmCategory.TECHNICAL else "CLINICAL"
+        category = alarm.category.value.upper()  # CLINICAL, TECHNICAL or NOTIFICATION
         tags = [f"{alarm.priority.label.upper()} · {category}"]
         if entry.escalated:
             tags.append("ESCALATED")
@@ -335,7 +335,9 @@ class AlarmBar(QWidget):
         paused = 0.0
         for chair in floor.chairs:
             escalated = {a.id for a in chair.escalated_alarms(now)}
-            entries += [_Entry(chair.name, a, a.id in escalated) for a in chair.active_alarms]
+            # notifications ("infusion complete") are news on the tile and in the record, not alarms
+            alarms = [a for a in chair.active_alarms if a.category.is_alarm]
+            entries += [_Entry(chair.name, a, a.id in escalated) for a in alarms]
             paused = max(paused, chair.alarm_board.audio_paused_remaining_s(now))
         entries.sort(key=lambda e: (-e.alarm.priority.rank, e.alarm.acknowledged, e.alarm.raised_at))
         self._show(entries, paused)

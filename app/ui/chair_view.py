@@ -12,15 +12,18 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.chairs import ChairController
 from app.domain.phase import Phase
+from app.domain.protocol import ReactionAction
 from app.ui.dialogs.checkin import CheckInDialog
 from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.correction import CorrectionDialog, NoteDialog
@@ -33,8 +36,10 @@ from app.ui.dialogs.infusion import (
     ResumeDialog,
     StartInfusionDialog,
 )
+from app.ui.dialogs.nurse import AssignNurseDialog, HandOverDialog
 from app.ui.dialogs.premedication import PremedicationDialog
 from app.ui.dialogs.reaction import ReactionDialog
+from app.ui.dialogs.reaction_outcome import NotToleratedDialog, ResolveDialog
 from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.elided import ElidedLabel, set_style_property, set_style_sheet, short_protocol_name
@@ -45,10 +50,10 @@ from app.ui.status import (
     NextAction,
     Priority,
     countdowns,
+    dose_rate_text,
     hhmm,
     link_text,
     next_action,
-    rate_text,
     reaction_instruction,
 )
 from app.ui.timeline import TimelineModel, TimelineView
@@ -83,8 +88,19 @@ class ChairView(QWidget):
         self.phase_label.setObjectName("phaseWord")
         self.link_label = QLabel()
         self.link_label.setObjectName("linkLabel")
+        # The nurse responsible for this patient, and the menu to assign or hand over
+        self.nurse_button = QToolButton()
+        self.nurse_button.setObjectName("nurseAssigned")
+        self.nurse_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.nurse_menu = QMenu(self.nurse_button)
+        self.assign_action = self.nurse_menu.addAction("Assign responsible nurse…")
+        self.assign_action.triggered.connect(self.open_assign)
+        self.hand_over_action = self.nurse_menu.addAction("Hand over to another nurse…")
+        self.hand_over_action.triggered.connect(self.open_hand_over)
+        self.nurse_button.setMenu(self.nurse_menu)
         banner_layout.addWidget(self.back_button)
         banner_layout.addWidget(self.title_label, 1)
+        banner_layout.addWidget(self.nurse_button)
         banner_layout.addWidget(self.link_label)
         banner_layout.addWidget(self.phase_label)
         outer.addWidget(self.banner)
@@ -116,7 +132,7 @@ class ChairView(QWidget):
             self.countdown_grid.addWidget(name, row, 0)
             self.countdown_grid.addWidget(value, row, 1)
             self.countdown_labels.append((name, value))
-        info.addWidget(self.countdown_box, 3)
+        info.addWidget(self.countdown_box, 4)  # names like "⚠ Vitals OVERDUE (during the infusion)"
         self.pump_box = QFrame()
         self.pump_box.setObjectName("panel")
         pump_layout = QVBoxLayout(self.pump_box)
@@ -137,9 +153,13 @@ class ChairView(QWidget):
         self.alarm_label.setWordWrap(True)
         self.ack_button = QPushButton("Acknowledge")
         self.ack_button.clicked.connect(self.acknowledge_top_alarm)
+        self.notification_label = QLabel()
+        self.notification_label.setObjectName("notification")
+        self.notification_label.setWordWrap(True)
         alarm_layout.addWidget(self.alarm_label, 1)
+        alarm_layout.addWidget(self.notification_label)
         alarm_layout.addWidget(self.ack_button)
-        info.addWidget(self.alarm_box, 3)
+        info.addWidget(self.alarm_box, 2)
         for panel in (self.countdown_box, self.pump_box, self.alarm_box):
             panel.setMaximumHeight(150)
             panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -184,6 +204,14 @@ class ChairView(QWidget):
         self.reaction_button = QPushButton("⚠ Reaction…")
         self.reaction_button.setObjectName("reactionButton")
         self.reaction_button.clicked.connect(lambda: self.open_dialog(ReactionDialog(self.chair, self)))
+        self.resolved_button = QPushButton("✓ Symptoms resolved…")
+        self.resolved_button.setObjectName("resolvedButton")
+        self.resolved_button.clicked.connect(lambda: self.open_dialog(ResolveDialog(self.chair, self)))
+        self.not_tolerated_button = QPushButton("✗ Not tolerated…")
+        self.not_tolerated_button.setObjectName("notToleratedButton")
+        self.not_tolerated_button.clicked.connect(
+            lambda: self.open_dialog(NotToleratedDialog(self.chair, self))
+        )
         self.vitals_button = QPushButton("Vitals…")
         self.vitals_button.clicked.connect(lambda: self.open_dialog(VitalsDialog(self.chair, self)))
         self.premed_button = QPushButton("Premeds…")
@@ -198,6 +226,8 @@ class ChairView(QWidget):
         self.discharge_button.clicked.connect(lambda: self.open_dialog(DischargeDialog(self.chair, self)))
         for button in (
             self.reaction_button,
+            self.resolved_button,
+            self.not_tolerated_button,
             self.vitals_button,
             self.premed_button,
             self.pause_button,
@@ -298,7 +328,21 @@ class ChairView(QWidget):
         running = phase in (Phase.INFUSING, Phase.PAUSED)
         self.reaction_button.setEnabled(phase in (Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION))
         self.vitals_button.setEnabled(in_session)
-        self.premed_button.setEnabled(phase is Phase.PREMEDICATION)
+        # a reaction waiting for the nurse's word: resolved, or not tolerated at the reduced rate
+        holding = state is not None and any(r.holds_until_resolved for r in state.reactions)
+        self.resolved_button.setVisible(holding)
+        self.not_tolerated_button.setVisible(
+            state is not None
+            and phase in (Phase.INFUSING, Phase.PAUSED)
+            and any(r.action is ReactionAction.HALVE_RATE and r.resolved_at is None for r in state.reactions)
+        )
+        # premeds: before the start, and repeat doses later in the session
+        self.premed_button.setEnabled(
+            phase in (Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
+        )
+        responsible = state.assigned_nurse if state is not None and in_session else ""
+        self.nurse_button.setVisible(in_session)
+        self.nurse_button.setText(f"Responsible: {responsible or '–'} ▾")
         self.pause_button.setEnabled(running)
         self.pause_button.setText("▶ Resume…" if phase is Phase.PAUSED else "❚❚ Pause…")
         self.complete_button.setEnabled(running)
@@ -329,7 +373,7 @@ class ChairView(QWidget):
             self.pump_detail_label.setText(link.reason if link is not None else "")
             return
         stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at)})"
-        self.pump_rate_label.setText(f"Pump {rate_text(t.rate_ml_h)}{stale}")
+        self.pump_rate_label.setText(f"Pump {dose_rate_text(chair.state, t.rate_ml_h)}{stale}")
         alarms = ", ".join(a.text or a.code for a in t.alarms)
         detail = f"{t.state.value} · {t.volume_infused_ml:.0f} mL infused"
         if t.vtbi_ml is not None:
@@ -346,8 +390,13 @@ class ChairView(QWidget):
             self.alarm_label.setText(text)
             set_style_sheet(self.alarm_box, f"#panel {{ background:{colour}; }} QLabel {{ color:white; }}")
             self.ack_button.hide()
+            self.notification_label.hide()
             return
-        alarms = chair.active_alarms
+        notes = [a for a in chair.active_alarms if not a.category.is_alarm]
+        # news, not an alarm: plain text, no colour, nothing to acknowledge
+        self.notification_label.setText("\n".join(f"ℹ {a.message}" for a in notes[-2:]))
+        self.notification_label.setVisible(bool(notes))
+        alarms = [a for a in chair.active_alarms if a.category.is_alarm]
         if not alarms:
             self.alarm_label.setText("✓ No alarms for this chair")
             set_style_sheet(self.alarm_box, "")
@@ -399,6 +448,8 @@ class ChairView(QWidget):
             dialog = RateDialog(self.chair, action.rate_ml_h or 0.0, self)
         elif kind is ActionKind.RESUME:
             dialog = ResumeDialog(self.chair, self)
+        elif kind is ActionKind.VITALS:
+            dialog = VitalsDialog(self.chair, self)
         elif kind is ActionKind.DISCHARGE or (
             kind is ActionKind.STOP_PUMP and state is not None and state.phase is Phase.DISCONTINUED
         ):
@@ -413,6 +464,12 @@ class ChairView(QWidget):
             return self.open_dialog(ResumeDialog(self.chair, self))
         return self.open_dialog(PauseDialog(self.chair, self))
 
+    def open_assign(self) -> CommandDialog:
+        return self.open_dialog(AssignNurseDialog(self.chair, self))
+
+    def open_hand_over(self) -> CommandDialog:
+        return self.open_dialog(HandOverDialog(self.chair, self))
+
     def open_note(self) -> CommandDialog:
         return self.open_dialog(NoteDialog(self.chair, self.timeline.selected_event(), self))
 
@@ -424,7 +481,7 @@ class ChairView(QWidget):
         return self.open_dialog(CorrectionDialog(self.chair, target, self))
 
     def acknowledge_top_alarm(self) -> None:
-        unacknowledged = [a for a in self.chair.active_alarms if not a.acknowledged]
+        unacknowledged = [a for a in self.chair.active_alarms if not a.acknowledged and a.category.is_alarm]
         if not unacknowledged:
             return
         from app.domain.decide import CommandRefused

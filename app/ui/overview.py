@@ -29,7 +29,16 @@ from app.chairs import ChairController, FloorController
 from app.domain.phase import Phase
 from app.station.snapshot import chair_snapshot
 from app.ui.elided import ElidedLabel, short_protocol_name
-from app.ui.status import PHASE_STYLES, Priority, link_text, next_action, next_deadline, progress, rate_text
+from app.ui.status import (
+    PHASE_STYLES,
+    Priority,
+    dose_rate_text,
+    link_text,
+    next_action,
+    next_deadline,
+    progress,
+    vitals_text,
+)
 from app.ui.tile import CompactTile, TileBoard, tile_view
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -71,12 +80,19 @@ ChairRole = Qt.ItemDataRole.UserRole + 6
 TileViewRole = Qt.ItemDataRole.UserRole + 7  # the compact tile's words (app.ui.tile), as on the floor
 
 
+def notification(chair: ChairController) -> str:
+    """The chair's latest notification ("infusion complete", "observation complete"): news shown on the
+    tile without an alarm's colour or marker; it never escalates."""
+    notes = [a for a in chair.active_alarms if not a.category.is_alarm]
+    return notes[-1].message if notes else ""
+
+
 def highest_alarm(chair: ChairController) -> tuple[Priority | None, str, bool]:
     """(priority, message, escalated) of the chair's most important alarm; a journal that cannot be
     written outranks everything (nothing the nurse enters is being kept)."""
     if chair.journal_problem:
         return Priority.HIGH, f"NOT RECORDED: {chair.journal_problem}", True
-    alarms = chair.active_alarms
+    alarms = [a for a in chair.active_alarms if a.category.is_alarm]  # notifications are not alarms
     if not alarms:
         return None, "", False
     top = alarms[0]
@@ -132,7 +148,7 @@ class ChairTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(chair, column)
         if role == Qt.ItemDataRole.ToolTipRole and column is Column.ALARM:
-            return highest_alarm(chair)[1] or None
+            return highest_alarm(chair)[1] or notification(chair) or None
         if role == ChairRole:
             return chair.name
         if role == TileViewRole:  # the same words as the floor overview, from the same published state
@@ -193,19 +209,24 @@ class ChairTableModel(QAbstractTableModel):
             shown = "–" if pump is None else f"{pump:g}"
             if state.phase is Phase.PAUSED:
                 return f"{shown} / paused"
-            return f"{shown} / {rate_text(state.planned_rate_ml_h(now))}"
+            return f"{shown} / {dose_rate_text(state, state.planned_rate_ml_h(now))}"
         if column is Column.NEXT:
             action = next_action(state, now, _pump_rate(chair))
             if action.urgent or state is None or state.phase in (Phase.DISCONTINUED, Phase.EMPTY):
                 return action.text if state is not None else ""
             deadline = next_deadline(state, now)
-            return f"{deadline.label} {deadline.text(now)}" if deadline is not None else action.text
+            text = f"{deadline.label} {deadline.text(now)}" if deadline is not None else action.text
+            vitals = vitals_text(state, now)
+            return f"{text}\n{vitals}" if vitals else text
         if column is Column.PROGRESS:
             value = self._progress(chair)
             return "" if value is None else f"{value * 100:.0f}%"
         if column is Column.ALARM:
             priority, message, _escalated = highest_alarm(chair)
-            return f"{priority.marker} {message}" if priority is not None else ""
+            if priority is not None:
+                return f"{priority.marker} {message}"
+            note = notification(chair)
+            return f"ℹ {note}" if note else ""
         if column is Column.ESCALATED:
             return "ESCALATED" if highest_alarm(chair)[2] else ""
         if column is Column.LINK:

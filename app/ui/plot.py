@@ -40,6 +40,22 @@ LEGEND_HTML = (
 )
 
 
+class DoseRateAxis(pg.AxisItem):  # type: ignore[misc]
+    """The rate axis: mL/h, and for a protocol dosed in mg/h also mg/h at the session's concentration
+    ("25 | 100" under "Rate (mL/h | mg/h)"), so the plot reads in the label's unit too."""
+
+    def __init__(self, orientation: str = "left") -> None:
+        super().__init__(orientation)
+        self.concentration_mg_ml: float | None = None
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        plain: list[str] = super().tickStrings(values, scale, spacing)
+        c = self.concentration_mg_ml
+        if c is None:
+            return plain
+        return [f"{text} | {value * scale * c:.0f}" for text, value in zip(plain, values, strict=True)]
+
+
 def planned_curves(state: ChairState, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(t s since epoch, rate, cumulative volume) of the re-planned schedule, as step corners."""
     if state.infusion_started_at is None or state.protocol is None:
@@ -86,7 +102,7 @@ class InfusionPlot(QWidget):
         tick_font.setPointSize(11)
         self._tick_font = tick_font  # the axes keep only a borrowed reference
         self.rate_plot: pg.PlotItem = self.canvas.addPlot(
-            row=0, col=0, axisItems={"bottom": pg.DateAxisItem()}
+            row=0, col=0, axisItems={"bottom": pg.DateAxisItem(), "left": DoseRateAxis("left")}
         )
         self.rate_plot.showGrid(x=True, y=True, alpha=0.25)
         self.rate_plot.setClipToView(True)
@@ -143,6 +159,30 @@ class InfusionPlot(QWidget):
         self.volume_box.setGeometry(self.rate_plot.vb.sceneBoundingRect())
         self.volume_box.linkedViewChanged(self.rate_plot.vb, self.volume_box.XAxis)
 
+    @property
+    def rate_axis(self) -> DoseRateAxis:
+        axis = self.rate_plot.getAxis("left")
+        assert isinstance(axis, DoseRateAxis)
+        return axis
+
+    def _show_dose_rate(self, state: ChairState | None) -> None:
+        """mg/h-dosed protocols (rituximab): the rate axis shows mL/h and mg/h."""
+        protocol = state.protocol if state is not None else None
+        concentration = state.concentration_mg_ml if state is not None and protocol is not None else None
+        if protocol is None or not protocol.dosed_in_mg_h:
+            concentration = None
+        axis = self.rate_axis
+        if concentration == axis.concentration_mg_ml:
+            return
+        axis.concentration_mg_ml = concentration
+        label = "Rate (mL/h)" if concentration is None else f"Rate (mL/h | mg/h at {concentration:g} mg/mL)"
+        axis.setLabel(label, color=RATE_AXIS_COLOUR, **{"font-size": "12pt", "font-weight": "bold"})
+        axis.picture = None
+        axis.update()
+
+    def axis_label(self) -> str:
+        return str(self.rate_axis.labelText)
+
     def marker_labels(self) -> list[str]:
         """What the reaction markers say (tests read it)."""
         labels = []
@@ -160,6 +200,7 @@ class InfusionPlot(QWidget):
         if not force and key == self._drawn and (state is None or state.phase is not Phase.PAUSED):
             return
         self._drawn = key
+        self._show_dose_rate(state)
         t, rate, volume = chair.history.arrays()
         self.pump.setData(t, rate)
         self.volume.setData(t, volume)

@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 
+from app.alarm_policy import load_alarm_policy
 from app.domain.chair import ChairState
 from app.domain.clock import local_time
+from app.domain.decide import discharge_failures, start_failures
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 
-RATE_TOLERANCE_ML_H = 0.5
+_POLICY = (
+    load_alarm_policy()
+)  # the one rate tolerance: the banner says "set pump" exactly when the alarm would
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,19 @@ def rate_text(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:g} mL/h" if rate == int(rate) else f"{rate:.1f} mL/h"
 
 
+def mg_h_text(rate_mg_h: float) -> str:
+    return f"{rate_mg_h:.0f} mg/h" if abs(rate_mg_h - round(rate_mg_h)) < 0.05 else f"{rate_mg_h:.1f} mg/h"
+
+
+def dose_rate_text(state: ChairState | None, rate: float | None) -> str:
+    """A pump rate as the nurse sets it (mL/h), with the dose rate for a protocol dosed in mg/h
+    (rituximab): "25 mL/h (50 mg/h)". The mg/h comes from this session's bag concentration."""
+    text = rate_text(rate)
+    if rate is None or state is None or state.protocol is None or not state.protocol.dosed_in_mg_h:
+        return text
+    return f"{text} ({mg_h_text(rate * state.concentration_mg_ml)})"
+
+
 class ActionKind(Enum):
     CHECK_IN = "check_in"
     SCREENING = "screening"
@@ -95,6 +112,7 @@ class ActionKind(Enum):
     WAIT = "wait"
     RESUME = "resume"
     DISCHARGE = "discharge"
+    VITALS = "vitals"
 
 
 @dataclass(frozen=True)
@@ -111,8 +129,13 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         return None
     reaction = state.reactions[-1]
     at = hhmm(reaction.onset_at)
+    pump_stopped = pump_rate is not None and pump_rate <= 0  # a linked pump says it is not delivering
     pump_rate = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-    if reaction.action is ReactionAction.DISCONTINUE and state.phase is Phase.DISCONTINUED:
+    if (
+        reaction.action is ReactionAction.DISCONTINUE
+        and state.phase in (Phase.DISCONTINUED, Phase.OBSERVATION)
+        and not (state.phase is Phase.OBSERVATION and pump_stopped)
+    ):
         return NextAction(
             ActionKind.STOP_PUMP,
             f"⚠ STOP THE PUMP: grade {reaction.grade} reaction at {at}, permanently discontinued",
@@ -123,7 +146,7 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         return NextAction(
             ActionKind.STOP_PUMP,
             f"⚠ PUMP STOPPED (grade {reaction.grade} at {at}). Restart at "
-            f"{rate_text(reaction.restart_rate_ml_h)} only when all symptoms resolved",
+            f"{dose_rate_text(state, reaction.restart_rate_ml_h)} only when all symptoms resolved",
             urgent=True,
             rate_ml_h=0.0,
         )
@@ -131,12 +154,13 @@ def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> N
         reaction.action is ReactionAction.HALVE_RATE
         and state.phase is Phase.INFUSING
         and pump_rate is not None
-        and pump_rate > reaction.new_rate_ml_h + RATE_TOLERANCE_ML_H
+        and _POLICY.above_plan(pump_rate, reaction.new_rate_ml_h)
         and not _rate_changed_since(state, reaction.seq)
     ):
         return NextAction(
             ActionKind.SET_RATE,
-            f"⚠ SET PUMP TO {rate_text(reaction.new_rate_ml_h)} now (grade {reaction.grade} reaction at {at})",
+            f"⚠ SET PUMP TO {dose_rate_text(state, reaction.new_rate_ml_h)} now "
+            f"(grade {reaction.grade} reaction at {at})",
             urgent=True,
             rate_ml_h=reaction.new_rate_ml_h,
         )
@@ -152,7 +176,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if state is None or state.phase in (Phase.EMPTY, Phase.DISCHARGED):
         return NextAction(ActionKind.CHECK_IN, "Check in a patient")
     instruction = reaction_instruction(state, pump_rate)
-    if instruction is not None and state.phase is not Phase.PAUSED:
+    if instruction is not None and state.phase not in (Phase.PAUSED, Phase.OBSERVATION):
         return instruction
     phase = state.phase
     protocol = state.require_protocol()
@@ -161,50 +185,84 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
     if phase is Phase.PREMEDICATION:
         required = [p for p in protocol.premedications if p.required]
         missing = [p for p in required if state.premedication_given(p.drug) is None]
-        first_rate = protocol.steps[0].rate_ml_h
+        first_rate = state.steps[0].rate_ml_h  # this session's ladder (mg/h protocols: its concentration)
         if missing:
             return NextAction(
                 ActionKind.PREMEDICATION,
                 f"Give premeds ({len(required) - len(missing)} of {len(required)} given)",
             )
+        # The banner never suggests a start the guard would refuse (issue 10, point 10)
+        failures = start_failures(state, now)
+        refused = [f for f in failures if f.code == "premedication_too_early"]
+        if refused:  # the window closed: the guard would refuse a start now
+            return NextAction(ActionKind.PREMEDICATION, f"Repeat premeds: {refused[0].message}")
+        first_text = dose_rate_text(state, first_rate)
+        if any(f.code == "baseline_vitals_missing" for f in failures):
+            # Vitals first; the start dialog (with its override) stays one click away
+            return NextAction(
+                ActionKind.START, f"Baseline vitals first (Vitals…), then start at {first_text}"
+            )
+        bag = [f for f in failures if f.code.startswith("bag_")]
+        if bag:  # a new bag, or a start past the guard with a reason (the start dialog offers it)
+            return NextAction(ActionKind.START, f"⚠ Bag: {bag[0].message}", urgent=True)
         ready = state.premedication_ready_at
         if ready is not None and ready > now:
             return NextAction(
                 ActionKind.START,
-                f"Start infusion at {rate_text(first_rate)} from {hhmm(ready)}",
+                f"Start infusion at {first_text} from {hhmm(ready)}",
                 rate_ml_h=first_rate,
             )
-        return NextAction(
-            ActionKind.START, f"Start infusion at {rate_text(first_rate)} now", rate_ml_h=first_rate
-        )
+        return NextAction(ActionKind.START, f"Start infusion at {first_text} now", rate_ml_h=first_rate)
     if phase is Phase.INFUSING:
         planned = state.planned_rate_ml_h(now)
         running = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-        if running is not None and planned > 0 and abs(running - planned) > RATE_TOLERANCE_ML_H:
+        if running is not None and planned > 0 and _POLICY.off_plan(running, planned):
             urgent = running > planned
             sign = "⚠ " if urgent else ""
             return NextAction(
                 ActionKind.SET_RATE,
-                f"{sign}Set pump to {rate_text(planned)} now (pump at {rate_text(running)})",
+                f"{sign}Set pump to {dose_rate_text(state, planned)} now (pump at {rate_text(running)})",
                 urgent=urgent,
+                rate_ml_h=planned,
+            )
+        holding = [r for r in state.reactions if r.holds_until_resolved]
+        if holding:  # no step-up before the nurse records the symptoms resolved
+            return NextAction(
+                ActionKind.WAIT,
+                f"Hold {dose_rate_text(state, planned)}: record when symptoms resolve "
+                f"(grade {holding[-1].grade})",
                 rate_ml_h=planned,
             )
         change = state.next_rate_change(now)
         if change is not None and change[1] > 0:
             when, rate = change
             verb = "Step up" if rate > planned else "Step down"
-            return NextAction(ActionKind.WAIT, f"{verb} to {rate_text(rate)} at {hhmm(when)}", rate_ml_h=rate)
+            return NextAction(
+                ActionKind.WAIT, f"{verb} to {dose_rate_text(state, rate)} at {hhmm(when)}", rate_ml_h=rate
+            )
         end = state.projected_end(now)
         return NextAction(ActionKind.WAIT, f"Infusion ends about {hhmm(end)}")
     if phase is Phase.PAUSED:
         if instruction is not None:
             return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
         return NextAction(ActionKind.RESUME, "Resume infusion")
-    if phase is Phase.OBSERVATION:
+    watched = phase is Phase.DISCONTINUED and state.infusion_ended_at is not None and instruction is None
+    if phase is Phase.OBSERVATION or watched:  # stopped for good during the infusion: watched the same way
+        open_ = state.unresolved_reactions
+        if open_:
+            return NextAction(
+                ActionKind.WAIT,
+                f"Record when symptoms resolve (grade {open_[-1].grade}); observation "
+                f"{protocol.observation_min:g} min after",
+            )
         ends = state.observation_ends_at
         if ends is not None and ends > now:
             return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
-        return NextAction(ActionKind.DISCHARGE, "Discharge")
+        if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
+            return NextAction(ActionKind.VITALS, "Take vital signs before discharge")
+        return NextAction(
+            ActionKind.DISCHARGE, "Discharge" if phase is Phase.OBSERVATION else "Discharge (stopped)"
+        )
     if phase is Phase.DISCONTINUED:
         if instruction is not None:
             return NextAction(ActionKind.DISCHARGE, instruction.text, urgent=True)
@@ -234,9 +292,17 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
         ready = state.premedication_ready_at
         if ready is not None:
             result.append(Countdown("Premed lead time over", ready))
+        # Each premed's window: start before it closes, or that premed must be repeated. Premeds
+        # whose windows close together share a line.
+        closing: dict[datetime, list[str]] = {}
+        for drug, _opens, closes in state.premedication_windows():
+            if closes > now:
+                closing.setdefault(closes, []).append(drug.split(" (")[0])
+        for closes in sorted(closing):
+            result.append(Countdown(f"{', '.join(closing[closes]).capitalize()} window closes", closes))
     change = state.next_rate_change(now)
     if change is not None and change[1] > 0:
-        result.append(Countdown(f"Next step {rate_text(change[1])}", change[0]))
+        result.append(Countdown(f"Next step {dose_rate_text(state, change[1])}", change[0]))
     if phase in (Phase.INFUSING, Phase.PAUSED):
         end = state.projected_end(now)
         if end is not None:
@@ -244,16 +310,42 @@ def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
     ends = state.observation_ends_at
     if phase is Phase.OBSERVATION and ends is not None:
         result.append(Countdown("Observation end", ends))
+    due = vitals_countdown(state, now)
+    if due is not None:
+        result.append(due)
     expires = state.bag_expires_at
     if expires is not None and phase in (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED):
         result.append(Countdown("Bag expires", expires))
     return result
 
 
+def vitals_countdown(state: ChairState | None, now: datetime) -> Countdown | None:
+    """When the protocol's schedule wants vital signs next; past due it says OVERDUE."""
+    due = state.vitals_due if state is not None else None
+    if due is None:
+        return None
+    at, why = due
+    return Countdown(f"⚠ Vitals OVERDUE ({why})" if at < now else f"Vitals due ({why})", at)
+
+
+def vitals_text(state: ChairState | None, now: datetime) -> str:
+    """The tile's line for vital signs: "Vitals in 12 min", "⚠ Vitals overdue 7 min"."""
+    countdown = vitals_countdown(state, now)
+    if countdown is None:
+        return ""
+    left = countdown.target - now
+    if abs(left.total_seconds()) < 60:
+        return "Vitals due now"
+    if left.total_seconds() < 0:
+        return f"⚠ Vitals overdue {duration_text(left).removesuffix(' ago')}"
+    return f"Vitals {duration_text(left)}"
+
+
 def next_deadline(state: ChairState | None, now: datetime) -> Countdown | None:
     """The one countdown the overview shows: next step, infusion end, or observation end."""
     for countdown in countdowns(state, now):
-        if countdown.label != "Bag expires":
+        label = countdown.label
+        if label != "Bag expires" and "Vitals" not in label and not label.endswith("window closes"):
             return countdown
     return None
 

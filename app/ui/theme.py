@@ -76,6 +76,17 @@ QFrame#refusal { background: #fdecea; border: 2px solid #b00020; border-radius: 
 QLabel#refusalText { font-size: 14pt; color: #6e0f0f; }
 QLabel#eligibility[ok="true"] { color: #0d4d1f; font-weight: bold; }
 QLabel#eligibility[ok="false"] { color: #b00020; font-weight: bold; }
+QLabel#concentration[ok="true"], QLabel#gtinCheck[ok="true"], QLabel#recordReactions[ok="true"],
+QLabel#doseCheck[ok="true"] { color: #0d4d1f; font-weight: bold; }
+QLabel#concentration[ok="false"], QLabel#gtinCheck[ok="false"], QLabel#recordReactions[ok="false"],
+QLabel#doseCheck[ok="false"] { color: #b00020; font-weight: bold; }
+QLabel#smallNote { font-size: 11pt; color: #3c4148; }
+QLabel#gradeWording { font-size: 12pt; }
+QLabel#onsetRate { font-size: 15pt; font-weight: bold; }
+QListWidget#screeningList { font-size: 11pt; }
+QLabel#crossCheck { font-size: 13pt; color: #b00020; font-weight: bold; }
+QLabel#notification { font-size: 14pt; color: #0a4a52; }
+QLabel#nurseAssigned { font-size: 13pt; padding-right: 18px; }
 QLabel#nurseLabel { font-size: 15pt; font-weight: bold; }
 QLabel#clockLabel { font-size: 18pt; font-weight: bold; }
 QLabel#floorMessage { font-size: 13pt; color: #6e0f0f; }

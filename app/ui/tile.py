@@ -145,6 +145,13 @@ def tile_view(
         message = str(top.get("message", "")).replace(f"{chair}: ", "", 1)
         if priority is not None:  # the priority as symbol and word, always; escalation after it
             alarm_text = f"{priority.marker} {priority.name}{' ESCALATED' if escalated else ''} {message}"
+    vitals = snapshot.get("vitals") or {}
+    vitals_due = _parse_time(vitals.get("due_at"))
+    if vitals.get("overdue") and vitals_due is not None and phase is not Phase.EMPTY:
+        urgent = True  # vital signs overdue outrank the next step on the tile
+        next_text = f"⚠ Vitals overdue {max(1, math.floor((now - vitals_due).total_seconds() / 60))} min"
+    if not alarm_text and snapshot.get("notice"):
+        alarm_text = f"ℹ {str(snapshot['notice']).replace(f'{chair}: ', '', 1)}"
     link = snapshot.get("link") or {}
     link_text = ""
     if link.get("pump") and link.get("state") == "lost":

@@ -9,6 +9,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QListView, QWidget
 
 from app.chairs import ChairController
+from app.domain.alarms import ALARM_RULES, AlarmCategory
 from app.domain.events import Event, EventType
 from app.ui.status import hhmm, rate_text
 
@@ -18,6 +19,9 @@ _Index = QModelIndex | QPersistentModelIndex
 
 def _volume(value: Any) -> str:
     return "" if value is None else f", {float(value):.0f} mL"
+
+
+NOTIFICATION_RULES = frozenset(r.id for r in ALARM_RULES if r.category is AlarmCategory.NOTIFICATION)
 
 
 def describe(event: Event) -> str:
@@ -35,7 +39,8 @@ def describe(event: Event) -> str:
                 "; ".join(f"{f['question']} {f['answer']}" for f in findings) if findings else "no findings"
             )
         case EventType.PREMEDICATION_GIVEN:
-            text = f"Premed {d['drug']} {d['dose']} {d['route']}"
+            repeat = " (repeat dose)" if d.get("repeat") else ""
+            text = f"Premed {d['drug']} {d['dose']} {d['route']}{repeat}"
         case EventType.INFUSION_STARTED:
             text = f"Infusion started at {rate_text(float(d['rate_ml_h']))}"
         case EventType.RATE_CHANGED:
@@ -50,6 +55,11 @@ def describe(event: Event) -> str:
             signs = ", ".join(d.get("signs", ())) or "no signs ticked"
             action = (d.get("action") or "recorded after the infusion").replace("_", " ")
             text = f"REACTION grade {d['grade']}: {signs}; {action}"
+            if d.get("regrades_seq"):
+                text = f"REACTION re-graded (#{d['regrades_seq']}) to grade {d['grade']}: {signs}; {action}"
+            onset_rate = float(d.get("rate_at_onset_ml_h") or 0.0)
+            if onset_rate > 0:
+                text += f" (pump {rate_text(onset_rate)} at onset)"
             if d.get("action") == "halve_rate":
                 text += f" → {rate_text(float(d['new_rate_ml_h']))}"
             elif d.get("action") == "stop_then_restart":
@@ -70,6 +80,19 @@ def describe(event: Event) -> str:
         case EventType.NOTE_ADDED:
             about = f" (on #{d['target_seq']})" if d.get("target_seq") else ""
             text = f"Note{about}: {d.get('text', '')}"
+        case EventType.SYMPTOMS_RESOLVED:
+            text = "Symptoms resolved" + (f": {d['notes']}" if d.get("notes") else "")
+        case EventType.REACTION_NOT_TOLERATED:
+            outcome = "pump stopped" if d.get("outcome") == "stop" else "re-graded"
+            reason = f": {d['reason']}" if d.get("reason") else ""
+            text = f"Reduced rate not tolerated, {outcome}{reason}"
+        case EventType.NURSE_ASSIGNED:
+            text = f"Responsible nurse: {d.get('nurse')}"
+        case EventType.HANDED_OVER:
+            notes = f" ({d['notes']})" if d.get("notes") else ""
+            text = f"Handed over from {d.get('from_nurse') or 'nobody'} to {d.get('to_nurse')}{notes}"
+        case EventType.ALARM_RAISED if d.get("rule") in NOTIFICATION_RULES:
+            text = f"ℹ {d.get('message')}"  # news, not an alarm: no priority, no alarm colour
         case EventType.ALARM_RAISED | EventType.ALARM_ACKNOWLEDGED | EventType.ALARM_CLEARED:
             verb = event.type.value.removeprefix("alarm_")
             text = f"Alarm {verb} ({d.get('priority')}): {d.get('message')}"
@@ -122,6 +145,8 @@ class TimelineModel(QAbstractListModel):
             return describe(event)
         if role == EventRole:
             return event
+        if role == Qt.ItemDataRole.ForegroundRole and event.data.get("rule") in NOTIFICATION_RULES:
+            return None
         if role == Qt.ItemDataRole.ForegroundRole and event.type in _COLOURS:
             return QBrush(QColor(_COLOURS[event.type]))
         return None

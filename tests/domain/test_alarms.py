@@ -39,6 +39,7 @@ from app.domain.commands import (
     Override,
     RecordReaction,
     RecordScreening,
+    RecordVitals,
     ResumeInfusion,
     StartInfusion,
 )
@@ -62,8 +63,15 @@ def pump(
     return PumpReading(at, rate, volume, delivery, alarms)
 
 
+# The vital-sign rules (schedule reminders, out-of-range values) have their own tests in test_vitals.py;
+# these tests follow the pump, the plan and the bag without a nurse taking vitals on schedule.
+NON_VITAL_RULES = tuple(rule for rule in ALARM_RULES if not rule.id.startswith("vital"))
+
+
 class Chair:
     """A chair's alarm board fed by `evaluate`, as the chair controller feeds it."""
+
+    rules_under_test = NON_VITAL_RULES
 
     def __init__(self, script: Any, policy: AlarmPolicy) -> None:
         self.script = script
@@ -85,10 +93,10 @@ class Chair:
         )
 
     def conditions(self) -> dict[str, AlarmCondition]:
-        return {c.rule: c for c in evaluate(self.inputs(), self.policy)}
+        return {c.rule: c for c in evaluate(self.inputs(), self.policy, self.rules_under_test)}
 
     def tick(self) -> list[tuple[TransitionKind, str]]:
-        transitions = self.board.update(evaluate(self.inputs(), self.policy), self.now)
+        transitions = self.board.update(evaluate(self.inputs(), self.policy, self.rules_under_test), self.now)
         return [(t.kind, t.alarm.rule) for t in transitions]
 
     def set_pump(self, rate: float, **kwargs: Any) -> None:
@@ -112,12 +120,13 @@ def chair(chair_script: Any, policy: AlarmPolicy) -> Chair:
     return Chair(chair_script, policy)
 
 
-def infusing(chair: Chair, **check_in: Any) -> ChairState:
+def infusing(chair: Chair, override: Override | None = None, **check_in: Any) -> ChairState:
     s = chair.script
     s.check_in(**check_in)
     s.screen()
     s.premedicate()
-    state: ChairState = s.start()
+    s.clock.advance(minutes=30)
+    state: ChairState = s.run(StartInfusion(override=override))
     chair.set_pump(40)
     return state
 
@@ -343,6 +352,12 @@ def test_infusion_complete_from_the_pump_then_observation_complete(chair: Chair)
     assert chair.board.active()[0].message == (
         "Chair 4: observation complete at 12:50: the patient may be discharged"
     )
+    # notifications, not alarms: on the tile and in the record, but they never sound nor escalate
+    assert chair.board.active()[0].category is AlarmCategory.NOTIFICATION
+    assert chair.board.sounding(chair.now) is None
+    chair.script.clock.advance(minutes=120)
+    assert chair.board.escalated(chair.now) == []
+    chair.script.run(RecordVitals({"systolic_mmhg": 120}))
     chair.script.run(Discharge())
     assert chair.script.state.phase is Phase.DISCHARGED
     assert chair.tick() == [(CLEARED, "observation_complete")]
@@ -355,7 +370,9 @@ def test_infusion_complete_from_the_pump_then_observation_complete(chair: Chair)
 
 def test_bag_expiry_near_then_past(chair: Chair, policy: AlarmPolicy) -> None:
     # prepared 7 h 10 min before check-in: the 8 h room-temperature limit ends at 08:50
-    infusing(chair, bag_prepared_at=chair.now - timedelta(hours=7, minutes=10))
+    # the start is past the bag's end (a guard since issue 10): started with an override
+    late = Override("RN-CD", "new bag on its way; started to keep the slot")
+    infusing(chair, late, bag_prepared_at=chair.now - timedelta(hours=7, minutes=10))
     assert chair.now.strftime("%H:%M") == "08:30"
     assert chair.tick() == [(RAISED, "bag_expiry_near")]
     alarm = chair.board.highest()
@@ -413,7 +430,7 @@ def test_start_with_a_premedication_missing_raises_it_too(chair: Chair) -> None:
     s.check_in()
     s.screen()
     premed = s.state.require_protocol().premedications[0]
-    s.run(GivePremedication(premed.drug, premed.dose, premed.route))
+    s.run(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     s.clock.advance(minutes=30)
     s.run(StartInfusion(override=Override(by="RN-CD", reason="antihistamine refused by patient")))
     chair.set_pump(40)
@@ -507,10 +524,10 @@ def test_transitions_are_journaled_and_a_restarted_board_carries_on(
     s.clock.advance(minutes=10)
     chair.set_pump(120)
     occlusion = (PumpAlarmReading("AL_OCCLU", "occlusion", "Downstream occlusion"),)
-    journaled = chair.board.update(evaluate(chair.inputs(), policy), chair.now)
+    journaled = chair.board.update(evaluate(chair.inputs(), policy, NON_VITAL_RULES), chair.now)
     journaled += chair.board.acknowledge("rate_above_plan#1", "RN-CD", chair.now)
     chair.set_pump(0, delivery=PumpDelivery.ALARM, alarms=occlusion)
-    journaled += chair.board.update(evaluate(chair.inputs(), policy), chair.now)
+    journaled += chair.board.update(evaluate(chair.inputs(), policy, NON_VITAL_RULES), chair.now)
     for transition in journaled:
         s.floor.execute(s.session_id, transition.command(), transition.by or "chairside")
     state = s.state
@@ -576,6 +593,7 @@ def test_shipped_policy_cites_a_source_for_every_table(policy: AlarmPolicy) -> N
         "escalation",
         "audio_pause",
         "display",
+        "vital_signs",
     }
     assert "IEC 60601-1-8" in policy.sources["display"]
     assert policy.flash_hz == {Priority.HIGH: 2.0, Priority.MEDIUM: 0.5, Priority.LOW: 0.0}

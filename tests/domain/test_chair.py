@@ -21,6 +21,7 @@ from app.domain.commands import (
     RecordReaction,
     RecordScreening,
     RecordVitals,
+    ResolveSymptoms,
     ResumeInfusion,
     StartInfusion,
 )
@@ -57,6 +58,7 @@ def test_happy_path_through_every_phase(chair_script: Any) -> None:
     assert state.phase is Phase.OBSERVATION
     assert state.observation_ends_at == s.clock.now() + timedelta(minutes=60)
     s.clock.advance(minutes=60)
+    s.run(RecordVitals({"systolic_mmhg": 122, "heart_rate_bpm": 72}))
     assert s.run(Discharge()).phase is Phase.DISCHARGED
     assert s.floor.session_for_chair("Chair 1") is None
 
@@ -97,6 +99,7 @@ def test_discharge_before_observation_ends_is_refused(chair_script: Any) -> None
     s.clock.advance(minutes=210)
     s.run(CompleteInfusion(source="nurse"))
     s.clock.advance(minutes=45)
+    s.run(RecordVitals({"systolic_mmhg": 122, "heart_rate_bpm": 72}))
     with pytest.raises(CommandRefused) as caught:
         s.run(Discharge())
     assert codes(caught) == ["observation_not_complete"]
@@ -165,7 +168,12 @@ def test_mild_reaction_halves_the_pump_rate_at_onset_and_replans(chair_script: A
     assert reaction.action is ReactionAction.HALVE_RATE
     assert (reaction.rate_at_onset_ml_h, reaction.new_rate_ml_h) == (120, 60)
     assert state.planned_rate_ml_h(s.clock.now()) == 60
-    assert state.planned_rate_ml_h(s.clock.now() + timedelta(minutes=31)) == 80
+    # held until the nurse records the symptoms resolved, however long that takes
+    assert state.planned_rate_ml_h(s.clock.now() + timedelta(minutes=31)) == 60
+    s.clock.advance(minutes=10)
+    state = s.run(ResolveSymptoms())
+    assert state.planned_rate_ml_h(s.clock.now() + timedelta(minutes=19)) == 60
+    assert state.planned_rate_ml_h(s.clock.now() + timedelta(minutes=21)) == 80
     assert state.phase is Phase.INFUSING
 
 
@@ -192,7 +200,10 @@ def test_life_threatening_reaction_discontinues(chair_script: Any) -> None:
     s.to_infusing()
     s.clock.advance(minutes=20)
     state = s.run(RecordReaction(grade=4, signs=("anaphylaxis",)))
-    assert state.phase is Phase.DISCONTINUED
+    assert state.phase is Phase.OBSERVATION  # stopped for good, and watched
+    assert state.infusion_ended_at == state.discontinued_at == s.clock.now()
+    assert state.completed_at is None  # never completed
+    assert state.earliest_discharge_at is None  # until the symptoms are recorded resolved
     assert "permanently discontinued" in state.discontinued_reason
     with pytest.raises(CommandRefused):
         s.run(ResumeInfusion())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,7 +115,7 @@ def _set_step(index: int, key: str, new: object) -> object:
         (
             lambda d: d["screening"][0].__setitem__("if_not", "maybe"),
             "screening[0].if_not",
-            "must be 'delay'",
+            "must be one of 'delay'",
         ),
         (lambda d: d["bag"].pop("room_temperature_limit_h"), "bag.room_temperature_limit_h", "is missing"),
         (lambda d: d.__setitem__("bag_volume_ml", "500 mL"), "bag_volume_ml", "must be a number"),
@@ -155,3 +156,50 @@ def test_parse_rejects_non_table_entries() -> None:
         parse_protocol(
             {"id": "x", "dose_mg": 1, "bag_volume_ml": 1, "max_rate_ml_h": 1, "steps": "fast"}, "x.toml"
         )
+
+
+def test_every_screening_item_cites_its_source_and_the_seed_items_are_there(library: Any) -> None:
+    for protocol in library.values():
+        ids = {item.id for item in protocol.screening}
+        assert all(item.source.strip() for item in protocol.screening), protocol.id
+        assert {"active_infection", "nonlive_vaccine_2_weeks", "breastfeeding"} <= ids
+        assert "new_neurological_symptoms" in ids, protocol.id
+        if protocol.drug != "natalizumab":  # anti-CD20: hepatitis B carriers and low IgG
+            carrier = next(item for item in protocol.screening if item.id == "hbv_carrier")
+            assert (carrier.if_not.value, carrier.refer_to) == ("refer", "hepatologist")
+            assert "HBcAb+ or HBsAg+" in carrier.source
+            assert {"low_igg", "live_vaccine_4_weeks"} <= ids
+
+
+def test_a_hepatitis_b_carrier_is_referred_to_a_hepatologist(chair_script: Any) -> None:
+    from app.domain.commands import Override, RecordScreening
+    from app.domain.decide import CommandRefused
+
+    s = chair_script
+    s.check_in()
+    answers = {item.id: item.acceptable_answer for item in s.state.require_protocol().screening}
+    answers["hbv_carrier"] = True
+    with pytest.raises(CommandRefused) as caught:
+        s.run(RecordScreening(answers))
+    assert [f.code for f in caught.value.failures] == ["screening_refer"] and caught.value.overridable
+    assert "only under the guidance of a hepatologist" in str(caught.value)
+    state = s.run(
+        RecordScreening(answers, override=Override("RN-CD", "hepatologist plan on file, HBV DNA monitored"))
+    )
+    assert state.events[-1].data["findings"][0]["refer_to"] == "hepatologist"
+
+
+def test_every_number_added_for_issue_10_cites_its_source(library: Any) -> None:
+    for protocol in library.values():
+        assert protocol.vital_signs is not None and protocol.vital_signs.source.strip()
+        if protocol.bag_gtins:
+            assert protocol.bag_gtins_source.strip(), protocol.id
+        if protocol.concentration is not None:
+            assert "Rituxan" in protocol.concentration.source
+        if protocol.eligibility.second_dose_min_days is not None:
+            assert "institutional" in protocol.eligibility.source
+        if protocol.dosed_in_mg_h:
+            assert protocol.max_rate_mg_h is not None
+            assert protocol.concentration is not None  # mL/h comes from the concentration: its range is known
+    short = library["ocrevus-300-initial"].eligibility
+    assert (short.max_prior_infusions, short.second_dose_min_days, short.second_dose_max_days) == (1, 12, 16)

@@ -36,8 +36,16 @@ def test_ocrevus_300_initial_delivers_250_ml_ending_at_the_max_rate() -> None:
     assert plan.end_min == pytest.approx(150 + 25 / 180 * 60)  # about 2 h 38 min
 
 
+def test_mild_reaction_holds_half_the_onset_rate_until_resolved() -> None:
+    unresolved = plan_infusion(LIBRARY["ocrevus-600-subsequent"], [Reaction(70, 2)])
+    assert unresolved.rate_at(70) == 60
+    assert {s.rate_ml_h for s in unresolved.segments if s.start_min >= 70} == {60}
+    late = plan_infusion(LIBRARY["ocrevus-600-subsequent"], [Reaction(70, 2, resolved_after_min=50)])
+    assert late.rate_at(119.9) == 60 and late.rate_at(120) == 80
+
+
 def test_mild_reaction_halves_the_onset_rate_for_30_min_then_escalates_per_the_table() -> None:
-    plan = plan_infusion(LIBRARY["ocrevus-600-subsequent"], [Reaction(70, 2)])
+    plan = plan_infusion(LIBRARY["ocrevus-600-subsequent"], [Reaction(70, 2, resolved_after_min=10)])
     assert plan.rate_at(69.9) == 120
     assert plan.rate_at(70) == 60
     assert plan.rate_at(99.9) == 60
@@ -125,7 +133,7 @@ def test_every_protocol_delivers_its_bag_and_never_exceeds_max_rate(
     plan = plan_infusion(protocol, events, bag)
     assert plan.outcome is PlanOutcome.COMPLETE
     assert plan.total_volume_ml == pytest.approx(bag, abs=1e-6)
-    assert plan.max_rate_ml_h <= protocol.max_rate_ml_h + 1e-9
+    assert plan.max_rate_ml_h <= protocol.max_rate_ml_h_at(plan.concentration_mg_ml) + 1e-9
     assert all(s.duration_min > 0 and s.rate_ml_h >= 0 for s in plan.segments)
     ends = [s.end_min for s in plan.segments]
     starts = [s.start_min for s in plan.segments]

@@ -24,7 +24,9 @@ from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.infusion import DischargeDialog, ResumeDialog, StartInfusionDialog
 from app.ui.dialogs.premedication import PremedicationDialog
 from app.ui.dialogs.reaction import ReactionDialog
+from app.ui.dialogs.reaction_outcome import ResolveDialog
 from app.ui.dialogs.screening import ScreeningDialog
+from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.main_window import MainWindow
 from app.ui.timeline import describe
 from tests.e2e.pumps import PumpOnPty, connect, pump_on_pty, wait_polls
@@ -34,7 +36,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.qt_log_ignore("does not support propa
 __all__ = ["pump_on_pty"]
 
 # A bag label as a keyboard-wedge scanner types it: GTIN, expiry 2027-06-30, lot, "|" for GS
-BAG_SCAN = "]d2010761234567890417270630" + "10OCR-7731|"
+# Ocrevus's GTIN (NDC 50242-150-01): a bag of another drug is refused at check-in (issue 10)
+BAG_SCAN = "]d2010035024215001917270630" + "10OCR-7731|"
 
 
 class Station:
@@ -94,11 +97,12 @@ class Station:
         self.qtbot.keyClicks(dialog.initials, "jd")
         dialog.select_protocol("ocrevus-600-subsequent")
         dialog.prior_infusions.setValue(2)
+        dialog.has_last_dose.setChecked(True)  # a last-dose date (or "first dose") is required
         assert "Eligible" in dialog.eligibility.text()
         self.qtbot.keyClicks(dialog.scan, BAG_SCAN)
         self.qtbot.keyClick(dialog.scan, Qt.Key.Key_Return)
         assert dialog.lot.text() == "OCR-7731"
-        assert dialog.gtin.text() == "07612345678904"
+        assert dialog.gtin.text() == "00350242150019"
         self.save(dialog)
         assert self.state.phase is Phase.SCREENING
         assert self.state.bag is not None and self.state.bag.lot == "OCR-7731"
@@ -144,6 +148,17 @@ class Station:
         dialog.choose(grade, *signs)
         self.save(dialog)
 
+    def resolve_symptoms(self) -> None:
+        self.qtbot.mouseClick(self.view.resolved_button, Qt.MouseButton.LeftButton)
+        dialog = self.view.current_dialog
+        assert isinstance(dialog, ResolveDialog)
+        self.save(dialog)
+
+    def take_vitals(self, dialog: CommandDialog, **values: float) -> None:
+        assert isinstance(dialog, VitalsDialog)
+        dialog.vitals.set_values(**values)
+        self.save(dialog)
+
     def journal_holds_the_timeline(self, shown: list[str]) -> None:
         journal = self.floor_controller.floor.journal
         recorded = {describe(e) for e in journal.events(self.session_id)}
@@ -182,6 +197,12 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert not s.view.instruction.isVisible()
     assert not [a for a in s.chair.active_alarms if a.rule.startswith("rate_above_plan")]
 
+    # The reduced rate holds until the nurse records the symptoms resolved (the chair view's button)
+    s.advance(35)
+    assert s.view.next_button.text().startswith("Hold 40 mL/h: record when symptoms resolve")
+    assert not [a for a in s.chair.active_alarms if a.rule == "step_up_overdue"]
+    s.resolve_symptoms()
+
     # The nurse annotates the pump's rate change with the reason
     s.view.timeline.setCurrentIndex(s.view.timeline_model.index(0))
     note = s.view.open_note()
@@ -203,6 +224,8 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert "observation runs until" in early.refusal_label.text()
     early.reject()
     s.advance(61)
+    assert s.view.next_button.text() == "Take vital signs before discharge"
+    s.take_vitals(s.next_action(), systolic_mmhg=118, heart_rate_bpm=76)
     assert s.view.next_button.text() == "Discharge"
     shown = s.view.timeline_model.texts()
     s.save(s.next_action())
@@ -220,7 +243,10 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert kinds[-1] is EventType.DISCHARGED
     pump_rates = [e.data["rate_ml_h"] for e in events if e.type is EventType.RATE_CHANGED]
     assert pump_rates == [80, 40]
-    assert all(e.actor == "AB" for e in events if not e.type.value.startswith("alarm_"))
+    # entries documented from the pump are signed "pump", with the assigned nurse responsible (issue 10)
+    entries = [e for e in events if not e.type.value.startswith("alarm_")]
+    assert all(e.actor == "AB" or (e.actor == "pump" and e.data["responsible"] == "AB") for e in entries)
+    assert any(e.actor == "pump" for e in entries)
     note_event = next(e for e in events if e.type is EventType.NOTE_ADDED)
     assert note_event.data["target_seq"] is not None
 
@@ -257,12 +283,20 @@ def test_life_threatening_reaction_discontinues(station: Station) -> None:
     s.check_in_to_infusing()
     s.advance(10)
     s.react(4, "anaphylaxis")
-    assert s.state.phase is Phase.DISCONTINUED
+    assert s.state.phase is Phase.OBSERVATION  # stopped for good, and watched
     assert "STOP THE PUMP" in s.view.instruction.text()
     assert "permanently discontinued" in s.view.instruction.text()
     s.pump.pump.stop()
     s.polls()
-    assert s.state.phase is Phase.DISCONTINUED
+    assert s.state.phase is Phase.OBSERVATION
+    s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=10_000)  # the pump shows it done
+    assert s.view.next_button.text().startswith("Record when symptoms resolve (grade 4)")
+    s.advance(20)
+    s.resolve_symptoms()
+    s.qtbot.mouseClick(s.view.vitals_button, Qt.MouseButton.LeftButton)
+    assert s.view.current_dialog is not None
+    s.take_vitals(s.view.current_dialog, systolic_mmhg=112, spo2_percent=97)
+    s.advance(61)
     shown = s.view.timeline_model.texts()
     dialog = s.next_action()
     assert isinstance(dialog, DischargeDialog)

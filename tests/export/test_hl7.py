@@ -12,19 +12,21 @@ import pytest
 
 from app.domain.chair import ChairState
 from app.export.api import ExportRequest, run_export
-from app.export.hl7 import parse_validated, read_hl7_file
+from app.export.hl7 import read_hl7_file
+from app.export.hl7_check import parse_validated
+from app.export.hl7_settings import Hl7Settings
 from app.export.mllp import END_BLOCK, START_BLOCK, MllpError
 
 from .conftest import SimulatedShift
 
 
-def _obx(message: object) -> dict[str, list[tuple[str, str]]]:
-    """OBX-3 identifier -> [(OBX-5 value, OBX-6 unit id)]"""
-    found: dict[str, list[tuple[str, str]]] = {}
-    for segment in message.to_er7().split("\r"):  # type: ignore[attr-defined]
+def _obx(er7: str) -> dict[str, list[str]]:
+    """OBX-3 reference id -> [OBX-5]"""
+    found: dict[str, list[str]] = {}
+    for segment in er7.rstrip("\r").split("\r"):
         fields = segment.split("|")
         if fields[0] == "OBX":
-            found.setdefault(fields[3].split("^")[0], []).append((fields[5], fields[6].split("^")[0]))
+            found.setdefault(fields[3].split("^")[1], []).append(fields[5])
     return found
 
 
@@ -44,52 +46,56 @@ def test_hl7_messages_validate_and_carry_the_journal_values(
     )
     texts = read_hl7_file(out)
     assert len(texts) == result.items
-    parsed = [parse_validated(t) for t in texts]
-    by_control = {m.msh.msh_10.value: m for m in parsed}
-    entries = {
-        e.position: e
-        for e in simulated.journal.entries(
-            since=simulated.export_range.since, until=simulated.export_range.until
-        )
-    }
-    starts = stops = completes = rate_changes = 0
-    for message in parsed:
-        kind = message.msh.msh_9.to_er7()
-        assert kind in ("ORU^R42^ORU_R01", "ORU^R01^ORU_R01")
-        assert message.msh.msh_12.value == "2.6"
-    for position, entry in entries.items():
-        message = by_control.get(f"CS{position}")
+    parsed = [parse_validated(t) for t in texts]  # every message: hl7apy strict, v2.6 structure
+    station = Hl7Settings().station_id
+    by_control = {m.msh.msh_10.value: t for m, t in zip(parsed, texts, strict=True)}
+    assert len(by_control) == len(texts)
+    entries = list(
+        simulated.journal.entries(since=simulated.export_range.since, until=simulated.export_range.until)
+    )
+    kinds = {m.msh.msh_9.to_er7() for m in parsed}
+    assert kinds == {"ORU^R42^ORU_R01", "ORU^R01^ORU_R01", "ORU^R40^ORU_R01"}  # R40 checked as R01
+    assert all(m.msh.msh_12.value == "2.6" for m in parsed)
+    counts = {"start": 0, "complete": 0, "pause": 0, "rate": 0, "alarm": 0}
+    for entry in entries:
+        control = f"{station}.{entry.position}"
         if entry.type == "infusion_started":
-            starts += 1
-            assert message is not None and message.msh.msh_9.to_er7() == "ORU^R42^ORU_R01"
-            obx = _obx(message)
-            assert obx["0"] and ("197288^MDC_EVT_PUMP_DELIV_START^MDC" in message.to_er7())
-            assert obx["157784"] == [(f"{entry.payload['rate_ml_h']:g}", "265266")]
+            counts["start"] += 1
+            obx = _obx(by_control[control])
+            assert obx["MDC_ATTR_EVT_COND"] == ["197288^MDC_EVT_PUMP_DELIV_START^MDC"]
+            assert obx["MDC_FLOW_FLUID_PUMP"] == [f"{entry.payload['rate_ml_h']:g}"]
         elif entry.type == "infusion_completed":
-            completes += 1
-            assert message is not None and "MDC_EVT_PUMP_DELIV_COMP" in message.to_er7()
-            assert _obx(message)["157993"] == [(f"{entry.payload['volume_infused_ml']:g}", "263762")]
+            counts["complete"] += 1
+            obx = _obx(by_control[control])
+            assert obx["MDC_ATTR_EVT_COND"][0].endswith("^MDC_EVT_PUMP_DELIV_COMP^MDC")
+            assert obx["MDC_VOL_FLUID_DELIV_TOTAL"] == [f"{entry.payload['volume_infused_ml']:g}"]
         elif entry.type == "infusion_paused":
-            stops += 1
-            assert message is not None and "MDC_EVT_PUMP_DELIV_STOP" in message.to_er7()
-        elif entry.type == "rate_changed":
-            rate_changes += 1
-            assert message is not None and message.msh.msh_9.to_er7() == "ORU^R01^ORU_R01"
-            assert _obx(message)["157784"] == [(f"{entry.payload['rate_ml_h']:g}", "265266")]
-        else:
-            assert message is None or entry.type in ("reaction_recorded", "infusion_resumed")
-    assert starts == 6 and completes == 4 and stops == 1 and rate_changes > 10
+            counts["pause"] += 1
+            assert "MDC_EVT_PUMP_DELIV_STOP" in by_control[control]
+        elif entry.type == "rate_changed" and f"{control}.1" in by_control:
+            counts["rate"] += 1
+            stop, start = _obx(by_control[f"{control}.1"]), _obx(by_control[f"{control}.2"])
+            assert stop["MDC_DEV_PUMP_CURRENT_DELIVERY_STATUS"] == ["^pump-delivery-status-transitioning"]
+            assert start["MDC_FLOW_FLUID_PUMP_CURRENT"] == [f"{entry.payload['rate_ml_h']:g}"]
+        elif entry.type.startswith("alarm_"):
+            counts["alarm"] += 1
+            assert "|ORU^R40^ORU_R40|" in by_control[control]
+    assert counts["start"] == 6 and counts["complete"] == 4 and counts["pause"] >= 1
+    assert counts["rate"] > 10 and counts["alarm"] == 3
     # Patient identity survives HL7 escaping and UTF-8.
     pids = [m.oru_r01_patient_result.oru_r01_patient.pid for m in parsed]
     chair_one = [pid for pid in pids if pid.pid_5.to_er7() == "ÉÖ^^^^^^U"]
     assert chair_one and all(pid.pid_3.cx_1.value == "MRN-ü001" for pid in chair_one)
+    # The file: each segment ended by CR, nothing between messages.
+    raw = out.read_bytes()
+    assert b"\n" not in raw and raw.endswith(b"\r") and raw.count(b"MSH|") == len(texts)
 
 
 class Listener:
     """A bounded MLLP receiver on 127.0.0.1: answers each message with `reply(control_id)`."""
 
-    def __init__(self, reply: Callable[[str], str | None], limit: int = 1000) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, reply: Callable[[str], str | None], limit: int = 1000, port: int = 0) -> None:
+        self.server = socket.create_server(("127.0.0.1", port))
         self.server.settimeout(10)
         self.port = self.server.getsockname()[1]
         self.received: list[str] = []
@@ -145,8 +151,8 @@ def ack(code: str, text: str = "") -> Callable[[str], str]:
 def listener_factory() -> Iterator[Callable[..., Listener]]:
     made: list[Listener] = []
 
-    def make(reply: Callable[[str], str | None], limit: int = 1000) -> Listener:
-        made.append(Listener(reply, limit))
+    def make(reply: Callable[[str], str | None], limit: int = 1000, port: int = 0) -> Listener:
+        made.append(Listener(reply, limit, port))
         return made[-1]
 
     yield make
@@ -215,3 +221,39 @@ def test_mllp_connection_refused_is_reported(simulated: SimulatedShift) -> None:
         port = probe.getsockname()[1]
     with pytest.raises(MllpError, match="cannot connect to the HL7 receiver"):
         run_export(_request(simulated, port, None))
+
+
+def test_mllp_frames_end_the_last_segment_with_cr_and_a_rerun_resumes(
+    simulated: SimulatedShift, listener_factory: Callable[..., Listener]
+) -> None:
+    calls: list[str] = []
+
+    def refuse_the_fourth(control: str) -> str:
+        calls.append(control)
+        return ack("AA")(control) if len(calls) <= 3 else ack("AE", "engine busy")(control)
+
+    first = listener_factory(refuse_the_fourth)
+    with pytest.raises(MllpError) as info:
+        run_export(_request(simulated, first.port, None))
+    assert info.value.accepted == 3
+    assert all(text.endswith("\r") for text in first.received)  # ...<CR><FS><CR> on the wire
+    first.close()  # the engine restarts on the same address
+    second = listener_factory(ack("AA"), port=first.port)
+    result = run_export(_request(simulated, second.port, None))
+    assert result.resumed == 3 and result.sent == result.items - 3
+    sent_again = [text.split("\r")[0].split("|")[9] for text in second.received]
+    assert sent_again[0] == calls[3]  # the refused message comes first; the accepted ones are not resent
+    assert not set(sent_again) & set(calls[:3])
+
+
+def test_mllp_receiver_dropping_the_connection_then_a_rerun_resumes(
+    simulated: SimulatedShift, listener_factory: Callable[..., Listener]
+) -> None:
+    dropping = listener_factory(ack("AA"), limit=2)  # acknowledges two, then hangs up
+    with pytest.raises(MllpError, match="2 accepted before it") as info:
+        run_export(_request(simulated, dropping.port, None))
+    assert info.value.accepted == 2
+    dropping.close()
+    again = listener_factory(ack("AA"), port=dropping.port)
+    result = run_export(_request(simulated, again.port, None))
+    assert result.resumed == 2 and result.sent == result.items - 2 == len(again.received)

@@ -65,3 +65,70 @@ def test_pdf_names_every_session_reaction_and_rate_change(
     assert "(open)" in text  # the last visit is still infusing at the end of the range
     assert "Grade 1 Grade 2 Grade 3 Grade 4 Total 0 1 2 0 3" in pages[0]
     assert "RN Okafor" in pages[0] and "high 1 1 40 s" in pages[0]
+
+
+def test_every_page_names_its_chair_and_patient_and_each_session_has_signatures(
+    simulated: SimulatedShift, tmp_path: Path
+) -> None:
+    out = tmp_path / "shift.pdf"
+    run_export(ExportRequest(simulated.db_path, simulated.export_range, "pdf", out, local=simulated.local))
+    _, pages = _text(out)
+    states = [ChairState.replay(s, simulated.journal.events(s)) for s in simulated.result.session_ids]
+    owners = {s.session_id: f"{s.chair} | patient {s.patient_initials}, MRN {s.patient_mrn}" for s in states}
+    current = None
+    for number, page in enumerate(pages, start=1):
+        found = [sid for sid in owners if sid in page]
+        current = found[0] if found else current
+        if current is None:
+            assert "handover and summary" in page, number  # the first pages: handover and summary
+        else:
+            assert page.startswith(owners[current]), (number, page[:120])
+    text = " ".join(pages)
+    assert text.count("Role Name Signature Date and time Nurse") == len(states)
+    assert text.count("Charge nurse") >= len(states)
+
+
+def test_first_page_says_per_chair_what_is_due(simulated: SimulatedShift, tmp_path: Path) -> None:
+    out = tmp_path / "shift.pdf"
+    run_export(ExportRequest(simulated.db_path, simulated.export_range, "pdf", out, local=simulated.local))
+    _, pages = _text(out)
+    first = pages[0]
+    assert "Handover: what is due per chair" in first
+    assert "Chair Patient Phase Next step Observation ends Bag use by Open alarms Nurse" in first
+    # Chair 4's second visit is still infusing when the range ends: its next step and nurse are shown.
+    assert re.search(
+        r"Chair 4 JK / MRN-006 Infusing (rate \d+ mL/h at|infusion ends about) \d\d:\d\d", first
+    ), first
+    assert "RN Lindqvist" in first
+    assert "Chair 1 - free (discharged" in first
+
+
+def test_rate_chart_draws_what_the_pump_delivered() -> None:
+    """Zero while the pump reports its programmed rate but is stopped (paused, alarming)."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.domain.events import Event, EventType
+    from app.export.model import SessionLog, TelemetrySample
+    from app.export.pdf import _pump_steps
+
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    state = ChairState("s", infusion_started_at=start)
+    samples = [
+        TelemetrySample(start + timedelta(minutes=m), 40.0, float(m), s)
+        for m, s in ((0, "infusing"), (10, "paused"), (20, "alarm"), (30, "infusing"), (40, "kvo"))
+    ]
+    log = SessionLog("s", state, [], 0, samples)
+    assert _pump_steps(state, log) == [(0.0, 40.0), (10.0, 0.0), (20.0, 0.0), (30.0, 40.0), (40.0, 40.0)]
+    events = (
+        Event(EventType.INFUSION_STARTED, start, "RN", {"rate_ml_h": 40}),
+        Event(EventType.INFUSION_PAUSED, start + timedelta(minutes=10), "RN", {}),
+        Event(EventType.RATE_CHANGED, start + timedelta(minutes=12), "RN", {"rate_ml_h": 80}),
+        Event(EventType.INFUSION_RESUMED, start + timedelta(minutes=15), "RN", {}),
+    )
+    journal_only = ChairState("s", infusion_started_at=start, events=events)
+    assert _pump_steps(journal_only, SessionLog("s", journal_only, [], 0)) == [
+        (0.0, 40.0),
+        (10.0, 0.0),
+        (12.0, 0.0),
+        (15.0, 80.0),
+    ]

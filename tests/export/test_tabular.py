@@ -67,3 +67,39 @@ def test_json_holds_the_same_events_and_the_digest(simulated: SimulatedShift, tm
     assert document["seal"]["digest"] == range_digest(entries)
     assert document["timezone"] == "Europe/Zurich"
     assert "ÉÖ" in out.read_text(encoding="utf-8")
+
+
+def test_csv_guards_formula_cells_and_verify_knows_the_guard(
+    floor: object, clock: object, journal: object, chair_script: object, tmp_path: Path
+) -> None:
+    """OWASP CSV injection: a cell starting with = + - @ TAB or CR gets a leading apostrophe."""
+    from datetime import UTC
+    from datetime import datetime as dt
+
+    from app.cli import main
+    from app.domain.commands import AddNote
+    from app.export.shifts import ExportRange, LocalTime
+    from app.export.tabular import read_csv_rows
+
+    from ..conftest import ChairScript
+
+    assert isinstance(chair_script, ChairScript)
+    chair_script.check_in(patient_initials="+AB", patient_mrn='=HYPERLINK("http://x","y")')
+    for actor in ("@SUM(1)", "-2+3", "\tcmd", "'quoted"):
+        chair_script.floor.execute(chair_script.session_id, AddNote("n"), actor)
+    out = tmp_path / "guarded.csv"
+    since = dt(2026, 1, 5, 0, 0, tzinfo=UTC)
+    export_range = ExportRange(since, since + timedelta(days=1), "day")
+    run_export(
+        ExportRequest(chair_script.floor.journal.path, export_range, "csv", out, local=LocalTime.named("UTC"))
+    )
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        raw = [dict(zip(COLUMNS, row, strict=True)) for row in list(csv.reader(handle))[1:]]
+    assert raw[0]["patient_mrn"] == '\'=HYPERLINK("http://x","y")'
+    assert raw[0]["patient_initials"] == "'+AB"
+    assert [r["actor"] for r in raw[1:]] == ["'@SUM(1)", "'-2+3", "'\tcmd", "''quoted"]
+    for row in raw:
+        assert all(not cell or cell[0] not in "=+-@\t\r" for cell in row.values())
+    assert read_csv_rows(out)[1][COLUMNS.index("actor")] == "@SUM(1)"  # the guard comes off on reading
+    chair_script.floor.journal.close()
+    assert main(["verify", "--db", str(chair_script.floor.journal.path), "--export", str(out)]) == 0

@@ -150,3 +150,189 @@ def test_empty_shift_exports_cleanly_in_every_format(simulated: SimulatedShift, 
     text = pypdf.PdfReader(str(tmp_path / "empty.pdf")).pages[0].extract_text()
     assert "No journal entries were recorded in this range." in " ".join(text.split())
     assert (tmp_path / "empty.csv").read_text(encoding="utf-8-sig").count("\n") == 1
+
+
+def _rehash_manifest(export: Path) -> None:
+    """What a careful forger does after editing an export: recompute the sidecar's SHA-256."""
+    from app.export.manifest import file_sha256
+
+    manifest = manifest_path(export)
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    document["file_sha256"] = file_sha256(export)
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+
+
+def _verify(sim: SimulatedShift, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["verify", "--db", str(sim.db_path), "--export", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_hl7_content_is_checked_message_by_message(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "shift.hl7"
+    assert _export(simulated, shifts_toml, "hl7", out, "--shift", "2026-01-05/day") == 0
+    original = out.read_bytes()
+    assert _verify(simulated, out, capsys)[0] == 0
+    # An OBX rate changed from 40 to 400, the sidecar's SHA-256 recomputed.
+    edited = original.replace(b"|1.1.2.4|40|", b"|1.1.2.4|400|", 1)
+    assert edited != original
+    out.write_bytes(edited)
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1
+    assert "was edited: OBX-5 of segment" in text and "the file has '400', the journal gives '40'" in text
+    # A deleted message.
+    messages = original.split(b"MSH|")
+    out.write_bytes(b"MSH|".join(messages[:5] + messages[6:]))
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and "is missing from the file (deleted)" in text
+    # Two messages swapped.
+    out.write_bytes(b"MSH|".join([*messages[:5], messages[6], messages[5], *messages[7:]]))
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and "messages are out of order: message 5 of the file" in text
+
+
+def test_pdf_content_is_checked_page_by_page(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pypdf
+
+    out = tmp_path / "shift.pdf"
+    assert _export(simulated, shifts_toml, "pdf", out, "--shift", "2026-01-05/day") == 0
+    assert _verify(simulated, out, capsys)[0] == 0
+    reader = pypdf.PdfReader(str(out))
+    total = len(reader.pages)
+    assert total >= 8
+    writer = pypdf.PdfWriter(clone_from=reader)
+    for index in range(6, 2, -1):  # remove pages 4-7 (index 3-6)
+        del writer.pages[index]
+    with out.open("wb") as handle:
+        writer.write(handle)
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and f"pages 4-7 of the export are missing (the file has {total - 4} of {total})" in text
+    # Without its manifest the PDF still carries what is needed to lay it out again.
+    manifest_path(out).unlink()
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and "pages 4-7 of the export are missing" in text
+
+
+def test_an_export_verifies_the_same_in_another_time_zone(simulated: SimulatedShift, tmp_path: Path) -> None:
+    """Exported on a computer in Zurich (no zone configured: the computer's own), verified in UTC."""
+    import os
+    import subprocess
+    import sys
+
+    simulated.journal.close()
+    shifts = tmp_path / "shifts-no-zone.toml"
+    shifts.write_text('[[shifts]]\nname = "day"\nstart = "07:00"\nend = "19:00"\n', encoding="utf-8")
+    for fmt in ("csv", "hl7", "pdf"):
+        out = tmp_path / f"zone.{fmt}"
+        base = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        exported = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "export",
+                "--db",
+                str(simulated.db_path),
+                "--shifts",
+                str(shifts),
+                "--format",
+                fmt,
+                "-o",
+                str(out),
+                "--shift",
+                "2026-01-05/day",
+            ],
+            env={**base, "TZ": "Europe/Zurich"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert exported.returncode == 0, exported.stderr
+        document = json.loads(manifest_path(out).read_text(encoding="utf-8"))
+        assert document["timezone"] == "Europe/Zurich" and document["utc_offsets"] == ["+01:00"]
+        verified = subprocess.run(
+            [sys.executable, "-m", "app", "verify", "--db", str(simulated.db_path), "--export", str(out)],
+            env={**base, "TZ": "UTC"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert verified.returncode == 0, verified.stderr
+
+
+def test_csv_deleted_and_reordered_rows_are_named(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "shift.csv"
+    assert _export(simulated, shifts_toml, "csv", out, "--shift", "2026-01-05/day") == 0
+    lines = out.read_bytes().split(b"\r\n")
+    deleted_position = lines[8].split(b",", 1)[0].decode()
+    out.write_bytes(b"\r\n".join(lines[:8] + lines[9:]))
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and f"journal entries {deleted_position} are missing (deleted rows)" in text
+    out.write_bytes(b"\r\n".join([*lines[:8], lines[9], lines[8], *lines[10:]]))
+    _rehash_manifest(out)
+    code, text = _verify(simulated, out, capsys)
+    assert code == 1 and "row 8 of the CSV is journal entry" in text and "(rows reordered)" in text
+
+
+def _station_file(tmp_path: Path, hl7: str) -> Path:
+    path = tmp_path / "station.toml"
+    path.write_text(
+        '[station]\nname = "Pod A"\ndisplay_tz = "Europe/Zurich"\n\n[[chairs]]\nname = "Chair 1"\n\n' + hl7,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_hl7_identities_come_from_the_station_file(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The production path: `chairside export` reads [hl7] of the station configuration."""
+    station = _station_file(
+        tmp_path,
+        '[hl7]\nfacility = "KSB"\nassigning_authority = "KSB-PID"\nstation_eui64 = "00-12-21-00-00-00-00-0A"\n'
+        'sample_interval_min = 30\n[hl7.pump_eui64]\n"Chair 1" = "001221000000000B"\n',
+    )
+    out = tmp_path / "shift.hl7"
+    args = ("--shift", "2026-01-05/day", "--config", str(station))
+    assert _export(simulated, shifts_toml, "hl7", out, *args) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("MSH|^~\\&|Pod A^001221000000000A^EUI-64|KSB|")
+    assert "^^^KSB-PID^MR|" in text and "Chair 1^^001221000000000B^EUI-64" in text
+    assert _verify(simulated, out, capsys)[0] == 0  # verify rebuilds with the recorded settings
+    bad = _station_file(tmp_path, '[hl7]\nstation_eui64 = "not-an-eui"\n')
+    code = _export(simulated, shifts_toml, "hl7", out, "--shift", "2026-01-05/day", "--config", str(bad))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "[hl7] 'not-an-eui' is not an EUI-64" in err
+
+
+def test_exports_still_verify_after_their_readings_are_compacted(
+    simulated: SimulatedShift, shifts_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Compaction (app.store.telemetry.compact) thins closed sessions' readings; HL7 and PDF are built
+    from the readings compaction keeps, so they verify the same before and after."""
+    from datetime import UTC, datetime
+
+    from app.store.telemetry import compact
+
+    outs = [tmp_path / f"shift.{fmt}" for fmt in ("hl7", "pdf")]
+    for out in outs:
+        assert _export(simulated, shifts_toml, out.suffix[1:], out, "--shift", "2026-01-05/day") == 0
+    conn = sqlite3.connect(simulated.db_path)
+    result = compact(conn, datetime(2026, 1, 6, tzinfo=UTC))
+    conn.close()
+    assert result.readings_deleted > 100
+    for out in outs:
+        code, text = _verify(simulated, out, capsys)
+        assert code == 0, text

@@ -167,7 +167,6 @@ def test_a_full_disk_is_a_high_alarm_until_storage_returns_and_the_demo_timer_ne
     controller = FloorController(floor, 2, clock, tick_ms=20)
     demo = Demo(floor, clock, chairs=2, chair_names=[c.name for c in controller.chairs])
     controller.add_tick_hook(lambda _now: demo.advance(clock.advance(minutes=1)))  # a minute per tick
-    _fill_the_disk(floor.journal.conn)
     chair = controller.chair(1)
 
     def storage_alarm() -> list[object]:
@@ -175,6 +174,10 @@ def test_a_full_disk_is_a_high_alarm_until_storage_returns_and_the_demo_timer_ne
 
     with caplog.at_level(logging.INFO):
         controller.start()  # the real timer: the demo's entries soon need a page the file cannot have
+        # the disk fills once chair 1 has a session (a check-in carries its whole protocol definition,
+        # sources and all: it would not fit in the last free bytes)
+        qtbot.waitUntil(lambda: chair.state is not None, timeout=10_000)
+        _fill_the_disk(floor.journal.conn)
         qtbot.waitUntil(lambda: bool(storage_alarm()), timeout=10_000)
         (alarm,) = storage_alarm()
         assert alarm.priority is Priority.HIGH  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from app.chairs import FloorController
 from app.domain.alarms import Priority
 from app.domain.clock import ManualClock
-from app.domain.commands import GivePremedication, RecordScreening, StartInfusion
+from app.domain.commands import GivePremedication, Override, RecordScreening, RecordVitals, StartInfusion
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
 from app.station.sound import load_alarm_sounds
@@ -62,9 +62,10 @@ def _station(
     chair.check_in(check_in_command(chair.name, clock))
     state = chair.state
     assert state is not None and state.protocol is not None
+    chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline, before the start
     chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
     for premed in state.protocol.premedications:
-        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+        chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     clock.advance(minutes=31)
     chair.execute(StartInfusion())
     pump.program(40, 500)
@@ -243,13 +244,17 @@ def _expired_bag_on_chair_1(db_path: Path, library: ProtocolLibrary) -> None:
             type(command)(**{**command.__dict__, "bag_prepared_at": clock.now() - timedelta(hours=7)}), "AB"
         )
         protocol = state.require_protocol()
+        floor.execute(state.session_id, RecordVitals({"systolic_mmhg": 124}), "AB")  # baseline
         floor.execute(
             state.session_id, RecordScreening({i.id: i.acceptable_answer for i in protocol.screening}), "AB"
         )
         for premed in protocol.premedications:
-            floor.execute(state.session_id, GivePremedication(premed.drug, premed.dose, premed.route), "AB")
+            given = GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route)
+            floor.execute(state.session_id, given, "AB")
         clock.advance(minutes=31)
-        floor.execute(state.session_id, StartInfusion(), "AB")
+        # the bag ends before the infusion would (a start guard since issue 10): started with an override
+        late = Override("AB", "replacement bag ordered")
+        floor.execute(state.session_id, StartInfusion(override=late), "AB")
 
 
 def test_the_station_started_from_the_command_line_sounds_its_alarms(

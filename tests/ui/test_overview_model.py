@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from app.chairs import FloorController
 from app.domain.clock import ManualClock
-from app.domain.commands import GivePremedication, RecordScreening, StartInfusion
+from app.domain.commands import GivePremedication, RecordScreening, RecordVitals, StartInfusion
 from app.domain.phase import Phase
 from app.floor import Floor
 from app.ui.overview import ChairTableModel, Column, OverviewWidget, PhaseRole
@@ -37,9 +37,10 @@ def test_rows_follow_the_workflow(qtbot: QtBot, floor: Floor, clock: ManualClock
     assert model.data(model.index(1, Column.PATIENT)) == "JD"
     state = chair.state
     assert state is not None and state.protocol is not None
+    chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline, before the start
     chair.execute(RecordScreening({i.id: i.acceptable_answer for i in state.protocol.screening}))
     for premed in state.protocol.premedications:
-        chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+        chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
     clock.advance(minutes=31)
     chair.execute(StartInfusion())
     assert model.data(phase) == "▶ Infusing"

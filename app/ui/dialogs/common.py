@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtCore import QDateTime, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QDateTimeEdit,
     QDialog,
     QFormLayout,
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +36,29 @@ class FormError(ValueError):
     """Something in the form the nurse must fix before anything is sent."""
 
 
+class _FormScroll(QScrollArea):
+    """The form scrolls only when the screen is too short for it (a 1366x768 station, with a refusal
+    and the override fields shown below it); otherwise it takes its full height."""
+
+    RESERVED_PX = 300  # heading, refusal panel with its override fields, buttons
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+
+    def sizeHint(self) -> QSize:
+        widget = self.widget()
+        if widget is None:
+            return super().sizeHint()
+        hint = widget.sizeHint()
+        screen = self.screen()
+        room = screen.availableGeometry().height() - self.RESERVED_PX if screen is not None else hint.height()
+        height = max(240, min(hint.height(), room))
+        extra = self.verticalScrollBar().sizeHint().width() if height < hint.height() else 0
+        return QSize(hint.width() + extra, height)
+
+
 class CommandDialog(QDialog):
     """Subclasses lay out their form in `self.form_area` and implement `build_commands`."""
 
@@ -45,6 +71,7 @@ class CommandDialog(QDialog):
         super().__init__(parent)
         self.chair = chair
         self.result_state: ChairState | None = None
+        self._focus_placed = False
         self.setWindowTitle(f"{chair.name}: {self.title}")
         self.setObjectName("commandDialog")
         self.setMinimumWidth(640)
@@ -53,7 +80,9 @@ class CommandDialog(QDialog):
         heading.setObjectName("dialogHeading")
         outer.addWidget(heading)
         self.form_area = QWidget()
-        outer.addWidget(self.form_area, 1)
+        self.form_scroll = _FormScroll()
+        self.form_scroll.setWidget(self.form_area)
+        outer.addWidget(self.form_scroll, 1)
 
         self.refusal = QFrame()
         self.refusal.setObjectName("refusal")
@@ -89,11 +118,48 @@ class CommandDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self.save_button = QPushButton(self.save_text)
         self.save_button.setObjectName("primaryButton")
-        self.save_button.setDefault(True)
+        # Enter never submits a form: a barcode scanner ends every scan with it (issue 10, point 14).
+        # It moves to the next field; only a click (or Enter on a focused button) records.
+        for button in (self.cancel_button, self.save_button, self.override_button, self.override_save):
+            button.setAutoDefault(False)
+            button.setDefault(False)
         self.save_button.clicked.connect(self.save)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.save_button)
         outer.addLayout(buttons)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Use the screen's height (Qt opens a window at most 2/3 of it): on a 768-pixel station the
+        form scrolls only if it must."""
+        super().showEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow (never shrink) towards the content's height, within the screen."""
+        screen = self.screen()
+        if screen is None or not self.isVisible():
+            return
+        height = min(self.sizeHint().height(), screen.availableGeometry().height() - 60)
+        if self.height() < height:
+            self.resize(self.width(), height)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            focus = self.focusWidget()
+            if self._focus_placed:  # the field's own Enter handler chose where to go next
+                self._focus_placed = False
+            elif isinstance(focus, QAbstractButton) and focus.isEnabled():
+                focus.click()
+            else:
+                self.focusNextChild()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def focus_next_on(self, widget: QWidget) -> None:
+        """Move on to `widget` from a field's Enter handler (instead of the next field in tab order)."""
+        widget.setFocus()
+        self._focus_placed = True
 
     # -- for subclasses ------------------------------------------------------------------------------
 
@@ -111,10 +177,12 @@ class CommandDialog(QDialog):
         self.override_button.setVisible(overridable)
         if not overridable:
             self.override_box.hide()
+        self._fit_height()
 
     def show_override(self) -> None:
         self.override_box.show()
         self.override_button.hide()
+        self._fit_height()
         if not self.override_by.text():
             self.override_by.setText(self.chair.floor.nurse)
         self.override_reason.setFocus()

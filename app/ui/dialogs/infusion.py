@@ -17,8 +17,9 @@ from app.domain.commands import (
     ResumeInfusion,
     StartInfusion,
 )
+from app.domain.decide import start_failures
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
-from app.ui.status import hhmm, rate_text
+from app.ui.status import dose_rate_text, hhmm, rate_text
 
 
 class StartInfusionDialog(CommandDialog):
@@ -32,7 +33,7 @@ class StartInfusionDialog(CommandDialog):
         protocol = state.require_protocol()
         form = QFormLayout(self.form_area)
         info = QLabel(
-            f"Set the pump to <b>{rate_text(protocol.steps[0].rate_ml_h)}</b>, "
+            f"Set the pump to <b>{dose_rate_text(state, state.steps[0].rate_ml_h)}</b>, "
             f"VTBI {state.bag.volume_ml if state.bag else protocol.bag_volume_ml:g} mL, and start it."
         )
         info.setWordWrap(True)
@@ -42,6 +43,11 @@ class StartInfusionDialog(CommandDialog):
             form.addRow("Premedication lead time over at", QLabel(hhmm(ready)))
         self.at = datetime_edit(chair.now())
         form.addRow("Started at", self.at)
+        # What the guard would refuse now, said before the nurse tries (with the override path)
+        failures = start_failures(state, chair.now(), chair.floor.floor.display_tz)
+        if failures:
+            reasons = "\n".join(f"• {f.message}" for f in failures)
+            self.show_problem(f"⚠ Not yet:\n{reasons}", overridable=True)
 
     def build_commands(self, override: Override | None) -> list[Command]:
         return [StartInfusion(edited_datetime(self.at), override)]
@@ -100,7 +106,7 @@ class ResumeDialog(CommandDialog):
         if stop is not None:
             text = (
                 f"Restart only when ALL symptoms of the grade {stop.grade} reaction have resolved, at "
-                f"<b>{rate_text(stop.restart_rate_ml_h)}</b> (half the rate at onset)."
+                f"<b>{dose_rate_text(state, stop.restart_rate_ml_h)}</b> (half the rate at onset)."
             )
         else:
             text = (

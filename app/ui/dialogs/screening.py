@@ -16,8 +16,25 @@ from PySide6.QtWidgets import (
 
 from app.chairs import ChairController
 from app.domain.commands import Command, Override, RecordScreening, RecordVitals
+from app.domain.protocol import ScreeningItem, ScreeningOutcome
 from app.ui.dialogs.common import CommandDialog, FormError
 from app.ui.dialogs.vitals import VitalsForm
+
+
+def short_source(source: str) -> str:
+    """The first words of a source (the whole text is the tooltip)."""
+    head = source.split(":")[0].split(";")[0].strip() or "not given"
+    return head if len(head) <= 70 else head[:67] + "…"
+
+
+def _consequence(item: ScreeningItem) -> str:
+    answer = "no" if item.acceptable_answer else "yes"
+    what = {
+        ScreeningOutcome.DELAY: "delay",
+        ScreeningOutcome.CONTRAINDICATION: "do not give",
+        ScreeningOutcome.REFER: f"only under a {item.refer_to or 'specialist'}'s guidance",
+    }[item.if_not]
+    return f"if {answer}: {what}"
 
 
 class ScreeningDialog(CommandDialog):
@@ -31,11 +48,18 @@ class ScreeningDialog(CommandDialog):
         layout = QVBoxLayout(self.form_area)
         grid = QGridLayout()
         self.groups: dict[str, QButtonGroup] = {}
+        self.sources: dict[str, QLabel] = {}
         self.yes: dict[str, QRadioButton] = {}
         self.no: dict[str, QRadioButton] = {}
         for row, item in enumerate(self.items):
-            question = QLabel(item.question)
+            # each item from the protocol file, with where it comes from (full source as the tooltip)
+            question = QLabel(
+                f"{item.question}<br><span style='font-size:11pt; color:#3c4148'>"
+                f"{_consequence(item)} · source: {short_source(item.source)}</span>"
+            )
             question.setWordWrap(True)
+            question.setToolTip(item.source)
+            self.sources[item.id] = question
             grid.addWidget(question, row, 0)
             yes, no = QRadioButton("Yes"), QRadioButton("No")
             group = QButtonGroup(self)

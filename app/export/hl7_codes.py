@@ -1,0 +1,130 @@
+"""The coded terms the HL7 export uses, in one place (docs/hl7.md lists them with their sources).
+
+ISO/IEEE 11073-10101 (MDC) codes are `partition * 65536 + term code`. Where RTMMS / the IHE PCD texts
+give a code, it is used. Where the IPEC supplement still publishes "0" (pending), a code from the
+private range 0xF000-0xFFFF *of the term's own partition* is used, so that routing on OBX-3.1 / OBX-5.1
+can tell every term apart (a receiver must be told of these: see docs/hl7.md). When RTMMS assigns a
+code, change it here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARTITION_OBJECT = 1  # MDC_PART_OBJ: objects, attributes
+PARTITION_SCADA = 2  # MDC_PART_SCADA: measurements, pump settings
+PARTITION_EVENT = 3  # MDC_PART_EVT: events
+PRIVATE_FIRST = 0xF000
+
+
+def private_code(partition: int, offset: int) -> int:
+    """A code from the private range (0xF000-0xFFFF) of an MDC partition."""
+    if not 0 <= offset <= 0x0FFF:
+        raise ValueError("private offset out of range")
+    return partition * 65536 + PRIVATE_FIRST + offset
+
+
+@dataclass(frozen=True)
+class Mdc:
+    code: int
+    ref_id: str
+
+    @property
+    def cwe(self) -> str:
+        return f"{self.code}^{self.ref_id}^MDC"
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: int
+    ref_id: str
+    ucum: str
+
+    @property
+    def cwe(self) -> str:
+        return f"{self.code}^{self.ref_id}^MDC^{self.ucum}^{self.ucum}^UCUM"
+
+
+# --- Pump: codes published in RTMMS / the IHE PCD texts (reference/pump-protocols.md, IPEC sample)
+MDC_DEV_PUMP_INFUS_LVP_MDS = Mdc(70049, "MDC_DEV_PUMP_INFUS_LVP_MDS")
+MDC_DEV_PUMP_INFUS_LVP_VMD = Mdc(70050, "MDC_DEV_PUMP_INFUS_LVP_VMD")
+MDC_FLOW_FLUID_PUMP = Mdc(157784, "MDC_FLOW_FLUID_PUMP")
+MDC_VOL_FLUID_TBI = Mdc(157884, "MDC_VOL_FLUID_TBI")
+MDC_VOL_FLUID_DELIV_TOTAL = Mdc(157993, "MDC_VOL_FLUID_DELIV_TOTAL")
+MDC_VOL_FLUID_TBI_REMAIN = Mdc(157872, "MDC_VOL_FLUID_TBI_REMAIN")
+MDC_TIME_PD_REMAIN = Mdc(157916, "MDC_TIME_PD_REMAIN")
+MDC_PUMP_INFUSING_STATUS = Mdc(184519, "MDC_PUMP_INFUSING_STATUS")
+MDC_DRUG_NAME_LABEL = Mdc(184514, "MDC_DRUG_NAME_LABEL")
+MDC_EVT_PUMP_DELIV_START = Mdc(197288, "MDC_EVT_PUMP_DELIV_START")
+
+# --- Pump: published as "0" (pending) in the IPEC supplement: private codes of their partition
+MDC_EVT_PUMP_DELIV_STOP = Mdc(private_code(PARTITION_EVENT, 1), "MDC_EVT_PUMP_DELIV_STOP")
+MDC_EVT_PUMP_DELIV_COMP = Mdc(private_code(PARTITION_EVENT, 2), "MDC_EVT_PUMP_DELIV_COMP")
+MDC_ATTR_EVT_COND = Mdc(private_code(PARTITION_OBJECT, 1), "MDC_ATTR_EVT_COND")
+MDC_ATTR_EVT_SOURCE = Mdc(private_code(PARTITION_OBJECT, 2), "MDC_ATTR_EVT_SOURCE")
+MDC_DEV_PUMP_DELIVERY_INFO = Mdc(private_code(PARTITION_OBJECT, 3), "MDC_DEV_PUMP_DELIVERY_INFO")
+MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY = Mdc(
+    private_code(PARTITION_OBJECT, 4), "MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY"
+)
+MDC_FLOW_FLUID_PUMP_CURRENT = Mdc(private_code(PARTITION_SCADA, 1), "MDC_FLOW_FLUID_PUMP_CURRENT")
+MDC_DEV_PUMP_ACTIVE_SOURCES = Mdc(private_code(PARTITION_SCADA, 2), "MDC_DEV_PUMP_ACTIVE_SOURCES")
+MDC_DEV_PUMP_CURRENT_DELIVERY_STATUS = Mdc(
+    private_code(PARTITION_SCADA, 3), "MDC_DEV_PUMP_CURRENT_DELIVERY_STATUS"
+)
+MDC_DEV_PUMP_PROGRAM_DELIVERY_MODE = Mdc(
+    private_code(PARTITION_SCADA, 4), "MDC_DEV_PUMP_PROGRAM_DELIVERY_MODE"
+)
+MDC_DEV_PUMP_NOT_DELIVERING_REASON = Mdc(
+    private_code(PARTITION_SCADA, 5), "MDC_DEV_PUMP_NOT_DELIVERING_REASON"
+)
+MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL = Mdc(private_code(PARTITION_SCADA, 6), "MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL")
+
+# --- Alarms (IHE PCD ACM, PCD TF-2 Report Alert [PCD-04])
+MDC_EVT_ALARM = Mdc(196616, "MDC_EVT_ALARM")
+MDC_EVT_FLUID_LINE_OCCL = Mdc(196940, "MDC_EVT_FLUID_LINE_OCCL")
+MDC_ATTR_ALERT_SOURCE = Mdc(68480, "MDC_ATTR_ALERT_SOURCE")
+MDC_ATTR_EVENT_PHASE = Mdc(68481, "MDC_ATTR_EVENT_PHASE")
+MDC_ATTR_ALARM_STATE = Mdc(68482, "MDC_ATTR_ALARM_STATE")
+MDC_ATTR_ALARM_INACTIVATION_STATE = Mdc(68483, "MDC_ATTR_ALARM_INACTIVATION_STATE")
+MDC_ATTR_ALARM_PRIORITY = Mdc(68484, "MDC_ATTR_ALARM_PRIORITY")
+MDC_ATTR_ALERT_TYPE = Mdc(68485, "MDC_ATTR_ALERT_TYPE")
+
+# Alarm rules (app.domain.alarms) with an MDC event of their own; the rest report MDC_EVT_ALARM.
+ALARM_EVENTS = {"pump_occlusion": MDC_EVT_FLUID_LINE_OCCL}
+ALARM_PRIORITY = {"high": "PH", "medium": "PM", "low": "PL"}
+
+# --- Vital signs (manual, non-invasive)
+MDC_PRESS_BLD_NONINV_SYS = Mdc(150021, "MDC_PRESS_BLD_NONINV_SYS")
+MDC_PRESS_BLD_NONINV_DIA = Mdc(150022, "MDC_PRESS_BLD_NONINV_DIA")
+MDC_PULS_RATE_NON_INV = Mdc(149546, "MDC_PULS_RATE_NON_INV")
+MDC_RESP_RATE = Mdc(151562, "MDC_RESP_RATE")
+MDC_PULS_OXIM_SAT_O2 = Mdc(150456, "MDC_PULS_OXIM_SAT_O2")
+MDC_TEMP_BODY = Mdc(150364, "MDC_TEMP_BODY")
+
+UNIT_ML_H = Unit(265266, "MDC_DIM_MILLI_L_PER_HR", "mL/h")
+UNIT_ML = Unit(263762, "MDC_DIM_MILLI_L", "mL")
+UNIT_MIN = Unit(264352, "MDC_DIM_MIN", "min")
+UNIT_MMHG = Unit(266016, "MDC_DIM_MMHG", "mm[Hg]")
+UNIT_BEATS_MIN = Unit(264864, "MDC_DIM_BEAT_PER_MIN", "{beat}/min")
+UNIT_RESP_MIN = Unit(264928, "MDC_DIM_RESP_PER_MIN", "{resp}/min")
+UNIT_PERCENT = Unit(262688, "MDC_DIM_PERCENT", "%")
+UNIT_DEG_C = Unit(268192, "MDC_DIM_DEGC", "Cel")
+
+# journal vital-sign key -> (term, unit)
+VITAL_SIGNS: dict[str, tuple[Mdc, Unit]] = {
+    "systolic_mmhg": (MDC_PRESS_BLD_NONINV_SYS, UNIT_MMHG),
+    "diastolic_mmhg": (MDC_PRESS_BLD_NONINV_DIA, UNIT_MMHG),
+    "heart_rate_bpm": (MDC_PULS_RATE_NON_INV, UNIT_BEATS_MIN),
+    "respiratory_rate_per_min": (MDC_RESP_RATE, UNIT_RESP_MIN),
+    "spo2_percent": (MDC_PULS_OXIM_SAT_O2, UNIT_PERCENT),
+    "temperature_c": (MDC_TEMP_BODY, UNIT_DEG_C),
+}
+
+# --- Local (non-MDC) codes, coding system "L" (HL7 table 0396: locally defined)
+INFUSION_REACTION = "INFRXN^Infusion-related reaction^L"
+PCD01_SERVICE = "182777000^monitoring of patient^SNOMED-CT"
+ALARM_SERVICE = MDC_EVT_ALARM.cwe
+
+PCD10_PROFILE = "IHE_PCD_010^IHE PCD^1.3.6.1.4.1.19376.1.6.4.10^ISO"
+PCD01_PROFILE = "IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
+ACM_PROFILE = "IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO"
