@@ -43,6 +43,7 @@ from app.domain.commands import (  # noqa: E402
     GivePremedication,
     Override,
     RecordScreening,
+    RecordVitals,
     StartInfusion,
 )
 from app.station.config import load_station_config  # noqa: E402
@@ -163,9 +164,12 @@ def _start_infusions(db: Path, config_path: Path, pumps: list[SimulatedPump]) ->
                 "AB",
             )
             protocol = chair.state.require_protocol()  # type: ignore[union-attr]
+            chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}), "AB")  # baseline
             chair.execute(RecordScreening({i.id: i.acceptable_answer for i in protocol.screening}), "AB")
             for premed in protocol.premedications:
-                chair.execute(GivePremedication(premed.drug, premed.dose, premed.route), "AB")
+                chair.execute(
+                    GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route), "AB"
+                )
             started = chair.execute(
                 StartInfusion(override=Override("AB", "kill-restart bench: premedication timing not waited")),
                 "AB",

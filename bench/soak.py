@@ -40,6 +40,7 @@ from app.station.config import (  # noqa: E402
 from app.station.start import attach_configured_pumps, open_floor, station_for  # noqa: E402
 from app.station.station import chair_names  # noqa: E402
 from app.store.journal import Journal  # noqa: E402
+from app.store.telemetry import count_readings  # noqa: E402
 from drivers.sim.responder import WireSpy  # noqa: E402
 from drivers.sim.scenario import load_scenario  # noqa: E402
 
@@ -169,7 +170,7 @@ def run(
         with Journal(db, read_only=True) as journal:
             verification = journal.verify()
             soak.entries, soak.intact = verification.events_checked, verification.intact
-            soak.readings_stored = int(journal.conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])
+            soak.readings_stored = count_readings(journal.conn)
     logging.getLogger().removeHandler(counter)
     return soak, counter
 

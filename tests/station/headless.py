@@ -18,7 +18,7 @@ def _block_qt() -> None:
 
 def run(db_path: Path) -> dict[str, object]:
     from app.domain.clock import ManualClock
-    from app.domain.commands import CheckIn, GivePremedication, RecordScreening, StartInfusion
+    from app.domain.commands import CheckIn, GivePremedication, RecordScreening, RecordVitals, StartInfusion
     from app.domain.events import EventType
     from app.domain.phase import Phase
     from app.floor import Floor
@@ -66,9 +66,10 @@ def run(db_path: Path) -> dict[str, object]:
             )
         )
         protocol = chair.state.require_protocol()  # type: ignore[union-attr]
+        chair.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}))  # baseline
         chair.execute(RecordScreening({i.id: i.acceptable_answer for i in protocol.screening}))
         for premed in protocol.premedications:
-            chair.execute(GivePremedication(premed.drug, premed.dose, premed.route))
+            chair.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route))
         advance(31)
         chair.execute(StartInfusion())
         pump.set_rate(40)

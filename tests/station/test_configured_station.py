@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.domain.clock import ManualClock
-from app.domain.commands import GivePremedication, RecordScreening, StartInfusion
+from app.domain.commands import GivePremedication, RecordScreening, RecordVitals, StartInfusion
 from app.domain.events import EventType
 from app.station.config import load_station_config
 from app.station.lock import StationLock
@@ -74,9 +74,10 @@ def infusing(station: Station, chair: str, clock: ManualClock) -> None:
     session = station.chair(chair)
     session.execute(check_in_command(chair, clock), "AB")
     protocol = session.state.require_protocol()  # type: ignore[union-attr]
+    session.execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}), "AB")  # baseline
     session.execute(RecordScreening({i.id: i.acceptable_answer for i in protocol.screening}), "AB")
     for premed in protocol.premedications:
-        session.execute(GivePremedication(premed.drug, premed.dose, premed.route), "AB")
+        session.execute(GivePremedication(premed.drug, premed.suggested_dose, premed.suggested_route), "AB")
     clock.advance(minutes=31)
     session.execute(StartInfusion(), "AB")
 
