@@ -46,6 +46,7 @@ from app.domain.commands import (  # noqa: E402
     GivePremedication,
     PauseInfusion,
     RecordScreening,
+    RecordVitals,
     StartInfusion,
 )
 from app.domain.decide import CommandRefused  # noqa: E402
@@ -99,6 +100,7 @@ def seed_shift(db: Path, names: list[str], now: datetime, seed: int) -> None:
         plan.append((check_in, name, f"check-in {n}"))
         if kind == 1:
             continue
+        plan.append((check_in + timedelta(seconds=30), name, "vitals"))
         plan.append((check_in + timedelta(minutes=1), name, "screening"))
         plan += [(check_in + timedelta(minutes=2, seconds=k), name, f"premed {k}") for k in range(3)]
         if started is None:
@@ -135,6 +137,8 @@ def _command(step: str, chair: ChairSession, at: datetime) -> Command | None:
     if state is None:
         return None
     protocol = state.require_protocol()
+    if what == "vitals":
+        return RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72})  # baseline
     if what == "screening":
         return RecordScreening({i.id: i.acceptable_answer for i in protocol.screening})
     if what == "premed":
@@ -155,7 +159,7 @@ def _premed(chair: ChairSession, k: int) -> Command | None:
     premeds = state.require_protocol().premedications
     if k >= len(premeds):
         return None
-    return GivePremedication(premeds[k].drug, premeds[k].dose, premeds[k].route)
+    return GivePremedication(premeds[k].drug, premeds[k].suggested_dose, premeds[k].suggested_route)
 
 
 # -- the synthetic pumps ----------------------------------------------------------------------------
