@@ -106,6 +106,8 @@ def seed_shift(db: Path, names: list[str], now: datetime, seed: int) -> None:
         if started is None:
             continue
         plan.append((started, name, "start"))
+        if kind != 5:  # the nurses keep up with vital signs, but for one chair in twelve
+            plan.append((now - timedelta(minutes=2), name, "vitals"))
         if kind == 7:
             plan.append((now - timedelta(minutes=4), name, "pause"))
         if kind == 8:
