@@ -140,7 +140,7 @@ class StationConfig:
     idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN
     """Minutes without input before the station locks (for the accounts feature)."""
     broker: Mapping[str, Any] = field(default_factory=dict)
-    """The raw [broker] table (MQTT), read by the publishing feature."""
+    """The [broker] table (MQTT), checked by `app.station.broker.parse_broker`; empty: no broker."""
     hl7: Mapping[str, Any] = field(default_factory=dict)
     """The raw [hl7] table (live HL7 feed), read by that feature."""
     path: Path | None = field(default=None, compare=False)
@@ -258,6 +258,13 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
             "retention_days",
         )
     broker = _table(data, "broker", source, required=False)
+    if broker:
+        from app.station.broker import BrokerError, parse_broker  # the one reader of [broker]
+
+        try:
+            parse_broker(broker, base=source.parent)
+        except BrokerError as error:
+            raise fail(error.problem, "broker", error.key) from None
     hl7 = _table(data, "hl7", source, required=False)
     chairs = _chairs(data.get("chairs"), source)
     return StationConfig(
