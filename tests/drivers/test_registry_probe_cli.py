@@ -21,6 +21,7 @@ from drivers import ConfigError, PumpDriver, driver_for, open_driver, probe
 from drivers.alaris import AlarisDriver
 from drivers.base import LinkState, Telemetry
 from drivers.sim import ManualClock, SimulatedPump, serve_pty
+from tests.drivers.support import WAIT_S
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,7 +148,7 @@ def sim_process(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Pop
         assert process.stdout is not None
         lines = read_lines(process.stdout)
         try:
-            urls = [lines.get(timeout=20) for _ in range(2)]
+            urls = [lines.get(timeout=WAIT_S) for _ in range(2)]
             yield process, urls
         finally:
             if process.poll() is None:
@@ -191,7 +192,7 @@ def test_chairside_sim_refuses_nonsense() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "--chairs" in result.stderr
@@ -200,7 +201,7 @@ def test_chairside_sim_refuses_nonsense() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "no scenario 'nope'" in result.stderr
