@@ -295,6 +295,8 @@ class TelemetryRecorder:
         if found is None:
             with transaction(self.conn):
                 found = stream_id(self.conn, chair, session_id)
+            for old in [k for k in self._streams if k[0] == chair]:
+                del self._streams[old]  # the chair moved on: keep only its current stream
             self._streams[key] = found
         return found
 
