@@ -18,6 +18,7 @@ from app.station.config import load_station_config
 from app.station.start import OpenFloor, attach_configured_pumps, open_floor, station_for
 from app.station.station import Station
 from app.store.telemetry import Why, readings
+from app.ui.status import next_action
 from drivers.sim.clock import ManualClock as SimClock
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer, serve_pty
@@ -125,7 +126,9 @@ def test_the_display_zone_from_the_file_shows_in_refusals_and_alarm_texts(tmp_pa
         assert "(until 21:30)" in str(refused.value), str(refused.value)
 
         clock.advance(minutes=31)
-        station.chair(1).execute(StartInfusion(), "AB")
+        station.chair(1).execute(StartInfusion(), "AB")  # at 08:31 UTC, 21:31 in Auckland
+        shown = next_action(station.chair(1).state, clock.now(), None, station.display_tz).text
+        assert shown.endswith(" at 22:01"), shown  # the screens: the first step-up, 30 min later
         attach_configured_pumps(station, load_station_config(tmp_path / "station.toml"))
         lost_at = clock.now()  # the quiet time starts when the pump is attached
         clock.advance(seconds=station.alarm_policy.link_lost_quiet_s + 1)
