@@ -156,3 +156,24 @@ def test_a_link_loss_is_stored_as_a_reading(tmp_path: Path, server: PtyPumpServe
         opened.close()
     assert stored[-1].link == "lost" and Why.LINK in stored[-1].why, stored[-1]
     assert stored[-1].rate_ml_h == 40  # the last reading's values, with the link state
+
+
+def test_the_station_tick_deletes_readings_past_the_configured_retention(
+    tmp_path: Path, server: PtyPumpServer
+) -> None:
+    opened, station, clock = started(tmp_path, server.url, "[telemetry]\nretention_days = 2")
+    try:
+        attach_configured_pumps(station, load_station_config(tmp_path / "station.toml"))
+        steady_readings(station, clock, 2)  # an idle chair's pump: readings between sessions
+        station.chair(1).detach_driver()
+        conn = opened.floor.journal.conn
+        assert readings(conn, "Chair 1")
+        clock.advance(minutes=24 * 60)
+        station.tick(clock.now())
+        assert readings(conn, "Chair 1")  # within the 2 days
+        clock.advance(minutes=26 * 60)
+        station.tick(clock.now())
+        assert readings(conn, "Chair 1") == []
+    finally:
+        station.close()
+        opened.close()
