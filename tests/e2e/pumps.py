@@ -32,7 +32,14 @@ class PumpOnPty:
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"protocol": "alaris", "url": self.server.url, "poll_interval_s": POLL_S}
+        # A reply may be late on a loaded CI box: a generous reply time-out (a bound, not a delay) keeps
+        # the driver from starting over while the simulator's thread waits for a core.
+        return {
+            "protocol": "alaris",
+            "url": self.server.url,
+            "poll_interval_s": POLL_S,
+            "reply_timeout_s": 5.0,
+        }
 
     def advance(self, *, minutes: float = 0.0, seconds: float = 0.0) -> None:
         """Move the app's clock and the pump's together."""
