@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
+from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS
 from drivers import available_protocols
 
 MAX_CHAIRS = 48
@@ -58,10 +59,9 @@ LINK_SECONDS_MAX: dict[str, float] = {
 SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp2110")
 """pyserial's URL handlers; a URL without ``scheme://`` is a local port (/dev/ttyUSB0, COM3)."""
 
-DEFAULT_HEARTBEAT_S = 60.0
-DEFAULT_RETENTION_DAYS = 400
-"""Readings of closed sessions are kept this long before compaction. An institutional choice (records
-policy), not a clinical number: set it in the file to what the centre's records office requires."""
+# [telemetry] heartbeat_s and retention_days default to app.store.telemetry's DEFAULT_HEARTBEAT_S and
+# DEFAULT_RETENTION_DAYS (their one home). The retention is an institutional choice (records policy), not
+# a clinical number: set it in the file to what the centre's records office requires.
 DEFAULT_IDLE_LOCK_MIN = 5.0
 
 _TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7")

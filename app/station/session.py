@@ -147,6 +147,8 @@ class ChairSession:
         self.pump.update(link)
         if link.status is not was:
             log.info("%s: pump link %s: %s", self.name, link.status.value, link.reason)
+            session_id = state.session_id if (state := self.state) is not None else None
+            self.station.floor.journal.recorder.record_link(self.name, session_id, self.now(), link)
         self.listener.link(link)
         self.evaluate_alarms(self.now())
 
@@ -293,6 +295,7 @@ class ChairSession:
             self.telemetry,
             self.pump,
             storage_problem=self.station.floor.journal.storage_problem(self.name),
+            display_tz=self.station.display_tz,
         )
         for transition in transitions:
             self._journal_alarm(transition)

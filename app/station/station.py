@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from app.alarm_policy import load_alarm_policy
@@ -43,6 +43,9 @@ class Station:
         self.floor = floor
         self.clock: Clock = clock or floor.clock
         self.nurse = ""
+        self.display_tz: tzinfo | None = None
+        """The zone the screens and alarm texts show (the configuration's display_tz; None: this
+        computer's zone with daylight saving). Set by app.station.start.station_for."""
         self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()
         names = chair_names(chairs) if isinstance(chairs, int) else list(chairs)
         if not 1 <= len(names) <= MAX_CHAIRS:
@@ -122,6 +125,7 @@ class Station:
             hook(now)
         for chair in self.chairs:
             chair.tick(now)
+        self.floor.journal.recorder.housekeeping(now)  # at most hourly: compaction and retention
         return now
 
     def close(self) -> None:

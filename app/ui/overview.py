@@ -107,6 +107,7 @@ class ChairTableModel(QAbstractTableModel):
     def __init__(self, floor: FloorController) -> None:
         super().__init__(floor)
         self._floor = floor
+        self._zone = floor.station.display_tz  # the configured display zone (None: this computer's)
         for row, chair in enumerate(floor.chairs):
             chair.changed.connect(lambda row=row: self._row_changed(row))
             chair.telemetry_received.connect(lambda _t, row=row: self._row_changed(row))
@@ -164,7 +165,7 @@ class ChairTableModel(QAbstractTableModel):
         if role == EscalatedRole:
             return highest_alarm(chair)[2]
         if role == UrgentRole:
-            return next_action(chair.state, self._floor.now(), _pump_rate(chair)).urgent
+            return next_action(chair.state, self._floor.now(), _pump_rate(chair), self._zone).urgent
         if role == Qt.ItemDataRole.BackgroundRole and column is Column.PHASE:
             return QBrush(QColor(PHASE_STYLES[self._phase(chair)].colour))
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.PHASE:
@@ -211,11 +212,13 @@ class ChairTableModel(QAbstractTableModel):
                 return f"{shown} / paused"
             return f"{shown} / {dose_rate_text(state, state.planned_rate_ml_h(now))}"
         if column is Column.NEXT:
-            action = next_action(state, now, _pump_rate(chair))
+            action = next_action(state, now, _pump_rate(chair), self._zone)
             if action.urgent or state is None or state.phase in (Phase.DISCONTINUED, Phase.EMPTY):
                 return action.text if state is not None else ""
             deadline = next_deadline(state, now)
-            text = f"{deadline.label} {deadline.text(now)}" if deadline is not None else action.text
+            text = (
+                f"{deadline.label} {deadline.text(now, self._zone)}" if deadline is not None else action.text
+            )
             vitals = vitals_text(state, now)
             return f"{text}\n{vitals}" if vitals else text
         if column is Column.PROGRESS:
@@ -231,7 +234,10 @@ class ChairTableModel(QAbstractTableModel):
             return "ESCALATED" if highest_alarm(chair)[2] else ""
         if column is Column.LINK:
             link = chair.link
-            return link_text(chair.has_pump, link.status.value if link else None, chair.link_lost_since).short
+            lost_since = chair.link_lost_since
+            return link_text(
+                chair.has_pump, link.status.value if link else None, lost_since, self._zone
+            ).short
         return ""
 
     # -- updates ---------------------------------------------------------------------------------------
