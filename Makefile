@@ -34,8 +34,10 @@ system-packages:
 demo: system-packages $(STAMP)
 	QT_QPA_PLATFORM= $(BIN)/chairside --demo 6
 
+# The short benches (minutes); the ~12-minute soak and kill/restart runs have their own targets.
+LONG_BENCHES := bench/soak.py bench/kill_restart.py
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(filter-out $(LONG_BENCHES),$(wildcard bench/*.py)); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # A one-folder build with PyInstaller (not part of `make test`), and its smoke test.
 package: $(STAMP)
@@ -51,3 +53,7 @@ clean:
 .PHONY: soak
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py
+
+.PHONY: kill-restart
+kill-restart: $(STAMP)
+	$(BIN)/python bench/kill_restart.py

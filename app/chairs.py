@@ -164,7 +164,7 @@ class ChairController(QObject):
         return self.session.escalated_alarms(now)
 
     def acknowledge(self, alarm_id: str, cosigner: Account | None = None) -> None:
-        self.session.acknowledge(alarm_id, cosigner)
+        self.session.acknowledge(alarm_id, cosigner=cosigner)
 
     def pause_audio(self) -> None:
         self.session.pause_audio()

@@ -53,7 +53,7 @@ from app.store.journal import JournalError
 from drivers.base import DeliveryState
 from drivers.sim import PumpServer, SimAlarm, SimulatedPump, SimulatorFleet
 from drivers.sim.pump import PumpSnapshot
-from drivers.sim.responder import telemetry_of
+from drivers.sim.responder import WireSpy, telemetry_of
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +279,9 @@ class Demo:
         if self._fleet is None:
             self._fleet = SimulatorFleet(0, transport="pty")
             for chair in self.chairs:
-                chair.url = self._fleet.add(chair.pump).url
+                server = self._fleet.add(chair.pump)
+                server.responder.spy = WireSpy(max_bytes=0, max_frames=16)  # not the tests' 4 MB per pump
+                chair.url = server.url
         return {chair.name: chair.url for chair in self.chairs}
 
     @property

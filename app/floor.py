@@ -12,7 +12,7 @@ import tomllib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,13 @@ def load_reaction_terms(path: Path | None = None) -> ReactionTerms:
 
 
 def local_tz() -> tzinfo:
-    """The station's time zone (refusal messages and label expiry dates are local)."""
-    return datetime.now().astimezone().tzinfo or UTC
+    """This computer's zone with its daylight-saving rules (refusal messages and label expiry dates are
+    local); a configured station sets its own (app.station.start.configure_floor)."""
+    from zoneinfo import ZoneInfo
+
+    from app.station.config import machine_zone_name
+
+    return ZoneInfo(machine_zone_name())
 
 
 class Floor:

@@ -130,8 +130,7 @@ def run(
         for server in servers:
             # The simulator's wire spy keeps up to 4 MB and 100,000 frames per pump for the tests that
             # check what the station sent; it lives in this process but is not the station's memory.
-            server.responder.spy = WireSpy(max_bytes=0)
-            server.responder.spy.frames = collections.deque(maxlen=16)
+            server.responder.spy = WireSpy(max_bytes=0, max_frames=16)
         # Every simulated hour, each pump meets the scenario's line faults (staggered over the floor)
         schedule: list[tuple[float, int, dict[str, object]]] = []
         for hour in range(int(hours)):

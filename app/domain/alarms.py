@@ -13,6 +13,7 @@ resources/alarms.toml, which cites its source. Pure: time is always passed in.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -811,6 +812,10 @@ def _display_order(alarm: Alarm) -> tuple[int, bool, float]:
     return (-alarm.priority.rank, alarm.acknowledged, -alarm.raised_at.timestamp())
 
 
+HISTORY_KEPT = 256
+"""Transitions an AlarmBoard keeps in memory (a bounded window; the journal is the record)."""
+
+
 class AlarmBoard:
     """One chair's alarms over time. Pure: every call takes `now`; nothing reads a clock.
 
@@ -821,7 +826,8 @@ class AlarmBoard:
     def __init__(self, policy: AlarmPolicy, restored: Iterable[AlarmRecord] = ()) -> None:
         """`restored`: the session's journaled alarms (ChairState.alarms.values()) after a restart."""
         self.policy = policy
-        self.history: list[AlarmTransition] = []
+        self.history: collections.deque[AlarmTransition] = collections.deque(maxlen=HISTORY_KEPT)
+        """The latest transitions (the journal keeps them all; an idle chair's board lives for days)."""
         self._by_rule: dict[str, Alarm] = {}
         self._raised_count: dict[str, int] = {}
         self._paused_until: datetime | None = None

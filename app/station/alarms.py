@@ -22,7 +22,8 @@ from drivers.base import Telemetry
 
 
 def local_tz() -> tzinfo | None:
-    return None  # this computer's zone, with the rules of each moment shown (not a fixed offset)
+    """None: this computer's zone, with the rules in force at each moment (never a fixed offset)."""
+    return None
 
 
 def reading_of(t: Telemetry | None) -> PumpReading | None:
@@ -54,7 +55,9 @@ class ChairAlarms:
         pump: PumpLink | None,
         *,
         storage_problem: str = "",
+        display_tz: tzinfo | None = None,
     ) -> list[AlarmTransition]:
+        """`display_tz`: the station's configured zone for alarm texts (None: this computer's zone)."""
         inputs = AlarmInputs(
             now=now,
             state=state,
@@ -63,6 +66,6 @@ class ChairAlarms:
             link_lost_since=pump.lost_since if pump is not None else None,
             chair=chair,
             storage_problem=storage_problem,
-            display_tz=local_tz(),
+            display_tz=display_tz if display_tz is not None else local_tz(),
         )
         return self.board.update(evaluate(inputs, self.policy), now)

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
+from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS
 from drivers import available_protocols
 
 MAX_CHAIRS = 48
@@ -58,10 +59,9 @@ LINK_SECONDS_MAX: dict[str, float] = {
 SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp2110")
 """pyserial's URL handlers; a URL without ``scheme://`` is a local port (/dev/ttyUSB0, COM3)."""
 
-DEFAULT_HEARTBEAT_S = 60.0
-DEFAULT_RETENTION_DAYS = 400
-"""Readings of closed sessions are kept this long before compaction. An institutional choice (records
-policy), not a clinical number: set it in the file to what the centre's records office requires."""
+# [telemetry] heartbeat_s and retention_days default to app.store.telemetry's DEFAULT_HEARTBEAT_S and
+# DEFAULT_RETENTION_DAYS (their one home). The retention is an institutional choice (records policy), not
+# a clinical number: set it in the file to what the centre's records office requires.
 DEFAULT_IDLE_LOCK_MIN = 5.0
 
 _TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7")
@@ -140,7 +140,7 @@ class StationConfig:
     idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN
     """Minutes without input before the station locks (for the accounts feature)."""
     broker: Mapping[str, Any] = field(default_factory=dict)
-    """The raw [broker] table (MQTT), read by the publishing feature."""
+    """The [broker] table (MQTT), checked by `app.station.broker.parse_broker`; empty: no broker."""
     hl7: Mapping[str, Any] = field(default_factory=dict)
     """The raw [hl7] table (live HL7 feed), read by that feature."""
     path: Path | None = field(default=None, compare=False)
@@ -258,6 +258,13 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
             "retention_days",
         )
     broker = _table(data, "broker", source, required=False)
+    if broker:
+        from app.station.broker import BrokerError, parse_broker  # the one reader of [broker]
+
+        try:
+            parse_broker(broker, base=source.parent)
+        except BrokerError as error:
+            raise fail(error.problem, "broker", error.key) from None
     hl7 = _table(data, "hl7", source, required=False)
     chairs = _chairs(data.get("chairs"), source)
     return StationConfig(

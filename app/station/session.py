@@ -150,6 +150,8 @@ class ChairSession:
         self.pump.update(link)
         if link.status is not was:
             log.info("%s: pump link %s: %s", self.name, link.status.value, link.reason)
+            session_id = state.session_id if (state := self.state) is not None else None
+            self.station.floor.journal.recorder.record_link(self.name, session_id, self.now(), link)
         self.listener.link(link)
         self.evaluate_alarms(self.now())
 
@@ -276,17 +278,22 @@ class ChairSession:
     def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
         return self.alarms.board.escalated(now or self.now())
 
-    def acknowledge(self, alarm_id: str, cosigner: Account | None = None) -> None:
-        """Acknowledge as the nurse at the station (journaled); refused when nobody is identified, and an
+    def acknowledge(self, alarm_id: str, by: str | None = None, cosigner: Account | None = None) -> None:
+        """Acknowledge as the nurse at the station, or as `by` (the charge nurse on the floor's
+        overview); journaled with that identity; refused when nobody is identified. At the station an
         escalated alarm needs a charge nurse (or one co-signing)."""
-        nurse = self.station.nurse
-        escalated = any(a.id == alarm_id for a in self.escalated_alarms())
-        actions = [Action.CHAIR_ENTRY, Action.ACKNOWLEDGE_ESCALATION] if escalated else [Action.CHAIR_ENTRY]
-        try:
-            signoff = self.station.authorize(actions, cosigner)
-        except NotPermitted as refused:
-            self.listener.message(f"{self.name}: not acknowledged. {refused}")
-            raise
+        nurse = self.station.nurse if by is None else by.strip()
+        signoff: dict[str, Any] = {}
+        if by is None:
+            escalated = any(a.id == alarm_id for a in self.escalated_alarms())
+            actions = (
+                [Action.CHAIR_ENTRY, Action.ACKNOWLEDGE_ESCALATION] if escalated else [Action.CHAIR_ENTRY]
+            )
+            try:
+                signoff = self.station.authorize(actions, cosigner)
+            except NotPermitted as refused:
+                self.listener.message(f"{self.name}: not acknowledged. {refused}")
+                raise
         if not nurse:
             self.listener.message(f"{self.name}: identify yourself before acknowledging an alarm")
             raise no_nurse()
@@ -310,6 +317,7 @@ class ChairSession:
             self.telemetry,
             self.pump,
             storage_problem=self.station.floor.journal.storage_problem(self.name),
+            display_tz=self.station.display_tz,
         )
         for transition in transitions:
             self._journal_alarm(transition)

@@ -17,6 +17,7 @@ from app.station.config import StationConfig
 from app.station.lock import StationLock
 from app.station.station import Station
 from app.store.journal import Journal
+from app.store.telemetry import TelemetryRecorder
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,23 @@ def open_floor(
 
 
 def station_for(floor: Floor, config: StationConfig, clock: Clock) -> Station:
-    """The chairs the configuration names, in its order (pumps not attached yet)."""
-    return Station(floor, config.chair_names, clock)
+    """The chairs the configuration names, in its order (pumps not attached yet), with the configured
+    display zone (refusals, alarm texts, screens) and telemetry heartbeat and retention."""
+    configure_floor(floor, config)
+    station = Station(floor, config.chair_names, clock)
+    station.display_tz = floor.display_tz
+    return station
+
+
+def configure_floor(floor: Floor, config: StationConfig) -> None:
+    journal = floor.journal
+    floor.display_tz = config.zone
+    journal.recorder = TelemetryRecorder(
+        journal.conn,
+        heartbeat_s=config.heartbeat_s,
+        retention_days=config.retention_days,
+        describe_error=journal.explain_write_error,
+    )
 
 
 def attach_configured_pumps(station: Station, config: StationConfig) -> None:

@@ -11,7 +11,7 @@ import logging
 import queue
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from app.accounts.authority import authorize
@@ -53,6 +53,9 @@ class Station:
         # entry and roles are enforced (app.accounts); without (bare stations in tests) initials as before.
         self.accounts = accounts
         self.signed_in: Account | None = None
+        self.display_tz: tzinfo | None = None
+        """The zone the screens and alarm texts show (the configuration's display_tz; None: this
+        computer's zone with daylight saving). Set by app.station.start.station_for."""
         self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()
         names = chair_names(chairs) if isinstance(chairs, int) else list(chairs)
         if not 1 <= len(names) <= MAX_CHAIRS:
@@ -174,6 +177,7 @@ class Station:
             hook(now)
         for chair in self.chairs:
             chair.tick(now)
+        self.floor.journal.recorder.housekeeping(now)  # at most hourly: compaction and retention
         return now
 
     def close(self) -> None:

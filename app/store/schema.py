@@ -77,6 +77,13 @@ _V1_ACCOUNTS: Migration = (
 )
 
 
+_V1_5_MQTT_OUTBOX: Migration = (
+    # How far each topic tree (chairside/v1/<station>) has had the journal acknowledged by the
+    # broker (PUBACK): publishing resumes after it, across broker and station restarts.
+    "CREATE TABLE mqtt_outbox (topic_root TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+)
+
+
 # Pump readings in typed columns (app/store/telemetry.py): one row per change or heartbeat, no JSON copy.
 # A stream is one chair's readings within one session ('' between sessions), so a reading row carries a
 # small integer instead of the chair name and the session's UUID. The 1.1 rows are moved over (state and
@@ -125,6 +132,7 @@ MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 1): _V1_TELEMETRY,
     (1, 2): _V1_2_TELEMETRY,
     (1, 4): _V1_ACCOUNTS,
+    (1, 5): _V1_5_MQTT_OUTBOX,
 }
 CURRENT = max(MIGRATIONS)
 

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_S = 60.0
 DEFAULT_KEEP_EVERY_S = 300.0  # a compacted session keeps its changes and one reading per 5 minutes
-DEFAULT_RETENTION_DAYS = 400.0  # as app.station.config's default (the records policy sets it)
+DEFAULT_RETENTION_DAYS = 400  # the station configuration's default too (the records policy sets it)
 IDLE_COMPACT_AFTER = timedelta(hours=12)  # readings between sessions are compacted when this old
 
 # Small integers on disk; the names are drivers.base.DeliveryState / LinkStatus values.
@@ -295,6 +295,8 @@ class TelemetryRecorder:
         if found is None:
             with transaction(self.conn):
                 found = stream_id(self.conn, chair, session_id)
+            for old in [k for k in self._streams if k[0] == chair]:
+                del self._streams[old]  # the chair moved on: keep only its current stream
             self._streams[key] = found
         return found
 

@@ -67,6 +67,7 @@ class ChairView(QWidget):
     def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chair = chair
+        self._zone = chair.session.station.display_tz  # the configured display zone
         self.current_dialog: CommandDialog | None = None
         self.compact = False
         self.setObjectName("chairView")
@@ -275,7 +276,7 @@ class ChairView(QWidget):
         return t.rate_ml_h if t.state.is_delivering else 0.0
 
     def current_action(self) -> NextAction:
-        return next_action(self.chair.state, self.chair.now(), self._pump_rate())
+        return next_action(self.chair.state, self.chair.now(), self._pump_rate(), self._zone)
 
     def refresh(self) -> None:
         self._stale = False
@@ -299,7 +300,9 @@ class ChairView(QWidget):
         self.phase_label.setText(f"{style.symbol} {style.word.upper()}")
         self._refresh_link()
 
-        instruction = reaction_instruction(state, self._pump_rate()) if state is not None else None
+        instruction = (
+            reaction_instruction(state, self._pump_rate(), self._zone) if state is not None else None
+        )
         action = self.current_action()
         if instruction is None and action.urgent:
             instruction = action
@@ -320,7 +323,7 @@ class ChairView(QWidget):
             value_label.setVisible(shown)
             if shown:
                 name_label.setText(items[row].label)
-                value_label.setText(items[row].text(now))
+                value_label.setText(items[row].text(now, self._zone))
                 set_style_property(value_label, "overdue", items[row].remaining(now).total_seconds() < 0)
         self.countdown_box.setVisible(bool(items))
         self.plot.setVisible(state is not None and state.infusion_started_at is not None)
@@ -359,7 +362,9 @@ class ChairView(QWidget):
         chair = self.chair
         t = chair.telemetry
         link = chair.link
-        text = link_text(chair.has_pump, link.status.value if link else None, chair.link_lost_since)
+        text = link_text(
+            chair.has_pump, link.status.value if link else None, chair.link_lost_since, self._zone
+        )
         self.link_label.setText(text.long)
         # Its own sheet: the banner's phase colours would otherwise win over the theme's red
         self.link_label.setStyleSheet(
@@ -373,7 +378,7 @@ class ChairView(QWidget):
             self.pump_rate_label.setText("Pump: –" if chair.pump_connected else "Pump: no data")
             self.pump_detail_label.setText(link.reason if link is not None else "")
             return
-        stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at)})"
+        stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at, self._zone)})"
         self.pump_rate_label.setText(f"Pump {dose_rate_text(chair.state, t.rate_ml_h)}{stale}")
         alarms = ", ".join(a.text or a.code for a in t.alarms)
         detail = f"{t.state.value} · {t.volume_infused_ml:.0f} mL infused"

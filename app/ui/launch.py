@@ -12,6 +12,7 @@ from typing import Any
 
 from app.demo import Demo, DemoChairOccupied, SpeedClock
 from app.domain.decide import CommandRefused
+from app.station.headless import add_station_arguments
 from app.ui.desktop import desktop_problem
 from drivers.command_line import number_in, whole_in, window_size
 
@@ -94,6 +95,7 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MIN",
         help="lock the station after MIN minutes without input (default: the station configuration's, 5)",
     )
+    add_station_arguments(gui)  # --broker URL, --station NAME (the floor; app.station.publish)
 
 
 def gui_arguments_problem(args: argparse.Namespace) -> str | None:
@@ -126,8 +128,10 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.domain.clock import Clock, StationClock
     from app.paths import data_dir, default_config_path, default_db_path
     from app.protocol_library import ProtocolLibrary
+    from app.station.broker import BrokerError
     from app.station.config import ChairConfig, StationConfig, StationConfigError, load_station_config
     from app.station.lock import StationInUse
+    from app.station.publish import start_publishing
     from app.station.start import attach_configured_pumps, missing_config_message, open_floor, station_for
     from app.station.station import chair_names
     from app.ui.alarm_sound import start_alarm_sound
@@ -202,6 +206,7 @@ def run_gui(args: argparse.Namespace) -> int:
     accounts = AccountStore(floor.journal)
     demo: Any = None
     controller: Any = None
+    publisher: Any = None
     sound: Any = None
     try:
         if demo_count:
@@ -219,6 +224,11 @@ def run_gui(args: argparse.Namespace) -> int:
         elif config is None:  # --chairs N: a floor without pumps
             config = StationConfig(name="Station", chairs=tuple(ChairConfig(n) for n in chair_names(chairs)))
         controller = FloorController(station_for(floor, config, clock), accounts=accounts)
+        try:
+            publisher = start_publishing(controller.station, config, args.broker, args.station)
+        except BrokerError as error:
+            print(f"chairside: {error}", file=sys.stderr)
+            return 2
         if demo is not None:
             try:
                 print("\n".join(ensure_demo_accounts(accounts, args.nurse)))
@@ -298,6 +308,8 @@ def run_gui(args: argparse.Namespace) -> int:
             QTimer.singleShot(round(args.quit_after * 1000), finish)
         return int(app.exec())
     finally:
+        if publisher is not None:
+            publisher.close()
         if sound is not None:
             sound.close()
         if controller is not None:

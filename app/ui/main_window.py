@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
         open_export_dialog(self, self.floor.floor)
 
     def _update_clock(self) -> None:
-        self.clock_label.setText(hhmm(self.floor.now()))
+        self.clock_label.setText(hhmm(self.floor.now(), self.floor.station.display_tz))
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)

@@ -123,12 +123,14 @@ class NextAction:
     rate_ml_h: float | None = None
 
 
-def reaction_instruction(state: ChairState, pump_rate: float | None = None) -> NextAction | None:
+def reaction_instruction(
+    state: ChairState, pump_rate: float | None = None, zone: tzinfo | None = None
+) -> NextAction | None:
     """What the last reaction asks the nurse to do to the pump, until the pump shows it done."""
     if not state.reactions:
         return None
     reaction = state.reactions[-1]
-    at = hhmm(reaction.onset_at)
+    at = hhmm(reaction.onset_at, zone)
     pump_stopped = pump_rate is not None and pump_rate <= 0  # a linked pump says it is not delivering
     pump_rate = pump_rate if pump_rate is not None else state.pump_rate_ml_h
     if (
@@ -171,11 +173,13 @@ def _rate_changed_since(state: ChairState, seq: int) -> bool:
     return any(e.seq > seq and e.type.value == "rate_changed" for e in state.events)
 
 
-def next_action(state: ChairState | None, now: datetime, pump_rate: float | None = None) -> NextAction:
+def next_action(
+    state: ChairState | None, now: datetime, pump_rate: float | None = None, zone: tzinfo | None = None
+) -> NextAction:
     """The one thing due at this chair, said the way the big button says it."""
     if state is None or state.phase in (Phase.EMPTY, Phase.DISCHARGED):
         return NextAction(ActionKind.CHECK_IN, "Check in a patient")
-    instruction = reaction_instruction(state, pump_rate)
+    instruction = reaction_instruction(state, pump_rate, zone)
     if instruction is not None and state.phase not in (Phase.PAUSED, Phase.OBSERVATION):
         return instruction
     phase = state.phase
@@ -209,7 +213,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
         if ready is not None and ready > now:
             return NextAction(
                 ActionKind.START,
-                f"Start infusion at {first_text} from {hhmm(ready)}",
+                f"Start infusion at {first_text} from {hhmm(ready, zone)}",
                 rate_ml_h=first_rate,
             )
         return NextAction(ActionKind.START, f"Start infusion at {first_text} now", rate_ml_h=first_rate)
@@ -238,10 +242,12 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
             when, rate = change
             verb = "Step up" if rate > planned else "Step down"
             return NextAction(
-                ActionKind.WAIT, f"{verb} to {dose_rate_text(state, rate)} at {hhmm(when)}", rate_ml_h=rate
+                ActionKind.WAIT,
+                f"{verb} to {dose_rate_text(state, rate)} at {hhmm(when, zone)}",
+                rate_ml_h=rate,
             )
         end = state.projected_end(now)
-        return NextAction(ActionKind.WAIT, f"Infusion ends about {hhmm(end)}")
+        return NextAction(ActionKind.WAIT, f"Infusion ends about {hhmm(end, zone)}")
     if phase is Phase.PAUSED:
         if instruction is not None:
             return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
@@ -257,7 +263,7 @@ def next_action(state: ChairState | None, now: datetime, pump_rate: float | None
             )
         ends = state.observation_ends_at
         if ends is not None and ends > now:
-            return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends)}")
+            return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends, zone)}")
         if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
             return NextAction(ActionKind.VITALS, "Take vital signs before discharge")
         return NextAction(
@@ -380,7 +386,9 @@ class LinkText:
     problem: bool  # the station cannot read the pump it should read
 
 
-def link_text(configured: bool, status: str | None, lost_since: datetime | None) -> LinkText:
+def link_text(
+    configured: bool, status: str | None, lost_since: datetime | None, zone: tzinfo | None = None
+) -> LinkText:
     """`status` is the driver's link status value ("connecting", "negotiating", "connected", "lost");
     `lost_since` when the link was lost (or the first connection attempt began)."""
     if not configured:
@@ -388,6 +396,6 @@ def link_text(configured: bool, status: str | None, lost_since: datetime | None)
     if status == "connected":
         return LinkText("● pump connected", "● pump", False)
     if status == "lost":
-        since = hhmm(lost_since)
+        since = hhmm(lost_since, zone)
         return LinkText(f"✕ PUMP LINK LOST since {since}", f"✕ link lost {since}", True)
     return LinkText("… connecting to the pump", "… connecting", True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
@@ -24,7 +25,7 @@ def _volume(value: Any) -> str:
 NOTIFICATION_RULES = frozenset(r.id for r in ALARM_RULES if r.category is AlarmCategory.NOTIFICATION)
 
 
-def describe(event: Event) -> str:
+def describe(event: Event, zone: tzinfo | None = None) -> str:
     """One line: time, what, who. Pump-documented entries say so."""
     d = event.data
     source = " (from the pump)" if d.get("source") == "pump" else ""
@@ -100,7 +101,7 @@ def describe(event: Event) -> str:
             text = event.type.value
     if overrides:
         text += " [OVERRIDE by " + ", ".join(f"{o['by']}: {o['reason']}" for o in overrides) + "]"
-    return f"{hhmm(event.at)}  #{event.seq}  {text}  — {event.actor}"
+    return f"{hhmm(event.at, zone)}  #{event.seq}  {text}  — {event.actor}"
 
 
 _COLOURS = {
@@ -120,6 +121,7 @@ class TimelineModel(QAbstractListModel):
     def __init__(self, chair: ChairController) -> None:
         super().__init__(chair)
         self._chair = chair
+        self._zone = chair.session.station.display_tz  # the configured display zone
         self._events: list[Event] = []
         chair.changed.connect(self.reload)
         self.reload()
@@ -142,7 +144,7 @@ class TimelineModel(QAbstractListModel):
             return None
         event = self._events[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return describe(event)
+            return describe(event, self._zone)
         if role == EventRole:
             return event
         if role == Qt.ItemDataRole.ForegroundRole and event.data.get("rule") in NOTIFICATION_RULES:
@@ -155,7 +157,7 @@ class TimelineModel(QAbstractListModel):
         return self._events[row]
 
     def texts(self) -> list[str]:
-        return [describe(e) for e in self._events]
+        return [describe(e, self._zone) for e in self._events]
 
 
 class TimelineView(QListView):

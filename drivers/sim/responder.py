@@ -144,11 +144,11 @@ class Faults:
 class WireSpy:
     """Everything the host sent, as bytes and as frames (bounded, for long demos)."""
 
-    def __init__(self, max_bytes: int = 4_000_000) -> None:
+    def __init__(self, max_bytes: int = 4_000_000, max_frames: int = 100_000) -> None:
         self._lock = threading.Lock()
         self._max_bytes = max_bytes
         self._raw = bytearray()
-        self.frames: collections.deque[Frame] = collections.deque(maxlen=100_000)
+        self.frames: collections.deque[Frame] = collections.deque(maxlen=max_frames)
 
     def record_bytes(self, data: bytes) -> None:
         with self._lock:

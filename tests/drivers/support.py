@@ -17,8 +17,9 @@ from drivers.base import LinkState, LinkStatus, Telemetry
 from drivers.sim import PumpServer, PumpSnapshot
 from drivers.sim.responder import wire_alarm_code
 
-WAIT_S = 10.0
-"""Upper bound for anything to happen on a healthy link (generous for a loaded 2-core CI box)."""
+WAIT_S = 30.0
+"""Upper bound for anything to happen on a healthy link: a time-out, not a delay (a passing run never
+waits it out), generous for a loaded 2-core CI box. The one home of the tests' pump-wait bound."""
 
 FAST_LINK: dict[str, Any] = {
     "poll_interval_s": 0.02,

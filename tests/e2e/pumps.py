@@ -15,8 +15,12 @@ from drivers.base import LinkStatus
 from drivers.sim.clock import ManualClock as SimManualClock
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer, serve_pty
+from tests.drivers.support import WAIT_S
 
 POLL_S = 0.05
+CONNECT_TIMEOUT_S = WAIT_S
+"""How long a test waits for a simulated pump to connect or answer (tests.drivers.support.WAIT_S)."""
+CONNECT_TIMEOUT_MS = round(CONNECT_TIMEOUT_S * 1000)
 
 
 @dataclass
@@ -28,7 +32,14 @@ class PumpOnPty:
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"protocol": "alaris", "url": self.server.url, "poll_interval_s": POLL_S}
+        # A reply may be late on a loaded CI box: a generous reply time-out (a bound, not a delay) keeps
+        # the driver from starting over while the simulator's thread waits for a core.
+        return {
+            "protocol": "alaris",
+            "url": self.server.url,
+            "poll_interval_s": POLL_S,
+            "reply_timeout_s": 5.0,
+        }
 
     def advance(self, *, minutes: float = 0.0, seconds: float = 0.0) -> None:
         """Move the app's clock and the pump's together."""
@@ -53,7 +64,7 @@ def pump_on_pty(clock: ManualClock) -> Iterator[PumpOnPty]:
 
 def connect(qtbot: QtBot, chair: ChairController, pump: PumpOnPty) -> None:
     chair.attach_driver(pump.config)
-    qtbot.waitUntil(lambda: chair.pump_connected and chair.telemetry is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: chair.pump_connected and chair.telemetry is not None, timeout=CONNECT_TIMEOUT_MS)
 
 
 def wait_polls(qtbot: QtBot, chair: ChairController, count: int = 3) -> None:
@@ -65,7 +76,7 @@ def wait_polls(qtbot: QtBot, chair: ChairController, count: int = 3) -> None:
 
     chair.telemetry_received.connect(counted)
     try:
-        qtbot.waitUntil(lambda: seen[0] >= count, timeout=10_000)
+        qtbot.waitUntil(lambda: seen[0] >= count, timeout=CONNECT_TIMEOUT_MS)
     finally:
         chair.telemetry_received.disconnect(counted)
 

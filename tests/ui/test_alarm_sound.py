@@ -24,7 +24,7 @@ from app.station.sound import load_alarm_sounds
 from app.store.journal import Journal
 from app.ui.alarm_sound import NoAudioNotice, StationAlarmSound, start_alarm_sound
 from app.ui.main_window import MainWindow
-from tests.e2e.pumps import PumpOnPty, connect, pump_on_pty
+from tests.e2e.pumps import CONNECT_TIMEOUT_MS, PumpOnPty, connect, pump_on_pty
 from tests.station.pulse import (
     RATE,
     PulseServer,
@@ -39,7 +39,7 @@ from tests.ui.helpers import check_in_command
 
 __all__ = ["pump_on_pty"]
 
-WAIT_MS = 20_000
+WAIT_MS = CONNECT_TIMEOUT_MS
 TOLERANCE_MS = 10.0  # envelope detection on the recording, within a 6 ms RMS window
 
 
