@@ -9,11 +9,14 @@ readings and link changes as queued signals, so the core only ever runs on the G
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from app.accounts.roles import Action
+from app.accounts.store import Account, AccountStore
 from app.domain.alarms import Alarm, AlarmBoard, AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.clock import Clock
@@ -141,13 +144,14 @@ class ChairController(QObject):
     # ------------------------------------------------------------------------------------------
     # Commands
 
-    def execute(self, command: Command) -> ChairState:
+    def execute(self, command: Command, cosigner: Account | None = None) -> ChairState:
         """Run a nurse's command as the floor's current nurse. Raises CommandRefused (with the reason
-        and whether an override may pass it) or JournalError (nothing recorded)."""
-        return self.session.execute(command)
+        and whether an override may pass it; NotPermitted when the role needs a `cosigner`) or
+        JournalError (nothing recorded)."""
+        return self.session.execute(command, cosigner=cosigner)
 
-    def check_in(self, command: CheckIn) -> ChairState:
-        return self.session.execute(command)
+    def check_in(self, command: CheckIn, cosigner: Account | None = None) -> ChairState:
+        return self.session.execute(command, cosigner=cosigner)
 
     # ------------------------------------------------------------------------------------------
     # Alarms
@@ -159,8 +163,8 @@ class ChairController(QObject):
     def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
         return self.session.escalated_alarms(now)
 
-    def acknowledge(self, alarm_id: str) -> None:
-        self.session.acknowledge(alarm_id)
+    def acknowledge(self, alarm_id: str, cosigner: Account | None = None) -> None:
+        self.session.acknowledge(alarm_id, cosigner=cosigner)
 
     def pause_audio(self) -> None:
         self.session.pause_audio()
@@ -190,12 +194,15 @@ class FloorController(QObject):
         tick_ms: int = 1000,
         alarm_policy: AlarmPolicy | None = None,
         parent: QObject | None = None,
+        accounts: AccountStore | None = None,
     ) -> None:
         super().__init__(parent)
         if isinstance(floor, Station):
             self.station = floor
+            if accounts is not None:
+                self.station.accounts = accounts
         else:
-            self.station = Station(floor, chairs, clock, alarm_policy=alarm_policy)
+            self.station = Station(floor, chairs, clock, alarm_policy=alarm_policy, accounts=accounts)
         self.floor: Floor = self.station.floor
         self.clock: Clock = self.station.clock
         self.alarm_policy: AlarmPolicy = self.station.alarm_policy
@@ -222,6 +229,29 @@ class FloorController(QObject):
     def set_nurse(self, initials: str) -> None:
         if self.station.set_nurse(initials):
             self.nurse_changed.emit(self.station.nurse)
+
+    # Accounts (app.accounts through the station core): who is signed in, and what they may do
+    @property
+    def accounts(self) -> AccountStore | None:
+        return self.station.accounts
+
+    @property
+    def signed_in(self) -> Account | None:
+        return self.station.signed_in
+
+    def sign_in(self, account: Account) -> None:
+        self.station.sign_in(account)
+        self.nurse_changed.emit(account.id)
+
+    def sign_out(self) -> None:
+        self.station.sign_out()
+        self.nurse_changed.emit("")
+
+    def acting_as(self, account: Account) -> AbstractContextManager[None]:
+        return self.station.acting_as(account)
+
+    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> dict[str, Any]:
+        return self.station.authorize(actions, cosigner)
 
     def now(self) -> datetime:
         return self.clock.now()

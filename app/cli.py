@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.accounts.cli import register as register_users
 from app.domain.chair import ChairState
 from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.schedule import (
@@ -327,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
     register_export(sub)
+    register_users(sub)
     register_keys(sub)
     register_maintenance(sub)
     register_floor(sub)

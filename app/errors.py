@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from app.private_files import private_file, private_folder
+from app.redaction import REDACTOR
 
 log = logging.getLogger("chairside.errors")
 
@@ -42,7 +43,8 @@ def append_crash(path: Path, title: str, text: str) -> bool:
     try:
         private_folder(path.parent, tighten_existing=False)
         with private_file(path).open("a", encoding="utf-8") as handle:
-            handle.write(f"==== {datetime.now(UTC).isoformat()} {title}\n{text}\n")
+            entry = REDACTOR.redact(f"{title}\n{text}")  # never a patient identifier in the crash log
+            handle.write(f"==== {datetime.now(UTC).isoformat()} {entry}\n")
     except OSError:
         return False
     return True

@@ -11,8 +11,10 @@ import sqlite3
 import tomllib
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 from app.domain.chair import ChairState
 from app.domain.clock import Clock, SystemClock
@@ -120,7 +122,7 @@ class Floor:
                 continue  # a session the state machine cannot read says nothing reliable
         return PatientHistory.from_sessions(mrn, sessions)  # keeps only those whose MRN is this one now
 
-    def check_in(self, command: CheckIn, actor: str) -> ChairState:
+    def check_in(self, command: CheckIn, actor: str, signoff: Mapping[str, Any] | None = None) -> ChairState:
         if self.session_for_chair(command.chair) is not None:
             raise _occupied(command.chair)
 
@@ -131,15 +133,20 @@ class Floor:
                 raise _occupied(command.chair)
 
         history = self.patient_history(command.patient_mrn)
-        return self._run(ChairState(str(uuid.uuid4())), command, actor, history, chair_free_in_database)
+        return self._run(
+            ChairState(str(uuid.uuid4())), command, actor, history, chair_free_in_database, signoff
+        )
 
-    def execute(self, session_id: str, command: Command, actor: str) -> ChairState:
+    def execute(
+        self, session_id: str, command: Command, actor: str, signoff: Mapping[str, Any] | None = None
+    ) -> ChairState:
+        """`signoff`: a two-person sign-off (`by`, `cosigned_by`) recorded with every event."""
         if isinstance(command, CheckIn):
-            return self.check_in(command, actor)
+            return self.check_in(command, actor, signoff)
         state = self.sessions.get(session_id)
         if state is None:
             raise KeyError(f"no open session {session_id}")
-        return self._run(state, command, actor)
+        return self._run(state, command, actor, signoff=signoff)
 
     def _run(
         self,
@@ -148,8 +155,11 @@ class Floor:
         actor: str,
         history: PatientHistory | None = None,
         guard: Callable[[sqlite3.Connection], None] | None = None,
+        signoff: Mapping[str, Any] | None = None,
     ) -> ChairState:
         events = decide(state, command, self.context(actor, history))
+        if signoff:
+            events = [replace(e, data={**e.data, **signoff}) for e in events]
         stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq, guard=guard)
         for event in stored:
             state = state.apply(event)

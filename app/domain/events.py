@@ -31,6 +31,16 @@ class EventType(StrEnum):
     ALARM_RAISED = "alarm_raised"
     ALARM_ACKNOWLEDGED = "alarm_acknowledged"
     ALARM_CLEARED = "alarm_cleared"
+    # Who is at the station (the accounts stream, app.accounts; never part of a chair session)
+    ACCOUNT_ADDED = "account_added"
+    ACCOUNT_DISABLED = "account_disabled"
+    ACCOUNT_PIN_RESET = "account_pin_reset"
+    ACCOUNT_LOCKED = "account_locked"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGNED_IN = "signed_in"
+    SIGNED_OUT = "signed_out"
+    STATION_LOCKED = "station_locked"
+    STATION_UNLOCKED = "station_unlocked"
 
 
 @dataclass(frozen=True)

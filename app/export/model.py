@@ -25,7 +25,7 @@ from app.domain.chair import ChairState, InvalidEventSequence, format_time, pars
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
-from app.store.journal import Journal, JournalEntry, canonical_json, range_digest
+from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalEntry, canonical_json, range_digest
 from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, default_rate_tolerance_ml_h, keep
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
@@ -106,7 +106,12 @@ def journal_head_position(journal: Journal) -> int:
 def range_entries(
     journal: Journal, since: datetime, until: datetime, head_position: int
 ) -> list[JournalEntry]:
-    return [e for e in journal.entries(since=since, until=until) if e.position <= head_position]
+    # Station streams (sign-in, accounts) are in the chain but are not a chair's shift log
+    return [
+        e
+        for e in journal.entries(since=since, until=until)
+        if e.position <= head_position and not e.session_id.startswith(STATION_STREAM_PREFIX)
+    ]
 
 
 NON_PERSON_ACTORS = frozenset({"", "pump", "system", "station"})  # entries nobody signed for

@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from app.accounts.authority import NotPermitted, protected_actions
+from app.accounts.roles import Action
+from app.accounts.store import Account
 from app.domain.alarms import Alarm, AlarmTransition
 from app.domain.chair import ChairState
 from app.domain.commands import CheckIn, Command, RecordAlarm, ResumeInfusion
@@ -191,14 +194,21 @@ class ChairSession:
     # ------------------------------------------------------------------------------------------
     # Commands
 
-    def execute(self, command: Command, actor: str | None = None) -> ChairState:
+    def execute(
+        self, command: Command, actor: str | None = None, cosigner: Account | None = None
+    ) -> ChairState:
         """Run a nurse's command as the station's current nurse (or `actor`). Raises CommandRefused
-        (with the reason and whether an override may pass it) or JournalError (nothing recorded)."""
+        (with the reason and whether an override may pass it; NotPermitted when the signed-in role may
+        not do it without a `cosigner`) or JournalError (nothing recorded)."""
         if isinstance(command, CheckIn) and command.chair != self.name:
             raise ValueError(f"check-in for {command.chair} sent to {self.name}")
-        return self.run(command, self.station.nurse if actor is None else actor)
+        if actor is not None:
+            return self.run(command, actor)
+        actor = self.station.nurse
+        signoff = self.station.authorize(protected_actions(command, self.state, actor), cosigner)
+        return self.run(command, actor, signoff)
 
-    def run(self, command: Command, actor: str) -> ChairState:
+    def run(self, command: Command, actor: str, signoff: dict[str, Any] | None = None) -> ChairState:
         if not actor.strip():
             refused = no_nurse()
             self.listener.message(f"{self.name}: not recorded. {refused}")
@@ -207,14 +217,14 @@ class ChairSession:
         state = floor.session_for_chair(self.name)
         try:
             if isinstance(command, CheckIn):
-                new_state = floor.check_in(command, actor)
+                new_state = floor.check_in(command, actor, signoff)
             else:
                 if state is None:
                     raise CommandRefused(
                         [GuardFailure("no_session", f"{self.name} has no patient checked in")],
                         overridable=False,
                     )
-                new_state = floor.execute(state.session_id, command, actor)
+                new_state = floor.execute(state.session_id, command, actor, signoff)
         except CommandRefused as refused:
             self.listener.message(f"{self.name}: not recorded. {refused}")
             raise
@@ -268,15 +278,27 @@ class ChairSession:
     def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
         return self.alarms.board.escalated(now or self.now())
 
-    def acknowledge(self, alarm_id: str, by: str | None = None) -> None:
+    def acknowledge(self, alarm_id: str, by: str | None = None, cosigner: Account | None = None) -> None:
         """Acknowledge as the nurse at the station, or as `by` (the charge nurse on the floor's
-        overview); journaled with that identity; refused when nobody is identified."""
+        overview); journaled with that identity; refused when nobody is identified. At the station an
+        escalated alarm needs a charge nurse (or one co-signing)."""
         nurse = self.station.nurse if by is None else by.strip()
+        signoff: dict[str, Any] = {}
+        if by is None:
+            escalated = any(a.id == alarm_id for a in self.escalated_alarms())
+            actions = (
+                [Action.CHAIR_ENTRY, Action.ACKNOWLEDGE_ESCALATION] if escalated else [Action.CHAIR_ENTRY]
+            )
+            try:
+                signoff = self.station.authorize(actions, cosigner)
+            except NotPermitted as refused:
+                self.listener.message(f"{self.name}: not acknowledged. {refused}")
+                raise
         if not nurse:
             self.listener.message(f"{self.name}: identify yourself before acknowledging an alarm")
             raise no_nurse()
         for transition in self.alarms.board.acknowledge(alarm_id, nurse, self.now()):
-            self._journal_alarm(transition)
+            self._journal_alarm(transition, signoff)
         self.listener.alarms_changed()
 
     def pause_audio(self) -> None:
@@ -302,12 +324,12 @@ class ChairSession:
         if transitions:
             self.listener.alarms_changed()
 
-    def _journal_alarm(self, transition: AlarmTransition) -> None:
+    def _journal_alarm(self, transition: AlarmTransition, signoff: dict[str, Any] | None = None) -> None:
         state = self.state
         if state is None or state.phase is Phase.EMPTY:
             return  # no session to journal it with (an idle chair's pump link)
         try:
-            self.run(transition.command(), transition.by or SYSTEM_ACTOR)
+            self.run(transition.command(), transition.by or SYSTEM_ACTOR, signoff)
             log.info("%s: alarm %s: %s", self.name, transition.kind, transition.alarm.rule)
         except CommandRefused as refused:
             log.warning("%s: alarm not journaled: %s", self.name, refused)

@@ -49,13 +49,16 @@ class OpenFloor:
 
 
 def open_floor(
-    db_path: Path, clock: Clock, protocols: Mapping[str, InfusionProtocol] | None = None
+    db_path: Path,
+    clock: Clock,
+    protocols: Mapping[str, InfusionProtocol] | None = None,
+    key: str | None = None,
 ) -> OpenFloor:
     """Take the database's lock (StationInUse if another station holds it), then open the journal
     and replay the open sessions."""
     lock = StationLock(db_path).acquire()
     try:
-        floor = Floor(Journal(db_path, clock), protocols, clock)
+        floor = Floor(Journal(db_path, clock, key=key), protocols, clock)  # key: an encrypted journal
     except BaseException:
         lock.release()
         raise

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import Any
 
+from app.accounts.authority import authorize
+from app.accounts.roles import Action
+from app.accounts.store import Account, AccountStore
 from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import AlarmPolicy
 from app.domain.clock import Clock
+from app.domain.events import EventType
 from app.floor import Floor
 from app.station.config import MAX_CHAIRS
 from app.station.pump import PumpLink
@@ -39,10 +44,15 @@ class Station:
         clock: Clock | None = None,
         *,
         alarm_policy: AlarmPolicy | None = None,
+        accounts: AccountStore | None = None,
     ) -> None:
         self.floor = floor
         self.clock: Clock = clock or floor.clock
-        self.nurse = ""
+        self.nurse = ""  # who signs the next entry: the signed-in account's ID (initials without accounts)
+        # With accounts (every station started from its database) the signed-in account signs every
+        # entry and roles are enforced (app.accounts); without (bare stations in tests) initials as before.
+        self.accounts = accounts
+        self.signed_in: Account | None = None
         self.display_tz: tzinfo | None = None
         """The zone the screens and alarm texts show (the configuration's display_tz; None: this
         computer's zone with daylight saving). Set by app.station.start.station_for."""
@@ -69,12 +79,54 @@ class Station:
         return self._by_name[name_or_index]
 
     def set_nurse(self, initials: str) -> bool:
-        """Identify the nurse at the station; True when it changed."""
+        """Identify the nurse at the station; True when it changed. With accounts, for code (tests, the
+        demo): the ID must be an enabled account (the UI signs in with the PIN through `sign_in`)."""
+        if self.accounts is not None:
+            if not initials.strip():
+                return self.sign_out()
+            account = self.accounts.require(initials)
+            if account.disabled:
+                raise ValueError(f"the account {account.id} is disabled")
+            return self.sign_in(account)
         initials = initials.strip().upper()
         if initials == self.nurse:
             return False
         self.nurse = initials
         return True
+
+    def sign_in(self, account: Account) -> bool:
+        """`account` was checked (PIN or badge) by the caller; it signs every entry from now on."""
+        previous = self.signed_in
+        if previous is not None and previous.id != account.id and self.accounts is not None:
+            self.accounts.record(
+                EventType.SIGNED_OUT, previous.id, {"account": previous.id, "by": account.id}
+            )
+        changed = previous is None or previous.id != account.id
+        self.signed_in, self.nurse = account, account.id
+        return changed
+
+    def sign_out(self) -> bool:
+        account, self.signed_in = self.signed_in, None
+        self.nurse = ""
+        if account is not None and self.accounts is not None:
+            self.accounts.record(EventType.SIGNED_OUT, account.id, {"account": account.id})
+        return account is not None
+
+    @contextmanager
+    def acting_as(self, account: Account) -> Iterator[None]:
+        """One action by someone identified by badge alone (an alarm acknowledged at a locked station)."""
+        previous, nurse = self.signed_in, self.nurse
+        self.signed_in, self.nurse = account, account.id
+        try:
+            yield
+        finally:
+            self.signed_in, self.nurse = previous, nurse
+
+    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> dict[str, Any]:
+        """The sign-off record for an action by whoever is signed in (see app.accounts.authority)."""
+        if self.accounts is None:
+            return {}
+        return authorize(self.signed_in, actions, cosigner)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -27,6 +27,7 @@ from app.domain.clock import Clock, SystemClock
 from app.domain.events import Event, EventType
 from app.paths import data_dir
 from app.private_files import private_file, private_folder, tighten
+from app.store import cipher
 from app.store.health import (
     StorageProblem,
     check_integrity,
@@ -39,6 +40,9 @@ from app.store.schema import check_version, migrate
 from app.store.telemetry import PumpSample, TelemetryRecorder, readings
 
 GENESIS_HASH = "0" * 64
+# Streams that belong to the station rather than to a chair session (sign-in, accounts): in the same
+# hash chain, never replayed as a chair, left out of a chair's shift log. Session ids are UUIDs.
+STATION_STREAM_PREFIX = "station:"
 
 
 class JournalError(RuntimeError):
@@ -128,29 +132,55 @@ def row_hash(row: sqlite3.Row | dict[str, Any]) -> str:
     )
 
 
-def open_connection(path: Path, read_only: bool = False) -> sqlite3.Connection:
+_INTEGRITY_ERRORS = cipher.errors("IntegrityError")
+_OPERATIONAL_ERRORS = cipher.errors("OperationalError")
+_DATABASE_ERRORS = cipher.errors("DatabaseError")
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (OSError, *cipher.errors("Error"))
+
+
+def open_connection(path: Path, read_only: bool = False, key: str | None = None) -> sqlite3.Connection:
     """A connection with the durability settings the journal relies on. A read-only open never writes,
-    even the -shm file: in a folder it cannot write to (an archive copy) it opens the file immutable."""
+    even the -shm file: in a folder it cannot write to (an archive copy) it opens the file immutable.
+    An encrypted journal (app.store.cipher) opens with `key`, or else with the key in the OS keyring."""
+    if key is None and cipher.is_encrypted(path):
+        key = cipher.key_from_keyring(path)
+        if key is None:
+            raise JournalError(
+                f"{path} is not a Chairside database this computer can read: either it is an encrypted "
+                "journal whose key is not in this computer's keyring (start the station with "
+                "--journal-key-prompt to type it), or it is not a Chairside database at all. Nothing was "
+                "opened or changed."
+            )
     try:
-        if read_only:
+        if key is not None:
+            conn: sqlite3.Connection = cipher.connect(path, key, read_only)
+        elif read_only:
             conn = _connect_read_only(path)
         else:
             if path.exists():
                 for companion in (path, _companion(path, "-wal"), _companion(path, "-shm")):
                     tighten(companion)
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
-    except (OSError, sqlite3.Error) as exc:
+    except cipher.WrongKey:
+        raise JournalError(
+            f"the key given for the encrypted journal {path} is wrong (or the file is damaged): nothing was "
+            "opened or changed"
+        ) from None
+    except cipher.CipherUnavailable as exc:
+        raise JournalError(f"{path}: {exc}") from exc
+    except _OPEN_ERRORS as exc:
         raise JournalError(f"cannot open the database {path}: {exc}") from exc
-    conn.row_factory = sqlite3.Row
+    if key is None:
+        conn.row_factory = sqlite3.Row
     try:
         if not read_only:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.DatabaseError as exc:
+    except _DATABASE_ERRORS as exc:
         conn.close()
-        raise JournalError(describe_sqlite_error(path, exc)) from exc
+        raise JournalError(describe_sqlite_error(path, exc)) from exc  # type: ignore[arg-type]
     return conn
 
 
@@ -203,14 +233,19 @@ def _create(path: Path) -> None:
 
 
 class Journal:
-    def __init__(self, path: Path | str, clock: Clock | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, clock: Clock | None = None, read_only: bool = False, key: str | None = None
+    ) -> None:
         """Open (and, unless read_only, create or migrate) the journal at `path`. Read-only opens are for
-        status, verification and export: they never change the file."""
+        status, verification and export: they never change the file. `key`: an encrypted journal's (a new
+        file given a key is created encrypted, by SQLCipher itself)."""
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
         self.read_only = read_only
         try:
-            if not read_only and not self.path.exists():
+            if not read_only and not self.path.exists() and key is not None:
+                _data_folder(self.path.parent)
+            elif not read_only and not self.path.exists():
                 _create(self.path)
             elif not read_only:
                 _data_folder(self.path.parent)
@@ -223,7 +258,7 @@ class Journal:
             raise JournalError(f"cannot open the database {self.path}: {exc}") from exc
         except (StorageProblem, sqlite3.Error) as exc:
             raise JournalError(str(exc)) from exc
-        self.conn = open_connection(self.path, read_only)
+        self.conn = open_connection(self.path, read_only, key)
         try:
             self.schema_version = self._check_and_migrate()
         except BaseException:
@@ -333,10 +368,10 @@ class Journal:
                     self.conn.execute("ROLLBACK")
                 raise
             self.write_problem = ""
-        except sqlite3.IntegrityError as exc:
+        except _INTEGRITY_ERRORS as exc:
             raise SequenceConflict(f"session {session_id}: entry already recorded ({exc})") from exc
-        except sqlite3.OperationalError as exc:
-            self.write_problem = _explain_write_error(self.path, exc)
+        except _OPERATIONAL_ERRORS as exc:
+            self.write_problem = _explain_write_error(self.path, exc)  # type: ignore[arg-type]
             raise JournalWriteError(self.write_problem) from exc
         except ValueError as exc:  # NaN/inf in a payload: refuse rather than write unreadable JSON
             raise JournalWriteError(f"entry not recorded: {exc}") from exc
@@ -398,6 +433,12 @@ class Journal:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         for row in self.conn.execute(f"SELECT * FROM events {where} ORDER BY position", params):
             yield self._entry(row)
+
+    def last_seq(self, session_id: str) -> int:
+        (seq,) = self.conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(seq)
 
     def entries_after(self, position: int, limit: int) -> list[JournalEntry]:
         """Up to `limit` entries after journal position `position`, in order (the MQTT outbox)."""

@@ -56,6 +56,27 @@ _V1_TELEMETRY: Migration = (
     "CREATE INDEX idx_telemetry_chair_at ON telemetry (chair, at)",
 )
 
+# Accounts (app.accounts): who may sign in, and with what. Secrets are stored only as scrypt hashes: a PIN
+# with its own salt and parameters ("scrypt$n$r$p$salt$hash"), a badge as a digest keyed by the station's
+# badge salt (so a scan is one indexed look-up). Every change is also a journal entry.
+_V1_ACCOUNTS: Migration = (
+    """CREATE TABLE accounts (
+        id TEXT PRIMARY KEY COLLATE NOCASE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('nurse', 'charge', 'admin')),
+        badge_hash TEXT UNIQUE,
+        pin_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    "CREATE TABLE account_station (id INTEGER PRIMARY KEY CHECK (id = 1), badge_salt TEXT NOT NULL)",
+    "INSERT INTO account_station (id, badge_salt) VALUES (1, lower(hex(randomblob(16))))",
+)
+
+
 _V1_5_MQTT_OUTBOX: Migration = (
     # How far each topic tree (chairside/v1/<station>) has had the journal acknowledged by the
     # broker (PUBACK): publishing resumes after it, across broker and station restarts.
@@ -110,6 +131,7 @@ MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 0): _V1_JOURNAL,
     (1, 1): _V1_TELEMETRY,
     (1, 2): _V1_2_TELEMETRY,
+    (1, 4): _V1_ACCOUNTS,
     (1, 5): _V1_5_MQTT_OUTBOX,
 }
 CURRENT = max(MIGRATIONS)

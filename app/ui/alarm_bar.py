@@ -31,6 +31,7 @@ from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import Alarm, AlarmCategory, AlarmPolicy, Priority
 from app.domain.decide import CommandRefused
 from app.ui.elided import ElidedLabel, set_style_sheet
+from app.ui.signin import with_cosign
 
 FLASH_TICK_MS = 50
 MAX_ROWS = 4
@@ -303,7 +304,8 @@ class AlarmBar(QWidget):
         self.acknowledge_requested.emit(entry.alarm.id)
         if self._floor is not None:
             with contextlib.suppress(CommandRefused):  # nobody identified: the chair says so itself
-                self._floor.chair(entry.chair).acknowledge(entry.alarm.id)
+                chair = self._floor.chair(entry.chair)
+                with_cosign(self, self._floor, lambda c: chair.acknowledge(entry.alarm.id, c))
 
     def _pause_clicked(self) -> None:
         self.pause_audio_requested.emit()

@@ -44,6 +44,7 @@ from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.elided import ElidedLabel, set_style_property, set_style_sheet, short_protocol_name
 from app.ui.plot import InfusionPlot
+from app.ui.signin import with_cosign
 from app.ui.status import (
     PHASE_STYLES,
     ActionKind,
@@ -492,6 +493,7 @@ class ChairView(QWidget):
         from app.domain.decide import CommandRefused
 
         try:
-            self.chair.acknowledge(unacknowledged[0].id)
+            alarm_id = unacknowledged[0].id
+            with_cosign(self, self.chair.floor, lambda c: self.chair.acknowledge(alarm_id, c))
         except CommandRefused as refused:
             self.alarm_label.setText(f"⚠ {refused}")

@@ -73,8 +73,28 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
         help="quit after S seconds (wall time)",
     )
     gui.add_argument("--chair", type=chairs, metavar="K", help="open chair K's view")
-    gui.add_argument("--nurse", metavar="INITIALS", help="the nurse identified at the station")
+    gui.add_argument(
+        "--nurse",
+        metavar="ID",
+        help="demo only: the demo account signed in (default RN-AB; another ID becomes a demo nurse)",
+    )
     gui.add_argument("--window-size", type=window_size, metavar="WxH", help="window size, e.g. 1366x768")
+    gui.add_argument(
+        "--encrypt-journal",
+        action="store_true",
+        help="create the station's journal encrypted (SQLCipher); the key is asked for and kept in the OS keyring",
+    )
+    gui.add_argument(
+        "--journal-key-prompt",
+        action="store_true",
+        help="ask for the encrypted journal's key instead of the keyring",
+    )
+    gui.add_argument(
+        "--idle-lock-min",
+        type=number_in(0.01, 24 * 60.0, unit="min"),
+        metavar="MIN",
+        help="lock the station after MIN minutes without input (default: the station configuration's, 5)",
+    )
     add_station_arguments(gui)  # --broker URL, --station NAME (the floor; app.station.publish)
 
 
@@ -101,7 +121,9 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app import errors
+    from app import errors, redaction
+    from app.accounts.demo import DEMO_NURSE, ensure_demo_accounts
+    from app.accounts.store import AccountError, AccountStore
     from app.chairs import FloorController
     from app.domain.clock import Clock, StationClock
     from app.paths import data_dir, default_config_path, default_db_path
@@ -167,14 +189,21 @@ def run_gui(args: argparse.Namespace) -> int:
     else:
         db_path = default_db_path()
     protocols = ProtocolLibrary.load(args.protocols) if getattr(args, "protocols", None) else None
+    key = _journal_key(args, db_path)
+    if key == "":
+        print("chairside: no key for the encrypted journal: nothing was started", file=sys.stderr)
+        if tmp is not None:
+            tmp.cleanup()
+        return 2
     try:
-        opened = open_floor(db_path, clock, protocols)
+        opened = open_floor(db_path, clock, protocols, key=key)
     except StationInUse as in_use:
         print(f"chairside: {in_use}", file=sys.stderr)
         if tmp is not None:
             tmp.cleanup()
         return 2
     floor = opened.floor
+    accounts = AccountStore(floor.journal)
     demo: Any = None
     controller: Any = None
     publisher: Any = None
@@ -194,18 +223,41 @@ def run_gui(args: argparse.Namespace) -> int:
             config = demo.station_config(names)
         elif config is None:  # --chairs N: a floor without pumps
             config = StationConfig(name="Station", chairs=tuple(ChairConfig(n) for n in chair_names(chairs)))
-        controller = FloorController(station_for(floor, config, clock))
+        controller = FloorController(station_for(floor, config, clock), accounts=accounts)
         try:
             publisher = start_publishing(controller.station, config, args.broker, args.station)
         except BrokerError as error:
             print(f"chairside: {error}", file=sys.stderr)
             return 2
-        if args.nurse:
-            controller.set_nurse(args.nurse)
+        if demo is not None:
+            try:
+                print("\n".join(ensure_demo_accounts(accounts, args.nurse)))
+                controller.set_nurse(args.nurse or DEMO_NURSE)
+            except (AccountError, ValueError) as exc:
+                if args.nurse:
+                    print(f"chairside: --nurse: {exc}", file=sys.stderr)
+                    return 2
+                # a station database with real accounts: nobody is signed in until someone signs in
+        elif not accounts.has_admin() and args.quit_after is not None:
+            # a scripted start (screenshot, smoke test) never waits for someone at the keyboard
+            print("chairside: this station has no administrator yet: add one with `chairside users add`")
 
-        window = MainWindow(controller, config_path=config.path)
+        # The demo's clock may run fast: its idle lock keeps wall time
+        idle_lock_min = args.idle_lock_min if args.idle_lock_min is not None else config.idle_lock_min
+        window = MainWindow(
+            controller,
+            config_path=config.path,
+            idle_lock_min=idle_lock_min,
+            idle_clock=StationClock() if demo is not None else None,
+        )
         sound = start_alarm_sound(controller, window)
         errors.install(data_dir() / "crash.log", window.show_message)
+        redaction.install(data_dir() / "chairside.log")
+        redaction.REDACTOR.remember_journal(floor.journal)
+        for chair_controller in controller.chairs:
+            chair_controller.changed.connect(
+                lambda c=chair_controller: redaction.REDACTOR.remember_payload(_identifiers(c.state))
+            )
         if demo is not None:
             try:
                 _preroll(controller, demo, demo_clock, args.preroll)
@@ -226,6 +278,9 @@ def run_gui(args: argparse.Namespace) -> int:
         if args.chair:
             window.open_chair(controller.chair(args.chair).name)
         controller.start()
+        if demo is None and args.quit_after is None:
+            # Once the station runs (pumps read, alarms on): a first start creates the administrator
+            QTimer.singleShot(0, lambda: _first_sign_in(window, accounts))
         if args.quit_after is not None:
 
             def finish() -> None:
@@ -263,8 +318,56 @@ def run_gui(args: argparse.Namespace) -> int:
             demo.stop()
         opened.close()
         errors.uninstall()
+        redaction.uninstall()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _first_sign_in(window: Any, accounts: Any) -> None:
+    from PySide6.QtWidgets import QDialog
+
+    from app.ui.signin import FirstAdministratorDialog
+
+    if not accounts.has_admin():
+        first = FirstAdministratorDialog(accounts, window)
+        if first.exec() != QDialog.DialogCode.Accepted:
+            window.show_message("This station has no administrator yet: add one with `chairside users add`.")
+            return
+    window.nurse_bar.sign_in()
+
+
+def _identifiers(state: Any) -> dict[str, str]:
+    if state is None:
+        return {}
+    return {"patient_mrn": state.patient_mrn, "patient_initials": state.patient_initials}
+
+
+def _ask_key(title: str) -> str:
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    text, ok = QInputDialog.getText(None, "Chairside: encrypted journal", title, QLineEdit.EchoMode.Password)
+    return text if ok else ""
+
+
+def _journal_key(args: argparse.Namespace, db_path: Path) -> str | None:
+    """None: open as the file is (an encrypted one finds its key in the keyring); "" when asked and
+    not given; else the key typed."""
+    from app.store import cipher
+
+    if args.encrypt_journal and not db_path.exists():
+        key = _ask_key("A key for the new encrypted journal (keep a copy somewhere safe):")
+        if key and key != _ask_key("The same key again:"):
+            print("chairside: the two keys differ", file=sys.stderr)
+            return ""
+        if key and not cipher.save_key(db_path, key):
+            print("chairside: this computer has no keyring: the key will be asked for at every start")
+        return key
+    if args.encrypt_journal and not cipher.is_encrypted(db_path):
+        print(f"chairside: {db_path} already exists and is not encrypted: it stays as it is", file=sys.stderr)
+        return ""
+    if args.journal_key_prompt:
+        return _ask_key(f"The key of the encrypted journal {db_path}:")
+    return None
 
 
 def _preroll(controller: Any, demo: Demo, clock: SpeedClock | None, minutes: float) -> None:

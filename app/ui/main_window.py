@@ -8,10 +8,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QHBoxLayout,
     QLabel,
     QLayout,
-    QLineEdit,
     QMainWindow,
     QPushButton,
     QStackedWidget,
@@ -19,12 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.accounts.authority import NotPermitted
+from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN
+from app.accounts.roles import Action
+from app.accounts.store import Account
 from app.chairs import FloorController
+from app.domain.clock import Clock
 from app.export.gui import open_export_dialog
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
 from app.ui.dialogs.pumps import open_pumps_dialog
+from app.ui.lock import ScreenLock
 from app.ui.overview import ChairTableModel, OverviewWidget
+from app.ui.signin import SignInDialog, with_cosign
 from app.ui.status import hhmm
 
 log = logging.getLogger(__name__)
@@ -34,7 +41,8 @@ COMPACT_BELOW_HEIGHT_PX = 900
 
 
 class NurseBar(QWidget):
-    """Who is at the station. Switching nurse is one action: type initials (or scan a badge), Enter."""
+    """Who is at the station: the signed-in account signs every entry. Sign in (badge or ID, then PIN)
+    or sign out; signing in as someone else is how nurses switch."""
 
     def __init__(self, floor: FloorController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,33 +51,49 @@ class NurseBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel()
         self.label.setObjectName("nurseLabel")
-        self.entry = QLineEdit()
-        self.entry.setPlaceholderText("initials or badge, Enter")
-        self.entry.setMaximumWidth(240)
-        self.entry.returnPressed.connect(self.identify)
+        self.sign_in_button = QPushButton("Sign in…")
+        self.sign_in_button.clicked.connect(self.sign_in)
+        self.sign_out_button = QPushButton("Sign out")
+        self.sign_out_button.clicked.connect(floor.sign_out)
         layout.addWidget(self.label)
-        layout.addWidget(self.entry)
+        layout.addWidget(self.sign_in_button)
+        layout.addWidget(self.sign_out_button)
+        self.sign_in_button.setVisible(floor.accounts is not None)
         floor.nurse_changed.connect(self._show)
         self._show(floor.nurse)
 
-    def identify(self) -> None:
-        text = self.entry.text().strip()
-        if text:
-            self._floor.set_nurse(text)
-        self.entry.clear()
+    def sign_in(self) -> Account | None:
+        if self._floor.accounts is None:
+            return None
+        dialog = SignInDialog(self._floor.accounts, self.window())
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
+            return None
+        self._floor.sign_in(dialog.account)
+        return dialog.account
 
     def _show(self, nurse: str) -> None:
-        if nurse:
+        account = self._floor.signed_in
+        self.sign_out_button.setVisible(bool(nurse) and self._floor.accounts is not None)
+        if account is not None:
+            self.label.setText(f"Nurse: {account.id} ({account.role.label})")
+            self.label.setStyleSheet("")
+        elif nurse:
             self.label.setText(f"Nurse: {nurse}")
             self.label.setStyleSheet("")
         else:
-            self.label.setText("⚠ Nobody identified")
+            self.label.setText("⚠ Nobody signed in")
             self.label.setStyleSheet("color:#b00020;")
 
 
 class MainWindow(QMainWindow):
     def __init__(
-        self, floor: FloorController, parent: QWidget | None = None, *, config_path: Path | None = None
+        self,
+        floor: FloorController,
+        parent: QWidget | None = None,
+        *,
+        config_path: Path | None = None,
+        idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN,
+        idle_clock: Clock | None = None,
     ) -> None:
         super().__init__(parent)
         self.floor = floor
@@ -117,6 +141,8 @@ class MainWindow(QMainWindow):
         floor.ticked.connect(lambda _now: self._update_clock())
         floor.message.connect(self.show_message)
         self._update_clock()
+        # A station with accounts locks itself when nobody touches it (app.ui.lock)
+        self.screen_lock = ScreenLock(self, idle_lock_min, idle_clock) if floor.accounts is not None else None
 
     def _make_alarm_bar(self) -> AlarmBar:
         bar = AlarmBar(self.floor)
@@ -139,10 +165,24 @@ class MainWindow(QMainWindow):
         view_menu.addAction(overview_action)
         station_menu = self.menuBar().addMenu("&Station")
         self.pumps_action = QAction("Pumps…", self)
-        self.pumps_action.triggered.connect(lambda: open_pumps_dialog(self, self.config_path))
+        self.pumps_action.triggered.connect(self.edit_pumps)
         station_menu.addAction(self.pumps_action)
 
+    def edit_pumps(self) -> None:
+        """The Pumps dialog is the administrator's (app.accounts.roles.POLICY)."""
+        try:
+            self.floor.authorize([Action.EDIT_PUMPS])
+        except NotPermitted as refused:
+            self.show_message(f"Pumps not opened: {refused}")
+            return
+        open_pumps_dialog(self, self.config_path)
+
     def export_shift_log(self) -> None:
+        try:
+            with_cosign(self, self.floor, lambda c: self.floor.authorize([Action.EXPORT], c))
+        except NotPermitted as refused:
+            self.show_message(f"Not exported: {refused}")
+            return
         open_export_dialog(self, self.floor.floor)
 
     def _update_clock(self) -> None:

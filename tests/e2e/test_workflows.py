@@ -29,6 +29,7 @@ from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.main_window import MainWindow
 from app.ui.timeline import describe
+from tests.accounts.support import sign_in_at, station_accounts
 from tests.e2e.pumps import PumpOnPty, connect, pump_on_pty, wait_polls
 
 # the offscreen platform says so whenever a dialog opens
@@ -43,8 +44,12 @@ BAG_SCAN = "]d2010035024215001917270630" + "10OCR-7731|"
 class Station:
     def __init__(self, qtbot: QtBot, floor: Floor, clock: ManualClock, pump: PumpOnPty) -> None:
         self.qtbot = qtbot
-        self.floor_controller = FloorController(floor, 2, clock)
-        self.window = MainWindow(self.floor_controller)
+        self.floor_controller = FloorController(
+            floor, 2, clock, accounts=station_accounts(floor.journal, "AB", "CD")
+        )
+        self.window = MainWindow(
+            self.floor_controller, idle_lock_min=24 * 60
+        )  # time jumps are not idleness here
         qtbot.addWidget(self.window)
         self.window.resize(1366, 768)
         self.window.show()
@@ -63,9 +68,8 @@ class Station:
         return state
 
     def identify(self, initials: str) -> None:
-        entry = self.window.nurse_bar.entry
-        self.qtbot.keyClicks(entry, initials)
-        self.qtbot.keyClick(entry, Qt.Key.Key_Return)
+        """What the nurse does: sign in at the station (badge or ID, then PIN)."""
+        sign_in_at(self.qtbot, self.floor_controller, self.window.nurse_bar.sign_in_button, initials)
 
     def next_action(self) -> CommandDialog:
         self.qtbot.mouseClick(self.view.next_button, Qt.MouseButton.LeftButton)

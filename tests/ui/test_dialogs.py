@@ -22,6 +22,7 @@ from app.ui.dialogs.correction import CorrectionDialog, NoteDialog
 from app.ui.dialogs.premedication import PremedicationDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.main_window import MainWindow
+from tests.accounts.support import sign_in_at, station_accounts
 from tests.ui.helpers import check_in_command
 
 # the offscreen platform says so whenever a dialog opens
@@ -33,8 +34,12 @@ class Station:
         self.qtbot = qtbot
         self.floor = floor
         self.clock = clock
-        self.controller = FloorController(floor, 2, clock)
-        self.window = MainWindow(self.controller)
+        self.controller = FloorController(
+            floor, 2, clock, accounts=station_accounts(floor.journal, "AB", "CD")
+        )
+        self.window = MainWindow(
+            self.controller, idle_lock_min=24 * 60
+        )  # jumps in time are not idleness here
         qtbot.addWidget(self.window)
         self.window.resize(1366, 768)
         self.window.show()
@@ -42,11 +47,8 @@ class Station:
         self.view: ChairView = self.window.open_chair(self.chair.name)
 
     def identify(self, initials: str) -> None:
-        """What the nurse does: type initials (or scan a badge) into the station's field, Enter."""
-        entry = self.window.nurse_bar.entry
-        self.qtbot.keyClicks(entry, initials)
-        with self.qtbot.waitSignal(self.controller.nurse_changed):
-            self.qtbot.keyClick(entry, Qt.Key.Key_Return)
+        """What the nurse does: sign in at the station (badge or ID, then PIN)."""
+        sign_in_at(self.qtbot, self.controller, self.window.nurse_bar.sign_in_button, initials)
 
     def check_in(self) -> None:
         self.chair.check_in(check_in_command(self.chair.name, self.clock))
@@ -161,10 +163,9 @@ def test_switching_nurse_is_one_action_and_every_later_entry_carries_the_new_ide
     switch_after = station.events()[-1].seq
     assert {e.actor for e in station.events()} == {"AB"}
 
-    station.identify("cd")  # one action: initials (or a badge scan) and Enter
+    station.identify("BADGE-CD")  # one action: a badge scan, then the PIN
 
-    assert station.window.nurse_bar.label.text() == "Nurse: CD"
-    assert station.window.nurse_bar.entry.text() == "", "ready for the next switch"
+    assert station.window.nurse_bar.label.text() == "Nurse: CD (nurse)"
     assert station.controller.nurse == "CD"
     dialog = station.click(station.view.premed_button)
     assert isinstance(dialog, PremedicationDialog)

@@ -7,6 +7,7 @@ an override may pass it, an "Override…" path asks who decides and why, and rec
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from PySide6.QtCore import QDateTime, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QShowEvent
@@ -25,11 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.accounts.store import Account
 from app.chairs import ChairController
 from app.domain.chair import ChairState
 from app.domain.commands import Command, Override
 from app.domain.decide import CommandRefused
 from app.store.journal import JournalError
+from app.ui.signin import with_cosign
 
 
 class FormError(ValueError):
@@ -203,6 +206,9 @@ class CommandDialog(QDialog):
             return False
         return self._submit(override)
 
+    def _execute(self, command: Command, cosigner: Account | None) -> ChairState:
+        return self.chair.execute(command, cosigner)
+
     def _submit(self, override: Override | None) -> bool:
         try:
             commands = self.build_commands(override)
@@ -212,7 +218,7 @@ class CommandDialog(QDialog):
         state: ChairState | None = None
         for index, command in enumerate(commands):
             try:
-                state = self.chair.execute(command)
+                state = with_cosign(self, self.chair.floor, partial(self._execute, command))
             except CommandRefused as refused:
                 reasons = "\n".join(f"• {f.message}" for f in refused.failures)
                 done = f"\n\n{index} of {len(commands)} entries were recorded." if index else ""
