@@ -18,11 +18,22 @@ from app.export.hl7_settings import settings_from_table
 from app.export.shifts import LocalTime
 from app.station.config import StationConfig, StationConfigError, load_station_config
 from app.station.hl7_feed import parse_feed
-from app.station.start import OpenFloor, StationServices, open_floor, start_services, station_for
+from app.station.start import (
+    OpenFloor,
+    StationServices,
+    attach_configured_pumps,
+    open_floor,
+    start_services,
+    station_for,
+)
 from app.station.station import Station
 from app.store.journal import Journal
+from drivers.sim.pump import SimulatedPump
+from drivers.sim.server import PtyPumpServer
 from tests.station.mllp_receiver import MllpReceiver
-from tests.station.test_configured_station import infusing
+from tests.station.test_configured_station import infusing, pump, until
+
+__all__ = ["pump"]  # the simulated pump on a pseudo-terminal (fixture)
 
 
 def write_config(path: Path, port: int, extra: str = "") -> Path:
@@ -256,3 +267,38 @@ def test_a_station_writes_signed_anchors_at_its_interval_and_at_shutdown(
         assert records[-1]["position"] == journal.head()[0]
     capsys.readouterr()
     assert main(["verify", "--db", str(db)]) == 0, capsys.readouterr().err
+
+
+def test_pump_readings_reach_the_receiver_as_pcd01_between_the_entries(
+    tmp_path: Path, pump: tuple[SimulatedPump, PtyPumpServer]
+) -> None:
+    _sim, server = pump
+    receiver = MllpReceiver().start()
+    extra = (
+        f'\n[[chairs]]\nname = "Chair 3"\nprotocol = "alaris"\nurl = "{server.url}"\npoll_interval_s = 0.05\n'
+    )
+    config = load_station_config(write_config(tmp_path / "station.toml", receiver.port, extra))
+    db = tmp_path / "station.sqlite"
+    clock = ManualClock()
+    run = start(config, db, clock)
+    try:
+        attach_configured_pumps(run.station, config)
+        infusing(run.station, "Chair 3", clock)
+
+        def sampled() -> bool:
+            run.station.tick()
+            return any(
+                len(msh10.split(".")) == 3 and len(msh10.split(".")[2]) == 14 for msh10 in receiver.accepted
+            )
+
+        until(run.station, sampled)
+        entries = expected_ids(db, config, clock)
+        assert receiver.wait_accepted(len(entries) + 1)
+        samples = [m for m in receiver.accepted if m not in entries]
+        assert [m for m in receiver.accepted if m in entries] == entries  # the entries in journal order
+        assert len(samples) == len(set(samples)) >= 1
+        sample = receiver.messages[samples[0]]
+        assert "ORU^R01" in sample and "MDC_FLOW_FLUID_PUMP" in sample and "|40|" in sample  # the pump's rate
+    finally:
+        run.close()
+        receiver.stop()
