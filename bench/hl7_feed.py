@@ -61,7 +61,8 @@ def main() -> int:
         feed.close()
         receiver.stop()
         sent = feed.status.delivered
-        assert sent == len(receiver.accepted) and len(set(receiver.accepted)) == sent
+        assert sent == len(receiver.accepted)
+        assert len(set(receiver.accepted)) == sent
 
         started = time.perf_counter()
         with (root / "baseline.hl7").open("w", encoding="utf-8", newline="") as handle:
