@@ -8,6 +8,7 @@ long engine outage. Prints messages per second for both. Run: .venv/bin/python b
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -23,12 +24,16 @@ from app.export.sample_shift import demo_visits, run_shift
 from app.export.shifts import LocalTime
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
-from app.station.hl7_feed import FeedSettings, Hl7Feed
+from app.station.hl7_feed import FeedSettings, FeedStatus, Hl7Feed
 from app.store.journal import Journal
 from tests.station.mllp_receiver import MllpReceiver
 
 CHAIRS = 24
 HOURS = 12.0
+
+
+def more_than(count: int, status: FeedStatus) -> bool:
+    return status.delivered > count
 
 
 def main() -> int:
@@ -53,7 +58,7 @@ def main() -> int:
         feed = Hl7Feed(db_path, settings, Hl7Settings(), LocalTime.named("Europe/Zurich"), clock).start()
         last = -1
         while True:  # done when the outbox is empty: nothing new for a few polls
-            feed.wait_for(lambda status, seen=last: status.delivered > seen, 2.0)
+            feed.wait_for(functools.partial(more_than, last), 2.0)
             if feed.status.delivered == last:
                 break
             last = feed.status.delivered
