@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.domain.clock import Clock
+from app.domain.events import EventType
 from app.export.hl7 import Hl7Builder, Hl7Message, SessionFeed
 from app.export.hl7_settings import Hl7Settings
 from app.export.mllp import ACCEPTED, Ack, frame, parse_ack
@@ -216,8 +217,15 @@ class Hl7Feed:
             self._update(problem=f"not started: {exc}")
             return
         try:
-            self._load_cursor(conn, journal)
-            self._loop(conn, journal)
+            while not self._stop.is_set():
+                try:
+                    self._load_cursor(conn, journal)
+                    self._loop(conn, journal)
+                except sqlite3.Error as exc:  # a busy or full disk: start again from the saved cursor
+                    log.warning("HL7 feed: the database: %s; again in %g s", exc, self.settings.retry_max_s)
+                    self._update(problem=f"database: {exc}")
+                    self._feeds.clear()
+                    self._stop.wait(self.settings.retry_max_s)
         except Exception as exc:  # a bug must not pass silently: log it, the station keeps running
             log.exception("HL7 feed to %s stopped", self.settings.receiver)
             self._update(problem=f"stopped: {exc}", connected=False)
@@ -388,12 +396,8 @@ class Hl7Feed:
     def _collect(self, conn: sqlite3.Connection, journal: Journal) -> list[_Item]:
         """The next entries and readings after the cursor, as messages in the order recorded."""
         self._builder = Hl7Builder(self.hl7, self.local, self.clock.now())
-        entries: list[JournalEntry] = [
-            journal._entry(row)
-            for row in journal.conn.execute(
-                "SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?", (self._position, BATCH)
-            )
-        ]
+        # Readings first, entries after: a reading's session (its check-in) is then always among the
+        # entries read, so the reading is judged against the session's state at that moment.
         streams = {
             int(row[0]): str(row[1])
             for row in conn.execute("SELECT id, session_id FROM telemetry_streams WHERE session_id != ''")
@@ -408,11 +412,21 @@ class Hl7Feed:
             )
             readings.extend((stream, tuple(row)) for row in rows)
         readings.sort(key=lambda r: (r[1][0], r[0]))
+        entries: list[JournalEntry] = [
+            journal._entry(row)
+            for row in journal.conn.execute(
+                "SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?", (self._position, BATCH)
+            )
+        ]
+        if len(entries) == BATCH:  # more entries wait: readings after the last one read wait with them
+            until_ms = _ms(entries[-1].occurred_at)
+            readings = [r for r in readings if r[1][0] < until_ms]
         items: list[_Item] = []
         index = 0
         last_position = self._position
         for entry in entries:
-            while index < len(readings) and readings[index][1][0] <= _ms(entry.occurred_at):
+            # a reading goes before the first entry recorded after it (one at the same moment: after)
+            while index < len(readings) and readings[index][1][0] < _ms(entry.occurred_at):
                 items.extend(self._reading(journal, streams, *readings[index], last_position))
                 index += 1
             feed = self._session(journal, entry.session_id, entry.position - 1)
@@ -424,6 +438,8 @@ class Hl7Feed:
                 )
             if not messages:
                 items.append(_Item(None, entry.position))
+            if entry.type == EventType.DISCHARGED:
+                del self._feeds[entry.session_id]  # a later reading of it rebuilds it from the journal
             last_position = entry.position
         for stream, row in readings[index:]:
             items.extend(self._reading(journal, streams, stream, row, last_position))

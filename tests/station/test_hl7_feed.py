@@ -283,6 +283,8 @@ def test_pump_readings_reach_the_receiver_as_pcd01_between_the_entries(
     run = start(config, db, clock)
     try:
         attach_configured_pumps(run.station, config)
+        chair = run.station.chair("Chair 3")
+        until(run.station, lambda: chair.pump_connected and chair.telemetry is not None)
         infusing(run.station, "Chair 3", clock)
 
         def sampled() -> bool:
