@@ -369,7 +369,8 @@ class Hl7Feed:
         if self._saved == (self._position, self._streams):
             return
         receiver = self.settings.receiver
-        with conn:
+        conn.execute("BEGIN IMMEDIATE")  # the journal position and the reading streams together
+        try:
             conn.execute(
                 "UPDATE hl7_feed_cursor SET position = ?, updated_at = ? WHERE receiver = ?",
                 (self._position, datetime.now(UTC).isoformat(), receiver),
@@ -377,8 +378,16 @@ class Hl7Feed:
             conn.executemany(
                 "INSERT INTO hl7_feed_samples (receiver, stream, at_ms) VALUES (?, ?, ?) "
                 "ON CONFLICT (receiver, stream) DO UPDATE SET at_ms = excluded.at_ms",
-                [(receiver, stream, at_ms) for stream, at_ms in self._streams.items()],
+                [
+                    (receiver, stream, at_ms)
+                    for stream, at_ms in self._streams.items()
+                    if self._saved[1].get(stream) != at_ms  # only the streams that moved
+                ],
             )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         self._saved = (self._position, dict(self._streams))
 
     def _session(self, journal: Journal, session_id: str, through: int) -> SessionFeed:
