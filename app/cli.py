@@ -26,6 +26,7 @@ from app.export.cli import register as register_export
 from app.export.keys_cli import journal_anchor_problem, public_key_argument
 from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
+from app.floor_commands import register as register_floor
 from app.paths import data_dir, default_db_path
 from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
@@ -328,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_export(sub)
     register_keys(sub)
     register_maintenance(sub)
+    register_floor(sub)
     register_config(sub)
     add_gui_arguments(parser)
     return parser

@@ -145,7 +145,7 @@ class StationConfig:
     anchor_interval_min: float = DEFAULT_ANCHOR_INTERVAL_MIN
     """Minutes between signed journal anchors (and one at a clean shutdown)."""
     broker: Mapping[str, Any] = field(default_factory=dict)
-    """The raw [broker] table (MQTT), read by the publishing feature."""
+    """The [broker] table (MQTT), checked by `app.station.broker.parse_broker`; empty: no broker."""
     hl7: Mapping[str, Any] = field(default_factory=dict)
     """The raw [hl7] table (live HL7 feed), read by that feature."""
     path: Path | None = field(default=None, compare=False)
@@ -270,6 +270,13 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
             "retention_days",
         )
     broker = _table(data, "broker", source, required=False)
+    if broker:
+        from app.station.broker import BrokerError, parse_broker  # the one reader of [broker]
+
+        try:
+            parse_broker(broker, base=source.parent)
+        except BrokerError as error:
+            raise fail(error.problem, "broker", error.key) from None
     hl7 = _table(data, "hl7", source, required=False)
     from app.station.hl7_feed import parse_feed  # the live feed's settings, checked here with the rest
 

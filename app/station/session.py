@@ -266,9 +266,10 @@ class ChairSession:
     def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
         return self.alarms.board.escalated(now or self.now())
 
-    def acknowledge(self, alarm_id: str) -> None:
-        """Acknowledge as the nurse at the station (journaled); refused when nobody is identified."""
-        nurse = self.station.nurse
+    def acknowledge(self, alarm_id: str, by: str | None = None) -> None:
+        """Acknowledge as the nurse at the station, or as `by` (the charge nurse on the floor's
+        overview); journaled with that identity; refused when nobody is identified."""
+        nurse = self.station.nurse if by is None else by.strip()
         if not nurse:
             self.listener.message(f"{self.name}: identify yourself before acknowledging an alarm")
             raise no_nurse()

@@ -399,6 +399,13 @@ class Journal:
         for row in self.conn.execute(f"SELECT * FROM events {where} ORDER BY position", params):
             yield self._entry(row)
 
+    def entries_after(self, position: int, limit: int) -> list[JournalEntry]:
+        """Up to `limit` entries after journal position `position`, in order (the MQTT outbox)."""
+        rows = self.conn.execute(
+            "SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?", (position, limit)
+        ).fetchall()
+        return [self._entry(row) for row in rows]
+
     def events(self, session_id: str) -> list[Event]:
         return [entry.to_event() for entry in self.entries(session_id)]
 

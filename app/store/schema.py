@@ -56,6 +56,12 @@ _V1_TELEMETRY: Migration = (
     "CREATE INDEX idx_telemetry_chair_at ON telemetry (chair, at)",
 )
 
+_V1_5_MQTT_OUTBOX: Migration = (
+    # How far each topic tree (chairside/v1/<station>) has had the journal acknowledged by the
+    # broker (PUBACK): publishing resumes after it, across broker and station restarts.
+    "CREATE TABLE mqtt_outbox (topic_root TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+)
+
 
 # Pump readings in typed columns (app/store/telemetry.py): one row per change or heartbeat, no JSON copy.
 # A stream is one chair's readings within one session ('' between sessions), so a reading row carries a
@@ -132,6 +138,7 @@ MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 0): _V1_JOURNAL,
     (1, 1): _V1_TELEMETRY,
     (1, 2): _V1_2_TELEMETRY,
+    (1, 5): _V1_5_MQTT_OUTBOX,
     (1, 7): _V1_7_HL7_FEED,
 }
 CURRENT = max(MIGRATIONS)

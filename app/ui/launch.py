@@ -12,6 +12,7 @@ from typing import Any
 
 from app.demo import Demo, DemoChairOccupied, SpeedClock
 from app.domain.decide import CommandRefused
+from app.station.headless import add_station_arguments
 from app.ui.desktop import desktop_problem
 from drivers.command_line import number_in, whole_in, window_size
 
@@ -74,6 +75,7 @@ def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     gui.add_argument("--chair", type=chairs, metavar="K", help="open chair K's view")
     gui.add_argument("--nurse", metavar="INITIALS", help="the nurse identified at the station")
     gui.add_argument("--window-size", type=window_size, metavar="WxH", help="window size, e.g. 1366x768")
+    add_station_arguments(gui)  # --broker URL, --station NAME (the floor; app.station.publish)
 
 
 def gui_arguments_problem(args: argparse.Namespace) -> str | None:
@@ -104,8 +106,10 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.domain.clock import Clock, StationClock
     from app.paths import data_dir, default_config_path, default_db_path
     from app.protocol_library import ProtocolLibrary
+    from app.station.broker import BrokerError
     from app.station.config import ChairConfig, StationConfig, StationConfigError, load_station_config
     from app.station.lock import StationInUse
+    from app.station.publish import start_publishing
     from app.station.start import (
         attach_configured_pumps,
         missing_config_message,
@@ -179,6 +183,7 @@ def run_gui(args: argparse.Namespace) -> int:
     floor = opened.floor
     demo: Any = None
     controller: Any = None
+    publisher: Any = None
     sound: Any = None
     services: Any = None
     try:
@@ -197,6 +202,11 @@ def run_gui(args: argparse.Namespace) -> int:
         elif config is None:  # --chairs N: a floor without pumps
             config = StationConfig(name="Station", chairs=tuple(ChairConfig(n) for n in chair_names(chairs)))
         controller = FloorController(station_for(floor, config, clock))
+        try:
+            publisher = start_publishing(controller.station, config, args.broker, args.station)
+        except BrokerError as error:
+            print(f"chairside: {error}", file=sys.stderr)
+            return 2
         if args.nurse:
             controller.set_nurse(args.nurse)
 
@@ -253,6 +263,8 @@ def run_gui(args: argparse.Namespace) -> int:
     finally:
         if services is not None:
             services.close()
+        if publisher is not None:
+            publisher.close()
         if sound is not None:
             sound.close()
         if controller is not None:

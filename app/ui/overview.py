@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.chairs import ChairController, FloorController
 from app.domain.phase import Phase
+from app.station.snapshot import chair_snapshot
 from app.ui.elided import ElidedLabel, short_protocol_name
 from app.ui.status import (
     PHASE_STYLES,
@@ -38,6 +39,7 @@ from app.ui.status import (
     progress,
     vitals_text,
 )
+from app.ui.tile import CompactTile, TileBoard, tile_view
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -75,6 +77,7 @@ PriorityRole = Qt.ItemDataRole.UserRole + 3
 EscalatedRole = Qt.ItemDataRole.UserRole + 4
 UrgentRole = Qt.ItemDataRole.UserRole + 5
 ChairRole = Qt.ItemDataRole.UserRole + 6
+TileViewRole = Qt.ItemDataRole.UserRole + 7  # the compact tile's words (app.ui.tile), as on the floor
 
 
 def notification(chair: ChairController) -> str:
@@ -148,6 +151,9 @@ class ChairTableModel(QAbstractTableModel):
             return highest_alarm(chair)[1] or notification(chair) or None
         if role == ChairRole:
             return chair.name
+        if role == TileViewRole:  # the same words as the floor overview, from the same published state
+            now = self._floor.now()
+            return tile_view(chair_snapshot(chair.session, now, station="", index=index.row() + 1), now)
         if role == PhaseRole:
             state = chair.state
             return state.phase if state is not None else Phase.EMPTY
@@ -407,66 +413,95 @@ ROOMY_TILE = (480, 380)  # a tile at least this wide and high gets the larger ty
 
 
 class OverviewWidget(QScrollArea):
-    """Every chair as a tile, in as many columns as fit; it scrolls when the floor does not fit."""
+    """Every chair as a tile. A few chairs: large tiles in as many columns as fit (it scrolls when they
+    do not). More than `DENSE_ABOVE_CHAIRS`: the compact tiles of the floor overview (app.ui.tile),
+    placed so that 48 fit on 1920x1080 and 24 on 1366x768; it scrolls only beyond that."""
 
     chair_activated = Signal(str)
 
     def __init__(self, model: ChairTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        body = QWidget()
-        self._grid = QGridLayout(body)
-        self._grid.setSpacing(10)
-        self._grid.setContentsMargins(10, 10, 10, 10)
-        self.tiles: list[ChairTile] = []
         self.dense = model.rowCount() > DENSE_ABOVE_CHAIRS
-        for row in range(model.rowCount()):
-            tile = ChairTile(model, row, body, dense=self.dense, follow_model=False)
-            tile.clicked.connect(self.chair_activated)
-            self.tiles.append(tile)
-        model.dataChanged.connect(self._on_data_changed)
+        self.tiles: list[ChairTile] | list[CompactTile]
         self._columns = 0
-        self.setWidget(body)
+        if self.dense:
+            self.setWidgetResizable(False)
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.board = TileBoard()
+            compact = []
+            for row in range(model.rowCount()):
+                tile = CompactTile(str(model.data(model.index(row, Column.CHAIR), ChairRole)), self.board)
+                tile.clicked.connect(self.chair_activated)
+                compact.append(tile)
+            self.tiles = compact
+            self.board.set_groups([(None, compact)])
+            self.setWidget(self.board)
+        else:
+            self.setWidgetResizable(True)
+            body = QWidget()
+            self._grid = QGridLayout(body)
+            self._grid.setSpacing(10)
+            self._grid.setContentsMargins(10, 10, 10, 10)
+            large = []
+            for row in range(model.rowCount()):
+                chair_tile = ChairTile(model, row, body, dense=False, follow_model=False)
+                chair_tile.clicked.connect(self.chair_activated)
+                large.append(chair_tile)
+            self.tiles = large
+            self.setWidget(body)
+        model.dataChanged.connect(self._on_data_changed)
+        self._refresh(0, model.rowCount() - 1)
         self._relayout()
 
     def _columns_for_width(self, width: int) -> int:
         count = len(self.tiles)
-        fit = max(1, width // (250 if self.dense else 300))
-        if count <= 6:
-            return min(fit, 3 if count > 4 else max(1, count))
-        return min(fit, 8)
+        fit = max(1, width // 300)
+        return min(fit, 3 if count > 4 else max(1, count))
 
     def _on_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: Any = None) -> None:
-        for tile in self.tiles[max(0, top_left.row()) : bottom_right.row() + 1]:
-            tile.refresh()
+        self._refresh(max(0, top_left.row()), bottom_right.row())
+
+    def _refresh(self, first: int, last: int) -> None:
+        for row in range(first, min(last, len(self.tiles) - 1) + 1):
+            tile = self.tiles[row]
+            if isinstance(tile, CompactTile):
+                tile.show_view(self.model.data(self.model.index(row, 0), TileViewRole))
+            else:
+                tile.refresh()
 
     def grid_columns(self) -> int:
-        return self._columns
+        return self.board.placement.columns if self.dense else self._columns
 
     def _relayout(self) -> None:
+        if self.dense:
+            self.board.fit_to(self.viewport().width(), self.viewport().height())
+            return
+        large = [t for t in self.tiles if isinstance(t, ChairTile)]
         columns = self._columns_for_width(self.viewport().width())
         # Decided from the space each tile gets, not from the tile's own size (its type changes that)
-        rows = -(-len(self.tiles) // columns)
+        rows = -(-len(large) // columns)
         roomy = (
-            not self.dense
-            and self.viewport().width() // columns >= ROOMY_TILE[0]
+            self.viewport().width() // columns >= ROOMY_TILE[0]
             and self.viewport().height() // rows >= ROOMY_TILE[1]
         )
-        for tile in self.tiles:
+        for tile in large:
             tile.set_roomy(roomy)
         if columns == self._columns:
             return
         self._columns = columns
-        for tile in self.tiles:
+        for tile in large:
             self._grid.removeWidget(tile)
-        for i, tile in enumerate(self.tiles):
+        for i, tile in enumerate(large):
             self._grid.addWidget(tile, i // columns, i % columns)
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self._relayout()
 
-    def tile(self, name: str) -> ChairTile:
-        return next(t for t in self.tiles if t.chair_name == name)
+    def tile(self, name: str) -> ChairTile | CompactTile:
+        for tile in self.tiles:
+            if (tile.key if isinstance(tile, CompactTile) else tile.chair_name) == name:
+                return tile
+        raise KeyError(name)

@@ -58,6 +58,19 @@ QFrame#chairTile[dense="true"] QLabel#tileProtocol { font-size: 11pt; }
 QFrame#chairTile[dense="true"] QLabel#tileRate { font-size: 13pt; }
 QFrame#chairTile[dense="true"] QLabel#tileNext { font-size: 12pt; }
 QFrame#chairTile[dense="true"] QLabel#tileAlarm { font-size: 12pt; }
+QLabel#ctName { font-size: 13pt; font-weight: bold; }
+QLabel#ctInitials { font-size: 13pt; font-weight: bold; }
+QLabel#ctLink { font-size: 11pt; }
+QLabel#ctPhase { font-size: 13pt; font-weight: bold; }
+QLabel#ctPump { font-size: 12pt; }
+QLabel#ctNext { font-size: 11pt; }
+QLabel#ctAlarm { font-size: 11pt; }
+QLabel#boardHeading { font-size: 13pt; font-weight: bold; color: #1c2833; border-bottom: 2px solid #9aa3ad; }
+QLabel#boardHeading[stale="true"] { color: #6e0f0f; border-bottom: 2px dashed #6e0f0f; }
+QLabel#brokerState { font-size: 13pt; font-weight: bold; }
+QLabel#brokerState[problem="true"] { color: #b00020; }
+QFrame#escalatedPanel { background: #fdecea; border: 2px solid #b00020; border-radius: 6px; }
+QLabel#escalatedLine { font-size: 12pt; font-weight: bold; color: #6e0f0f; }
 QLabel#dialogHeading { font-size: 20pt; font-weight: bold; }
 QFrame#refusal { background: #fdecea; border: 2px solid #b00020; border-radius: 8px; }
 QLabel#refusalText { font-size: 14pt; color: #6e0f0f; }

@@ -216,7 +216,7 @@ def test_save_round_trips_atomically_and_privately(tmp_path: Path) -> None:
         name="Pod B",
         chairs=(ChairConfig("Chair 1", PumpConfig("alaris", "socket://127.0.0.1:4001", handshake=False)),),
         display_tz="UTC",
-        broker={"host": "localhost", "port": 1883, "tls": {"ca": "ca.pem"}},
+        broker={"url": "mqtt://localhost:1883", "keepalive_s": 5},  # checked: app.station.broker
         hl7={"mllp": "127.0.0.1:2575"},
     )
     save_station_config(changed, target)

@@ -142,23 +142,31 @@ def test_the_plot_gets_the_room_in_the_chair_view_at_1366x768(
         assert name.isVisible() == bool(name.text()) == value.isVisible(), "no empty rows taking height"
 
 
-@pytest.mark.parametrize("chairs", [12, 24, 48])
-def test_many_chairs_scroll_with_readable_bounded_tiles(
-    qtbot: QtBot, floor: Floor, clock: ManualClock, chairs: int
+@pytest.mark.parametrize(
+    ("chairs", "size", "fits"),
+    [(12, (1354, 560), True), (24, (1354, 560), True), (48, (1908, 860), True), (48, (1354, 560), False)],
+)
+def test_many_chairs_fit_in_readable_compact_tiles(
+    qtbot: QtBot, floor: Floor, clock: ManualClock, chairs: int, size: tuple[int, int], fits: bool
 ) -> None:
+    """The floor overview's compact tile (app.ui.tile): 24 chairs fit what a 1366x768 window leaves the
+    overview, 48 what a 1920x1080 one leaves it; beyond that it scrolls rather than shrinks."""
     controller = FloorController(floor, chairs, clock)
     overview = OverviewWidget(ChairTableModel(controller))
     qtbot.addWidget(overview)
-    overview.resize(1354, 560)  # what the 1366x768 window leaves it
+    overview.resize(*size)
     overview.show()
     qtbot.waitExposed(overview)
     tile = overview.tiles[0]
-    assert overview.dense and overview.grid_columns() == 5
-    assert tile.width() >= 220 and tile.phase_label.font().pointSize() >= 15
-    assert max(t.height() for t in overview.tiles) < 300, "one long text cannot make a row tall"
+    assert overview.dense
+    assert tile.width() >= 196 and tile.height() >= 112
+    assert tile.phase_label.font().pointSize() >= 13 and tile.phase_label.text() == "○ Empty"
     for label in tile.findChildren(QLabel):
         assert label.font().pointSize() >= 11, label.objectName()
-    if chairs > 12:
+    bottom = max(t.geometry().bottom() for t in overview.tiles)
+    if fits:
+        assert overview.verticalScrollBar().maximum() == 0 and bottom <= overview.viewport().height()
+    else:
         assert overview.verticalScrollBar().maximum() > 0, "the floor scrolls rather than shrinks"
     controller.close()
 

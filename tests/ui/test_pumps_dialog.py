@@ -45,7 +45,7 @@ def config_file(tmp_path: Path) -> Path:
         "# hand-written\n"
         '[station]\nname = "Pod A"\ndisplay_tz = "Europe/Zurich"\n'
         "[telemetry]\nretention_days = 3650\n"
-        '[broker]\nhost = "localhost"\n'
+        '[broker]\nurl = "mqtt://localhost"\n'
         '[[chairs]]\nname = "Chair 1"\nprotocol = "alaris"\nurl = "/dev/chairside-no-such-port"\n'
         '[[chairs]]\nname = "Chair 2"\n',
         encoding="utf-8",
@@ -92,7 +92,7 @@ def test_edit_a_url_test_it_against_a_simulated_pump_and_save(
     saved = load_station_config(config_file)
     assert saved.chairs == (ChairConfig("Chair 1", PumpConfig("alaris", pump.url)), ChairConfig("Chair 2"))
     assert (saved.name, saved.display_tz, saved.retention_days) == ("Pod A", "Europe/Zurich", 3650)
-    assert saved.broker == {"host": "localhost"}  # what the table does not show is kept
+    assert saved.broker == {"url": "mqtt://localhost"}  # what the table does not show is kept
     assert "# hand-written" in config_file.with_name("station.toml.bak").read_text(encoding="utf-8")
 
 

@@ -1,0 +1,122 @@
+"""A chair as the floor sees it: the JSON of `chairside/v1/<station>/chairs/<chair>` (docs/mqtt.md).
+
+One function builds it from a chair session, so the published state and anything else that shows a
+chair from outside the station say the same thing. Times are ISO 8601 in UTC; the screen shows them
+in its own zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from app.domain.phase import Phase
+from app.ui.status import next_action, next_deadline, progress, vitals_countdown
+
+if TYPE_CHECKING:
+    from app.station.session import ChairSession
+
+SCHEMA = 1
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def pump_rate(chair: ChairSession) -> float | None:
+    """What the pump delivers now: its rate while delivering, 0 while stopped, None when unknown."""
+    telemetry = chair.telemetry
+    if telemetry is None or not chair.pump_connected:
+        return None
+    return telemetry.rate_ml_h if telemetry.state.is_delivering else 0.0
+
+
+def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: int) -> dict[str, Any]:
+    """Everything but `updated_at` and `published_at` (the publisher stamps those)."""
+    state = chair.state
+    phase = state.phase if state is not None else Phase.EMPTY
+    rate = pump_rate(chair)
+    planned: float | None = None
+    if state is not None and phase is Phase.INFUSING:
+        planned = state.planned_rate_ml_h(now)
+    elif phase is Phase.PAUSED:
+        planned = 0.0
+    action = next_action(state, now, rate)
+    deadline = next_deadline(state, now) if state is not None else None
+    telemetry = chair.telemetry if chair.pump_connected else None
+    board = chair.alarms.board
+    escalated = {a.id for a in board.escalated(now)}
+    alarms = [
+        {
+            "id": alarm.id,
+            "rule": alarm.rule,
+            "priority": alarm.priority.value,
+            "message": alarm.message,
+            "raised_at": iso(alarm.raised_at),
+            "acknowledged": alarm.acknowledged,
+            "acknowledged_by": alarm.acknowledged_by,
+            "escalated": alarm.id in escalated,
+        }
+        for alarm in board.active()
+        if alarm.category.is_alarm
+    ]
+    notices = [a.message for a in board.active() if not a.category.is_alarm]  # news, never escalates
+    vitals = vitals_countdown(state, now)
+    if chair.journal_problem:
+        alarms.insert(
+            0,
+            {
+                "id": "journal",
+                "rule": "journal_write_failed",
+                "priority": "high",
+                "message": f"NOT RECORDED: {chair.journal_problem}",
+                "raised_at": None,
+                "acknowledged": False,
+                "acknowledged_by": None,
+                "escalated": True,
+            },
+        )
+    link = chair.link
+    return {
+        "schema": SCHEMA,
+        "station": station,
+        "chair": chair.name,
+        "index": index,
+        "phase": phase.value,
+        "session": state.session_id if state is not None else None,
+        "initials": state.patient_initials if state is not None else "",
+        "protocol": (
+            {"id": state.protocol.id, "name": state.protocol.name}
+            if state is not None and state.protocol is not None
+            else None
+        ),
+        "pump": {
+            "rate_ml_h": rate,
+            "planned_rate_ml_h": planned,
+            "volume_ml": round(telemetry.volume_infused_ml, 1) if telemetry is not None else None,
+            "read_at": iso(telemetry.at) if telemetry is not None else None,
+        },
+        "next": {
+            "action": action.text if state is not None else "",
+            "urgent": action.urgent,
+            "due_label": deadline.label if deadline is not None else None,
+            "due_at": iso(deadline.target) if deadline is not None else None,
+        },
+        "progress": _rounded(progress(state, now, telemetry.volume_infused_ml if telemetry else None)),
+        "alarms": alarms,
+        "notice": notices[-1] if notices else None,
+        "vitals": (
+            {"label": vitals.label, "due_at": iso(vitals.target), "overdue": vitals.target < now}
+            if vitals is not None
+            else None
+        ),
+        "link": {
+            "pump": chair.has_pump,
+            "state": link.status.value if link is not None else None,
+            "since": iso(chair.link_lost_since),
+        },
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

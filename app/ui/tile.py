@@ -1,0 +1,369 @@
+"""The compact chair tile, shared by the floor overview (every station, through the broker) and the
+station's own dense overview: 48 fit on 1920x1080 and 24 on 1366x768 without scrolling.
+
+`tile_view` turns a chair's published state (app.station.snapshot, docs/mqtt.md) into the tile's
+words; `CompactTile` shows them; `TileBoard` places tiles, grouped under headings, so they all fit.
+A tile whose station has gone quiet is grey and says since when: stale values are never shown as
+current.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtGui import QMouseEvent, QResizeEvent
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
+
+from app.domain.phase import Phase
+from app.ui.elided import ElidedLabel
+from app.ui.status import PHASE_STYLES, Priority, hhmm
+
+STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
+
+
+@dataclass(frozen=True)
+class TileView:
+    """What one tile says, as text and style keys (no Qt)."""
+
+    chair: str
+    station: str
+    initials: str
+    phase: Phase
+    phase_text: str
+    pump_text: str
+    next_text: str
+    urgent: bool
+    priority: Priority | None
+    alarm_text: str
+    escalated: bool
+    link_text: str
+    stale_text: str = ""
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.stale_text)
+
+    def urgency(self) -> tuple[int, int, int, int, str]:
+        """Sort key, most urgent first: alarms by priority (escalated first), pump instructions, then
+        quiet stations (unknown is not fine), then the rest."""
+        rank = self.priority_rank()
+        return (
+            -rank,
+            0 if self.escalated else 1,
+            0 if self.urgent else 1,
+            0 if self.stale else 1,
+            self.chair,
+        )
+
+    def priority_rank(self) -> int:
+        if self.stale or self.priority is None:
+            return 0
+        return self.priority.value
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _rate(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "–"
+    return f"{value:g}" if value == int(value) else f"{value:.1f}"
+
+
+def due_text(label: str, due: datetime, now: datetime) -> str:
+    """'Step-up in 12 min', 'Step-up due now', 'Step-up 3 min overdue' (rounded towards the deadline)."""
+    seconds = (due - now).total_seconds()
+    if abs(seconds) < 60:
+        return f"{label} due now"
+    if seconds > 0:
+        return f"{label} in {math.ceil(seconds / 60)} min"
+    return f"{label} {math.floor(-seconds / 60)} min overdue"
+
+
+def tile_view(
+    snapshot: Mapping[str, Any], now: datetime, *, stale: bool = False, stale_since: datetime | None = None
+) -> TileView:
+    """The tile's words; `stale`: the station is offline or silent (last heard of at `stale_since`)."""
+    chair = str(snapshot.get("chair", "?"))
+    try:
+        phase = Phase(snapshot.get("phase", "empty"))
+    except ValueError:
+        phase = Phase.EMPTY
+    style = PHASE_STYLES[phase]
+    station = str(snapshot.get("station", ""))
+    initials = str(snapshot.get("initials") or "")
+    if stale or stale_since is not None:
+        since = hhmm(stale_since) if stale_since is not None else "--:--"
+        return TileView(
+            chair,
+            station,
+            initials,
+            phase,
+            f"was {style.symbol} {style.word}",
+            "",
+            "",
+            False,
+            None,
+            "",
+            False,
+            "",
+            stale_text=f"no data since {since}",
+        )
+    pump = snapshot.get("pump") or {}
+    pump_text = ""
+    if phase is Phase.INFUSING:
+        pump_text = f"Pump {_rate(pump.get('rate_ml_h'))} / {_rate(pump.get('planned_rate_ml_h'))} mL/h"
+    elif phase is Phase.PAUSED:
+        pump_text = f"Pump {_rate(pump.get('rate_ml_h'))} / paused"
+    nxt = snapshot.get("next") or {}
+    urgent = bool(nxt.get("urgent"))
+    due = _parse_time(nxt.get("due_at"))
+    if phase is Phase.EMPTY:
+        next_text = ""
+    elif urgent or due is None or not nxt.get("due_label"):
+        next_text = str(nxt.get("action") or "")
+    else:
+        next_text = due_text(str(nxt["due_label"]).replace("Next step", "Step"), due, now)
+    alarms = [a for a in snapshot.get("alarms") or [] if isinstance(a, Mapping)]
+    priority: Priority | None = None
+    alarm_text = ""
+    escalated = any(bool(a.get("escalated")) and not a.get("acknowledged") for a in alarms)
+    if alarms:
+        top = alarms[0]
+        priority = Priority.parse(top.get("priority"))
+        message = str(top.get("message", "")).replace(f"{chair}: ", "", 1)
+        if priority is not None:  # the priority as symbol and word, always; escalation after it
+            alarm_text = f"{priority.marker} {priority.name}{' ESCALATED' if escalated else ''} {message}"
+    vitals = snapshot.get("vitals") or {}
+    vitals_due = _parse_time(vitals.get("due_at"))
+    if vitals.get("overdue") and vitals_due is not None and phase is not Phase.EMPTY:
+        urgent = True  # vital signs overdue outrank the next step on the tile
+        next_text = f"⚠ Vitals overdue {max(1, math.floor((now - vitals_due).total_seconds() / 60))} min"
+    if not alarm_text and snapshot.get("notice"):
+        alarm_text = f"ℹ {str(snapshot['notice']).replace(f'{chair}: ', '', 1)}"
+    link = snapshot.get("link") or {}
+    link_text = ""
+    if link.get("pump") and link.get("state") == "lost":
+        link_text = "✕ link"
+    elif link.get("pump") and link.get("state") in ("connecting", "negotiating"):
+        link_text = "… link"
+    return TileView(
+        chair,
+        station,
+        initials,
+        phase,
+        f"{style.symbol} {style.word}",
+        pump_text,
+        next_text,
+        urgent,
+        priority,
+        alarm_text,
+        escalated,
+        link_text,
+    )
+
+
+class CompactTile(QFrame):
+    """One chair in five short lines: chair and initials; phase; pump against plan; next due; alarm."""
+
+    clicked = Signal(str)
+
+    def __init__(self, key: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = key
+        self.setObjectName("compactTile")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 4, 8, 4)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(0)
+        self.name_label = self._label("ctName", grid, 0, 0)
+        self.link_label = self._label("ctLink", grid, 0, 1)
+        self.initials_label = self._label("ctInitials", grid, 0, 2)
+        self.initials_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.phase_label = self._label("ctPhase", grid, 1, 0, span=3)
+        self.link_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.initials_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.pump_label = self._elided("ctPump", grid, 2)
+        self.next_label = self._elided("ctNext", grid, 3)
+        self.alarm_label = self._elided("ctAlarm", grid, 4)
+        grid.setColumnStretch(0, 1)
+        grid.setRowStretch(5, 1)
+        self.view: TileView | None = None
+        self.show_station = False
+        self._style_key: tuple[Any, ...] | None = None
+        self.restyles = 0
+
+    @staticmethod
+    def _label(name: str, grid: QGridLayout, row: int, column: int, span: int = 1) -> QLabel:
+        label = QLabel()
+        label.setObjectName(name)
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        grid.addWidget(label, row, column, 1, span)
+        return label
+
+    @staticmethod
+    def _elided(name: str, grid: QGridLayout, row: int) -> ElidedLabel:
+        """A line cut with "…" when it does not fit (the whole text is its tooltip)."""
+        label = ElidedLabel()
+        label.setObjectName(name)
+        grid.addWidget(label, row, 0, 1, 3)
+        return label
+
+    def show_view(self, view: TileView) -> None:
+        if view == self.view:
+            return
+        self.view = view
+        name = f"{view.chair} · {view.station}" if self.show_station and view.station else view.chair
+        self.name_label.setText(name)
+        self.initials_label.setText(view.initials)
+        self.link_label.setText(view.link_text)
+        self.phase_label.setText(view.phase_text)
+        self.pump_label.setText(view.stale_text or view.pump_text)
+        self.next_label.setText(view.next_text)
+        self.alarm_label.setText(view.alarm_text)
+        self.alarm_label.setVisible(bool(view.alarm_text))
+        self.setAccessibleName(f"{view.station} {view.chair}: {view.stale_text or view.phase_text}")
+        self._restyle(view)
+
+    def _restyle(self, view: TileView) -> None:
+        key = (view.phase, view.priority, view.escalated, view.urgent, view.stale)
+        if key == self._style_key:
+            return
+        self._style_key = key
+        self.restyles += 1
+        style = PHASE_STYLES[view.phase]
+        background, text = STALE_STYLE if view.stale else (style.colour, style.text_colour)
+        priority = None if view.stale else view.priority
+        border = priority.colour if priority is not None else ("#d0021b" if view.urgent else "#9aa3ad")
+        width = 5 if view.escalated else 3 if priority is not None or view.urgent else 1
+        alarm = f"background:{priority.colour}; color:{priority.text_colour};" if priority is not None else ""
+        self.setStyleSheet(
+            f"#compactTile {{ background:{background}; border:{width}px {'dashed' if view.stale else 'solid'} "
+            f"{border}; border-radius:6px; }}"
+            f"QLabel {{ color:{text}; background:transparent; }}"
+            f"#ctAlarm {{ {alarm} font-weight:bold; padding:0px 3px; border-radius:3px; }}"
+            + ("#ctNext { color:#b00020; font-weight:bold; }" if view.urgent and not view.stale else "")
+            + ("#ctPump { font-weight:bold; color:#222222; }" if view.stale else "")
+        )
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        event.accept()
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit(self.key)
+
+
+TILE_MIN = (196, 112)
+"""The smallest tile that still reads (five lines of 11-13 pt)."""
+TILE_IDEAL = (250, 150)
+HEADING_H = 26
+GAP = 6
+
+
+@dataclass(frozen=True)
+class Placement:
+    columns: int
+    tile_w: int
+    tile_h: int
+    fits: bool
+
+
+def place(width: int, height: int, groups: Sequence[int]) -> Placement:
+    """The columns and tile size that fit `groups` (tiles per heading; a heading each) in the space;
+    the largest tiles that fit, else the smallest readable ones (and the board scrolls)."""
+    total = sum(groups)
+    if total == 0:
+        return Placement(1, TILE_IDEAL[0], TILE_IDEAL[1], True)
+    best: Placement | None = None
+    best_score = -1.0
+    for columns in range(1, 17):
+        rows = sum(math.ceil(n / columns) for n in groups if n)
+        tile_w = (width - GAP * (columns + 1)) // columns
+        tile_h = (height - len([n for n in groups if n]) * HEADING_H - GAP * (rows + 1)) // max(rows, 1)
+        if tile_w < TILE_MIN[0] or tile_h < TILE_MIN[1]:
+            continue
+        score = min(tile_w / TILE_IDEAL[0], tile_h / TILE_IDEAL[1])
+        if score > best_score:
+            best, best_score = Placement(columns, tile_w, min(tile_h, int(tile_w * 0.9)), True), score
+    if best is not None:
+        return best
+    columns = max(1, (width - GAP) // (TILE_MIN[0] + GAP))
+    return Placement(columns, (width - GAP * (columns + 1)) // columns, TILE_MIN[1], False)
+
+
+class TileBoard(QWidget):
+    """Tiles under headings, placed by hand so that they all fit (see `place`)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._groups: list[tuple[QLabel | None, list[CompactTile]]] = []
+        self._headings: dict[str, QLabel] = {}
+        self.placement = Placement(1, TILE_IDEAL[0], TILE_IDEAL[1], True)
+        self.viewport_size = (0, 0)
+
+    def heading(self, key: str) -> QLabel:
+        label = self._headings.get(key)
+        if label is None:
+            label = QLabel(self)
+            label.setObjectName("boardHeading")
+            self._headings[key] = label
+        return label
+
+    def set_groups(self, groups: Sequence[tuple[str | None, Sequence[CompactTile]]]) -> None:
+        """[(heading key or None, tiles in order)]; headings are made with `heading` beforehand."""
+        shown: set[str] = set()
+        self._groups = []
+        for key, tiles in groups:
+            label = self._headings[key] if key is not None else None
+            if key is not None:
+                shown.add(key)
+            self._groups.append((label, list(tiles)))
+        for key, label in self._headings.items():
+            label.setVisible(key in shown)
+        self.relayout()
+
+    def fit_to(self, width: int, height: int) -> None:
+        self.viewport_size = (width, height)
+        self.relayout()
+
+    def relayout(self) -> None:
+        width, height = self.viewport_size
+        if width <= 0 or height <= 0:
+            return
+        p = place(width, height, [len(tiles) for _label, tiles in self._groups])
+        self.placement = p
+        y = GAP
+        for label, tiles in self._groups:
+            if label is not None:
+                label.setGeometry(QRect(GAP, y, width - 2 * GAP, HEADING_H))
+                label.show()
+                y += HEADING_H
+            for i, tile in enumerate(tiles):
+                row, column = divmod(i, p.columns)
+                tile.setGeometry(
+                    QRect(GAP + column * (p.tile_w + GAP), y + row * (p.tile_h + GAP), p.tile_w, p.tile_h)
+                )
+                tile.show()
+            if tiles:
+                y += math.ceil(len(tiles) / p.columns) * (p.tile_h + GAP)
+        self.setMinimumSize(0, y if not p.fits else 0)
+        self.resize(width, max(height, y))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
