@@ -24,7 +24,7 @@ from app.domain.schedule import (
 )
 from app.errors import append_crash
 from app.export.cli import register as register_export
-from app.export.keys_cli import ensure_station_key, journal_anchor_problem, public_key_argument
+from app.export.keys_cli import journal_anchor_problem, public_key_argument
 from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
 from app.floor_commands import register as register_floor
@@ -343,8 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        if args.command is None:
-            ensure_station_key()
+        if args.command is None:  # the station key: app.station.start.start_services
             return int(run_gui(args))
         return int(args.func(args))
 

@@ -78,15 +78,6 @@ def public_key_argument(text: str) -> str:
     return text
 
 
-def ensure_station_key() -> None:
-    """At station start: create the station key if this computer has none (a failure is reported and
-    the station starts anyway: exports then say the key is missing)."""
-    try:
-        load_or_create_key()
-    except (OSError, SealError) as exc:
-        print(f"chairside: the station key cannot be created: {exc}", file=sys.stderr)
-
-
 def journal_anchor_problem(journal: Journal, public_key: str | None) -> str | None:
     """For `chairside verify`: None if every anchor of the journal's log holds, else what is wrong."""
     log = AnchorLog(anchor_log_path(journal.path))

@@ -63,9 +63,12 @@ SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp21
 # DEFAULT_RETENTION_DAYS (their one home). The retention is an institutional choice (records policy), not
 # a clinical number: set it in the file to what the centre's records office requires.
 DEFAULT_IDLE_LOCK_MIN = 5.0
+DEFAULT_ANCHOR_INTERVAL_MIN = 15.0
+"""How often the station signs a journal anchor (app.station.anchors). Institutional, not clinical: how
+much of the journal an undetected rewrite could cover at most."""
 
 _TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7")
-_STATION_KEYS = ("name", "display_tz", "shift_file", "idle_lock_min")
+_STATION_KEYS = ("name", "display_tz", "shift_file", "idle_lock_min", "anchor_interval_min")
 _TELEMETRY_KEYS = ("heartbeat_s", "retention_days")
 _CHAIR_KEYS = ("name", "protocol", "url", *LINK_KEYS)
 
@@ -139,6 +142,8 @@ class StationConfig:
     retention_days: int = DEFAULT_RETENTION_DAYS
     idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN
     """Minutes without input before the station locks (for the accounts feature)."""
+    anchor_interval_min: float = DEFAULT_ANCHOR_INTERVAL_MIN
+    """Minutes between signed journal anchors (and one at a clean shutdown)."""
     broker: Mapping[str, Any] = field(default_factory=dict)
     """The [broker] table (MQTT), checked by `app.station.broker.parse_broker`; empty: no broker."""
     hl7: Mapping[str, Any] = field(default_factory=dict)
@@ -243,6 +248,13 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         unit="minutes",
         fail=lambda p: fail(p, "station", "idle_lock_min"),
     )
+    anchor_interval_min = _number(
+        station.get("anchor_interval_min", DEFAULT_ANCHOR_INTERVAL_MIN),
+        low=0.0,
+        high=1440.0,
+        unit="minutes",
+        fail=lambda p: fail(p, "station", "anchor_interval_min"),
+    )
     heartbeat_s = _number(
         telemetry.get("heartbeat_s", DEFAULT_HEARTBEAT_S),
         low=0.0,
@@ -266,6 +278,9 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         except BrokerError as error:
             raise fail(error.problem, "broker", error.key) from None
     hl7 = _table(data, "hl7", source, required=False)
+    from app.station.hl7_feed import parse_feed  # the live feed's settings, checked here with the rest
+
+    parse_feed(hl7, source)
     chairs = _chairs(data.get("chairs"), source)
     return StationConfig(
         name=name,
@@ -275,6 +290,7 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         heartbeat_s=heartbeat_s,
         retention_days=retention,
         idle_lock_min=idle_lock_min,
+        anchor_interval_min=anchor_interval_min,
         broker=copy.deepcopy(dict(broker)),
         hl7=copy.deepcopy(dict(hl7)),
         path=source,
@@ -471,6 +487,8 @@ def station_config_data(config: StationConfig, *, relative_to: Path | None = Non
             shift = shift.relative_to(relative_to.absolute())
         station["shift_file"] = shift.as_posix()
     station["idle_lock_min"] = config.idle_lock_min
+    if config.anchor_interval_min != DEFAULT_ANCHOR_INTERVAL_MIN:
+        station["anchor_interval_min"] = config.anchor_interval_min
     data: dict[str, Any] = {
         "station": station,
         "telemetry": {"heartbeat_s": config.heartbeat_s, "retention_days": config.retention_days},

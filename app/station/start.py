@@ -13,7 +13,9 @@ from typing import Any
 from app.domain.clock import Clock
 from app.domain.protocol import InfusionProtocol
 from app.floor import Floor
+from app.station.anchors import AnchorTimer, station_key
 from app.station.config import StationConfig
+from app.station.hl7_feed import Hl7Feed, start_feed
 from app.station.lock import StationLock
 from app.station.station import Station
 from app.store.journal import Journal
@@ -95,3 +97,36 @@ def attach_configured_pumps(station: Station, config: StationConfig) -> None:
         len(pumps),
         ", ".join(f"{name}: {pump['url']}" for name, pump in pumps.items()) or "none",
     )
+
+
+@dataclass
+class StationServices:
+    """What runs beside the chairs: the signed journal anchors on a timer and the live HL7 feed."""
+
+    station: Station
+    anchors: AnchorTimer | None
+    feed: Hl7Feed | None
+
+    def close(self) -> None:
+        """At a clean shutdown: the last anchor, then the feed stops (its cursor is already saved)."""
+        try:
+            if self.anchors is not None:
+                self.anchors.close(self.station.now())
+        finally:
+            if self.feed is not None:
+                self.feed.close()
+
+
+def start_services(station: Station, config: StationConfig, clock: Clock) -> StationServices:
+    """Create the station key if this computer has none, start the anchor timer and the configured HL7
+    feed (GUI and headless stations alike: call after `attach_configured_pumps`)."""
+    journal = station.floor.journal
+    key = station_key()
+    anchors = None
+    if key is not None:
+        anchors = AnchorTimer(journal, key, config.anchor_interval_min, clock.now())
+        station.tick_hooks.append(anchors.tick)
+    feed = start_feed(config, journal.path, clock)
+    if feed is not None:
+        station.tick_hooks.append(lambda _now: feed.wake())
+    return StationServices(station, anchors, feed)

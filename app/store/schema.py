@@ -126,6 +126,34 @@ _V1_2_TELEMETRY: Migration = (
 )
 
 
+# The live HL7 feed's outbox cursor (app/station/hl7_feed.py), per receiver: the journal position and,
+# per reading stream, the last reading whose messages the receiver acknowledged (AA), and the messages
+# it kept refusing (AE/AR), set aside with their text so nothing is lost.
+_V1_7_HL7_FEED: Migration = (
+    """CREATE TABLE hl7_feed_cursor (
+        receiver TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        samples_since_ms INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE hl7_feed_samples (
+        receiver TEXT NOT NULL,
+        stream INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (receiver, stream)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE hl7_feed_set_aside (
+        id INTEGER PRIMARY KEY,
+        receiver TEXT NOT NULL,
+        control_id TEXT NOT NULL,
+        set_aside_at TEXT NOT NULL,
+        ack_code TEXT NOT NULL,
+        ack_text TEXT NOT NULL,
+        er7 TEXT NOT NULL
+    )""",
+)
+
+
 # (major, minor) -> migration; applied in order, each in its own transaction.
 MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 0): _V1_JOURNAL,
@@ -133,6 +161,7 @@ MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 2): _V1_2_TELEMETRY,
     (1, 4): _V1_ACCOUNTS,
     (1, 5): _V1_5_MQTT_OUTBOX,
+    (1, 7): _V1_7_HL7_FEED,
 }
 CURRENT = max(MIGRATIONS)
 

@@ -132,7 +132,13 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.station.config import ChairConfig, StationConfig, StationConfigError, load_station_config
     from app.station.lock import StationInUse
     from app.station.publish import start_publishing
-    from app.station.start import attach_configured_pumps, missing_config_message, open_floor, station_for
+    from app.station.start import (
+        attach_configured_pumps,
+        missing_config_message,
+        open_floor,
+        start_services,
+        station_for,
+    )
     from app.station.station import chair_names
     from app.ui.alarm_sound import start_alarm_sound
     from app.ui.main_window import MainWindow
@@ -208,6 +214,7 @@ def run_gui(args: argparse.Namespace) -> int:
     controller: Any = None
     publisher: Any = None
     sound: Any = None
+    services: Any = None
     try:
         if demo_count:
             assert demo_clock is not None
@@ -265,6 +272,7 @@ def run_gui(args: argparse.Namespace) -> int:
                 print(f"chairside: the demo cannot start: {refused}", file=sys.stderr)
                 return 2
         attach_configured_pumps(controller.station, config)
+        services = start_services(controller.station, config, clock)  # station key, anchors, HL7 feed
         if demo is not None:
             controller.add_tick_hook(lambda now: demo.advance(now))
         if args.window_size:
@@ -308,6 +316,8 @@ def run_gui(args: argparse.Namespace) -> int:
             QTimer.singleShot(round(args.quit_after * 1000), finish)
         return int(app.exec())
     finally:
+        if services is not None:
+            services.close()
         if publisher is not None:
             publisher.close()
         if sound is not None:

@@ -168,12 +168,12 @@ def test_verify_elsewhere_with_the_printed_public_key(
 
 
 def test_station_start_creates_the_key_once(own_config: Path) -> None:
-    from app.export.keys_cli import ensure_station_key
+    from app.station.anchors import station_key
 
     assert not key_path().exists()
-    ensure_station_key()
+    station_key()
     first = key_path().read_bytes()
-    ensure_station_key()
+    station_key()
     assert key_path().read_bytes() == first and stat.S_IMODE(os.stat(own_config).st_mode) == 0o700
 
 

@@ -1,0 +1,53 @@
+"""Signed journal anchors on a timer: the station signs its journal's head (app.export.seals.AnchorLog)
+every `[station] anchor_interval_min` minutes of the station's clock and once more at a clean
+shutdown, so a rewritten chain fails `chairside verify` even when nobody exported. Qt-free."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from app.export.seals import AnchorLog, SealError, anchor_log_path, load_or_create_key
+from app.store.journal import Journal
+
+log = logging.getLogger(__name__)
+
+
+def station_key() -> Ed25519PrivateKey | None:
+    """The station key, created at first start in the private configuration folder. A failure is
+    logged and the station starts anyway (exports and anchors then say the key is missing)."""
+    try:
+        return load_or_create_key()
+    except (OSError, SealError) as exc:
+        log.error("the station key cannot be created: %s", exc)
+        return None
+
+
+class AnchorTimer:
+    """`tick(now)` from the station's tick; `close(now)` at shutdown. An interval of 0: no timer, only
+    the anchor at shutdown."""
+
+    def __init__(self, journal: Journal, key: Ed25519PrivateKey, interval_min: float, now: datetime) -> None:
+        self.journal = journal
+        self.key = key
+        self.log = AnchorLog(anchor_log_path(journal.path))
+        self.interval = timedelta(minutes=interval_min)
+        self.last = now
+        self.written = 0
+
+    def tick(self, now: datetime) -> None:
+        if self.interval > timedelta(0) and now - self.last >= self.interval:
+            self._append(now)
+
+    def close(self, now: datetime) -> None:
+        self._append(now)
+
+    def _append(self, now: datetime) -> None:
+        self.last = now
+        try:
+            self.log.append(self.journal, self.key, now)
+            self.written += 1
+        except (OSError, SealError) as exc:  # the journal is unaffected; the next anchor tries again
+            log.error("journal anchor not written to %s: %s", self.log.path, exc)
