@@ -24,7 +24,14 @@ from app.station.broker import BrokerError
 from app.station.config import StationConfigError, load_station_config
 from app.station.lock import StationInUse
 from app.station.publish import Publisher, start_publishing
-from app.station.start import attach_configured_pumps, missing_config_message, open_floor, station_for
+from app.station.start import (
+    StationServices,
+    attach_configured_pumps,
+    missing_config_message,
+    open_floor,
+    start_services,
+    station_for,
+)
 from app.station.station import Station
 from app.store.journal import JournalError
 from drivers.command_line import OneLineParser
@@ -112,6 +119,7 @@ def run_station(
         return 2
     station: Station | None = None
     publisher: Publisher | None = None
+    services: StationServices | None = None
     try:
         station = station_for(opened.floor, config, clock)
         if nurse:
@@ -122,6 +130,7 @@ def run_station(
             print(f"chairside: {config_path}: {error}", file=sys.stderr)
             return 2
         attach_configured_pumps(station, config)
+        services = start_services(station, config, clock)  # station key, anchors, HL7 feed
         if on_started is not None:
             on_started(station, publisher)
         next_tick = 0.0
@@ -135,6 +144,8 @@ def run_station(
                 publisher.pump()
         return 0
     finally:
+        if services is not None:
+            services.close()
         if publisher is not None:
             publisher.close()
         if station is not None:

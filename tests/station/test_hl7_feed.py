@@ -306,6 +306,28 @@ def test_pump_readings_reach_the_receiver_as_pcd01_between_the_entries(
         receiver.stop()
 
 
+def _waiting_entries(tmp_path: Path, port: int) -> tuple[Path, Path, list[str]]:
+    """A station file pointing at the receiver, and a check-in and vital signs recorded while no feed
+    ran (with a cursor from before them): what a starting station must stream."""
+    from tests.ui.helpers import check_in_command
+
+    config_path = write_config(tmp_path / "station.toml", port)
+    db = tmp_path / "station.sqlite"
+    clock = ManualClock()
+    opened = open_floor(db, clock)
+    try:
+        station = station_for(opened.floor, load_station_config(config_path), clock)
+        station.chair("Chair 1").execute(check_in_command("Chair 1", clock), "AB")
+        station.chair("Chair 1").execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}), "AB")
+        opened.floor.journal.conn.execute(
+            "INSERT INTO hl7_feed_cursor (receiver, position, samples_since_ms, updated_at) VALUES (?, 0, 0, '')",
+            (f"127.0.0.1:{port}",),
+        )
+    finally:
+        opened.close()
+    return config_path, db, expected_ids(db, load_station_config(config_path), clock)
+
+
 def test_the_desktop_station_starts_the_feed_the_key_and_the_anchors_from_its_file(tmp_path: Path) -> None:
     """The GUI's production path (python -m app --config FILE) goes through start_services too."""
     import os
@@ -313,24 +335,9 @@ def test_the_desktop_station_starts_the_feed_the_key_and_the_anchors_from_its_fi
     import sys
 
     from app.export.seals import AnchorLog, anchor_log_path
-    from tests.ui.helpers import check_in_command
 
     receiver = MllpReceiver().start()
-    config_path = write_config(tmp_path / "station.toml", receiver.port)
-    db = tmp_path / "station.sqlite"
-    clock = ManualClock()
-    opened = open_floor(db, clock)  # a check-in and vital signs recorded while no feed ran
-    try:
-        station = station_for(opened.floor, load_station_config(config_path), clock)
-        station.chair("Chair 1").execute(check_in_command("Chair 1", clock), "AB")
-        station.chair("Chair 1").execute(RecordVitals({"systolic_mmhg": 124, "heart_rate_bpm": 72}), "AB")
-        opened.floor.journal.conn.execute(  # and a cursor from before them
-            "INSERT INTO hl7_feed_cursor (receiver, position, samples_since_ms, updated_at) VALUES (?, 0, 0, '')",
-            (f"127.0.0.1:{receiver.port}",),
-        )
-    finally:
-        opened.close()
-    wanted = expected_ids(db, load_station_config(config_path), clock)
+    config_path, db, wanted = _waiting_entries(tmp_path, receiver.port)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHAIRSIDE_CONFIG_DIR": str(tmp_path / "config")}
     command = [sys.executable, "-m", "app", "--config", str(config_path), "--db", str(db)]
     process = subprocess.Popen([*command, "--quit-after", "120"], env=env, cwd=Path(__file__).parents[2])
@@ -347,4 +354,33 @@ def test_the_desktop_station_starts_the_feed_the_key_and_the_anchors_from_its_fi
     )
     assert done.returncode == 0
     assert (tmp_path / "config" / "station-ed25519.pem").exists()  # the key, created at start
+    assert len(AnchorLog(anchor_log_path(db)).records()) == before + 1  # the anchor of the clean shutdown
+
+
+def test_the_headless_station_starts_the_feed_the_key_and_the_anchors_from_its_file(tmp_path: Path) -> None:
+    """`chairside headless` (no screen) takes the same start path: feed, station key, shutdown anchor."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from app.export.seals import AnchorLog, anchor_log_path
+
+    receiver = MllpReceiver().start()
+    config_path, db, wanted = _waiting_entries(tmp_path, receiver.port)
+    env = {**os.environ, "CHAIRSIDE_CONFIG_DIR": str(tmp_path / "config")}
+    command = [sys.executable, "-m", "app.station.headless", "--config", str(config_path), "--db", str(db)]
+    process = subprocess.Popen(command, env=env, cwd=Path(__file__).parents[2])
+    try:
+        assert wanted and receiver.wait_accepted(len(wanted), 60)
+        assert receiver.accepted == wanted
+        before = len(AnchorLog(anchor_log_path(db)).records())
+        process.send_signal(signal.SIGTERM)  # a clean stop
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+        receiver.stop()
+    assert (tmp_path / "config" / "station-ed25519.pem").exists()
     assert len(AnchorLog(anchor_log_path(db)).records()) == before + 1  # the anchor of the clean shutdown
