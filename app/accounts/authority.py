@@ -13,7 +13,7 @@ from typing import Any
 from app.accounts.roles import Action, Role, minimum_role
 from app.accounts.store import Account
 from app.domain.chair import ChairState
-from app.domain.commands import Command, Correct, Discontinue
+from app.domain.commands import Command, Correct, Discontinue, HandOver
 from app.domain.decide import CommandRefused, GuardFailure
 
 
@@ -42,6 +42,8 @@ def protected_actions(command: Command, state: ChairState | None, actor: str) ->
         actions.append(Action.OVERRIDE_GUARD)
     if isinstance(command, Discontinue):
         actions.append(Action.DISCONTINUE)
+    if isinstance(command, HandOver):
+        actions.append(Action.HAND_OVER)
     if isinstance(command, Correct) and state is not None:
         target = state.event(command.target_seq)
         if target is not None and target.actor.casefold() != actor.casefold():

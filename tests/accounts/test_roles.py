@@ -14,6 +14,7 @@ from app.domain.commands import (
     Correct,
     Discontinue,
     GivePremedication,
+    HandOver,
     Override,
     RecordScreening,
     RecordVitals,
@@ -55,7 +56,9 @@ def _attempt(station: FloorController, clock: ManualClock, action: Action) -> No
         chair.execute(Correct(1, "lot number misread", {"bag_lot": "LOT-H1235"}))  # the check-in, by RN-GH
     elif action is Action.DISCONTINUE:
         chair.execute(Discontinue("patient declined"))
-    else:  # acknowledging escalations, handing over, exporting, editing configuration/pumps/accounts
+    elif action is Action.HAND_OVER:
+        chair.execute(HandOver("RN-AB", "break"))
+    else:  # acknowledging escalations, exporting, editing configuration/pumps/accounts
         station.authorize([action])
 
 
@@ -75,6 +78,7 @@ def test_each_role_against_each_protected_action(
             Action.OVERRIDE_GUARD,
             Action.CORRECT_OTHERS_ENTRY,
             Action.DISCONTINUE,
+            Action.HAND_OVER,
         ):
             last = list(journal.entries())[-1]
             assert last.actor == PEOPLE[role] and "cosigned_by" not in last.payload
