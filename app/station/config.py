@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
-from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS
+from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from drivers import available_protocols
 
 MAX_CHAIRS = 48
@@ -263,9 +263,13 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         fail=lambda p: fail(p, "telemetry", "heartbeat_s"),
     )
     retention = telemetry.get("retention_days", DEFAULT_RETENTION_DAYS)
-    if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 36_500:
+    if (
+        isinstance(retention, bool)
+        or not isinstance(retention, int)
+        or not 1 <= retention <= MAX_RETENTION_DAYS
+    ):
         raise fail(
-            f"must be a whole number of days from 1 to 36500, not {retention!r}",
+            f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, not {retention!r}",
             "telemetry",
             "retention_days",
         )

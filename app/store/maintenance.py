@@ -20,21 +20,13 @@ from app.store.journal import Journal, JournalError, Verification
 from app.store.telemetry import (
     DEFAULT_KEEP_EVERY_S,
     DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
     CompactionResult,
     compact,
     count_readings,
     delete_expired,
 )
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1e6:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number") from None
-    return value
+from drivers.command_line import number_in
 
 
 def register(sub: Any) -> None:
@@ -45,14 +37,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--db", help=f"database (default {default_db_path()})")
     parser.add_argument(
         "--retention-days",
-        type=_positive,
+        type=number_in(1, MAX_RETENTION_DAYS, unit="days"),
         default=DEFAULT_RETENTION_DAYS,
         metavar="N",
         help=f"delete pump readings older than N days, except open sessions' ({DEFAULT_RETENTION_DAYS:g})",
     )
     parser.add_argument(
         "--keep-every-min",
-        type=_positive,
+        type=number_in(0, 24 * 60, unit="minutes", above_low=True),
         default=DEFAULT_KEEP_EVERY_S / 60.0,
         metavar="M",
         help=f"a compacted session keeps its changes and one reading per M minutes ({DEFAULT_KEEP_EVERY_S / 60:g})",

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HEARTBEAT_S = 60.0
 DEFAULT_KEEP_EVERY_S = 300.0  # a compacted session keeps its changes and one reading per 5 minutes
 DEFAULT_RETENTION_DAYS = 400  # the station configuration's default too (the records policy sets it)
+MAX_RETENTION_DAYS = 36_500  # a century: anything longer is a typing slip (and past datetime's range)
 IDLE_COMPACT_AFTER = timedelta(hours=12)  # readings between sessions are compacted when this old
 
 # Small integers on disk; the names are drivers.base.DeliveryState / LinkStatus values.

@@ -168,9 +168,12 @@ def test_maintenance_refuses_bad_numbers(
     db_path: Path, clock: ManualClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
     Journal(db_path, clock).close()
-    for bad in ("nan", "0", "-1", "inf", "x"):
+    for option, bad in [
+        *(("--retention-days", b) for b in ("nan", "0", "-1", "inf", "x", "739947")),  # 739947: past datetime
+        *(("--keep-every-min", b) for b in ("0", "-5", "1e300", "nan")),
+    ]:
         with pytest.raises(SystemExit) as exit_:
-            chairside(["maintenance", "--db", str(db_path), "--retention-days", bad])
+            chairside(["maintenance", "--db", str(db_path), option, bad])
         assert exit_.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
 
