@@ -7,7 +7,8 @@ only when a test advances a ManualClock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -15,7 +16,10 @@ import pytest
 from drivers.alaris.codec import FrameDecoder, crc_text
 from drivers.base import LinkState, LinkStatus, Telemetry
 from drivers.sim import PumpServer, PumpSnapshot
+from drivers.sim.clock import ManualClock as SimClock
+from drivers.sim.pump import SimulatedPump
 from drivers.sim.responder import wire_alarm_code
+from drivers.sim.server import PtyPumpServer, serve_pty
 
 WAIT_S = 30.0
 """Upper bound for anything to happen on a healthy link: a time-out, not a delay (a passing run never
@@ -120,3 +124,17 @@ def assert_monitoring_only(server: PumpServer, serials: set[str]) -> int:
         assert body in QUERIES_ALLOWED or body in handshakes, f"not allowed on the wire: {body!r}"
     assert server.responder.delivery_commands == []
     return len(frames)
+
+
+@contextmanager
+def infusing_pump_on_pty(rate_ml_h: float = 40.0) -> Iterator[tuple[SimulatedPump, PtyPumpServer]]:
+    """A simulated pump infusing a 500 mL VTBI from a 520 mL bag, served on a pseudo-terminal."""
+    sim = SimulatedPump("8002-51740", clock=SimClock())
+    sim.change_bag(520, 500)
+    sim.set_rate(rate_ml_h)
+    sim.start()
+    server = serve_pty(sim)
+    try:
+        yield sim, server
+    finally:
+        server.close()

@@ -14,9 +14,9 @@ import pytest
 from app.domain.clock import ManualClock
 from app.station.start import open_floor
 from app.station.station import Station
-from drivers.sim.clock import ManualClock as SimClock
 from drivers.sim.pump import SimulatedPump
-from drivers.sim.server import PtyPumpServer, serve_pty
+from drivers.sim.server import PtyPumpServer
+from tests.drivers.support import infusing_pump_on_pty
 from tests.floor.support import Broker, StationProcess, mosquitto_missing, write_station_config
 from tests.station.test_configured_station import infusing
 
@@ -49,15 +49,8 @@ def plain_broker(tmp_path: Path) -> Iterator[Broker]:
 
 @pytest.fixture
 def pump() -> Iterator[tuple[SimulatedPump, PtyPumpServer]]:
-    sim = SimulatedPump("8002-51740", clock=SimClock())
-    sim.change_bag(520, 500)
-    sim.set_rate(40)
-    sim.start()
-    server = serve_pty(sim)
-    try:
-        yield sim, server
-    finally:
-        server.close()
+    with infusing_pump_on_pty() as served:
+        yield served
 
 
 def broker_table(broker: Broker, folder: Path, user: str | None = None, **extra: Any) -> dict[str, Any]:

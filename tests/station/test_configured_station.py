@@ -22,9 +22,9 @@ from app.station.lock import StationLock
 from app.station.start import attach_configured_pumps, open_floor, station_for
 from app.station.station import Station
 from app.ui.status import link_text
-from drivers.sim.clock import ManualClock as SimClock
 from drivers.sim.pump import SimulatedPump
-from drivers.sim.server import PtyPumpServer, serve_pty
+from drivers.sim.server import PtyPumpServer
+from tests.drivers.support import infusing_pump_on_pty
 from tests.ui.helpers import check_in_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,15 +33,8 @@ MISSING_URL = "/dev/chairside-test-no-such-port"
 
 @pytest.fixture
 def pump() -> Iterator[tuple[SimulatedPump, PtyPumpServer]]:
-    sim = SimulatedPump("8002-51740", clock=SimClock())
-    sim.change_bag(520, 500)
-    sim.set_rate(40)
-    sim.start()
-    server = serve_pty(sim)
-    try:
-        yield sim, server
-    finally:
-        server.close()
+    with infusing_pump_on_pty() as served:
+        yield served
 
 
 def write_config(path: Path, url: str) -> Path:

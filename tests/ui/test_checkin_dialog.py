@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.chairs import ChairController, FloorController
 from app.domain.clock import ManualClock
 from app.domain.commands import (
     Discharge,
@@ -23,10 +22,9 @@ from app.domain.commands import (
 )
 from app.domain.events import EventType
 from app.floor import Floor
-from app.ui.chair_view import ChairView
 from app.ui.dialogs.checkin import CheckInDialog
-from app.ui.main_window import MainWindow
 from tests.conftest import ChairScript
+from tests.ui.helpers import ChairWindow
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
 
@@ -34,20 +32,7 @@ OCREVUS_SCAN = "]d2010035024215001917270630" + "10OCR-7731|"  # GTIN 00350242150
 TYSABRI_SCAN = "]d2010036440600801617270630" + "10TYS-0101|"  # GTIN 00364406008016: natalizumab
 
 
-class Station:
-    def __init__(self, qtbot: QtBot, floor: Floor, clock: ManualClock) -> None:
-        self.qtbot = qtbot
-        self.floor = floor
-        self.clock = clock
-        self.controller = FloorController(floor, 2, clock)
-        self.window = MainWindow(self.controller)
-        qtbot.addWidget(self.window)
-        self.window.resize(1366, 768)
-        self.window.show()
-        self.chair: ChairController = self.controller.chair(1)
-        self.view: ChairView = self.window.open_chair(self.chair.name)
-        self.controller.set_nurse("AB")
-
+class Station(ChairWindow):
     def open_check_in(self) -> CheckInDialog:
         self.qtbot.mouseClick(self.view.next_button, Qt.MouseButton.LeftButton)
         dialog = self.view.current_dialog

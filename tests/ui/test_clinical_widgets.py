@@ -13,13 +13,11 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.chairs import ChairController, FloorController
 from app.domain.clock import ManualClock
 from app.domain.commands import ChangeRate, GivePremedication, RecordScreening, RecordVitals, StartInfusion
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.floor import Floor
-from app.ui.chair_view import ChairView
 from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.infusion import StartInfusionDialog
 from app.ui.dialogs.nurse import AssignNurseDialog, HandOverDialog
@@ -27,29 +25,15 @@ from app.ui.dialogs.premedication import PremedicationDialog
 from app.ui.dialogs.reaction import ReactionDialog
 from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
-from app.ui.main_window import MainWindow
 from app.ui.overview import Column
 from app.ui.status import hhmm
 from tests.conftest import BASELINE_VITALS
-from tests.ui.helpers import check_in_command
+from tests.ui.helpers import ChairWindow, check_in_command
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
 
 
-class Station:
-    def __init__(self, qtbot: QtBot, floor: Floor, clock: ManualClock) -> None:
-        self.qtbot = qtbot
-        self.floor = floor
-        self.clock = clock
-        self.controller = FloorController(floor, 2, clock)
-        self.window = MainWindow(self.controller)
-        qtbot.addWidget(self.window)
-        self.window.resize(1366, 768)
-        self.window.show()
-        self.chair: ChairController = self.controller.chair(1)
-        self.view: ChairView = self.window.open_chair(self.chair.name)
-        self.controller.set_nurse("AB")
-
+class Station(ChairWindow):
     def click(self, button: object) -> CommandDialog:
         self.qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # type: ignore[arg-type]
         dialog = self.view.current_dialog
