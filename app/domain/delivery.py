@@ -70,6 +70,26 @@ class DeliveryChange:
     volume_ml: float | None = None  # the volume the entry recorded (a completion's)
 
 
+def change_words(changes: list[DeliveryChange] | tuple[DeliveryChange, ...]) -> str:
+    """What an entry did to the delivery, in the words every reader prints ("" when nothing):
+    "delivery stopped: paused by the nurse", "delivery restarted at 20 mL/h", "delivery 40 -> 80 mL/h"."""
+    words: list[str] = []
+    for change in changes:
+        rate = f"{change.rate_ml_h:g} mL/h"
+        if change.kind is ChangeKind.START:
+            if words and words[-1].startswith("delivery ") and words[-1].endswith(" ->"):
+                words[-1] = f"{words[-1]} {rate}"
+            else:
+                words.append(f"delivery {'restarted' if change.resumed else 'started'} at {rate}")
+        elif change.reason is StopReason.RATE_CHANGE:
+            words.append(f"delivery {rate} ->")
+        elif change.kind is ChangeKind.COMPLETE:
+            words.append("delivery complete")
+        elif change.reason is not None:
+            words.append(f"delivery stopped: {change.reason.value}")
+    return "; ".join(words)
+
+
 @dataclass(frozen=True)
 class Delivery:
     """The delivery so far: running or not, at what rate, ended for good or not."""
@@ -178,6 +198,7 @@ class DeliveryRecord:
     final: Delivery
     ended: DeliveryChange | None  # the change that ended the infusion (complete, discontinued), if any
     ended_at: datetime | None  # when the infusion ended for good (also while already stopped)
+    ended_seq: int | None  # the entry that ended it (a discontinuation before the start too)
 
 
 def delivery_of(events: tuple[Event, ...] | list[Event]) -> DeliveryRecord:
@@ -186,11 +207,12 @@ def delivery_of(events: tuple[Event, ...] | list[Event]) -> DeliveryRecord:
     changes: list[DeliveryChange] = []
     segments: list[DeliverySegment] = []
     ended_at: datetime | None = None
+    ended_seq: int | None = None
     for event in events:
         was_ended = delivery.ended
         delivery, made = step(delivery, event)
         if was_ended is None and delivery.ended is not None:
-            ended_at = event.at
+            ended_at, ended_seq = event.at, event.seq
         for change in made:
             changes.append(change)
             if change.kind is ChangeKind.START:
@@ -200,7 +222,7 @@ def delivery_of(events: tuple[Event, ...] | list[Event]) -> DeliveryRecord:
     final_change = next(
         (c for c in reversed(changes) if c.reason is not None and c.reason.ends_infusion), None
     )
-    return DeliveryRecord(tuple(changes), tuple(segments), delivery, final_change, ended_at)
+    return DeliveryRecord(tuple(changes), tuple(segments), delivery, final_change, ended_at, ended_seq)
 
 
 def rate_at(segments: tuple[DeliverySegment, ...], moment: datetime) -> float:

@@ -12,7 +12,8 @@ it, so a screen and an export cannot tell two stories.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from app.domain import payloads
 from app.domain.chair import AlarmRecord, ChairState, GivenPremedication, ReactionRecord, VitalsRecord
@@ -52,6 +53,8 @@ class SessionTimeline:
     changes: tuple[DeliveryChange, ...]  # every start, stop and completion, in journal order
     infusion_end: StopReason | None  # complete, discontinued (for a reaction or by the clinician), or None
     infusion_ended_at: datetime | None
+    session_end: StopReason | None  # as infusion_end, and a discontinuation before the start ("not given")
+    session_ended_seq: int | None  # the entry that ended it
     reactions: tuple[ReactionHold, ...]
     alarms: tuple[AlarmRecord, ...]  # by raise time
     premedications: tuple[GivenPremedication, ...]
@@ -102,6 +105,8 @@ class SessionTimeline:
             changes=record.changes,
             infusion_end=record.final.ended if state.infusion_started_at is not None else None,
             infusion_ended_at=record.ended_at if state.infusion_started_at is not None else None,
+            session_end=record.final.ended,
+            session_ended_seq=record.ended_seq,
             reactions=reactions,
             alarms=tuple(sorted(state.alarms.values(), key=lambda a: (a.raised_at, a.alarm_id))),
             premedications=state.premedications,
@@ -135,6 +140,11 @@ class SessionTimeline:
         return self.infusion_end in (StopReason.REACTION_DISCONTINUED, StopReason.DISCONTINUED)
 
     @property
+    def discontinued(self) -> bool:
+        """Discontinued, before the start ("not given") or during it (for a reaction or by the clinician)."""
+        return self.session_end in (StopReason.REACTION_DISCONTINUED, StopReason.DISCONTINUED)
+
+    @property
     def outcome(self) -> str:
         """How the session stands, in one phrase: "infusing", "paused by the nurse", "infusion complete",
         "discontinued for a reaction", ..."""
@@ -163,6 +173,44 @@ class SessionTimeline:
     @property
     def open_alarms(self) -> tuple[AlarmRecord, ...]:
         return tuple(a for a in self.alarms if a.cleared_at is None)
+
+    @property
+    def delivery_state(self) -> str:
+        """ "not started", "delivering", "stopped" (may go on) or "ended" (complete or discontinued)."""
+        if self.infusion_end is not None:
+            return "ended"
+        if self.delivering:
+            return "delivering"
+        return "stopped" if self.segments else "not started"
+
+    def as_json(self) -> dict[str, Any]:
+        """The delivery as plain JSON (times ISO 8601 in UTC): the MQTT chair state and `status` carry it."""
+        current = self.current_segment
+        stop = self.last_stop
+        return {
+            "state": self.delivery_state,
+            "outcome": self.outcome,
+            "stopped_for_good": self.stopped_for_good,
+            "rate_ml_h": current.rate_ml_h if current is not None else 0.0,
+            "since": _iso(
+                current.started_at if current is not None else stop.at if stop is not None else None
+            ),
+            "stop_reason": stop.reason.value if stop is not None and stop.reason is not None else None,
+            "ended_at": _iso(self.infusion_ended_at),
+            "segments": [
+                {
+                    "started_at": _iso(s.started_at),
+                    "rate_ml_h": s.rate_ml_h,
+                    "stopped_at": _iso(s.ended_at),
+                    "stop_reason": s.stop_reason.value if s.stop_reason is not None else None,
+                }
+                for s in self.segments
+            ],
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 _REACTION_STOPS = frozenset({StopReason.REACTION, StopReason.REACTION_DISCONTINUED})

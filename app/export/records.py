@@ -173,7 +173,7 @@ def entry_row(entry: JournalEntry, context: PatientContext, local: LocalTime) ->
         context.patient_initials,
         context.patient_mrn,
         entry.type,
-        describe(entry, local),
+        describe(entry, local) + (f"; {context.delivery}" if context.delivery else ""),
         entry.payload_text,
         entry.actor,
         entry.hash,

@@ -46,7 +46,6 @@ from app.ui.elided import ElidedLabel, set_style_property, set_style_sheet, shor
 from app.ui.plot import InfusionPlot
 from app.ui.signin import with_cosign
 from app.ui.status import (
-    PHASE_STYLES,
     ActionKind,
     NextAction,
     Priority,
@@ -55,6 +54,7 @@ from app.ui.status import (
     hhmm,
     link_text,
     next_action,
+    phase_style,
     reaction_instruction,
 )
 from app.ui.timeline import TimelineModel, TimelineView
@@ -284,7 +284,7 @@ class ChairView(QWidget):
         state = chair.state
         now = chair.now()
         phase = state.phase if state is not None else Phase.EMPTY
-        style = PHASE_STYLES[phase]
+        style = phase_style(state)
         set_style_sheet(
             self.banner,
             f"#phaseBanner {{ background:{style.colour}; border-radius:8px; }}"
