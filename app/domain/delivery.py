@@ -92,12 +92,14 @@ def change_words(changes: list[DeliveryChange] | tuple[DeliveryChange, ...]) -> 
 
 @dataclass(frozen=True)
 class Delivery:
-    """The delivery so far: running or not, at what rate, ended for good or not."""
+    """The delivery so far: running or not, at what rate, held (paused, stopped for a reaction: only a
+    resume restarts it), ended for good or not."""
 
     running: bool = False
-    rate_ml_h: float = 0.0  # the running rate, or the rate a resume restarts at
+    rate_ml_h: float = 0.0  # the running rate, or the rate a restart starts at
     started: bool = False
     ended: StopReason | None = None
+    held: bool = False  # paused or stopped for a reaction (a rate set to 0 is stopped, not held)
 
 
 def step(delivery: Delivery, event: Event) -> tuple[Delivery, list[DeliveryChange]]:
@@ -106,55 +108,63 @@ def step(delivery: Delivery, event: Event) -> tuple[Delivery, list[DeliveryChang
     if delivery.ended is not None:
         return delivery, []
     at, seq = event.at, event.seq
+    rate_now = delivery.rate_ml_h
 
     def stop(reason: StopReason, detail: str = "", volume: float | None = None) -> DeliveryChange:
         change = ChangeKind.COMPLETE if reason is StopReason.COMPLETE else ChangeKind.STOP
-        return DeliveryChange(seq, at, change, delivery.rate_ml_h, reason, detail, volume_ml=volume)
+        return DeliveryChange(seq, at, change, rate_now, reason, detail, volume_ml=volume)
+
+    def start(rate: float, resumed: bool = True) -> tuple[Delivery, list[DeliveryChange]]:
+        if rate <= 0:  # restarted at 0 mL/h: nothing flows, nothing held
+            return Delivery(False, rate, True), []
+        return Delivery(True, rate, True), [DeliveryChange(seq, at, ChangeKind.START, rate, resumed=resumed)]
+
+    def held(running_stop: StopReason, detail: str) -> tuple[Delivery, list[DeliveryChange]]:
+        changes = [stop(running_stop, detail)] if delivery.running else []
+        return Delivery(False, rate_now, delivery.started, held=True), changes
+
+    def ended(
+        reason: StopReason, detail: str, volume: float | None = None
+    ) -> tuple[Delivery, list[DeliveryChange]]:
+        changes = [stop(reason, detail, volume)] if delivery.running or reason is StopReason.COMPLETE else []
+        return Delivery(False, rate_now, delivery.started, reason), changes
 
     if kind is EventType.INFUSION_STARTED:
-        rate = payloads.rate_ml_h(event)
-        return Delivery(True, rate, True), [DeliveryChange(seq, at, ChangeKind.START, rate)]
+        return start(payloads.rate_ml_h(event), resumed=False)
     if kind is EventType.RATE_CHANGED:
         rate = payloads.rate_ml_h(event)
-        if not delivery.running or abs(rate - delivery.rate_ml_h) <= SAME_RATE_ML_H:
-            return Delivery(delivery.running, rate, delivery.started), []
+        if not delivery.running:
+            if delivery.held or not delivery.started:  # the restart will run at it
+                return Delivery(False, rate, delivery.started, held=delivery.held), []
+            return start(rate)  # set to 0 before, now running again
+        if abs(rate - rate_now) <= SAME_RATE_ML_H:
+            return delivery, []
         if rate > 0:
             return Delivery(True, rate, True), [
                 stop(StopReason.RATE_CHANGE, payloads.reason(event)),
                 DeliveryChange(seq, at, ChangeKind.START, rate),
             ]
         why = StopReason.PUMP_STOPPED if payloads.source(event) == "pump" else StopReason.PAUSED
-        return Delivery(False, delivery.rate_ml_h, True), [stop(why, "rate set to 0")]
+        return Delivery(False, rate_now, True), [stop(why, "rate set to 0")]
     if kind is EventType.INFUSION_PAUSED:
-        if not delivery.running:
-            return delivery, []
-        return Delivery(False, delivery.rate_ml_h, True), [stop(pause_reason(event), payloads.reason(event))]
+        return held(pause_reason(event), payloads.reason(event))
     if kind is EventType.INFUSION_RESUMED:
         if delivery.running or not delivery.started:
             return delivery, []
         restart = payloads.restart_rate_ml_h(event)
-        rate = delivery.rate_ml_h if restart is None else restart
-        return Delivery(True, rate, True), [DeliveryChange(seq, at, ChangeKind.START, rate, resumed=True)]
+        return start(rate_now if restart is None else restart)
     if kind is EventType.REACTION_RECORDED:
         action = payloads.reaction_action(event)
         grade = payloads.reaction_grade(event)
         if action is ReactionAction.DISCONTINUE:
-            why = StopReason.REACTION_DISCONTINUED
-            changes = [stop(why, f"grade {grade} reaction")] if delivery.running else []
-            return Delivery(False, delivery.rate_ml_h, delivery.started, why), changes
-        if action is ReactionAction.STOP_THEN_RESTART and delivery.running:
-            return Delivery(False, delivery.rate_ml_h, True), [
-                stop(StopReason.REACTION, f"grade {grade} reaction")
-            ]
+            return ended(StopReason.REACTION_DISCONTINUED, f"grade {grade} reaction")
+        if action is ReactionAction.STOP_THEN_RESTART:
+            return held(StopReason.REACTION, f"grade {grade} reaction")
         return delivery, []
     if kind is EventType.INFUSION_COMPLETED:
-        why = StopReason.COMPLETE
-        change = stop(why, payloads.reason(event), payloads.volume_infused_ml(event))
-        return Delivery(False, delivery.rate_ml_h, delivery.started, why), [change]
+        return ended(StopReason.COMPLETE, payloads.reason(event), payloads.volume_infused_ml(event))
     if kind is EventType.DISCONTINUED:
-        why = StopReason.DISCONTINUED
-        changes = [stop(why, payloads.reason(event))] if delivery.running else []
-        return Delivery(False, delivery.rate_ml_h, delivery.started, why), changes
+        return ended(StopReason.DISCONTINUED, payloads.reason(event))
     return delivery, []
 
 
