@@ -12,7 +12,8 @@ the chair's recorded pump rate and the HL7 builder all use it, so none of them d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
@@ -70,23 +71,33 @@ class DeliveryChange:
     volume_ml: float | None = None  # the volume the entry recorded (a completion's)
 
 
-def change_words(changes: list[DeliveryChange] | tuple[DeliveryChange, ...]) -> str:
+def change_words(
+    changes: Sequence[DeliveryChange],
+    occurred_at: datetime | None = None,
+    hhmm: Callable[[datetime], str] | None = None,
+) -> str:
     """What an entry did to the delivery, in the words every reader prints ("" when nothing):
-    "delivery stopped: paused by the nurse", "delivery restarted at 20 mL/h", "delivery 40 -> 80 mL/h"."""
+    "delivery stopped: paused by the nurse", "delivery restarted at 20 mL/h", "delivery 40 -> 80 mL/h".
+    A change dated later than its entry (`occurred_at`, a back-dated reaction) says when, with `hhmm`."""
     words: list[str] = []
     for change in changes:
         rate = f"{change.rate_ml_h:g} mL/h"
         if change.kind is ChangeKind.START:
             if words and words[-1].startswith("delivery ") and words[-1].endswith(" ->"):
                 words[-1] = f"{words[-1]} {rate}"
-            else:
-                words.append(f"delivery {'restarted' if change.resumed else 'started'} at {rate}")
+                continue
+            text = f"delivery {'restarted' if change.resumed else 'started'} at {rate}"
         elif change.reason is StopReason.RATE_CHANGE:
-            words.append(f"delivery {rate} ->")
+            text = f"delivery {rate} ->"
         elif change.kind is ChangeKind.COMPLETE:
-            words.append("delivery complete")
+            text = "delivery complete"
         elif change.reason is not None:
-            words.append(f"delivery stopped: {change.reason.value}")
+            text = f"delivery stopped: {change.reason.value}"
+        else:
+            continue
+        if occurred_at is not None and hhmm is not None and change.at != occurred_at:
+            text = f"{text} (at {hhmm(change.at)})" if not text.endswith(" ->") else text
+        words.append(text)
     return "; ".join(words)
 
 
@@ -100,14 +111,24 @@ class Delivery:
     started: bool = False
     ended: StopReason | None = None
     held: bool = False  # paused or stopped for a reaction (a rate set to 0 is stopped, not held)
+    since: datetime | None = None  # the last start or stop
 
 
 def step(delivery: Delivery, event: Event) -> tuple[Delivery, list[DeliveryChange]]:
-    """The delivery after `event`, and the starts and stops it makes."""
+    """The delivery after `event`, and the starts and stops it makes (never before the last one)."""
+    after, changes = _step(delivery, event)
+    since = changes[-1].at if changes else delivery.since
+    return replace(after, since=since), changes
+
+
+def _step(delivery: Delivery, event: Event) -> tuple[Delivery, list[DeliveryChange]]:
     kind = event.type
     if delivery.ended is not None:
         return delivery, []
-    at, seq = event.at, event.seq
+    # A back-dated entry (a reaction's onset three minutes ago) cannot stop the pump before the
+    # delivery it stops began: the change is dated no earlier than the last one.
+    at = event.at if delivery.since is None else max(event.at, delivery.since)
+    seq = event.seq
     rate_now = delivery.rate_ml_h
 
     def stop(reason: StopReason, detail: str = "", volume: float | None = None) -> DeliveryChange:

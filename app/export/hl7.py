@@ -415,28 +415,28 @@ class SessionFeed:
         for segments and their stop reasons), then the entry's own message if it has one."""
         assert self.state.bag is not None
         vtbi = self.state.bag.volume_ml
-        delivered = self.volume_at(entry.occurred_at)
-        out: list[tuple[C.Mdc, _Delivery, str]] = []
-        for change in changes:
+        out: list[tuple[C.Mdc, _Delivery, str, datetime]] = []
+        for change in changes:  # dated by the delivery (a back-dated entry never stops before a start)
             rate = change.rate_ml_h
+            delivered = self.volume_at(change.at)
             if change.kind is ChangeKind.START:
                 volume = 0.0 if entry.type == EventType.INFUSION_STARTED else delivered
                 what = "start (rate change)" if out else "start"
                 d = _Delivery(True, rate, rate, vtbi, volume, "delivering")
-                out.append((C.MDC_EVT_PUMP_DELIV_START, d, what))
+                out.append((C.MDC_EVT_PUMP_DELIV_START, d, what, change.at))
             elif change.reason is StopReason.RATE_CHANGE:
                 d = _Delivery(True, rate, rate, vtbi, delivered, "transitioning")
-                out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, "stop (rate change)"))
+                out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, "stop (rate change)", change.at))
             else:
                 assert change.reason is not None
                 reason = C.NOT_DELIVERING_REASON[change.reason]
                 if change.kind is ChangeKind.COMPLETE:  # the completion's own volume comes first
                     total = change.volume_ml if change.volume_ml is not None else delivered
                     d = _Delivery(False, 0.0, rate, vtbi, total or 0.0, "not-delivering", reason)
-                    out.append((C.MDC_EVT_PUMP_DELIV_COMP, d, "complete"))
+                    out.append((C.MDC_EVT_PUMP_DELIV_COMP, d, "complete", change.at))
                 else:
                     d = _Delivery(False, 0.0, rate, vtbi, delivered or 0.0, "not-delivering", reason)
-                    out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, f"stop ({change.reason.value})"))
+                    out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, f"stop ({change.reason.value})", change.at))
         extra = {
             EventType.VITALS_RECORDED: self._vitals,
             EventType.REACTION_RECORDED: self._reaction,
@@ -447,8 +447,8 @@ class SessionFeed:
         }.get(EventType(entry.type))
         several = len(out) + (extra is not None) > 1  # then MSH-10 is position.1, position.2, ...
         messages = [
-            self._delivery_message(entry, code, d, what, index if several else 0)
-            for index, (code, d, what) in enumerate(out, start=1)
+            self._delivery_message(entry, code, d, what, index if several else 0, at)
+            for index, (code, d, what, at) in enumerate(out, start=1)
         ]
         if extra is not None:
             messages.append(extra(entry, len(out) + 1 if several else 0))
@@ -458,22 +458,24 @@ class SessionFeed:
         return f"{self.builder.station}.{entry.position}" + (f".{part}" if part else "")
 
     def _delivery_message(
-        self, entry: JournalEntry, code: C.Mdc, d: _Delivery, what: str, part: int
+        self, entry: JournalEntry, code: C.Mdc, d: _Delivery, what: str, part: int, at: datetime
     ) -> Hl7Message:
         control = self._control(entry, part)
         b = self.builder
-        segments = self._head(
-            "R42", "ORU_R01", control, C.PCD10_PROFILE, "", self._service(), entry.occurred_at
-        )
-        values = delivery_values(self.state, code, d, b.time(entry.occurred_at))
+        segments = self._head("R42", "ORU_R01", control, C.PCD10_PROFILE, "", self._service(), at)
+        values = delivery_values(self.state, code, d, b.time(at))
         responsible = self.state.assigned_nurse or self.nurse  # the domain's responsible nurse
-        segments += b.obx(
-            values, b.time(entry.occurred_at), observer(responsible), b.equipment(self.state.chair)
-        )
-        return self._message(control, "R42", f"delivery {what}", entry, segments)
+        segments += b.obx(values, b.time(at), observer(responsible), b.equipment(self.state.chair))
+        return self._message(control, "R42", f"delivery {what}", entry, segments, at)
 
     def _message(
-        self, control: str, trigger: str, what: str, entry: JournalEntry, segments: list[str]
+        self,
+        control: str,
+        trigger: str,
+        what: str,
+        entry: JournalEntry,
+        segments: list[str],
+        at: datetime | None = None,
     ) -> Hl7Message:
         return Hl7Message(
             control,
@@ -481,7 +483,7 @@ class SessionFeed:
             what,
             self.session_id,
             Hl7Builder.join(segments),
-            entry.occurred_at,
+            entry.occurred_at if at is None else at,
             entry.position,
         )
 

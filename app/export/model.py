@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.chair import ChairState, InvalidEventSequence, format_time, parse_time
-from app.domain.delivery import Delivery, change_words, step
+from app.domain.delivery import Delivery, DeliveryChange, step
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.domain.timeline import SessionTimeline
@@ -139,7 +139,7 @@ class PatientContext:
     chair: str = ""
     patient_initials: str = ""
     patient_mrn: str = ""
-    delivery: str = ""  # what the entry did to the delivery (app.domain.delivery), in words
+    delivery: tuple[DeliveryChange, ...] = ()  # what the entry did to the delivery (app.domain.delivery)
 
 
 @dataclass
@@ -297,7 +297,7 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
                 str(corrected.get("patient_initials", context.patient_initials)),
                 str(corrected.get("patient_mrn", context.patient_mrn)),
             )
-        result[entry.position] = replace(context, delivery=change_words(changes))
+        result[entry.position] = replace(context, delivery=tuple(changes))
     return result
 
 

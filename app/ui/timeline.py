@@ -110,7 +110,11 @@ def line(event: Event, timeline: SessionTimeline | None, zone: tzinfo | None = N
     """The timeline's line for an entry: `describe`, then what it did to the delivery (the session
     timeline's words: "delivery stopped: stopped by a pump alarm"), as the PDF and CSV say it."""
     text = describe(event, zone)
-    words = change_words(timeline.changes_of(event.seq)) if timeline is not None else ""
+    words = (
+        change_words(timeline.changes_of(event.seq), event.at, lambda moment: hhmm(moment, zone))
+        if timeline is not None
+        else ""
+    )
     return f"{text}  [{words}]" if words else text
 
 
