@@ -514,9 +514,11 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
 
 
 def responsible_nurse(state: ChairState) -> str:
-    """The nurse the session assigns (check-in, handover), else the last person who recorded an entry."""
-    if state.assigned_nurse:
-        return state.assigned_nurse
+    """The nurse responsible last (check-in, assignment, hand-over: the session timeline), else the last
+    person who recorded an entry."""
+    responsible = SessionTimeline.of(state).responsible
+    if responsible and responsible[-1].nurse:
+        return responsible[-1].nurse
     people = [e.actor for e in state.events if is_person(e.actor)]
     return people[-1] if people else "-"
 
@@ -559,7 +561,9 @@ def _handover(flow: _Flow, log: ShiftLog) -> None:
         if not session.is_open:
             rows.append([chair, "-", f"free (discharged {t(state.discharged_at)})", "-", "-", "-", "-", "-"])
             continue
-        alarms = "; ".join(f"{a.priority}: {a.message}" for a in state.active_alarms) or "none"
+        alarms = (
+            "; ".join(f"{a.priority}: {a.message}" for a in SessionTimeline.of(state).open_alarms) or "none"
+        )
         rows.append(
             [
                 chair,
@@ -790,7 +794,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
                 else "NOT acknowledged",
                 t(a.cleared_at) or "active",
             ]
-            for a in sorted(state.alarms.values(), key=lambda a: a.raised_at)
+            for a in SessionTimeline.of(state).alarms
         ],
         [1.5, 0.8, 2.6, 2.2, 0.9],
     )
