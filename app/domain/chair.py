@@ -70,6 +70,8 @@ class Bag:
                 )
         else:
             diluted_limit = self.prepared_at + timedelta(hours=protocol.bag_room_temperature_limit_h)
+        if protocol.bag_total_limit_h is not None:
+            diluted_limit = min(diluted_limit, self.prepared_at + timedelta(hours=protocol.bag_total_limit_h))
         label_limit = self.label_expires_at or datetime.combine(
             self.expiry + timedelta(days=1), time(0), tzinfo=UTC
         )

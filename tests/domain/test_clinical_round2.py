@@ -1,0 +1,157 @@
+"""Issue 16 (clinical rules, round 2): each point driven through the real Floor, journal and `decide`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from app.domain.commands import RecordReaction
+from app.domain.decide import CommandRefused
+from app.domain.phase import Phase
+from app.domain.protocol import ReactionAction
+from app.protocol_library import ProtocolLibrary
+
+
+def codes(caught: pytest.ExceptionInfo[CommandRefused]) -> list[str]:
+    return [f.code for f in caught.value.failures]
+
+
+# ---- point 2: natalizumab stops and is discontinued at any hypersensitivity reaction
+
+
+@pytest.mark.parametrize("grade", [1, 2, 3, 4])
+def test_natalizumab_discontinues_at_any_grade(chair_script: Any, grade: int) -> None:
+    s = chair_script
+    s.to_infusing("natalizumab-300")
+    s.clock.advance(minutes=20)
+    state = s.run(RecordReaction(grade=grade, signs=("urticaria",)))
+    assert state.reactions[-1].action is ReactionAction.DISCONTINUE
+    assert state.phase is Phase.OBSERVATION and state.discontinued_at == s.clock.now()
+
+
+def test_every_protocol_gives_each_grade_an_action_as_data(library: ProtocolLibrary) -> None:
+    for protocol in library.values():
+        actions = {g: protocol.rule_for_grade(g).action for g in (1, 2, 3, 4)}
+        assert actions[4] is ReactionAction.DISCONTINUE, protocol.id
+        if protocol.drug == "natalizumab":
+            assert set(actions.values()) == {ReactionAction.DISCONTINUE}
+        else:
+            assert actions[1] is ReactionAction.HALVE_RATE, protocol.id
+
+
+# ---- point 8: the anaphylaxis signs per CTCAE v5 / WAO
+
+
+@pytest.mark.parametrize(
+    "sign",
+    [
+        "throat tightness, stridor",
+        "stridor",
+        "wheeze",
+        "wheezing",
+        "tongue swelling",
+        "lip swelling",
+        "collapse",
+    ],
+)
+def test_anaphylaxis_signs_at_grade_2_are_refused(chair_script: Any, sign: str) -> None:
+    s = chair_script
+    s.to_infusing("ocrevus-600-subsequent")
+    s.clock.advance(minutes=40)
+    with pytest.raises(CommandRefused) as caught:
+        s.run(RecordReaction(grade=2, signs=(sign,)))
+    assert codes(caught) == ["anaphylaxis_signs_low_grade"]
+
+
+def test_the_anaphylaxis_signs_cite_ctcae_and_wao(floor: Any) -> None:
+    terms = floor.reaction_terms
+    assert "CTCAE" in terms.anaphylaxis_source and "WAO" in terms.anaphylaxis_source
+
+
+# ---- point 12: sources corrected
+
+
+def test_rituximab_hbv_is_a_boxed_warning_not_a_contraindication(library: ProtocolLibrary) -> None:
+    for pid in ("rituximab-first", "rituximab-subsequent"):
+        item = next(i for i in library[pid].screening if i.id == "active_hbv")
+        assert item.if_not.value != "contraindication", pid
+        assert "boxed warning" in item.source.lower(), pid
+
+
+def test_premedication_doses_cite_a_source_and_ocrevus_gives_no_antihistamine_dose(
+    library: ProtocolLibrary,
+) -> None:
+    for protocol in library.values():
+        for premed in protocol.premedications:
+            assert premed.source.strip(), (protocol.id, premed.drug)
+            if protocol.drug == "ocrelizumab" and not premed.drug.startswith("methylprednisolone"):
+                assert "institutional" in premed.source.lower(), (protocol.id, premed.drug)
+                assert not premed.source.lower().startswith("label"), (protocol.id, premed.drug)
+
+
+def test_nonlive_vaccine_is_asked_before_treatment_only(library: ProtocolLibrary) -> None:
+    maintenance = (
+        "ocrevus-600-subsequent",
+        "ocrevus-600-short",
+        "ublituximab-450-subsequent",
+        "rituximab-subsequent",
+    )
+    for pid in maintenance:
+        assert "nonlive_vaccine_2_weeks" not in {i.id for i in library[pid].screening}, pid
+    assert "nonlive_vaccine_2_weeks" in {i.id for i in library["ocrevus-300-initial"].screening}
+
+
+def test_natalizumab_questions_do_not_cite_the_ocrelizumab_seed(library: ProtocolLibrary) -> None:
+    for item in library["natalizumab-300"].screening:
+        assert "seed 004" not in item.source, item.id
+
+
+# ---- point 7: natalizumab bag per the Tysabri label
+
+
+def test_natalizumab_is_15_ml_into_100_ml_used_within_8_h_of_dilution(chair_script: Any) -> None:
+    s = chair_script
+    protocol = s.floor.protocols["natalizumab-300"]
+    assert protocol.bag_volume_ml == 115
+    assert round(protocol.concentration_mg_ml, 1) == 2.6
+    prepared = s.clock.now() - timedelta(hours=1)
+    state = s.check_in("natalizumab-300", bag_prepared_at=prepared, bag_refrigerated_until=s.clock.now())
+    assert state.bag_expires_at == prepared + timedelta(hours=8)
+
+
+# ---- point 1: a concentration on every protocol; mL/h derived from the label's mg/h
+
+
+def test_every_protocol_has_a_concentration_range_with_its_source(library: ProtocolLibrary) -> None:
+    for protocol in library.values():
+        assert protocol.concentration is not None, protocol.id
+        assert protocol.concentration.source.strip(), protocol.id
+        assert protocol.concentration.allows(protocol.concentration_mg_ml), protocol.id
+
+
+def test_ocrevus_600_mg_in_250_ml_is_refused_at_check_in(chair_script: Any) -> None:
+    with pytest.raises(CommandRefused) as caught:
+        chair_script.check_in("ocrevus-600-subsequent", bag_volume_ml=250)
+    assert codes(caught) == ["concentration_out_of_range"] and not caught.value.overridable
+    assert "2.40 mg/mL" in str(caught.value)
+
+
+def test_ublituximab_and_natalizumab_refuse_a_bag_off_the_label(chair_script: Any) -> None:
+    for pid, volume in (("ublituximab-450-subsequent", 100), ("natalizumab-300", 100)):
+        with pytest.raises(CommandRefused) as caught:
+            chair_script.check_in(pid, bag_volume_ml=volume)
+        assert codes(caught) == ["concentration_out_of_range"], pid
+
+
+def test_a_bag_counting_the_drug_volume_runs_the_labels_mg_per_hour(chair_script: Any) -> None:
+    s = chair_script
+    s.check_in("ocrevus-600-subsequent", bag_volume_ml=520)
+    s.screen()
+    s.premedicate()
+    state = s.start()
+    plan = state.plan()
+    assert plan.rate_mg_h(plan.segments[0].rate_ml_h) == pytest.approx(40 * 1.2)  # 48 mg/h as the label
+    assert plan.rate_mg_h(plan.max_rate_ml_h) == pytest.approx(200 * 1.2)  # never above 240 mg/h
+    assert plan.segments[0].rate_ml_h == pytest.approx(48 / (600 / 520))
