@@ -275,6 +275,7 @@ class AlarmRule:
     latching: bool  # stays after its condition clears, until acknowledged
     message: str  # str.format template; `chair` plus the fields the condition returns
     condition: Condition  # the template's fields when the alarm condition holds, else None
+    escalate_at_once: bool = False  # on the charge nurse's overview as soon as it is raised
 
 
 @dataclass(frozen=True)
@@ -558,6 +559,26 @@ def _vital_sign_out_of_range(priority: Priority) -> Condition:
     return condition
 
 
+def _anaphylaxis(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
+    """From an anaphylaxis until the patient leaves or its observation is over (and it is resolved)."""
+    state = inputs.state
+    if state is None or state.phase.is_closed:
+        return None
+    reactions = [r for r in state.reactions if r.anaphylaxis]
+    if not reactions:
+        return None
+    until = state.anaphylaxis_observation_until
+    if until is not None and inputs.now >= until and not state.unresolved_reactions:
+        return None
+    first = reactions[0]
+    return {
+        "at": inputs.hhmm(first.onset_at),
+        "grade": first.grade,
+        "signs": ", ".join(first.signs) or "no signs recorded",
+        "until": inputs.hhmm(until) if until is not None else "the prescriber's release",
+    }
+
+
 def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
     """Until a write succeeds again: a full disk or a read-only file loses what happens meanwhile. Only
     chairs with a session in progress raise it (an empty chair has nothing to lose; a check-in refused
@@ -569,6 +590,16 @@ def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None
 
 
 ALARM_RULES: tuple[AlarmRule, ...] = (
+    AlarmRule(
+        "anaphylaxis",
+        AlarmCategory.CLINICAL,
+        Priority.HIGH,
+        latching=True,
+        message="{chair}: anaphylaxis at {at} (grade {grade}: {signs}): infusion discontinued; "
+        "observe until {until}",
+        condition=_anaphylaxis,
+        escalate_at_once=True,
+    ),
     AlarmRule(
         "storage_failing",
         AlarmCategory.TECHNICAL,
@@ -751,6 +782,11 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
 RULES_BY_ID: Mapping[str, AlarmRule] = {rule.id: rule for rule in ALARM_RULES}
 
 
+def _escalates_at_once(rule_id: str) -> bool:
+    rule = RULES_BY_ID.get(rule_id)
+    return rule is not None and rule.escalate_at_once
+
+
 def evaluate(
     inputs: AlarmInputs, policy: AlarmPolicy, rules: Sequence[AlarmRule] = ALARM_RULES
 ) -> list[AlarmCondition]:
@@ -869,7 +905,10 @@ class AlarmBoard:
             for a in self.active()
             if a.category.is_alarm
             and not a.acknowledged
-            and now - a.raised_at >= timedelta(seconds=self.policy.escalation_after_s[a.priority])
+            and (
+                _escalates_at_once(a.rule)
+                or now - a.raised_at >= timedelta(seconds=self.policy.escalation_after_s[a.priority])
+            )
         ]
 
     def audio_paused_remaining_s(self, now: datetime) -> float:

@@ -111,6 +111,8 @@ class ReactionRecord:
     actor: str
     resolved_at: datetime | None = None  # symptoms resolved (stop-then-restart: the restart)
     not_tolerated_at: datetime | None = None  # the reduced rate was not tolerated
+    anaphylaxis: bool = False  # grade 4 or signs of anaphylaxis: discontinued, observed longer
+    anaphylaxis_observation_min: float = 0.0  # the institution's observation from the onset
 
     @property
     def holds_until_resolved(self) -> bool:
@@ -402,7 +404,27 @@ class ChairState:
         return tuple(r for r in self.reactions if r.resolved_at is None)
 
     @property
+    def anaphylaxis_observation_until(self) -> datetime | None:
+        """After anaphylaxis: the institution's observation time from its onset (None: no anaphylaxis)."""
+        ends = [
+            r.onset_at + timedelta(minutes=r.anaphylaxis_observation_min)
+            for r in self.reactions
+            if r.anaphylaxis
+        ]
+        return max(ends, default=None)
+
+    @property
     def earliest_discharge_at(self) -> datetime | None:
+        """The later of the ordinary observation (`ordinary_discharge_at`) and, after anaphylaxis, the
+        institution's anaphylaxis observation from its onset."""
+        ordinary = self.ordinary_discharge_at
+        anaphylaxis = self.anaphylaxis_observation_until
+        if ordinary is None or anaphylaxis is None:
+            return ordinary
+        return max(ordinary, anaphylaxis)
+
+    @property
+    def ordinary_discharge_at(self) -> datetime | None:
         """The protocol's observation time after the later of the infusion's end and the resolution of
         every reaction; None while the infusion runs or a reaction is unresolved.
         A session stopped before the infusion started needs no observation."""
@@ -576,6 +598,8 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
         restart_rate_ml_h=float(d.get("restart_rate_ml_h", 0.0)),
         notes=d.get("notes", ""),
         actor=event.actor,
+        anaphylaxis=bool(d.get("anaphylaxis", False)),
+        anaphylaxis_observation_min=float(d.get("anaphylaxis_observation_min", 0.0)),
     )
     state = replace(state, reactions=(*state.reactions, record))
     if action is ReactionAction.STOP_THEN_RESTART and state.phase is Phase.INFUSING:
@@ -588,7 +612,9 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
             phase=Phase.OBSERVATION,
             pauses=pauses,
             discontinued_at=event.at,
-            discontinued_reason=f"grade {record.grade} reaction: permanently discontinued",
+            discontinued_reason=f"grade {record.grade} reaction"
+            + (" (anaphylaxis)" if record.anaphylaxis else "")
+            + ": permanently discontinued",
         )
     return state
 

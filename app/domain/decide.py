@@ -29,6 +29,7 @@ from app.domain.commands import (
     HandOver,
     Override,
     PauseInfusion,
+    PrescriberRelease,
     ReactionNotTolerated,
     RecordAlarm,
     RecordReaction,
@@ -618,10 +619,12 @@ def _reaction_events(
     protocol = state.require_protocol()
     action: ReactionAction | None = None
     onset_rate = new_rate = restart_rate = 0.0
+    terms = ctx.reaction_terms
+    anaphylaxis = terms.is_anaphylaxis(grade, signs) if terms is not None else grade >= 4
     if state.phase is not Phase.OBSERVATION:
         onset_rate = _rate_at_onset(state, onset)
         rule = protocol.rule_for_grade(grade)
-        action = rule.action
+        action = ReactionAction.DISCONTINUE if anaphylaxis else rule.action
         rate = rule.apply(onset_rate, reaction_ceiling_ml_h(state.steps))
         if action is ReactionAction.HALVE_RATE:
             new_rate = rate
@@ -639,15 +642,19 @@ def _reaction_events(
         "regrades_seq": regrades_seq,
         **overrides,
     }
+    if anaphylaxis:  # recorded only then: earlier entries keep their exact payload
+        data["anaphylaxis"] = True
+        data["anaphylaxis_observation_min"] = terms.anaphylaxis_observation_min if terms is not None else 0.0
     return [Event(EventType.REACTION_RECORDED, onset, ctx.actor, data)]
 
 
 def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> list[Event]:
-    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
+    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION, Phase.DISCONTINUED)
     at = c.at or ctx.now
     if at > ctx.now + timedelta(minutes=1):
         raise _refuse("bad_time", "symptoms cannot be recorded as resolved in the future")
-    open_ = [r for r in state.reactions if r.holds_until_resolved]
+    ended = state.infusion_ended_at is not None  # a stop never restarted resolves like any reaction
+    open_ = [r for r in state.reactions if r.holds_until_resolved or (ended and r.resolved_at is None)]
     if not open_:
         if state.unresolved_stop_reaction is not None:
             raise _refuse(
@@ -734,7 +741,7 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
     if ended is None:
         return failures
     open_ = state.unresolved_reactions
-    earliest = state.earliest_discharge_at
+    earliest = state.ordinary_discharge_at
     if open_:
         r = open_[-1]
         failures.append(
@@ -762,11 +769,47 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
     return failures
 
 
+def anaphylaxis_discharge_refusal(
+    state: ChairState, at: datetime, release: PrescriberRelease | None, actor: str, tz: tzinfo = UTC
+) -> GuardFailure | None:
+    """Not overridable: after anaphylaxis, no discharge before the institution's observation from its
+    onset, unless a prescriber's release is documented and co-signed by a second nurse."""
+    until = state.anaphylaxis_observation_until
+    if until is None or at >= until:
+        return None
+    if release is None:
+        onset = next(r.onset_at for r in state.reactions if r.anaphylaxis)
+        return GuardFailure(
+            "anaphylaxis_observation",
+            f"after anaphylaxis at {hhmm(onset, tz)} the patient is observed until {hhmm(until, tz)}; "
+            "discharge earlier only on a prescriber's documented release, co-signed",
+        )
+    if not release.prescriber.strip() or not release.note.strip():
+        return GuardFailure("release_incomplete", "name the prescriber and document the release")
+    cosigner = release.cosigned_by.strip()
+    if not cosigner or cosigner in (actor, release.prescriber.strip()):
+        return GuardFailure(
+            "release_not_co_signed",
+            "the prescriber's release is co-signed by a second nurse, not the one discharging",
+        )
+    return None
+
+
 def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.OBSERVATION, Phase.DISCONTINUED)
     at = c.at or ctx.now
+    refusal = anaphylaxis_discharge_refusal(state, at, c.release, ctx.actor, ctx.display_tz)
+    if refusal is not None:
+        raise CommandRefused([refusal], overridable=False)
     overrides = _check_guards(discharge_failures(state, at, ctx.display_tz), c.override)
-    return [Event(EventType.DISCHARGED, at, ctx.actor, {**overrides})]
+    data: dict[str, Any] = {**overrides}
+    if c.release is not None and state.anaphylaxis_observation_until is not None:
+        data["prescriber_release"] = {
+            "prescriber": c.release.prescriber.strip(),
+            "cosigned_by": c.release.cosigned_by.strip(),
+            "note": c.release.note.strip(),
+        }
+    return [Event(EventType.DISCHARGED, at, ctx.actor, data)]
 
 
 def _discontinue(state: ChairState, c: Discontinue, ctx: DecisionContext) -> list[Event]:

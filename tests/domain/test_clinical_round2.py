@@ -7,11 +7,26 @@ from typing import Any
 
 import pytest
 
-from app.domain.commands import RecordReaction
+from app.alarm_policy import load_alarm_policy
+from app.domain.alarms import AlarmBoard, AlarmInputs, Priority, evaluate
+from app.domain.commands import (
+    CompleteInfusion,
+    Discharge,
+    Discontinue,
+    Override,
+    PrescriberRelease,
+    RecordReaction,
+    RecordVitals,
+    ResolveSymptoms,
+)
 from app.domain.decide import CommandRefused
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.protocol_library import ProtocolLibrary
+from tests.conftest import BASELINE_VITALS
+
+POLICY = load_alarm_policy()
+OVERRIDE = Override(by="RN-CD (charge nurse)", reason="assessed at the bedside")
 
 
 def codes(caught: pytest.ExceptionInfo[CommandRefused]) -> list[str]:
@@ -155,3 +170,110 @@ def test_a_bag_counting_the_drug_volume_runs_the_labels_mg_per_hour(chair_script
     assert plan.rate_mg_h(plan.segments[0].rate_ml_h) == pytest.approx(40 * 1.2)  # 48 mg/h as the label
     assert plan.rate_mg_h(plan.max_rate_ml_h) == pytest.approx(200 * 1.2)  # never above 240 mg/h
     assert plan.segments[0].rate_ml_h == pytest.approx(48 / (600 / 520))
+
+
+# ---- point 4: a severe reaction not restarted can be resolved after Discontinue or Complete
+
+
+@pytest.mark.parametrize("ending", ["discontinue", "complete"])
+def test_severe_reaction_not_restarted_resolves_then_discharges_without_override(
+    chair_script: Any, ending: str
+) -> None:
+    s = chair_script
+    s.to_infusing("ocrevus-600-subsequent")
+    s.clock.advance(minutes=70)
+    s.run(RecordReaction(grade=3, signs=("rigors", "fever")))
+    s.clock.advance(minutes=10)
+    if ending == "discontinue":
+        s.run(Discontinue("not restarted after the grade 3 reaction"))
+    else:
+        s.run(
+            CompleteInfusion(
+                "nurse", volume_infused_ml=150, reason="not restarted after the grade 3 reaction"
+            )
+        )
+    ended = s.clock.now()
+    s.clock.advance(minutes=20)
+    state = s.run(ResolveSymptoms(notes="settled with paracetamol"))
+    resolved = s.clock.now()
+    assert state.reactions[-1].resolved_at == resolved
+    assert state.earliest_discharge_at == max(ended, resolved) + timedelta(minutes=60)
+    s.run(RecordVitals(dict(BASELINE_VITALS)))
+    s.clock.advance(minutes=59)
+    with pytest.raises(CommandRefused) as caught:
+        s.run(Discharge())
+    assert codes(caught) == ["observation_not_complete"]
+    s.clock.advance(minutes=1)
+    state = s.run(Discharge())
+    assert state.phase is Phase.DISCHARGED and "overrides" not in state.events[-1].data
+
+
+# ---- point 3: anaphylaxis
+
+
+def _grade_4(s: Any) -> Any:
+    s.to_infusing("ocrevus-600-subsequent")
+    s.clock.advance(minutes=50)
+    return s.run(RecordReaction(grade=4, signs=("stridor", "hypotension")))
+
+
+def test_grade_4_discontinues_and_observes_the_institutions_anaphylaxis_time(chair_script: Any) -> None:
+    s = chair_script
+    state = _grade_4(s)
+    onset = s.clock.now()
+    assert state.reactions[-1].action is ReactionAction.DISCONTINUE
+    assert state.reactions[-1].anaphylaxis
+    hours = s.floor.reaction_terms.anaphylaxis_observation_min / 60
+    assert hours == 6 and "NICE CG134" in s.floor.reaction_terms.anaphylaxis_observation_source
+    s.clock.advance(minutes=15)
+    s.run(ResolveSymptoms(notes="adrenaline IM x1, settled"))
+    s.run(RecordVitals(dict(BASELINE_VITALS)))
+    assert s.state.earliest_discharge_at == onset + timedelta(hours=6)
+    s.clock.advance(minutes=60)  # the ordinary observation is over, the anaphylaxis one is not
+    with pytest.raises(CommandRefused) as caught:
+        s.run(Discharge(override=OVERRIDE))
+    assert codes(caught) == ["anaphylaxis_observation"] and not caught.value.overridable
+    assert "prescriber" in str(caught.value)
+    s.clock.advance(minutes=6 * 60 - 75)
+    state = s.run(Discharge())
+    assert state.phase is Phase.DISCHARGED
+
+
+def test_anaphylaxis_signs_at_a_lower_grade_overridden_still_discontinue(chair_script: Any) -> None:
+    s = chair_script
+    s.to_infusing("ocrevus-600-subsequent")
+    s.clock.advance(minutes=50)
+    state = s.run(RecordReaction(grade=2, signs=("wheeze",), override=OVERRIDE))
+    assert state.reactions[-1].anaphylaxis and state.reactions[-1].action is ReactionAction.DISCONTINUE
+    assert state.earliest_discharge_at is None  # not resolved yet
+
+
+def test_a_prescribers_release_must_be_co_signed(chair_script: Any) -> None:
+    s = chair_script
+    _grade_4(s)
+    s.clock.advance(minutes=15)
+    s.run(ResolveSymptoms())
+    s.run(RecordVitals(dict(BASELINE_VITALS)))
+    s.clock.advance(minutes=90)
+    with pytest.raises(CommandRefused) as caught:
+        s.run(Discharge(release=PrescriberRelease("Dr Osei", cosigned_by=s.nurse, note="reviewed")))
+    assert codes(caught) == ["release_not_co_signed"]
+    state = s.run(Discharge(release=PrescriberRelease("Dr Osei", cosigned_by="RN-CD", note="reviewed, well")))
+    assert state.phase is Phase.DISCHARGED
+    assert state.events[-1].data["prescriber_release"] == {
+        "prescriber": "Dr Osei",
+        "cosigned_by": "RN-CD",
+        "note": "reviewed, well",
+    }
+
+
+def test_anaphylaxis_raises_a_high_alarm_that_escalates_at_once(chair_script: Any) -> None:
+    s = chair_script
+    state = _grade_4(s)
+    now = s.clock.now()
+    conditions = [c for c in evaluate(AlarmInputs(now, state), POLICY) if c.rule == "anaphylaxis"]
+    assert len(conditions) == 1 and conditions[0].priority is Priority.HIGH
+    assert "anaphylaxis" in conditions[0].message and "discontinued" in conditions[0].message
+    board = AlarmBoard(POLICY)
+    board.update(conditions, now)
+    assert [a.rule for a in board.escalated(now)] == ["anaphylaxis"]
