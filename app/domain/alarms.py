@@ -181,6 +181,7 @@ class AlarmPolicy:
     flash_hz: Mapping[Priority, float]  # 0 = steady
     flash_duty_percent: float
     same_rate_ml_h: float = 0.05  # two pump rates closer than this are the same rate (not a change)
+    always_at_factor: float = 2.0  # at this multiple of the planned rate or more: off plan, at any rate
     vitals_overdue_grace_s: float = 300.0  # vital signs this late raise a reminder
     vital_sign_priorities: Mapping[str, Priority] = field(default_factory=dict)  # sign -> alarm priority
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -188,13 +189,22 @@ class AlarmPolicy:
     def rate_tolerance(self, planned_ml_h: float) -> float:
         """How far the pump may be from the planned rate before it is "off plan": the one tolerance the
         alarm rules, the next-action text and the chair's banner share."""
-        return max(self.rate_tolerance_ml_h, planned_ml_h * self.rate_tolerance_percent / 100.0)
+        tolerance = max(self.rate_tolerance_ml_h, planned_ml_h * self.rate_tolerance_percent / 100.0)
+        if planned_ml_h > 0:  # never as wide as `always_at_factor` times the plan
+            tolerance = min(tolerance, planned_ml_h * (self.always_at_factor - 1.0))
+        return tolerance
 
     def above_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
-        return pump_ml_h > planned_ml_h + self.rate_tolerance(planned_ml_h)
+        """The one rate-deviation rule: above plan by more than the tolerance, or at `always_at_factor`
+        times the plan or more (at any rate)."""
+        tolerance = self.rate_tolerance(planned_ml_h)
+        at_factor = planned_ml_h > 0 and pump_ml_h >= planned_ml_h * self.always_at_factor - 1e-9
+        return pump_ml_h > planned_ml_h + tolerance or at_factor
 
     def off_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
-        return abs(pump_ml_h - planned_ml_h) > self.rate_tolerance(planned_ml_h)
+        return self.above_plan(pump_ml_h, planned_ml_h) or planned_ml_h - pump_ml_h > self.rate_tolerance(
+            planned_ml_h
+        )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source_name: str) -> AlarmPolicy:
@@ -239,10 +249,19 @@ class AlarmPolicy:
             flash_hz={p: number("display", f"{p.value}_flash_hz", allow_zero=True) for p in Priority},
             flash_duty_percent=duty,
             same_rate_ml_h=number("rate_above_plan", "same_rate_ml_h"),
+            always_at_factor=_at_least_one(source_name, number("rate_above_plan", "always_at_factor")),
             vitals_overdue_grace_s=number("vital_signs", "overdue_grace_s", allow_zero=True),
             vital_sign_priorities=_vital_priorities(source_name, table("vital_signs")),
             sources=sources,
         )
+
+
+def _at_least_one(source_name: str, factor: float) -> float:
+    if factor <= 1.0:
+        raise AlarmPolicyError(
+            source_name, "rate_above_plan.always_at_factor", f"must exceed 1, got {factor:g}"
+        )
+    return factor
 
 
 def _vital_priorities(source_name: str, section: Mapping[str, Any]) -> dict[str, Priority]:
@@ -547,9 +566,13 @@ def _vital_sign_out_of_range(priority: Priority) -> Condition:
         if state is None or state.phase not in _VITAL_PHASES or not state.vitals:
             return None
         latest = state.vitals[-1]
-        signs = [
-            s for s in latest.alert_signs if policy.vital_sign_priorities.get(s, Priority.LOW) is priority
-        ]
+
+        def sign_priority(sign: str) -> Priority:
+            if sign in latest.extreme_signs:
+                return Priority.HIGH
+            return policy.vital_sign_priorities.get(sign, Priority.LOW)
+
+        signs = [s for s in latest.alert_signs if sign_priority(s) is priority]
         if not signs:
             return None
         index = {sign: i for i, sign in enumerate(latest.alert_signs)}

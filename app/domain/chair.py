@@ -16,7 +16,13 @@ from typing import Any
 from app.domain.clock import minutes_between
 from app.domain.events import Event, EventType
 from app.domain.phase import Phase, can_move
-from app.domain.protocol import InfusionProtocol, RateStep, ReactionAction, parse_protocol
+from app.domain.protocol import (
+    InfusionProtocol,
+    RateStep,
+    ReactionAction,
+    VitalSignSchedule,
+    parse_protocol,
+)
 from app.domain.schedule import (
     Interruption,
     Pause,
@@ -128,6 +134,7 @@ class VitalsRecord:
     actor: str
     alerts: tuple[str, ...] = ()  # the messages for out-of-range values
     alert_signs: tuple[str, ...] = ()  # which signs were out of range
+    extreme_signs: tuple[str, ...] = ()  # which were in the extreme band (always a high alarm)
 
 
 @dataclass(frozen=True)
@@ -474,6 +481,28 @@ class ChairState:
         start = self.infusion_started_at
         if start is None:
             return None
+        due = self._vitals_due_by_schedule(schedule, start)
+        after = self._vitals_due_after_reaction(schedule)
+        if after is not None and (due is None or after[0] < due[0]):
+            return after
+        return due
+
+    def _vitals_due_after_reaction(self, schedule: VitalSignSchedule) -> tuple[datetime, str] | None:
+        """After a reaction, every `after_reaction_every_min` for `after_reaction_period_min` from its
+        onset (institutional, in the protocol file)."""
+        every = schedule.after_reaction_every_min
+        if every is None or not self.reactions or self.phase.is_closed:
+            return None
+        onset = max(r.onset_at for r in self.reactions)
+        taken = self.vitals_since(onset)
+        due = (taken[-1].at if taken else onset) + timedelta(minutes=every)
+        if due > onset + timedelta(minutes=schedule.after_reaction_period_min):
+            return None
+        return due, "after the reaction"
+
+    def _vitals_due_by_schedule(
+        self, schedule: VitalSignSchedule, start: datetime
+    ) -> tuple[datetime, str] | None:
         if self.phase in (Phase.INFUSING, Phase.PAUSED):
             taken = self.vitals_since(start)
             last = taken[-1].at if taken else start
@@ -647,6 +676,7 @@ def _on_vitals(state: ChairState, event: Event) -> ChairState:
         event.actor,
         tuple(event.data.get("alerts", ())),
         tuple(event.data.get("alert_signs", ())),
+        tuple(event.data.get("extreme_signs", ())),
     )
     return replace(state, vitals=(*state.vitals, record))
 

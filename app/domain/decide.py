@@ -45,7 +45,13 @@ from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
 from app.domain.reactions import SEVERE_GRADE, ReactionTerms
 from app.domain.schedule import reaction_ceiling_ml_h
-from app.domain.vitals import VitalSignLimits, alerting_signs, alerting_values, implausible_values
+from app.domain.vitals import (
+    VitalSignLimits,
+    alerting_signs,
+    alerting_values,
+    extreme_signs,
+    implausible_values,
+)
 
 ALARM_EVENT_TYPES = {
     "raised": EventType.ALARM_RAISED,
@@ -419,6 +425,34 @@ def premedication_dose_failures(protocol: InfusionProtocol, c: GivePremedication
     return []
 
 
+def _dose_mg(text: str) -> float | None:
+    match = _DOSE.match(text)
+    return float(match.group(1).replace(",", ".")) if match is not None else None
+
+
+def premedication_total_failures(state: ChairState, c: GivePremedication, at: datetime) -> list[GuardFailure]:
+    """The doses of this drug given in the 24 h before `at`, this one included, against the protocol's
+    daily maximum (overridable)."""
+    template = next((p for p in state.require_protocol().premedications if p.drug == c.drug), None)
+    dose = _dose_mg(c.dose)
+    if template is None or template.max_daily_mg is None or dose is None:
+        return []
+    since = at - timedelta(hours=24)
+    earlier = [
+        _dose_mg(p.dose) for p in state.premedications if p.drug == c.drug and since < p.given_at <= at
+    ]
+    total = dose + sum(d for d in earlier if d is not None)
+    if total <= template.max_daily_mg + 1e-9:
+        return []
+    return [
+        GuardFailure(
+            "premedication_daily_max",
+            f"{c.drug}: {total:g} mg in 24 h with this dose, above the maximum {template.max_daily_mg:g} mg "
+            f"({template.max_daily_source})",
+        )
+    ]
+
+
 def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
     at = c.given_at or ctx.now
@@ -426,7 +460,8 @@ def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext
         raise _refuse("bad_time", "a premedication cannot be recorded as given in the future")
     if not c.drug.strip() or not c.dose.strip():
         raise _refuse("incomplete", "drug and dose are required")
-    overrides = _check_guards(premedication_dose_failures(state.require_protocol(), c), c.override)
+    failures = premedication_dose_failures(state.require_protocol(), c)
+    overrides = _check_guards(failures + premedication_total_failures(state, c, at), c.override)
     repeat = state.premedication_given(c.drug) is not None
     data = {
         "drug": c.drug,
@@ -714,14 +749,18 @@ def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Ev
         raise _refuse("incomplete", "no vital signs entered")
     alerts: list[str] = []
     alert_signs: list[str] = []
+    extreme: list[str] = []
     if ctx.vital_limits is not None:
         problems = implausible_values(values, ctx.vital_limits)
         if problems:
             raise _refuse("implausible_vitals", "; ".join(problems))
         alerts = alerting_values(values, ctx.vital_limits)
         alert_signs = alerting_signs(values, ctx.vital_limits)
+        extreme = extreme_signs(values, ctx.vital_limits)
     at = c.at or ctx.now
-    data = {"values": values, "alerts": alerts, "alert_signs": alert_signs}
+    data: dict[str, Any] = {"values": values, "alerts": alerts, "alert_signs": alert_signs}
+    if extreme:  # recorded only then: earlier entries keep their exact payload
+        data["extreme_signs"] = extreme
     return [Event(EventType.VITALS_RECORDED, at, ctx.actor, data)]
 
 

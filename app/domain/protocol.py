@@ -78,6 +78,8 @@ class Premedication:
     dose_max_mg: float | None = None
     routes: tuple[str, ...] = ()  # the routes the template allows (empty: not checked)
     source: str = ""  # where the dose, route and timing come from (label section or institutional)
+    max_daily_mg: float | None = None  # the most that may be given in 24 h (all doses together)
+    max_daily_source: str = ""
 
     @property
     def suggested_dose(self) -> str:
@@ -140,6 +142,8 @@ class VitalSignSchedule:
     at_end: bool  # when the infusion ends
     before_discharge_min: float  # within this long before the earliest discharge
     source: str
+    after_reaction_every_min: float | None = None  # after a reaction's onset, this often...
+    after_reaction_period_min: float = 0.0  # ...for this long
 
 
 @dataclass(frozen=True)
@@ -524,6 +528,8 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
                 dose_max_mg=p.number("dose_max_mg") if p.has("dose_max_mg") else None,
                 routes=_texts(p, "routes"),
                 source=p.text("source", default=" ").strip(),
+                max_daily_mg=p.number("max_daily_mg") if p.has("max_daily_mg") else None,
+                max_daily_source=p.text("max_daily_source") if p.has("max_daily_mg") else "",
             )
         )
 
@@ -623,6 +629,10 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
             at_end=v.flag("at_end"),
             before_discharge_min=v.number("before_discharge_min", positive=False),
             source=v.text("source"),
+            after_reaction_every_min=v.number("after_reaction_every_min")
+            if v.has("after_reaction_every_min")
+            else None,
+            after_reaction_period_min=v.number("after_reaction_period_min", positive=False, default=0.0),
         )
     return InfusionProtocol(
         id=protocol_id,

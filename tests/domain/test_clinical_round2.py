@@ -13,6 +13,7 @@ from app.domain.commands import (
     CompleteInfusion,
     Discharge,
     Discontinue,
+    GivePremedication,
     Override,
     PrescriberRelease,
     RecordReaction,
@@ -277,3 +278,101 @@ def test_anaphylaxis_raises_a_high_alarm_that_escalates_at_once(chair_script: An
     board = AlarmBoard(POLICY)
     board.update(conditions, now)
     assert [a.rule for a in board.escalated(now)] == ["anaphylaxis"]
+
+
+# ---- point 5: vital signs at the extremes; tighter after a reaction
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"systolic_mmhg": 45.0, "diastolic_mmhg": 20.0},
+        {"respiratory_rate_per_min": 3.0},
+        {"spo2_percent": 40.0},
+        {"heart_rate_bpm": 0.0, "systolic_mmhg": 0.0, "diastolic_mmhg": 0.0},
+        {"temperature_c": 29.0},
+    ],
+)
+def test_shock_or_arrest_values_are_recorded_and_raise_a_high_alarm(
+    chair_script: Any, values: dict[str, float]
+) -> None:
+    s = chair_script
+    s.to_infusing("ocrevus-600-subsequent")
+    s.clock.advance(minutes=20)
+    state = s.run(RecordVitals(values))
+    assert state.vitals[-1].values == values
+    raised = {c.rule: c.priority for c in evaluate(AlarmInputs(s.clock.now(), state), POLICY)}
+    assert raised.get("vital_signs_high") is Priority.HIGH, raised
+
+
+@pytest.mark.parametrize(
+    "values", [{"spo2_percent": 101.0}, {"heart_rate_bpm": -1.0}, {"temperature_c": -2.0}]
+)
+def test_only_impossible_vital_signs_are_refused(chair_script: Any, values: dict[str, float]) -> None:
+    s = chair_script
+    s.to_infusing("ocrevus-600-subsequent")
+    with pytest.raises(CommandRefused) as caught:
+        s.run(RecordVitals(values))
+    assert codes(caught) == ["implausible_vitals"]
+
+
+def test_after_a_reaction_vitals_are_due_every_15_min_for_an_hour(chair_script: Any) -> None:
+    s = chair_script
+    state = s.to_infusing("ocrevus-600-subsequent")
+    start = state.infusion_started_at
+    for minute in (15, 30, 45, 60, 90):
+        s.clock.advance(minutes=minute - (s.clock.now() - start).total_seconds() / 60)
+        s.run(RecordVitals(dict(BASELINE_VITALS)))
+    s.clock.advance(minutes=10)  # 100 min: the grade 2
+    state = s.run(RecordReaction(grade=2, signs=("flushing",)))
+    assert state.vitals_due == (start + timedelta(minutes=115), "after the reaction")
+    s.clock.advance(minutes=15)
+    state = s.run(RecordVitals(dict(BASELINE_VITALS)))
+    assert state.vitals_due == (start + timedelta(minutes=130), "after the reaction")
+    schedule = state.require_protocol().vital_signs
+    assert schedule is not None and (
+        schedule.after_reaction_every_min,
+        schedule.after_reaction_period_min,
+    ) == (
+        15,
+        60,
+    )
+
+
+# ---- point 6: one rate-deviation rule that always flags twice the plan
+
+
+def test_twice_the_planned_rate_is_flagged_at_any_rate(chair_script: Any) -> None:
+    assert POLICY.above_plan(10, 5) and POLICY.above_plan(2, 1) and POLICY.above_plan(400, 200)
+    assert not POLICY.above_plan(9.9, 5)
+    s = chair_script
+    s.check_in("ublituximab-150-first", prior_infusions=0, first_dose=True, last_dose_on=None)
+    s.screen()
+    s.premedicate()
+    s.start()
+    s.clock.advance(minutes=10)
+    state = s.run(RecordReaction(grade=2, signs=("flushing",)))
+    assert state.reactions[-1].new_rate_ml_h == 5  # first Briumvi rung 10 mL/h, halved
+    s.clock.advance(minutes=5)  # the pump left at 10 mL/h
+    rules = {c.rule for c in evaluate(AlarmInputs(s.clock.now(), state), POLICY)}
+    assert "rate_above_plan_after_reaction" in rules
+
+
+# ---- point 7: premedication totals per 24 h against the maximum
+
+
+def test_premedication_total_over_24_h_is_checked_against_the_maximum(chair_script: Any) -> None:
+    s = chair_script
+    s.to_infusing("ocrevus-600-subsequent")  # acetaminophen 1000 mg given
+    for _ in range(3):
+        s.clock.advance(minutes=20)
+        s.run(GivePremedication("acetaminophen (antipyretic)", "1000 mg", "PO"))
+    s.clock.advance(minutes=20)
+    with pytest.raises(CommandRefused) as caught:
+        s.run(GivePremedication("acetaminophen (antipyretic)", "650 mg", "PO"))
+    assert codes(caught) == ["premedication_daily_max"] and caught.value.overridable
+    assert "4650 mg in 24 h" in str(caught.value) and "4000" in str(caught.value)
+    for protocol in s.floor.protocols.values():
+        for premed in protocol.premedications:
+            if premed.drug.startswith(("diphenhydramine", "acetaminophen")):
+                assert premed.max_daily_mg is not None, (protocol.id, premed.drug)
