@@ -376,3 +376,56 @@ def test_premedication_total_over_24_h_is_checked_against_the_maximum(chair_scri
         for premed in protocol.premedications:
             if premed.drug.startswith(("diphenhydramine", "acetaminophen")):
                 assert premed.max_daily_mg is not None, (protocol.id, premed.drug)
+
+
+# ---- point 10: eligibility and screening, each question citing its source
+
+
+def test_a_third_ublituximab_dose_14_days_after_the_second_is_too_soon(chair_script: Any) -> None:
+    s = chair_script
+    with pytest.raises(CommandRefused) as caught:
+        s.check_in(
+            "ublituximab-450-subsequent",
+            prior_infusions=2,
+            last_dose_on=(s.clock.now() - timedelta(days=14)).date(),
+        )
+    assert codes(caught) == ["too_soon"] and caught.value.overridable
+    with pytest.raises(CommandRefused) as caught:  # the second dose: 2 weeks after the first
+        s.check_in(
+            "ublituximab-450-subsequent",
+            prior_infusions=1,
+            last_dose_on=(s.clock.now() - timedelta(days=30)).date(),
+        )
+    assert codes(caught) == ["second_dose_window"]
+    s.check_in(
+        "ublituximab-450-subsequent",
+        prior_infusions=1,
+        last_dose_on=(s.clock.now() - timedelta(days=14)).date(),
+    )
+
+
+def test_rituximab_has_an_interval_check(chair_script: Any) -> None:
+    s = chair_script
+    with pytest.raises(CommandRefused) as caught:
+        s.check_in(
+            "rituximab-subsequent",
+            dose_mg=500,
+            bag_volume_ml=250,
+            last_dose_on=(s.clock.now() - timedelta(days=3)).date(),
+        )
+    assert codes(caught) == ["too_soon"]
+
+
+def test_screening_asks_age_pml_immunosuppressants_liver_and_bowel(library: ProtocolLibrary) -> None:
+    for protocol in library.values():
+        ids = {item.id: item for item in protocol.screening}
+        assert "adult" in ids, protocol.id
+        for item in protocol.screening:
+            assert any(w in item.source.lower() for w in ("seed", "label", "touch", "institutional")), item.id
+    nat = {item.id: item for item in library["natalizumab-300"].screening}
+    assert nat["pml_history"].if_not.value == "contraindication" and "TOUCH" in nat["pml_history"].source
+    assert "TOUCH" in nat["immunosuppressants"].source
+    for pid in ("ocrevus-300-initial", "ocrevus-600-subsequent", "ocrevus-600-short"):
+        ocr = {item.id: item for item in library[pid].screening}
+        assert "seed 004" in ocr["liver_tests"].source and "seed 000" in ocr["bowel_disease"].source
+        assert "seed 000" in ocr["adult"].source
