@@ -494,15 +494,20 @@ def _bag_end_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list
     minutes = state.plan().end_min
     if minutes is None:
         return []
-    end = at + timedelta(minutes=minutes)
+    failure = bag_end_failure(expires, at + timedelta(minutes=minutes), tz, "started now the infusion")
+    return [] if failure is None else [failure]
+
+
+def bag_end_failure(
+    expires: datetime, end: datetime, tz: tzinfo = UTC, what: str = "the infusion"
+) -> GuardFailure | None:
+    """An infusion ending after its bag expires (the room-temperature limit includes the infusion)."""
     if end <= expires:
-        return []
-    return [
-        GuardFailure(
-            "bag_expires_before_end",
-            f"started now the infusion would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
-        )
-    ]
+        return None
+    return GuardFailure(
+        "bag_expires_before_end",
+        f"{what} would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
+    )
 
 
 def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Event]:
