@@ -116,6 +116,12 @@ def _check_guards(failures: list[GuardFailure], override: Override | None) -> di
     }
 
 
+def clinic_today(now: datetime, tz: tzinfo = UTC) -> date:
+    """The clinic's date (in its display zone): the one `today` of eligibility, for `decide` and the
+    check-in dialog alike."""
+    return now.astimezone(tz).date()
+
+
 def hhmm(moment: datetime, tz: tzinfo = UTC) -> str:
     """A time as the floor reads it: local HH:MM (UTC is named when the display zone is UTC)."""
     return moment.astimezone(tz).strftime("%H:%M UTC" if tz is UTC else "%H:%M")
@@ -300,7 +306,7 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
         c.bag_prepared_at <= c.bag_refrigerated_until <= ctx.now + timedelta(minutes=5)
     ):
         raise _refuse("bad_time", "the bag left the fridge before it was prepared or in the future")
-    today = ctx.now.astimezone(ctx.display_tz).date()
+    today = clinic_today(ctx.now, ctx.display_tz)
     refusal = check_in_refusal(c, protocol, today)
     if refusal is not None:
         raise CommandRefused([refusal], overridable=False)
