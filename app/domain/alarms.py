@@ -602,6 +602,17 @@ def _anaphylaxis(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
     }
 
 
+def _pump_running_no_patient(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
+    """A pump infusing at a chair with no session: a drug is running that nobody documents."""
+    state = inputs.state
+    reading = inputs.live_reading
+    if state is not None and state.phase is not Phase.EMPTY and not state.phase.is_closed:
+        return None
+    if reading is None or reading.delivery is not PumpDelivery.INFUSING or reading.rate_ml_h <= 0:
+        return None
+    return {"rate": _rate(reading.rate_ml_h)}
+
+
 def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
     """Until a write succeeds again: a full disk or a read-only file loses what happens meanwhile. Only
     chairs with a session in progress raise it (an empty chair has nothing to lose; a check-in refused
@@ -630,6 +641,14 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: entries are not being recorded: {problem}",
         condition=_storage_failing,
+    ),
+    AlarmRule(
+        "pump_running_no_patient",
+        AlarmCategory.CLINICAL,
+        Priority.MEDIUM,
+        latching=False,
+        message="{chair}: pump running ({rate} mL/h), no patient checked in",
+        condition=_pump_running_no_patient,
     ),
     AlarmRule(
         "rate_above_plan_after_reaction",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.alarm_policy import load_alarm_policy
-from app.domain.alarms import AlarmBoard, AlarmInputs, Priority, evaluate
+from app.domain.alarms import AlarmBoard, AlarmInputs, Priority, PumpDelivery, PumpReading, evaluate
 from app.domain.commands import (
     CompleteInfusion,
     Discharge,
@@ -429,3 +429,30 @@ def test_screening_asks_age_pml_immunosuppressants_liver_and_bowel(library: Prot
         ocr = {item.id: item for item in library[pid].screening}
         assert "seed 004" in ocr["liver_tests"].source and "seed 000" in ocr["bowel_disease"].source
         assert "seed 000" in ocr["adult"].source
+
+
+# ---- point 11: a pump running with nobody checked in; a pump started during premedication
+
+
+def test_a_pump_infusing_at_a_chair_with_no_session_raises_a_medium_alarm(chair_script: Any) -> None:
+    now = chair_script.clock.now()
+    reading = PumpReading(now, 100.0, 12.0, PumpDelivery.INFUSING)
+    raised = [c for c in evaluate(AlarmInputs(now, None, reading, chair="Chair 3"), POLICY)]
+    assert [(c.rule, c.priority) for c in raised] == [("pump_running_no_patient", Priority.MEDIUM)]
+    assert raised[0].message == "Chair 3: pump running (100 mL/h), no patient checked in"
+    stopped = PumpReading(now, 0.0, 12.0, PumpDelivery.STOPPED)
+    assert not evaluate(AlarmInputs(now, None, stopped, chair="Chair 3"), POLICY)
+
+
+def test_a_pump_started_during_premedication_asks_the_nurse_to_confirm_the_start(chair_script: Any) -> None:
+    from app.ui.status import ActionKind, next_action
+
+    s = chair_script
+    s.check_in("ocrevus-600-subsequent")
+    s.screen()
+    state = s.premedicate()
+    assert state.phase is Phase.PREMEDICATION
+    action = next_action(state, s.clock.now(), pump_rate=40.0)
+    assert action.kind is ActionKind.START and action.urgent
+    assert action.text.startswith("⚠ The pump is running at 40 mL/h: confirm the infusion start")
+    assert next_action(state, s.clock.now(), pump_rate=0.0).text != action.text

@@ -401,3 +401,30 @@ def test_refusals_say_the_local_time_the_chair_view_shows(station: Station) -> N
     s.save(dialog, expect_refusal=True)
     assert f"(until {local})" in dialog.refusal_label.text()
     assert "UTC" not in dialog.refusal_label.text() or local.endswith("UTC")
+
+
+def test_anaphylaxis_shows_red_on_the_chair_view_and_the_tile(station: Station) -> None:
+    """Issue 16 point 3: after a grade 4 the chair says so in red, not calm teal "Observation"."""
+    from app.domain.commands import RecordReaction
+    from app.ui.status import ANAPHYLAXIS_STYLE, PHASE_STYLES
+    from app.ui.tile import CompactTile, tile_view
+
+    s = station
+    s.infusing()
+    s.advance(40)
+    s.chair.execute(RecordReaction(grade=4, signs=("stridor", "hypotension")))
+    s.controller.tick()
+    s.view.refresh()
+    assert s.view.phase_label.text().startswith("⚠ ANAPHYLAXIS")
+    sheet = s.view.banner.styleSheet()
+    assert ANAPHYLAXIS_STYLE.colour in sheet and PHASE_STYLES[Phase.OBSERVATION].colour not in sheet
+    assert ANAPHYLAXIS_STYLE.colour.lower() in ("#d0021b", "#b00020")  # red
+    from app.station.snapshot import chair_snapshot
+
+    state_json = chair_snapshot(s.controller.station.chairs[0], s.clock.now(), station="S", index=1)
+    assert state_json["anaphylaxis"] is not None and state_json["phase"] == "observation"
+    view = tile_view(state_json, s.clock.now())
+    assert view.phase_text.startswith("⚠ Anaphylaxis") and view.priority is not None
+    tile = CompactTile("S/Chair 1")
+    tile.show_view(view)
+    assert ANAPHYLAXIS_STYLE.colour in tile.styleSheet()
