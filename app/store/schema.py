@@ -334,10 +334,6 @@ def _refuse_newer(found: tuple[int, int], path_for_messages: str) -> None:
         )
 
 
-def _applied_names(db: Database, migrations: Migrations) -> list[str]:
-    return [m.name for m in migrations.applied(db)]
-
-
 def _check_applied(db: Database, path_for_messages: str) -> None:
     """A newer major step refuses the file; every applied step of ours must really be there."""
     applied = [m.name for m in SCHEMA.applied(db)]
@@ -362,21 +358,22 @@ def migrate(conn: sqlite3.Connection, path_for_messages: str) -> tuple[int, int]
     check_version(conn, path_for_messages)
     db = Database(conn, execute_plugins=False)
     try:
-        if ADOPTION.pending(db) or SCHEMA.pending(db):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                _check_applied(db, path_for_messages)
-                ADOPTION.apply(db)
-                SCHEMA.apply(db)
-                _check_applied(db, path_for_messages)
-                (raw,) = conn.execute("PRAGMA user_version").fetchone()
-                conn.execute(f"PRAGMA user_version = {max(int(raw), encode(CURRENT))}")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        _check_applied(db, path_for_messages)
+        if not (ADOPTION.pending(db) or SCHEMA.pending(db)):
+            _check_applied(db, path_for_messages)
+            return check_version(conn, path_for_messages)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _check_applied(db, path_for_messages)  # a newer major step: refused before anything is added
+            ADOPTION.apply(db)
+            SCHEMA.apply(db)
+            _check_applied(db, path_for_messages)
+            (raw,) = conn.execute("PRAGMA user_version").fetchone()
+            conn.execute(f"PRAGMA user_version = {max(int(raw), encode(CURRENT))}")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
     except IncompleteSchemaError as exc:
         raise IncompleteSchemaError(f"{path_for_messages}: {exc}") from None
     return check_version(conn, path_for_messages)
