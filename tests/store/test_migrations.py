@@ -16,6 +16,7 @@ import pytest
 import sqlite_utils
 
 from app.domain.clock import ManualClock
+from app.export.seals import AnchorLog, anchor_log_path, check_anchor_log, parse_public
 from app.store.journal import Journal, JournalError
 from app.store.schema import CURRENT, SCHEMA, NewerDatabaseError, encode, step_name
 
@@ -26,6 +27,9 @@ SHIPPED = ("1.0", "1.1", "1.2", "1.4", "1.5", "1.7", "1.7-merged")
 def _copy(label: str, into: Path) -> Path:
     target = into / f"journal-{label}.sqlite"
     shutil.copyfile(FIXTURES / f"journal-{label}.db", target)
+    anchors = FIXTURES / f"journal-{label}.db.anchors.jsonl"
+    if anchors.exists():
+        shutil.copyfile(anchors, anchor_log_path(target))
     return target
 
 
@@ -81,7 +85,14 @@ def test_each_shipped_schema_upgrades_verifies_and_reads_the_same_entries(
         for chair, rows in expected["readings"].items():
             read = [[r.at, r.rate_ml_h, r.volume_ml, r.state] for r in journal.telemetry(chair)]
             assert read == [[datetime.fromisoformat(at), rate, vol, state] for at, rate, vol, state in rows]
+        assert journal.session_ids() == expected["sessions"]["all"]
+        assert journal.session_ids(open_only=True) == expected["sessions"]["open"]
         assert journal.integrity_problems() == []
+        if (
+            expected["anchors"] is not None
+        ):  # signed anchors (from 1.7): signature, head hash, sealed readings
+            trusted = parse_public(expected["anchors"]["public_key"])
+            assert check_anchor_log(journal, AnchorLog(anchor_log_path(path)), trusted) == 1
 
     # Never short of a table: the upgraded file has every table and column a new one has.
     assert _layout(path) == fresh_layout
