@@ -442,17 +442,3 @@ def test_a_pump_infusing_at_a_chair_with_no_session_raises_a_medium_alarm(chair_
     assert raised[0].message == "Chair 3: pump running (100 mL/h), no patient checked in"
     stopped = PumpReading(now, 0.0, 12.0, PumpDelivery.STOPPED)
     assert not evaluate(AlarmInputs(now, None, stopped, chair="Chair 3"), POLICY)
-
-
-def test_a_pump_started_during_premedication_asks_the_nurse_to_confirm_the_start(chair_script: Any) -> None:
-    from app.ui.status import ActionKind, next_action
-
-    s = chair_script
-    s.check_in("ocrevus-600-subsequent")
-    s.screen()
-    state = s.premedicate()
-    assert state.phase is Phase.PREMEDICATION
-    action = next_action(state, s.clock.now(), pump_rate=40.0)
-    assert action.kind is ActionKind.START and action.urgent
-    assert action.text.startswith("⚠ The pump is running at 40 mL/h: confirm the infusion start")
-    assert next_action(state, s.clock.now(), pump_rate=0.0).text != action.text

@@ -27,7 +27,7 @@ from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.overview import Column
 from app.ui.status import hhmm
-from tests.conftest import BASELINE_VITALS
+from tests.conftest import BASELINE_VITALS, ChairScript
 from tests.ui.helpers import ChairWindow, check_in_command
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
@@ -428,3 +428,47 @@ def test_anaphylaxis_shows_red_on_the_chair_view_and_the_tile(station: Station) 
     tile = CompactTile("S/Chair 1")
     tile.show_view(view)
     assert ANAPHYLAXIS_STYLE.colour in tile.styleSheet()
+
+
+def test_a_pump_started_during_premedication_asks_the_nurse_to_confirm_the_start(
+    chair_script: ChairScript,
+) -> None:
+    """Issue 16 point 11: the start dialog's guard then decides whether it can be documented."""
+    from app.ui.status import ActionKind, next_action
+
+    s = chair_script
+    s.check_in("ocrevus-600-subsequent")
+    s.screen()
+    state = s.premedicate()
+    assert state.phase is Phase.PREMEDICATION
+    action = next_action(state, s.clock.now(), pump_rate=40.0)
+    assert action.kind is ActionKind.START and action.urgent
+    assert action.text.startswith("⚠ The pump is running at 40 mL/h: confirm the infusion start")
+    assert next_action(state, s.clock.now(), pump_rate=0.0).text != action.text
+
+
+def test_after_anaphylaxis_discharge_takes_a_prescribers_release_co_signed(station: Station) -> None:
+    from app.domain.commands import RecordReaction, ResolveSymptoms
+    from app.ui.dialogs.infusion import DischargeDialog
+
+    s = station
+    s.infusing()
+    s.advance(40)
+    s.chair.execute(RecordReaction(grade=4, signs=("anaphylaxis",)))
+    s.advance(15)
+    s.chair.execute(ResolveSymptoms())
+    s.chair.execute(RecordVitals(dict(BASELINE_VITALS)))
+    s.advance(80)
+    dialog = s.view.open_dialog(DischargeDialog(s.chair, s.view))
+    assert isinstance(dialog, DischargeDialog)
+    s.save(dialog, expect_refusal=True)
+    assert "after anaphylaxis" in dialog.refusal_label.text() and not dialog.override_button.isVisible()
+    dialog.prescriber.setText("Dr Osei")
+    dialog.release_note.setText("reviewed at the bedside, well")
+    dialog.cosigned_by.setText("AB")  # the nurse discharging cannot co-sign
+    s.save(dialog, expect_refusal=True)
+    assert "co-signed by a second nurse" in dialog.refusal_label.text()
+    dialog.cosigned_by.setText("CD")
+    s.save(dialog)
+    discharged = s.floor.journal.events(s.floor.journal.session_ids()[-1])[-1]
+    assert discharged.data["prescriber_release"]["cosigned_by"] == "CD"
