@@ -5,6 +5,7 @@ For each, the chair state, the MQTT chair state (app.station.snapshot on a real 
 (pypdf), the CSV rows and the HL7 IPEC sequence tell the same story: the same phase, the same delivery
 segments with the same stop reasons, the same rates, the same local times.
 
+The PDF is drawn by Qt: the tests take pytest-qt's `qapp` first, so the writer does not make its own.
 Each reader is read back in its own terms (CSV summaries and HL7 fields parsed, not the timeline asked
 again), and `test_the_check_catches_a_reader_that_drops_a_stop` shows that breaking one reader (the HL7
 Stop of a discontinuation) makes the check fail."""
@@ -54,8 +55,7 @@ from app.protocol_library import ProtocolLibrary
 from app.station.snapshot import chair_snapshot
 from app.station.station import Station
 from app.store.journal import Journal
-
-from .conftest import ChairScript
+from tests.conftest import ChairScript
 
 ZONE = "Pacific/Auckland"  # far from UTC: a reader that prints UTC cannot agree by accident
 LOCAL = LocalTime.named(ZONE)
@@ -346,7 +346,9 @@ def readers_agree(floor: Floor, clock: ManualClock, journal: Journal, folder: Pa
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(MOVES)
-def test_the_chair_mqtt_pdf_csv_and_hl7_tell_the_same_story(moves: list[tuple[str, object]]) -> None:
+def test_the_chair_mqtt_pdf_csv_and_hl7_tell_the_same_story(
+    qapp: object, moves: list[tuple[str, object]]
+) -> None:
     with a_floor() as (floor, clock, journal, folder):
         script = ChairScript(floor, clock)
         script.to_infusing()
@@ -367,7 +369,7 @@ def test_the_chair_mqtt_pdf_csv_and_hl7_tell_the_same_story(moves: list[tuple[st
         [("wait", 30), ("reaction", 2), ("hand over", "RN-CD"), ("not tolerated", "regrade"), ("wait", 5)],
     ],
 )
-def test_named_sessions_agree(moves: list[tuple[str, object]]) -> None:
+def test_named_sessions_agree(qapp: object, moves: list[tuple[str, object]]) -> None:
     """The scenarios of issues 15 and 18, always run (hypothesis explores around them)."""
     with a_floor() as (floor, clock, journal, folder):
         script = ChairScript(floor, clock)
@@ -377,7 +379,7 @@ def test_named_sessions_agree(moves: list[tuple[str, object]]) -> None:
         readers_agree(floor, clock, journal, folder, script.session_id)
 
 
-def test_the_check_catches_a_reader_that_drops_a_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_check_catches_a_reader_that_drops_a_stop(qapp: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """Break one reader (the HL7 builder forgets the Stop of a discontinuation): the check fails."""
     real_step = hl7_module.step
 

@@ -161,7 +161,7 @@ class ChairTableModel(QAbstractTableModel):
             state = chair.state
             return state.phase if state is not None else Phase.EMPTY
         if role == StyleRole:
-            return phase_style(chair.state)
+            return self._style(chair)
         if role == ProgressRole:
             return self._progress(chair)
         if role == PriorityRole:
@@ -171,9 +171,9 @@ class ChairTableModel(QAbstractTableModel):
         if role == UrgentRole:
             return next_action(chair.state, self._floor.now(), _pump_rate(chair), self._zone).urgent
         if role == Qt.ItemDataRole.BackgroundRole and column is Column.PHASE:
-            return QBrush(QColor(phase_style(chair.state).colour))
+            return QBrush(QColor(self._style(chair).colour))
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.PHASE:
-            return QBrush(QColor(phase_style(chair.state).text_colour))
+            return QBrush(QColor(self._style(chair).text_colour))
         if role == Qt.ItemDataRole.BackgroundRole and column is Column.ALARM:
             priority = highest_alarm(chair)[0]
             return QBrush(QColor(priority.colour)) if priority is not None else None
@@ -184,6 +184,10 @@ class ChairTableModel(QAbstractTableModel):
         return None
 
     # -- cells -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _style(chair: ChairController) -> PhaseStyle:
+        return phase_style(chair.state)
 
     @staticmethod
     def _phase(chair: ChairController) -> Phase:
@@ -205,7 +209,7 @@ class ChairTableModel(QAbstractTableModel):
         if column is Column.PROTOCOL:
             return state.protocol.name if state is not None and state.protocol is not None else ""
         if column is Column.PHASE:
-            style = phase_style(chair.state)
+            style = self._style(chair)
             return f"{style.symbol} {style.word}"
         if column is Column.RATE:
             if state is None or state.phase not in (Phase.INFUSING, Phase.PAUSED):

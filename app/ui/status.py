@@ -45,19 +45,27 @@ PHASE_STYLES: dict[Phase, PhaseStyle] = {
     Phase.DISCONTINUED: PhaseStyle("Stopped for good", "■", "#f4d4d4", "#6e0f0f"),
 }
 
+# After anaphylaxis the chair is not a calm "Observation": red, with its own word and symbol.
+ANAPHYLAXIS_STYLE = PhaseStyle("Anaphylaxis: observe", "⚠", "#d0021b", "#ffffff")
 
-def style_of(phase: Phase, stopped_for_good: bool = False) -> PhaseStyle:
-    """A phase's style; a patient observed after a discontinuation shows "Stopped for good", not the
-    calm observation colour (the session timeline says it was stopped for good)."""
+
+def session_style(phase: Phase, anaphylaxis: bool, stopped_for_good: bool = False) -> PhaseStyle:
+    """The one choice of a chair's colour, word and symbol (chair view, tiles, overview): red after
+    anaphylaxis; a patient observed after a discontinuation is "Stopped for good", not the calm
+    observation colour (the session timeline says it was stopped for good)."""
+    if anaphylaxis and not phase.is_closed:
+        return ANAPHYLAXIS_STYLE
     if stopped_for_good and phase is Phase.OBSERVATION:
         return PHASE_STYLES[Phase.DISCONTINUED]
     return PHASE_STYLES[phase]
 
 
 def phase_style(state: ChairState | None) -> PhaseStyle:
+    """`session_style` of a chair's session (its state and timeline)."""
     if state is None:
         return PHASE_STYLES[Phase.EMPTY]
-    return style_of(state.phase, SessionTimeline.of(state).stopped_for_good)
+    anaphylaxis = state.anaphylaxis_observation_until is not None
+    return session_style(state.phase, anaphylaxis, SessionTimeline.of(state).stopped_for_good)
 
 
 class Priority(Enum):
@@ -211,6 +219,13 @@ def next_action(
         required = [p for p in protocol.premedications if p.required]
         missing = [p for p in required if state.premedication_given(p.drug) is None]
         first_rate = state.steps[0].rate_ml_h  # this session's ladder (mg/h protocols: its concentration)
+        if pump_rate is not None and pump_rate > 0:  # started at the pump: the start dialog's guard decides
+            return NextAction(
+                ActionKind.START,
+                f"⚠ The pump is running at {rate_text(pump_rate)}: confirm the infusion start",
+                urgent=True,
+                rate_ml_h=pump_rate,
+            )
         if missing:
             return NextAction(
                 ActionKind.PREMEDICATION,

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from app.domain.phase import Phase
 from app.ui.elided import ElidedLabel
-from app.ui.status import Priority, hhmm, style_of
+from app.ui.status import Priority, hhmm, session_style
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
 
@@ -44,6 +44,7 @@ class TileView:
     link_text: str
     stale_text: str = ""
     stopped_for_good: bool = False  # observed after a discontinuation: styled "Stopped for good"
+    anaphylaxis: bool = False  # shown red whatever the phase (issue 16)
 
     @property
     def stale(self) -> bool:
@@ -103,7 +104,8 @@ def tile_view(
         phase = Phase.EMPTY
     delivery = snapshot.get("delivery") or {}
     stopped_for_good = bool(delivery.get("stopped_for_good")) if isinstance(delivery, Mapping) else False
-    style = style_of(phase, stopped_for_good)
+    anaphylaxis = bool(snapshot.get("anaphylaxis"))
+    style = session_style(phase, anaphylaxis, stopped_for_good)
     station = str(snapshot.get("station", ""))
     initials = str(snapshot.get("initials") or "")
     if stale or stale_since is not None:
@@ -176,6 +178,7 @@ def tile_view(
         escalated,
         link_text,
         stopped_for_good=stopped_for_good,
+        anaphylaxis=anaphylaxis,
     )
 
 
@@ -245,12 +248,20 @@ class CompactTile(QFrame):
         self._restyle(view)
 
     def _restyle(self, view: TileView) -> None:
-        key = (view.phase, view.stopped_for_good, view.priority, view.escalated, view.urgent, view.stale)
+        key = (
+            view.phase,
+            view.stopped_for_good,
+            view.priority,
+            view.escalated,
+            view.urgent,
+            view.stale,
+            view.anaphylaxis,
+        )
         if key == self._style_key:
             return
         self._style_key = key
         self.restyles += 1
-        style = style_of(view.phase, view.stopped_for_good)
+        style = session_style(view.phase, view.anaphylaxis, view.stopped_for_good)
         background, text = STALE_STYLE if view.stale else (style.colour, style.text_colour)
         priority = None if view.stale else view.priority
         border = priority.colour if priority is not None else ("#d0021b" if view.urgent else "#9aa3ad")
