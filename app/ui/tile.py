@@ -20,8 +20,8 @@ from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from app.domain.phase import Phase
+from app.station.status_text import PHASE_STYLES, Priority, hhmm
 from app.ui.elided import ElidedLabel
-from app.ui.status import PHASE_STYLES, Priority, hhmm
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QListView, QWidget
 from app.chairs import ChairController
 from app.domain.alarms import ALARM_RULES, AlarmCategory
 from app.domain.events import Event, EventType
-from app.ui.status import hhmm, rate_text
+from app.station.status_text import hhmm, rate_text
 
 EventRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex

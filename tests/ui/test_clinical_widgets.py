@@ -18,6 +18,7 @@ from app.domain.commands import ChangeRate, GivePremedication, RecordScreening, 
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.floor import Floor
+from app.station.status_text import hhmm
 from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.infusion import StartInfusionDialog
 from app.ui.dialogs.nurse import AssignNurseDialog, HandOverDialog
@@ -26,7 +27,6 @@ from app.ui.dialogs.reaction import ReactionDialog
 from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.overview import Column
-from app.ui.status import hhmm
 from tests.conftest import BASELINE_VITALS
 from tests.ui.helpers import ChairWindow, check_in_command
 
