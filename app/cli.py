@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.accounts.cli import register as register_users
+from app.cli_options import OneLineParser, number_in, run_command
 from app.domain.chair import ChairState
 from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.schedule import (
@@ -37,7 +38,6 @@ from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
 from drivers.base import DriverError
-from drivers.command_line import OneLineParser, number_in, run_command
 from drivers.probe import add_arguments as probe_arguments
 from drivers.probe import run as run_probe
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.cli_options import number_in
 from app.export.api import FORMATS, ExportRequest, run_export
 from app.export.hl7_settings import load_hl7_settings
 from app.export.mllp import MllpError, parse_address
@@ -15,7 +16,6 @@ from app.export.model import ExportError
 from app.export.pdf import PAPER
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.paths import default_config_path, default_db_path
-from drivers.command_line import number_in
 
 
 def register(sub: Any) -> None:

@@ -10,11 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.cli_options import number_in, whole_in, window_size
 from app.demo import Demo, DemoChairOccupied, SpeedClock
 from app.domain.decide import CommandRefused
 from app.station.headless import add_station_arguments
 from app.ui.desktop import desktop_problem
-from drivers.command_line import number_in, whole_in, window_size
 
 log = logging.getLogger(__name__)
 
