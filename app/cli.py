@@ -33,6 +33,7 @@ from app.paths import data_dir, default_db_path
 from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
+from app.station.config import load_hl7_settings
 from app.store.journal import Journal, JournalError
 from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
@@ -327,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
-    register_export(sub)
+    register_export(sub, hl7_settings=load_hl7_settings)
     register_users(sub)
     register_keys(sub)
     register_maintenance(sub)

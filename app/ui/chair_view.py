@@ -67,7 +67,7 @@ class ChairView(QWidget):
     def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chair = chair
-        self._zone = chair.session.station.display_tz  # the configured display zone
+        self._zone = chair.session.host.display_tz  # the configured display zone
         self.current_dialog: CommandDialog | None = None
         self.compact = False
         self.setObjectName("chairView")

@@ -121,7 +121,7 @@ class TimelineModel(QAbstractListModel):
     def __init__(self, chair: ChairController) -> None:
         super().__init__(chair)
         self._chair = chair
-        self._zone = chair.session.station.display_tz  # the configured display zone
+        self._zone = chair.session.host.display_tz  # the configured display zone
         self._events: list[Event] = []
         chair.changed.connect(self.reload)
         self.reload()
