@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export QT_QPA_PLATFORM ?= offscreen
 export PYQTGRAPH_QT_LIB := PySide6
 
-.PHONY: test lint types pytest demo bench package smoke clean system-packages
+.PHONY: test lint types layers pytest demo bench package smoke clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,15 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The layers (pyproject.toml [tool.importlinter]): domain <- store <- station <- chairs <- ui, export handed
+# its settings, drivers knowing nothing of the app, no cycles. import-linter sees imports inside functions.
+layers: $(STAMP)
+	$(BIN)/lint-imports --no-logo
+
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: system-packages lint types pytest
+test: system-packages lint types layers pytest
 
 # Debian/Ubuntu libraries Qt needs (packaging/system-packages.txt): installed when root, else the command.
 system-packages:
