@@ -112,7 +112,7 @@ def test_pump_changes_are_documented_by_themselves(
 ) -> None:
     _controller, chair, pump = _infusing_with_pump(qtbot, floor, clock, pump_on_pty)
     try:
-        wait_polls(qtbot, chair, pump)
+        wait_polls(qtbot, chair)
         state = chair.state
         assert state is not None
         assert not [e for e in state.events if e.type is EventType.RATE_CHANGED]  # 40 is what was started

@@ -72,17 +72,25 @@ def connect(qtbot: QtBot, chair: ChairController, pump: PumpOnPty) -> None:
     qtbot.waitUntil(lambda: chair.pump_connected and chair.telemetry is not None, timeout=CONNECT_TIMEOUT_MS)
 
 
-def wait_polls(qtbot: QtBot, chair: ChairController, pump: PumpOnPty, count: int = 3) -> None:
+def polls_read(chair: ChairController) -> int:
+    """How many polls the chair's driver has read (a poll that timed out or was refused does not count)."""
+    link = chair.session.pump
+    driver = link.driver if link is not None else None
+    return 0 if driver is None else int(driver.stats.polls)
+
+
+def wait_polls(qtbot: QtBot, chair: ChairController, count: int = 3) -> None:
     """Until the chair has handled `count` readings taken after this call: after the clocks moved or the
     pump was changed, never one that was already on its way (a poll answered just before, or a reading
     still queued for the GUI thread, which a loaded machine can hold back for several polls).
 
-    The driver polls one at a time and hands each reading over before it sends the next poll. So once
-    the pump has been sent `count + 1` polls since this call, the readings of the first `count` of them
-    (answered with the pump as it is now) have been posted to the GUI thread, behind every older one;
-    delivering the posted events hands all of them to the chair, in order."""
-    first = pump.polls_received() + 1
-    qtbot.waitUntil(lambda: pump.polls_received() >= first + count, timeout=CONNECT_TIMEOUT_MS)
+    The driver polls one at a time, counts a poll it read, then hands its reading over before it starts
+    the next. The poll under way at this call may have been answered before it: the fresh ones start
+    with the one after. Once the driver has counted the poll after the last fresh one, every fresh
+    reading has been posted to the GUI thread, behind every older one; delivering the posted events
+    hands all of them to the chair, in order."""
+    first_fresh = polls_read(chair) + 2
+    qtbot.waitUntil(lambda: polls_read(chair) >= first_fresh + count, timeout=CONNECT_TIMEOUT_MS)
     QCoreApplication.sendPostedEvents()
 
 

@@ -41,7 +41,7 @@ def test_wait_polls_skips_the_readings_already_on_their_way(
         assert piled_up.wait(CONNECT_TIMEOUT_S)
         pump.pump.set_rate(55)
 
-        wait_polls(qtbot, chair, pump, count=1)
+        wait_polls(qtbot, chair, count=1)
 
         assert chair.telemetry is not None and chair.telemetry.rate_ml_h == 55
     finally:

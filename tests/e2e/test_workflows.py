@@ -89,7 +89,7 @@ class Station:
         self.floor_controller.tick()
 
     def polls(self) -> None:
-        wait_polls(self.qtbot, self.chair, self.pump)
+        wait_polls(self.qtbot, self.chair)
 
     def check_in_to_infusing(self) -> None:
         """Check-in (with a bag scan), screening with baseline vitals, premeds, start, the pump runs."""

@@ -125,12 +125,12 @@ def test_a_restart_refills_the_plot_from_the_stored_readings(
     pump_on_pty.pump.start()
     connect(qtbot, chair, pump_on_pty)
     try:
-        wait_polls(qtbot, chair, pump_on_pty)
+        wait_polls(qtbot, chair)
         pump_on_pty.advance(minutes=10)
         pump_on_pty.pump.set_rate(80)
         qtbot.waitUntil(lambda: chair.state.pump_rate_ml_h == 80, timeout=10_000)  # type: ignore[union-attr]
         pump_on_pty.advance(minutes=10)
-        wait_polls(qtbot, chair, pump_on_pty)
+        wait_polls(qtbot, chair)
     finally:
         chair.detach_driver()
     session = chair.state.session_id  # type: ignore[union-attr]
