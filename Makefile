@@ -28,7 +28,8 @@ layers: $(STAMP)
 
 # The suite on several processes (pytest-xdist). Each test is independent (own tmp folder, own ports from
 # a per-worker band: tests/ports.py); `--dist loadgroup` keeps tests marked xdist_group together.
-# TEST_WORKERS=4 measured fastest here (2 cores, subprocess- and I/O-heavy tests); TEST_WORKERS=1 runs serially.
+# Many tests wait on pumps, brokers and subprocesses rather than compute: 4 workers overlap those waits on
+# 2 cores (measured no slower than 2 here); TEST_WORKERS=1 runs serially.
 TEST_WORKERS ?= 4
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup

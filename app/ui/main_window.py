@@ -25,12 +25,12 @@ from app.accounts.roles import Action
 from app.accounts.store import Account
 from app.chairs import FloorController
 from app.domain.clock import Clock
-from app.export.gui import open_export_dialog
 from app.station.config import load_hl7_settings
 from app.station.status_text import hhmm
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
 from app.ui.dialogs.pumps import open_pumps_dialog
+from app.ui.export_dialog import open_export_dialog
 from app.ui.lock import ScreenLock
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.signin import SignInDialog, with_cosign
