@@ -25,7 +25,6 @@ from app.chairs import ChairController
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.station.status_text import (
-    PHASE_STYLES,
     ActionKind,
     NextAction,
     Priority,
@@ -35,6 +34,7 @@ from app.station.status_text import (
     link_text,
     next_action,
     reaction_instruction,
+    session_style,
 )
 from app.ui.dialogs.checkin import CheckInDialog
 from app.ui.dialogs.common import CommandDialog
@@ -284,7 +284,7 @@ class ChairView(QWidget):
         state = chair.state
         now = chair.now()
         phase = state.phase if state is not None else Phase.EMPTY
-        style = PHASE_STYLES[phase]
+        style = session_style(phase, state is not None and state.anaphylaxis_observation_until is not None)
         set_style_sheet(
             self.banner,
             f"#phaseBanner {{ background:{style.colour}; border-radius:8px; }}"
