@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.phase import Phase
-from app.ui.status import next_action, next_deadline, progress, vitals_countdown
+from app.station.status_text import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
     from app.domain.chair import ChairState
