@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.phase import Phase
 from app.domain.timeline import SessionTimeline
-from app.ui.status import next_action, next_deadline, progress, vitals_countdown
+from app.station.status_text import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
     from app.domain.chair import ChairState

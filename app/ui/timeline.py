@@ -14,7 +14,7 @@ from app.domain.alarms import ALARM_RULES, AlarmCategory
 from app.domain.delivery import change_words
 from app.domain.events import Event, EventType
 from app.domain.timeline import SessionTimeline
-from app.ui.status import hhmm, rate_text
+from app.station.status_text import hhmm, rate_text
 
 EventRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
@@ -135,7 +135,7 @@ class TimelineModel(QAbstractListModel):
     def __init__(self, chair: ChairController) -> None:
         super().__init__(chair)
         self._chair = chair
-        self._zone = chair.session.station.display_tz  # the configured display zone
+        self._zone = chair.session.host.display_tz  # the configured display zone
         self._events: list[Event] = []
         self._timeline: SessionTimeline | None = None
         chair.changed.connect(self.reload)

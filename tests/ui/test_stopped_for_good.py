@@ -13,8 +13,8 @@ from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
 from app.station.snapshot import chair_snapshot
 from app.station.station import Station
+from app.station.status_text import ANAPHYLAXIS_STYLE, PHASE_STYLES, phase_style
 from app.store.journal import Journal
-from app.ui.status import ANAPHYLAXIS_STYLE, PHASE_STYLES, phase_style
 from app.ui.tile import tile_view
 from tests.conftest import ChairScript
 
