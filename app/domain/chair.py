@@ -17,6 +17,8 @@ from app.domain import payloads
 from app.domain.clock import minutes_between
 from app.domain.delivery import DeliveryRecord, delivery_of, rate_at
 from app.domain.events import Event, EventType
+from app.domain.events.times import format_time as format_time
+from app.domain.events.times import parse_time as parse_time
 from app.domain.phase import Phase, can_move
 from app.domain.protocol import (
     InfusionProtocol,
@@ -38,17 +40,6 @@ from app.domain.schedule import (
 
 class InvalidEventSequence(ValueError):
     """The journal holds an event that the state machine would never have produced."""
-
-
-def parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time without a timezone: {text!r}")
-    return moment.astimezone(UTC)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)

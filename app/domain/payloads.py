@@ -1,58 +1,89 @@
-"""The few payload fields the session timeline reads, in one place.
+"""The few facts of an entry the delivery and the session timeline read, through the typed payloads.
 
-The typed events (one frozen dataclass per event type, branch `typed`) replace `Event.data`; until they
-land, the timeline reads payloads only through these functions, so switching is one edit here.
+One frozen dataclass per event type (app.domain.events.payloads) carries them; these readers say which
+kinds carry a rate, a source, a reason, so app.domain.delivery and app.domain.timeline ask one question
+each ("the rate of this entry") instead of matching payload types in every rule.
 """
 
 from __future__ import annotations
 
-from app.domain.events import Event
+from app.domain.events import (
+    CheckedIn,
+    Discontinued,
+    Event,
+    HandedOver,
+    InfusionCompleted,
+    InfusionPaused,
+    InfusionResumed,
+    InfusionStarted,
+    NurseAssigned,
+    RateChanged,
+    ReactionRecorded,
+)
 from app.domain.protocol import ReactionAction
 
 
 def rate_ml_h(event: Event) -> float:
-    """The rate of a start or a rate change."""
-    return float(event.data.get("rate_ml_h") or 0.0)
+    """The rate of a start or a rate change (0 for other entries)."""
+    payload = event.payload
+    return float(payload.rate_ml_h) if isinstance(payload, InfusionStarted | RateChanged) else 0.0
 
 
 def restart_rate_ml_h(event: Event) -> float | None:
     """A resume after a stop for a reaction restarts at this rate (None: the rate before the stop)."""
-    value = event.data.get("restart_rate_ml_h")
-    return None if value is None else float(value)
+    payload = event.payload
+    if isinstance(payload, InfusionResumed) and payload.restart_rate_ml_h is not None:
+        return float(payload.restart_rate_ml_h)
+    return None
 
 
 def source(event: Event) -> str:
     """Who documented it: "nurse", "pump", "system"."""
-    return str(event.data.get("source") or "nurse")
+    payload = event.payload
+    if isinstance(payload, RateChanged | InfusionPaused | InfusionResumed | InfusionCompleted):
+        return payload.source or "nurse"
+    return "nurse"
 
 
 def reason(event: Event) -> str:
-    return str(event.data.get("reason") or "")
+    payload = event.payload
+    if isinstance(payload, RateChanged | InfusionPaused | InfusionCompleted | Discontinued):
+        return payload.reason
+    return ""
 
 
 def reaction_action(event: Event) -> ReactionAction | None:
-    value = event.data.get("action")
-    return ReactionAction(value) if value else None
+    payload = event.payload
+    return payload.action if isinstance(payload, ReactionRecorded) else None
 
 
 def reaction_grade(event: Event) -> int:
-    return int(event.data.get("grade") or 0)
+    payload = event.payload
+    return int(payload.grade) if isinstance(payload, ReactionRecorded) else 0
 
 
 def volume_infused_ml(event: Event) -> float | None:
-    value = event.data.get("volume_infused_ml")
-    return None if value is None else float(value)
+    payload = event.payload
+    if isinstance(payload, InfusionCompleted) and payload.volume_infused_ml is not None:
+        return float(payload.volume_infused_ml)
+    return None
 
 
 def handed_to(event: Event) -> str:
     """The nurse made responsible by an assignment or a hand-over."""
-    return str(event.data.get("nurse") or event.data.get("to_nurse") or "")
+    payload = event.payload
+    if isinstance(payload, NurseAssigned):
+        return payload.nurse
+    return payload.to_nurse if isinstance(payload, HandedOver) else ""
 
 
 def handed_from(event: Event) -> str:
-    return str(event.data.get("from_nurse") or "")
+    payload = event.payload
+    return payload.from_nurse if isinstance(payload, HandedOver) else ""
 
 
 def assigned_at_check_in(event: Event) -> str:
     """The nurse a check-in makes responsible (the one who checked in unless another was named)."""
-    return str(event.data.get("assigned_nurse") or event.actor)
+    payload = event.payload
+    named = payload.assigned_nurse if isinstance(payload, CheckedIn) else ""
+    return named or event.actor
