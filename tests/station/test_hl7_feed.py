@@ -5,8 +5,11 @@ is lost, order is kept, and a new station on the same database resumes at the cu
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from app.export.hl7 import Hl7Builder, SessionFeed
 from app.export.hl7_settings import settings_from_table
 from app.export.shifts import LocalTime
 from app.station.config import StationConfig, StationConfigError, load_station_config
-from app.station.hl7_feed import parse_feed
+from app.station.hl7_feed import Hl7Feed, parse_feed
 from app.station.start import (
     OpenFloor,
     StationServices,
@@ -48,9 +51,6 @@ anchor_interval_min = 15
 host = "127.0.0.1"
 port = {port}
 ack_timeout_s = 10
-retry_initial_s = 0.02
-retry_max_s = 0.2
-max_attempts = 3
 poll_s = 0.05
 {extra}
 [[chairs]]
@@ -101,6 +101,19 @@ def expected_ids(db: Path, config: StationConfig, clock: ManualClock, after: int
     return ids
 
 
+def run_clock(feed: Hl7Feed, clock: ManualClock, done: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """The feed's waits pass on the station's clock: whenever it waits for a moment the clock has not
+    reached, move the (manual) clock there and wake it, until `done()`."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, feed.status
+        feed.wait_for(lambda s: done() or (s.retry_at is not None and s.retry_at > clock.now()), 0.5)
+        retry_at = feed.status.retry_at
+        if retry_at is not None and retry_at > clock.now():
+            clock.set(retry_at)
+        feed.wake()
+
+
 def some_activity(station: Station, clock: ManualClock, chair: str) -> None:
     session = station.chair(chair)
     clock.advance(minutes=5)
@@ -142,7 +155,7 @@ def test_feed_survives_drops_naks_engine_restart_and_station_restart(
         run.station.tick()
         first = expected_ids(db, config, clock)
         assert len(first) >= 5
-        assert receiver.wait_accepted(len(first)), (receiver.accepted, first)
+        run_clock(run.services.feed, clock, lambda: len(receiver.accepted) >= len(first))
         assert receiver.accepted == first  # in journal order, each once
         feed = run.services.feed
         assert feed.wait_for(lambda status: status.delivered == len(first), 10)  # ACK read, cursor saved
@@ -165,7 +178,8 @@ def test_feed_survives_drops_naks_engine_restart_and_station_restart(
         some_activity(run.station, clock, "Chair 1")
         everything = expected_ids(db, config, clock)
         assert len(everything) > delivered_before
-        assert receiver.wait_accepted(len(everything)), (receiver.accepted, everything)
+        assert run.services.feed is not None
+        run_clock(run.services.feed, clock, lambda: len(receiver.accepted) >= len(everything))
         assert receiver.accepted == everything  # nothing lost, nothing sent twice, order kept
     finally:
         run.close()
@@ -175,28 +189,39 @@ def test_feed_survives_drops_naks_engine_restart_and_station_restart(
     assert position == head
 
 
-def test_a_message_the_receiver_keeps_rejecting_is_set_aside_and_the_feed_goes_on(tmp_path: Path) -> None:
+def _gaps_s(moments: list[datetime]) -> list[float]:
+    return [(b - a).total_seconds() for a, b in pairwise(moments)]
+
+
+def test_a_message_refused_for_an_hour_is_set_aside_and_the_feed_goes_on(tmp_path: Path) -> None:
     refused: list[str] = []
+    attempts: list[datetime] = []  # when the refused message arrived (the station's clock)
+    clock_of: list[ManualClock] = []
 
     def policy(control_id: str, _attempt: int) -> str:
         if not refused:
             refused.append(control_id)  # the first message is rejected every time
-        return "AR" if control_id == refused[0] else "AA"
+        if control_id == refused[0]:
+            attempts.append(clock_of[0].now())
+            return "AR"
+        return "AA"
 
     receiver = MllpReceiver(policy).start()
-    config = load_station_config(write_config(tmp_path / "station.toml", receiver.port))
-    db = tmp_path / "station.sqlite"
-    clock = ManualClock()
+    config, db, clock, ids = _waiting_shift(tmp_path, receiver.port)
+    clock_of.append(clock)
     run = start(config, db, clock)
     try:
-        infusing(run.station, "Chair 1", clock)
-        run.station.tick()
-        ids = expected_ids(db, config, clock)
-        assert receiver.wait_accepted(len(ids) - 1)
-        assert receiver.accepted == ids[1:]
-        assert receiver.attempts[ids[0]] == 3  # max_attempts
         feed = run.services.feed
-        assert feed is not None and feed.wait_for(lambda s: s.set_aside == 1, 10)
+        assert feed is not None
+        run_clock(feed, clock, lambda: feed.status.set_aside == 1)
+        gaps = _gaps_s(attempts)
+        assert gaps[:9] == [1, 2, 4, 8, 16, 32, 64, 128, 256]  # doubling from retry_initial_s
+        assert set(gaps[9:]) == {300}  # capped at 5 minutes
+        refused_for = attempts[-1] - attempts[0]
+        assert timedelta(minutes=60) <= refused_for < timedelta(minutes=65)  # an hour, not 4 s
+        run_clock(feed, clock, lambda: len(receiver.accepted) >= len(ids) - 1)
+        assert receiver.accepted == ids[1:]
+        assert "1 message(s) set aside" in feed.status.warning(clock.now())
     finally:
         run.close()
         receiver.stop()
@@ -205,11 +230,101 @@ def test_a_message_the_receiver_keeps_rejecting_is_set_aside_and_the_feed_goes_o
     assert [(r[0], r[1]) for r in rows] == [(ids[0], "AR")] and rows[0][2].startswith("MSH|")
 
 
+def _waiting_shift(tmp_path: Path, port: int) -> tuple[StationConfig, Path, ManualClock, list[str]]:
+    """A station file pointing at the receiver and a shift recorded while no feed ran (cursor at 0):
+    an infusion under way and an alarm raised, what a starting feed must deliver."""
+    config = load_station_config(write_config(tmp_path / "station.toml", port))
+    db = tmp_path / "station.sqlite"
+    clock = ManualClock()
+    opened = open_floor(db, clock)
+    try:
+        station = station_for(opened.floor, config, clock)
+        infusing(station, "Chair 1", clock)
+        clock.advance(minutes=45)  # the first step-up is overdue: an alarm
+        station.tick()
+        opened.floor.journal.conn.execute(
+            "INSERT INTO hl7_feed_cursor (receiver, position, samples_since_ms, updated_at) VALUES (?, 0, 0, '')",
+            (f"127.0.0.1:{port}",),
+        )
+    finally:
+        opened.close()
+    return config, db, clock, expected_ids(db, config, clock)
+
+
+def test_an_engine_answering_ae_for_ten_minutes_loses_nothing(tmp_path: Path) -> None:
+    outage_until: list[datetime] = []
+    clock_of: list[ManualClock] = []
+
+    def policy(_control_id: str, _attempt: int) -> str:
+        return "AE" if clock_of[0].now() < outage_until[0] else "AA"
+
+    receiver = MllpReceiver(policy).start()
+    config, db, clock, wanted = _waiting_shift(tmp_path, receiver.port)
+    clock_of.append(clock)
+    outage_until.append(clock.now() + timedelta(minutes=10))
+    run = start(config, db, clock)
+    try:
+        feed = run.services.feed
+        assert feed is not None
+        run_clock(feed, clock, lambda: len(receiver.accepted) >= len(wanted))
+        assert receiver.accepted == wanted  # all delivered, in order, each accepted once
+        first = [a for a in receiver.received if a == wanted[0]]
+        assert len(first) == 11  # at 0, 1, 3, 7, ... 511 s refused (AE); at 811 s accepted
+        assert clock.now() - (outage_until[0] - timedelta(minutes=10)) == timedelta(seconds=811)
+        assert feed.status.set_aside == 0 and feed.status.warning(clock.now()) == ""
+    finally:
+        run.close()
+        receiver.stop()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM hl7_feed_set_aside").fetchone() == (0,)
+
+
+def test_alarms_are_never_set_aside(tmp_path: Path) -> None:
+    """An engine refusing every other message, and each alarm for three hours: the others are set
+    aside after an hour each, every alarm is sent again until the engine takes it."""
+    clock_of: list[ManualClock] = []
+    first_seen: dict[str, datetime] = {}
+
+    def policy(control_id: str, _attempt: int) -> str:
+        now = first_seen.setdefault(control_id, clock_of[0].now())
+        alarm = "ORU^R40" in receiver.messages[control_id]
+        return "AA" if alarm and clock_of[0].now() - now >= timedelta(hours=3) else "AR"
+
+    receiver = MllpReceiver(policy)
+    receiver.start()
+    config, db, clock, wanted = _waiting_shift(tmp_path, receiver.port)
+    clock_of.append(clock)
+    run = start(config, db, clock)
+    try:
+        feed = run.services.feed
+        assert feed is not None
+        with Journal(db, clock, read_only=True) as journal:
+            alarms = [m for m in wanted if m.split(".")[1] in _alarm_positions(journal)]
+        assert alarms, "the shift has an alarm"
+        run_clock(feed, clock, lambda: len(receiver.accepted) >= len(alarms), timeout_s=120)
+        assert receiver.accepted == alarms
+        run_clock(feed, clock, lambda: feed.status.set_aside == len(wanted) - len(alarms), timeout_s=120)
+        warning = feed.status.warning(clock.now())
+    finally:
+        run.close()
+        receiver.stop()
+    assert f"{len(wanted) - len(alarms)} message(s) set aside" in warning
+    with sqlite3.connect(db) as conn:
+        set_aside = [row[0] for row in conn.execute("SELECT er7 FROM hl7_feed_set_aside")]
+    assert set_aside and not [er7 for er7 in set_aside if "ORU^R40" in er7]
+
+
+def _alarm_positions(journal: Journal) -> set[str]:
+    return {str(e.position) for e in journal.entries() if e.type.startswith("alarm_")}
+
+
 @pytest.mark.parametrize(
     ("hl7", "named"),
     [
         ('feed = "http://engine:2575"', "[hl7]: feed"),
-        ('feed = "mllps://engine:2575"', "TLS"),
+        ('feed = "mllps://engine"', "[hl7]: feed"),
+        ('[hl7.feed]\nhost = "engine"\nport = 2575\nca_file = "/nonexistent/ca.pem"', "[hl7.feed]: ca_file"),
+        ('[hl7.feed]\nhost = "engine"\nport = 2575\nretry_max_s = 3600', "[hl7.feed]: retry_max_s"),
         ('feed = "mllp://engine"', "[hl7]: feed"),
         ("[hl7.feed]\nport = 2575", "[hl7.feed]: host"),
         ('[hl7.feed]\nhost = "engine"\nport = 0', "[hl7.feed]: port"),
