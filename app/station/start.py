@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,5 +129,15 @@ def start_services(station: Station, config: StationConfig, clock: Clock) -> Sta
         station.tick_hooks.append(anchors.tick)
     feed = start_feed(config, journal.path, clock)
     if feed is not None:
-        station.tick_hooks.append(lambda _now: feed.wake())
+        station.tick_hooks.append(lambda now: _watch_feed(station, feed, now))
     return StationServices(station, anchors, feed)
+
+
+def _watch_feed(station: Station, feed: Hl7Feed, now: datetime) -> None:
+    """Every tick: wake the feed (something may have been recorded) and show what it needs seen."""
+    feed.wake()
+    warning = feed.status.warning(now)
+    if warning:
+        station.service_warnings["hl7_feed"] = warning
+    else:
+        station.service_warnings.pop("hl7_feed", None)

@@ -5,6 +5,7 @@ is lost, order is kept, and a new station on the same database resumes at the cu
 from __future__ import annotations
 
 import sqlite3
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from app.station.station import Station
 from app.store.journal import Journal
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer
+from tests.station.certificates import Pki, make_pki
 from tests.station.mllp_receiver import MllpReceiver
 from tests.station.test_configured_station import infusing, pump, until
 
@@ -221,7 +223,8 @@ def test_a_message_refused_for_an_hour_is_set_aside_and_the_feed_goes_on(tmp_pat
         assert timedelta(minutes=60) <= refused_for < timedelta(minutes=65)  # an hour, not 4 s
         run_clock(feed, clock, lambda: len(receiver.accepted) >= len(ids) - 1)
         assert receiver.accepted == ids[1:]
-        assert "1 message(s) set aside" in feed.status.warning(clock.now())
+        run.station.tick()  # the station's status bar and the floor's station status read this
+        assert "1 message(s) set aside" in run.station.service_warnings["hl7_feed"]
     finally:
         run.close()
         receiver.stop()
@@ -347,6 +350,8 @@ def test_the_feed_url_form() -> None:
     settings = parse_feed({"feed": "mllp://10.1.2.3:2575"}, "station.toml")
     assert settings is not None and (settings.host, settings.port) == ("10.1.2.3", 2575)
     assert parse_feed({}, "station.toml") is None
+    tls = parse_feed({"feed": "mllps://engine.hospital:2576"}, "station.toml")
+    assert tls is not None and tls.tls and tls.url == "mllps://engine.hospital:2576"
 
 
 def test_a_station_writes_signed_anchors_at_its_interval_and_at_shutdown(
@@ -499,3 +504,76 @@ def test_the_headless_station_starts_the_feed_the_key_and_the_anchors_from_its_f
         receiver.stop()
     assert (tmp_path / "config" / "station-ed25519.pem").exists()
     assert len(AnchorLog(anchor_log_path(db)).records()) == before + 1  # the anchor of the clean shutdown
+
+
+def _tls_config(tmp_path: Path, port: int, pki: Pki, *, client_cert: bool = True) -> Path:
+    client = f'cert_file = "{pki.client_cert}"\nkey_file = "{pki.client_key}"\n' if client_cert else ""
+    path = tmp_path / "station.toml"
+    path.write_text(
+        f"""
+[station]
+name = "Feed pod"
+display_tz = "Europe/Zurich"
+
+[hl7.feed]
+host = "localhost"
+port = {port}
+tls = true
+ca_file = "{pki.ca}"
+{client}poll_s = 0.05
+
+[[chairs]]
+name = "Chair 1"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _engine_tls(pki: Pki, *, require_client: bool) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    if require_client:
+        context.load_verify_locations(pki.ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def test_the_feed_over_tls_with_the_hospital_ca_and_a_client_certificate(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    receiver = MllpReceiver(tls=_engine_tls(pki, require_client=True)).start()
+    config = load_station_config(_tls_config(tmp_path, receiver.port, pki))
+    db = tmp_path / "station.sqlite"
+    clock = ManualClock()
+    run = start(config, db, clock)
+    try:
+        feed = run.services.feed
+        assert feed is not None and feed.settings.url == f"mllps://localhost:{receiver.port}"
+        infusing(run.station, "Chair 1", clock)
+        run.station.tick()
+        wanted = expected_ids(db, config, clock)
+        run_clock(feed, clock, lambda: len(receiver.accepted) >= len(wanted))
+        assert receiver.accepted == wanted and not receiver.handshake_failures
+    finally:
+        run.close()
+        receiver.stop()
+
+
+def test_the_tls_feed_refuses_an_engine_its_ca_did_not_sign_and_sends_nothing(tmp_path: Path) -> None:
+    hospital = make_pki(tmp_path / "hospital")
+    impostor = make_pki(tmp_path / "impostor", "Impostor CA")
+    receiver = MllpReceiver(tls=_engine_tls(impostor, require_client=False)).start()
+    config = load_station_config(_tls_config(tmp_path, receiver.port, hospital, client_cert=False))
+    db = tmp_path / "station.sqlite"
+    clock = ManualClock()
+    run = start(config, db, clock)
+    try:
+        feed = run.services.feed
+        assert feed is not None
+        infusing(run.station, "Chair 1", clock)
+        run.station.tick()
+        assert feed.wait_for(lambda s: "CERTIFICATE_VERIFY_FAILED" in s.problem, 10), feed.status
+        assert receiver.received == []  # not a byte of a message to an engine it cannot trust
+    finally:
+        run.close()
+        receiver.stop()
