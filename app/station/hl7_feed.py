@@ -59,7 +59,7 @@ from app.domain.clock import Clock
 from app.domain.events import EventType
 from app.export.hl7 import Hl7Builder, Hl7Message, SessionFeed
 from app.export.hl7_settings import Hl7Settings
-from app.export.mllp import ACCEPTED, Ack, frame, parse_ack
+from app.export.mllp import ACCEPTED, Ack, frame, open_mllp, parse_ack
 from app.export.shifts import LocalTime
 from app.station.config import StationConfigError
 from app.store.journal import Journal, JournalEntry, open_connection
@@ -434,7 +434,12 @@ class Hl7Feed:
 
     def _exchange(self, message: Hl7Message) -> Ack:
         if self._sock is None:
-            self._sock = connect(self.settings)
+            self._sock = open_mllp(
+                self.settings.host,
+                self.settings.port,
+                self.settings.ack_timeout_s,
+                self.settings.tls_context(),
+            )
             self._buffer = bytearray()
             self._update(connected=True)
             log.info("HL7 feed connected to %s", self.settings.receiver)
@@ -597,20 +602,6 @@ class Hl7Feed:
             _Item(m, stream=stream, at_ms=at_ms if n == len(messages) else at_ms - 1)
             for n, m in enumerate(messages, start=1)
         ]
-
-
-def connect(settings: FeedSettings) -> socket.socket:
-    """A connection to the receiver: plain TCP, or TLS with the engine's certificate checked against
-    the hospital CA (and the station's own certificate when configured)."""
-    sock = socket.create_connection((settings.host, settings.port), timeout=settings.ack_timeout_s)
-    context = settings.tls_context()
-    if context is None:
-        return sock
-    try:
-        return context.wrap_socket(sock, server_hostname=settings.host)
-    except BaseException:
-        sock.close()
-        raise
 
 
 def _ms(moment: datetime) -> int:

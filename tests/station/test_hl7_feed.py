@@ -577,3 +577,48 @@ def test_the_tls_feed_refuses_an_engine_its_ca_did_not_sign_and_sends_nothing(tm
     finally:
         run.close()
         receiver.stop()
+
+
+def test_feed_status_shows_the_lag_and_the_set_aside_and_replay_sends_them_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    engine_fixed: list[bool] = []
+    refused: list[str] = []
+
+    def policy(control_id: str, _attempt: int) -> str:
+        if not refused:
+            refused.append(control_id)  # the engine cannot take the first message until it is fixed
+        return "AR" if control_id == refused[0] and not engine_fixed else "AA"
+
+    receiver = MllpReceiver(policy).start()
+    config, db, clock, ids = _waiting_shift(tmp_path, receiver.port)
+    config_path = str(config.path)
+    capsys.readouterr()
+    assert main(["feed", "status", "--db", str(db)]) == 0
+    assert f"127.0.0.1:{receiver.port}: cursor at journal entry 0 of" in capsys.readouterr().out  # lag
+    run = start(config, db, clock)
+    try:
+        feed = run.services.feed
+        assert feed is not None
+        run_clock(feed, clock, lambda: feed.status.set_aside == 1 and len(receiver.accepted) == len(ids) - 1)
+    finally:
+        run.close()
+    try:
+        capsys.readouterr()
+        assert main(["feed", "status", "--db", str(db)]) == 1  # something waits for a person
+        out, err = capsys.readouterr()
+        assert "(up to date); set aside: 1" in out and ids[0] in out and "answered AR" in out
+        assert "chairside feed replay" in err
+        assert main(["feed", "replay", "--db", str(db), "--config", config_path, "--all"]) == 1  # still AR
+        assert "1 still set aside" in capsys.readouterr().err
+        engine_fixed.append(True)
+        assert main(["feed", "replay", "--db", str(db), "--config", config_path, "nonexistent"]) == 1
+        assert main(["feed", "replay", "--db", str(db), "--config", config_path, ids[0]]) == 0
+        assert receiver.accepted[-1] == ids[0] and sorted(receiver.accepted) == sorted(ids)
+        capsys.readouterr()
+        assert main(["feed", "status", "--db", str(db)]) == 0
+        assert "set aside: 0" in capsys.readouterr().out
+    finally:
+        receiver.stop()
