@@ -62,6 +62,8 @@ SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp21
 # [telemetry] heartbeat_s and retention_days default to app.store.telemetry's DEFAULT_HEARTBEAT_S and
 # DEFAULT_RETENTION_DAYS (their one home). The retention is an institutional choice (records policy), not
 # a clinical number: set it in the file to what the centre's records office requires.
+DEFAULT_STATION_NAMES = frozenset({"Pod A", "Station", "Demo", "CHAIRSIDE", "Chairside"})
+"""The example file's, the one-chair start's, the demo's and the HL7 default: names many stations have."""
 DEFAULT_IDLE_LOCK_MIN = 5.0
 DEFAULT_ANCHOR_INTERVAL_MIN = 15.0
 """How often the station signs a journal anchor (app.station.anchors). Institutional, not clinical: how
@@ -164,6 +166,17 @@ class StationConfig:
             if chair.name == name:
                 return chair
         raise KeyError(f"no chair {name!r} in {self.path or 'the station configuration'}")
+
+
+def default_name_warning(config: StationConfig) -> str | None:
+    """A station named like many others is hard to tell apart on the floor and in the hospital's logs
+    (its HL7 identity is its own: generated at the first start)."""
+    if config.name.strip() not in DEFAULT_STATION_NAMES:
+        return None
+    return (
+        f'[station] name "{config.name}" is a default: give this station its own name (e.g. the pod or '
+        "room), which the floor's overview and the HL7 messages (MSH-3) show"
+    )
 
 
 def machine_zone_name() -> str:

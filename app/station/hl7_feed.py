@@ -608,14 +608,15 @@ def _ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def start_feed(config: Any, db_path: Path, clock: Clock) -> Hl7Feed | None:
-    """The feed the station file configures, started; None when it configures none."""
+def start_feed(config: Any, db_path: Path, clock: Clock, station_id: str = "") -> Hl7Feed | None:
+    """The feed the station file configures, started; None when it configures none. `station_id`:
+    the station's generated EUI-64 (app.export.hl7_settings.station_eui64), unless [hl7] sets one."""
     from app.export.hl7_settings import settings_from_table
 
     settings = parse_feed(config.hl7, config.path or "station configuration")
     if settings is None:
         return None
-    hl7 = settings_from_table({k: v for k, v in config.hl7.items() if k != "feed"}, config.name)
+    hl7 = settings_from_table({k: v for k, v in config.hl7.items() if k != "feed"}, config.name, station_id)
     if not settings.tls and not _is_loopback(settings.host):
         log.info("HL7 feed to %s over plain TCP (MLLP has no encryption; docs/hl7.md)", settings.receiver)
     return Hl7Feed(db_path, settings, hl7, LocalTime.named(config.display_tz), clock).start()

@@ -18,7 +18,7 @@ import pytest
 from app.domain.clock import ManualClock
 from app.domain.commands import AddNote, Discontinue, RecordVitals
 from app.export.hl7 import Hl7Builder, SessionFeed
-from app.export.hl7_settings import settings_from_table
+from app.export.hl7_settings import settings_from_table, station_eui64
 from app.export.shifts import LocalTime
 from app.station.config import StationConfig, StationConfigError, load_station_config
 from app.station.hl7_feed import Hl7Feed, parse_feed
@@ -91,7 +91,9 @@ def start(config: StationConfig, db: Path, clock: ManualClock) -> Running:
 def expected_ids(db: Path, config: StationConfig, clock: ManualClock, after: int = 0) -> list[str]:
     """MSH-10 of every message the journal's entries after `after` make, in journal order."""
     builder = Hl7Builder(
-        settings_from_table(config.hl7, config.name), LocalTime.named(config.display_tz), clock.now()
+        settings_from_table(config.hl7, config.name, station_eui64()),
+        LocalTime.named(config.display_tz),
+        clock.now(),
     )
     feeds: dict[str, SessionFeed] = {}
     ids: list[str] = []
@@ -622,3 +624,45 @@ def test_feed_status_shows_the_lag_and_the_set_aside_and_replay_sends_them_again
         assert "set aside: 0" in capsys.readouterr().out
     finally:
         receiver.stop()
+
+
+def test_two_stations_on_default_names_share_no_msh10_across_a_shift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stations installed from the example (both "Pod A", no [hl7] identities) feed one engine,
+    which de-duplicates on MSH-10: every message of both must be new to it."""
+    receiver = MllpReceiver().start()  # one connection at a time: the stations take turns
+    sent: list[list[str]] = []
+    try:
+        for station in ("a", "b"):
+            folder = tmp_path / station
+            folder.mkdir()
+            monkeypatch.setenv("CHAIRSIDE_CONFIG_DIR", str(folder / "config"))  # each computer its own
+            text = write_config(folder / "station.toml", receiver.port).read_text(encoding="utf-8")
+            (folder / "station.toml").write_text(text.replace('name = "Feed pod"', 'name = "Pod A"'))
+            config = load_station_config(folder / "station.toml")
+            clock = ManualClock()
+            run = start(config, folder / "station.sqlite", clock)
+            try:
+                infusing(run.station, "Chair 1", clock)
+                infusing(run.station, "Chair 2", clock)
+                some_activity(run.station, clock, "Chair 1")
+                run.station.chair("Chair 2").execute(Discontinue("patient request"))
+                run.station.tick()
+                wanted = expected_ids(folder / "station.sqlite", config, clock)
+                assert run.services.feed is not None
+                run_clock(
+                    run.services.feed, clock, lambda w=wanted: run.services.feed.status.delivered >= len(w)
+                )
+            finally:
+                run.close()
+            sent.append(wanted)
+    finally:
+        receiver.stop()
+    a_ids, b_ids = sent
+    assert len(a_ids) >= 5 and len(b_ids) >= 5
+    assert not set(a_ids) & set(b_ids)
+    assert receiver.accepted == a_ids + b_ids  # each station's messages, none taken for a duplicate
+    senders = {receiver.messages[m].split("|")[2] for m in receiver.accepted}
+    kept = {(tmp_path / s / "config" / "station-eui64").read_text().strip() for s in "ab"}
+    assert senders == {f"Pod A^{eui64}^EUI-64" for eui64 in kept} and len(kept) == 2  # MSH-3, its own
