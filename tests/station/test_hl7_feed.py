@@ -450,7 +450,9 @@ def _waiting_entries(tmp_path: Path, port: int) -> tuple[Path, Path, list[str]]:
     return config_path, db, expected_ids(db, load_station_config(config_path), clock)
 
 
-def test_the_desktop_station_starts_the_feed_the_key_and_the_anchors_from_its_file(tmp_path: Path) -> None:
+def test_the_desktop_station_starts_the_feed_the_key_and_the_anchors_from_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The GUI's production path (python -m app --config FILE) goes through start_services too."""
     import os
     import subprocess
@@ -458,6 +460,7 @@ def test_the_desktop_station_starts_the_feed_the_key_and_the_anchors_from_its_fi
 
     from app.export.seals import AnchorLog, anchor_log_path
 
+    monkeypatch.setenv("CHAIRSIDE_CONFIG_DIR", str(tmp_path / "config"))  # the station's own folder
     receiver = MllpReceiver().start()
     config_path, db, wanted = _waiting_entries(tmp_path, receiver.port)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHAIRSIDE_CONFIG_DIR": str(tmp_path / "config")}
@@ -479,7 +482,9 @@ def test_the_desktop_station_starts_the_feed_the_key_and_the_anchors_from_its_fi
     assert len(AnchorLog(anchor_log_path(db)).records()) == before + 1  # the anchor of the clean shutdown
 
 
-def test_the_headless_station_starts_the_feed_the_key_and_the_anchors_from_its_file(tmp_path: Path) -> None:
+def test_the_headless_station_starts_the_feed_the_key_and_the_anchors_from_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`chairside headless` (no screen) takes the same start path: feed, station key, shutdown anchor."""
     import os
     import signal
@@ -488,6 +493,7 @@ def test_the_headless_station_starts_the_feed_the_key_and_the_anchors_from_its_f
 
     from app.export.seals import AnchorLog, anchor_log_path
 
+    monkeypatch.setenv("CHAIRSIDE_CONFIG_DIR", str(tmp_path / "config"))  # the station's own folder
     receiver = MllpReceiver().start()
     config_path, db, wanted = _waiting_entries(tmp_path, receiver.port)
     env = {**os.environ, "CHAIRSIDE_CONFIG_DIR": str(tmp_path / "config")}
@@ -650,10 +656,9 @@ def test_two_stations_on_default_names_share_no_msh10_across_a_shift(
                 run.station.chair("Chair 2").execute(Discontinue("patient request"))
                 run.station.tick()
                 wanted = expected_ids(folder / "station.sqlite", config, clock)
-                assert run.services.feed is not None
-                run_clock(
-                    run.services.feed, clock, lambda w=wanted: run.services.feed.status.delivered >= len(w)
-                )
+                feed = run.services.feed
+                assert feed is not None
+                run_clock(feed, clock, lambda f=feed, w=wanted: f.status.delivered >= len(w))
             finally:
                 run.close()
             sent.append(wanted)
