@@ -22,6 +22,7 @@ A locally administered EUI-64 never collides with a manufacturer's (OUI-based) i
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -185,8 +186,9 @@ def load_hl7_settings(path: Path | None) -> Hl7Settings:
         path = default_config_path() if present else None
     try:
         identity = station_eui64()
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"the station identity: {exc}") from exc
+    except (OSError, ValueError) as exc:  # the export goes on: the name-derived identity, said once
+        logging.getLogger(__name__).warning("the station identity (MSH-3) is derived from its name: %s", exc)
+        identity = ""
     if path is None:
         return Hl7Settings(station_eui64=identity)
     try:
