@@ -26,7 +26,8 @@ from typing import Any
 
 from app.domain.chair import parse_time
 from app.export.content import hl7_problems, pdf_page_digests, pdf_problems
-from app.export.hl7 import build_messages, read_hl7_file
+from app.export.hl7 import build_messages
+from app.export.hl7_batch import envelope, envelope_problems, read_file
 from app.export.hl7_settings import settings_from_json
 from app.export.manifest import file_sha256, read_manifest
 from app.export.model import ExportError, PatientContext, Seal, gather, patient_contexts, range_entries
@@ -305,10 +306,11 @@ def _check_hl7(
     log = _regathered(journal, seal, local, exported_at, str(manifest.get("range_label", "")))
     expected = build_messages(log, settings)
     try:
-        actual = read_hl7_file(path)
+        found = read_file(path)  # the messages, and the batch envelope when it has one
     except (OSError, UnicodeDecodeError) as exc:
         raise ExportMismatch(f"{path.name} cannot be read: {exc}") from exc
-    problems = hl7_problems(actual, expected)
+    wanted = envelope(settings, log.local, exported_at, len(expected)) if manifest.get("hl7_batch") else None
+    problems = envelope_problems(found.envelope, wanted) + hl7_problems(found.messages, expected)
     if problems:
         raise ExportMismatch(f"{path.name}: " + "; ".join(problems))
 
