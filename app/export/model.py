@@ -239,7 +239,8 @@ def gather(
     head_position: int | None = None,
 ) -> ShiftLog:
     """Read the range, the sessions it touches and their pump samples (up to `head_position`, the
-    journal head by default; verify passes the head an export recorded)."""
+    journal head by default, and up to `now`, the moment the export is cut; verify passes the head
+    and the moment the export recorded, so what was recorded after it never changes the verdict)."""
     progress(0.0, "Reading the journal")
     head = journal_head_position(journal) if head_position is None else head_position
     entries = range_entries(journal, export_range.since, export_range.until, head)
@@ -264,9 +265,9 @@ def gather(
             session_id, state, in_range[session_id], sum(1 for e in history if e.position < first)
         )
         log.history = history
-        if state.chair:
+        if state.chair:  # the readings up to the moment of the export: later ones never change it
             log.telemetry = session_samples(
-                journal, state.chair, session_id, state.checked_in_at, export_range.until
+                journal, state.chair, session_id, state.checked_in_at, min(export_range.until, now)
             )
         sessions.append(log)
         progress(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.chair import parse_time
-from app.export.content import hl7_problems, pdf_page_digests, pdf_problems
+from app.export.content import hl7_problems, pdf_overlays, pdf_page_digests, pdf_problems
 from app.export.hl7 import build_messages
 from app.export.hl7_batch import envelope, envelope_problems, read_file
 from app.export.hl7_settings import settings_from_json
@@ -50,6 +50,11 @@ from app.store.journal import Journal, JournalEntry, JournalError, canonical_jso
 
 class ExportMismatch(ExportError):
     """The export and the journal disagree (message says where)."""
+
+
+class ExportUnchecked(ExportError):
+    """The content matches, but something could not be checked (no manifest, no key): never "intact"
+    by default. The message says what in one line."""
 
 
 def _kind(path: Path) -> str:
@@ -173,15 +178,11 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
             trusted = trusted_key(public_key)
         except SealError as exc:
             raise ExportError(str(exc)) from exc
-        if trusted is None:
-            raise ExportError(
-                "there is no station key on this computer to check the export's signature: pass "
-                "--public-key with the line `chairside keys public` prints on the station"
-            )
-        try:
-            check_signature(manifest, trusted, f"the manifest of {path.name}")
-        except SealError as exc:
-            signature_problem = str(exc)
+        if trusted is not None:
+            try:
+                check_signature(manifest, trusted, f"the manifest of {path.name}")
+            except SealError as exc:
+                signature_problem = str(exc)
     if kind == "json":
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -226,8 +227,17 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
     if signature_problem:
         raise ExportMismatch(f"{signature_problem} (the export or its manifest was changed after export)")
     span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
-    signed = ", signature and anchors verified" if manifest is not None else ""
-    return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}{signed}"
+    matches = f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}"
+    if manifest is None:
+        raise ExportUnchecked(
+            f"{matches}; signature not checked: no manifest ({path.name}{'.manifest.json'} is missing)"
+        )
+    if trusted is None:
+        raise ExportUnchecked(
+            f"{matches}; signature not checked: no station key on this computer (pass --public-key with "
+            "the line `chairside keys public` prints on the station)"
+        )
+    return f"{matches}, signature and anchors verified"
 
 
 def _check_content(
@@ -330,8 +340,11 @@ def _check_pdf(
     log = _regathered(journal, seal, local, exported_at, str((record or {}).get("range_label", "")))
     try:
         actual = pdf_page_digests(path)
+        added = pdf_overlays(path)
     except ValueError as exc:
         raise ExportMismatch(str(exc)) from exc
+    if added:  # drawn over the pages when shown or printed, outside the pages' drawing instructions
+        raise ExportMismatch(f"{path.name}: added after export, visible over the pages: {'; '.join(added)}")
     with tempfile.TemporaryDirectory(prefix="chairside-verify-") as folder:
         again = Path(folder) / "expected.pdf"
         write_pdf(log, again, paper)
@@ -360,6 +373,9 @@ def verify_export(args: argparse.Namespace) -> int:
         summary = check_export(path, db_path, getattr(args, "public_key", None))
     except ExportMismatch as exc:
         print(f"export does NOT match the journal: {exc}", file=sys.stderr)
+        return 1
+    except ExportUnchecked as exc:
+        print(f"export NOT fully verified: {exc}", file=sys.stderr)
         return 1
     except ExportError as exc:
         print(f"cannot verify {path}: {exc}", file=sys.stderr)
