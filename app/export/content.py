@@ -98,10 +98,9 @@ def pdf_overlays(path: Path) -> list[str]:
                 found.append(
                     f"page {number} carries {len(kinds)} annotation(s) ({', '.join(sorted(set(kinds)))})"
                 )
-        form = reader.trailer["/Root"].get("/AcroForm")
-        fields = form.get_object().get("/Fields") if form is not None else None
+        fields = reader.get_fields() or {}  # the AcroForm's fields, with their kids
         if fields:
-            found.append(f"the document carries {len(fields.get_object())} form field(s)")
+            found.append(f"the document carries {len(fields)} form field(s) ({', '.join(sorted(fields))[:80]})")
     except (pypdf.errors.PdfReadError, ValueError, KeyError, OSError, AttributeError) as exc:
         raise ValueError(f"{path.name} cannot be read as a PDF: {exc}") from exc
     return found
