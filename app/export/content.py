@@ -100,7 +100,9 @@ def pdf_overlays(path: Path) -> list[str]:
                 )
         fields = reader.get_fields() or {}  # the AcroForm's fields, with their kids
         if fields:
-            found.append(f"the document carries {len(fields)} form field(s) ({', '.join(sorted(fields))[:80]})")
+            found.append(
+                f"the document carries {len(fields)} form field(s) ({', '.join(sorted(fields))[:80]})"
+            )
     except (pypdf.errors.PdfReadError, ValueError, KeyError, OSError, AttributeError) as exc:
         raise ValueError(f"{path.name} cannot be read as a PDF: {exc}") from exc
     return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -121,6 +122,11 @@ def is_person(actor: str) -> bool:
     return actor not in NON_PERSON_ACTORS
 
 
+def chair_order(chair: str) -> tuple[object, ...]:
+    """Chairs as people count them: Chair 2 before Chair 10 (numbers compared as numbers)."""
+    return tuple(int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", chair))
+
+
 DELIVERING_STATES = frozenset({"infusing", "kvo"})  # drivers.base.DeliveryState values with flow
 
 TelemetrySample = PumpSample  # a stored pump reading (app.store.telemetry)
@@ -179,7 +185,7 @@ class ShiftLog:
     # Summary figures (all over the entries inside the range)
 
     def chairs_used(self) -> list[str]:
-        return sorted({s.chair for s in self.sessions if s.entries})
+        return sorted({s.chair for s in self.sessions if s.entries}, key=chair_order)
 
     def count_of(self, event_type: EventType) -> int:
         return sum(1 for e in self.entries if e.type == event_type)
@@ -226,8 +232,9 @@ class ShiftLog:
         ]
 
     def staff(self) -> list[tuple[str, int]]:
-        """Everyone who recorded something in the range, with how many entries."""
-        return Counter(e.actor for e in self.entries).most_common()
+        """Everyone who recorded something in the range, with how many entries (people only: the pump
+        and the station's own entries are not staff)."""
+        return Counter(e.actor for e in self.entries if is_person(e.actor)).most_common()
 
 
 def gather(
@@ -273,7 +280,7 @@ def gather(
         progress(
             0.3 * (index + 1) / max(1, len(session_ids)), f"Reading session {index + 1} of {len(session_ids)}"
         )
-    sessions.sort(key=lambda s: (s.chair, s.state.checked_in_at or export_range.since))
+    sessions.sort(key=lambda s: (chair_order(s.chair), s.state.checked_in_at or export_range.since))
     return ShiftLog(export_range, local, seal, entries, sessions, contexts, now)
 
 

@@ -63,6 +63,7 @@ class Visit:
     occlusion_alarm_at_min: float | None = None
     pause_at_min: float | None = None  # a nurse pause of 5 minutes
     nurse: str = NURSES[0]
+    observation_notice: bool = False  # the station's "observation complete" notification, never cleared
     visit_number: str = ""  # scanned at check-in (optional)
     order_number: str = ""
 
@@ -255,6 +256,10 @@ def _visit_script(
             yield clock.now() + timedelta(minutes=30)
             state = run(sid, RecordVitals(dict(_BASELINE)), nurse)
         yield ends
+        if visit.observation_notice:  # as the station raises it; the discharge ends it, nothing clears it
+            rule = "observation_complete"
+            text = f"{visit.chair}: observation complete at {ends:%H:%M}: the patient may be discharged"
+            run(sid, RecordAlarm("raised", f"{visit.chair}-obs-{ends:%H%M}", rule, "low", text), "system")
         run(sid, RecordVitals(dict(_BASELINE)), nurse)  # before discharge
     else:
         yield clock.now() + timedelta(minutes=30)
