@@ -102,7 +102,8 @@ def run_export(
     anchors_log = AnchorLog(anchor_log_path(request.db_path))
     anchors: list[dict[str, Any]] = []
     with journal:
-        log = gather(journal, request.export_range, local, now or datetime.now(UTC), progress)
+        cut_at = now or datetime.now(UTC)  # the moment this export is cut: verify reads the journal as of it
+        log = gather(journal, request.export_range, local, cut_at, progress, readings_until=cut_at)
         try:
             anchors = anchors_log.records()[-1:]
             if key is not None:

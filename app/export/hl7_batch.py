@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from app.export.hl7 import Hl7Message, hl7_time, segment, split_messages, text
+from app.export.hl7 import Hl7Message, split_messages
+from app.export.hl7_encoding import hl7_time, segment, text
 from app.export.hl7_settings import Hl7Settings
 from app.export.shifts import LocalTime
 

@@ -244,10 +244,12 @@ def gather(
     now: datetime,
     progress: Progress = no_progress,
     head_position: int | None = None,
+    readings_until: datetime | None = None,
 ) -> ShiftLog:
     """Read the range, the sessions it touches and their pump samples (up to `head_position`, the
-    journal head by default, and up to `now`, the moment the export is cut; verify passes the head
-    and the moment the export recorded, so what was recorded after it never changes the verdict)."""
+    journal head by default, and readings up to `readings_until`, the moment the export was cut;
+    verify passes the head and the moment the export recorded, so entries and readings recorded after
+    it never change the verdict)."""
     progress(0.0, "Reading the journal")
     head = journal_head_position(journal) if head_position is None else head_position
     entries = range_entries(journal, export_range.since, export_range.until, head)
@@ -273,9 +275,8 @@ def gather(
         )
         log.history = history
         if state.chair:  # the readings up to the moment of the export: later ones never change it
-            log.telemetry = session_samples(
-                journal, state.chair, session_id, state.checked_in_at, min(export_range.until, now)
-            )
+            until = export_range.until if readings_until is None else min(export_range.until, readings_until)
+            log.telemetry = session_samples(journal, state.chair, session_id, state.checked_in_at, until)
         sessions.append(log)
         progress(
             0.3 * (index + 1) / max(1, len(session_ids)), f"Reading session {index + 1} of {len(session_ids)}"

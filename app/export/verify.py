@@ -300,7 +300,14 @@ def _export_time(record: dict[str, Any] | None, key: str, path: Path) -> Any:
 
 def _regathered(journal: Journal, seal: Seal, local: LocalTime, exported_at: Any, label: str) -> Any:
     export_range = ExportRange(seal.since, seal.until, label)
-    return gather(journal, export_range, local, exported_at, head_position=seal.head_position)
+    return gather(
+        journal,
+        export_range,
+        local,
+        exported_at,
+        head_position=seal.head_position,
+        readings_until=exported_at,
+    )
 
 
 def _check_hl7(
