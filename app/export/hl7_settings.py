@@ -22,7 +22,6 @@ A locally administered EUI-64 never collides with a manufacturer's (OUI-based) i
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -169,30 +168,3 @@ def settings_from_table(
         return Hl7Settings(**values)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ValueError(f"[hl7] {exc}") from exc
-
-
-def load_hl7_settings(path: Path | None) -> Hl7Settings:
-    """The station file's [hl7] identities (`path`, else the station's default file when present), or
-    the defaults. ExportError names the file and key on a bad value."""
-    from app.export.model import ExportError
-    from app.paths import default_config_path
-    from app.station.config import StationConfigError, load_station_config
-
-    if path is None:
-        try:
-            present = default_config_path().exists()
-        except OSError:  # another user's private folder: the defaults
-            present = False
-        path = default_config_path() if present else None
-    try:
-        identity = station_eui64()
-    except (OSError, ValueError) as exc:  # the export goes on: the name-derived identity, said once
-        logging.getLogger(__name__).warning("the station identity (MSH-3) is derived from its name: %s", exc)
-        identity = ""
-    if path is None:
-        return Hl7Settings(station_eui64=identity)
-    try:
-        config = load_station_config(path)
-        return settings_from_table(config.hl7, config.name, identity)
-    except (StationConfigError, ValueError) as exc:
-        raise ExportError(f"{path}: {exc}") from exc
