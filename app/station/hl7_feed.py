@@ -262,10 +262,18 @@ class Hl7Feed:
         self._saved: tuple[int, dict[int, int]] = (-1, {})
         self._buffer = bytearray()
         self._builder = Hl7Builder(hl7, local, clock.now())
+        self._first: tuple[int, int] | None = None  # (journal head, readings since) when started
 
     # -- the owner's side
 
     def start(self) -> Hl7Feed:
+        # A feed's first start begins at the journal's head as the station starts it, not when its thread
+        # first runs: an entry recorded in between would otherwise never be sent.
+        try:
+            with Journal(self.db_path, self.clock, read_only=True) as journal:
+                self._first = (journal.head()[0], round(self.clock.now().timestamp() * 1000))
+        except Exception as exc:  # the thread says what is wrong with the database
+            log.debug("HL7 feed: the journal's head not read at start: %s", exc)
         self._thread = threading.Thread(target=self._run, name="hl7-feed", daemon=True)
         self._thread.start()
         return self
@@ -475,8 +483,10 @@ class Hl7Feed:
             "SELECT position, samples_since_ms FROM hl7_feed_cursor WHERE receiver = ?", (receiver,)
         ).fetchone()
         if row is None:  # a new feed starts at the head: history goes with `export --mllp`
-            position, _ = journal.head()
-            since_ms = round(self.clock.now().timestamp() * 1000)
+            position, since_ms = self._first or (
+                journal.head()[0],
+                round(self.clock.now().timestamp() * 1000),
+            )
             with conn:
                 conn.execute(
                     "INSERT INTO hl7_feed_cursor (receiver, position, samples_since_ms, updated_at) "
