@@ -170,9 +170,14 @@ class SessionTimeline:
                 nurse = item.nurse
         return nurse
 
+    def alarm_ended_at(self, alarm: AlarmRecord) -> datetime | None:
+        """When an alarm ended: when it was cleared, or at the patient's discharge at the latest (a
+        discharged patient has no active alarm, whatever was journaled last); None while active."""
+        return alarm.cleared_at if alarm.cleared_at is not None else self.discharged_at
+
     @property
     def open_alarms(self) -> tuple[AlarmRecord, ...]:
-        return tuple(a for a in self.alarms if a.cleared_at is None)
+        return tuple(a for a in self.alarms if self.alarm_ended_at(a) is None)
 
     @property
     def delivery_state(self) -> str:

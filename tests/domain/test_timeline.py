@@ -7,10 +7,13 @@ from app.domain.clock import ManualClock
 from app.domain.commands import (
     ChangeRate,
     CompleteInfusion,
+    Discharge,
     Discontinue,
     HandOver,
     PauseInfusion,
+    RecordAlarm,
     RecordReaction,
+    RecordVitals,
     ResolveSymptoms,
     ResumeInfusion,
 )
@@ -117,3 +120,28 @@ def test_who_was_responsible_when_and_the_earliest_discharge(
     assert timeline.responsible_at(checked_in) == "RN-AB" and timeline.responsible_at(handed) == "RN-CD"
     assert timeline.earliest_discharge_at == state.earliest_discharge_at is not None
     assert SessionTimeline.of(state) is timeline  # derived once per state
+
+
+def test_an_alarm_ends_when_cleared_or_at_discharge_at_the_latest(
+    clock: ManualClock, chair_script: ChairScript
+) -> None:
+    chair_script.to_infusing()
+    clock.advance(minutes=5)
+    cleared = ("Chair 1-occl", "pump_occlusion", "high", "Chair 1: occlusion")
+    left = ("Chair 1-link", "link_lost_infusing", "high", "Chair 1: no data from the pump")
+    chair_script.run(RecordAlarm("raised", *cleared))
+    chair_script.run(RecordAlarm("raised", *left))
+    clock.advance(minutes=2)
+    chair_script.run(RecordAlarm("cleared", *cleared))
+    timeline = SessionTimeline.of(chair_script.state)
+    assert [a.alarm_id for a in timeline.open_alarms] == ["Chair 1-link"]
+    by_id = {a.alarm_id: a for a in timeline.alarms}
+    assert timeline.alarm_ended_at(by_id["Chair 1-occl"]) == clock.now()
+    clock.advance(minutes=200)
+    chair_script.run(CompleteInfusion("pump", 500))
+    chair_script.run(RecordVitals({"heart_rate_bpm": 70.0, "systolic_mmhg": 118.0}))
+    clock.advance(minutes=61)
+    state = chair_script.run(Discharge())
+    timeline = SessionTimeline.of(state)
+    by_id = {a.alarm_id: a for a in timeline.alarms}
+    assert timeline.open_alarms == () and timeline.alarm_ended_at(by_id["Chair 1-link"]) == clock.now()
