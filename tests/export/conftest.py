@@ -94,10 +94,3 @@ def simulated(_built_shift: _BuiltShift, tmp_path: Path) -> Iterator[SimulatedSh
     with Journal(db_path, ManualClock(_built_shift.ended_at)) as journal:
         config = shift_config()
         yield SimulatedShift(db_path, journal, config, config.range_for(SHIFT_DAY, "day"), result)
-
-
-@pytest.fixture(autouse=True)
-def widgets_application(qapp: object) -> object:
-    """The PDF writer makes a bare QGuiApplication when there is none; a widget test later in the same
-    pytest-xdist worker then cannot get its QApplication. Export tests start the widgets one first."""
-    return qapp
