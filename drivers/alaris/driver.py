@@ -200,9 +200,12 @@ class AlarisDriver:
 
     def _poll(self, channel: FrameChannel[Frame]) -> Telemetry:
         inf = messages.parse_inf(channel.request(messages.query("INF"), _is_reply_to("INF")))
-        at = self._clock()
         vtbi = messages.parse_vtbi(channel.request(messages.query("INF_VTBI"), _is_reply_to("INF_VTBI")))
         alarm = messages.parse_alarm(channel.request(messages.query("ALARM"), _is_reply_to("ALARM")))
+        # Stamped once the last answer is in: every part of the reading was known at its time. Stamped at
+        # the first, an alarm raised between the answers (the end of the infusion) would date from before
+        # it happened, and the chair would document the end that early.
+        at = self._clock()
         telemetry = messages.build_telemetry(at, inf, vtbi, alarm)
         problem = implausibility(telemetry, MAX_RATE_ML_H)
         if problem is not None:
