@@ -22,6 +22,9 @@ POLL_S = 0.05
 CONNECT_TIMEOUT_S = WAIT_S
 """How long a test waits for a simulated pump to connect or answer (tests.drivers.support.WAIT_S)."""
 CONNECT_TIMEOUT_MS = round(CONNECT_TIMEOUT_S * 1000)
+WAIT_MS = CONNECT_TIMEOUT_MS
+"""How long a test waits for the chair to show what the pump did: the same bound (a passing run never
+waits it out; a loaded CI box may need much of it)."""
 
 
 @dataclass
@@ -94,4 +97,4 @@ def wait_polls(qtbot: QtBot, chair: ChairController, count: int = 3) -> None:
     QCoreApplication.sendPostedEvents()
 
 
-__all__ = ["LinkStatus", "PumpOnPty", "connect", "pump_on_pty", "wait_polls"]
+__all__ = ["WAIT_MS", "LinkStatus", "PumpOnPty", "connect", "pump_on_pty", "wait_polls"]
