@@ -278,12 +278,19 @@ class ChairSession:
     def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
         return self.alarms.board.escalated(now or self.now())
 
-    def acknowledge(self, alarm_id: str, by: str | None = None, cosigner: Account | None = None) -> None:
+    def acknowledge(
+        self,
+        alarm_id: str,
+        by: str | None = None,
+        cosigner: Account | None = None,
+        via: Mapping[str, Any] | None = None,
+    ) -> None:
         """Acknowledge as the nurse at the station, or as `by` (the charge nurse on the floor's
-        overview); journaled with that identity; refused when nobody is identified. At the station an
-        escalated alarm needs a charge nurse (or one co-signing)."""
+        overview, whose role the caller checked; `via`: the overview and command, journaled with it);
+        journaled with that identity; refused when nobody is identified. At the station an escalated
+        alarm needs a charge nurse (or one co-signing)."""
         nurse = self.station.nurse if by is None else by.strip()
-        signoff: dict[str, Any] = {}
+        signoff: dict[str, Any] = dict(via or {})
         if by is None:
             escalated = any(a.id == alarm_id for a in self.escalated_alarms())
             actions = (

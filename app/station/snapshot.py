@@ -11,12 +11,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.phase import Phase
+from app.station.floor_messages import SCHEMA
 from app.ui.status import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
     from app.station.session import ChairSession
-
-SCHEMA = 1
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -85,6 +84,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         "phase": phase.value,
         "session": state.session_id if state is not None else None,
         "initials": state.patient_initials if state is not None else "",
+        "nurse": state.assigned_nurse if state is not None else "",
         "protocol": (
             {"id": state.protocol.id, "name": state.protocol.name}
             if state is not None and state.protocol is not None
