@@ -215,6 +215,10 @@ class Publisher:
         self._client.disconnect()
         self._client.loop_stop()
 
+    def republish(self) -> None:
+        """Publish every chair again on the next pump, changed or not (as after a reconnection)."""
+        self._fresh.set()
+
     def _client_wait(self, seconds: float) -> None:
         threading.Event().wait(seconds)
 
