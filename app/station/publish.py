@@ -64,7 +64,9 @@ EVENTS_IN_FLIGHT = 500
 """Journal entries handed to the broker and not yet acknowledged, at most."""
 FLOOR_STREAM = f"{STATION_STREAM_PREFIX}floor"
 """The journal stream of commands from the floor that the station refused."""
-REMOVED_IDENTIFIERS = frozenset({"patient_mrn", "mrn", "patient_name", "name_of_patient", "date_of_birth"})
+REMOVED_IDENTIFIERS = frozenset(
+    {"patient_mrn", "mrn", "patient_name", "date_of_birth", "visit_number", "order_number"}
+)
 """Payload keys that never leave the station: the broker carries initials only (minimum necessary)."""
 
 
