@@ -531,6 +531,16 @@ class EscalatedPanel(QFrame):
             row.hide()
             row.deleteLater()
         self._rows, self.buttons, self.lines = [], [], []
+        if not self.controls:  # the wall board: one wrapping line naming the chairs, the tiles say the rest
+            self.summary.setText(
+                "No escalated alarms"
+                if not alarms
+                else f"⚠ {len(alarms)} ESCALATED: "
+                + ", ".join(
+                    f"{names.get(k[0], k[0])} · {k[1]} ({a.priority.value.upper()})" for k, a in alarms
+                )
+            )
+            return
         more = len(alarms) - self.MAX_LINES
         self.summary.setText(
             "No escalated alarms"
@@ -697,7 +707,7 @@ BOARD_STYLE = (
     " QLabel#offlineBanner { font-size: 26px; }"
 )
 BOARD_TILE_MIN = (224, 150)
-"""A wall-board tile: five lines of 24 px text."""
+"""A wall-board tile: five lines of 24 px text (48 of them fit 1920x1080 in 8 columns)."""
 
 
 class FloorOverviewWindow(QMainWindow):
@@ -917,9 +927,13 @@ class FloorOverviewWindow(QMainWindow):
         for row in range(first, last + 1):
             key = self.model.keys[row]
             tile = CompactTile(f"{key[0]}/{key[1]}", self.board)
-            tile.show_station = self.urgent_first
+            tile.show_station = self.urgent_first or self.board_mode
             tile.show_view(self.shown_view(key))
-            if not self.board_mode:
+            if self.board_mode:
+                layout = tile.layout()
+                if layout is not None:
+                    layout.setContentsMargins(6, 1, 6, 1)  # every pixel for the five lines of 24 px
+            else:
                 tile.clicked.connect(self._tile_clicked)
             self.tiles[key] = tile
         self._regroup(force=True)
@@ -953,7 +967,6 @@ class FloorOverviewWindow(QMainWindow):
             self.chair_dialogs[key] = dialog
         self._show_dialog(key, dialog)
         dialog.show()
-        dialog.raise_()
         return dialog
 
     def _show_dialog(self, key: Key, dialog: ChairDialog) -> None:
@@ -967,7 +980,7 @@ class FloorOverviewWindow(QMainWindow):
         self.urgent_first = urgent
         self.order_button.setText("By station" if urgent else "Urgent first")
         for tile in self.tiles.values():
-            tile.show_station = urgent
+            tile.show_station = urgent or self.board_mode
         self._redraw_tiles()
         self._regroup(force=True)
 
@@ -999,7 +1012,9 @@ class FloorOverviewWindow(QMainWindow):
             if key not in shown:
                 tile.hide()
         groups: list[tuple[str | None, list[CompactTile]]] = []
-        if self.urgent_first:
+        if self.board_mode:  # one screen for 48 chairs: no headings, the station on each tile
+            groups.append((None, [self.tiles[k] for k in order]))
+        elif self.urgent_first:
             self.board.heading("*").setText("Most urgent first (click “By station” to group)")
             groups.append(("*", [self.tiles[k] for k in order]))
         else:
