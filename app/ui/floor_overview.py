@@ -44,7 +44,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -902,6 +902,17 @@ class FloorOverviewWindow(QMainWindow):
         for key, dialog in list(self.chair_dialogs.items()):
             if dialog.isVisible():
                 self._show_dialog(key, dialog)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closed: no more ticks, no more watching the application's input, no sound."""
+        self._timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        for dialog in self.chair_dialogs.values():
+            dialog.close()
+        self.sound.update(False)
+        super().closeEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (
