@@ -15,6 +15,8 @@ from typing import Any
 
 from app.domain.clock import minutes_between
 from app.domain.events import Event, EventType
+from app.domain.events.times import format_time as format_time
+from app.domain.events.times import parse_time as parse_time
 from app.domain.phase import Phase, can_move
 from app.domain.protocol import InfusionProtocol, RateStep, ReactionAction, parse_protocol
 from app.domain.schedule import (
@@ -30,17 +32,6 @@ from app.domain.schedule import (
 
 class InvalidEventSequence(ValueError):
     """The journal holds an event that the state machine would never have produced."""
-
-
-def parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time without a timezone: {text!r}")
-    return moment.astimezone(UTC)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)

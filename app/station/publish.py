@@ -417,9 +417,7 @@ class Publisher:
                 [Action.CHAIR_ENTRY, Action.ACKNOWLEDGE_ESCALATION] if escalated else [Action.CHAIR_ENTRY]
             )
             authorize(person, actions)
-            chair.acknowledge(
-                command.alarm, by=person.id, via={"overview": command.overview, "command_id": command.id}
-            )
+            chair.acknowledge(command.alarm, by=person.id, via=(command.overview, command.id))
         except (CommandNotAccepted, NotPermitted, CommandRefused, ValueError) as error:
             self._refused(command, str(error), now)
         except JournalError as error:

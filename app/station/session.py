@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,6 +22,7 @@ from app.domain.alarms import Alarm, AlarmTransition
 from app.domain.chair import ChairState
 from app.domain.commands import CheckIn, Command, RecordAlarm, ResumeInfusion
 from app.domain.decide import CommandRefused, GuardFailure
+from app.domain.events import SignOff
 from app.domain.phase import Phase
 from app.station.alarms import ChairAlarms
 from app.station.history import PumpHistory
@@ -208,7 +210,7 @@ class ChairSession:
         signoff = self.station.authorize(protected_actions(command, self.state, actor), cosigner)
         return self.run(command, actor, signoff)
 
-    def run(self, command: Command, actor: str, signoff: dict[str, Any] | None = None) -> ChairState:
+    def run(self, command: Command, actor: str, signoff: SignOff | None = None) -> ChairState:
         if not actor.strip():
             refused = no_nurse()
             self.listener.message(f"{self.name}: not recorded. {refused}")
@@ -283,14 +285,14 @@ class ChairSession:
         alarm_id: str,
         by: str | None = None,
         cosigner: Account | None = None,
-        via: Mapping[str, Any] | None = None,
+        via: tuple[str, str] | None = None,
     ) -> None:
         """Acknowledge as the nurse at the station, or as `by` (the charge nurse on the floor's
-        overview, whose role the caller checked; `via`: the overview and command, journaled with it);
+        overview, whose role the caller checked; `via`: (overview, command id), journaled with it);
         journaled with that identity; refused when nobody is identified. At the station an escalated
         alarm needs a charge nurse (or one co-signing)."""
         nurse = self.station.nurse if by is None else by.strip()
-        signoff: dict[str, Any] = dict(via or {})
+        signoff: SignOff | None = None
         if by is None:
             escalated = any(a.id == alarm_id for a in self.escalated_alarms())
             actions = (
@@ -305,7 +307,7 @@ class ChairSession:
             self.listener.message(f"{self.name}: identify yourself before acknowledging an alarm")
             raise no_nurse()
         for transition in self.alarms.board.acknowledge(alarm_id, nurse, self.now()):
-            self._journal_alarm(transition, signoff)
+            self._journal_alarm(transition, signoff, via)
         self.listener.alarms_changed()
 
     def pause_audio(self) -> None:
@@ -331,12 +333,20 @@ class ChairSession:
         if transitions:
             self.listener.alarms_changed()
 
-    def _journal_alarm(self, transition: AlarmTransition, signoff: dict[str, Any] | None = None) -> None:
+    def _journal_alarm(
+        self,
+        transition: AlarmTransition,
+        signoff: SignOff | None = None,
+        via: tuple[str, str] | None = None,
+    ) -> None:
         state = self.state
         if state is None or state.phase is Phase.EMPTY:
             return  # no session to journal it with (an idle chair's pump link)
+        command = transition.command()
+        if via is not None:
+            command = replace(command, overview=via[0], command_id=via[1])
         try:
-            self.run(transition.command(), transition.by or SYSTEM_ACTOR, signoff)
+            self.run(command, transition.by or SYSTEM_ACTOR, signoff)
             log.info("%s: alarm %s: %s", self.name, transition.kind, transition.alarm.rule)
         except CommandRefused as refused:
             log.warning("%s: alarm not journaled: %s", self.name, refused)
