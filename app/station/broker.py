@@ -211,6 +211,10 @@ def chair_topic(station: str, chair: str) -> str:
     return f"{station_root(station)}/chairs/{chair_id(chair)}"
 
 
+def readings_topic(station: str, chair: str) -> str:
+    return f"{chair_topic(station, chair)}/readings"
+
+
 def events_topic(station: str) -> str:
     return f"{station_root(station)}/events"
 

@@ -218,15 +218,6 @@ class ChairAlarm:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """One point of the plan-vs-pump plot (published at the telemetry heartbeat)."""
-
-    at: datetime
-    rate_ml_h: float | None
-    planned_rate_ml_h: float | None
-
-
-@dataclass(frozen=True)
 class ChairMessage:
     """`chairside/v1/<station>/chairs/<chair>` (retained): the chair as the floor sees it."""
 
@@ -245,7 +236,6 @@ class ChairMessage:
     notice: str | None = None
     vitals: VitalsDue | None = None
     link: PumpLinkNow = field(default_factory=PumpLinkNow)
-    readings: tuple[Reading, ...] = ()
     updated_at: datetime | None = None
     published_at: datetime | None = None
 
@@ -281,13 +271,6 @@ def _alarm(data: Any, n: int) -> ChairAlarm:
         acknowledged_by=r.text("acknowledged_by", optional=True, limit=80),
         escalated=r.flag("escalated"),
     )
-
-
-def _reading(data: Any, n: int) -> Reading:
-    if not isinstance(data, list) or len(data) != 3:
-        raise MessageRefused(f"readings[{n}]: expected [time, rate, planned]")
-    r = _Reader({"at": data[0], "rate": data[1], "planned": data[2]}, f"readings[{n}].")
-    return Reading(r.time("at"), r.number("rate", optional=True), r.number("planned", optional=True))
 
 
 def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
@@ -337,9 +320,45 @@ def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
         )
         if link is not None
         else PumpLinkNow(),
-        readings=tuple(_reading(p, n) for n, p in enumerate(r.items("readings", MAX_READINGS))),
         updated_at=r.time("updated_at", optional=True),
         published_at=r.time("published_at", optional=True),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# chairs/<chair>/readings
+
+
+@dataclass(frozen=True)
+class ReadingsMessage:
+    """`chairside/v1/<station>/chairs/<chair>/readings` (retained, at the heartbeat): the chair's
+    plan-vs-pump plot, as (seconds since the epoch, mL/h) points."""
+
+    station: str
+    chair: str
+    session: str | None
+    pump: tuple[tuple[float, float], ...]
+    plan: tuple[tuple[float, float], ...]
+
+
+def _points(r: _Reader, key: str) -> tuple[tuple[float, float], ...]:
+    points = []
+    for n, item in enumerate(r.items(key, MAX_READINGS)):
+        if not isinstance(item, list) or len(item) != 2:
+            raise MessageRefused(f"{key}[{n}]: expected [seconds, mL/h]")
+        point = _Reader({"t": item[0], "rate": item[1]}, f"{key}[{n}].")
+        points.append((point.number("t", high=1e11), point.number("rate", high=2000.0)))
+    return tuple(points)
+
+
+def parse_readings(raw: bytes | str) -> ReadingsMessage:
+    r = _Reader(load_object(raw), "")
+    return ReadingsMessage(
+        station=r.text("station", limit=80),
+        chair=r.text("chair", limit=80),
+        session=r.text("session", optional=True, limit=80),
+        pump=_points(r, "pump"),
+        plan=_points(r, "plan"),
     )
 
 

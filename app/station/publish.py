@@ -43,6 +43,7 @@ from app.station.broker import (
     events_topic,
     make_client,
     parse_broker,
+    readings_topic,
     refuse_reserved,
     station_id,
     station_root,
@@ -52,7 +53,7 @@ from app.station.config import StationConfig
 from app.station.floor_messages import SCHEMA, CommandMessage, MessageRefused, parse_command
 from app.station.floor_signing import CommandGate, CommandNotAccepted, parse_floor
 from app.station.session import ChairListener, ChairSession
-from app.station.snapshot import chair_snapshot, iso
+from app.station.snapshot import chair_readings, chair_snapshot, iso
 from app.station.station import Station
 from app.store.journal import STATION_STREAM_PREFIX, JournalEntry, JournalError, SequenceConflict
 from app.store.outbox import acknowledge_up_to, acknowledged_position
@@ -62,6 +63,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_IN_FLIGHT = 500
 """Journal entries handed to the broker and not yet acknowledged, at most."""
+READINGS_EVERY_S = 60.0
+"""How often (station clock) each chair's plan-vs-pump plot goes to the floor (and at every connection)."""
 FLOOR_STREAM = f"{STATION_STREAM_PREFIX}floor"
 """The journal stream of commands from the floor that the station refused."""
 REMOVED_IDENTIFIERS = frozenset(
@@ -150,6 +153,7 @@ class Publisher:
         self._session_chairs: dict[str, str] = {}
         self._online_since = wall_iso()
         self._heartbeat: threading.Thread | None = None
+        self._readings_at: datetime | None = None
         self.published_events = 0
         self.published_chairs = 0
         self.statuses_sent = 0
@@ -273,6 +277,13 @@ class Publisher:
         self._run_commands(now)
         if not self.connected:
             return
+        if (
+            self._fresh.is_set()
+            or self._readings_at is None
+            or (now - self._readings_at).total_seconds() >= READINGS_EVERY_S
+        ):
+            self._readings_at = now
+            self._publish_readings(now)
         if every_chair or self._fresh.is_set():
             self._publish_chairs(now, self.station.chairs, everything=self._fresh.is_set())
         elif self._dirty:
@@ -313,6 +324,12 @@ class Publisher:
             if info.rc == mqtt.MQTT_ERR_SUCCESS:
                 self._published[chair.name] = (content, updated_at)
                 self.published_chairs += 1
+
+    def _publish_readings(self, now: datetime) -> None:
+        for chair in self.station.chairs:
+            readings = chair_readings(chair, now, station=self.name)
+            if readings is not None:
+                self._client.publish(readings_topic(self.id, chair.name), _json(readings), qos=0, retain=True)
 
     def _publish_events(self) -> None:
         room = EVENTS_IN_FLIGHT - len(self._in_flight)

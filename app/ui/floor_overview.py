@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import paho.mqtt.client as mqtt
+import pyqtgraph as pg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -81,13 +82,16 @@ from app.station.floor_messages import (
     ChairAlarm,
     ChairMessage,
     MessageRefused,
+    ReadingsMessage,
     parse_answer,
     parse_chair,
+    parse_readings,
     parse_status,
 )
 from app.station.floor_signing import signed
 from app.station.sound import Speaker, load_alarm_sounds
 from app.ui.elided import set_style_property
+from app.ui.plot import PLANNED_PEN, PUMP_PEN
 from app.ui.status import hhmm
 from app.ui.tile import CompactTile, TileBoard, TileView, tile_view
 
@@ -142,6 +146,8 @@ class FloorModel(QAbstractTableModel):
         self.stations: dict[str, StationInfo] = {}
         self.unreadable: dict[Key, str] = {}
         """Chairs whose latest message did not parse (the last good state stays, with a warning)."""
+        self.readings: dict[Key, ReadingsMessage] = {}
+        """Each chair's plan-vs-pump plot, as published at the heartbeat (the chair's own window)."""
         self.answers: collections.OrderedDict[str, AnswerMessage] = collections.OrderedDict()
         self.latencies_s: collections.deque[float] = collections.deque(maxlen=200_000)
         """Publish-to-model latency of every live chair message (the bench reads it)."""
@@ -257,6 +263,14 @@ class FloorModel(QAbstractTableModel):
             self._store(key, chair)
             self.applied += 1
             return {key}
+        if kind == "chairs" and len(parts) == 6 and parts[5] == "readings":
+            readings = parse_readings(raw)
+            self._check_station(sid, readings.station)
+            if chair_id(readings.chair) != parts[4]:
+                raise MessageRefused(f"chair {readings.chair[:40]!r} published on another chair's topic")
+            self.readings[(sid, readings.chair)] = readings
+            self._complained.discard(topic)
+            return set()
         if kind == "answers" and len(parts) == 4:
             answer = parse_answer(raw)
             self.answers[answer.id] = answer
@@ -436,6 +450,7 @@ class FloorLink(QObject):
             [
                 (f"{TOPIC_PREFIX}/+/status", 1),
                 (f"{TOPIC_PREFIX}/+/chairs/+", 1),
+                (f"{TOPIC_PREFIX}/+/chairs/+/readings", 1),
                 (f"{TOPIC_PREFIX}/+/answers", 1),
             ]
         )
@@ -634,13 +649,32 @@ class ChairDialog(QDialog):
             self.lines[name] = label
         self.alarms_box = QVBoxLayout()
         outer.addLayout(self.alarms_box)
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.plot.setObjectName("floorChairPlot")
+        self.plot.setMinimumHeight(220)
+        self.plot.setLabel("left", "mL/h")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.addLegend(offset=(10, 10))
+        self.plan_curve = self.plot.plot([], [], name="planned", pen=PLANNED_PEN)
+        self.pump_curve = self.plot.plot([], [], name="pump", pen=PUMP_PEN, stepMode=None)
+        outer.addWidget(self.plot, 1)
+        self.readings: ReadingsMessage | None = None
         self.alarm_rows: list[QWidget] = []
         self.buttons: list[QPushButton] = []
-        outer.addStretch(1)
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         outer.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
         self._shown: tuple[Any, ...] | None = None
+
+    def show_readings(self, readings: ReadingsMessage | None) -> None:
+        """The plan-vs-pump plot from the chair's last published readings (at the heartbeat)."""
+        if readings is self.readings:
+            return
+        self.readings = readings
+        plan = readings.plan if readings is not None else ()
+        pump = readings.pump if readings is not None else ()
+        self.plan_curve.setData([t for t, _r in plan], [r for _t, r in plan])
+        self.pump_curve.setData([t for t, _r in pump], [r for _t, r in pump])
 
     def show_chair(self, chair: ChairMessage, view: TileView, station_name: str, now: datetime) -> None:
         pump = chair.pump
@@ -984,6 +1018,10 @@ class FloorOverviewWindow(QMainWindow):
         chair = self.model.snapshots.get(key)
         if chair is not None:
             dialog.show_chair(chair, self.shown_view(key), self._station_name(key[0]), datetime.now(UTC))
+            readings = self.model.readings.get(key)
+            dialog.show_readings(
+                readings if readings is not None and readings.session == chair.session else None
+            )
 
     # -- layout -------------------------------------------------------------------------------------------
 

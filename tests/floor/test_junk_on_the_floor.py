@@ -36,7 +36,17 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 # Every topic the ACL lets station pod-a write: its whole subtree (what the overview reads, and more)
 SUFFIXES = st.one_of(
     st.sampled_from(
-        ["status", "chairs/Chair 1", "chairs/Chair 9", "answers", "events", "commands", "anchor", "chairs"]
+        [
+            "status",
+            "chairs/Chair 1",
+            "chairs/Chair 9",
+            "chairs/Chair 1/readings",
+            "answers",
+            "events",
+            "commands",
+            "anchor",
+            "chairs",
+        ]
     ),
     st.builds(
         lambda a, b: f"{a}/{b}",

@@ -34,7 +34,14 @@ def test_the_events_data_shapes_in_the_doc_are_generated_from_the_types() -> Non
 def test_every_topic_and_the_schema_version_are_documented() -> None:
     text = (ROOT / "docs" / "mqtt.md").read_text(encoding="utf-8")
     assert f"# The floor over MQTT: topic schema (version {SCHEMA})" in text
-    for topic in ("status", "chairs/&lt;chair&gt;", "events", "commands", "answers"):
+    for topic in (
+        "status",
+        "chairs/&lt;chair&gt;",
+        "chairs/&lt;chair&gt;/readings",
+        "events",
+        "commands",
+        "answers",
+    ):
         assert f"## {topic}" in text, topic
     # Every field of every example is in its topic's table
     examples = 0
@@ -49,4 +56,4 @@ def test_every_topic_and_the_schema_version_are_documented() -> None:
             if isinstance(value, dict) and key not in ("by", "protocol", "data"):
                 for inner in value:
                     assert f"`{key}.{inner}`" in table or f"`{inner}`" in table, f"{key}.{inner}"
-    assert examples == 6
+    assert examples == 7

@@ -19,6 +19,7 @@ from app.accounts.store import AccountStore
 from app.domain.alarms import Priority
 from app.domain.clock import ManualClock
 from app.station.floor_signing import load_or_create_overview_key
+from app.station.snapshot import chair_readings
 from app.station.station import Station
 from app.store.journal import Journal
 from app.ui.floor_overview import FloorModel, FloorOverviewWindow, OverviewIdentity
@@ -168,6 +169,22 @@ def test_a_chair_opens_from_its_tile_read_only_and_acknowledges_from_there(
     )
     assert "read-only here" in texts
     assert [b.text() for b in dialog.buttons] == ["Acknowledge"]
+    # The plan-vs-pump plot, from the readings the station publishes at the heartbeat
+    assert dialog.pump_curve.getData()[0] is None or len(dialog.pump_curve.getData()[0]) == 0
+    session = station.chair("Chair 1")
+    start = clock.now().timestamp() - 600
+    for n in range(30):
+        session.history.append(start + 20 * n, 40.0 if n < 20 else 80.0, n * 0.2)
+    readings = chair_readings(session, clock.now(), station="Pod A")
+    assert readings is not None
+    readings["chair"] = "Chair 2"
+    topic = "chairside/v1/pod-a/chairs/Chair 2/readings"
+    window.model.apply([(topic, json.dumps(readings).encode(), True, wall.now)])
+    window.tick()
+    xs, ys = dialog.pump_curve.getData()
+    assert len(xs) == 30 and list(ys[:1]) == [40.0] and list(ys[-1:]) == [80.0]
+    plan_x, plan_y = dialog.plan_curve.getData()
+    assert len(plan_x) >= 2 and plan_y[0] > 0
     dialog.buttons[0].click()  # the same signed command as the escalated list; no broker here
     assert window.answer_label.text() == "Not sent: the broker is unreachable"
 
