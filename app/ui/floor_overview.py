@@ -675,6 +675,7 @@ class ChairDialog(QDialog):
         pump = readings.pump if readings is not None else ()
         self.plan_curve.setData([t for t, _r in plan], [r for _t, r in plan])
         self.pump_curve.setData([t for t, _r in pump], [r for _t, r in pump])
+        self.plot.setVisible(bool(plan or pump))  # no empty axes before the infusion
 
     def show_chair(self, chair: ChairMessage, view: TileView, station_name: str, now: datetime) -> None:
         pump = chair.pump
@@ -691,7 +692,7 @@ class ChairDialog(QDialog):
         self.lines["next"].setText(f"Next: {view.next_text}" if view.next_text else "")
         vitals = chair.vitals
         self.lines["vitals"].setText(
-            f"{vitals.label}: {'OVERDUE since' if vitals.overdue else 'due at'} {hhmm(vitals.due_at)}"
+            f"{vitals.label}: {'OVERDUE since' if vitals.overdue else 'at'} {hhmm(vitals.due_at)}"
             if vitals is not None
             else ""
         )
@@ -706,6 +707,8 @@ class ChairDialog(QDialog):
         self.lines["as_of"].setText(
             f"As published by {station_name} at {hhmm(updated)} (read-only here)" if updated else ""
         )
+        for label in self.lines.values():
+            label.setVisible(bool(label.text()))
         for row in self.alarm_rows:
             row.hide()
             row.deleteLater()
@@ -736,12 +739,13 @@ class ChairDialog(QDialog):
 BOARD_STYLE = (
     "QLabel#ctName, QLabel#ctInitials, QLabel#ctLink, QLabel#ctPhase, QLabel#ctPump, QLabel#ctNext,"
     " QLabel#ctAlarm { font-size: 24px; }"
-    " QLabel#boardHeading { font-size: 26px; }"
+    " QLabel#boardHeading { font-size: 24px; }"
     " QLabel#escalatedLine, QLabel#chairTitle, QLabel#clockLabel, QLabel#brokerState,"
     " QLabel#offlineBanner { font-size: 26px; }"
 )
-BOARD_TILE_MIN = (224, 150)
-"""A wall-board tile: five lines of 24 px text (48 of them fit 1920x1080 in 8 columns)."""
+BOARD_TILE_MIN = (224, 136)
+"""A wall-board tile: four lines of 24 px text and an alarm border (48 of them, under two station
+headings, fit 1920x1080 in 8 columns)."""
 
 
 class FloorOverviewWindow(QMainWindow):
@@ -831,7 +835,7 @@ class FloorOverviewWindow(QMainWindow):
         self.board = TileBoard()
         if board:
             self.board.tile_min = BOARD_TILE_MIN
-            self.board.heading_h = 38
+            self.board.heading_h = 32
             central.setStyleSheet(BOARD_STYLE)
         self.scroll_area.setWidget(self.board)
         outer.addWidget(self.scroll_area, 1)
@@ -972,14 +976,16 @@ class FloorOverviewWindow(QMainWindow):
         for row in range(first, last + 1):
             key = self.model.keys[row]
             tile = CompactTile(f"{key[0]}/{key[1]}", self.board)
-            tile.show_station = self.urgent_first or self.board_mode
-            tile.show_view(self.shown_view(key))
+            tile.show_station = self.urgent_first
             if self.board_mode:
                 layout = tile.layout()
                 if layout is not None:
-                    layout.setContentsMargins(6, 1, 6, 1)  # every pixel for the five lines of 24 px
+                    layout.setContentsMargins(6, 1, 6, 1)  # every pixel for the lines of 24 px
+                tile.board = True
+                tile.pump_label.hide()  # from 3 m: chair, phase, what is due, the alarm
             else:
                 tile.clicked.connect(self._tile_clicked)
+            tile.show_view(self.shown_view(key))
             self.tiles[key] = tile
         self._regroup(force=True)
 
@@ -1029,7 +1035,7 @@ class FloorOverviewWindow(QMainWindow):
         self.urgent_first = urgent
         self.order_button.setText("By station" if urgent else "Urgent first")
         for tile in self.tiles.values():
-            tile.show_station = urgent or self.board_mode
+            tile.show_station = urgent
         self._redraw_tiles()
         self._regroup(force=True)
 
@@ -1061,9 +1067,7 @@ class FloorOverviewWindow(QMainWindow):
             if key not in shown:
                 tile.hide()
         groups: list[tuple[str | None, list[CompactTile]]] = []
-        if self.board_mode:  # one screen for 48 chairs: no headings, the station on each tile
-            groups.append((None, [self.tiles[k] for k in order]))
-        elif self.urgent_first:
+        if self.urgent_first:
             self.board.heading("*").setText("Most urgent first (click “By station” to group)")
             groups.append(("*", [self.tiles[k] for k in order]))
         else:
@@ -1155,7 +1159,7 @@ class FloorOverviewWindow(QMainWindow):
     def _show_person(self) -> None:
         person = self.person
         self.who_label.setText(
-            f"{person.name} ({person.id}), {person.role.label}" if person else "🔒 Nobody signed in"
+            f"{person.name} ({person.id}), {person.role.label}" if person else "Locked: nobody signed in"
         )
         self.sign_button.setText("Sign out" if person else "Sign in…")
         self.mine_button.setEnabled(person is not None)

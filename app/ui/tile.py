@@ -48,6 +48,8 @@ class TileView:
     """A patient sits in the chair (a session under way): their alarms outrank an empty chair's."""
     nurse: str = ""
     """The nurse responsible for the patient (the "my chairs" filter)."""
+    next_short: str = ""
+    """The countdown with its time first, for the wall board's narrow lines ("" : as `next_text`)."""
 
     @property
     def stale(self) -> bool:
@@ -82,14 +84,18 @@ def _rate(value: float | None) -> str:
     return f"{value:g}" if value == int(value) else f"{value:.1f}"
 
 
-def due_text(label: str, due: datetime, now: datetime) -> str:
-    """'Step-up in 12 min', 'Step-up due now', 'Step-up 3 min overdue' (rounded towards the deadline)."""
+def due_text(label: str, due: datetime, now: datetime, *, when_first: bool = False) -> str:
+    """'Step-up in 12 min', 'Step-up due now', 'Step-up 3 min overdue' (rounded towards the deadline);
+    `when_first`: '12 min: Step-up', 'now: Step-up', '3 min LATE: Step-up' (the wall board, whose
+    narrow lines cut the end)."""
     seconds = (due - now).total_seconds()
     if abs(seconds) < 60:
-        return f"{label} due now"
+        return f"now: {label}" if when_first else f"{label} due now"
     if seconds > 0:
-        return f"{label} in {math.ceil(seconds / 60)} min"
-    return f"{label} {math.floor(-seconds / 60)} min overdue"
+        minutes = math.ceil(seconds / 60)
+        return f"{minutes} min: {label}" if when_first else f"{label} in {minutes} min"
+    late = math.floor(-seconds / 60)
+    return f"{late} min LATE: {label}" if when_first else f"{label} {late} min overdue"
 
 
 def tile_view(
@@ -133,12 +139,15 @@ def tile_view(
         pump_text = f"Pump {_rate(m.pump.rate_ml_h)} / paused"
     nxt = m.next
     urgent = nxt.urgent
+    next_short = ""
     if phase is Phase.EMPTY:
         next_text = ""
     elif urgent or nxt.due_at is None or not nxt.due_label:
         next_text = nxt.action
     else:
-        next_text = due_text(nxt.due_label.replace("Next step", "Step"), nxt.due_at, now)
+        label = nxt.due_label.replace("Next step", "Step")
+        next_text = due_text(label, nxt.due_at, now)
+        next_short = due_text(label, nxt.due_at, now, when_first=True)
     priority: Priority | None = None
     alarm_text = ""
     escalated = any(a.escalated and not a.acknowledged for a in m.alarms)
@@ -176,6 +185,7 @@ def tile_view(
         link_text,
         present=m.patient_present,
         nurse=m.nurse,
+        next_short=next_short if next_text and not urgent else "",
     )
 
 
@@ -215,6 +225,8 @@ class CompactTile(QFrame):
         grid.setRowStretch(4, 1)
         self.view: TileView | None = None
         self.show_station = False
+        self.board = False
+        """On the wall board: countdowns with their time first."""
         self._style_key: tuple[Any, ...] | None = None
         self.restyles = 0
 
@@ -245,7 +257,7 @@ class CompactTile(QFrame):
         self.link_label.setText(view.link_text)
         self.phase_label.setText(view.phase_text)
         self.pump_label.setText(view.stale_text or view.pump_text)
-        self.next_label.setText(view.next_text)
+        self.next_label.setText((view.next_short or view.next_text) if self.board else view.next_text)
         self.alarm_label.setText(view.alarm_text)
         self.alarm_label.setVisible(bool(view.alarm_text))
         self.setAccessibleName(f"{view.station} {view.chair}: {view.stale_text or view.phase_text}")

@@ -307,7 +307,12 @@ def test_the_wall_board_has_no_controls_large_type_and_48_chairs_on_one_screen(
     for tile in window.tiles.values():  # every line of every tile has the height of its text
         for label in tile.findChildren(QLabel):
             if label.isVisible() and label.text():
-                assert label.height() >= label.fontMetrics().height(), (label.objectName(), label.height())
+                assert label.height() >= label.fontMetrics().height(), (
+                    label.objectName(),
+                    label.height(),
+                    tile.height(),
+                    [(c.objectName(), c.height(), c.isVisible()) for c in tile.findChildren(QLabel)],
+                )
     tile = window.tiles[("pod-a", "Chair 1")]
     qtbot.mouseClick(tile, Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
     assert window.chair_dialogs == {}  # nothing opens on the wall
