@@ -22,28 +22,18 @@ import collections
 import dataclasses
 import logging
 import sys
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-import paho.mqtt.client as mqtt
-import pyqtgraph as pg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QEvent,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     QTimer,
-    Signal,
 )
 from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
@@ -62,526 +52,31 @@ from PySide6.QtWidgets import (
 from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN, IdleTimer
 from app.accounts.roles import Action, allows
 from app.accounts.store import Account, AccountStore
-from app.domain.alarms import Priority as AlarmPriority
 from app.domain.clock import Clock, StationClock
 from app.station.broker import (
-    RESERVED_USERS,
-    TOPIC_PREFIX,
     BrokerError,
     BrokerSettings,
-    chair_id,
-    commands_topic,
-    make_client,
-    overview_status_topic,
     parse_broker,
-    station_id,
 )
-from app.station.floor_messages import (
-    SCHEMA,
-    AnswerMessage,
-    ChairAlarm,
-    ChairMessage,
-    MessageRefused,
-    ReadingsMessage,
-    parse_answer,
-    parse_chair,
-    parse_readings,
-    parse_status,
-)
-from app.station.floor_signing import signed
 from app.station.sound import Speaker, load_alarm_sounds
 from app.ui.elided import set_style_property
-from app.ui.plot import PLANNED_PEN, PUMP_PEN
+from app.ui.floor_alarms import EscalatedPanel, OfflineSound
+from app.ui.floor_chair import ChairDialog
+from app.ui.floor_link import FloorLink, OverviewIdentity
+from app.ui.floor_model import (
+    _EPOCH,
+    ANSWER_WAIT_S,
+    COLUMNS,
+    FloorModel,
+    Key,
+    KeyRole,
+    StationInfo,
+    ViewRole,
+)
 from app.ui.status import hhmm
-from app.ui.tile import CompactTile, TileBoard, TileView, tile_view
+from app.ui.tile import CompactTile, TileBoard, TileView
 
 log = logging.getLogger(__name__)
-
-_Index = QModelIndex | QPersistentModelIndex
-Key = tuple[str, str]  # (station id, chair name)
-ViewRole = Qt.ItemDataRole.UserRole + 1
-KeyRole = Qt.ItemDataRole.UserRole + 2
-COLUMNS = ("Station", "Chair", "Patient", "Phase", "Pump / plan", "Next", "Alarm", "Data")
-ANSWER_WAIT_S = 15.0
-"""A command the station has not answered in this time is reported as unanswered (never "waiting")."""
-MAX_ANSWERS = 1000
-
-
-@dataclass
-class StationInfo:
-    id: str
-    name: str
-    state: str | None = None  # "online" | "offline" | None (nothing said yet)
-    keepalive_s: float = 10.0
-    last_seen: float | None = None  # wall time of the last sign of life
-    unreadable: str = ""
-    """Why the station's last status (or a message for no known chair) was dropped; "" when fine."""
-
-    def stale_since(self, now: float) -> datetime | None:
-        """When the floor last heard from a station that is offline or silent past its keepalive."""
-        silent = self.last_seen is None or now - self.last_seen > self.keepalive_s
-        if self.state == "offline" or silent:
-            return datetime.fromtimestamp(self.last_seen, UTC) if self.last_seen is not None else _EPOCH
-        return None
-
-
-_EPOCH = datetime.fromtimestamp(0, UTC)
-
-
-def _rank(alarm: ChairAlarm) -> int:
-    return alarm.priority.rank
-
-
-class FloorModel(QAbstractTableModel):
-    """One row per chair of every station, in station then chair order; `ViewRole` gives the tile's
-    `TileView`. Fed with raw MQTT messages (`apply`), each parsed into its topic's type first;
-    `refresh(now)` re-evaluates the clocks."""
-
-    def __init__(self, parent: QObject | None = None, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(parent)
-        self.clock = clock
-        self.keys: list[Key] = []
-        self.snapshots: dict[Key, ChairMessage] = {}
-        self.views: dict[Key, TileView] = {}
-        self.stations: dict[str, StationInfo] = {}
-        self.unreadable: dict[Key, str] = {}
-        """Chairs whose latest message did not parse (the last good state stays, with a warning)."""
-        self.readings: dict[Key, ReadingsMessage] = {}
-        """Each chair's plan-vs-pump plot, as published at the heartbeat (the chair's own window)."""
-        self.answers: collections.OrderedDict[str, AnswerMessage] = collections.OrderedDict()
-        self.latencies_s: collections.deque[float] = collections.deque(maxlen=200_000)
-        """Publish-to-model latency of every live chair message (the bench reads it)."""
-        self.applied = 0
-        self.dropped = 0
-        self._complained: set[str] = set()
-
-    # -- Qt model API -------------------------------------------------------------------------------
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.keys)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
-        return None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            not index.isValid()
-            or not 0 <= index.row() < len(self.keys)
-            or not 0 <= index.column() < len(COLUMNS)
-        ):
-            return None
-        key = self.keys[index.row()]
-        view = self.views[key]
-        if role == ViewRole:
-            return view
-        if role == KeyRole:
-            return key
-        if role == Qt.ItemDataRole.DisplayRole:
-            station = self.stations.get(key[0])
-            return (
-                station.name if station is not None else key[0],
-                view.chair,
-                view.initials,
-                view.phase_text,
-                view.pump_text,
-                view.next_text,
-                view.alarm_text,
-                view.stale_text,
-            )[index.column()]
-        return None
-
-    # -- what arrives ------------------------------------------------------------------------------
-
-    def station(self, station_id: str) -> StationInfo:
-        info = self.stations.get(station_id)
-        if info is None:
-            info = self.stations[station_id] = StationInfo(station_id, station_id)
-        return info
-
-    def apply(self, messages: Iterable[tuple[str, bytes, bool, float]]) -> set[Key]:
-        """Take a batch of (topic, payload, retained, received at); the chairs it changed. A message
-        that does not fit its topic's schema is dropped (one log line) and changes nothing else."""
-        touched: set[Key] = set()
-        for topic, raw, retained, received in messages:
-            try:
-                touched |= self._apply_one(topic, raw, retained, received)
-            except MessageRefused as refused:
-                touched |= self._drop(topic, str(refused))
-            except Exception:  # a bug must not stop the floor either: logged with its traceback
-                log.exception("overview: a message on %r could not be applied", topic[:200])
-                touched |= self._drop(topic, "could not be applied")
-        return self.refresh(only=touched) | touched if touched else set()
-
-    def _apply_one(self, topic: str, raw: bytes, retained: bool, received: float) -> set[Key]:
-        parts = topic.split("/")
-        if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_PREFIX:
-            return set()
-        sid, kind = parts[2], parts[3]
-        if kind == "status" and len(parts) == 4:
-            status = parse_status(raw)
-            self._check_station(sid, status.station)
-            info = self.station(sid)
-            info.name, info.state, info.keepalive_s, info.unreadable = (
-                status.station,
-                status.state,
-                status.keepalive_s,
-                "",
-            )
-            self._complained.discard(topic)
-            # A retained message tells when it was sent, not that the station is alive now
-            seen = min(received, status.at.timestamp()) if retained else received
-            if status.online:
-                info.last_seen = max(info.last_seen or 0.0, seen)
-            return {k for k in self.keys if k[0] == sid}
-        if kind == "chairs" and len(parts) == 5:
-            chair = parse_chair(raw)
-            self._check_station(sid, chair.station)
-            if chair_id(chair.chair) != parts[4]:
-                raise MessageRefused(f"chair {chair.chair[:40]!r} published on another chair's topic")
-            key = (sid, chair.chair)
-            info = self.station(sid)
-            info.name = chair.station
-            sent = chair.published_at.timestamp() if chair.published_at is not None else None
-            seen = min(received, sent) if retained and sent is not None else received
-            info.last_seen = max(info.last_seen or 0.0, seen)
-            if not retained and sent is not None:
-                self.latencies_s.append(received - sent)
-            self.unreadable.pop(key, None)
-            self._complained.discard(topic)
-            self._store(key, chair)
-            self.applied += 1
-            return {key}
-        if kind == "chairs" and len(parts) == 6 and parts[5] == "readings":
-            readings = parse_readings(raw)
-            self._check_station(sid, readings.station)
-            if chair_id(readings.chair) != parts[4]:
-                raise MessageRefused(f"chair {readings.chair[:40]!r} published on another chair's topic")
-            self.readings[(sid, readings.chair)] = readings
-            self._complained.discard(topic)
-            return set()
-        if kind == "answers" and len(parts) == 4:
-            answer = parse_answer(raw)
-            self.answers[answer.id] = answer
-            while len(self.answers) > MAX_ANSWERS:
-                self.answers.popitem(last=False)
-            return set()
-        return set()
-
-    @staticmethod
-    def _check_station(sid: str, name: str) -> None:
-        """The station's name comes from the topic: a payload naming another station is refused, and
-        so is a topic level that is another broker user's (the overview, the witness)."""
-        if sid in RESERVED_USERS:
-            raise MessageRefused(f"{sid!r} is not a station (a broker user of its own)")
-        try:
-            named = station_id(name)
-        except ValueError:
-            named = ""
-        if named != sid:
-            raise MessageRefused(f"names station {name[:40]!r}, published on {sid!r}'s topic")
-
-    def _drop(self, topic: str, reason: str) -> set[Key]:
-        """Mark what the message was about as unreadable; one log line per topic until it reads again."""
-        self.dropped += 1
-        parts = topic.split("/")
-        if topic not in self._complained:
-            self._complained.add(topic)
-            if len(self._complained) > 10_000:
-                self._complained.clear()
-            log.warning("overview: dropped a message on %r: %s", topic[:200], reason[:200])
-        if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_PREFIX:
-            return set()
-        sid = parts[2]
-        if sid not in self.stations and not any(k[0] == sid for k in self.keys):
-            self.station(sid)
-        key = (sid, unquote(parts[4])) if len(parts) == 5 and parts[3] == "chairs" else None
-        if key is not None and key in self.snapshots:
-            self.unreadable[key] = reason
-            return {key}
-        self.stations[sid].unreadable = reason
-        return {k for k in self.keys if k[0] == sid}
-
-    def _store(self, key: Key, chair: ChairMessage) -> None:
-        if key in self.snapshots:
-            self.snapshots[key] = chair
-            return
-        order = (self.stations[key[0]].name.casefold(), key[0], chair.index, key[1])
-
-        def sort_key(k: Key) -> tuple[str, str, int, str]:
-            return (self.stations[k[0]].name.casefold(), k[0], self.snapshots[k].index, k[1])
-
-        row = 0
-        while row < len(self.keys) and sort_key(self.keys[row]) < order:
-            row += 1
-        self.beginInsertRows(QModelIndex(), row, row)
-        self.keys.insert(row, key)
-        self.snapshots[key] = chair
-        self.views[key] = tile_view(chair, datetime.now(UTC))
-        self.endInsertRows()
-
-    def refresh(self, only: Iterable[Key] | None = None) -> set[Key]:
-        """Recompute the tiles' words (clocks, staleness); emit dataChanged for rows that changed."""
-        now = self.clock()
-        moment = datetime.fromtimestamp(now, UTC)
-        changed: set[Key] = set()
-        keys = list(only) if only is not None else self.keys
-        stale = {sid: info.stale_since(now) for sid, info in self.stations.items()}
-        for key in keys:
-            if key not in self.snapshots:
-                continue
-            since = stale.get(key[0])
-            try:
-                view = tile_view(
-                    self.snapshots[key],
-                    moment,
-                    stale=since is not None,
-                    stale_since=None if since is _EPOCH else since,
-                    unreadable=key in self.unreadable,
-                )
-            except Exception:  # never the tick: this chair keeps its last words
-                log.exception("overview: the tile of %s could not be drawn", key)
-                continue
-            if view != self.views.get(key):
-                self.views[key] = view
-                changed.add(key)
-        if changed:
-            rows = sorted(self.keys.index(k) for k in changed) if len(changed) < 64 else None
-            if rows is None:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(self.keys) - 1, len(COLUMNS) - 1))
-            else:
-                for row in rows:
-                    self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        return changed
-
-    def escalated(self) -> list[tuple[Key, ChairAlarm]]:
-        """Escalated, unacknowledged alarms of stations the floor hears from, most important first:
-        a patient's before an empty chair's, then by priority, then the oldest."""
-        found: list[tuple[Key, ChairAlarm]] = []
-        for key in self.keys:
-            if self.views[key].stale:
-                continue
-            for alarm in self.snapshots[key].alarms:
-                if alarm.escalated and not alarm.acknowledged:
-                    found.append((key, alarm))
-        found.sort(
-            key=lambda item: (
-                0 if self.snapshots[item[0]].patient_present else 1,
-                -_rank(item[1]),
-                item[1].raised_at.timestamp() if item[1].raised_at is not None else 0.0,
-            )
-        )
-        return found
-
-    def offline(self) -> list[tuple[StationInfo, datetime | None]]:
-        """Stations with chairs on the floor that are offline or silent, and since when."""
-        now = self.clock()
-        with_chairs = {k[0] for k in self.keys}
-        found = []
-        for sid, info in sorted(self.stations.items(), key=lambda s: s[1].name.casefold()):
-            since = info.stale_since(now)
-            if sid in with_chairs and since is not None:
-                found.append((info, None if since is _EPOCH else since))
-        return found
-
-
-@dataclass(frozen=True)
-class OverviewIdentity:
-    """This overview's name (as enrolled at the stations) and its signing key."""
-
-    name: str
-    key: Ed25519PrivateKey
-
-
-class FloorLink(QObject):
-    """The overview's broker connection. paho's thread queues messages and emits `arrived` (queued to
-    the GUI thread) once per batch."""
-
-    arrived = Signal()
-    connection_changed = Signal(bool, str)
-
-    def __init__(
-        self, settings: BrokerSettings, parent: QObject | None = None, *, name: str = "Floor overview"
-    ) -> None:
-        super().__init__(parent)
-        self.settings = settings
-        self.name = name
-        self._queue: collections.deque[tuple[str, bytes, bool, float]] = collections.deque()
-        self._lock = threading.Lock()
-        self._pending = False
-        self.connected = False
-        self.client = make_client(settings, f"chairside-overview-{uuid.uuid4().hex[:8]}")
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.status_topic = overview_status_topic(name)
-        self.client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
-
-    def _status(self, state: str) -> bytes:
-        at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        return _encode({"schema": SCHEMA, "state": state, "overview": self.name, "at": at})
-
-    def start(self) -> None:
-        self.client.connect_async(self.settings.host, self.settings.port, keepalive=10)
-        self.client.loop_start()
-
-    def stop(self) -> None:
-        if self.connected:
-            self.client.publish(self.status_topic, self._status("offline"), qos=1, retain=True)
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            self.connection_changed.emit(False, f"the broker refused the overview: {reason}")
-            return
-        client.subscribe(
-            [
-                (f"{TOPIC_PREFIX}/+/status", 1),
-                (f"{TOPIC_PREFIX}/+/chairs/+", 1),
-                (f"{TOPIC_PREFIX}/+/chairs/+/readings", 1),
-                (f"{TOPIC_PREFIX}/+/answers", 1),
-            ]
-        )
-        client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
-        self.connected = True
-        self.connection_changed.emit(True, "")
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self.connected = False
-        self.connection_changed.emit(False, str(reason))
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self._queue.append((message.topic, bytes(message.payload), bool(message.retain), time.time()))
-            wake = not self._pending
-            self._pending = True
-        if wake:
-            self.arrived.emit()
-
-    def take(self) -> list[tuple[str, bytes, bool, float]]:
-        with self._lock:
-            batch = list(self._queue)
-            self._queue.clear()
-            self._pending = False
-        return batch
-
-    def acknowledge(
-        self, station: str, chair: str, alarm_id: str, person: Account, overview: OverviewIdentity
-    ) -> str:
-        """Publish the signed acknowledgement; the command's id (the station answers with it)."""
-        command_id = uuid.uuid4().hex
-        body = {
-            "schema": SCHEMA,
-            "id": command_id,
-            "command": "acknowledge",
-            "station": station,
-            "chair": chair,
-            "alarm": alarm_id,
-            "by": {"id": person.id, "name": person.name, "role": person.role.key},
-            "overview": overview.name,
-            "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
-        self.client.publish(commands_topic(station), _encode(signed(overview.key, body)), qos=1)
-        return command_id
-
-
-def _encode(value: Any) -> bytes:
-    import json
-
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def alarm_line(names: dict[str, str], key: Key, alarm: ChairAlarm) -> str:
-    since = hhmm(alarm.raised_at) if alarm.raised_at is not None else "--:--"
-    message = alarm.message.replace(f"{key[1]}: ", "", 1)
-    marker = alarm.priority.symbol
-    return (
-        f"{marker} {alarm.priority.value.upper()}  {names.get(key[0], key[0])} · {key[1]}:  "
-        f"{message}  (since {since})"
-    )
-
-
-class EscalatedPanel(QFrame):
-    """The escalated alarms, a patient's first, each on wrapping lines with its Acknowledge button
-    (no buttons on the wall board)."""
-
-    acknowledge = Signal(object, object)  # key, alarm id
-
-    MAX_LINES = 3
-
-    def __init__(self, parent: QWidget | None = None, *, controls: bool = True) -> None:
-        super().__init__(parent)
-        self.setObjectName("escalatedPanel")
-        self.controls = controls
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(8, 4, 8, 4)
-        self._layout.setSpacing(2)
-        self.summary = QLabel("No escalated alarms")
-        self.summary.setObjectName("escalatedLine")
-        self.summary.setWordWrap(True)
-        self._layout.addWidget(self.summary)
-        self._rows: list[QWidget] = []
-        self._shown: list[tuple[Key, str, str]] = []
-        self.buttons: list[QPushButton] = []
-        self.lines: list[QLabel] = []
-
-    def show_alarms(self, alarms: list[tuple[Key, ChairAlarm]], names: dict[str, str]) -> None:
-        shown = [(key, alarm.id, alarm_line(names, key, alarm)) for key, alarm in alarms]
-        if shown == self._shown:
-            return
-        self._shown = shown
-        for row in self._rows:
-            row.hide()
-            row.deleteLater()
-        self._rows, self.buttons, self.lines = [], [], []
-        if not self.controls:  # the wall board: one wrapping line naming the chairs, the tiles say the rest
-            self.summary.setText(
-                "No escalated alarms"
-                if not alarms
-                else f"⚠ {len(alarms)} ESCALATED: "
-                + ", ".join(
-                    f"{names.get(k[0], k[0])} · {k[1]} ({a.priority.value.upper()})" for k, a in alarms
-                )
-            )
-            return
-        more = len(alarms) - self.MAX_LINES
-        self.summary.setText(
-            "No escalated alarms"
-            if not alarms
-            else f"⚠ {len(alarms)} escalated alarm{'s' if len(alarms) > 1 else ''}"
-            + (": acknowledge to tell the station" if self.controls else "")
-            + (f" ({more} more on the tiles below)" if more > 0 else "")
-        )
-        for key, alarm_id, text in shown[: self.MAX_LINES]:
-            row = QWidget(self)
-            line = QHBoxLayout(row)
-            line.setContentsMargins(0, 0, 0, 0)
-            label = QLabel(text)
-            label.setObjectName("escalatedLine")
-            label.setWordWrap(True)
-            label.setTextFormat(Qt.TextFormat.PlainText)
-            line.addWidget(label, 1)
-            if self.controls:
-                button = QPushButton("Acknowledge")
-                button.setObjectName("primaryButton")
-                button.clicked.connect(lambda _=False, k=key, a=alarm_id: self.acknowledge.emit(k, a))
-                line.addWidget(button)
-                self.buttons.append(button)
-            self._layout.addWidget(row)
-            self._rows.append(row)
-            self.lines.append(label)
 
 
 class FitScrollArea(QScrollArea):
@@ -594,146 +89,6 @@ class FitScrollArea(QScrollArea):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._on_resize()
-
-
-class OfflineSound:
-    """The medium-priority alarm sound while a station is offline (app.station.sound's patterns)."""
-
-    def __init__(self, speaker: Speaker | None) -> None:
-        self.speaker = speaker
-        self.playing = False
-        self._pcm = load_alarm_sounds().pcm(AlarmPriority.MEDIUM) if speaker is not None else b""
-
-    def update(self, offline: bool) -> None:
-        if offline == self.playing:
-            return
-        self.playing = offline
-        if self.speaker is None:
-            return
-        if offline:
-            self.speaker.play(AlarmPriority.MEDIUM.value, self._pcm)
-        else:
-            self.speaker.stop()
-
-    def close(self) -> None:
-        if self.speaker is not None:
-            self.speaker.close()
-
-
-class ChairDialog(QDialog):
-    """One chair opened from the floor, read-only, from what its station publishes; its alarms can be
-    acknowledged from here (the same signed command as the escalated list)."""
-
-    acknowledge = Signal(object, object)  # key, alarm id
-
-    def __init__(self, key: Key, parent: QWidget | None = None, *, controls: bool = True) -> None:
-        super().__init__(parent)
-        self.key = key
-        self.controls = controls
-        self.setObjectName("floorChair")
-        self.setWindowTitle(f"Chairside: {key[1]}")
-        self.setMinimumWidth(520)
-        outer = QVBoxLayout(self)
-        self.title = QLabel()
-        self.title.setObjectName("dialogHeading")
-        self.title.setWordWrap(True)
-        outer.addWidget(self.title)
-        self.lines: dict[str, QLabel] = {}
-        for name in ("phase", "protocol", "pump", "next", "vitals", "link", "notice", "as_of"):
-            label = QLabel()
-            label.setObjectName(f"floorChair_{name}")
-            label.setWordWrap(True)
-            label.setTextFormat(Qt.TextFormat.PlainText)
-            label.setStyleSheet("font-size: 13pt;")
-            outer.addWidget(label)
-            self.lines[name] = label
-        self.alarms_box = QVBoxLayout()
-        outer.addLayout(self.alarms_box)
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
-        self.plot.setObjectName("floorChairPlot")
-        self.plot.setMinimumHeight(220)
-        self.plot.setLabel("left", "mL/h")
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.addLegend(offset=(10, 10))
-        self.plan_curve = self.plot.plot([], [], name="planned", pen=PLANNED_PEN)
-        self.pump_curve = self.plot.plot([], [], name="pump", pen=PUMP_PEN, stepMode=None)
-        outer.addWidget(self.plot, 1)
-        self.readings: ReadingsMessage | None = None
-        self.alarm_rows: list[QWidget] = []
-        self.buttons: list[QPushButton] = []
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-        outer.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
-        self._shown: tuple[Any, ...] | None = None
-
-    def show_readings(self, readings: ReadingsMessage | None) -> None:
-        """The plan-vs-pump plot from the chair's last published readings (at the heartbeat)."""
-        if readings is self.readings:
-            return
-        self.readings = readings
-        plan = readings.plan if readings is not None else ()
-        pump = readings.pump if readings is not None else ()
-        self.plan_curve.setData([t for t, _r in plan], [r for _t, r in plan])
-        self.pump_curve.setData([t for t, _r in pump], [r for _t, r in pump])
-        self.plot.setVisible(bool(plan or pump))  # no empty axes before the infusion
-
-    def show_chair(self, chair: ChairMessage, view: TileView, station_name: str, now: datetime) -> None:
-        pump = chair.pump
-        shown = (chair, view, station_name)
-        if shown == self._shown:
-            return
-        self._shown = shown
-        initials = f"  {view.initials}" if view.initials else ""
-        self.title.setText(f"{station_name} · {chair.chair}{initials}")
-        self.lines["phase"].setText(view.stale_text or view.phase_text)
-        self.lines["protocol"].setText(chair.protocol or "")
-        volume = f", {pump.volume_ml:g} mL infused" if pump.volume_ml is not None else ""
-        self.lines["pump"].setText(f"{view.pump_text}{volume}" if view.pump_text else "")
-        self.lines["next"].setText(f"Next: {view.next_text}" if view.next_text else "")
-        vitals = chair.vitals
-        self.lines["vitals"].setText(
-            f"{vitals.label}: {'OVERDUE since' if vitals.overdue else 'at'} {hhmm(vitals.due_at)}"
-            if vitals is not None
-            else ""
-        )
-        self.lines["link"].setText(
-            f"Pump link: {chair.link.state}"
-            + (f" since {hhmm(chair.link.since)}" if chair.link.since else "")
-            if chair.link.pump and chair.link.state
-            else ""
-        )
-        self.lines["notice"].setText(f"ℹ {chair.notice}" if chair.notice else "")
-        updated = chair.updated_at or chair.published_at
-        self.lines["as_of"].setText(
-            f"As published by {station_name} at {hhmm(updated)} (read-only here)" if updated else ""
-        )
-        for label in self.lines.values():
-            label.setVisible(bool(label.text()))
-        for row in self.alarm_rows:
-            row.hide()
-            row.deleteLater()
-        self.alarm_rows, self.buttons = [], []
-        for alarm in chair.alarms if not view.stale else ():
-            row = QWidget(self)
-            line = QHBoxLayout(row)
-            line.setContentsMargins(0, 0, 0, 0)
-            state = f" · acknowledged by {alarm.acknowledged_by}" if alarm.acknowledged else ""
-            label = QLabel(
-                f"{alarm.priority.symbol} {alarm.priority.value.upper()}"
-                f"{' ESCALATED' if alarm.escalated else ''}  {alarm.message}{state}"
-            )
-            label.setWordWrap(True)
-            label.setTextFormat(Qt.TextFormat.PlainText)
-            label.setStyleSheet("font-size: 13pt; font-weight: bold;")
-            line.addWidget(label, 1)
-            if self.controls and not alarm.acknowledged:
-                button = QPushButton("Acknowledge")
-                button.setObjectName("primaryButton")
-                button.clicked.connect(lambda _=False, a=alarm.id: self.acknowledge.emit(self.key, a))
-                line.addWidget(button)
-                self.buttons.append(button)
-            self.alarms_box.addWidget(row)
-            self.alarm_rows.append(row)
 
 
 BOARD_STYLE = (
@@ -1293,3 +648,18 @@ def run(
     finally:
         link.stop()
         window.sound.close()
+
+
+__all__ = [
+    "COLUMNS",
+    "ChairDialog",
+    "EscalatedPanel",
+    "FloorLink",
+    "FloorModel",
+    "FloorOverviewWindow",
+    "KeyRole",
+    "OverviewIdentity",
+    "StationInfo",
+    "ViewRole",
+    "run",
+]
