@@ -218,6 +218,14 @@ class ChairAlarm:
 
 
 @dataclass(frozen=True)
+class Anaphylaxis:
+    """After anaphylaxis: the chair is shown red whatever its phase."""
+
+    onset_at: datetime | None
+    observe_until: datetime | None
+
+
+@dataclass(frozen=True)
 class ChairMessage:
     """`chairside/v1/<station>/chairs/<chair>` (retained): the chair as the floor sees it."""
 
@@ -226,6 +234,7 @@ class ChairMessage:
     index: int
     phase: Phase
     session: str | None = None
+    anaphylaxis: Anaphylaxis | None = None
     initials: str = ""
     nurse: str = ""
     protocol: str | None = None
@@ -281,6 +290,7 @@ def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
     vitals = r.child("vitals", optional=True)
     link = r.child("link", optional=True)
     protocol = r.child("protocol", optional=True)
+    anaphylaxis = r.child("anaphylaxis", optional=True)
     rate_limit = 2000.0  # above any infusion pump's range (mL/h)
     return ChairMessage(
         station=r.text("station", limit=80),
@@ -288,6 +298,11 @@ def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
         index=r.integer("index", low=0, high=1000),
         phase=_phase(data.get("phase")),
         session=r.text("session", optional=True, limit=80),
+        anaphylaxis=Anaphylaxis(
+            anaphylaxis.time("onset_at", optional=True), anaphylaxis.time("observe_until", optional=True)
+        )
+        if anaphylaxis is not None
+        else None,
         initials=r.text("initials", optional=True, limit=8) or "",
         nurse=r.text("nurse", optional=True, limit=40) or "",
         protocol=protocol.text("name", limit=200) if protocol is not None else None,

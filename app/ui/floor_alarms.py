@@ -24,8 +24,8 @@ from app.station.floor_messages import (
     ChairAlarm,
 )
 from app.station.sound import Speaker, load_alarm_sounds
+from app.station.status_text import hhmm
 from app.ui.floor_model import Key
-from app.ui.status import hhmm
 
 log = logging.getLogger(__name__)
 

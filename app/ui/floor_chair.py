@@ -25,9 +25,9 @@ from app.station.floor_messages import (
     ChairMessage,
     ReadingsMessage,
 )
+from app.station.status_text import hhmm
 from app.ui.floor_model import Key
 from app.ui.plot import PLANNED_PEN, PUMP_PEN
-from app.ui.status import hhmm
 from app.ui.tile import TileView
 
 log = logging.getLogger(__name__)

@@ -59,6 +59,7 @@ from app.station.broker import (
     parse_broker,
 )
 from app.station.sound import Speaker, load_alarm_sounds
+from app.station.status_text import hhmm
 from app.ui.elided import set_style_property
 from app.ui.floor_alarms import EscalatedPanel, OfflineSound
 from app.ui.floor_chair import ChairDialog
@@ -73,7 +74,6 @@ from app.ui.floor_model import (
     StationInfo,
     ViewRole,
 )
-from app.ui.status import hhmm
 from app.ui.tile import CompactTile, TileBoard, TileView
 
 log = logging.getLogger(__name__)

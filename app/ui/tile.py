@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from app.domain.phase import Phase
 from app.station.floor_messages import ChairMessage
+from app.station.status_text import Priority, hhmm, session_style
 from app.ui.elided import ElidedLabel
-from app.ui.status import PHASE_STYLES, Priority, hhmm
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
 
@@ -50,6 +50,7 @@ class TileView:
     """The nurse responsible for the patient (the "my chairs" filter)."""
     next_short: str = ""
     """The countdown with its time first, for the wall board's narrow lines ("" : as `next_text`)."""
+    anaphylaxis: bool = False  # shown red whatever the phase (issue 16)
 
     @property
     def stale(self) -> bool:
@@ -112,7 +113,8 @@ def tile_view(
     m = chair_state
     chair = m.chair
     phase = m.phase
-    style = PHASE_STYLES[phase]
+    anaphylaxis = m.anaphylaxis is not None
+    style = session_style(phase, anaphylaxis)
     if stale or stale_since is not None:
         since = hhmm(stale_since) if stale_since is not None else "--:--"
         return TileView(
@@ -186,6 +188,7 @@ def tile_view(
         present=m.patient_present,
         nurse=m.nurse,
         next_short=next_short if next_text and not urgent else "",
+        anaphylaxis=anaphylaxis,
     )
 
 
@@ -264,12 +267,12 @@ class CompactTile(QFrame):
         self._restyle(view)
 
     def _restyle(self, view: TileView) -> None:
-        key = (view.phase, view.priority, view.escalated, view.urgent, view.stale)
+        key = (view.phase, view.priority, view.escalated, view.urgent, view.stale, view.anaphylaxis)
         if key == self._style_key:
             return
         self._style_key = key
         self.restyles += 1
-        style = PHASE_STYLES[view.phase]
+        style = session_style(view.phase, view.anaphylaxis)
         background, text = STALE_STYLE if view.stale else (style.colour, style.text_colour)
         priority = None if view.stale else view.priority
         border = priority.colour if priority is not None else ("#d0021b" if view.urgent else "#9aa3ad")
