@@ -326,6 +326,11 @@ def test_a_station_writes_only_its_own_topics_and_the_overview_only_commands(
         boss.publish(
             "chairside/v1/pod-b/chairs/Chair 2", json.dumps({"forged": "by overview"}), qos=1
         ).wait_for_publish(10)
+        for own in ("chairside/v1/overview/chairs/Chair 1", "chairside/v1/overview/status"):
+            # the station pattern would give user "overview" chairside/v1/overview/#: denied
+            boss.publish(
+                own, json.dumps({"forged": "overview as a station"}), qos=1, retain=True
+            ).wait_for_publish(10)
         boss.publish(
             "chairside/v1/pod-b/commands", json.dumps({"command": "acknowledge"}), qos=1
         ).wait_for_publish(10)
