@@ -53,6 +53,7 @@ from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN, IdleTimer
 from app.accounts.roles import Action, allows
 from app.accounts.store import Account, AccountStore
 from app.domain.clock import Clock, StationClock
+from app.domain.events import EventType
 from app.station.broker import (
     BrokerError,
     BrokerSettings,
@@ -500,8 +501,15 @@ class FloorOverviewWindow(QMainWindow):
     def sign_out(self, reason: str = "signed out") -> None:
         """Signed out (or locked when idle): no commands and no patient initials until someone signs
         in; the tiles and the escalated list stay on screen."""
-        if self.person is None:
+        person = self.person
+        if person is None:
             return
+        if self.accounts is not None:  # the overview's own journal, as a station's
+            if reason == "idle":
+                self.accounts.record(
+                    EventType.STATION_LOCKED, person.id, {"account": person.id, "reason": "idle"}
+                )
+            self.accounts.record(EventType.SIGNED_OUT, person.id, {"account": person.id})
         self.person = None
         self.mine_only = False
         self.mine_button.setChecked(False)

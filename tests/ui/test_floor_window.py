@@ -144,6 +144,8 @@ def test_nobody_signed_in_no_initials_and_the_escalated_list_stays(
     assert "JD" not in visible_texts(window)
     assert window.escalated_panel.isVisible() and len(window.escalated_panel.lines) == min(count, 3)
     assert window.answer_label.text().startswith("Locked after no input")
+    kinds = [e.type for e in accounts.journal.entries()]
+    assert kinds[-3:] == ["signed_in", "station_locked", "signed_out"]  # the overview's own journal
 
 
 def test_a_chair_opens_from_its_tile_read_only_and_acknowledges_from_there(
