@@ -303,8 +303,8 @@ def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
         )
         if anaphylaxis is not None
         else None,
-        initials=r.text("initials", optional=True, limit=8) or "",
-        nurse=r.text("nurse", optional=True, limit=40) or "",
+        initials=r.text("initials", optional=True, limit=40) or "",
+        nurse=r.text("nurse", optional=True, limit=80) or "",
         protocol=protocol.text("name", limit=200) if protocol is not None else None,
         pump=PumpNow(
             pump.number("rate_ml_h", optional=True, high=rate_limit),
