@@ -141,6 +141,7 @@ class Publisher:
         self._fresh = threading.Event()  # a new connection: publish every chair again
         self._closing = threading.Event()
         self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._ack_arrived = threading.Event()
         self._commands: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         journal = station.floor.journal
         self.cursor = acknowledged_position(journal.conn, self.root)
@@ -200,7 +201,8 @@ class Publisher:
         head = self.station.floor.journal.head()[0]
         while self.connected and self.cursor < head and time.monotonic() < deadline:
             self._publish_events()
-            self._client_wait(0.05)
+            self._ack_arrived.wait(0.1)  # the broker's next PUBACK (paho's thread sets it)
+            self._ack_arrived.clear()
             self._drain_acks()
         if self.cursor < head:
             log.warning(
@@ -224,9 +226,6 @@ class Publisher:
     def republish(self) -> None:
         """Publish every chair again on the next pump, changed or not (as after a reconnection)."""
         self._fresh.set()
-
-    def _client_wait(self, seconds: float) -> None:
-        threading.Event().wait(seconds)
 
     def _beat(self) -> None:
         """The status heartbeat on its own thread: its period holds whatever the tick is doing."""
@@ -259,6 +258,7 @@ class Publisher:
 
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
         self._acked.put(mid)
+        self._ack_arrived.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._commands.put(bytes(message.payload))
