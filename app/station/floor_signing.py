@@ -154,6 +154,10 @@ class CommandGate:
             raise CommandNotAccepted(f"command {command.id} was already received (a replay)")
         self._seen[command.id] = command.sent_at
 
+    def remember(self, command_id: str, sent_at: datetime) -> None:
+        """A command already received (before a restart: its id is in the journal)."""
+        self._seen[command_id] = sent_at
+
     def _forget(self, now: datetime) -> None:
         horizon = now - timedelta(seconds=2 * MAX_AGE_S)
         for command_id in [c for c, sent in self._seen.items() if sent < horizon]:

@@ -66,6 +66,8 @@ EVENTS_IN_FLIGHT = 500
 READINGS_EVERY_S = 60.0
 """How often (station clock) each chair's plan-vs-pump plot goes to the floor (and at every connection)."""
 FLOOR_STREAM = f"{STATION_STREAM_PREFIX}floor"
+RECENT_COMMANDS = 2000
+"""Command ids read back from the journal at start (replays across a restart)."""
 """The journal stream of commands from the floor that the station refused."""
 REMOVED_IDENTIFIERS = frozenset(
     {"patient_mrn", "mrn", "patient_name", "date_of_birth", "visit_number", "order_number"}
@@ -129,6 +131,7 @@ class Publisher:
         self.gate = CommandGate(parse_floor(floor or {}), self.id)
         """Which overviews' signed commands this station accepts ([floor] overviews)."""
         self.wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._remember_recent_commands()
         self._client = make_client(settings, f"chairside-station-{self.id}")
         self._client.will_set(
             status_topic(self.id), self._status("offline", reason="connection lost"), qos=1, retain=True
@@ -163,6 +166,19 @@ class Publisher:
         self._index = {chair.name: n for n, chair in enumerate(station.chairs, start=1)}
         for chair in station.chairs:
             chair.listener = _Marking(chair.listener, self._marker(chair.name))
+
+    def _remember_recent_commands(self) -> None:
+        """The last commands journaled (accepted or refused) stay replays after a restart; anything sent
+        more than a minute ago is refused for its age anyway."""
+        rows = self.station.floor.journal.conn.execute(
+            "SELECT json_extract(payload, '$.command_id') FROM events "
+            "WHERE type IN ('alarm_acknowledged', 'floor_command_refused') "
+            "AND json_extract(payload, '$.command_id') IS NOT NULL ORDER BY position DESC LIMIT ?",
+            (RECENT_COMMANDS,),
+        ).fetchall()
+        now = self.wall()
+        for (command_id,) in rows:
+            self.gate.remember(str(command_id), now)
 
     def _marker(self, name: str) -> Callable[[], None]:
         return lambda: self._dirty.add(name)

@@ -136,6 +136,16 @@ def test_only_an_enrolled_overviews_signed_fresh_command_by_a_charge_nurse_ackno
         assert len(genuine) == 1
         attacker.publish("chairside/v1/pod-a/commands", json.dumps(genuine[0]), qos=1).wait_for_publish(10)
         qtbot.waitUntil(pumped(lambda: len(answers.snapshot()) == len(attacks) + 2), timeout=30_000)
+        # The station restarts: the same replay is still one (the ids are read back from its journal)
+        publisher.close()
+        publisher = Publisher(
+            station, station_settings(tls_broker, tmp_path / "a"), "Pod A", floor=setup.enrollment()
+        )
+        publisher.start()
+        assert publisher.wait_connected(10)
+        qtbot.waitUntil(pumped(lambda: publisher.connected), timeout=10_000)
+        attacker.publish("chairside/v1/pod-a/commands", json.dumps(genuine[0]), qos=1).wait_for_publish(10)
+        qtbot.waitUntil(pumped(lambda: len(answers.snapshot()) == len(attacks) + 3), timeout=30_000)
     finally:
         attacker.loop_stop()
         attacker.disconnect()
@@ -143,7 +153,7 @@ def test_only_an_enrolled_overviews_signed_fresh_command_by_a_charge_nurse_ackno
         answers.close()
         commands.close()
     every = [p for _t, p, _r in answers.snapshot()]
-    assert len(every) == len(attacks) + 2, "one answer per command received"
+    assert len(every) == len(attacks) + 3, "one answer per command received"
     replies = {p["id"]: p for p in every[: len(attacks)]}
     assert len(replies) == len(attacks)
     for name, body in attacks.items():
@@ -161,10 +171,12 @@ def test_only_an_enrolled_overviews_signed_fresh_command_by_a_charge_nurse_ackno
     assert [(p["id"], p["result"]) for p in every[len(attacks) :]] == [
         (genuine[0]["id"], "done"),
         (genuine[0]["id"], "refused"),
+        (genuine[0]["id"], "refused"),  # after the restart
     ]
+    assert "replay" in every[-1]["message"]
     journal = station.floor.journal
     refused = [e for e in journal.entries() if e.type == "floor_command_refused"]
-    assert len(refused) == len(attacks) + 1  # the four attacks and the replay
+    assert len(refused) == len(attacks) + 2  # the four attacks and the replay, twice
     by_command = {e.payload["command_id"]: e.payload for e in refused}
     assert set(by_command) == {b["id"] for b in attacks.values()} | {genuine[0]["id"]}
     assert "replay" in by_command[genuine[0]["id"]]["reason"]
