@@ -126,6 +126,10 @@ def test_junk_on_every_topic_a_station_may_write_never_stops_the_floor(
     attacker = client_for(tls_broker, "pod-a-junk", "pod-a", USERS["pod-a"])
     attacker.connect("127.0.0.1", tls_broker.port)
     attacker.loop_start()
+    # and the same junk as commands to Pod B, from the one user the ACL lets write them
+    commander = client_for(tls_broker, "overview-junk", "overview", USERS["overview"])
+    commander.connect("127.0.0.1", tls_broker.port)
+    commander.loop_start()
     window = overview(qtbot, tls_broker, tmp_path)
     model = window.model
     other = ("pod-b", "Chair 1")
@@ -172,7 +176,8 @@ def test_junk_on_every_topic_a_station_may_write_never_stops_the_floor(
             nonlocal examples
             examples += 1
             publish(f"chairside/v1/pod-a/{suffix}", payload, retain)
-            pod_b_moves_on()  # the other station keeps updating, through the model
+            commander.publish("chairside/v1/pod-b/commands", payload, qos=1).wait_for_publish(10)
+            pod_b_moves_on()  # the other station keeps updating (and ran the junk command), through the model
             window.tick()  # and the tick runs through (it would log, never raise)
             assert not model.views[other].stale
             assert model.views[other].phase_text == "▶ Infusing"
@@ -192,9 +197,12 @@ def test_junk_on_every_topic_a_station_may_write_never_stops_the_floor(
         pod_b_moves_on()
         assert model.stations["pod-a"].name == "Pod A" and model.stations["pod-b"].name == "Pod B"
         assert model.stations["pod-a"].unreadable
+        # Pod B's journal still verifies after every junk command it was sent
+        assert station.floor.journal.verify().intact
     finally:
-        attacker.loop_stop()
-        attacker.disconnect()
+        for client in (attacker, commander):
+            client.loop_stop()
+            client.disconnect()
         pod_b.close()
     # With the junk still retained on the broker, a fresh overview starts, reads it and quits on time
     done = subprocess.run(
