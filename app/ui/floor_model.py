@@ -10,7 +10,7 @@ import collections
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -61,8 +61,9 @@ class StationInfo:
     state: str | None = None  # "online" | "offline" | None (nothing said yet)
     keepalive_s: float = 10.0
     last_seen: float | None = None  # wall time of the last sign of life
-    unreadable: str = ""
-    """Why the station's last status (or a message for no known chair) was dropped; "" when fine."""
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Topics of this station whose last message was dropped (its status, a chair not on the floor
+    yet), and why; each one clears when that topic reads again."""
 
     def stale_since(self, now: float) -> datetime | None:
         """When the floor last heard from a station that is offline or silent past its keepalive."""
@@ -164,6 +165,7 @@ class FloorModel(QAbstractTableModel):
         for topic, raw, retained, received in messages:
             try:
                 touched |= self._apply_one(topic, raw, retained, received)
+                self._readable_again(topic)
             except MessageRefused as refused:
                 touched |= self._drop(topic, str(refused))
             except Exception:  # a bug must not stop the floor either: logged with its traceback
@@ -180,13 +182,7 @@ class FloorModel(QAbstractTableModel):
             status = parse_status(raw)
             self._check_station(sid, status.station)
             info = self.station(sid)
-            info.name, info.state, info.keepalive_s, info.unreadable = (
-                status.station,
-                status.state,
-                status.keepalive_s,
-                "",
-            )
-            self._complained.discard(topic)
+            info.name, info.state, info.keepalive_s = status.station, status.state, status.keepalive_s
             # A retained message tells when it was sent, not that the station is alive now
             seen = min(received, status.at.timestamp()) if retained else received
             if status.online:
@@ -206,7 +202,6 @@ class FloorModel(QAbstractTableModel):
             if not retained and sent is not None:
                 self.latencies_s.append(received - sent)
             self.unreadable.pop(key, None)
-            self._complained.discard(topic)
             self._store(key, chair)
             self.applied += 1
             return {key}
@@ -216,7 +211,6 @@ class FloorModel(QAbstractTableModel):
             if chair_id(readings.chair) != parts[4]:
                 raise MessageRefused(f"chair {readings.chair[:40]!r} published on another chair's topic")
             self.readings[(sid, readings.chair)] = readings
-            self._complained.discard(topic)
             return set()
         if kind == "answers" and len(parts) == 4:
             answer = parse_answer(raw)
@@ -225,6 +219,13 @@ class FloorModel(QAbstractTableModel):
                 self.answers.popitem(last=False)
             return set()
         return set()
+
+    def _readable_again(self, topic: str) -> None:
+        parts = topic.split("/")
+        info = self.stations.get(parts[2]) if len(parts) > 2 else None
+        if info is not None:
+            info.unreadable.pop(topic, None)
+        self._complained.discard(topic)
 
     @staticmethod
     def _check_station(sid: str, name: str) -> None:
@@ -257,7 +258,9 @@ class FloorModel(QAbstractTableModel):
         if key is not None and key in self.snapshots:
             self.unreadable[key] = reason
             return {key}
-        self.stations[sid].unreadable = reason
+        unreadable = self.stations[sid].unreadable
+        if len(unreadable) < 100 or topic in unreadable:  # bounded: a station may write any topic of its own
+            unreadable[topic] = reason
         return {k for k in self.keys if k[0] == sid}
 
     def _store(self, key: Key, chair: ChairMessage) -> None:

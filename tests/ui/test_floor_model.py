@@ -246,3 +246,22 @@ def test_placement_scrolls_only_when_the_smallest_readable_tiles_do_not_fit() ->
         )
     minimal = {"schema": SCHEMA, "station": "Pod A", "chair": "Chair 1", "index": 1, "phase": "empty"}
     assert tile_view(parse_chair(minimal), datetime.now().astimezone()).phase_text == "○ Empty"
+
+
+def test_junk_marks_its_chair_or_its_station_until_that_topic_reads_again(station: Station) -> None:
+    wall = Wall(datetime.now().timestamp())
+    model = FloorModel(clock=wall)
+    model.apply([status("Pod A", "online", at=wall.now), message(station, "Pod A", "Chair 1", at=wall.now)])
+    junk = b'{"schema": 2, "pump": {"rate_ml_h": "abc"}}'
+    model.apply([("chairside/v1/pod-a/chairs/Chair 1", junk, False, wall.now)])
+    assert ("pod-a", "Chair 1") in model.unreadable  # a known chair keeps its last state, marked
+    assert model.views[("pod-a", "Chair 1")].alarm_text.startswith("⚠ data from this station unreadable")
+    model.apply([("chairside/v1/pod-a/chairs/Chair 2", junk, True, wall.now)])  # not on the floor yet
+    assert list(model.stations["pod-a"].unreadable) == ["chairside/v1/pod-a/chairs/Chair 2"]
+    model.apply([status("Pod A", "online", at=wall.now)])  # a good status does not clear the chair's
+    assert model.stations["pod-a"].unreadable
+    model.apply(
+        [message(station, "Pod A", "Chair 2", at=wall.now), message(station, "Pod A", "Chair 1", at=wall.now)]
+    )
+    assert not model.stations["pod-a"].unreadable and not model.unreadable
+    assert model.dropped == 2
