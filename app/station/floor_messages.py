@@ -152,6 +152,8 @@ class StatusMessage:
     keepalive_s: float
     chairs: int
     reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the station's services need someone to see (the HL7 feed's set-aside messages)."""
 
     @property
     def online(self) -> bool:
@@ -168,7 +170,13 @@ def parse_status(raw: bytes | str) -> StatusMessage:
         keepalive_s=r.number("keepalive_s", low=1.0, high=60.0),
         chairs=r.integer("chairs", low=0, high=1000),
         reason=r.text("reason", optional=True, limit=120),
+        warnings=tuple(_warning(w, n) for n, w in enumerate(r.items("warnings", 20))),
     )
+
+
+def _warning(value: Any, n: int) -> str:
+    text: str = _Reader({"w": value}, f"warnings[{n}].").text("w")
+    return text
 
 
 # ------------------------------------------------------------------------------------------------

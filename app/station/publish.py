@@ -132,6 +132,9 @@ class Publisher:
         """Which overviews' signed commands this station accepts ([floor] overviews)."""
         self.wall: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._remember_recent_commands()
+        self._warnings: tuple[str, ...] = ()
+        """What the station's services need someone to see (read on the station's thread, replaced
+        whole: the heartbeat thread only reads it)."""
         self._client = make_client(settings, f"chairside-station-{self.id}")
         self._client.will_set(
             status_topic(self.id), self._status("offline", reason="connection lost"), qos=1, retain=True
@@ -293,6 +296,10 @@ class Publisher:
         self._run_commands(now)
         if not self.connected:
             return
+        warnings = tuple(sorted(self.station.service_warnings.values()))
+        if warnings != self._warnings:  # said at once, not only at the next heartbeat
+            self._warnings = warnings
+            self._client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
         if (
             self._fresh.is_set()
             or self._readings_at is None
@@ -321,6 +328,7 @@ class Publisher:
                 "station": self.name,
                 "keepalive_s": self.keepalive_s,
                 "chairs": len(self.station.chairs),
+                "warnings": list(self._warnings),  # e.g. the HL7 feed's set-aside messages
                 **extra,
             }
         )

@@ -61,6 +61,8 @@ class StationInfo:
     state: str | None = None  # "online" | "offline" | None (nothing said yet)
     keepalive_s: float = 10.0
     last_seen: float | None = None  # wall time of the last sign of life
+    warnings: tuple[str, ...] = ()
+    """What the station's services say need someone to see (its status message)."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Topics of this station whose last message was dropped (its status, a chair not on the floor
     yet), and why; each one clears when that topic reads again."""
@@ -183,6 +185,7 @@ class FloorModel(QAbstractTableModel):
             self._check_station(sid, status.station)
             info = self.station(sid)
             info.name, info.state, info.keepalive_s = status.station, status.state, status.keepalive_s
+            info.warnings = status.warnings
             # A retained message tells when it was sent, not that the station is alive now
             seen = min(received, status.at.timestamp()) if retained else received
             if status.online:

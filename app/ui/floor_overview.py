@@ -452,9 +452,10 @@ class FloorOverviewWindow(QMainWindow):
                 else "online"
             )
             unreadable = "  ·  ⚠ data from this station unreadable" if info.unreadable else ""
+            warnings = "".join(f"  ·  ⚠ {w}" for w in info.warnings)
             heading = self.board.heading(sid)
-            heading.setText(f"{info.name}  ·  {counts[sid]} chairs  ·  {state}{unreadable}")
-            set_style_property(heading, "stale", since is not None or bool(info.unreadable))
+            heading.setText(f"{info.name}  ·  {counts[sid]} chairs  ·  {state}{unreadable}{warnings}")
+            set_style_property(heading, "stale", since is not None or bool(info.unreadable or info.warnings))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -265,3 +265,20 @@ def test_junk_marks_its_chair_or_its_station_until_that_topic_reads_again(statio
     )
     assert not model.stations["pod-a"].unreadable and not model.unreadable
     assert model.dropped == 2
+
+
+def test_a_stations_warnings_show_on_its_heading(qtbot: QtBot, station: Station) -> None:
+    wall = Wall(datetime.now().timestamp())
+    window = FloorOverviewWindow(None, FloorModel(clock=wall))
+    qtbot.addWidget(window)
+    warning = "HL7 feed: 2 message(s) set aside: `chairside feed replay`"
+    topic, raw, retained, at = status("Pod A", "online", at=wall.now)
+    with_warning = json.dumps({**json.loads(raw), "warnings": [warning]}).encode()
+    window.model.apply(
+        [(topic, with_warning, retained, at), message(station, "Pod A", "Chair 1", at=wall.now)]
+    )
+    window.tick()
+    assert window.board.heading("pod-a").text().endswith(f"online  ·  ⚠ {warning}")
+    window.model.apply([status("Pod A", "online", at=wall.now)])
+    window.tick()
+    assert window.board.heading("pod-a").text().endswith("online")
