@@ -226,6 +226,52 @@ class ChairAlarm:
 
 
 @dataclass(frozen=True)
+class DeliverySegment:
+    started_at: datetime | None
+    rate_ml_h: float
+    stopped_at: datetime | None
+    stop_reason: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the infusion stands, from the station's session timeline (app.domain.timeline)."""
+
+    state: str
+    outcome: str | None
+    stopped_for_good: bool
+    rate_ml_h: float
+    since: datetime | None
+    stop_reason: str | None
+    ended_at: datetime | None
+    segments: tuple[DeliverySegment, ...]
+
+
+def _delivery(r: _Reader) -> Delivery:
+    segments = []
+    for n, item in enumerate(r.items("segments", 200)):
+        s = _Reader(item, f"{r.where}segments[{n}].")
+        segments.append(
+            DeliverySegment(
+                s.time("started_at", optional=True),
+                s.number("rate_ml_h", high=2000.0),
+                s.time("stopped_at", optional=True),
+                s.text("stop_reason", optional=True, limit=60),
+            )
+        )
+    return Delivery(
+        state=r.text("state", limit=60),
+        outcome=r.text("outcome", optional=True, limit=60),
+        stopped_for_good=r.flag("stopped_for_good"),
+        rate_ml_h=r.number("rate_ml_h", high=2000.0),
+        since=r.time("since", optional=True),
+        stop_reason=r.text("stop_reason", optional=True, limit=60),
+        ended_at=r.time("ended_at", optional=True),
+        segments=tuple(segments),
+    )
+
+
+@dataclass(frozen=True)
 class Anaphylaxis:
     """After anaphylaxis: the chair is shown red whatever its phase."""
 
@@ -243,6 +289,7 @@ class ChairMessage:
     phase: Phase
     session: str | None = None
     anaphylaxis: Anaphylaxis | None = None
+    delivery: Delivery | None = None
     initials: str = ""
     nurse: str = ""
     protocol: str | None = None
@@ -299,6 +346,7 @@ def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
     link = r.child("link", optional=True)
     protocol = r.child("protocol", optional=True)
     anaphylaxis = r.child("anaphylaxis", optional=True)
+    delivery = r.child("delivery", optional=True)
     rate_limit = 2000.0  # above any infusion pump's range (mL/h)
     return ChairMessage(
         station=r.text("station", limit=80),
@@ -311,6 +359,7 @@ def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
         )
         if anaphylaxis is not None
         else None,
+        delivery=_delivery(delivery) if delivery is not None else None,
         initials=r.text("initials", optional=True, limit=40) or "",
         nurse=r.text("nurse", optional=True, limit=80) or "",
         protocol=protocol.text("name", limit=200) if protocol is not None else None,

@@ -50,6 +50,7 @@ class TileView:
     """The nurse responsible for the patient (the "my chairs" filter)."""
     next_short: str = ""
     """The countdown with its time first, for the wall board's narrow lines ("" : as `next_text`)."""
+    stopped_for_good: bool = False  # observed after a discontinuation: styled "Stopped for good"
     anaphylaxis: bool = False  # shown red whatever the phase (issue 16)
 
     @property
@@ -114,7 +115,8 @@ def tile_view(
     chair = m.chair
     phase = m.phase
     anaphylaxis = m.anaphylaxis is not None
-    style = session_style(phase, anaphylaxis)
+    stopped_for_good = m.delivery is not None and m.delivery.stopped_for_good
+    style = session_style(phase, anaphylaxis, stopped_for_good)
     if stale or stale_since is not None:
         since = hhmm(stale_since) if stale_since is not None else "--:--"
         return TileView(
@@ -133,6 +135,7 @@ def tile_view(
             stale_text=f"no data since {since}",
             present=m.patient_present,
             nurse=m.nurse,
+            stopped_for_good=stopped_for_good,
         )
     pump_text = ""
     if phase is Phase.INFUSING:
@@ -160,8 +163,8 @@ def tile_view(
         if priority is not None:  # the priority as symbol and word, always; escalation after it
             alarm_text = f"{priority.marker} {priority.name}{' ESCALATED' if escalated else ''} {message}"
     vitals = m.vitals
-    if vitals is not None and vitals.overdue and phase is not Phase.EMPTY:
-        urgent = True  # vital signs overdue outrank the next step on the tile
+    if vitals is not None and vitals.overdue and phase is not Phase.EMPTY and not urgent:
+        urgent = True  # vital signs overdue outrank the next step on the tile (not a pump to stop now)
         next_text = f"⚠ Vitals overdue {max(1, math.floor((now - vitals.due_at).total_seconds() / 60))} min"
     if not alarm_text and m.notice:
         alarm_text = f"ℹ {m.notice.replace(f'{chair}: ', '', 1)}"
@@ -188,6 +191,7 @@ def tile_view(
         present=m.patient_present,
         nurse=m.nurse,
         next_short=next_short if next_text and not urgent else "",
+        stopped_for_good=stopped_for_good,
         anaphylaxis=anaphylaxis,
     )
 
@@ -267,12 +271,20 @@ class CompactTile(QFrame):
         self._restyle(view)
 
     def _restyle(self, view: TileView) -> None:
-        key = (view.phase, view.priority, view.escalated, view.urgent, view.stale, view.anaphylaxis)
+        key = (
+            view.phase,
+            view.stopped_for_good,
+            view.priority,
+            view.escalated,
+            view.urgent,
+            view.stale,
+            view.anaphylaxis,
+        )
         if key == self._style_key:
             return
         self._style_key = key
         self.restyles += 1
-        style = session_style(view.phase, view.anaphylaxis)
+        style = session_style(view.phase, view.anaphylaxis, view.stopped_for_good)
         background, text = STALE_STYLE if view.stale else (style.colour, style.text_colour)
         priority = None if view.stale else view.priority
         border = priority.colour if priority is not None else ("#d0021b" if view.urgent else "#9aa3ad")
