@@ -41,6 +41,8 @@ class EventType(StrEnum):
     SIGNED_OUT = "signed_out"
     STATION_LOCKED = "station_locked"
     STATION_UNLOCKED = "station_unlocked"
+    # The station signed its journal's head (app.export.seals): the chain records when anchors were made
+    JOURNAL_ANCHORED = "journal_anchored"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from app.export.manifest import write_manifest
 from app.export.mllp import Cursor, send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
 from app.export.pdf import write_pdf
-from app.export.seals import AnchorLog, SealError, anchor_log_path, load_or_create_key
+from app.export.seals import AnchorLog, SealError, anchor_log_path, key_path, load_key, refuse_lost_entries
 from app.export.shifts import ExportRange, LocalTime
 from app.export.tabular import write_csv, write_json
 from app.private_files import private_file
@@ -93,20 +93,24 @@ def run_export(
     local = request.local.resolved()  # a named zone, so the export reads the same anywhere
     warnings: list[str] = []
     key = None
-    try:
-        key = load_or_create_key()
+    try:  # only a station creates its key; an export reads an archive copy without writing beside it
+        key = load_key() if key_path().exists() else None
+        if key is None:
+            warnings.append("the export is NOT signed: there is no station key on this computer")
     except (OSError, SealError) as exc:  # e.g. an archive exported by another user: say so, go on
-        warnings.append(f"the export is NOT signed: the station key cannot be read or created ({exc})")
+        warnings.append(f"the export is NOT signed: the station key cannot be read ({exc})")
     anchors_log = AnchorLog(anchor_log_path(request.db_path))
     anchors: list[dict[str, Any]] = []
     with journal:
+        try:
+            refuse_lost_entries(journal)
+        except JournalError as exc:
+            raise ExportError(str(exc)) from exc
         log = gather(journal, request.export_range, local, now or datetime.now(UTC), progress)
         try:
-            anchors = anchors_log.records()[-1:]
-            if key is not None:
-                anchors.append(anchors_log.append(journal, key, log.exported_at))
+            anchors = anchors_log.records()[-1:]  # the station's newest anchor; none is added here
         except (OSError, SealError) as exc:
-            warnings.append(f"no journal anchor was written next to the database ({exc})")
+            warnings.append(f"the export carries no journal anchor ({exc})")
 
     output = request.output
     temporary = None if output is None else output.with_name(f".{output.name}.part")

@@ -212,7 +212,7 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
     if not db_path.exists():
         raise ExportError(f"no database at {db_path}")
     try:
-        journal = Journal(db_path)
+        journal = Journal(db_path, read_only=True)  # an archive copy is read, never written beside
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
     with journal:

@@ -32,6 +32,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from app.station.anchor_topic import publish_anchor
 from app.station.broker import (
     BrokerSettings,
     chair_topic,
@@ -66,13 +67,13 @@ def wall_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def make_client(settings: BrokerSettings, client_id: str) -> mqtt.Client:
+def make_client(settings: BrokerSettings, client_id: str, *, clean_session: bool = True) -> mqtt.Client:
     """A paho client (MQTT 3.1.1) with the settings' credentials and TLS; not connected yet."""
     refuse_plaintext(settings)
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        clean_session=True,
+        clean_session=clean_session,
         protocol=mqtt.MQTTv311,
     )
     if settings.username:
@@ -195,6 +196,11 @@ class Publisher:
         self._connected.clear()  # a clean quit, not a lost broker
         self._client.disconnect()
         self._client.loop_stop()
+
+    def publish_anchor(self, record: dict[str, Any]) -> None:
+        """A signed journal anchor, retained for the floor's witnesses (app.station.anchor_topic);
+        paho keeps it (QoS 1) until the broker has it, across reconnections."""
+        publish_anchor(self._client, self.id, record)
 
     # ------------------------------------------------------------------------------------------
     # paho's thread: only queues and flags

@@ -266,7 +266,9 @@ def test_a_station_writes_signed_anchors_at_its_interval_and_at_shutdown(
     with Journal(db, clock, read_only=True) as journal:
         assert records[-1]["position"] == journal.head()[0]
     capsys.readouterr()
-    assert main(["verify", "--db", str(db)]) == 0, capsys.readouterr().err
+    assert main(["verify", "--db", str(db)]) == 1  # no witness given: not confirmed, nothing wrong
+    err = capsys.readouterr().err
+    assert "NOT confirmed" in err and "3 anchors in" in err and "NOT intact" not in err, err
 
 
 def test_pump_readings_reach_the_receiver_as_pcd01_between_the_entries(
