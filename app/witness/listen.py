@@ -127,11 +127,16 @@ def run_witness(settings: BrokerSettings, db_path: Path, stop: threading.Event) 
         settings, f"chairside-witness-{socket.gethostname()}", ANCHORS_OF_EVERY_STATION, False
     )
     subscriber.start()
-    print(
-        f"chairside witness: keeping the anchors of {settings.url} in {db_path}", file=sys.stderr, flush=True
-    )
+    announced = False
     try:
         while not stop.is_set():
+            if not announced and subscriber.subscribed.is_set() and not subscriber.refused:
+                announced = True
+                print(
+                    f"chairside witness: subscribed to {settings.url}; every station's anchors are kept in {db_path}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             try:
                 topic, payload, _retained = subscriber.messages.get(timeout=0.2)
             except queue.Empty:
