@@ -230,7 +230,7 @@ class AnchorLog:
         )
         position, head_hash = journal.head()
         after_ms = int(last["samples_until_ms"]) if last else 0
-        until_ms = max(min(_ms(moment), journal.recorder.settled_ms(_ms(moment))), after_ms)
+        until_ms = max(journal.recorder.settled_ms(_ms(moment)), after_ms)
         samples = sample_seal(journal, after_ms, until_ms)
         compacted = compacted_until(journal)
         record: dict[str, Any] = {

@@ -38,9 +38,12 @@ DEFAULT_KEEP_EVERY_S = 300.0  # a compacted session keeps its changes and one re
 DEFAULT_RETENTION_DAYS = 400  # the station configuration's default too (the records policy sets it)
 MAX_RETENTION_DAYS = 36_500  # a century: anything longer is a typing slip (and past datetime's range)
 IDLE_COMPACT_AFTER = timedelta(hours=12)  # readings between sessions are compacted when this old
-SETTLE_STALE_MS = 5 * 60 * 1000
-"""A chair whose newest reading is older than this does not hold back the anchors' sample seal (its
-pump is gone); a reading of it that old when it comes is refused as late."""
+SETTLE_MS = 2 * 60 * 1000
+"""An anchor seals the pump readings up to this long before it is made (and before every chair's newest
+reading): a reading still on its way (queued behind 48 pumps, a pump back after a silence) is stored in
+a later anchor's window, never in a sealed one."""
+SETTLE_STALE_MS = 10 * 60 * 1000
+"""A chair whose newest reading is older than this no longer holds the seal back (its pump is gone)."""
 
 # Small integers on disk; the names are drivers.base.DeliveryState / LinkStatus values.
 STATES = ("unknown", "infusing", "stopped", "paused", "complete", "kvo", "alarm")
@@ -219,11 +222,12 @@ class TelemetryRecorder:
         self.late = 0  # readings refused because an anchor had already sealed their moment
 
     def settled_ms(self, now_ms: int) -> int:
-        """Up to when no reading can still be written: before every chair's newest reading (that one
-        may be written later, as the reading before a change; later ones come with later times). An
-        anchor seals the samples up to here, so a reading stored after it never lands in its window."""
+        """Up to when no reading can still be written: SETTLE_MS ago, and before every recent chair's
+        newest reading (that one may be written later, as the reading before a change; later ones come
+        with later times). An anchor seals the samples up to here, so a reading stored after it never
+        lands in its window; one that comes later still is refused as late (`late`)."""
         recent = [ms - 1 for ms in self._newest_ms.values() if ms >= now_ms - SETTLE_STALE_MS]
-        return min([now_ms, *recent])
+        return min([now_ms - SETTLE_MS, *recent])
 
     def seal(self, until_ms: int) -> None:
         """A signed anchor sealed the readings up to `until_ms`: none at or before it is written now."""
