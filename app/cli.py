@@ -56,6 +56,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.DatabaseError,
 )
 MAX_PLAN_MINUTES = 24 * 60.0  # a reaction or pause in `plan` happens within a day of the start
+MAX_PLAN_INTERRUPTIONS = 50  # reactions and pauses in one `plan`: a real infusion has a handful
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -168,6 +169,13 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    if len(args.reaction) + len(args.pause) > MAX_PLAN_INTERRUPTIONS:
+        print(
+            f"chairside plan: at most {MAX_PLAN_INTERRUPTIONS} reactions and pauses in one plan, not "
+            f"{len(args.reaction) + len(args.pause)}",
+            file=sys.stderr,
+        )
+        return 2
     protocol = _library(args)[args.id]
     interruptions: list[Interruption] = [*args.reaction, *args.pause]
     dose = getattr(args, "dose_mg", None)

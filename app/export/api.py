@@ -7,12 +7,15 @@ writes the manifest. A cancelled or failed export leaves no partial file behind.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.bounded_input import BadInputFile, refuse_special
 from app.export.content import pdf_page_digests
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
 from app.export.hl7_settings import Hl7Settings, settings_to_json
@@ -75,6 +78,23 @@ class ExportResult:
         return text
 
 
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _complete_pdf_pages(path: Path) -> list[str]:
+    """The written PDF's page digests (for the manifest); a PDF cut short (a full disk the PDF writer
+    did not report) is refused before it replaces anything."""
+    reader_log = logging.getLogger("pypdf")
+    level = reader_log.level
+    reader_log.setLevel(logging.ERROR)  # a cut PDF is said once, below, not in pypdf's words
+    try:
+        return pdf_page_digests(path)
+    except ValueError as exc:
+        raise OSError(errno.ENOSPC, f"the PDF was not written completely ({exc})") from exc
+    finally:
+        reader_log.setLevel(level)
+
+
 def run_export(
     request: ExportRequest, progress: Progress = no_progress, now: datetime | None = None
 ) -> ExportResult:
@@ -84,6 +104,11 @@ def run_export(
         raise ExportError("say where to write the export (-o FILE)")
     if request.output is not None and not request.output.parent.is_dir():
         raise ExportError(f"the folder {request.output.parent} does not exist: choose another place to save")
+    if request.output is not None:
+        try:
+            refuse_special(request.output)  # the rename would replace a device or a FIFO
+        except BadInputFile as exc:
+            raise ExportError(f"{request.output} {exc}: choose a file name") from None
     if not request.db_path.exists():
         raise ExportError(f"no database at {request.db_path}")
     try:
@@ -116,6 +141,7 @@ def run_export(
     temporary = None if output is None else output.with_name(f".{output.name}.part")
     items = 0
     messages: list[Hl7Message] = []
+    pages: list[str] = []
     try:
         if temporary is not None:
             private_file(temporary)  # 0600 before a byte is written; the rename keeps the mode
@@ -133,8 +159,18 @@ def run_export(
             items = len(messages)
             if temporary is not None:
                 write_hl7(messages, temporary)
+        if request.fmt == "pdf" and temporary is not None:
+            pages = _complete_pdf_pages(temporary)
         if temporary is not None and output is not None:
-            os.replace(temporary, output)
+            os.replace(temporary, output)  # all or nothing: the old file, or the whole new one
+    except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if exc.errno in _DISK_FULL:
+            raise ExportError(
+                f"disk full: {output} was not written (nothing half-written was left); free space and export again"
+            ) from None
+        raise
     except BaseException:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
@@ -153,7 +189,7 @@ def run_export(
             extra["hl7"] = settings_to_json(request.hl7, log.chairs_used())
         if request.fmt == "pdf":
             extra["paper"] = request.paper
-            extra["pages"] = pdf_page_digests(output)
+            extra["pages"] = pages
         manifest = write_manifest(output, request.fmt, log.seal, extra, key)
     sent = resumed = 0
     if request.mllp is not None:

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
+from app.bounded_input import BadInputFile, load_toml, refuse_special
 from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from drivers import available_protocols
 
@@ -201,22 +202,13 @@ def load_station_config(path: Path | str) -> StationConfig:
     """Read and check the file; StationConfigError naming the file, chair and key on any problem."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        data = load_toml(path)  # bounded: a regular file, not too deep, keys not too long
     except FileNotFoundError:
         raise StationConfigError("no such file", file=path) from None
+    except BadInputFile as error:
+        raise StationConfigError(str(error), file=path) from None
     except OSError as error:
         raise StationConfigError(f"cannot read it: {error.strerror or error}", file=path) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise StationConfigError(
-            f"not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8", file=path
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise StationConfigError(f"not valid TOML: {error}", file=path) from None
     return parse_station_config(data, source=path)
 
 
@@ -523,6 +515,10 @@ def save_station_config(config: StationConfig, path: Path | str) -> Path:
     The previous file, if any, is kept beside it as ``<name>.bak``. Returns the path written.
     """
     path = Path(path)
+    try:
+        refuse_special(path)  # the rename would replace a FIFO or a device
+    except BadInputFile as error:
+        raise StationConfigError(str(error), file=path) from None
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = _HEADER + tomli_w.dumps(station_config_data(config, relative_to=folder))
