@@ -185,6 +185,7 @@ class Publisher:
         if self._on_tick in self.station.tick_hooks:
             self.station.tick_hooks.remove(self._on_tick)
         if self.connected:
+            self._publish_events()  # what the shutdown recorded (the last anchor's entry) goes out first
             info = self._client.publish(
                 status_topic(self.id), self._status("offline", reason="station closed"), qos=1, retain=True
             )

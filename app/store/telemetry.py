@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_S = 60.0
+MIN_HEARTBEAT_S = 1.0  # a pump is read once a second: a shorter heartbeat is a typing slip
 DEFAULT_KEEP_EVERY_S = 300.0  # a compacted session keeps its changes and one reading per 5 minutes
 DEFAULT_RETENTION_DAYS = 400  # the station configuration's default too (the records policy sets it)
 MAX_RETENTION_DAYS = 36_500  # a century: anything longer is a typing slip (and past datetime's range)
