@@ -21,7 +21,10 @@ def load_protocol_file(path: Path) -> InfusionProtocol:
     try:
         data = load_toml(path)  # bounded: a regular file, not too deep, keys not too long
     except BadInputFile as exc:
-        raise ProtocolError(name, "(file)", str(exc)) from exc
+        problem = str(exc)
+        raise ProtocolError(
+            name, "(file)", f"is {problem}" if problem.startswith("not ") else problem
+        ) from exc
     except OSError as exc:
         raise ProtocolError(name, "(file)", f"cannot be read: {exc.strerror or exc}") from exc
     protocol = parse_protocol(data, name)
