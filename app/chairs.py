@@ -27,6 +27,7 @@ from app.station.history import PumpHistory
 from app.station.pump import PumpLink, PumpObservation, observe
 from app.station.session import PUMP_ACTOR, SYSTEM_ACTOR, ChairSession
 from app.station.station import Station, chair_names
+from app.store.journal import JournalError  # what execute() raises when nothing was recorded
 from drivers.base import LinkState, PumpDriver, Telemetry
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "SYSTEM_ACTOR",
     "ChairController",
     "FloorController",
+    "JournalError",
     "PumpHistory",
     "PumpObservation",
     "chair_names",
