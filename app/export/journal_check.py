@@ -191,10 +191,10 @@ def _lost(record: dict[str, Any], head: int, good: int, problem: str) -> str:
         return (
             f"the journal ends at entry {head} but the witness holds the station's signed anchor of entry "
             f"{anchored} ({record.get('at')}): entries were lost (truncated, or WAL frames lost); the last "
-            f"good position is entry {min(good, head) if good else 0}"
+            f"good position is {f'entry {min(good, head)}' if good else f'before entry {anchored}'}"
         )
-    last_good = f"; the last good position is entry {good}" if good else ""
-    return f"{problem} (witnessed){last_good}"
+    last_good = f"entry {good}" if good else f"before entry {anchored} (no witnessed anchor still holds)"
+    return f"{problem} (witnessed); the last good position is {last_good}"
 
 
 def _few(positions: list[int]) -> str:
