@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from app.domain.chair import format_time
-from app.domain.events import Event, EventType
+from app.domain.events import Event, EventType, JournalAnchored
 from app.export.model import compacted_until, sample_seal
 from app.paths import config_dir
 from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalError, canonical_json
@@ -225,13 +225,11 @@ class AnchorLog:
         records = self.records()
         last = records[-1] if records else None
         moment = now or datetime.now(UTC)
-        entry = {"previous": record_digest(last) if last else "", "key": fingerprint(public_text(key))}
-        if station:
-            entry["station"] = station
+        entry = JournalAnchored(
+            previous=record_digest(last) if last else "", key=fingerprint(public_text(key)), station=station
+        )
         journal.append(
-            ANCHOR_STREAM,
-            [Event(EventType.JOURNAL_ANCHORED, moment, ANCHOR_ACTOR, entry)],
-            journal.last_seq(ANCHOR_STREAM),
+            ANCHOR_STREAM, [Event.of(entry, moment, ANCHOR_ACTOR)], journal.last_seq(ANCHOR_STREAM)
         )
         position, head_hash = journal.head()
         after_ms = int(last["samples_until_ms"]) if last else 0

@@ -21,6 +21,7 @@ from app.domain.alarms import Alarm, AlarmTransition
 from app.domain.chair import ChairState
 from app.domain.commands import CheckIn, Command, RecordAlarm, ResumeInfusion
 from app.domain.decide import CommandRefused, GuardFailure
+from app.domain.events import SignOff
 from app.domain.phase import Phase
 from app.station.alarms import ChairAlarms
 from app.station.history import PumpHistory
@@ -91,7 +92,7 @@ class ChairHost(Protocol):
         """From a driver's thread: hand the reading to the owner's thread."""
         ...
 
-    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> dict[str, Any]: ...
+    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> SignOff | None: ...
 
 
 class ChairSession:
@@ -229,7 +230,7 @@ class ChairSession:
         signoff = self.host.authorize(protected_actions(command, self.state, actor), cosigner)
         return self.run(command, actor, signoff)
 
-    def run(self, command: Command, actor: str, signoff: dict[str, Any] | None = None) -> ChairState:
+    def run(self, command: Command, actor: str, signoff: SignOff | None = None) -> ChairState:
         if not actor.strip():
             refused = no_nurse()
             self.listener.message(f"{self.name}: not recorded. {refused}")
@@ -302,7 +303,7 @@ class ChairSession:
         overview); journaled with that identity; refused when nobody is identified. At the station an
         escalated alarm needs a charge nurse (or one co-signing)."""
         nurse = self.host.nurse if by is None else by.strip()
-        signoff: dict[str, Any] = {}
+        signoff: SignOff | None = None
         if by is None:
             escalated = any(a.id == alarm_id for a in self.escalated_alarms())
             actions = (
@@ -343,7 +344,7 @@ class ChairSession:
         if transitions:
             self.listener.alarms_changed()
 
-    def _journal_alarm(self, transition: AlarmTransition, signoff: dict[str, Any] | None = None) -> None:
+    def _journal_alarm(self, transition: AlarmTransition, signoff: SignOff | None = None) -> None:
         state = self.state
         if state is None or state.phase is Phase.EMPTY:
             return  # no session to journal it with (an idle chair's pump link)
