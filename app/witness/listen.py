@@ -22,8 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from app.station.anchor_topic import ANCHORS_OF_EVERY_STATION, anchor_topic, station_of_anchor_topic
-from app.station.broker import BrokerError, BrokerSettings, parse_broker
-from app.station.publish import make_client
+from app.station.broker import BrokerError, BrokerSettings, make_client, parse_broker
 from app.witness.store import Witnessed, WitnessError, WitnessStore, parse_anchor
 
 log = logging.getLogger(__name__)
