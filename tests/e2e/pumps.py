@@ -72,7 +72,11 @@ def pump_on_pty(clock: ManualClock) -> Iterator[PumpOnPty]:
 
 def connect(qtbot: QtBot, chair: ChairController, pump: PumpOnPty) -> None:
     chair.attach_driver(pump.config)
-    qtbot.waitUntil(lambda: chair.pump_connected and chair.telemetry is not None, timeout=CONNECT_TIMEOUT_MS)
+
+    def read_once() -> None:  # on a time-out, the failure names the link's last state and its reason
+        assert chair.pump_connected and chair.telemetry is not None, f"no reading yet; link {chair.link}"
+
+    qtbot.waitUntil(read_once, timeout=CONNECT_TIMEOUT_MS)
 
 
 def polls_read(chair: ChairController) -> int:
