@@ -33,10 +33,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import tomli_w
 
+from app.domain.clock import is_zone_name, machine_zone_name
 from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from drivers import available_protocols
 
@@ -166,34 +167,6 @@ class StationConfig:
         raise KeyError(f"no chair {name!r} in {self.path or 'the station configuration'}")
 
 
-def machine_zone_name() -> str:
-    """This computer's IANA zone name (``TZ``, then /etc/localtime, then /etc/timezone), else "UTC"."""
-    candidates: list[str] = []
-    tz = os.environ.get("TZ", "").lstrip(":")
-    if tz:
-        candidates.append(tz)
-    with contextlib.suppress(OSError):
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    for name in candidates:
-        if _is_zone(name):
-            return name
-    return "UTC"
-
-
-def _is_zone(name: str) -> bool:
-    if not name or name.startswith("/") or ".." in name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
-
-
 # -- reading -------------------------------------------------------------------------------------
 
 
@@ -234,7 +207,7 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
 
     name = _name(station.get("name"), lambda p: fail(p, "station", "name"))
     display_tz = station.get("display_tz", machine_zone_name())
-    if not isinstance(display_tz, str) or not _is_zone(display_tz):
+    if not isinstance(display_tz, str) or not is_zone_name(display_tz):
         raise fail(
             f"{display_tz!r} is not an IANA time zone name (e.g. 'Europe/Zurich', 'America/New_York')",
             "station",
