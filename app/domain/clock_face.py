@@ -14,6 +14,7 @@ PDF, CSV summaries and `chairside status` all format through this module.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
@@ -49,6 +50,18 @@ def offset_text(offset: timedelta | None) -> str:
     minutes = int((offset or timedelta(0)).total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def duration_text(delta: timedelta) -> str:
+    """'in 12 min', '1 h 05 min ago', beyond a day 'in 25 h'. Rounds towards the deadline: 'now' inside
+    a minute."""
+    seconds = delta.total_seconds()
+    if abs(seconds) < 60:
+        return "now"
+    minutes = math.ceil(abs(seconds) / 60) if seconds > 0 else math.floor(abs(seconds) / 60)
+    hours, mins = divmod(minutes, 60)
+    text = f"{hours} h" if hours >= 24 else f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
 @dataclass(frozen=True)
@@ -122,13 +135,7 @@ class ClockFace:
 
     def relative(self, moment: datetime, now: datetime) -> str:
         """'in 12 min', '1 h 05 min ago', beyond a day 'in 25 h'; inside a minute 'now'."""
-        seconds = (moment - now).total_seconds()
-        if abs(seconds) < 60:
-            return "now"
-        minutes = -(-abs(seconds) // 60) if seconds > 0 else abs(seconds) // 60
-        hours, mins = divmod(int(minutes), 60)
-        text = f"{hours} h" if hours >= 24 else f"{hours} h {mins:02d} min" if hours else f"{mins} min"
-        return f"in {text}" if seconds > 0 else f"{text} ago"
+        return duration_text(moment - now)
 
     # -- what a person types ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from app.domain.chair import ChairState, correctable_fields, format_time
+from app.domain.clock_face import ClockFace
 from app.domain.commands import (
     AddNote,
     AssignNurse,
@@ -78,8 +79,9 @@ class DecisionContext:
     reaction_terms: ReactionTerms | None = None
     patient_history: PatientHistory | None = None  # the journal's history for the MRN checking in
 
-    def hhmm(self, moment: datetime) -> str:
-        return hhmm(moment, self.display_tz)
+    def at(self, moment: datetime) -> str:
+        """`moment` on the station's clock face, as a refusal says it."""
+        return ClockFace.of(self.display_tz).at(moment, self.now)
 
 
 def _refuse(code: str, message: str) -> CommandRefused:
@@ -107,11 +109,6 @@ def _check_guards(failures: list[GuardFailure], override: Override | None) -> di
             for f in failures
         ]
     }
-
-
-def hhmm(moment: datetime, tz: tzinfo = UTC) -> str:
-    """A time as the floor reads it: local HH:MM (UTC is named when the display zone is UTC)."""
-    return moment.astimezone(tz).strftime("%H:%M UTC" if tz is UTC else "%H:%M")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -238,8 +235,9 @@ def _bag_failures(state: ChairState, now: datetime, tz: tzinfo = UTC) -> list[Gu
     expires = state.bag_expires_at
     if state.bag is None or expires is None or now < expires:
         return []
-    prepared = hhmm(state.bag.prepared_at, tz)
-    return [GuardFailure("bag_expired", f"the bag expired at {hhmm(expires, tz)} (prepared {prepared})")]
+    face = ClockFace.of(tz)
+    prepared = face.at(state.bag.prepared_at, now)
+    return [GuardFailure("bag_expired", f"the bag expired at {face.at(expires, now)} (prepared {prepared})")]
 
 
 def _premedication_failures(state: ChairState, start: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -259,7 +257,7 @@ def _premedication_failures(state: ChairState, start: datetime, tz: tzinfo = UTC
                 GuardFailure(
                     "premedication_lead_time",
                     f"{premed.drug} was given {waited:.0f} min ago; wait {premed.min_lead_min:g} min "
-                    f"(until {hhmm(ready, tz)})",
+                    f"(until {ClockFace.of(tz).at(ready, start)})",
                 )
             )
         elif waited > premed.max_lead_min:
@@ -464,7 +462,8 @@ def _bag_end_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list
     return [
         GuardFailure(
             "bag_expires_before_end",
-            f"started now the infusion would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
+            f"started now the infusion would end at {ClockFace.of(tz).at(end, at)}, "
+            f"after the bag expires at {ClockFace.of(tz).at(expires, at)}",
         )
     ]
 
@@ -658,7 +657,7 @@ def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> lis
         raise _refuse("no_open_reaction", "there is no unresolved reaction")
     early = [r for r in open_ if at < r.onset_at]
     if early:
-        raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.hhmm(early[0].onset_at)}")
+        raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.at(early[0].onset_at)}")
     data = {"reaction_seqs": [r.seq for r in open_], "notes": c.notes, "recorded_at": format_time(ctx.now)}
     return [Event(EventType.SYMPTOMS_RESOLVED, at, ctx.actor, data)]
 
@@ -740,7 +739,7 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
         failures.append(
             GuardFailure(
                 "reaction_unresolved",
-                f"the grade {r.grade} reaction at {hhmm(r.onset_at, tz)} is not recorded as resolved; "
+                f"the grade {r.grade} reaction at {ClockFace.of(tz).at(r.onset_at, at)} is not recorded as resolved; "
                 f"observation runs {state.require_protocol().observation_min:g} min after resolution",
             )
         )
@@ -749,14 +748,14 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
         failures.append(
             GuardFailure(
                 "observation_not_complete",
-                f"observation runs until {hhmm(earliest, tz)} ({left:.0f} min left)",
+                f"observation runs until {ClockFace.of(tz).at(earliest, at)} ({left:.0f} min left)",
             )
         )
     if not any(v.at >= ended for v in state.vitals):
         failures.append(
             GuardFailure(
                 "vitals_missing_after_infusion",
-                f"no vital signs recorded since the infusion ended at {hhmm(ended, tz)}",
+                f"no vital signs recorded since the infusion ended at {ClockFace.of(tz).at(ended, at)}",
             )
         )
     return failures

@@ -261,6 +261,7 @@ class Publisher:
                 "station": self.name,
                 "keepalive_s": self.keepalive_s,
                 "chairs": len(self.station.chairs),
+                "display_tz": self.station.face.name,
                 **extra,
             }
         )
@@ -268,7 +269,9 @@ class Publisher:
     def _publish_chairs(self, now: datetime, chairs: Sequence[ChairSession], *, everything: bool) -> None:
         for chair in chairs:
             index = self._index[chair.name]
-            snapshot = chair_snapshot(chair, now, station=self.name, index=index)
+            snapshot = chair_snapshot(
+                chair, now, station=self.name, index=index, zone=self.station.display_tz
+            )
             answer = self._answers.get(chair.name)
             if answer is not None:
                 snapshot["answer"] = answer

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,11 +48,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.clock_face import ClockFace
 from app.station.broker import TOPIC_PREFIX, BrokerError, BrokerSettings, commands_topic, parse_broker
 from app.station.publish import make_client
 from app.ui.elided import set_style_property
-from app.ui.status import hhmm
-from app.ui.tile import CompactTile, TileBoard, TileView, tile_view
+from app.ui.tile import CompactTile, TileBoard, TileView, station_face, tile_view
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ class StationInfo:
     state: str | None = None  # "online" | "offline" | None (nothing said yet)
     keepalive_s: float = 10.0
     last_seen: float | None = None  # wall time of the last sign of life
+    face: ClockFace = field(default_factory=ClockFace.of)
+    """The station's clock face, as its status and chair messages name it (`display_tz`)."""
 
     def stale_since(self, now: float) -> datetime | None:
         """When the floor last heard from a station that is offline or silent past its keepalive."""
@@ -179,6 +181,9 @@ class FloorModel(QAbstractTableModel):
             info = self.station(station_id)
             if isinstance(payload.get("station"), str):
                 info.name = payload["station"]
+            if isinstance(payload.get("display_tz"), str) and payload["display_tz"] != info.face.name:
+                info.face = station_face(payload["display_tz"])
+                touched.update(k for k in self.keys if k[0] == station_id)
             sent = _time(payload.get("published_at") or payload.get("at"))
             # A retained message tells when it was sent, not that the station is alive now
             seen = min(received, sent) if retained and sent is not None else received
@@ -214,7 +219,7 @@ class FloorModel(QAbstractTableModel):
         self.beginInsertRows(QModelIndex(), row, row)
         self.keys.insert(row, key)
         self.snapshots[key] = payload
-        self.views[key] = tile_view(payload, datetime.now(UTC))
+        self.views[key] = tile_view(payload, datetime.now(UTC), face=self.stations[key[0]].face)
         self.endInsertRows()
 
     def refresh(self, only: Iterable[Key] | None = None) -> set[Key]:
@@ -233,6 +238,7 @@ class FloorModel(QAbstractTableModel):
                 moment,
                 stale=since is not None,
                 stale_since=None if since is _EPOCH else since,
+                face=self.stations[key[0]].face,
             )
             if view != self.views.get(key):
                 self.views[key] = view
@@ -352,7 +358,13 @@ class EscalatedPanel(QFrame):
         self.buttons: list[QPushButton] = []
         self.lines: list[QLabel] = []
 
-    def show_alarms(self, alarms: list[tuple[Key, dict[str, Any]]], names: dict[str, str]) -> None:
+    def show_alarms(
+        self,
+        alarms: list[tuple[Key, dict[str, Any]]],
+        names: dict[str, str],
+        faces: dict[str, ClockFace] | None = None,
+    ) -> None:
+        """`faces`: each station's clock face (its alarms' times are said in its zone)."""
         shown = [(key, str(alarm.get("id"))) for key, alarm in alarms]
         if shown == self._shown:
             return
@@ -373,7 +385,8 @@ class EscalatedPanel(QFrame):
             line.setContentsMargins(0, 0, 0, 0)
             marker = {"high": "!!!", "medium": "!!", "low": "!"}.get(str(alarm.get("priority")), "!")
             raised = _time(alarm.get("raised_at"))
-            since = hhmm(datetime.fromtimestamp(raised, UTC)) if raised is not None else "--:--"
+            face = (faces or {}).get(key[0]) or ClockFace.of()
+            since = face.hhmm(None if raised is None else datetime.fromtimestamp(raised, UTC))
             text = (
                 f"{marker} {str(alarm.get('priority', '')).upper()}  {names.get(key[0], key[0])} · {key[1]}:  "
                 f"{str(alarm.get('message', '')).replace(f'{key[1]}: ', '', 1)}  (since {since})"
@@ -486,14 +499,22 @@ class FloorOverviewWindow(QMainWindow):
 
     def tick(self) -> None:
         started = time.perf_counter()
-        self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M"))
+        self.clock_label.setText(self.face().hhmm(datetime.now(UTC)))
         self.model.refresh()
         self._regroup()
         self._update_headings()
         self.escalated_panel.show_alarms(
-            self.model.escalated(), {s: i.name for s, i in self.model.stations.items()}
+            self.model.escalated(),
+            {s: i.name for s, i in self.model.stations.items()},
+            {s: i.face for s, i in self.model.stations.items()},
         )
         self.busy_s += time.perf_counter() - started
+
+    def face(self) -> ClockFace:
+        """The overview's own clock: the zone every station it hears names when they agree, else this
+        computer's (by its zone name)."""
+        names = {info.face.name: info.face for info in self.model.stations.values()}
+        return next(iter(names.values())) if len(names) == 1 else ClockFace.of()
 
     def _rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
         for row in range(first, last + 1):
@@ -557,7 +578,7 @@ class FloorOverviewWindow(QMainWindow):
                 continue
             since = info.stale_since(now)
             state = (
-                f"OFFLINE: no data since {hhmm(since) if since and since != _EPOCH else '--:--'}"
+                f"OFFLINE: no data since {info.face.at(None if since == _EPOCH else since, datetime.fromtimestamp(now, UTC))}"
                 if since is not None
                 else "online"
             )

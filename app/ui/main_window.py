@@ -32,7 +32,6 @@ from app.ui.dialogs.pumps import open_pumps_dialog
 from app.ui.lock import ScreenLock
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.signin import SignInDialog, with_cosign
-from app.ui.status import hhmm
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +185,7 @@ class MainWindow(QMainWindow):
         open_export_dialog(self, self.floor.floor)
 
     def _update_clock(self) -> None:
-        self.clock_label.setText(hhmm(self.floor.now(), self.floor.station.display_tz))
+        self.clock_label.setText(self.floor.station.face.hhmm(self.floor.now()))
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)

@@ -154,7 +154,8 @@ class ChairTableModel(QAbstractTableModel):
             return chair.name
         if role == TileViewRole:  # the same words as the floor overview, from the same published state
             now = self._floor.now()
-            return tile_view(chair_snapshot(chair.session, now, station="", index=index.row() + 1), now)
+            snapshot = chair_snapshot(chair.session, now, station="", index=index.row() + 1, zone=self._zone)
+            return tile_view(snapshot, now)
         if role == PhaseRole:
             state = chair.state
             return state.phase if state is not None else Phase.EMPTY

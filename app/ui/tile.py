@@ -19,9 +19,10 @@ from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
+from app.domain.clock_face import ClockFace
 from app.domain.phase import Phase
 from app.ui.elided import ElidedLabel
-from app.ui.status import PHASE_STYLES, Priority, hhmm
+from app.ui.status import PHASE_STYLES, Priority
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
 
@@ -66,6 +67,15 @@ class TileView:
         return self.priority.value
 
 
+def station_face(name: object) -> ClockFace:
+    """The clock face a station's message names (`display_tz`); this computer's when it names none or
+    a zone this computer does not know (one odd message never stops the floor)."""
+    try:
+        return ClockFace.of(name if isinstance(name, str) else None)
+    except ValueError:
+        return ClockFace.of(None)
+
+
 def _parse_time(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
@@ -92,9 +102,15 @@ def due_text(label: str, due: datetime, now: datetime) -> str:
 
 
 def tile_view(
-    snapshot: Mapping[str, Any], now: datetime, *, stale: bool = False, stale_since: datetime | None = None
+    snapshot: Mapping[str, Any],
+    now: datetime,
+    *,
+    stale: bool = False,
+    stale_since: datetime | None = None,
+    face: ClockFace | None = None,
 ) -> TileView:
-    """The tile's words; `stale`: the station is offline or silent (last heard of at `stale_since`)."""
+    """The tile's words; `stale`: the station is offline or silent (last heard of at `stale_since`).
+    Times on the station's clock face (`face`; by default the zone the message names)."""
     chair = str(snapshot.get("chair", "?"))
     try:
         phase = Phase(snapshot.get("phase", "empty"))
@@ -104,7 +120,8 @@ def tile_view(
     station = str(snapshot.get("station", ""))
     initials = str(snapshot.get("initials") or "")
     if stale or stale_since is not None:
-        since = hhmm(stale_since) if stale_since is not None else "--:--"
+        face = face or station_face(snapshot.get("display_tz"))
+        since = face.at(stale_since, now)
         return TileView(
             chair,
             station,

@@ -11,8 +11,9 @@ from PySide6.QtWidgets import QListView, QWidget
 
 from app.chairs import ChairController
 from app.domain.alarms import ALARM_RULES, AlarmCategory
+from app.domain.clock_face import ClockFace
 from app.domain.events import Event, EventType
-from app.ui.status import hhmm, rate_text
+from app.ui.status import rate_text
 
 EventRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
@@ -101,7 +102,7 @@ def describe(event: Event, zone: tzinfo | None = None) -> str:
             text = event.type.value
     if overrides:
         text += " [OVERRIDE by " + ", ".join(f"{o['by']}: {o['reason']}" for o in overrides) + "]"
-    return f"{hhmm(event.at, zone)}  #{event.seq}  {text}  — {event.actor}"
+    return f"{ClockFace.of(zone).hhmm(event.at)}  #{event.seq}  {text}  — {event.actor}"
 
 
 _COLOURS = {
