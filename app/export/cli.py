@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +15,15 @@ from app.export.hl7_settings import load_hl7_settings
 from app.export.mllp import MllpError, parse_address
 from app.export.model import ExportError
 from app.export.pdf import PAPER
-from app.export.shifts import ExportRange, ShiftConfig, ShiftError
+from app.export.shifts import ExportRange, LocalTime, ShiftConfig, ShiftError
 from app.paths import default_config_path, default_db_path
 from drivers.command_line import number_in
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, display_zone: Callable[[Path | None], str | None] | None = None) -> None:
+    """`display_zone(--config)`: the zone the station file names for its screens (the station reads its
+    file; export is handed what it needs). The export's times are in it unless the shift file names
+    its own zone."""
     parser = sub.add_parser(
         "export",
         help="export a shift log (PDF, CSV, JSON or HL7) verifiable against the journal",
@@ -50,9 +55,10 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        help=f"station configuration for the [hl7] identities (default {default_config_path()}, if present)",
+        help=f"station configuration: the [hl7] identities and the display_tz the export's times are in "
+        f"(default {default_config_path()}, if present)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, display_zone=display_zone)
 
 
 def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) -> ExportRange:
@@ -71,6 +77,10 @@ def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) 
 def run(args: argparse.Namespace) -> int:
     try:
         config = ShiftConfig.load(args.shifts)
+        reader = getattr(args, "display_zone", None)
+        zone = reader(args.config) if reader is not None else None
+        if zone is not None and config.local.zone is None:  # the shift file leaves the zone to the station
+            config = replace(config, local=LocalTime.named(zone))
         export_range = resolve_range(args, config, datetime.now(UTC))
         mllp = parse_address(args.mllp) if args.mllp else None
         if mllp is not None and args.format != "hl7":
