@@ -1,6 +1,7 @@
-"""Dialogs on the station's clock face (issue 15, point 3): with `display_tz = "Pacific/Auckland"` on a
-computer in another zone, a date/time field shows Auckland's wall clock, and what the nurse types there
-is read in Auckland: 05:15 typed at 05:54 is 16:15 UTC the evening before, not "in the future"."""
+"""Screens and dialogs on the station's clock face (issue 15, point 3): with display_tz Pacific/Auckland
+on a computer in another zone, the header, the chart axis and a date/time field show Auckland's wall
+clock, and what the nurse types is read in Auckland: 05:15 typed at 05:54 is 16:15 UTC the evening
+before, not "in the future"."""
 
 from __future__ import annotations
 
@@ -72,3 +73,10 @@ def test_a_time_shown_again_in_a_field_reads_back_unchanged(qtbot: QtBot, auckla
     ):
         field.show_moment(moment)
         assert field.moment() == moment
+
+
+def test_the_chart_axis_is_on_the_display_zones_clock(auckland: ChairWindow) -> None:
+    axis = auckland.view.plot.rate_plot.getAxis("bottom")
+    ticks = [HEADER_TIME.timestamp(), datetime(2026, 4, 4, 15, 30, tzinfo=UTC).timestamp()]
+    assert axis.tickStrings(ticks, 1.0, 600.0) == ["05:54", "03:30"]  # NZDT, then NZST after the change
+    assert axis.tickStrings(ticks[:1], 1.0, 2 * 86400.0) == ["07.12.2026"]
