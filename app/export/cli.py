@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from app.export.hl7_settings import load_hl7_settings
 from app.export.mllp import MllpError, parse_address
 from app.export.model import ExportError
 from app.export.pdf import PAPER
-from app.export.shifts import ExportRange, LocalTime, ShiftConfig, ShiftError
+from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.paths import default_config_path, default_db_path
 from drivers.command_line import number_in
 
@@ -76,11 +75,8 @@ def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = ShiftConfig.load(args.shifts)
         reader = getattr(args, "display_zone", None)
-        zone = reader(args.config) if reader is not None else None
-        if zone is not None and config.local.zone is None:  # the shift file leaves the zone to the station
-            config = replace(config, local=LocalTime.named(zone))
+        config = ShiftConfig.load(args.shifts).at_station(reader(args.config) if reader else None)
         export_range = resolve_range(args, config, datetime.now(UTC))
         mllp = parse_address(args.mllp) if args.mllp else None
         if mllp is not None and args.format != "hl7":

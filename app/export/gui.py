@@ -76,7 +76,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export shift log")
         self.floor = floor
-        self.config = config or ShiftConfig.load()
+        self.config = (config or ShiftConfig.load()).at_station(floor.display_tz)
         self.worker: ExportWorker | None = None
         self.progress: QProgressDialog | None = None
         self.export_result: ExportResult | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,6 +149,13 @@ class ShiftConfig:
         if not shifts:
             raise ShiftError(f"{path.name} defines no [[shifts]]")
         return cls(tuple(shifts), LocalTime.named(str(data.get("timezone", ""))))
+
+    def at_station(self, zone: tzinfo | str | None) -> ShiftConfig:
+        """These shifts in the station's display zone `zone`, unless the shift file names its own zone
+        (an empty `timezone` leaves it to the station; None: no station zone known)."""
+        if zone is None or self.local.zone is not None:
+            return self
+        return replace(self, local=LocalTime.named(zone) if isinstance(zone, str) else LocalTime(zone))
 
     def shift(self, name: str) -> Shift:
         for shift in self.shifts:
