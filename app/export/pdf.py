@@ -613,7 +613,7 @@ def _session_times(local: LocalTime, reference: datetime) -> Callable[[datetime 
             return ""
         here = local.to_local(moment)
         if here.date() == ref.date() and here.utcoffset() == ref.utcoffset():
-            return here.strftime("%H:%M")
+            return local.hhmm(moment)
         return local.stamp(moment)
 
     return t
