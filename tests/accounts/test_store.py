@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -144,9 +146,6 @@ def test_a_lock_out_says_its_time_on_the_station_clock_face(
     journal: Journal, settings: AccountSettings, clock: ManualClock
 ) -> None:
     """The refusal a nurse reads says the station's display zone, not this computer's (issue 15, 3)."""
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
-
     clock.set(datetime(2026, 12, 6, 16, 54, tzinfo=UTC))  # 05:54 in Auckland
     accounts = AccountStore(journal, settings, display_zone=lambda: ZoneInfo("Pacific/Auckland"))
     accounts.add("RN-AB", "Alice Brown", "nurse", PIN, by="admin")

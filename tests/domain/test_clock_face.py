@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.domain.alarms import AlarmInputs
 from app.domain.clock_face import ClockFace, machine_zone
+from app.domain.decide import DecisionContext
 
 AUCKLAND = ClockFace.of("Pacific/Auckland")
 NOW = datetime(2026, 12, 7, 6, 54, tzinfo=UTC)  # 19:54 NZDT (+13:00) on Monday 7 December
@@ -65,3 +67,13 @@ def test_no_zone_is_this_computers_zone_by_its_name(monkeypatch: pytest.MonkeyPa
     assert ClockFace.of(timezone(timedelta(hours=5, minutes=30))).name == "UTC+05:30"
     with pytest.raises(ValueError, match="not an IANA time zone"):
         ClockFace.of("Mars/Olympus")
+
+
+def test_alarm_texts_and_refusals_carry_the_day_of_a_time_not_today() -> None:
+    late = datetime(2026, 12, 7, 10, 50, tzinfo=UTC)  # 23:50 NZDT
+    zone = ZoneInfo("Pacific/Auckland")
+    inputs = AlarmInputs(now=late, state=None, display_tz=zone)
+    assert inputs.at(late + timedelta(minutes=20)) == "tomorrow 00:10"
+    assert inputs.at(late - timedelta(minutes=20)) == "23:30"
+    context = DecisionContext(late, "AB", {}, display_tz=zone)
+    assert context.at(late + timedelta(minutes=20)) == "tomorrow 00:10"
