@@ -24,8 +24,8 @@ from app.domain.clock_face import ClockFace
 from app.domain.commands import ChangeRate
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
+from app.station.status_text import countdowns, next_action
 from app.store.journal import Journal
-from app.ui.status import countdowns, next_action
 from tests.conftest import ChairScript
 
 ZURICH = ZoneInfo("Europe/Zurich")

@@ -24,6 +24,17 @@ from PySide6.QtWidgets import (
 from app.chairs import ChairController
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
+from app.station.status_text import (
+    ActionKind,
+    NextAction,
+    Priority,
+    countdowns,
+    dose_rate_text,
+    link_text,
+    next_action,
+    reaction_instruction,
+    session_style,
+)
 from app.ui.dialogs.checkin import CheckInDialog
 from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.correction import CorrectionDialog, NoteDialog
@@ -45,17 +56,6 @@ from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.elided import ElidedLabel, set_style_property, set_style_sheet, short_protocol_name
 from app.ui.plot import InfusionPlot
 from app.ui.signin import with_cosign
-from app.ui.status import (
-    PHASE_STYLES,
-    ActionKind,
-    NextAction,
-    Priority,
-    countdowns,
-    dose_rate_text,
-    link_text,
-    next_action,
-    reaction_instruction,
-)
 from app.ui.timeline import TimelineModel, TimelineView
 
 
@@ -66,7 +66,7 @@ class ChairView(QWidget):
     def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chair = chair
-        self._zone = chair.session.station.display_tz  # the configured display zone
+        self._zone = chair.session.host.display_tz  # the configured display zone
         self.current_dialog: CommandDialog | None = None
         self.compact = False
         self.setObjectName("chairView")
@@ -283,7 +283,7 @@ class ChairView(QWidget):
         state = chair.state
         now = chair.now()
         phase = state.phase if state is not None else Phase.EMPTY
-        style = PHASE_STYLES[phase]
+        style = session_style(phase, state is not None and state.anaphylaxis_observation_until is not None)
         set_style_sheet(
             self.banner,
             f"#phaseBanner {{ background:{style.colour}; border-radius:8px; }}"

@@ -13,7 +13,7 @@ from app.chairs import ChairController
 from app.domain.alarms import ALARM_RULES, AlarmCategory
 from app.domain.clock_face import ClockFace
 from app.domain.events import Event, EventType
-from app.ui.status import rate_text
+from app.station.status_text import rate_text
 
 EventRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
@@ -122,7 +122,7 @@ class TimelineModel(QAbstractListModel):
     def __init__(self, chair: ChairController) -> None:
         super().__init__(chair)
         self._chair = chair
-        self._zone = chair.session.station.display_tz  # the configured display zone
+        self._zone = chair.session.host.display_tz  # the configured display zone
         self._events: list[Event] = []
         chair.changed.connect(self.reload)
         self.reload()

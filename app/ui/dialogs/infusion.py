@@ -14,12 +14,13 @@ from app.domain.commands import (
     Discontinue,
     Override,
     PauseInfusion,
+    PrescriberRelease,
     ResumeInfusion,
     StartInfusion,
 )
 from app.domain.decide import start_failures
+from app.station.status_text import dose_rate_text, rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
-from app.ui.status import dose_rate_text, rate_text
 
 
 class StartInfusionDialog(CommandDialog):
@@ -182,6 +183,28 @@ class DischargeDialog(CommandDialog):
         form.addRow(teaching)
         self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("Discharged at", self.at)
+        # After anaphylaxis: earlier than its observation only on a prescriber's release, co-signed
+        self.prescriber = QLineEdit()
+        self.cosigned_by = QLineEdit()
+        self.release_note = QLineEdit()
+        until = state.anaphylaxis_observation_until
+        if until is not None:
+            heading = QLabel(
+                f"<b>After anaphylaxis: observed until {chair.face.at(until, chair.now())}</b>. Earlier only on a prescriber's "
+                "documented release, co-signed by a second nurse."
+            )
+            heading.setWordWrap(True)
+            form.addRow(heading)
+            form.addRow("Prescriber", self.prescriber)
+            form.addRow("Release documented", self.release_note)
+            form.addRow("Co-signed by (second nurse)", self.cosigned_by)
 
     def build_commands(self, override: Override | None) -> list[Command]:
-        return [Discharge(edited_datetime(self.at), override)]
+        release = None
+        if self.prescriber.text().strip():
+            release = PrescriberRelease(
+                self.prescriber.text().strip(),
+                self.cosigned_by.text().strip(),
+                self.release_note.text().strip(),
+            )
+        return [Discharge(edited_datetime(self.at), override, release)]

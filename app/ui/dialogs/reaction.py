@@ -29,8 +29,8 @@ from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.domain.reactions import SEVERE_GRADE
 from app.domain.schedule import reaction_ceiling_ml_h
+from app.station.status_text import dose_rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
-from app.ui.status import dose_rate_text
 
 # Signs listed in the ocrelizumab label (clinical.md) and CTCAE v5 anaphylaxis
 SIGNS = (
@@ -54,6 +54,11 @@ SIGNS = (
     "angioedema",
     "hypotension",
     "hypoxia",
+    "wheeze",
+    "stridor",
+    "throat tightness",
+    "tongue or lip swelling",
+    "collapse",
     "anaphylaxis",
 )
 
@@ -174,7 +179,9 @@ class ReactionDialog(CommandDialog):
             if rate > 0
             else "stopped (per the record)"
         )
-        if grade > 0 and rate > 0:
+        if grade > 0 and rate > 0 and self.terms.is_anaphylaxis(grade, self.chosen_signs()):
+            text += " → anaphylaxis: STOP for good, observe"  # decide discontinues, whatever the grade
+        elif grade > 0 and rate > 0:
             rule = state.require_protocol().rule_for_grade(grade)
             target = rule.apply(rate, reaction_ceiling_ml_h(state.steps))
             if rule.action is ReactionAction.HALVE_RATE:
