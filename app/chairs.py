@@ -22,6 +22,7 @@ from app.domain.chair import ChairState
 from app.domain.clock import Clock
 from app.domain.clock_face import ClockFace
 from app.domain.commands import CheckIn, Command
+from app.domain.events import SignOff
 from app.floor import Floor
 from app.station.config import MAX_CHAIRS
 from app.station.history import PumpHistory
@@ -258,7 +259,7 @@ class FloorController(QObject):
     def acting_as(self, account: Account) -> AbstractContextManager[None]:
         return self.station.acting_as(account)
 
-    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> dict[str, Any]:
+    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> SignOff | None:
         return self.station.authorize(actions, cosigner)
 
     def now(self) -> datetime:

@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
 
 from app.domain.chair import ChairState
 from app.domain.clock import Clock, SystemClock
 from app.domain.clock_face import ClockFace, machine_zone
 from app.domain.commands import CheckIn, Command
 from app.domain.decide import CommandRefused, DecisionContext, GuardFailure, decide
+from app.domain.events import SignOff
 from app.domain.history import PatientHistory
 from app.domain.protocol import InfusionProtocol
 from app.domain.reactions import ReactionTerms
@@ -119,7 +119,7 @@ class Floor:
                 continue  # a session the state machine cannot read says nothing reliable
         return PatientHistory.from_sessions(mrn, sessions)  # keeps only those whose MRN is this one now
 
-    def check_in(self, command: CheckIn, actor: str, signoff: Mapping[str, Any] | None = None) -> ChairState:
+    def check_in(self, command: CheckIn, actor: str, signoff: SignOff | None = None) -> ChairState:
         if self.session_for_chair(command.chair) is not None:
             raise _occupied(command.chair)
 
@@ -135,7 +135,7 @@ class Floor:
         )
 
     def execute(
-        self, session_id: str, command: Command, actor: str, signoff: Mapping[str, Any] | None = None
+        self, session_id: str, command: Command, actor: str, signoff: SignOff | None = None
     ) -> ChairState:
         """`signoff`: a two-person sign-off (`by`, `cosigned_by`) recorded with every event."""
         if isinstance(command, CheckIn):
@@ -152,11 +152,11 @@ class Floor:
         actor: str,
         history: PatientHistory | None = None,
         guard: Callable[[sqlite3.Connection], None] | None = None,
-        signoff: Mapping[str, Any] | None = None,
+        signoff: SignOff | None = None,
     ) -> ChairState:
         events = decide(state, command, self.context(actor, history))
         if signoff:
-            events = [replace(e, data={**e.data, **signoff}) for e in events]
+            events = [replace(e, signoff=signoff) for e in events]
         stored = self.journal.append(state.session_id, events, expected_last_seq=state.last_seq, guard=guard)
         for event in stored:
             state = state.apply(event)

@@ -8,13 +8,13 @@ everyone else with a sentence that says who may do it. A co-signed entry carries
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from app.accounts.roles import Action, Role, minimum_role
 from app.accounts.store import Account
 from app.domain.chair import ChairState
 from app.domain.commands import Command, Correct, Discontinue, HandOver
 from app.domain.decide import CommandRefused, GuardFailure
+from app.domain.events import SignOff
 
 
 class NotPermitted(CommandRefused):
@@ -53,7 +53,7 @@ def protected_actions(command: Command, state: ChairState | None, actor: str) ->
 
 def authorize(
     who: Account | None, actions: Iterable[Action], cosigner: Account | None = None
-) -> dict[str, Any]:
+) -> SignOff | None:
     """Nothing extra when `who` may do all of `actions`; the sign-off record for the entry when a
     co-signer makes up for it; NotPermitted otherwise."""
     wanted = list(actions)
@@ -61,8 +61,8 @@ def authorize(
         raise NotPermitted(wanted, max((minimum_role(a) for a in wanted), default=Role.NURSE), None)
     beyond = [a for a in wanted if who.role < minimum_role(a)]
     if not beyond:
-        return {}
+        return None
     needed = max(minimum_role(a) for a in beyond)
     if cosigner is None or cosigner.role < needed or cosigner.disabled or cosigner.id == who.id:
         raise NotPermitted(beyond, needed, who)
-    return {"by": who.id, "cosigned_by": cosigner.id, "cosigned_for": [str(a) for a in beyond]}
+    return SignOff(by=who.id, cosigned_by=cosigner.id, cosigned_for=tuple(str(a) for a in beyond))

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 SEVERE_GRADE = 3  # CTCAE v5 grade 3: severe (label: stop the infusion)
+
+
+class ReactionGrade(IntEnum):
+    """CTCAE v5 grade of an infusion-related reaction (the wording of each: resources/reactions.toml)."""
+
+    MILD = 1
+    MODERATE = 2
+    SEVERE = 3
+    LIFE_THREATENING = 4
 
 
 @dataclass(frozen=True)

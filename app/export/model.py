@@ -18,13 +18,15 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from app.domain.chair import ChairState, InvalidEventSequence, format_time, parse_time
+from app.domain.delivery import Delivery, DeliveryChange, step
 from app.domain.events import EventType
 from app.domain.phase import Phase
+from app.domain.timeline import SessionTimeline
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalEntry, canonical_json, range_digest
 from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, default_rate_tolerance_ml_h, keep
@@ -143,6 +145,7 @@ class PatientContext:
     chair: str = ""
     patient_initials: str = ""
     patient_mrn: str = ""
+    delivery: tuple[DeliveryChange, ...] = ()  # what the entry did to the delivery (app.domain.delivery)
 
 
 @dataclass
@@ -191,13 +194,13 @@ class ShiftLog:
         return sum(1 for e in self.entries if e.type == event_type)
 
     def discontinued_count(self) -> int:
-        stopped = {e.session_id for e in self.entries if e.type == EventType.DISCONTINUED}
-        stopped |= {
-            e.session_id
-            for e in self.entries
-            if e.type == EventType.REACTION_RECORDED and e.payload.get("action") == "discontinue"
-        }
-        return len(stopped)
+        """Sessions discontinued (not given, for a reaction, by the clinician) by an entry in the range."""
+        count = 0
+        for session in self.sessions:
+            timeline = SessionTimeline.of(session.state)
+            if timeline.discontinued and any(e.seq == timeline.session_ended_seq for e in session.entries):
+                count += 1
+        return count
 
     def reactions_by_grade(self) -> dict[int, int]:
         grades = Counter(
@@ -286,10 +289,13 @@ def gather(
 
 
 def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContext]:
-    """Chair and patient as of each entry (a correction of the MRN applies from that entry on)."""
+    """Chair and patient as of each entry (a correction of the MRN applies from that entry on), and what
+    the entry did to the delivery (the delivery rule folded along, as the timeline does)."""
     context = PatientContext()
+    delivery = Delivery()
     result = {}
     for entry in history:
+        delivery, changes = step(delivery, entry.to_event())
         if entry.type == EventType.CHECKED_IN:
             p = entry.payload
             context = PatientContext(str(p["chair"]), str(p["patient_initials"]), str(p["patient_mrn"]))
@@ -300,7 +306,7 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
                 str(corrected.get("patient_initials", context.patient_initials)),
                 str(corrected.get("patient_mrn", context.patient_mrn)),
             )
-        result[entry.position] = context
+        result[entry.position] = replace(context, delivery=tuple(changes))
     return result
 
 

@@ -40,8 +40,10 @@ from PySide6.QtGui import (
 )
 
 from app.domain.chair import ChairState
+from app.domain.delivery import ChangeKind, StopReason, change_words
 from app.domain.events import Event, EventType
 from app.domain.phase import Phase
+from app.domain.timeline import SessionTimeline
 from app.export.alerts import AlarmEnd, active_alarms, alarm_end, is_notification
 from app.export.model import (
     Progress,
@@ -529,7 +531,8 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
                 f"{s.state.patient_initials} / {s.state.patient_mrn}",
                 s.state.protocol.name if s.state.protocol else "-",
                 _status(s.state),
-                f"{local.hhmm(s.state.infusion_started_at) or '-'} to {local.hhmm(s.state.completed_at or s.state.discontinued_at) or '-'}",
+                f"{local.hhmm(s.state.infusion_started_at) or '-'} to "
+                f"{local.hhmm(SessionTimeline.of(s.state).infusion_ended_at) or '-'}",
                 ", ".join(f"G{r.grade}" for r in s.state.reactions) or "-",
             ]
             for s in log.sessions
@@ -539,9 +542,11 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
 
 
 def responsible_nurse(state: ChairState) -> str:
-    """The nurse the session assigns (check-in, handover), else the last person who recorded an entry."""
-    if state.assigned_nurse:
-        return state.assigned_nurse
+    """The nurse responsible last (check-in, assignment, hand-over: the session timeline), else the last
+    person who recorded an entry."""
+    responsible = SessionTimeline.of(state).responsible
+    if responsible and responsible[-1].nurse:
+        return responsible[-1].nurse
     people = [e.actor for e in state.events if is_person(e.actor)]
     return people[-1] if people else "-"
 
@@ -617,11 +622,21 @@ def _signature_block(flow: _Flow, state: ChairState) -> None:
 
 
 def _status(state: ChairState) -> str:
-    if state.discontinued_at is not None:
-        return "Discontinued" + (", discharged" if state.phase is Phase.DISCHARGED else " (open)")
-    if state.phase is Phase.DISCHARGED:
-        return "Completed, discharged"
-    return f"{state.phase.label} (open)"
+    """How the session stands, from the session timeline: "Discontinued for a reaction, discharged",
+    "Infusion complete, discharged", "Paused by the nurse (open)"."""
+    timeline = SessionTimeline.of(state)
+    closed = state.phase is Phase.DISCHARGED
+    if timeline.discontinued:
+        end = timeline.infusion_end
+        words = str(end.value) if end is not None else "discontinued (not given)"
+        return words.capitalize() + (", discharged" if closed else " (open)")
+    if closed:
+        return "Completed, discharged" if timeline.infusion_end is not None else "Discharged"
+    return (
+        f"{state.phase.label}: {timeline.outcome} (open)"
+        if timeline.segments
+        else f"{state.phase.label} (open)"
+    )
 
 
 def _duration(seconds: float | None) -> str:
@@ -710,16 +725,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
             ("Bag prepared", t(bag.prepared_at) if bag else "-"),
             ("Checked in", _at_by(t, _who(state, EventType.CHECKED_IN))),
             ("Infusion start", _at_by(t, _who(state, EventType.INFUSION_STARTED))),
-            (
-                "Infusion end",
-                _at_by(t, completed)
-                if completed
-                else (
-                    f"{t(state.discontinued_at)} (discontinued)"
-                    if state.discontinued_at
-                    else "not ended in this range"
-                ),
-            ),
+            ("Infusion end", _infusion_end(t, state, completed)),
             (
                 "Observation",
                 f"{t(state.completed_at)} to {t(observation_end) or 'ongoing'} (planned until {t(state.observation_ends_at)})"
@@ -817,7 +823,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
                 else "NOT acknowledged",
                 _ended(t, alarm_end(state, a)),
             ]
-            for a in sorted(state.alarms.values(), key=lambda a: a.raised_at)
+            for a in SessionTimeline.of(state).alarms
         ],
         [1.5, 0.8, 2.6, 2.2, 1.2],
     )
@@ -873,117 +879,65 @@ def _extra_text(event: Event) -> str:
     return "; ".join(parts)
 
 
+def _infusion_end(t: Callable[[datetime | None], str], state: ChairState, completed: Event | None) -> str:
+    timeline = SessionTimeline.of(state)
+    end = timeline.infusion_end
+    if end is None:
+        return "not ended in this range"
+    if completed is not None and end is StopReason.COMPLETE:
+        return _at_by(t, completed)
+    return f"{t(timeline.infusion_ended_at)} ({end.value})"
+
+
 def _rate_rows(t: Callable[[datetime | None], str], state: ChairState) -> list[list[str]]:
+    """Every start and stop of the delivery, with its reason (the session timeline's segments)."""
     start = state.infusion_started_at
+    timeline = SessionTimeline.of(state)
+    plan = state.plan() if start is not None and state.protocol is not None else None
     rows = []
-    for event in state.events:
-        d = event.data
-        minute = "-" if start is None else f"{(event.at - start).total_seconds() / 60:.0f}"
-        if event.type is EventType.INFUSION_STARTED:
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    num(d.get("rate_ml_h")),
-                    num(d.get("rate_ml_h")),
-                    "infusion started",
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.RATE_CHANGED:
-            what = f"rate change by {d.get('source', '')}" + (f": {d['reason']}" if d.get("reason") else "")
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    num(d.get("rate_ml_h")),
-                    num(d.get("planned_rate_ml_h")),
-                    what,
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.INFUSION_PAUSED:
-            rows.append([t(event.at), minute, "0", "-", f"paused: {d.get('reason', '')}", event.actor])
-        elif event.type is EventType.INFUSION_RESUMED:
-            restart = d.get("restart_rate_ml_h")
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    "-",
-                    num(restart) if restart is not None else "-",
-                    "resumed",
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.REACTION_RECORDED and d.get("action") in (
-            "stop_then_restart",
-            "discontinue",
-        ):
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    "0",
-                    "0",
-                    f"stopped: grade {d.get('grade')} reaction",
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.INFUSION_COMPLETED:
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    "0",
-                    "0",
-                    f"infusion complete, {num(d.get('volume_infused_ml'))} mL",
-                    event.actor,
-                ]
-            )
+    for change in timeline.changes:
+        if change.reason is StopReason.RATE_CHANGE:
+            continue  # the start at the new rate says it
+        event = state.event(change.seq)
+        minutes = 0.0 if start is None else (change.at - start).total_seconds() / 60
+        planned = "-" if plan is None else num(plan.rate_at(minutes))
+        delivering = change.kind is ChangeKind.START
+        rows.append(
+            [
+                t(change.at),
+                f"{minutes:.0f}",
+                num(change.rate_ml_h) if delivering else "0",
+                planned,
+                change_words(timeline.changes_of(change.seq))
+                + (f" ({change.detail})" if change.detail else ""),
+                event.actor if event is not None else "-",
+            ]
+        )
     return rows
 
 
 def _pump_steps(state: ChairState, session: SessionLog) -> list[tuple[float, float]]:
     """(minute from start, rate) points of what the pump delivered (0 while stopped): its samples, else
-    the journal."""
+    the delivery segments."""
     start = state.infusion_started_at
     if start is None:
         return []
+    timeline = SessionTimeline.of(state)
+    ended = timeline.infusion_ended_at
     if session.telemetry:
         points = [
             ((s.at - start).total_seconds() / 60.0, delivered_rate_ml_h(s))
             for s in session.telemetry
             if s.at >= start
         ]
-        ended = state.completed_at or state.discontinued_at
         if ended is not None and (not points or points[-1][0] < (ended - start).total_seconds() / 60.0):
             points.append(((ended - start).total_seconds() / 60.0, 0.0))  # nothing flows after the end
         return points
     points = []
-    rate = 0.0
-    running = False
-    for event in state.events:
-        minute = (event.at - start).total_seconds() / 60.0
-        if event.type in (EventType.INFUSION_STARTED, EventType.RATE_CHANGED):
-            rate = float(event.data.get("rate_ml_h", 0.0))
-            running = running or event.type is EventType.INFUSION_STARTED
-            points.append((minute, rate if running else 0.0))
-        elif event.type is EventType.INFUSION_RESUMED:
-            running = True
-            restart = event.data.get("restart_rate_ml_h")
-            rate = float(restart) if restart is not None else rate
-            points.append((minute, rate))
-        elif event.type in (
-            EventType.INFUSION_PAUSED,
-            EventType.INFUSION_COMPLETED,
-            EventType.DISCONTINUED,
-        ) or (
-            event.type is EventType.REACTION_RECORDED
-            and event.data.get("action") in ("stop_then_restart", "discontinue")
-        ):
-            running = False
-            points.append((minute, 0.0))
+    for segment in timeline.segments:
+        points.append(((segment.started_at - start).total_seconds() / 60.0, segment.rate_ml_h))
+        if segment.ended_at is not None:
+            points.append(((segment.ended_at - start).total_seconds() / 60.0, 0.0))
     return points
 
 
@@ -1000,7 +954,7 @@ def _rate_chart(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
     if plan.end_min is not None:
         plan_points.append((plan.end_min, 0.0))
     pump = _pump_steps(state, session)
-    end_at = state.completed_at or state.discontinued_at or log.range.until
+    end_at = SessionTimeline.of(state).infusion_ended_at or log.range.until
     span = (
         max(
             [p[0] for p in plan_points if p[0] < 24 * 60]

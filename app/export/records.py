@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.domain.chair import parse_time
+from app.domain.delivery import change_words
 from app.domain.events import EventType
 from app.export.model import PatientContext, ShiftLog
 from app.export.shifts import LocalTime
@@ -162,6 +163,10 @@ def _time(value: Any) -> Any:
     return parse_time(value) if isinstance(value, str) and value else None
 
 
+def _with_delivery(summary: str, delivery: str) -> str:
+    return f"{summary}; {delivery}" if delivery else summary
+
+
 def entry_row(entry: JournalEntry, context: PatientContext, local: LocalTime) -> list[str]:
     return [
         str(entry.position),
@@ -173,7 +178,7 @@ def entry_row(entry: JournalEntry, context: PatientContext, local: LocalTime) ->
         context.patient_initials,
         context.patient_mrn,
         entry.type,
-        describe(entry, local),
+        _with_delivery(describe(entry, local), change_words(context.delivery, entry.occurred_at, local.hhmm)),
         entry.payload_text,
         entry.actor,
         entry.hash,

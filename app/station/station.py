@@ -21,7 +21,7 @@ from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import AlarmPolicy
 from app.domain.clock import Clock
 from app.domain.clock_face import ClockFace
-from app.domain.events import EventType
+from app.domain.events import EventType, SignOff
 from app.floor import Floor
 from app.station.config import MAX_CHAIRS
 from app.station.pump import PumpLink
@@ -123,10 +123,10 @@ class Station:
         finally:
             self.signed_in, self.nurse = previous, nurse
 
-    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> dict[str, Any]:
+    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> SignOff | None:
         """The sign-off record for an action by whoever is signed in (see app.accounts.authority)."""
         if self.accounts is None:
-            return {}
+            return None
         return authorize(self.signed_in, actions, cosigner)
 
     @property

@@ -12,7 +12,9 @@ from PySide6.QtWidgets import QListView, QWidget
 from app.chairs import ChairController
 from app.domain.alarms import ALARM_RULES, AlarmCategory
 from app.domain.clock_face import ClockFace
+from app.domain.delivery import change_words
 from app.domain.events import Event, EventType
+from app.domain.timeline import SessionTimeline
 from app.station.status_text import rate_text
 
 EventRole = Qt.ItemDataRole.UserRole + 1
@@ -105,6 +107,18 @@ def describe(event: Event, zone: tzinfo | None = None) -> str:
     return f"{ClockFace.of(zone).hhmm(event.at)}  #{event.seq}  {text}  — {event.actor}"
 
 
+def line(event: Event, timeline: SessionTimeline | None, zone: tzinfo | None = None) -> str:
+    """The timeline's line for an entry: `describe`, then what it did to the delivery (the session
+    timeline's words: "delivery stopped: stopped by a pump alarm"), as the PDF and CSV say it."""
+    text = describe(event, zone)
+    words = (
+        change_words(timeline.changes_of(event.seq), event.at, ClockFace.of(zone).hhmm)
+        if timeline is not None
+        else ""
+    )
+    return f"{text}  [{words}]" if words else text
+
+
 _COLOURS = {
     EventType.REACTION_RECORDED: "#b00020",
     EventType.ALARM_RAISED: "#8a4b00",
@@ -124,6 +138,7 @@ class TimelineModel(QAbstractListModel):
         self._chair = chair
         self._zone = chair.session.host.display_tz  # the configured display zone
         self._events: list[Event] = []
+        self._timeline: SessionTimeline | None = None
         chair.changed.connect(self.reload)
         self.reload()
 
@@ -134,6 +149,7 @@ class TimelineModel(QAbstractListModel):
         if [e.seq for e in events] == [e.seq for e in self._events]:
             return
         self.beginResetModel()
+        self._timeline = SessionTimeline.of(state) if state is not None else None
         self._events = events
         self.endResetModel()
 
@@ -145,7 +161,7 @@ class TimelineModel(QAbstractListModel):
             return None
         event = self._events[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return describe(event, self._zone)
+            return line(event, self._timeline, self._zone)
         if role == EventRole:
             return event
         if role == Qt.ItemDataRole.ForegroundRole and event.data.get("rule") in NOTIFICATION_RULES:
@@ -158,7 +174,7 @@ class TimelineModel(QAbstractListModel):
         return self._events[row]
 
     def texts(self) -> list[str]:
-        return [describe(e, self._zone) for e in self._events]
+        return [line(e, self._timeline, self._zone) for e in self._events]
 
 
 class TimelineView(QListView):

@@ -40,27 +40,35 @@ def test_each_station_is_shown_in_its_own_zone(
         )
         stations.append(station.start())
     window = overview(qtbot, plain_broker, tmp_path)
-    model = window.model
-    qtbot.waitUntil(
-        lambda: model.rowCount() == 2 and all(model.stations[s].state == "online" for s in ZONES),
-        timeout=30_000,
-    )
-    for station_id, (_name, zone) in ZONES.items():
-        assert model.stations[station_id].face.name == zone
-        nxt = model.snapshots[(station_id, "Chair 1")]["next"]
-        due = datetime.fromisoformat(nxt["due_at"])
-        assert f"at {due.astimezone(ZoneInfo(zone)):%H:%M}" in nxt["action"], nxt  # said in its zone
-        assert f"at {due.astimezone(UTC):%H:%M}" not in nxt["action"]
-    for station in stations:
-        station.kill()
-    qtbot.waitUntil(lambda: all(view.stale for view in model.views.values()), timeout=20_000)
-    window.tick()
-    for station_id, (_name, zone) in ZONES.items():
-        last = model.stations[station_id].last_seen
-        assert last is not None
-        seen = datetime.fromtimestamp(last, UTC)
-        local, utc = f"{seen.astimezone(ZoneInfo(zone)):%H:%M}", f"{seen:%H:%M}"
-        stale = model.views[(station_id, "Chair 1")].stale_text
-        heading = window.board.heading(station_id).text()
-        assert stale.startswith("no data since ") and local in stale and utc not in stale, stale
-        assert "no data since " in heading and local in heading and utc not in heading, heading
+    try:
+        model = window.model
+        qtbot.waitUntil(
+            lambda: model.rowCount() == 2 and all(model.stations[s].state == "online" for s in ZONES),
+            timeout=30_000,
+        )
+        for station_id, (_name, zone) in ZONES.items():
+            assert model.stations[station_id].face.name == zone
+            chair = model.snapshots[(station_id, "Chair 1")]
+            assert chair.display_tz == zone
+            due = chair.next.due_at
+            assert due is not None
+            assert f"at {due.astimezone(ZoneInfo(zone)):%H:%M}" in chair.next.action, (
+                chair.next
+            )  # in its zone
+            assert f"at {due.astimezone(UTC):%H:%M}" not in chair.next.action
+        for station in stations:
+            station.kill()
+        qtbot.waitUntil(lambda: all(view.stale for view in model.views.values()), timeout=20_000)
+        window.tick()
+        for station_id, (_name, zone) in ZONES.items():
+            last = model.stations[station_id].last_seen
+            assert last is not None
+            seen = datetime.fromtimestamp(last, UTC)
+            local, utc = f"{seen.astimezone(ZoneInfo(zone)):%H:%M}", f"{seen:%H:%M}"
+            stale = model.views[(station_id, "Chair 1")].stale_text
+            heading = window.board.heading(station_id).text()
+            assert stale.startswith("no data since ") and local in stale and utc not in stale, stale
+            assert "no data since " in heading and local in heading and utc not in heading, heading
+    finally:
+        assert window.link is not None
+        window.link.stop()  # no broker thread outlives the window

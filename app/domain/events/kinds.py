@@ -1,12 +1,8 @@
-"""What can happen at a chair, as recorded facts. The journal stores these; state is a fold of them."""
+"""The kinds of fact the journal records."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 
 class EventType(StrEnum):
@@ -41,22 +37,7 @@ class EventType(StrEnum):
     SIGNED_OUT = "signed_out"
     STATION_LOCKED = "station_locked"
     STATION_UNLOCKED = "station_unlocked"
-
-
-@dataclass(frozen=True)
-class Event:
-    """One fact about one chair session.
-
-    `at` is when it happened at the chair (a premed given at 09:10 and entered at 09:20 has at=09:10);
-    the journal adds the session, the sequence number and when it was recorded. `data` is plain JSON.
-    """
-
-    type: EventType
-    at: datetime
-    actor: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-    seq: int = 0  # assigned by the journal; 0 until recorded
-
-    def __post_init__(self) -> None:
-        if self.at.tzinfo is None:
-            raise ValueError("event times must be timezone-aware")
+    # The station signed its journal's head (app.export.seals): the chain records when anchors were made
+    JOURNAL_ANCHORED = "journal_anchored"
+    # A command from the floor's overview that the station refused (the floor stream, app.station.publish)
+    FLOOR_COMMAND_REFUSED = "floor_command_refused"

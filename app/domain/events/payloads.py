@@ -1,0 +1,455 @@
+"""What each kind of entry says: one frozen dataclass per event type, its fields typed (rates in mL/h as
+numbers, times aware datetimes, grades `ReactionGrade`, reaction actions `ReactionAction`).
+
+The JSON form is the codec's business (app.domain.events.codec); what it needs from here: a field with
+`optional()` is left out of the JSON while it holds its default (an override list that is empty, a
+`responsible` nurse only on pump-documented entries); any other field with a default is one that older
+entries may lack (they are read with the default and written back without it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from app.domain.events.kinds import EventType
+from app.domain.protocol import ReactionAction
+from app.domain.reactions import ReactionGrade
+
+OPTIONAL = "optional"
+
+
+def optional(default: Any = None) -> Any:
+    """A field that today's entries carry only when it holds something (its default is not written)."""
+    if isinstance(default, tuple | str | int | float | bool) or default is None:
+        return field(default=default, metadata={OPTIONAL: True})
+    raise TypeError("optional() takes an immutable default")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """A typed piece of an entry's JSON. `extra`: keys this version does not know, kept and written back
+    as they were; `absent`: known keys an older entry did not have, not written back."""
+
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    absent: frozenset[str] = field(default=frozenset(), repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Payload(Record):
+    """The body of one entry; `event_type` is the kind it belongs to."""
+
+    event_type: ClassVar[EventType]
+
+
+# ------------------------------------------------------------------------------------------------
+# Pieces shared by several entries
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverrideRecord(Record):
+    """A guard passed on someone's decision: which guard, what it said, who decided and why."""
+
+    guard: str
+    message: str
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BagRecord(Record):
+    volume_ml: float
+    lot: str
+    expiry: date
+    prepared_at: datetime
+    gtin: str = ""
+    dose_mg: float | None = None
+    refrigerated_until: datetime | None = None
+    label_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriorSeriousReaction(Record):
+    """A serious reaction in this journal's history for the patient, as known at check-in."""
+
+    session_id: str
+    on: date
+    grade: ReactionGrade
+    protocol_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreeningFinding(Record):
+    id: str
+    question: str
+    answer: str
+    outcome: str
+    refer_to: str
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectedFields(Record):
+    """What a correction sets (only the fields it names are written)."""
+
+    patient_mrn: str | None = optional()
+    patient_initials: str | None = optional()
+    bag_lot: str | None = optional()
+    drug: str | None = optional()
+    dose: str | None = optional()
+    route: str | None = optional()
+    values: Mapping[str, float] | None = optional()
+    signs: tuple[str, ...] | None = optional()
+    notes: str | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignOff(Record):
+    """The envelope of an entry made with a co-signer: who made it, who co-signed, and for what."""
+
+    by: str
+    cosigned_by: str
+    cosigned_for: tuple[str, ...]
+
+
+class NotToleratedOutcome(StrEnum):
+    STOP = "stop"  # the pump is stopped
+    REGRADE = "regrade"  # the reaction is re-graded (3 or 4)
+
+
+# ------------------------------------------------------------------------------------------------
+# Chair session entries
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckedIn(Payload):
+    event_type: ClassVar[EventType] = EventType.CHECKED_IN
+    chair: str
+    patient_mrn: str
+    patient_initials: str
+    protocol_id: str
+    protocol: Mapping[str, Any]  # the protocol file as read at check-in (app.domain.protocol parses it)
+    bag: BagRecord
+    prior_infusions: int
+    prior_serious_reaction: bool
+    last_dose_on: date | None = None
+    first_dose: bool = False
+    assigned_nurse: str = ""
+    history_serious_reactions: tuple[PriorSeriousReaction, ...] = ()
+    overrides: tuple[OverrideRecord, ...] = optional(())
+    visit_number: str = optional("")
+    order_number: str = optional("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreeningRecorded(Payload):
+    event_type: ClassVar[EventType] = EventType.SCREENING_RECORDED
+    answers: Mapping[str, bool]
+    findings: tuple[ScreeningFinding, ...] = ()
+    overrides: tuple[OverrideRecord, ...] = optional(())
+
+
+@dataclass(frozen=True, kw_only=True)
+class PremedicationGiven(Payload):
+    event_type: ClassVar[EventType] = EventType.PREMEDICATION_GIVEN
+    drug: str
+    dose: str
+    route: str
+    repeat: bool = False
+    recorded_at: datetime | None = None
+    overrides: tuple[OverrideRecord, ...] = optional(())
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfusionStarted(Payload):
+    event_type: ClassVar[EventType] = EventType.INFUSION_STARTED
+    rate_ml_h: float
+    overrides: tuple[OverrideRecord, ...] = optional(())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateChanged(Payload):
+    event_type: ClassVar[EventType] = EventType.RATE_CHANGED
+    rate_ml_h: float
+    previous_rate_ml_h: float = 0.0
+    planned_rate_ml_h: float = 0.0
+    source: str = "nurse"
+    reason: str = ""
+    responsible: str | None = optional()  # pump-documented: the nurse responsible
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfusionPaused(Payload):
+    event_type: ClassVar[EventType] = EventType.INFUSION_PAUSED
+    reason: str = ""
+    source: str = "nurse"
+    responsible: str | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfusionResumed(Payload):
+    event_type: ClassVar[EventType] = EventType.INFUSION_RESUMED
+    source: str = "nurse"
+    overrides: tuple[OverrideRecord, ...] = optional(())
+    responsible: str | None = optional()
+    after_reaction_seq: int | None = optional()  # the restart after a stop-then-restart reaction
+    restart_rate_ml_h: float | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReactionRecorded(Payload):
+    event_type: ClassVar[EventType] = EventType.REACTION_RECORDED
+    grade: ReactionGrade
+    signs: tuple[str, ...] = ()
+    notes: str = ""
+    action: ReactionAction | None = None  # None: recorded in observation (nothing to do to the pump)
+    rate_at_onset_ml_h: float = 0.0
+    new_rate_ml_h: float = 0.0
+    restart_rate_ml_h: float = 0.0
+    recorded_at: datetime | None = None
+    regrades_seq: int | None = None
+    overrides: tuple[OverrideRecord, ...] = optional(())
+
+
+@dataclass(frozen=True, kw_only=True)
+class SymptomsResolved(Payload):
+    event_type: ClassVar[EventType] = EventType.SYMPTOMS_RESOLVED
+    reaction_seqs: tuple[int, ...] = ()
+    notes: str = ""
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReactionNotTolerated(Payload):
+    event_type: ClassVar[EventType] = EventType.REACTION_NOT_TOLERATED
+    reaction_seq: int
+    outcome: NotToleratedOutcome
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class VitalsRecorded(Payload):
+    event_type: ClassVar[EventType] = EventType.VITALS_RECORDED
+    values: Mapping[str, float]
+    alerts: tuple[str, ...] = ()
+    alert_signs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfusionCompleted(Payload):
+    event_type: ClassVar[EventType] = EventType.INFUSION_COMPLETED
+    source: str = "nurse"
+    volume_infused_ml: float | None = None
+    reason: str = ""
+    responsible: str | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discharged(Payload):
+    event_type: ClassVar[EventType] = EventType.DISCHARGED
+    overrides: tuple[OverrideRecord, ...] = optional(())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discontinued(Payload):
+    event_type: ClassVar[EventType] = EventType.DISCONTINUED
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectionRecorded(Payload):
+    event_type: ClassVar[EventType] = EventType.CORRECTION_RECORDED
+    target_seq: int
+    target_type: str = ""
+    reason: str = ""
+    corrected: CorrectedFields = field(default_factory=CorrectedFields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(Payload):
+    event_type: ClassVar[EventType] = EventType.NOTE_ADDED
+    text: str
+    target_seq: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NurseAssigned(Payload):
+    event_type: ClassVar[EventType] = EventType.NURSE_ASSIGNED
+    nurse: str
+    previous: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandedOver(Payload):
+    event_type: ClassVar[EventType] = EventType.HANDED_OVER
+    from_nurse: str
+    to_nurse: str
+    notes: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmEntry(Payload):
+    """An alarm raised, acknowledged or cleared (the same fields each time)."""
+
+    alarm_id: str
+    rule: str
+    priority: str
+    message: str
+    overview: str | None = optional()
+    """Acknowledged from the floor: the enrolled overview whose signed command it was."""
+    command_id: str | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmRaised(AlarmEntry):
+    event_type: ClassVar[EventType] = EventType.ALARM_RAISED
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmAcknowledged(AlarmEntry):
+    event_type: ClassVar[EventType] = EventType.ALARM_ACKNOWLEDGED
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmCleared(AlarmEntry):
+    event_type: ClassVar[EventType] = EventType.ALARM_CLEARED
+
+
+# ------------------------------------------------------------------------------------------------
+# The accounts stream
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountAdded(Payload):
+    event_type: ClassVar[EventType] = EventType.ACCOUNT_ADDED
+    account: str
+    name: str
+    role: str
+    badge: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountDisabled(Payload):
+    event_type: ClassVar[EventType] = EventType.ACCOUNT_DISABLED
+    account: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountPinReset(Payload):
+    event_type: ClassVar[EventType] = EventType.ACCOUNT_PIN_RESET
+    account: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountLocked(Payload):
+    event_type: ClassVar[EventType] = EventType.ACCOUNT_LOCKED
+    account: str
+    until: datetime
+    failures: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignInFailed(Payload):
+    event_type: ClassVar[EventType] = EventType.SIGN_IN_FAILED
+    account: str
+    reason: str
+    failures: int | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignedIn(Payload):
+    event_type: ClassVar[EventType] = EventType.SIGNED_IN
+    account: str
+    how: str
+    purpose: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignedOut(Payload):
+    event_type: ClassVar[EventType] = EventType.SIGNED_OUT
+    account: str
+    by: str | None = optional()  # signed out by the next person signing in
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationLocked(Payload):
+    event_type: ClassVar[EventType] = EventType.STATION_LOCKED
+    account: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationUnlocked(Payload):
+    event_type: ClassVar[EventType] = EventType.STATION_UNLOCKED
+    account: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class JournalAnchored(Payload):
+    """The station signs the journal's head, this entry included (app.export.seals): `previous`, the
+    digest of the anchor before it ('' for the first); `key`, the signing key's fingerprint; `station`,
+    its topic level on the floor's broker when it publishes ('' otherwise)."""
+
+    event_type: ClassVar[EventType] = EventType.JOURNAL_ANCHORED
+    previous: str
+    key: str
+    station: str = optional("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloorCommandRefused(Payload):
+    """A command from the floor that the station refused, with what it claimed (app.station.publish)."""
+
+    event_type: ClassVar[EventType] = EventType.FLOOR_COMMAND_REFUSED
+    command_id: str
+    command: str
+    chair: str
+    alarm: str
+    claimed_by: str
+    claimed_role: str
+    claimed_overview: str
+    sent_at: str | None
+    signed: bool
+    reason: str
+
+
+PAYLOADS: Mapping[EventType, type[Payload]] = {
+    cls.event_type: cls
+    for cls in (
+        CheckedIn,
+        ScreeningRecorded,
+        PremedicationGiven,
+        InfusionStarted,
+        RateChanged,
+        InfusionPaused,
+        InfusionResumed,
+        ReactionRecorded,
+        SymptomsResolved,
+        ReactionNotTolerated,
+        VitalsRecorded,
+        InfusionCompleted,
+        Discharged,
+        Discontinued,
+        CorrectionRecorded,
+        NoteAdded,
+        NurseAssigned,
+        HandedOver,
+        AlarmRaised,
+        AlarmAcknowledged,
+        AlarmCleared,
+        AccountAdded,
+        AccountDisabled,
+        AccountPinReset,
+        AccountLocked,
+        SignInFailed,
+        SignedIn,
+        SignedOut,
+        StationLocked,
+        StationUnlocked,
+        JournalAnchored,
+        FloorCommandRefused,
+    )
+}
