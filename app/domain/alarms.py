@@ -167,8 +167,30 @@ class AlarmPolicyError(ValueError):
         super().__init__(f"{source}: field '{field_name}': {problem}")
 
 
+SAME_RATE_ML_H = 0.05
+"""The shipped `rate_above_plan.same_rate_ml_h` (resources/alarms.toml), for a journal read without a
+station (tools, tests); a station hands its loaded policy's number down (AlarmPolicy.same_rate)."""
+
+
+def same_rate(a: float | None, b: float, same_rate_ml_h: float = SAME_RATE_ML_H) -> bool:
+    """Two pump rates are one rate when they differ by less than the pumps show (see AlarmPolicy)."""
+    return a is not None and abs(a - b) <= same_rate_ml_h + 1e-9
+
+
 @dataclass(frozen=True)
 class AlarmPolicy:
+    """Every number the alarm rules use (resources/alarms.toml), loaded once at start-up and handed to
+    whatever needs it (the station, its chairs' pump debounce, the banner, the telemetry recorder).
+
+    Two questions about pump rates, answered here and nowhere else:
+    - "Is this the same rate?" (`same_rate`, `same_rate_ml_h`, 0.05 mL/h): a reading compared with the
+      last one. Anything the pump shows as different (its display step is 0.1 mL/h) is a change the
+      nurse made: it is documented in the journal AND kept as a stored reading (40 -> 44 mL/h is both).
+    - "Is the pump close enough to the plan?" (`rate_tolerance`, max(5 mL/h, 10 %)): a reading compared
+      with the planned step, for alarms and the banner. A small deviation from plan is not worth a
+      nurse's attention (alarm fatigue); it is still a different rate, and recorded as one.
+    """
+
     rate_tolerance_ml_h: float  # a pump faster than plan by less than this is not an alarm...
     rate_tolerance_percent: float  # ...nor by less than this share of the planned rate
     early_step_up_tolerance_s: float  # stepping up this early is not "above plan"
@@ -180,7 +202,7 @@ class AlarmPolicy:
     audio_pause_s: float  # IEC 60601-1-8: audio paused for a limited time
     flash_hz: Mapping[Priority, float]  # 0 = steady
     flash_duty_percent: float
-    same_rate_ml_h: float = 0.05  # two pump rates closer than this are the same rate (not a change)
+    same_rate_ml_h: float = SAME_RATE_ML_H  # two pump rates closer than this are the same rate
     vitals_overdue_grace_s: float = 300.0  # vital signs this late raise a reminder
     vital_sign_priorities: Mapping[str, Priority] = field(default_factory=dict)  # sign -> alarm priority
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -189,6 +211,10 @@ class AlarmPolicy:
         """How far the pump may be from the planned rate before it is "off plan": the one tolerance the
         alarm rules, the next-action text and the chair's banner share."""
         return max(self.rate_tolerance_ml_h, planned_ml_h * self.rate_tolerance_percent / 100.0)
+
+    def same_rate(self, a: float | None, b: float) -> bool:
+        """`a` and `b` are one rate: no change to document or to store (None: no rate known yet)."""
+        return same_rate(a, b, self.same_rate_ml_h)
 
     def above_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
         return pump_ml_h > planned_ml_h + self.rate_tolerance(planned_ml_h)

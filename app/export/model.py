@@ -12,7 +12,6 @@ by the seal.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import statistics
 from collections import Counter
@@ -26,7 +25,7 @@ from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalEntry, canonical_json, range_digest
-from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, default_rate_tolerance_ml_h, keep
+from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, keep
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -303,13 +302,8 @@ def session_samples(
     per 5 minutes), so an export reads the same before and after its session's readings are thinned and
     `verify --export` still matches. With `sample_seal` the one place the exports read the readings."""
     samples = journal.telemetry(chair, since=since, until=until, session_id=session_id)
-    kept = keep(samples, _rate_tolerance(), DEFAULT_KEEP_EVERY_S)
+    kept = keep(samples, journal.recorder.same_rate_ml_h, DEFAULT_KEEP_EVERY_S)
     return [samples[i] for i in kept]
-
-
-@functools.cache
-def _rate_tolerance() -> float:
-    return default_rate_tolerance_ml_h()
 
 
 def sample_seal(journal: Journal, after_ms: int, up_to_ms: int) -> dict[str, str]:

@@ -25,7 +25,7 @@ from app.domain.events import SignOff
 from app.domain.phase import Phase
 from app.station.alarms import ChairAlarms
 from app.station.history import PumpHistory
-from app.station.pump import PumpDebounce, PumpLink, same_rate
+from app.station.pump import PumpDebounce, PumpLink
 from app.store.journal import JournalError
 from drivers.base import LinkState, LinkStatus, PumpDriver, Telemetry
 
@@ -83,7 +83,7 @@ class ChairSession:
         self.pump_configured: Mapping[str, Any] | None = None
         self.telemetry: Telemetry | None = None
         self.history = PumpHistory()
-        self.debounce = PumpDebounce()
+        self.debounce = PumpDebounce(station.alarm_policy)
         self.alarms = ChairAlarms(station.alarm_policy)
         self.journal_problem = ""
         self._last_seq_emitted = -1
@@ -189,7 +189,9 @@ class ChairSession:
                 self.debounce.reset()  # try again on the next reading
             if isinstance(command, ResumeInfusion) and seen is not None and seen.kind == "running":
                 resumed = self.state
-                if resumed is not None and not same_rate(resumed.pump_rate_ml_h, seen.rate_ml_h):
+                if resumed is not None and not self.station.alarm_policy.same_rate(
+                    resumed.pump_rate_ml_h, seen.rate_ml_h
+                ):
                     self.debounce.reset()  # the rate goes in on the next poll
 
     # ------------------------------------------------------------------------------------------

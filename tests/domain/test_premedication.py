@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+from app.alarm_policy import load_alarm_policy
 from app.domain.commands import GivePremedication, Override, StartInfusion
 from app.domain.decide import CommandRefused, start_failures
 from app.domain.phase import Phase
 from app.ui.status import ActionKind, next_action
+
+POLICY = load_alarm_policy()
 
 ANTIHISTAMINE = "diphenhydramine (or another antihistamine)"
 
@@ -57,7 +60,7 @@ def test_after_the_window_the_banner_asks_for_a_repeat_dose_and_the_repeat_is_re
     s = _premedicated(chair_script)
     s.clock.advance(minutes=75)  # the issue: "Start infusion now" while a start was refused
     state, now = s.state, s.clock.now()
-    action = next_action(state, now)
+    action = next_action(state, now, policy=POLICY)
     assert start_failures(state, now)  # the guard refuses...
     assert action.kind is ActionKind.PREMEDICATION  # ...and the banner does not suggest the start
     assert "Repeat premeds" in action.text and "more than 60 min before start" in action.text
@@ -67,7 +70,7 @@ def test_after_the_window_the_banner_asks_for_a_repeat_dose_and_the_repeat_is_re
     assert state.events[-1].data["repeat"] is True
     s.clock.advance(minutes=30)
     assert not start_failures(s.state, s.clock.now())
-    assert next_action(s.state, s.clock.now()).text.startswith("Start infusion at 40 mL/h now")
+    assert next_action(s.state, s.clock.now(), policy=POLICY).text.startswith("Start infusion at 40 mL/h now")
     assert s.run(StartInfusion()).phase is Phase.INFUSING
 
 

@@ -40,7 +40,7 @@ def test_pump_above_top_rung_grade_2_banner_decide_and_plan_agree(chair_script: 
     now = s.clock.now()
     planned = state.planned_rate_ml_h(now)
     assert reaction.new_rate_ml_h == planned == 200
-    banner = next_action(state, now, pump_rate=450)
+    banner = next_action(state, now, pump_rate=450, policy=POLICY)
     assert "SET PUMP TO 200" in banner.text
     s.clock.advance(seconds=30)
     state = s.run(ChangeRate(reaction.new_rate_ml_h, source="nurse"))
@@ -70,7 +70,7 @@ def test_grade_2_holds_the_reduced_rate_until_resolved_with_no_step_up_prompt_or
     state = s.run(ChangeRate(60, source="nurse", reason="reaction"))
     for minutes in (11, 30, 35, 60):  # the timeline: nothing announces a step-up
         now = s.clock.now() + timedelta(minutes=minutes)
-        text = next_action(state, now, pump_rate=60).text
+        text = next_action(state, now, pump_rate=60, policy=POLICY).text
         assert "Step up" not in text and "Set pump to 80" not in text, (minutes, text)
         assert text.startswith("Hold 60 mL/h: record when symptoms resolve")
         assert "step_up_overdue" not in _alarm_rules(state, now)
@@ -263,7 +263,7 @@ def test_the_banner_never_offers_a_discharge_the_guard_refuses(chair_script: Any
         if vitals:
             s.run(RecordVitals({"systolic_mmhg": 120}))
         state, now = s.state, s.clock.now()
-        action = next_action(state, now)
+        action = next_action(state, now, policy=POLICY)
         offers_discharge = action.text.startswith("Discharge")
         assert offers_discharge == (not discharge_failures(state, now)), (minutes, action.text)
     assert s.run(Discharge()).phase is Phase.DISCHARGED
