@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum, StrEnum
 from typing import Any
 
-from app.domain.chair import AlarmRecord, ChairState, ReactionRecord, parse_time
+from app.domain.chair import AlarmRecord, ChairState, ReactionRecord
 from app.domain.clock import local_time
 from app.domain.commands import RecordAlarm
-from app.domain.events import EventType
+from app.domain.events import EventType, InfusionStarted, ReactionRecorded
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.domain.schedule import Plan, PlanOutcome, SegmentKind
@@ -342,8 +342,8 @@ def _pump_rate(inputs: AlarmInputs, state: ChairState) -> float:
 
 def _recorded_at(state: ChairState, reaction: ReactionRecord) -> datetime:
     event = state.event(reaction.seq)
-    text = event.data.get("recorded_at") if event is not None else None
-    return max(reaction.onset_at, parse_time(text)) if isinstance(text, str) else reaction.onset_at
+    recorded = event.payload_as(ReactionRecorded).recorded_at if event is not None else None
+    return reaction.onset_at if recorded is None else max(reaction.onset_at, recorded)
 
 
 def _rate_excess(
@@ -532,11 +532,7 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     started = next((e for e in state.events if e.type is EventType.INFUSION_STARTED), None)
     if started is None:
         return None
-    overrides = [
-        o
-        for o in started.data.get("overrides", ())
-        if isinstance(o, Mapping) and o.get("guard") in PREMEDICATION_GUARDS
-    ]
+    overrides = [o for o in started.payload_as(InfusionStarted).overrides if o.guard in PREMEDICATION_GUARDS]
     if not overrides:
         return None
     ready = state.premedication_ready_at
@@ -545,9 +541,9 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     first = overrides[0]
     return {
         "at": inputs.hhmm(started.at),
-        "why": "; ".join(str(o.get("message", o.get("guard"))) for o in overrides),
-        "by": first.get("by", started.actor),
-        "reason": first.get("reason", ""),
+        "why": "; ".join(o.message or o.guard for o in overrides),
+        "by": first.by or started.actor,
+        "reason": first.reason,
     }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from app.domain.chair import ChairState, correctable_fields, format_time
+from app.domain.chair import ChairState, correctable_fields
 from app.domain.commands import (
     AddNote,
     AssignNurse,
@@ -38,11 +38,34 @@ from app.domain.commands import (
     ResumeInfusion,
     StartInfusion,
 )
-from app.domain.events import Event, EventType
+from app.domain.events import (
+    BagRecord,
+    CheckedIn,
+    Discharged,
+    Discontinued,
+    Event,
+    EventType,
+    HandedOver,
+    InfusionCompleted,
+    InfusionPaused,
+    InfusionResumed,
+    InfusionStarted,
+    NoteAdded,
+    NurseAssigned,
+    OverrideRecord,
+    PremedicationGiven,
+    PriorSeriousReaction,
+    RateChanged,
+    ReactionRecorded,
+    ScreeningFinding,
+    ScreeningRecorded,
+    SymptomsResolved,
+    VitalsRecorded,
+)
 from app.domain.history import PatientHistory
 from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
-from app.domain.reactions import SEVERE_GRADE, ReactionTerms
+from app.domain.reactions import SEVERE_GRADE, ReactionGrade, ReactionTerms
 from app.domain.schedule import reaction_ceiling_ml_h
 from app.domain.vitals import VitalSignLimits, alerting_signs, alerting_values, implausible_values
 
@@ -95,18 +118,16 @@ def _require_phase(state: ChairState, command: Command, *phases: Phase) -> None:
         )
 
 
-def _check_guards(failures: list[GuardFailure], override: Override | None) -> dict[str, Any]:
-    """Raise when a guard fails without an override; otherwise the override record for the event."""
+def _check_guards(failures: list[GuardFailure], override: Override | None) -> tuple[OverrideRecord, ...]:
+    """Raise when a guard fails without an override; otherwise the override records for the event."""
     if not failures:
-        return {}
+        return ()
     if override is None:
         raise CommandRefused(failures, overridable=True)
-    return {
-        "overrides": [
-            {"guard": f.code, "message": f.message, "by": override.by, "reason": override.reason}
-            for f in failures
-        ]
-    }
+    return tuple(
+        OverrideRecord(guard=f.code, message=f.message, by=override.by, reason=override.reason)
+        for f in failures
+    )
 
 
 def hhmm(moment: datetime, tz: tzinfo = UTC) -> str:
@@ -308,43 +329,39 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
     ) + gtin_failures(c, protocol, ctx.protocols)
     overrides = _check_guards(failures, c.override)
     label_end = datetime.combine(c.bag_expiry + timedelta(days=1), time(0), tzinfo=ctx.display_tz)
-    data = {
-        "chair": c.chair,
-        "patient_mrn": c.patient_mrn.strip(),
-        "patient_initials": c.patient_initials.strip().upper(),
-        "protocol_id": protocol.id,
-        "protocol": dict(protocol.definition),
-        "bag": {
-            "volume_ml": c.bag_volume_ml,
-            "lot": c.bag_lot,
-            "expiry": c.bag_expiry.isoformat(),
-            "prepared_at": format_time(c.bag_prepared_at),
-            "gtin": c.bag_gtin,
-            "dose_mg": protocol.dose_mg if c.dose_mg is None else c.dose_mg,
-            "refrigerated_until": format_time(c.bag_refrigerated_until) if c.bag_refrigerated_until else None,
-            "label_expires_at": format_time(label_end),
-        },
-        "prior_infusions": c.prior_infusions,
-        "prior_serious_reaction": c.prior_serious_reaction,
-        "last_dose_on": c.last_dose_on.isoformat() if c.last_dose_on else None,
-        "first_dose": c.first_dose,
-        "assigned_nurse": c.assigned_nurse.strip() or ctx.actor,
-        "history_serious_reactions": [
-            {
-                "session_id": r.session_id,
-                "on": r.on.isoformat(),
-                "grade": r.grade,
-                "protocol_id": r.protocol_id,
-            }
+    payload = CheckedIn(
+        chair=c.chair,
+        patient_mrn=c.patient_mrn.strip(),
+        patient_initials=c.patient_initials.strip().upper(),
+        protocol_id=protocol.id,
+        protocol=dict(protocol.definition),
+        bag=BagRecord(
+            volume_ml=c.bag_volume_ml,
+            lot=c.bag_lot,
+            expiry=c.bag_expiry,
+            prepared_at=c.bag_prepared_at,
+            gtin=c.bag_gtin,
+            dose_mg=protocol.dose_mg if c.dose_mg is None else c.dose_mg,
+            refrigerated_until=c.bag_refrigerated_until or None,
+            label_expires_at=label_end,
+        ),
+        prior_infusions=c.prior_infusions,
+        prior_serious_reaction=c.prior_serious_reaction,
+        last_dose_on=c.last_dose_on or None,
+        first_dose=c.first_dose,
+        assigned_nurse=c.assigned_nurse.strip() or ctx.actor,
+        history_serious_reactions=tuple(
+            PriorSeriousReaction(
+                session_id=r.session_id, on=r.on, grade=ReactionGrade(r.grade), protocol_id=r.protocol_id
+            )
             for r in (ctx.patient_history.serious_reactions if ctx.patient_history else ())
-        ],
-        **overrides,
-    }
-    # Optional identifiers, recorded only when entered (earlier entries keep their exact payload).
-    for key, value in (("visit_number", c.visit_number), ("order_number", c.order_number)):
-        if value.strip():
-            data[key] = value.strip()
-    return [Event(EventType.CHECKED_IN, ctx.now, ctx.actor, data)]
+        ),
+        overrides=overrides,
+        # Optional identifiers, recorded only when entered (earlier entries keep their exact payload).
+        visit_number=c.visit_number.strip(),
+        order_number=c.order_number.strip(),
+    )
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> list[Event]:
@@ -363,14 +380,14 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
         if c.answers[item.id] != item.acceptable_answer:
             answer = "yes" if c.answers[item.id] else "no"
             findings.append(
-                {
-                    "id": item.id,
-                    "question": item.question,
-                    "answer": answer,
-                    "outcome": item.if_not.value,
-                    "refer_to": item.refer_to,
-                    "source": item.source,
-                }
+                ScreeningFinding(
+                    id=item.id,
+                    question=item.question,
+                    answer=answer,
+                    outcome=item.if_not.value,
+                    refer_to=item.refer_to,
+                    source=item.source,
+                )
             )
             word = {
                 ScreeningOutcome.CONTRAINDICATION: "contraindication",
@@ -381,8 +398,8 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
                 GuardFailure(f"screening_{item.if_not.value}", f"{item.question} {answer}: {word}")
             )
     overrides = _check_guards(failures, c.override)
-    data = {"answers": dict(c.answers), "findings": findings, **overrides}
-    return [Event(EventType.SCREENING_RECORDED, ctx.now, ctx.actor, data)]
+    payload = ScreeningRecorded(answers=dict(c.answers), findings=tuple(findings), overrides=overrides)
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 _DOSE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*mg\s*$", re.IGNORECASE)
@@ -427,15 +444,15 @@ def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext
         raise _refuse("incomplete", "drug and dose are required")
     overrides = _check_guards(premedication_dose_failures(state.require_protocol(), c), c.override)
     repeat = state.premedication_given(c.drug) is not None
-    data = {
-        "drug": c.drug,
-        "dose": c.dose.strip(),
-        "route": c.route.strip(),
-        "repeat": repeat,
-        "recorded_at": format_time(ctx.now),
-        **overrides,
-    }
-    return [Event(EventType.PREMEDICATION_GIVEN, at, ctx.actor, data)]
+    payload = PremedicationGiven(
+        drug=c.drug,
+        dose=c.dose.strip(),
+        route=c.route.strip(),
+        repeat=repeat,
+        recorded_at=ctx.now,
+        overrides=overrides,
+    )
+    return [Event.of(payload, at, ctx.actor)]
 
 
 def start_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -475,19 +492,19 @@ def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Ev
     failures = start_failures(state, at, ctx.display_tz)
     overrides = _check_guards(failures, c.override)
     rate = state.steps[0].rate_ml_h
-    return [Event(EventType.INFUSION_STARTED, at, ctx.actor, {"rate_ml_h": rate, **overrides})]
+    return [Event.of(InfusionStarted(rate_ml_h=rate, overrides=overrides), at, ctx.actor)]
 
 
 PUMP = "pump"
 
 
-def signature(state: ChairState, source: str, ctx: DecisionContext) -> tuple[str, dict[str, Any]]:
-    """Who signs an entry. Documented from the pump: signed "pump", with the chair's assigned nurse as
-    the responsible person (not whoever happens to be identified at the station)."""
+def signature(state: ChairState, source: str, ctx: DecisionContext) -> tuple[str, str | None]:
+    """Who signs an entry, and who is responsible for it. Documented from the pump: signed "pump", with
+    the chair's assigned nurse as the responsible person (not whoever happens to be identified at the
+    station); otherwise the signer is (None: nothing more to record)."""
     if source != PUMP:
-        return ctx.actor, {}
-    responsible = state.assigned_nurse or (ctx.actor if ctx.actor != PUMP else "")
-    return PUMP, {"responsible": responsible}
+        return ctx.actor, None
+    return PUMP, state.assigned_nurse or (ctx.actor if ctx.actor != PUMP else "")
 
 
 def _assign(state: ChairState, c: AssignNurse, ctx: DecisionContext) -> list[Event]:
@@ -495,8 +512,8 @@ def _assign(state: ChairState, c: AssignNurse, ctx: DecisionContext) -> list[Eve
         raise _refuse("wrong_phase", "assign a nurse to a chair with a patient")
     if not c.nurse.strip():
         raise _refuse("incomplete", "name the nurse (initials or badge)")
-    data = {"nurse": c.nurse.strip(), "previous": state.assigned_nurse}
-    return [Event(EventType.NURSE_ASSIGNED, ctx.now, ctx.actor, data)]
+    payload = NurseAssigned(nurse=c.nurse.strip(), previous=state.assigned_nurse)
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _hand_over(state: ChairState, c: HandOver, ctx: DecisionContext) -> list[Event]:
@@ -507,8 +524,8 @@ def _hand_over(state: ChairState, c: HandOver, ctx: DecisionContext) -> list[Eve
         raise _refuse("incomplete", "name the nurse taking over")
     if to == state.assigned_nurse:
         raise _refuse("same_nurse", f"{to} is already responsible for this patient")
-    data = {"from_nurse": state.assigned_nurse, "to_nurse": to, "notes": c.notes}
-    return [Event(EventType.HANDED_OVER, ctx.now, ctx.actor, data)]
+    payload = HandedOver(from_nurse=state.assigned_nurse, to_nurse=to, notes=c.notes)
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list[Event]:
@@ -517,22 +534,23 @@ def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list
         raise _refuse("bad_rate", f"a rate cannot be negative ({c.rate_ml_h:g} mL/h)")
     at = c.at or ctx.now
     planned = state.planned_rate_ml_h(at)
-    data = {
-        "rate_ml_h": c.rate_ml_h,
-        "previous_rate_ml_h": state.pump_rate_ml_h,
-        "planned_rate_ml_h": planned,
-        "source": c.source,
-        "reason": c.reason,
-    }
-    actor, signed = signature(state, c.source, ctx)
-    return [Event(EventType.RATE_CHANGED, at, actor, {**data, **signed})]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = RateChanged(
+        rate_ml_h=c.rate_ml_h,
+        previous_rate_ml_h=state.pump_rate_ml_h,
+        planned_rate_ml_h=planned,
+        source=c.source,
+        reason=c.reason,
+        responsible=responsible,
+    )
+    return [Event.of(payload, at, actor)]
 
 
 def _pause(state: ChairState, c: PauseInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING)
-    actor, signed = signature(state, c.source, ctx)
-    data = {"reason": c.reason, "source": c.source, **signed}
-    return [Event(EventType.INFUSION_PAUSED, c.at or ctx.now, actor, data)]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = InfusionPaused(reason=c.reason, source=c.source, responsible=responsible)
+    return [Event.of(payload, c.at or ctx.now, actor)]
 
 
 def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[Event]:
@@ -540,12 +558,15 @@ def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[
     at = c.at or ctx.now
     overrides = _check_guards(_bag_failures(state, at, ctx.display_tz), c.override)
     stop = state.unresolved_stop_reaction
-    actor, signed = signature(state, c.source, ctx)
-    data: dict[str, Any] = {"source": c.source, **overrides, **signed}
-    if stop is not None:
-        data["after_reaction_seq"] = stop.seq
-        data["restart_rate_ml_h"] = stop.restart_rate_ml_h
-    return [Event(EventType.INFUSION_RESUMED, at, actor, data)]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = InfusionResumed(
+        source=c.source,
+        overrides=overrides,
+        responsible=responsible,
+        after_reaction_seq=None if stop is None else stop.seq,
+        restart_rate_ml_h=None if stop is None else stop.restart_rate_ml_h,
+    )
+    return [Event.of(payload, at, actor)]
 
 
 def _rate_at_onset(state: ChairState, onset: datetime) -> float:
@@ -612,7 +633,7 @@ def _reaction_events(
     notes: str,
     onset: datetime,
     ctx: DecisionContext,
-    overrides: Mapping[str, Any],
+    overrides: tuple[OverrideRecord, ...],
     regrades_seq: int | None = None,
 ) -> list[Event]:
     protocol = state.require_protocol()
@@ -627,19 +648,19 @@ def _reaction_events(
             new_rate = rate
         elif action is ReactionAction.STOP_THEN_RESTART:
             restart_rate = rate
-    data = {
-        "grade": grade,
-        "signs": list(signs),
-        "notes": notes,
-        "action": action.value if action else None,
-        "rate_at_onset_ml_h": onset_rate,
-        "new_rate_ml_h": new_rate,
-        "restart_rate_ml_h": restart_rate,
-        "recorded_at": format_time(ctx.now),
-        "regrades_seq": regrades_seq,
-        **overrides,
-    }
-    return [Event(EventType.REACTION_RECORDED, onset, ctx.actor, data)]
+    payload = ReactionRecorded(
+        grade=ReactionGrade(grade),
+        signs=tuple(signs),
+        notes=notes,
+        action=action,
+        rate_at_onset_ml_h=onset_rate,
+        new_rate_ml_h=new_rate,
+        restart_rate_ml_h=restart_rate,
+        recorded_at=ctx.now,
+        regrades_seq=regrades_seq,
+        overrides=overrides,
+    )
+    return [Event.of(payload, onset, ctx.actor)]
 
 
 def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> list[Event]:
@@ -659,8 +680,8 @@ def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> lis
     early = [r for r in open_ if at < r.onset_at]
     if early:
         raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.hhmm(early[0].onset_at)}")
-    data = {"reaction_seqs": [r.seq for r in open_], "notes": c.notes, "recorded_at": format_time(ctx.now)}
-    return [Event(EventType.SYMPTOMS_RESOLVED, at, ctx.actor, data)]
+    payload = SymptomsResolved(reaction_seqs=tuple(r.seq for r in open_), notes=c.notes, recorded_at=ctx.now)
+    return [Event.of(payload, at, ctx.actor)]
 
 
 def _not_tolerated(state: ChairState, c: ReactionNotTolerated, ctx: DecisionContext) -> list[Event]:
@@ -692,7 +713,7 @@ def _not_tolerated(state: ChairState, c: ReactionNotTolerated, ctx: DecisionCont
                 "bad_grade", f"a reaction not tolerated is re-graded {SEVERE_GRADE} or 4 (got {c.grade})"
             )
         signs = c.signs or reaction.signs
-        events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, {}, reaction.seq)
+        events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, (), reaction.seq)
         return [marker, *events]
     raise _refuse("bad_outcome", f"not tolerated: choose 'stop' or 'regrade', not {c.outcome!r}")
 
@@ -714,16 +735,18 @@ def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Ev
         alerts = alerting_values(values, ctx.vital_limits)
         alert_signs = alerting_signs(values, ctx.vital_limits)
     at = c.at or ctx.now
-    data = {"values": values, "alerts": alerts, "alert_signs": alert_signs}
-    return [Event(EventType.VITALS_RECORDED, at, ctx.actor, data)]
+    payload = VitalsRecorded(values=values, alerts=tuple(alerts), alert_signs=tuple(alert_signs))
+    return [Event.of(payload, at, ctx.actor)]
 
 
 def _complete(state: ChairState, c: CompleteInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING, Phase.PAUSED)
     at = c.at or ctx.now
-    actor, signed = signature(state, c.source, ctx)
-    data = {"source": c.source, "volume_infused_ml": c.volume_infused_ml, "reason": c.reason, **signed}
-    return [Event(EventType.INFUSION_COMPLETED, at, actor, data)]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = InfusionCompleted(
+        source=c.source, volume_infused_ml=c.volume_infused_ml, reason=c.reason, responsible=responsible
+    )
+    return [Event.of(payload, at, actor)]
 
 
 def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -766,14 +789,14 @@ def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Ev
     _require_phase(state, c, Phase.OBSERVATION, Phase.DISCONTINUED)
     at = c.at or ctx.now
     overrides = _check_guards(discharge_failures(state, at, ctx.display_tz), c.override)
-    return [Event(EventType.DISCHARGED, at, ctx.actor, {**overrides})]
+    return [Event.of(Discharged(overrides=overrides), at, ctx.actor)]
 
 
 def _discontinue(state: ChairState, c: Discontinue, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED)
     if not c.reason.strip():
         raise _refuse("incomplete", "say why the infusion is discontinued")
-    return [Event(EventType.DISCONTINUED, c.at or ctx.now, ctx.actor, {"reason": c.reason})]
+    return [Event.of(Discontinued(reason=c.reason), c.at or ctx.now, ctx.actor)]
 
 
 def _correct(state: ChairState, c: Correct, ctx: DecisionContext) -> list[Event]:
@@ -805,7 +828,7 @@ def _note(state: ChairState, c: AddNote, ctx: DecisionContext) -> list[Event]:
         raise _refuse("incomplete", "the note is empty")
     if c.target_seq is not None and state.event(c.target_seq) is None:
         raise _refuse("unknown_entry", f"there is no entry {c.target_seq} in this session")
-    return [Event(EventType.NOTE_ADDED, ctx.now, ctx.actor, {"text": c.text, "target_seq": c.target_seq})]
+    return [Event.of(NoteAdded(text=c.text, target_seq=c.target_seq), ctx.now, ctx.actor)]
 
 
 def _alarm(state: ChairState, c: RecordAlarm, ctx: DecisionContext) -> list[Event]:

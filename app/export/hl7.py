@@ -28,7 +28,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.domain.chair import ChairState
-from app.domain.events import EventType
+from app.domain.describe import Audience, describe
+from app.domain.describe import number_text as num
+from app.domain.events import (
+    AlarmEntry,
+    CheckedIn,
+    EventType,
+    InfusionCompleted,
+    InfusionPaused,
+    InfusionStarted,
+    RateChanged,
+    ReactionRecorded,
+    VitalsRecorded,
+)
 from app.domain.phase import Phase
 from app.export import hl7_codes as C
 from app.export.hl7_settings import Hl7Settings
@@ -41,7 +53,6 @@ from app.export.model import (
     is_person,
     no_progress,
 )
-from app.export.records import num
 from app.export.shifts import LocalTime
 from app.store.journal import JournalEntry
 from app.store.telemetry import volume_at
@@ -324,15 +335,15 @@ class SessionFeed:
         before = self.state
         event = entry.to_event()
         self.state = after = before.apply(event)
-        if entry.type == EventType.CHECKED_IN:
-            self.visit_number = str(entry.payload.get("visit_number", ""))
-            self.order_number = str(entry.payload.get("order_number", ""))
+        if isinstance(event.payload, CheckedIn):
+            self.visit_number = event.payload.visit_number
+            self.order_number = event.payload.order_number
         if is_person(entry.actor):
             self.nurse = entry.actor
         if entry.type == EventType.INFUSION_STARTED:
             self.last_volume_ml = 0.0
-        if entry.type == EventType.INFUSION_COMPLETED and entry.payload.get("volume_infused_ml") is not None:
-            self.last_volume_ml = float(entry.payload["volume_infused_ml"])
+        if isinstance(event.payload, InfusionCompleted) and event.payload.volume_infused_ml is not None:
+            self.last_volume_ml = float(event.payload.volume_infused_ml)
         if not emit or after.bag is None:
             return []
         return self._messages(before, after, entry)
@@ -409,7 +420,7 @@ class SessionFeed:
         delivered = self.volume_at(entry.occurred_at)
         out: list[tuple[C.Mdc, _Delivery, str]] = []
         if kind == EventType.INFUSION_STARTED:
-            rate = float(entry.payload.get("rate_ml_h", 0.0))
+            rate = float(entry.event.payload_as(InfusionStarted).rate_ml_h)
             out.append(
                 (C.MDC_EVT_PUMP_DELIV_START, _Delivery(True, rate, rate, vtbi, 0.0, "delivering"), "start")
             )
@@ -424,7 +435,7 @@ class SessionFeed:
             )
         elif kind == EventType.RATE_CHANGED and before.phase is Phase.INFUSING:
             old = before.pump_rate_ml_h or 0.0
-            new = float(entry.payload.get("rate_ml_h", 0.0))
+            new = float(entry.event.payload_as(RateChanged).rate_ml_h)
             if abs(new - old) > 1e-9:
                 if new > 0:
                     stop = _Delivery(True, old, old, vtbi, delivered, "transitioning")
@@ -439,12 +450,13 @@ class SessionFeed:
                     )
                     out.append((C.MDC_EVT_PUMP_DELIV_STOP, stop, "stop"))
         elif kind == EventType.INFUSION_COMPLETED and before.phase in (Phase.INFUSING, Phase.PAUSED):
-            recorded = entry.payload.get("volume_infused_ml")  # the completion's own volume comes first
+            recorded = entry.event.payload_as(InfusionCompleted).volume_infused_ml  # its own volume first
             total = float(recorded) if recorded is not None else (delivered if delivered is not None else 0.0)
             d = _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, total, "not-delivering")
             out.append((C.MDC_EVT_PUMP_DELIV_COMP, d, "complete"))
         elif before.phase is Phase.INFUSING and after.phase in (Phase.PAUSED, Phase.DISCONTINUED):
-            source = str(entry.payload.get("source", "nurse"))
+            payload = entry.event.payload
+            source = payload.source if isinstance(payload, InfusionPaused) else "nurse"
             reason = (
                 "pump-stopped-not-specified" if source in ("pump", "system") else "pump-stopped-by-clinician"
             )
@@ -503,8 +515,8 @@ class SessionFeed:
         control = self._control(entry, part)
         b = self.builder
         values: list[Value] = []
-        recorded = entry.payload.get("values", {})
-        alerts = entry.payload.get("alerts") or []
+        vitals = entry.event.payload_as(VitalsRecorded)
+        recorded, alerts = vitals.values, vitals.alerts
         for key, (term, unit) in C.VITAL_SIGNS.items():
             if key in recorded and recorded[key] is not None:
                 values.append(value("NM", term.cwe, f"1.0.1.{len(values) + 1}", num(recorded[key]), unit.cwe))
@@ -518,19 +530,15 @@ class SessionFeed:
     def _reaction(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
         control = self._control(entry, part)
         b = self.builder
-        p = entry.payload
-        grade = int(p.get("grade", 0))
+        p = entry.event.payload_as(ReactionRecorded)
+        grade = int(p.grade)
         values = [
             value("CWE", C.INFUSION_REACTION, "1.0.2.1", f"{grade}^CTCAE grade {grade}^L", "", "A"),
-            value(
-                "NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.0.2.2", num(p.get("rate_at_onset_ml_h")), C.UNIT_ML_H.cwe
-            ),
+            value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.0.2.2", num(p.rate_at_onset_ml_h), C.UNIT_ML_H.cwe),
         ]
-        signs = ", ".join(p.get("signs") or []) or "no signs listed"
-        action = p.get("action") or "no rate action"
-        notes = [f"Grade {grade} infusion reaction: {signs}; action: {action}"]
-        if p.get("notes"):
-            notes.append(str(p["notes"]))
+        notes = [describe(entry.event, Audience.HL7)]
+        if p.notes:
+            notes.append(p.notes)
         segments = self._head(
             "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
         )
@@ -541,31 +549,29 @@ class SessionFeed:
     def _note(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
         control = self._control(entry, part)
         b = self.builder
-        p = entry.payload
-        target = f" (on entry {p['target_seq']})" if p.get("target_seq") is not None else ""
         segments = self._head(
             "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
         )
-        segments += b.nte([f"Note by {entry.actor}{target}: {p.get('text', '')}"])
+        segments += b.nte([describe(entry.event, Audience.HL7)])
         return self._message(control, "R01", "note", entry, segments)
 
     def _alarm(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
         control = self._control(entry, part)
         b = self.builder
-        p = entry.payload
-        rule = str(p.get("rule", ""))
+        p = entry.event.payload_as(AlarmEntry)
+        rule = p.rule
         event = C.ALARM_EVENTS.get(rule, C.MDC_EVT_ALARM)
-        priority = C.ALARM_PRIORITY.get(str(p.get("priority", "")), "PN")
+        priority = C.ALARM_PRIORITY.get(p.priority, "PN")
         alert_type = "ST" if rule.startswith(("pump_", "link_")) else "SA"
         phase, state, inactivation = {
             EventType.ALARM_RAISED: ("start", "active", "enabled"),
             EventType.ALARM_ACKNOWLEDGED: ("update", "active", "alert-acknowledged"),
             EventType.ALARM_CLEARED: ("end", "inactive", "enabled"),
         }[EventType(entry.type)]
-        alarm_id = str(p.get("alarm_id", ""))
+        alarm_id = p.alarm_id
         values = [
             value("", C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0"),
-            value("ST", event.cwe, "1.0.0.0.1", text(p.get("message", "")), "", f"{priority}~{alert_type}"),
+            value("ST", event.cwe, "1.0.0.0.1", text(p.message), "", f"{priority}~{alert_type}"),
             value("ST", C.MDC_ATTR_ALERT_SOURCE.cwe, "1.0.0.0.2", text(rule)),
             value("ST", C.MDC_ATTR_EVENT_PHASE.cwe, "1.0.0.0.3", phase),
             value("ST", C.MDC_ATTR_ALARM_STATE.cwe, "1.0.0.0.4", state),

@@ -21,8 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.chair import ChairState, InvalidEventSequence, format_time, parse_time
-from app.domain.events import EventType
+from app.domain.events import AlarmRaised, CheckedIn, CorrectionRecorded, EventType, ReactionRecorded
 from app.domain.phase import Phase
+from app.domain.protocol import ReactionAction
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalEntry, canonical_json, range_digest
 from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, keep
@@ -188,13 +189,14 @@ class ShiftLog:
         stopped |= {
             e.session_id
             for e in self.entries
-            if e.type == EventType.REACTION_RECORDED and e.payload.get("action") == "discontinue"
+            if isinstance(e.event.payload, ReactionRecorded)
+            and e.event.payload.action is ReactionAction.DISCONTINUE
         }
         return len(stopped)
 
     def reactions_by_grade(self) -> dict[int, int]:
         grades = Counter(
-            int(e.payload["grade"]) for e in self.entries if e.type == EventType.REACTION_RECORDED
+            int(e.event.payload.grade) for e in self.entries if isinstance(e.event.payload, ReactionRecorded)
         )
         return {grade: grades.get(grade, 0) for grade in (1, 2, 3, 4)}
 
@@ -205,10 +207,11 @@ class ShiftLog:
         for entry in self.entries:
             if entry.type != EventType.ALARM_RAISED:
                 continue
-            priority = str(entry.payload.get("priority", "")) or "unspecified"
+            alarm = entry.event.payload_as(AlarmRaised)
+            priority = alarm.priority or "unspecified"
             raised[priority] += 1
             state = states.get(entry.session_id)
-            record = state.alarms.get(entry.payload.get("alarm_id", "")) if state is not None else None
+            record = state.alarms.get(alarm.alarm_id) if state is not None else None
             if record is not None and record.acknowledged_at is not None:
                 delays.setdefault(priority, []).append(
                     (record.acknowledged_at - record.raised_at).total_seconds()
@@ -280,15 +283,17 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
     context = PatientContext()
     result = {}
     for entry in history:
-        if entry.type == EventType.CHECKED_IN:
-            p = entry.payload
-            context = PatientContext(str(p["chair"]), str(p["patient_initials"]), str(p["patient_mrn"]))
-        elif entry.type == EventType.CORRECTION_RECORDED:
-            corrected = entry.payload.get("corrected", {})
+        payload = entry.event.payload
+        if isinstance(payload, CheckedIn):
+            context = PatientContext(payload.chair, payload.patient_initials, payload.patient_mrn)
+        elif isinstance(payload, CorrectionRecorded):
+            corrected = payload.corrected
             context = PatientContext(
                 context.chair,
-                str(corrected.get("patient_initials", context.patient_initials)),
-                str(corrected.get("patient_mrn", context.patient_mrn)),
+                context.patient_initials
+                if corrected.patient_initials is None
+                else corrected.patient_initials,
+                context.patient_mrn if corrected.patient_mrn is None else corrected.patient_mrn,
             )
         result[entry.position] = context
     return result

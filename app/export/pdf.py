@@ -40,10 +40,23 @@ from PySide6.QtGui import (
 )
 
 from app.domain.chair import ChairState
-from app.domain.events import Event, EventType
+from app.domain.describe import Audience, describe, vitals_text
+from app.domain.describe import number_text as num
+from app.domain.events import (
+    Discontinued,
+    Event,
+    EventType,
+    InfusionCompleted,
+    InfusionPaused,
+    InfusionResumed,
+    InfusionStarted,
+    RateChanged,
+    ReactionRecorded,
+    VitalsRecorded,
+)
 from app.domain.phase import Phase
+from app.domain.protocol import ReactionAction
 from app.export.model import Progress, SessionLog, ShiftLog, delivered_rate_ml_h, is_person, no_progress
-from app.export.records import num, vitals_text
 from app.export.shifts import LocalTime
 
 PAPER = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
@@ -745,7 +758,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
                 ", ".join(r.signs) or "-",
                 r.action.value if r.action else "after infusion",
                 f"{num(r.rate_at_onset_ml_h)} mL/h",
-                _rate_after(r.action.value if r.action else None, r.new_rate_ml_h, r.restart_rate_ml_h),
+                _rate_after(r.action, r.new_rate_ml_h, r.restart_rate_ml_h),
                 t(r.resolved_at) or "-",
                 r.actor,
                 r.notes or "-",
@@ -794,7 +807,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
     extra = [
         e
         for e in state.events
-        if e.type in (EventType.CORRECTION_RECORDED, EventType.NOTE_ADDED) or e.data.get("overrides")
+        if e.type in (EventType.CORRECTION_RECORDED, EventType.NOTE_ADDED) or e.overrides
     ]
     if extra:
         flow.heading("Corrections, notes and overrides", f.h3)
@@ -806,105 +819,49 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
     _signature_block(flow, state)
 
 
-def _rate_after(action: str | None, new_rate: float, restart: float) -> str:
-    if action == "halve_rate":
+def _rate_after(action: ReactionAction | None, new_rate: float, restart: float) -> str:
+    if action is ReactionAction.HALVE_RATE:
         return f"{num(new_rate)} mL/h"
-    if action == "stop_then_restart":
+    if action is ReactionAction.STOP_THEN_RESTART:
         return f"stopped; restart {num(restart)} mL/h"
-    if action == "discontinue":
+    if action is ReactionAction.DISCONTINUE:
         return "stopped for good"
     return "-"
 
 
 def _alerts(state: ChairState, seq: int) -> list[str]:
     event = state.event(seq)
-    return list(event.data.get("alerts") or []) if event is not None else []
+    return list(event.payload_as(VitalsRecorded).alerts) if event is not None else []
 
 
 def _extra_text(event: Event) -> str:
-    d = event.data
-    parts = []
-    if event.type is EventType.CORRECTION_RECORDED:
-        corrected = ", ".join(f"{k} = {v}" for k, v in sorted(d.get("corrected", {}).items()))
-        parts.append(f"corrects entry {d.get('target_seq')}: {corrected}; reason: {d.get('reason', '')}")
-    elif event.type is EventType.NOTE_ADDED:
-        parts.append(str(d.get("text", "")))
-    for item in d.get("overrides") or []:
-        parts.append(
-            f"override of {item.get('guard')} ({item.get('message')}) by {item.get('by')}: {item.get('reason')}"
-        )
-    return "; ".join(parts)
+    return describe(event, Audience.PDF)
 
 
 def _rate_rows(t: Callable[[datetime | None], str], state: ChairState) -> list[list[str]]:
     start = state.infusion_started_at
     rows = []
     for event in state.events:
-        d = event.data
         minute = "-" if start is None else f"{(event.at - start).total_seconds() / 60:.0f}"
-        if event.type is EventType.INFUSION_STARTED:
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    num(d.get("rate_ml_h")),
-                    num(d.get("rate_ml_h")),
-                    "infusion started",
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.RATE_CHANGED:
-            what = f"rate change by {d.get('source', '')}" + (f": {d['reason']}" if d.get("reason") else "")
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    num(d.get("rate_ml_h")),
-                    num(d.get("planned_rate_ml_h")),
-                    what,
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.INFUSION_PAUSED:
-            rows.append([t(event.at), minute, "0", "-", f"paused: {d.get('reason', '')}", event.actor])
-        elif event.type is EventType.INFUSION_RESUMED:
-            restart = d.get("restart_rate_ml_h")
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    "-",
-                    num(restart) if restart is not None else "-",
-                    "resumed",
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.REACTION_RECORDED and d.get("action") in (
-            "stop_then_restart",
-            "discontinue",
-        ):
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    "0",
-                    "0",
-                    f"stopped: grade {d.get('grade')} reaction",
-                    event.actor,
-                ]
-            )
-        elif event.type is EventType.INFUSION_COMPLETED:
-            rows.append(
-                [
-                    t(event.at),
-                    minute,
-                    "0",
-                    "0",
-                    f"infusion complete, {num(d.get('volume_infused_ml'))} mL",
-                    event.actor,
-                ]
-            )
+        row = [t(event.at), minute]
+        match event.payload:
+            case InfusionStarted(rate_ml_h=rate):
+                rows.append([*row, num(rate), num(rate), "infusion started", event.actor])
+            case RateChanged() as p:
+                what = f"rate change by {p.source}" + (f": {p.reason}" if p.reason else "")
+                rows.append([*row, num(p.rate_ml_h), num(p.planned_rate_ml_h), what, event.actor])
+            case InfusionPaused(reason=reason):
+                rows.append([*row, "0", "-", f"paused: {reason}", event.actor])
+            case InfusionResumed(restart_rate_ml_h=restart):
+                rows.append([*row, "-", num(restart), "resumed", event.actor])
+            case ReactionRecorded() as p if p.action in _STOPPING:
+                rows.append([*row, "0", "0", f"stopped: grade {int(p.grade)} reaction", event.actor])
+            case InfusionCompleted(volume_infused_ml=volume):
+                rows.append([*row, "0", "0", f"infusion complete, {num(volume)} mL", event.actor])
     return rows
+
+
+_STOPPING = (ReactionAction.STOP_THEN_RESTART, ReactionAction.DISCONTINUE)
 
 
 def _pump_steps(state: ChairState, session: SessionLog) -> list[tuple[float, float]]:
@@ -928,22 +885,18 @@ def _pump_steps(state: ChairState, session: SessionLog) -> list[tuple[float, flo
     running = False
     for event in state.events:
         minute = (event.at - start).total_seconds() / 60.0
-        if event.type in (EventType.INFUSION_STARTED, EventType.RATE_CHANGED):
-            rate = float(event.data.get("rate_ml_h", 0.0))
+        payload = event.payload
+        if isinstance(payload, InfusionStarted | RateChanged):
+            rate = float(payload.rate_ml_h)
             running = running or event.type is EventType.INFUSION_STARTED
             points.append((minute, rate if running else 0.0))
-        elif event.type is EventType.INFUSION_RESUMED:
+        elif isinstance(payload, InfusionResumed):
             running = True
-            restart = event.data.get("restart_rate_ml_h")
+            restart = payload.restart_rate_ml_h
             rate = float(restart) if restart is not None else rate
             points.append((minute, rate))
-        elif event.type in (
-            EventType.INFUSION_PAUSED,
-            EventType.INFUSION_COMPLETED,
-            EventType.DISCONTINUED,
-        ) or (
-            event.type is EventType.REACTION_RECORDED
-            and event.data.get("action") in ("stop_then_restart", "discontinue")
+        elif isinstance(payload, InfusionPaused | InfusionCompleted | Discontinued) or (
+            isinstance(payload, ReactionRecorded) and payload.action in _STOPPING
         ):
             running = False
             points.append((minute, 0.0))

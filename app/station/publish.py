@@ -32,6 +32,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from app.domain.events import CheckedIn
 from app.station.broker import (
     BrokerSettings,
     chair_topic,
@@ -317,8 +318,8 @@ class Publisher:
     def _chair_of(self, entry: JournalEntry) -> str | None:
         chair = self._session_chairs.get(entry.session_id)
         if chair is None:
-            if entry.type == "checked_in":
-                chair = entry.payload.get("chair")
+            if isinstance(entry.event.payload, CheckedIn):
+                chair = entry.event.payload.chair
             else:
                 row = self.station.floor.journal.conn.execute(
                     "SELECT json_extract(payload, '$.chair') FROM events "

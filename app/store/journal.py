@@ -15,8 +15,9 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import sqlite_utils
 
 from app.domain.chair import format_time, parse_time
 from app.domain.clock import Clock, SystemClock
-from app.domain.events import Event, EventType
+from app.domain.events import Event, EventType, encode_entry
 from app.paths import data_dir
 from app.private_files import private_file, private_folder, tighten
 from app.store import cipher
@@ -71,8 +72,13 @@ class JournalEntry:
     prev_hash: str
     hash: str
 
-    def to_event(self) -> Event:
+    @cached_property
+    def event(self) -> Event:
+        """The entry as a typed event (its payload and sign-off read by the one codec)."""
         return Event(EventType(self.type), self.occurred_at, self.actor, self.payload, self.seq)
+
+    def to_event(self) -> Event:
+        return self.event
 
 
 @dataclass(frozen=True)
@@ -348,7 +354,7 @@ class Journal:
                         "recorded_at": recorded_at,
                         "actor": event.actor,
                         "type": str(event.type),
-                        "payload": canonical_json(dict(event.data)),
+                        "payload": canonical_json(encode_entry(event.payload, event.signoff)),
                         "prev_hash": prev_hash,
                     }
                     row["hash"] = digest = row_hash(row)
@@ -357,7 +363,7 @@ class Journal:
                         f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(row))})",
                         tuple(row.values()),
                     )
-                    stored.append(Event(event.type, event.at, event.actor, json.loads(row["payload"]), seq))
+                    stored.append(replace(event, seq=seq))
                     prev_hash = digest
                 self.conn.execute(
                     "UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (position, prev_hash)

@@ -15,6 +15,7 @@ from app.domain.alarms import AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.clock import local_time
 from app.domain.decide import discharge_failures, start_failures
+from app.domain.describe import rate_text as rate_text
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 
@@ -79,10 +80,6 @@ def duration_text(delta: timedelta) -> str:
     hours, mins = divmod(minutes, 60)
     text = f"{hours} h {mins:02d} min" if hours else f"{mins} min"
     return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
-def rate_text(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate:g} mL/h" if rate == int(rate) else f"{rate:.1f} mL/h"
 
 
 def mg_h_text(rate_mg_h: float) -> str:

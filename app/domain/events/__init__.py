@@ -111,6 +111,12 @@ class Event:
             raise TypeError(f"entry {self.seq} ({self.type}) carries no {kind.__name__}")
         return payload
 
+    @property
+    def overrides(self) -> tuple[OverrideRecord, ...]:
+        """The guards passed on someone's decision with this entry (most kinds have none)."""
+        found: tuple[OverrideRecord, ...] = getattr(self.payload, "overrides", ())
+        return found
+
     @cached_property
     def data(self) -> Mapping[str, Any]:
         """The entry's JSON object, as the journal writes it (payload and sign-off)."""

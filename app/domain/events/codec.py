@@ -118,7 +118,7 @@ def _decode_value(kind: Any, value: Any, where: str) -> Any:
         return decode_record(kind, value, where)
     if origin is tuple:
         (item, _) = typing.get_args(kind)
-        if not isinstance(value, list):
+        if not isinstance(value, list | tuple):
             raise PayloadError(f"{where}: expected a list, found {value!r}")
         return tuple(_decode_value(item, v, f"{where}[{i}]") for i, v in enumerate(value))
     if origin in (Mapping, dict):

@@ -174,8 +174,8 @@ class InfusionStarted(Payload):
 class RateChanged(Payload):
     event_type: ClassVar[EventType] = EventType.RATE_CHANGED
     rate_ml_h: float
-    previous_rate_ml_h: float = 0.0
-    planned_rate_ml_h: float = 0.0
+    previous_rate_ml_h: float | None = None  # None: an early entry that did not say
+    planned_rate_ml_h: float | None = None
     source: str = "nurse"
     reason: str = ""
     responsible: str | None = optional()  # pump-documented: the nurse responsible
