@@ -37,7 +37,7 @@ from app.store.health import (
     describe_sqlite_error,
     integrity_problems,
 )
-from app.store.schema import check_version, migrate
+from app.store.schema import IncompleteSchemaError, check_version, migrate
 from app.store.telemetry import PumpSample, TelemetryRecorder, readings
 
 GENESIS_HASH = "0" * 64
@@ -288,7 +288,7 @@ class Journal:
                 raise StorageProblem(f"{path} is an empty SQLite database, not a Chairside journal")
             version = check_version(self.conn, str(path)) if self.read_only else migrate(self.conn, str(path))
             check_structure(self.conn, path)
-        except StorageProblem as exc:
+        except (StorageProblem, IncompleteSchemaError) as exc:
             raise JournalError(str(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise JournalError(describe_sqlite_error(path, exc)) from exc

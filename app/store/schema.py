@@ -1,18 +1,40 @@
-"""Versioned schema migrations for the Chairside database.
+"""Named schema steps for the Chairside database, applied through sqlite-utils `Migrations`.
 
-The version lives in `PRAGMA user_version` as major * 1000 + minor. A newer minor version only adds
-things we can ignore; a newer major version may mean anything, so we refuse to open it.
+Each step is named after the version that introduced it ("1.4_accounts") and recorded, once applied, in
+sqlite-utils' applied-set table (`_sqlite_migrations`, set "chairside"). Before that table existed the
+version lived only in `PRAGMA user_version` (major * 1000 + minor), and branches that ran side by side
+each applied only their own steps: a file could reach 1.5 without 1.4. So a file from before the applied
+set is adopted once (a Python step, set "chairside-adoption"): every step whose tables and columns are
+really there is recorded as applied; one whose tables are all missing stays pending and is applied now;
+one that is only partly there is refused in one line. After every upgrade (and on every open) the real
+tables and columns of every applied step are checked, so a file is never silently short of a table.
+
+`PRAGMA user_version` is still written (the highest version applied) so older Chairsides, which read only
+that, keep opening the file as before. A newer minor version only adds things we can ignore; a newer
+major version (in `user_version` or in the applied set) may mean anything, so we refuse to open it.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 Migration = tuple[str, ...]  # SQL statements, run together in one transaction
 
 
 class NewerDatabaseError(RuntimeError):
     """The database was written by a newer Chairside whose data this version cannot read safely."""
+
+
+class IncompleteSchemaError(RuntimeError):
+    """A step's tables or columns are only partly there: the file was edited, or a step was lost. One line."""
 
 
 _V1_JOURNAL: Migration = (
@@ -154,7 +176,8 @@ _V1_7_HL7_FEED: Migration = (
 )
 
 
-# (major, minor) -> migration; applied in order, each in its own transaction.
+# (major, minor) -> the SQL of that step, in version order (the history; tests and the bench build old
+# layouts from it).
 MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 0): _V1_JOURNAL,
     (1, 1): _V1_TELEMETRY,
@@ -165,6 +188,44 @@ MIGRATIONS: dict[tuple[int, int], Migration] = {
 }
 CURRENT = max(MIGRATIONS)
 
+_STEP_NAMES: dict[tuple[int, int], str] = {
+    (1, 0): "journal",
+    (1, 1): "telemetry",
+    (1, 2): "pump_readings",
+    (1, 4): "accounts",
+    (1, 5): "mqtt_outbox",
+    (1, 7): "hl7_feed",
+}
+
+
+def step_name(version: tuple[int, int]) -> str:
+    """The step's name in the applied set: its version, then what it adds ("1.4_accounts")."""
+    return f"{version[0]}.{version[1]}_{_STEP_NAMES[version]}"
+
+
+def step_version(name: str) -> tuple[int, int] | None:
+    """The version a step name starts with (also a newer Chairside's step), None if it has none."""
+    number = name.split("_", 1)[0]
+    major, _, minor = number.partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
+
+
+def _sql_step(statements: Migration) -> Callable[[Database], None]:
+    def run(db: Database) -> None:
+        for statement in statements:
+            db.conn.execute(statement)
+
+    return run
+
+
+SCHEMA = Migrations("chairside")
+for _version, _statements in MIGRATIONS.items():
+    SCHEMA(name=step_name(_version))(_sql_step(_statements))
+
+ADOPTION = Migrations("chairside-adoption")
+
 
 def encode(version: tuple[int, int]) -> int:
     return version[0] * 1000 + version[1]
@@ -172,6 +233,89 @@ def encode(version: tuple[int, int]) -> int:
 
 def decode(value: int) -> tuple[int, int]:
     return divmod(value, 1000)
+
+
+# ------------------------------------------------------------------------------------------------
+# What each step really leaves in a file: found by running the step itself on an empty database, so the
+# check can never disagree with the step.
+
+
+@dataclass(frozen=True)
+class StepShape:
+    version: tuple[int, int]
+    tables: dict[str, frozenset[str]]  # table -> its columns
+
+    def missing_in(self, layout: dict[str, frozenset[str]]) -> list[str]:
+        """What of this step `layout` lacks: 'table t' or 'column t.c'."""
+        missing: list[str] = []
+        for table, columns in self.tables.items():
+            if table not in layout:
+                missing.append(f"table {table}")
+            else:
+                missing += [f"column {table}.{c}" for c in sorted(columns - layout[table])]
+        return missing
+
+
+def _layout(conn: Any) -> dict[str, frozenset[str]]:
+    tables = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: frozenset(str(c[1]) for c in conn.execute(f"PRAGMA table_info('{t}')")) for t in tables}
+
+
+@cache
+def step_shapes() -> dict[tuple[int, int], StepShape]:
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        shapes: dict[tuple[int, int], StepShape] = {}
+        for version, statements in MIGRATIONS.items():
+            before = _layout(scratch)
+            _sql_step(statements)(Database(scratch, execute_plugins=False))
+            after = _layout(scratch)
+            shapes[version] = StepShape(version, {t: c for t, c in after.items() if before.get(t) != c})
+        return shapes
+    finally:
+        scratch.close()
+
+
+def _refuse_incomplete(version: tuple[int, int], missing: list[str], why: str) -> None:
+    raise IncompleteSchemaError(
+        f"schema step {step_name(version)} is {why} ({', '.join(missing)} missing), so it cannot be "
+        "repaired safely. Nothing was changed. Restore the file from a backup, or open another database."
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Adopting a file from before the applied set
+
+
+def _record(db: Database, names: Iterable[str]) -> None:
+    now = str(datetime.now(UTC))
+    for name in names:
+        db.conn.execute(
+            f"INSERT INTO {SCHEMA.migrations_table} (migration_set, name, applied_at) VALUES (?, ?, ?)",
+            (SCHEMA.name, name, now),
+        )
+
+
+@ADOPTION(name="adopt_user_version")
+def adopt_user_version(db: Database) -> None:
+    """Record the steps a file from before the applied set really has (by its tables and columns, not by
+    its user_version alone); a step whose tables are all missing stays pending and is applied next."""
+    (raw,) = db.conn.execute("PRAGMA user_version").fetchone()
+    if int(raw) == 0:
+        return  # a new database: every step is still to come
+    layout = _layout(db.conn)
+    present: list[str] = []
+    for version, shape in step_shapes().items():
+        missing = shape.missing_in(layout)
+        if not missing:
+            present.append(step_name(version))
+        elif len(missing) < len(shape.tables) or any(m.startswith("column") for m in missing):
+            _refuse_incomplete(version, missing, "only partly there")
+    _record(db, present)
+
+
+# ------------------------------------------------------------------------------------------------
+# Opening
 
 
 def check_version(conn: sqlite3.Connection, path_for_messages: str) -> tuple[int, int]:
@@ -190,20 +334,46 @@ def _refuse_newer(found: tuple[int, int], path_for_messages: str) -> None:
         )
 
 
+def _check_applied(db: Database, path_for_messages: str) -> None:
+    """A newer major step refuses the file; every applied step of ours must really be there."""
+    applied = [m.name for m in SCHEMA.applied(db)]
+    for name in applied:
+        version = step_version(name)
+        if version is not None:
+            _refuse_newer(version, path_for_messages)
+    layout = _layout(db.conn)
+    for version, shape in step_shapes().items():
+        if step_name(version) in applied:
+            missing = shape.missing_in(layout)
+            if missing:
+                _refuse_incomplete(version, missing, "recorded as applied but not all there")
+
+
 def migrate(conn: sqlite3.Connection, path_for_messages: str) -> tuple[int, int]:
-    """Bring the database to the current schema. Returns the version it is at now."""
-    found = check_version(conn, path_for_messages)
-    for version in sorted(MIGRATIONS):
-        if version <= found:
-            continue
+    """Bring the database to the current schema. Returns the version it is at now (from user_version).
+
+    Nothing is written when nothing is pending. Otherwise everything (adoption, the pending steps, the
+    user_version) happens in one write transaction, and what is pending is read again inside it, so two
+    processes opening an old file at once upgrade it once."""
+    check_version(conn, path_for_messages)
+    db = Database(conn, execute_plugins=False)
+    try:
+        if not (ADOPTION.pending(db) or SCHEMA.pending(db)):
+            _check_applied(db, path_for_messages)
+            return check_version(conn, path_for_messages)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[version]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {encode(version)}")
+            _check_applied(db, path_for_messages)  # a newer major step: refused before anything is added
+            ADOPTION.apply(db)
+            SCHEMA.apply(db)
+            _check_applied(db, path_for_messages)
+            (raw,) = conn.execute("PRAGMA user_version").fetchone()
+            conn.execute(f"PRAGMA user_version = {max(int(raw), encode(CURRENT))}")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        found = version
-    return found
+    except IncompleteSchemaError as exc:
+        raise IncompleteSchemaError(f"{path_for_messages}: {exc}") from None
+    return check_version(conn, path_for_messages)
