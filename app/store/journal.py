@@ -75,7 +75,7 @@ class JournalEntry:
     @cached_property
     def event(self) -> Event:
         """The entry as a typed event (its payload and sign-off read by the one codec)."""
-        return Event(EventType(self.type), self.occurred_at, self.actor, self.payload, self.seq)
+        return Event.from_journal(EventType(self.type), self.occurred_at, self.actor, self.payload, self.seq)
 
     def to_event(self) -> Event:
         return self.event

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from app.domain.events.kinds import EventType
-from app.domain.events.payloads import OPTIONAL, PAYLOADS, Payload, Record, SignOff
+from app.domain.events.payloads import OPTIONAL, PAYLOADS, Payload, Record, SignOff, Unreadable
 from app.domain.events.times import format_time, parse_time
 
 R = TypeVar("R", bound=Record)
@@ -237,9 +237,23 @@ def decode_entry(event_type: EventType, data: Mapping[str, Any]) -> tuple[Payloa
     return decode_record(payload_type(event_type), data, str(event_type)), signoff
 
 
+def read_entry(event_type: EventType, data: Mapping[str, Any]) -> tuple[Payload, SignOff | None]:
+    """`decode_entry` for an entry already in a journal: one that does not fit its type is kept as
+    `Unreadable` (nothing recorded is lost, nothing else stops), with the reason."""
+    try:
+        return decode_entry(event_type, data)
+    except PayloadError as exc:
+        return Unreadable(raw=dict(data), problem=str(exc)), None
+
+
 def encode_entry(payload: Payload, signoff: SignOff | None = None) -> dict[str, Any]:
     """The JSON object written for an entry: its payload's fields, and its sign-off beside them."""
-    out = encode_record(payload)
+    out = dict(payload.raw) if isinstance(payload, Unreadable) else encode_record(payload)
     if signoff is not None:
+        clash = sorted(out.keys() & SIGN_OFF_KEYS)
+        if clash:  # the sign-off sits beside the payload's keys on disk: they must not collide
+            raise PayloadError(
+                f"a {type(payload).__name__} entry has its own {clash}: it cannot be co-signed"
+            )
         out.update(encode_record(signoff))
     return out

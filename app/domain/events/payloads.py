@@ -45,6 +45,16 @@ class Payload(Record):
     event_type: ClassVar[EventType]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Unreadable(Payload):
+    """An entry whose JSON does not fit its kind (a hand-made or very early entry): kept as it is, so
+    it is written back byte for byte, with why it could not be read. A reader that needs its fields
+    (Event.payload_as) gets the PayloadError; readers that look for a kind pass it by."""
+
+    raw: Mapping[str, Any]
+    problem: str
+
+
 # ------------------------------------------------------------------------------------------------
 # Pieces shared by several entries
 
