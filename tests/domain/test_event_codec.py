@@ -42,7 +42,7 @@ from app.domain.protocol import ReactionAction
 from app.domain.reactions import ReactionGrade
 from app.store.journal import Journal, canonical_json, chain_hash
 
-FIXTURE = Path(__file__).parent / "fixtures" / "journal_before_typed_events.sqlite"
+FIXTURE = Path(__file__).parent / "fixtures" / "journal_before_typed_events.db"
 
 _json_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=8)
 _json = st.recursive(
