@@ -39,20 +39,27 @@ from app.domain.commands import (
     StartInfusion,
 )
 from app.domain.events import (
+    AlarmAcknowledged,
+    AlarmCleared,
+    AlarmEntry,
+    AlarmRaised,
     BagRecord,
     CheckedIn,
+    CorrectedFields,
+    CorrectionRecorded,
     Discharged,
     Discontinued,
     Event,
-    EventType,
     HandedOver,
     InfusionCompleted,
     InfusionPaused,
     InfusionResumed,
     InfusionStarted,
     NoteAdded,
+    NotToleratedOutcome,
     NurseAssigned,
     OverrideRecord,
+    PayloadError,
     PremedicationGiven,
     PriorSeriousReaction,
     RateChanged,
@@ -62,6 +69,8 @@ from app.domain.events import (
     SymptomsResolved,
     VitalsRecorded,
 )
+from app.domain.events import ReactionNotTolerated as ReactionNotToleratedEntry
+from app.domain.events.codec import decode_record
 from app.domain.history import PatientHistory
 from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
@@ -69,10 +78,10 @@ from app.domain.reactions import SEVERE_GRADE, ReactionGrade, ReactionTerms
 from app.domain.schedule import reaction_ceiling_ml_h
 from app.domain.vitals import VitalSignLimits, alerting_signs, alerting_values, implausible_values
 
-ALARM_EVENT_TYPES = {
-    "raised": EventType.ALARM_RAISED,
-    "acknowledged": EventType.ALARM_ACKNOWLEDGED,
-    "cleared": EventType.ALARM_CLEARED,
+ALARM_EVENT_TYPES: dict[str, type[AlarmEntry]] = {
+    "raised": AlarmRaised,
+    "acknowledged": AlarmAcknowledged,
+    "cleared": AlarmCleared,
 }
 
 
@@ -691,31 +700,28 @@ def _not_tolerated(state: ChairState, c: ReactionNotTolerated, ctx: DecisionCont
     if not open_:
         raise _refuse("no_open_reaction", "there is no reduced-rate reaction waiting for its resolution")
     reaction = open_[-1]
-    marker = Event(
-        EventType.REACTION_NOT_TOLERATED,
-        at,
-        ctx.actor,
-        {"reaction_seq": reaction.seq, "outcome": c.outcome, "reason": c.reason},
-    )
-    if c.outcome == "stop":
+    try:
+        outcome = NotToleratedOutcome(c.outcome)
+    except ValueError:
+        raise _refuse(
+            "bad_outcome", f"not tolerated: choose 'stop' or 'regrade', not {c.outcome!r}"
+        ) from None
+    payload = ReactionNotToleratedEntry(reaction_seq=reaction.seq, outcome=outcome, reason=c.reason)
+    marker = Event.of(payload, at, ctx.actor)
+    if outcome is NotToleratedOutcome.STOP:
         if state.phase is Phase.PAUSED:
             return [marker]
         reason = f"grade {reaction.grade} reaction not tolerated at the reduced rate" + (
             f": {c.reason}" if c.reason.strip() else ""
         )
-        return [
-            marker,
-            Event(EventType.INFUSION_PAUSED, at, ctx.actor, {"reason": reason, "source": "nurse"}),
-        ]
-    if c.outcome == "regrade":
-        if c.grade is None or c.grade < SEVERE_GRADE or c.grade > 4:
-            raise _refuse(
-                "bad_grade", f"a reaction not tolerated is re-graded {SEVERE_GRADE} or 4 (got {c.grade})"
-            )
-        signs = c.signs or reaction.signs
-        events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, (), reaction.seq)
-        return [marker, *events]
-    raise _refuse("bad_outcome", f"not tolerated: choose 'stop' or 'regrade', not {c.outcome!r}")
+        return [marker, Event.of(InfusionPaused(reason=reason, source="nurse"), at, ctx.actor)]
+    if c.grade is None or c.grade < SEVERE_GRADE or c.grade > 4:
+        raise _refuse(
+            "bad_grade", f"a reaction not tolerated is re-graded {SEVERE_GRADE} or 4 (got {c.grade})"
+        )
+    signs = c.signs or reaction.signs
+    events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, (), reaction.seq)
+    return [marker, *events]
 
 
 def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Event]:
@@ -812,13 +818,14 @@ def _correct(state: ChairState, c: Correct, ctx: DecisionContext) -> list[Event]
     if extra:
         what = ", ".join(sorted(allowed)) or "nothing (add a note instead)"
         raise _refuse("not_correctable", f"{target.type} entries can correct {what}; not {', '.join(extra)}")
-    data = {
-        "target_seq": c.target_seq,
-        "target_type": str(target.type),
-        "reason": c.reason,
-        "corrected": dict(c.corrected),
-    }
-    return [Event(EventType.CORRECTION_RECORDED, ctx.now, ctx.actor, data)]
+    try:
+        corrected = decode_record(CorrectedFields, c.corrected, "corrected")
+    except PayloadError as exc:
+        raise _refuse("bad_value", str(exc)) from None
+    payload = CorrectionRecorded(
+        target_seq=c.target_seq, target_type=str(target.type), reason=c.reason, corrected=corrected
+    )
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _note(state: ChairState, c: AddNote, ctx: DecisionContext) -> list[Event]:
@@ -836,8 +843,9 @@ def _alarm(state: ChairState, c: RecordAlarm, ctx: DecisionContext) -> list[Even
         raise _refuse("wrong_phase", "alarms are journaled with a session")
     if c.kind not in ALARM_EVENT_TYPES:
         raise _refuse("bad_alarm", f"unknown alarm event {c.kind!r}")
-    data = {"alarm_id": c.alarm_id, "rule": c.rule, "priority": c.priority, "message": c.message}
-    return [Event(ALARM_EVENT_TYPES[c.kind], c.at or ctx.now, ctx.actor, data)]
+    entry = ALARM_EVENT_TYPES[c.kind]
+    payload = entry(alarm_id=c.alarm_id, rule=c.rule, priority=c.priority, message=c.message)
+    return [Event.of(payload, c.at or ctx.now, ctx.actor)]
 
 
 _DECIDERS: dict[type, Any] = {

@@ -278,3 +278,16 @@ def test_the_old_journal_verifies_and_takes_new_entries_through_todays_code(tmp_
         assert again[0].payload == last.payload
         assert journal.verify().intact
         assert journal.head()[0] == before[0] + 1
+
+
+def test_a_correction_with_a_value_of_the_wrong_kind_is_refused_in_one_line(chair_script: Any) -> None:
+    from app.domain.commands import Correct, RecordVitals
+    from app.domain.decide import CommandRefused
+
+    s = chair_script
+    s.check_in()
+    state = s.run(RecordVitals({"systolic_mmhg": 120}))
+    target = state.vitals[-1].seq
+    with pytest.raises(CommandRefused, match=r"corrected.values: expected an object, found 'high'"):
+        s.run(Correct(target, "typo", {"values": "high"}))
+    assert s.state.last_seq == state.last_seq  # nothing recorded
