@@ -14,19 +14,14 @@ from typing import Any
 from app.accounts.cli import register as register_users
 from app.domain.chair import ChairState
 from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
-from app.domain.schedule import (
-    Interruption,
-    Pause,
-    Plan,
-    Reaction,
-    plan_earliest_discharge_min,
-    plan_infusion,
-)
+from app.domain.rehearsal import PlanRefused, rehearse
+from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
 from app.errors import append_crash
 from app.export.cli import register as register_export
 from app.export.keys_cli import journal_anchor_problem, public_key_argument
 from app.export.keys_cli import register as register_keys
 from app.export.verify import verify_export
+from app.floor import load_reaction_terms, load_vital_limits
 from app.floor_commands import register as register_floor
 from app.paths import data_dir, default_db_path
 from app.private_files import set_private_umask
@@ -163,24 +158,23 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    protocol = _library(args)[args.id]
+    """The session rehearsed through the station's own guards (app.domain.rehearsal): refused in the
+    station's words (exit 2), or planned with what the station would warn about."""
+    library = _library(args)
+    protocol = library[args.id]
     interruptions: list[Interruption] = [*args.reaction, *args.pause]
     dose = getattr(args, "dose_mg", None)
     volume = protocol.bag_volume_ml if args.bag_volume is None else args.bag_volume
-    if (dose is not None and dose <= 0) or volume <= 0:
-        print("chairside plan: the dose and the bag volume must be positive", file=sys.stderr)
-        return 2
-    concentration = protocol.session_concentration(volume, dose)
-    label = protocol.concentration
-    if label is not None and not label.allows(concentration):
-        print(
-            f"chairside plan: {concentration:.2f} mg/mL is outside {protocol.name}'s "
-            f"{label.min_mg_ml:g}-{label.max_mg_ml:g} mg/mL ({label.source})",
-            file=sys.stderr,
+    try:
+        rehearsal = rehearse(
+            protocol, library, interruptions, volume, dose, load_vital_limits(), load_reaction_terms()
         )
+    except PlanRefused as refused:
+        print(f"chairside plan: {refused}", file=sys.stderr)
         return 2
-    plan = plan_infusion(protocol, interruptions, volume, dose)
-    earliest = plan_earliest_discharge_min(plan, args.reaction, protocol.observation_min)
+    plan = rehearsal.state.plan()
+    earliest = rehearsal.earliest_discharge_min
+    warnings = [{"code": w.code, "message": w.message} for w in rehearsal.warnings]
     if args.json:
         print(
             json.dumps(
@@ -190,6 +184,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                     "dose_mg": protocol.dose_mg if dose is None else dose,
                     "concentration_mg_ml": round(plan.concentration_mg_ml, 6),
                     "earliest_discharge_min": None if earliest is None else round(earliest, 4),
+                    "warnings": warnings,
                 },
                 indent=2,
             )
@@ -200,6 +195,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "earliest discharge: "
             + ("not while a reaction is unresolved" if earliest is None else f"{earliest:.1f} min")
         )
+        for warning in warnings:
+            print(f"warning ({warning['code']}): {warning['message']}")
     return 0
 
 

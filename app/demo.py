@@ -65,7 +65,7 @@ DISCHARGE_VITALS = {"systolic_mmhg": 124.0, "heart_rate_bpm": 74.0, "spo2_percen
 SIGNS = {
     1: ("pruritus",),
     2: ("flushing", "throat irritation"),
-    3: ("bronchospasm", "hypotension"),
+    3: ("rigors", "dyspnea"),  # no sign of anaphylaxis: those discontinue at any grade (issue 16)
     4: ("anaphylaxis", "hypotension"),
 }
 

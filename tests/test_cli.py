@@ -119,4 +119,40 @@ def test_plan_doses_rituximab_in_mg_h_through_the_concentration(capsys: pytest.C
     assert last["rate_mg_h"] == 400 and last["rate_ml_h"] == 100  # never above the label's 400 mg/h
     assert planned["total_volume_ml"] == pytest.approx(250)
     assert chairside(["plan", "rituximab-first", "--dose-mg", "1000", "--bag-volume", "200"]) == 2
-    assert "5.00 mg/mL is outside" in capsys.readouterr().err
+    assert "1000 mg in 200 mL is 5.00 mg/mL; the label allows 1-4 mg/mL" in capsys.readouterr().err
+
+
+# ---- issue 16 point 9: the planner runs the station's guards through the same functions
+
+
+def test_plan_refuses_a_wrong_dose_on_an_ml_h_protocol_in_the_stations_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert chairside(["plan", "ocrevus-600-subsequent", "--dose-mg", "300"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "is a 600 mg infusion; the bag says 300 mg" in err
+
+
+def test_plan_warns_of_the_bag_expiring_across_a_long_pause(capsys: pytest.CaptureFixture[str]) -> None:
+    planned = run_json(capsys, "plan", "ocrevus-600-subsequent", "--pause", "60+400", "--json")
+    assert "bag_expired" in {w["code"] for w in planned["warnings"]}
+    assert all(w["message"] for w in planned["warnings"])
+    plain = run_json(capsys, "plan", "ocrevus-600-subsequent", "--json")
+    assert plain["warnings"] == []
+
+
+def test_plan_warns_of_a_recurrence_after_improvement(capsys: pytest.CaptureFixture[str]) -> None:
+    planned = run_json(
+        capsys, "plan", "ocrevus-600-subsequent", "--reaction", "2@70+10", "--reaction", "2@120+10", "--json"
+    )
+    assert "recurrence_after_improvement" in {w["code"] for w in planned["warnings"]}
+
+
+def test_plan_keeps_an_earlier_reaction_open_after_a_grade_3_restart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    planned = run_json(
+        capsys, "plan", "ocrevus-600-subsequent", "--reaction", "2@70", "--reaction", "3@90+20", "--json"
+    )
+    assert planned["earliest_discharge_min"] is None  # the grade 2 is still open, as at the chair

@@ -186,9 +186,10 @@ class AlarmPolicy:
     - "Is this the same rate?" (`same_rate`, `same_rate_ml_h`, 0.05 mL/h): a reading compared with the
       last one. Anything the pump shows as different (its display step is 0.1 mL/h) is a change the
       nurse made: it is documented in the journal AND kept as a stored reading (40 -> 44 mL/h is both).
-    - "Is the pump close enough to the plan?" (`rate_tolerance`, max(5 mL/h, 10 %)): a reading compared
-      with the planned step, for alarms and the banner. A small deviation from plan is not worth a
-      nurse's attention (alarm fatigue); it is still a different rate, and recorded as one.
+    - "Is the pump close enough to the plan?" (`rate_tolerance`, max(5 mL/h, 10 %), never as wide as
+      `always_at_factor` times the plan; `above_plan`, `off_plan`): a reading compared with the planned
+      step, for alarms and the banner. A small deviation from plan is not worth a nurse's attention
+      (alarm fatigue); it is still a different rate, and recorded as one.
     """
 
     rate_tolerance_ml_h: float  # a pump faster than plan by less than this is not an alarm...
@@ -203,6 +204,7 @@ class AlarmPolicy:
     flash_hz: Mapping[Priority, float]  # 0 = steady
     flash_duty_percent: float
     same_rate_ml_h: float = SAME_RATE_ML_H  # two pump rates closer than this are the same rate
+    always_at_factor: float = 2.0  # at this multiple of the planned rate or more: off plan, at any rate
     vitals_overdue_grace_s: float = 300.0  # vital signs this late raise a reminder
     vital_sign_priorities: Mapping[str, Priority] = field(default_factory=dict)  # sign -> alarm priority
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -210,17 +212,26 @@ class AlarmPolicy:
     def rate_tolerance(self, planned_ml_h: float) -> float:
         """How far the pump may be from the planned rate before it is "off plan": the one tolerance the
         alarm rules, the next-action text and the chair's banner share."""
-        return max(self.rate_tolerance_ml_h, planned_ml_h * self.rate_tolerance_percent / 100.0)
+        tolerance = max(self.rate_tolerance_ml_h, planned_ml_h * self.rate_tolerance_percent / 100.0)
+        if planned_ml_h > 0:  # never as wide as `always_at_factor` times the plan
+            tolerance = min(tolerance, planned_ml_h * (self.always_at_factor - 1.0))
+        return tolerance
 
     def same_rate(self, a: float | None, b: float) -> bool:
         """`a` and `b` are one rate: no change to document or to store (None: no rate known yet)."""
         return same_rate(a, b, self.same_rate_ml_h)
 
     def above_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
-        return pump_ml_h > planned_ml_h + self.rate_tolerance(planned_ml_h)
+        """The one rate-deviation rule: above plan by more than the tolerance, or at `always_at_factor`
+        times the plan or more (at any rate)."""
+        tolerance = self.rate_tolerance(planned_ml_h)
+        at_factor = planned_ml_h > 0 and pump_ml_h >= planned_ml_h * self.always_at_factor - 1e-9
+        return pump_ml_h > planned_ml_h + tolerance or at_factor
 
     def off_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
-        return abs(pump_ml_h - planned_ml_h) > self.rate_tolerance(planned_ml_h)
+        return self.above_plan(pump_ml_h, planned_ml_h) or planned_ml_h - pump_ml_h > self.rate_tolerance(
+            planned_ml_h
+        )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source_name: str) -> AlarmPolicy:
@@ -265,10 +276,19 @@ class AlarmPolicy:
             flash_hz={p: number("display", f"{p.value}_flash_hz", allow_zero=True) for p in Priority},
             flash_duty_percent=duty,
             same_rate_ml_h=number("rate_above_plan", "same_rate_ml_h"),
+            always_at_factor=_at_least_one(source_name, number("rate_above_plan", "always_at_factor")),
             vitals_overdue_grace_s=number("vital_signs", "overdue_grace_s", allow_zero=True),
             vital_sign_priorities=_vital_priorities(source_name, table("vital_signs")),
             sources=sources,
         )
+
+
+def _at_least_one(source_name: str, factor: float) -> float:
+    if factor <= 1.0:
+        raise AlarmPolicyError(
+            source_name, "rate_above_plan.always_at_factor", f"must exceed 1, got {factor:g}"
+        )
+    return factor
 
 
 def _vital_priorities(source_name: str, section: Mapping[str, Any]) -> dict[str, Priority]:
@@ -301,6 +321,7 @@ class AlarmRule:
     latching: bool  # stays after its condition clears, until acknowledged
     message: str  # str.format template; `chair` plus the fields the condition returns
     condition: Condition  # the template's fields when the alarm condition holds, else None
+    escalate_at_once: bool = False  # on the charge nurse's overview as soon as it is raised
 
 
 @dataclass(frozen=True)
@@ -568,9 +589,13 @@ def _vital_sign_out_of_range(priority: Priority) -> Condition:
         if state is None or state.phase not in _VITAL_PHASES or not state.vitals:
             return None
         latest = state.vitals[-1]
-        signs = [
-            s for s in latest.alert_signs if policy.vital_sign_priorities.get(s, Priority.LOW) is priority
-        ]
+
+        def sign_priority(sign: str) -> Priority:
+            if sign in latest.extreme_signs:
+                return Priority.HIGH
+            return policy.vital_sign_priorities.get(sign, Priority.LOW)
+
+        signs = [s for s in latest.alert_signs if sign_priority(s) is priority]
         if not signs:
             return None
         index = {sign: i for i, sign in enumerate(latest.alert_signs)}
@@ -578,6 +603,37 @@ def _vital_sign_out_of_range(priority: Priority) -> Condition:
         return {"detail": detail, "at": inputs.hhmm(latest.at)}
 
     return condition
+
+
+def _anaphylaxis(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
+    """From an anaphylaxis until the patient leaves or its observation is over (and it is resolved)."""
+    state = inputs.state
+    if state is None or state.phase.is_closed:
+        return None
+    reactions = [r for r in state.reactions if r.anaphylaxis]
+    if not reactions:
+        return None
+    until = state.anaphylaxis_observation_until
+    if until is not None and inputs.now >= until and not state.unresolved_reactions:
+        return None
+    first = reactions[0]
+    return {
+        "at": inputs.hhmm(first.onset_at),
+        "grade": first.grade,
+        "signs": ", ".join(first.signs) or "no signs recorded",
+        "until": inputs.hhmm(until) if until is not None else "the prescriber's release",
+    }
+
+
+def _pump_running_no_patient(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
+    """A pump infusing at a chair with no session: a drug is running that nobody documents."""
+    state = inputs.state
+    reading = inputs.live_reading
+    if state is not None and state.phase is not Phase.EMPTY and not state.phase.is_closed:
+        return None
+    if reading is None or reading.delivery is not PumpDelivery.INFUSING or reading.rate_ml_h <= 0:
+        return None
+    return {"rate": _rate(reading.rate_ml_h)}
 
 
 def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
@@ -592,12 +648,30 @@ def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None
 
 ALARM_RULES: tuple[AlarmRule, ...] = (
     AlarmRule(
+        "anaphylaxis",
+        AlarmCategory.CLINICAL,
+        Priority.HIGH,
+        latching=True,
+        message="{chair}: anaphylaxis at {at} (grade {grade}: {signs}): infusion discontinued; "
+        "observe until {until}",
+        condition=_anaphylaxis,
+        escalate_at_once=True,
+    ),
+    AlarmRule(
         "storage_failing",
         AlarmCategory.TECHNICAL,
         Priority.HIGH,
         latching=False,
         message="{chair}: entries are not being recorded: {problem}",
         condition=_storage_failing,
+    ),
+    AlarmRule(
+        "pump_running_no_patient",
+        AlarmCategory.CLINICAL,
+        Priority.MEDIUM,
+        latching=False,
+        message="{chair}: pump running ({rate} mL/h), no patient checked in",
+        condition=_pump_running_no_patient,
     ),
     AlarmRule(
         "rate_above_plan_after_reaction",
@@ -773,6 +847,11 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
 RULES_BY_ID: Mapping[str, AlarmRule] = {rule.id: rule for rule in ALARM_RULES}
 
 
+def _escalates_at_once(rule_id: str) -> bool:
+    rule = RULES_BY_ID.get(rule_id)
+    return rule is not None and rule.escalate_at_once
+
+
 def evaluate(
     inputs: AlarmInputs, policy: AlarmPolicy, rules: Sequence[AlarmRule] = ALARM_RULES
 ) -> list[AlarmCondition]:
@@ -891,7 +970,10 @@ class AlarmBoard:
             for a in self.active()
             if a.category.is_alarm
             and not a.acknowledged
-            and now - a.raised_at >= timedelta(seconds=self.policy.escalation_after_s[a.priority])
+            and (
+                _escalates_at_once(a.rule)
+                or now - a.raised_at >= timedelta(seconds=self.policy.escalation_after_s[a.priority])
+            )
         ]
 
     def audio_paused_remaining_s(self, now: datetime) -> float:

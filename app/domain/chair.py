@@ -36,7 +36,13 @@ from app.domain.events import ReactionNotTolerated as ReactionNotToleratedEntry
 from app.domain.events.times import format_time as format_time
 from app.domain.events.times import parse_time as parse_time
 from app.domain.phase import Phase, can_move
-from app.domain.protocol import InfusionProtocol, RateStep, ReactionAction, parse_protocol
+from app.domain.protocol import (
+    InfusionProtocol,
+    RateStep,
+    ReactionAction,
+    VitalSignSchedule,
+    parse_protocol,
+)
 from app.domain.schedule import (
     Interruption,
     Pause,
@@ -79,6 +85,8 @@ class Bag:
                 )
         else:
             diluted_limit = self.prepared_at + timedelta(hours=protocol.bag_room_temperature_limit_h)
+        if protocol.bag_total_limit_h is not None:
+            diluted_limit = min(diluted_limit, self.prepared_at + timedelta(hours=protocol.bag_total_limit_h))
         label_limit = self.label_expires_at or datetime.combine(
             self.expiry + timedelta(days=1), time(0), tzinfo=UTC
         )
@@ -118,6 +126,8 @@ class ReactionRecord:
     actor: str
     resolved_at: datetime | None = None  # symptoms resolved (stop-then-restart: the restart)
     not_tolerated_at: datetime | None = None  # the reduced rate was not tolerated
+    anaphylaxis: bool = False  # grade 4 or signs of anaphylaxis: discontinued, observed longer
+    anaphylaxis_observation_min: float = 0.0  # the institution's observation from the onset
 
     @property
     def holds_until_resolved(self) -> bool:
@@ -133,6 +143,7 @@ class VitalsRecord:
     actor: str
     alerts: tuple[str, ...] = ()  # the messages for out-of-range values
     alert_signs: tuple[str, ...] = ()  # which signs were out of range
+    extreme_signs: tuple[str, ...] = ()  # which were in the extreme band (always a high alarm)
 
 
 @dataclass(frozen=True)
@@ -410,7 +421,27 @@ class ChairState:
         return tuple(r for r in self.reactions if r.resolved_at is None)
 
     @property
+    def anaphylaxis_observation_until(self) -> datetime | None:
+        """After anaphylaxis: the institution's observation time from its onset (None: no anaphylaxis)."""
+        ends = [
+            r.onset_at + timedelta(minutes=r.anaphylaxis_observation_min)
+            for r in self.reactions
+            if r.anaphylaxis
+        ]
+        return max(ends, default=None)
+
+    @property
     def earliest_discharge_at(self) -> datetime | None:
+        """The later of the ordinary observation (`ordinary_discharge_at`) and, after anaphylaxis, the
+        institution's anaphylaxis observation from its onset."""
+        ordinary = self.ordinary_discharge_at
+        anaphylaxis = self.anaphylaxis_observation_until
+        if ordinary is None or anaphylaxis is None:
+            return ordinary
+        return max(ordinary, anaphylaxis)
+
+    @property
+    def ordinary_discharge_at(self) -> datetime | None:
         """The protocol's observation time after the later of the infusion's end and the resolution of
         every reaction; None while the infusion runs or a reaction is unresolved.
         A session stopped before the infusion started needs no observation."""
@@ -460,6 +491,28 @@ class ChairState:
         start = self.infusion_started_at
         if start is None:
             return None
+        due = self._vitals_due_by_schedule(schedule, start)
+        after = self._vitals_due_after_reaction(schedule)
+        if after is not None and (due is None or after[0] < due[0]):
+            return after
+        return due
+
+    def _vitals_due_after_reaction(self, schedule: VitalSignSchedule) -> tuple[datetime, str] | None:
+        """After a reaction, every `after_reaction_every_min` for `after_reaction_period_min` from its
+        onset (institutional, in the protocol file)."""
+        every = schedule.after_reaction_every_min
+        if every is None or not self.reactions or self.phase.is_closed:
+            return None
+        onset = max(r.onset_at for r in self.reactions)
+        taken = self.vitals_since(onset)
+        due = (taken[-1].at if taken else onset) + timedelta(minutes=every)
+        if due > onset + timedelta(minutes=schedule.after_reaction_period_min):
+            return None
+        return due, "after the reaction"
+
+    def _vitals_due_by_schedule(
+        self, schedule: VitalSignSchedule, start: datetime
+    ) -> tuple[datetime, str] | None:
         if self.phase in (Phase.INFUSING, Phase.PAUSED):
             taken = self.vitals_since(start)
             last = taken[-1].at if taken else start
@@ -580,6 +633,8 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
         restart_rate_ml_h=float(p.restart_rate_ml_h),
         notes=p.notes,
         actor=event.actor,
+        anaphylaxis=p.anaphylaxis,
+        anaphylaxis_observation_min=float(p.anaphylaxis_observation_min or 0.0),
     )
     state = replace(state, reactions=(*state.reactions, record))
     if action is ReactionAction.STOP_THEN_RESTART and state.phase is Phase.INFUSING:
@@ -592,7 +647,9 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
             phase=Phase.OBSERVATION,
             pauses=pauses,
             discontinued_at=event.at,
-            discontinued_reason=f"grade {record.grade} reaction: permanently discontinued",
+            discontinued_reason=f"grade {record.grade} reaction"
+            + (" (anaphylaxis)" if record.anaphylaxis else "")
+            + ": permanently discontinued",
         )
     return state
 
@@ -620,7 +677,9 @@ def _on_not_tolerated(state: ChairState, event: Event) -> ChairState:
 
 def _on_vitals(state: ChairState, event: Event) -> ChairState:
     p = event.payload_as(VitalsRecorded)
-    record = VitalsRecord(event.seq, event.at, dict(p.values), event.actor, p.alerts, p.alert_signs)
+    record = VitalsRecord(
+        event.seq, event.at, dict(p.values), event.actor, p.alerts, p.alert_signs, p.extreme_signs
+    )
     return replace(state, vitals=(*state.vitals, record))
 
 

@@ -134,6 +134,17 @@ class CompleteInfusion:
 class Discharge:
     at: datetime | None = None
     override: Override | None = None
+    release: PrescriberRelease | None = None  # after anaphylaxis: discharge before its observation ends
+
+
+@dataclass(frozen=True)
+class PrescriberRelease:
+    """A prescriber's documented release of a patient observed after anaphylaxis, co-signed by a second
+    nurse (not the one discharging)."""
+
+    prescriber: str
+    cosigned_by: str
+    note: str = ""
 
 
 @dataclass(frozen=True)

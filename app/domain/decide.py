@@ -29,6 +29,7 @@ from app.domain.commands import (
     HandOver,
     Override,
     PauseInfusion,
+    PrescriberRelease,
     ReactionNotTolerated,
     RecordAlarm,
     RecordReaction,
@@ -61,6 +62,7 @@ from app.domain.events import (
     OverrideRecord,
     PayloadError,
     PremedicationGiven,
+    PrescriberReleaseRecord,
     PriorSeriousReaction,
     RateChanged,
     ReactionRecorded,
@@ -76,7 +78,13 @@ from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
 from app.domain.reactions import SEVERE_GRADE, ReactionGrade, ReactionTerms
 from app.domain.schedule import reaction_ceiling_ml_h
-from app.domain.vitals import VitalSignLimits, alerting_signs, alerting_values, implausible_values
+from app.domain.vitals import (
+    VitalSignLimits,
+    alerting_signs,
+    alerting_values,
+    extreme_signs,
+    implausible_values,
+)
 
 ALARM_EVENT_TYPES: dict[str, type[AlarmEntry]] = {
     "raised": AlarmRaised,
@@ -137,6 +145,12 @@ def _check_guards(failures: list[GuardFailure], override: Override | None) -> tu
         OverrideRecord(guard=f.code, message=f.message, by=override.by, reason=override.reason)
         for f in failures
     )
+
+
+def clinic_today(now: datetime, tz: tzinfo = UTC) -> date:
+    """The clinic's date (in its display zone): the one `today` of eligibility, for `decide` and the
+    check-in dialog alike."""
+    return now.astimezone(tz).date()
 
 
 def hhmm(moment: datetime, tz: tzinfo = UTC) -> str:
@@ -323,7 +337,7 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
         c.bag_prepared_at <= c.bag_refrigerated_until <= ctx.now + timedelta(minutes=5)
     ):
         raise _refuse("bad_time", "the bag left the fridge before it was prepared or in the future")
-    today = ctx.now.astimezone(ctx.display_tz).date()
+    today = clinic_today(ctx.now, ctx.display_tz)
     refusal = check_in_refusal(c, protocol, today)
     if refusal is not None:
         raise CommandRefused([refusal], overridable=False)
@@ -444,6 +458,34 @@ def premedication_dose_failures(protocol: InfusionProtocol, c: GivePremedication
     return []
 
 
+def _dose_mg(text: str) -> float | None:
+    match = _DOSE.match(text)
+    return float(match.group(1).replace(",", ".")) if match is not None else None
+
+
+def premedication_total_failures(state: ChairState, c: GivePremedication, at: datetime) -> list[GuardFailure]:
+    """The doses of this drug given in the 24 h before `at`, this one included, against the protocol's
+    daily maximum (overridable)."""
+    template = next((p for p in state.require_protocol().premedications if p.drug == c.drug), None)
+    dose = _dose_mg(c.dose)
+    if template is None or template.max_daily_mg is None or dose is None:
+        return []
+    since = at - timedelta(hours=24)
+    earlier = [
+        _dose_mg(p.dose) for p in state.premedications if p.drug == c.drug and since < p.given_at <= at
+    ]
+    total = dose + sum(d for d in earlier if d is not None)
+    if total <= template.max_daily_mg + 1e-9:
+        return []
+    return [
+        GuardFailure(
+            "premedication_daily_max",
+            f"{c.drug}: {total:g} mg in 24 h with this dose, above the maximum {template.max_daily_mg:g} mg "
+            f"({template.max_daily_source})",
+        )
+    ]
+
+
 def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
     at = c.given_at or ctx.now
@@ -451,7 +493,8 @@ def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext
         raise _refuse("bad_time", "a premedication cannot be recorded as given in the future")
     if not c.drug.strip() or not c.dose.strip():
         raise _refuse("incomplete", "drug and dose are required")
-    overrides = _check_guards(premedication_dose_failures(state.require_protocol(), c), c.override)
+    failures = premedication_dose_failures(state.require_protocol(), c)
+    overrides = _check_guards(failures + premedication_total_failures(state, c, at), c.override)
     repeat = state.premedication_given(c.drug) is not None
     payload = PremedicationGiven(
         drug=c.drug,
@@ -484,15 +527,20 @@ def _bag_end_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list
     minutes = state.plan().end_min
     if minutes is None:
         return []
-    end = at + timedelta(minutes=minutes)
+    failure = bag_end_failure(expires, at + timedelta(minutes=minutes), tz, "started now the infusion")
+    return [] if failure is None else [failure]
+
+
+def bag_end_failure(
+    expires: datetime, end: datetime, tz: tzinfo = UTC, what: str = "the infusion"
+) -> GuardFailure | None:
+    """An infusion ending after its bag expires (the room-temperature limit includes the infusion)."""
     if end <= expires:
-        return []
-    return [
-        GuardFailure(
-            "bag_expires_before_end",
-            f"started now the infusion would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
-        )
-    ]
+        return None
+    return GuardFailure(
+        "bag_expires_before_end",
+        f"{what} would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
+    )
 
 
 def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Event]:
@@ -648,10 +696,12 @@ def _reaction_events(
     protocol = state.require_protocol()
     action: ReactionAction | None = None
     onset_rate = new_rate = restart_rate = 0.0
+    terms = ctx.reaction_terms
+    anaphylaxis = terms.is_anaphylaxis(grade, signs) if terms is not None else grade >= 4
     if state.phase is not Phase.OBSERVATION:
         onset_rate = _rate_at_onset(state, onset)
         rule = protocol.rule_for_grade(grade)
-        action = rule.action
+        action = ReactionAction.DISCONTINUE if anaphylaxis else rule.action
         rate = rule.apply(onset_rate, reaction_ceiling_ml_h(state.steps))
         if action is ReactionAction.HALVE_RATE:
             new_rate = rate
@@ -668,16 +718,22 @@ def _reaction_events(
         recorded_at=ctx.now,
         regrades_seq=regrades_seq,
         overrides=overrides,
+        # recorded only for anaphylaxis: earlier entries keep their exact payload
+        anaphylaxis=anaphylaxis,
+        anaphylaxis_observation_min=(
+            (terms.anaphylaxis_observation_min if terms is not None else 0.0) if anaphylaxis else None
+        ),
     )
     return [Event.of(payload, onset, ctx.actor)]
 
 
 def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> list[Event]:
-    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
+    _require_phase(state, c, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION, Phase.DISCONTINUED)
     at = c.at or ctx.now
     if at > ctx.now + timedelta(minutes=1):
         raise _refuse("bad_time", "symptoms cannot be recorded as resolved in the future")
-    open_ = [r for r in state.reactions if r.holds_until_resolved]
+    ended = state.infusion_ended_at is not None  # a stop never restarted resolves like any reaction
+    open_ = [r for r in state.reactions if r.holds_until_resolved or (ended and r.resolved_at is None)]
     if not open_:
         if state.unresolved_stop_reaction is not None:
             raise _refuse(
@@ -734,14 +790,18 @@ def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Ev
         raise _refuse("incomplete", "no vital signs entered")
     alerts: list[str] = []
     alert_signs: list[str] = []
+    extreme: list[str] = []
     if ctx.vital_limits is not None:
         problems = implausible_values(values, ctx.vital_limits)
         if problems:
             raise _refuse("implausible_vitals", "; ".join(problems))
         alerts = alerting_values(values, ctx.vital_limits)
         alert_signs = alerting_signs(values, ctx.vital_limits)
+        extreme = extreme_signs(values, ctx.vital_limits)
     at = c.at or ctx.now
-    payload = VitalsRecorded(values=values, alerts=tuple(alerts), alert_signs=tuple(alert_signs))
+    payload = VitalsRecorded(
+        values=values, alerts=tuple(alerts), alert_signs=tuple(alert_signs), extreme_signs=tuple(extreme)
+    )
     return [Event.of(payload, at, ctx.actor)]
 
 
@@ -763,7 +823,7 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
     if ended is None:
         return failures
     open_ = state.unresolved_reactions
-    earliest = state.earliest_discharge_at
+    earliest = state.ordinary_discharge_at
     if open_:
         r = open_[-1]
         failures.append(
@@ -791,11 +851,47 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
     return failures
 
 
+def anaphylaxis_discharge_refusal(
+    state: ChairState, at: datetime, release: PrescriberRelease | None, actor: str, tz: tzinfo = UTC
+) -> GuardFailure | None:
+    """Not overridable: after anaphylaxis, no discharge before the institution's observation from its
+    onset, unless a prescriber's release is documented and co-signed by a second nurse."""
+    until = state.anaphylaxis_observation_until
+    if until is None or at >= until:
+        return None
+    if release is None:
+        onset = next(r.onset_at for r in state.reactions if r.anaphylaxis)
+        return GuardFailure(
+            "anaphylaxis_observation",
+            f"after anaphylaxis at {hhmm(onset, tz)} the patient is observed until {hhmm(until, tz)}; "
+            "discharge earlier only on a prescriber's documented release, co-signed",
+        )
+    if not release.prescriber.strip() or not release.note.strip():
+        return GuardFailure("release_incomplete", "name the prescriber and document the release")
+    cosigner = release.cosigned_by.strip()
+    if not cosigner or cosigner in (actor, release.prescriber.strip()):
+        return GuardFailure(
+            "release_not_co_signed",
+            "the prescriber's release is co-signed by a second nurse, not the one discharging",
+        )
+    return None
+
+
 def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.OBSERVATION, Phase.DISCONTINUED)
     at = c.at or ctx.now
+    refusal = anaphylaxis_discharge_refusal(state, at, c.release, ctx.actor, ctx.display_tz)
+    if refusal is not None:
+        raise CommandRefused([refusal], overridable=False)
     overrides = _check_guards(discharge_failures(state, at, ctx.display_tz), c.override)
-    return [Event.of(Discharged(overrides=overrides), at, ctx.actor)]
+    release = None
+    if c.release is not None and state.anaphylaxis_observation_until is not None:
+        release = PrescriberReleaseRecord(
+            prescriber=c.release.prescriber.strip(),
+            cosigned_by=c.release.cosigned_by.strip(),
+            note=c.release.note.strip(),
+        )
+    return [Event.of(Discharged(overrides=overrides, prescriber_release=release), at, ctx.actor)]
 
 
 def _discontinue(state: ChairState, c: Discontinue, ctx: DecisionContext) -> list[Event]:

@@ -77,6 +77,9 @@ class Premedication:
     dose_min_mg: float | None = None  # the template's dose range, to check the dose actually given
     dose_max_mg: float | None = None
     routes: tuple[str, ...] = ()  # the routes the template allows (empty: not checked)
+    source: str = ""  # where the dose, route and timing come from (label section or institutional)
+    max_daily_mg: float | None = None  # the most that may be given in 24 h (all doses together)
+    max_daily_source: str = ""
 
     @property
     def suggested_dose(self) -> str:
@@ -139,6 +142,8 @@ class VitalSignSchedule:
     at_end: bool  # when the infusion ends
     before_discharge_min: float  # within this long before the earliest discharge
     source: str
+    after_reaction_every_min: float | None = None  # after a reaction's onset, this often...
+    after_reaction_period_min: float = 0.0  # ...for this long
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,8 @@ class InfusionProtocol:
     bag_gtins: tuple[str, ...] = field(default=(), metadata=in_file("bag.gtins"))
     bag_gtins_source: str = field(default="", metadata=in_file("bag.gtins_source"))
     vital_signs: VitalSignSchedule | None = None
+    # a label limit from dilution whatever the storage (natalizumab: use within 8 h of dilution)
+    bag_total_limit_h: float | None = field(default=None, metadata=in_file("bag.total_limit_h"))
     definition: Mapping[str, Any] = field(
         default_factory=dict, compare=False, repr=False, metadata=in_file(None)
     )
@@ -206,20 +213,23 @@ class InfusionProtocol:
         return dose / volume
 
     def steps_at(self, concentration_mg_ml: float) -> tuple[RateStep, ...]:
-        """The ladder in mL/h for a bag of this concentration (mL/h-dosed protocols: unchanged)."""
-        if not self.dosed_in_mg_h:
+        """The ladder in mL/h for a bag of this concentration. An mL/h ladder is the label's mg/h at the
+        label's concentration: a bag of another concentration runs the same mg/h, never more."""
+        if self.dosed_in_mg_h:
+            return ladder_in_ml_h(self.ladder, self.rate_unit, concentration_mg_ml)
+        if abs(concentration_mg_ml - self.concentration_mg_ml) <= 1e-12 * self.concentration_mg_ml:
             return self.steps
-        return ladder_in_ml_h(self.ladder, self.rate_unit, concentration_mg_ml)
+        factor = self.concentration_mg_ml / concentration_mg_ml
+        return tuple(RateStep(step.rate_ml_h * factor, step.duration_min) for step in self.steps)
 
     def max_rate_ml_h_at(self, concentration_mg_ml: float) -> float:
-        if self.dosed_in_mg_h and self.max_rate_mg_h is not None:
-            return self.max_rate_mg_h / concentration_mg_ml
-        return self.max_rate_ml_h
+        return self.max_rate_mg_h_at(concentration_mg_ml) / concentration_mg_ml
 
     def max_rate_mg_h_at(self, concentration_mg_ml: float) -> float:
+        """The label's maximum in mg/h, whatever the bag (an mL/h label: at the label's concentration)."""
         if self.dosed_in_mg_h and self.max_rate_mg_h is not None:
             return self.max_rate_mg_h
-        return self.max_rate_ml_h * concentration_mg_ml
+        return self.max_rate_ml_h * self.concentration_mg_ml
 
     def rule_for_grade(self, grade: int) -> ReactionRule:
         for rule in self.reaction_rules:
@@ -488,13 +498,17 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
     steps = ladder_in_ml_h(ladder, unit, concentration)
     _check_max_rate(source, steps, max_rate_ml_h, "mL/h")
     _check_steps_deliver_bag(source, steps, bag_volume_ml)
-    concentration_range: Concentration | None = None
-    if top.has("concentration"):
-        conc = top.table("concentration")
-        low, high = conc.number("min_mg_ml"), conc.number("max_mg_ml")
-        if high < low:
-            raise conc.fail("max_mg_ml", "is below min_mg_ml")
-        concentration_range = Concentration(low, high, conc.text("source"))
+    # Every protocol gives the label's dilution: a bag outside it is refused, whatever the rate unit.
+    conc = top.table("concentration")
+    low, high = conc.number("min_mg_ml"), conc.number("max_mg_ml")
+    if high < low:
+        raise conc.fail("max_mg_ml", "is below min_mg_ml")
+    concentration_range = Concentration(low, high, conc.text("source"))
+    if not concentration_range.allows(concentration):
+        raise conc.fail(
+            "min_mg_ml",
+            f"the protocol's own {dose_mg:g} mg in {bag_volume_ml:g} mL ({concentration:.3g} mg/mL) is outside",
+        )
 
     premeds = []
     for p in top.tables("premedications", allow_empty=True):
@@ -513,6 +527,9 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
                 dose_min_mg=p.number("dose_min_mg") if p.has("dose_min_mg") else None,
                 dose_max_mg=p.number("dose_max_mg") if p.has("dose_max_mg") else None,
                 routes=_texts(p, "routes"),
+                source=p.text("source", default=" ").strip(),
+                max_daily_mg=p.number("max_daily_mg") if p.has("max_daily_mg") else None,
+                max_daily_source=p.text("max_daily_source") if p.has("max_daily_mg") else "",
             )
         )
 
@@ -612,6 +629,10 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
             at_end=v.flag("at_end"),
             before_discharge_min=v.number("before_discharge_min", positive=False),
             source=v.text("source"),
+            after_reaction_every_min=v.number("after_reaction_every_min")
+            if v.has("after_reaction_every_min")
+            else None,
+            after_reaction_period_min=v.number("after_reaction_period_min", positive=False, default=0.0),
         )
     return InfusionProtocol(
         id=protocol_id,
@@ -626,6 +647,7 @@ def parse_protocol(data: Mapping[str, Any], source: str) -> InfusionProtocol:
         bag_room_temperature_limit_h=bag.number("room_temperature_limit_h"),
         bag_refrigerated_limit_h=bag.number("refrigerated_limit_h"),
         bag_gtins=gtins,
+        bag_total_limit_h=bag.number("total_limit_h") if bag.has("total_limit_h") else None,
         bag_gtins_source=gtins_source,
         vital_signs=vital_signs,
         screening=tuple(screening),

@@ -26,6 +26,8 @@ class ReactionTerms:
     anaphylaxis_signs: tuple[str, ...]
     source: str
     anaphylaxis_source: str
+    anaphylaxis_observation_min: float = 0.0  # observed at least this long from an anaphylaxis's onset
+    anaphylaxis_observation_source: str = ""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source_name: str) -> ReactionTerms:
@@ -56,7 +58,19 @@ class ReactionTerms:
             raise ValueError(f"{source_name}: anaphylaxis.signs must be a list of texts")
         if not isinstance(ana_source, str) or not ana_source.strip():
             raise ValueError(f"{source_name}: anaphylaxis.source is missing")
-        return cls(wording, tuple(s.lower() for s in signs), source, ana_source)
+        observe = ana.get("observation_min")
+        observe_source = ana.get("observation_source")
+        if isinstance(observe, bool) or not isinstance(observe, int | float) or observe < 0:
+            raise ValueError(f"{source_name}: anaphylaxis.observation_min must be minutes >= 0")
+        if not isinstance(observe_source, str) or not observe_source.strip():
+            raise ValueError(f"{source_name}: anaphylaxis.observation_source is missing")
+        return cls(
+            wording, tuple(s.lower() for s in signs), source, ana_source, float(observe), observe_source
+        )
+
+    def is_anaphylaxis(self, grade: int, signs: Sequence[str]) -> bool:
+        """Grade 4, or a sign of anaphylaxis at any grade (then the infusion is discontinued)."""
+        return grade >= 4 or bool(self.anaphylaxis_signs_in(signs))
 
     def anaphylaxis_signs_in(self, signs: Sequence[str]) -> list[str]:
         """The recorded signs that are signs of anaphylaxis."""

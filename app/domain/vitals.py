@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 VITAL_SIGN_NAMES = {
@@ -24,21 +24,24 @@ class Range:
 
 @dataclass(frozen=True)
 class VitalSignLimits:
-    """Plausible: outside it is almost surely a typing error. Alert: plausible, but tell the nurse."""
+    """Plausible: outside it is physically impossible (refused). Alert: plausible, but tell the nurse.
+    Extreme: shock, respiratory failure or arrest (a high-priority alarm whatever the sign)."""
 
     plausible: Mapping[str, Range]
     alert: Mapping[str, Range]
     source: str
+    extreme: Mapping[str, Range] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source_name: str) -> VitalSignLimits:
         plausible: dict[str, Range] = {}
         alert: dict[str, Range] = {}
+        extreme: dict[str, Range] = {}
         for name in VITAL_SIGN_NAMES:
             entry = data.get(name)
             if not isinstance(entry, Mapping):
                 raise ValueError(f"{source_name}: [{name}] is missing")
-            for key, target in (("plausible", plausible), ("alert", alert)):
+            for key, target in (("plausible", plausible), ("alert", alert), ("extreme", extreme)):
                 pair = entry.get(key)
                 if (
                     not isinstance(pair, list)
@@ -51,7 +54,7 @@ class VitalSignLimits:
         source = data.get("source")
         if not isinstance(source, str) or not source:
             raise ValueError(f"{source_name}: 'source' is missing")
-        return cls(plausible, alert, source)
+        return cls(plausible, alert, source, extreme)
 
 
 def implausible_values(values: Mapping[str, float | None], limits: VitalSignLimits) -> list[str]:
@@ -69,7 +72,7 @@ def implausible_values(values: Mapping[str, float | None], limits: VitalSignLimi
                 f"{VITAL_SIGN_NAMES[name]} {value:g} is outside the plausible range {rng.low:g}-{rng.high:g}"
             )
     systolic, diastolic = values.get("systolic_mmhg"), values.get("diastolic_mmhg")
-    if systolic is not None and diastolic is not None and diastolic >= systolic:
+    if systolic is not None and diastolic is not None and diastolic >= systolic and systolic > 0:
         problems.append(f"diastolic {diastolic:g} is not below systolic {systolic:g}")
     return problems
 
@@ -86,6 +89,18 @@ def alerting_values(values: Mapping[str, float | None], limits: VitalSignLimits)
         elif value > rng.high:
             notes.append(f"{VITAL_SIGN_NAMES[name]} high: {value:g} (above {rng.high:g})")
     return notes
+
+
+def extreme_signs(values: Mapping[str, float | None], limits: VitalSignLimits) -> list[str]:
+    """The names of the values in the extreme band (shock, respiratory failure, arrest)."""
+    out = []
+    for name, value in values.items():
+        rng = limits.extreme.get(name)
+        if value is None or rng is None:
+            continue
+        if not rng.low <= value <= rng.high:
+            out.append(name)
+    return out
 
 
 def alerting_signs(values: Mapping[str, float | None], limits: VitalSignLimits) -> list[str]:

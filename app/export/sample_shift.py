@@ -209,7 +209,8 @@ def _visit_script(
             next_vitals = now + timedelta(minutes=15)
         if reaction_at is not None and now >= reaction_at and visit.reaction is not None:
             grade = visit.reaction[0]
-            signs = {1: ("pruritus",), 2: ("flushing", "urticaria"), 3: ("dyspnea", "hypotension")}
+            # grade 3 without signs of anaphylaxis (those discontinue at any grade: issue 16)
+            signs = {1: ("pruritus",), 2: ("flushing", "urticaria"), 3: ("dyspnea", "rigors")}
             state = run(
                 sid,
                 RecordReaction(grade, signs.get(grade, ("anaphylaxis",)), notes="see vitals"),

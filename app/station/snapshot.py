@@ -14,6 +14,7 @@ from app.domain.phase import Phase
 from app.ui.status import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
+    from app.domain.chair import ChairState
     from app.station.session import ChairSession
 
 SCHEMA = 1
@@ -83,6 +84,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         "chair": chair.name,
         "index": index,
         "phase": phase.value,
+        "anaphylaxis": _anaphylaxis(state),
         "session": state.session_id if state is not None else None,
         "initials": state.patient_initials if state is not None else "",
         "protocol": (
@@ -116,6 +118,14 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
             "since": iso(chair.link_lost_since),
         },
     }
+
+
+def _anaphylaxis(state: ChairState | None) -> dict[str, Any] | None:
+    """After anaphylaxis: its onset and the end of its observation (the floor shows the chair red)."""
+    if state is None or state.anaphylaxis_observation_until is None:
+        return None
+    onset = min(r.onset_at for r in state.reactions if r.anaphylaxis)
+    return {"onset_at": iso(onset), "observe_until": iso(state.anaphylaxis_observation_until)}
 
 
 def _rounded(value: float | None) -> float | None:

@@ -46,7 +46,6 @@ from app.ui.elided import ElidedLabel, set_style_property, set_style_sheet, shor
 from app.ui.plot import InfusionPlot
 from app.ui.signin import with_cosign
 from app.ui.status import (
-    PHASE_STYLES,
     ActionKind,
     NextAction,
     Priority,
@@ -56,6 +55,7 @@ from app.ui.status import (
     link_text,
     next_action,
     reaction_instruction,
+    session_style,
 )
 from app.ui.timeline import TimelineModel, TimelineView
 
@@ -287,7 +287,7 @@ class ChairView(QWidget):
         state = chair.state
         now = chair.now()
         phase = state.phase if state is not None else Phase.EMPTY
-        style = PHASE_STYLES[phase]
+        style = session_style(phase, state is not None and state.anaphylaxis_observation_until is not None)
         set_style_sheet(
             self.banner,
             f"#phaseBanner {{ background:{style.colour}; border-radius:8px; }}"

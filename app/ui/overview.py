@@ -31,12 +31,14 @@ from app.station.snapshot import chair_snapshot
 from app.ui.elided import ElidedLabel, short_protocol_name
 from app.ui.status import (
     PHASE_STYLES,
+    PhaseStyle,
     Priority,
     dose_rate_text,
     link_text,
     next_action,
     next_deadline,
     progress,
+    session_style,
     vitals_text,
 )
 from app.ui.tile import CompactTile, TileBoard, tile_view
@@ -170,9 +172,9 @@ class ChairTableModel(QAbstractTableModel):
                 chair.state, self._floor.now(), _pump_rate(chair), self._zone, policy=self._policy
             ).urgent
         if role == Qt.ItemDataRole.BackgroundRole and column is Column.PHASE:
-            return QBrush(QColor(PHASE_STYLES[self._phase(chair)].colour))
+            return QBrush(QColor(self._style(chair).colour))
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.PHASE:
-            return QBrush(QColor(PHASE_STYLES[self._phase(chair)].text_colour))
+            return QBrush(QColor(self._style(chair).text_colour))
         if role == Qt.ItemDataRole.BackgroundRole and column is Column.ALARM:
             priority = highest_alarm(chair)[0]
             return QBrush(QColor(priority.colour)) if priority is not None else None
@@ -183,6 +185,13 @@ class ChairTableModel(QAbstractTableModel):
         return None
 
     # -- cells -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _style(chair: ChairController) -> PhaseStyle:
+        state = chair.state
+        if state is None:
+            return PHASE_STYLES[Phase.EMPTY]
+        return session_style(state.phase, state.anaphylaxis_observation_until is not None)
 
     @staticmethod
     def _phase(chair: ChairController) -> Phase:
@@ -204,7 +213,7 @@ class ChairTableModel(QAbstractTableModel):
         if column is Column.PROTOCOL:
             return state.protocol.name if state is not None and state.protocol is not None else ""
         if column is Column.PHASE:
-            style = PHASE_STYLES[self._phase(chair)]
+            style = self._style(chair)
             return f"{style.symbol} {style.word}"
         if column is Column.RATE:
             if state is None or state.phase not in (Phase.INFUSING, Phase.PAUSED):

@@ -40,6 +40,14 @@ PHASE_STYLES: dict[Phase, PhaseStyle] = {
     Phase.DISCONTINUED: PhaseStyle("Stopped for good", "■", "#f4d4d4", "#6e0f0f"),
 }
 
+# After anaphylaxis the chair is not a calm "Observation": red, with its own word and symbol.
+ANAPHYLAXIS_STYLE = PhaseStyle("Anaphylaxis: observe", "⚠", "#d0021b", "#ffffff")
+
+
+def session_style(phase: Phase, anaphylaxis: bool) -> PhaseStyle:
+    """The one choice of a chair's colour, word and symbol (chair view, tiles, overview)."""
+    return ANAPHYLAXIS_STYLE if anaphylaxis and not phase.is_closed else PHASE_STYLES[phase]
+
 
 class Priority(Enum):
     """IEC 60601-1-8 priorities, with the standard's marker and the colour the bar flashes."""
@@ -189,6 +197,13 @@ def next_action(
         required = [p for p in protocol.premedications if p.required]
         missing = [p for p in required if state.premedication_given(p.drug) is None]
         first_rate = state.steps[0].rate_ml_h  # this session's ladder (mg/h protocols: its concentration)
+        if pump_rate is not None and pump_rate > 0:  # started at the pump: the start dialog's guard decides
+            return NextAction(
+                ActionKind.START,
+                f"⚠ The pump is running at {rate_text(pump_rate)}: confirm the infusion start",
+                urgent=True,
+                rate_ml_h=pump_rate,
+            )
         if missing:
             return NextAction(
                 ActionKind.PREMEDICATION,

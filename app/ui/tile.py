@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from app.domain.phase import Phase
 from app.ui.elided import ElidedLabel
-from app.ui.status import PHASE_STYLES, Priority, hhmm
+from app.ui.status import Priority, hhmm, session_style
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
 
@@ -43,6 +43,7 @@ class TileView:
     escalated: bool
     link_text: str
     stale_text: str = ""
+    anaphylaxis: bool = False  # shown red whatever the phase (issue 16)
 
     @property
     def stale(self) -> bool:
@@ -100,7 +101,8 @@ def tile_view(
         phase = Phase(snapshot.get("phase", "empty"))
     except ValueError:
         phase = Phase.EMPTY
-    style = PHASE_STYLES[phase]
+    anaphylaxis = bool(snapshot.get("anaphylaxis"))
+    style = session_style(phase, anaphylaxis)
     station = str(snapshot.get("station", ""))
     initials = str(snapshot.get("initials") or "")
     if stale or stale_since is not None:
@@ -171,6 +173,7 @@ def tile_view(
         alarm_text,
         escalated,
         link_text,
+        anaphylaxis=anaphylaxis,
     )
 
 
@@ -240,12 +243,12 @@ class CompactTile(QFrame):
         self._restyle(view)
 
     def _restyle(self, view: TileView) -> None:
-        key = (view.phase, view.priority, view.escalated, view.urgent, view.stale)
+        key = (view.phase, view.priority, view.escalated, view.urgent, view.stale, view.anaphylaxis)
         if key == self._style_key:
             return
         self._style_key = key
         self.restyles += 1
-        style = PHASE_STYLES[view.phase]
+        style = session_style(view.phase, view.anaphylaxis)
         background, text = STALE_STYLE if view.stale else (style.colour, style.text_colour)
         priority = None if view.stale else view.priority
         border = priority.colour if priority is not None else ("#d0021b" if view.urgent else "#9aa3ad")

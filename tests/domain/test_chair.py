@@ -182,7 +182,7 @@ def test_severe_reaction_stops_and_resume_restarts_at_half(chair_script: Any) ->
     s.to_infusing()
     s.clock.advance(minutes=70)
     s.run(ChangeRate(120, source="pump"))
-    state = s.run(RecordReaction(grade=3, signs=("dyspnea", "hypotension")))
+    state = s.run(RecordReaction(grade=3, signs=("dyspnea", "rigors")))  # hypotension: anaphylaxis
     assert state.phase is Phase.PAUSED
     assert state.reactions[-1].new_rate_ml_h == 0
     assert state.reactions[-1].restart_rate_ml_h == 60

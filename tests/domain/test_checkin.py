@@ -12,6 +12,7 @@ from app.domain.commands import (
     Discharge,
     Discontinue,
     Override,
+    PrescriberRelease,
     RecordReaction,
     StartInfusion,
 )
@@ -201,7 +202,7 @@ def test_history_follows_a_corrected_mrn(chair_script: Any) -> None:
     s.start()
     s.clock.advance(minutes=40)
     s.run(RecordReaction(grade=4, signs=("anaphylaxis",)))
-    s.run(Discharge(override=OVERRIDE))
+    s.run(Discharge(override=OVERRIDE, release=PrescriberRelease("Dr Osei", "RN-CD", "transferred to ED")))
     history = s.floor.patient_history("MRN-0042")
     assert [r.grade for r in history.serious_reactions] == [4]
     assert s.floor.patient_history("MRN-0O42").serious_reactions == ()

@@ -15,6 +15,7 @@ from app.domain.commands import (
     CompleteInfusion,
     Discharge,
     Override,
+    PrescriberRelease,
     ReactionNotTolerated,
     RecordReaction,
     RecordVitals,
@@ -225,10 +226,14 @@ def test_discharge_needs_vitals_after_the_end_or_an_override(chair_script: Any) 
     s.run(RecordReaction(grade=4, signs=("anaphylaxis",)))
     s.clock.advance(minutes=1)  # the issue: discharge one minute after a grade 4 was accepted
     with pytest.raises(CommandRefused) as caught:
-        s.run(Discharge())
+        s.run(Discharge(override=OVERRIDE))
+    assert codes(caught) == ["anaphylaxis_observation"] and not caught.value.overridable  # issue 16
+    release = PrescriberRelease("Dr Osei", "RN-CD", "transferred to the emergency department")
+    with pytest.raises(CommandRefused) as caught:
+        s.run(Discharge(release=release))
     assert set(codes(caught)) == {"reaction_unresolved", "vitals_missing_after_infusion"}
     assert caught.value.overridable
-    state = s.run(Discharge(override=OVERRIDE))
+    state = s.run(Discharge(override=OVERRIDE, release=release))
     assert state.phase is Phase.DISCHARGED
     assert {o["guard"] for o in state.events[-1].data["overrides"]} == set(codes(caught))
 

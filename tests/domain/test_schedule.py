@@ -85,10 +85,12 @@ def test_reaction_uses_the_pump_rate_at_onset_when_known() -> None:
     assert plan.rate_at(75) == 40
 
 
-def test_larger_bag_runs_the_last_step_longer() -> None:
+def test_larger_bag_runs_the_labels_mg_per_hour_in_the_same_time() -> None:
+    # issue 16: 600 mg in 520 mL is a weaker bag: each rung runs faster in mL/h, the same in mg/h
     plan = plan_infusion(LIBRARY["ocrevus-600-short"], bag_volume_ml=520)
     assert plan.total_volume_ml == pytest.approx(520)
-    assert plan.end_min == pytest.approx(124)
+    assert plan.end_min == pytest.approx(120)
+    assert plan.rate_mg_h(plan.segments[0].rate_ml_h) == pytest.approx(100 * 1.2)
 
 
 def test_next_change_after() -> None:

@@ -196,6 +196,13 @@ def test_grade_1_rate_halved_held_30_min_even_after_early_resolution(station: St
     assert s.view.next_button.text() == "Set pump to 80 mL/h now (pump at 40 mL/h)"
     set_pump(s, 80)
 
+    # issue 16: vital signs every 15 min for the hour after the reaction (institutional, in the file)
+    take_vitals(s)
+    for _ in range(2):
+        s.advance(14 if _ == 0 else 15)
+        s.polls()
+        take_vitals(s)
+    assert s.state.vitals_due is not None and s.state.vitals_due[1] == "during the infusion"
     follow_the_plan_to_the_end(s)
     assert raised(s, "rate_above_plan") == []
     # "Infusion complete" is news, not an alarm: on the chair view and the tile, not in the alarm bar
@@ -284,7 +291,10 @@ def test_grade_3_stop_then_restart_at_half(station: Station) -> None:
     assert "bronchospasm, hypotension is a sign of anaphylaxis: record grade 3" in dialog.refusal_label.text()
     assert dialog.override_button.isVisible()
     assert s.state.reactions == ()
-    dialog.choose(3)
+    assert dialog.onset_rate.text().endswith("→ anaphylaxis: STOP for good, observe")
+    for sign in ("bronchospasm", "hypotension"):  # issue 16: anaphylaxis signs at any grade discontinue
+        dialog.signs[sign].setChecked(False)
+    dialog.choose(3, "rigors", "dyspnea")
     assert dialog.cross_check.text() == ""
     assert dialog.onset_rate.text().endswith("→ STOP; restart at 40 mL/h once resolved")
     s.save(dialog)
@@ -320,7 +330,7 @@ def test_grade_4_discontinued_then_observed_until_resolved(station: Station) -> 
     step_up_to_80(s)
     s.advance(10)
     dialog = open_reaction(s, 4, "anaphylaxis", "hypoxia")
-    assert dialog.onset_rate.text().endswith("→ STOP for good")
+    assert dialog.onset_rate.text().endswith("→ anaphylaxis: STOP for good, observe")
     s.save(dialog)
     assert s.state.phase is Phase.OBSERVATION  # stopped for good, and watched
     assert s.view.instruction.text().startswith("⚠ STOP THE PUMP: grade 4 reaction at ")
@@ -336,14 +346,27 @@ def test_grade_4_discontinued_then_observed_until_resolved(station: Station) -> 
     s.polls()
     dialog = click(s, s.view.discharge_button)
     s.save(dialog, expect_refusal=True)
-    assert "grade 4 reaction at" in dialog.refusal_label.text()
-    assert "is not recorded as resolved" in dialog.refusal_label.text()
+    assert "after anaphylaxis at" in dialog.refusal_label.text()  # issue 16: before anything else
     dialog.reject()
     assert raised(s, "step_up_overdue") == [] and raised(s, "rate_below") == []
+    assert raised(s, "anaphylaxis") == ["anaphylaxis"]
 
-    resolve(s)  # observation runs from the resolution
-    assert s.state.earliest_discharge_at == s.state.reactions[-1].resolved_at + timedelta(minutes=60)
-    discharge_is_refused_then_accepted(s)
+    resolve(s)  # the ordinary observation runs from the resolution; anaphylaxis 6 h from the onset
+    onset = s.state.reactions[-1].onset_at
+    assert s.state.earliest_discharge_at == max(
+        s.state.reactions[-1].resolved_at + timedelta(minutes=60), onset + timedelta(hours=6)
+    )
+    take_vitals(s)
+    s.advance((onset + timedelta(hours=6) - s.chair.now()).total_seconds() / 60 - 10)
+    take_vitals(s)  # within 15 min before discharge
+    dialog = click(s, s.view.discharge_button)
+    s.save(dialog, expect_refusal=True)
+    assert "after anaphylaxis at" in dialog.refusal_label.text()
+    dialog.reject()
+    s.advance(11)
+    dialog = click(s, s.view.discharge_button)
+    s.save(dialog)
+    assert s.state.phase is Phase.DISCHARGED
     reaction = next(e for e in s.state.events if e.type is EventType.REACTION_RECORDED)
     assert reaction.data["action"] == "discontinue"
 

@@ -259,7 +259,7 @@ def test_severe_reaction_stops_then_restarts_at_half(station: Station) -> None:
     s = station
     s.check_in_to_infusing()
     s.advance(10)
-    s.react(3, "bronchospasm", "hypotension")
+    s.react(3, "rigors", "dyspnea")  # issue 16: bronchospasm or hypotension would be anaphylaxis
     assert s.state.phase is Phase.PAUSED
     assert "PUMP STOPPED (grade 3" in s.view.instruction.text()
     assert "Restart at 20 mL/h only when all symptoms resolved" in s.view.instruction.text()
@@ -300,7 +300,13 @@ def test_life_threatening_reaction_discontinues(station: Station) -> None:
     s.qtbot.mouseClick(s.view.vitals_button, Qt.MouseButton.LeftButton)
     assert s.view.current_dialog is not None
     s.take_vitals(s.view.current_dialog, systolic_mmhg=112, spo2_percent=97)
-    s.advance(61)
+    # issue 16: a grade 4 is anaphylaxis: observed 6 h from its onset (reactions.toml), not 60 min
+    s.advance(6 * 60 - 20 - 10)
+    assert not s.view.next_button.text().startswith("Discharge")
+    s.qtbot.mouseClick(s.view.vitals_button, Qt.MouseButton.LeftButton)
+    assert s.view.current_dialog is not None
+    s.take_vitals(s.view.current_dialog, systolic_mmhg=114, spo2_percent=98)
+    s.advance(11)
     shown = s.view.timeline_model.texts()
     dialog = s.next_action()
     assert isinstance(dialog, DischargeDialog)

@@ -191,7 +191,7 @@ WRITER = textwrap.dedent(
 
     floor = Floor.open(__import__("pathlib").Path(sys.argv[1]), SystemClock())
     now = floor.clock.now()
-    state = floor.check_in(CheckIn("Chair 9", "MRN-9", "KW", "natalizumab-300", 100, "L1", date(2030, 1, 1),
+    state = floor.check_in(CheckIn("Chair 9", "MRN-9", "KW", "natalizumab-300", 115, "L1", date(2030, 1, 1),
                                    now - timedelta(minutes=5), 3, False, now.date() - timedelta(days=28)), "RN")
     i = 0
     while True:

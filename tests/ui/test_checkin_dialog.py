@@ -236,3 +236,29 @@ def test_serious_reactions_come_from_the_record_for_the_mrn(
     s.qtbot.keyClicks(dialog.mrn, "MRN-9999")
     s.qtbot.keyClick(dialog.mrn, Qt.Key.Key_Return)
     assert dialog.record_reactions.text().startswith("✓ No serious reaction in this record")
+
+
+def test_today_for_eligibility_is_the_clinics_day_not_the_computers(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 point 9: one `today`, in the station's display zone, for the dialog and `decide`."""
+    import time
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from PySide6.QtCore import QDate
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    s = station
+    s.floor.display_tz = ZoneInfo("Pacific/Kiritimati")  # UTC+14: already 6 January there
+    s.clock.set(datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    dialog = s.open_check_in()
+    s.fill_patient(dialog)
+    dialog.select_protocol("ocrevus-600-subsequent")
+    dialog.prior_infusions.setValue(2)
+    dialog.has_last_dose.setChecked(True)
+    dialog.last_dose.setDate(QDate(2025, 8, 9))  # 150 days before 6 January, 149 before 5 January
+    assert dialog.eligibility.text() == "✓ Eligible for this protocol"
+    monkeypatch.delenv("TZ")
+    time.tzset()

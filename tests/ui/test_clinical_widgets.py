@@ -27,7 +27,7 @@ from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.overview import Column
 from app.ui.status import hhmm
-from tests.conftest import BASELINE_VITALS
+from tests.conftest import BASELINE_VITALS, ChairScript
 from tests.ui.helpers import ChairWindow, check_in_command
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
@@ -401,3 +401,76 @@ def test_refusals_say_the_local_time_the_chair_view_shows(station: Station) -> N
     s.save(dialog, expect_refusal=True)
     assert f"(until {local})" in dialog.refusal_label.text()
     assert "UTC" not in dialog.refusal_label.text() or local.endswith("UTC")
+
+
+def test_anaphylaxis_shows_red_on_the_chair_view_and_the_tile(station: Station) -> None:
+    """Issue 16 point 3: after a grade 4 the chair says so in red, not calm teal "Observation"."""
+    from app.domain.commands import RecordReaction
+    from app.ui.status import ANAPHYLAXIS_STYLE, PHASE_STYLES
+    from app.ui.tile import CompactTile, tile_view
+
+    s = station
+    s.infusing()
+    s.advance(40)
+    s.chair.execute(RecordReaction(grade=4, signs=("stridor", "hypotension")))
+    s.controller.tick()
+    s.view.refresh()
+    assert s.view.phase_label.text().startswith("⚠ ANAPHYLAXIS")
+    sheet = s.view.banner.styleSheet()
+    assert ANAPHYLAXIS_STYLE.colour in sheet and PHASE_STYLES[Phase.OBSERVATION].colour not in sheet
+    assert ANAPHYLAXIS_STYLE.colour.lower() in ("#d0021b", "#b00020")  # red
+    from app.station.snapshot import chair_snapshot
+
+    state_json = chair_snapshot(s.controller.station.chairs[0], s.clock.now(), station="S", index=1)
+    assert state_json["anaphylaxis"] is not None and state_json["phase"] == "observation"
+    view = tile_view(state_json, s.clock.now())
+    assert view.phase_text.startswith("⚠ Anaphylaxis") and view.priority is not None
+    tile = CompactTile("S/Chair 1")
+    tile.show_view(view)
+    assert ANAPHYLAXIS_STYLE.colour in tile.styleSheet()
+
+
+def test_a_pump_started_during_premedication_asks_the_nurse_to_confirm_the_start(
+    chair_script: ChairScript,
+) -> None:
+    """Issue 16 point 11: the start dialog's guard then decides whether it can be documented."""
+    from app.alarm_policy import load_alarm_policy
+    from app.ui.status import ActionKind, next_action
+
+    policy = load_alarm_policy()
+    s = chair_script
+    s.check_in("ocrevus-600-subsequent")
+    s.screen()
+    state = s.premedicate()
+    assert state.phase is Phase.PREMEDICATION
+    action = next_action(state, s.clock.now(), pump_rate=40.0, policy=policy)
+    assert action.kind is ActionKind.START and action.urgent
+    assert action.text.startswith("⚠ The pump is running at 40 mL/h: confirm the infusion start")
+    assert next_action(state, s.clock.now(), pump_rate=0.0, policy=policy).text != action.text
+
+
+def test_after_anaphylaxis_discharge_takes_a_prescribers_release_co_signed(station: Station) -> None:
+    from app.domain.commands import RecordReaction, ResolveSymptoms
+    from app.ui.dialogs.infusion import DischargeDialog
+
+    s = station
+    s.infusing()
+    s.advance(40)
+    s.chair.execute(RecordReaction(grade=4, signs=("anaphylaxis",)))
+    s.advance(15)
+    s.chair.execute(ResolveSymptoms())
+    s.chair.execute(RecordVitals(dict(BASELINE_VITALS)))
+    s.advance(80)
+    dialog = s.view.open_dialog(DischargeDialog(s.chair, s.view))
+    assert isinstance(dialog, DischargeDialog)
+    s.save(dialog, expect_refusal=True)
+    assert "after anaphylaxis" in dialog.refusal_label.text() and not dialog.override_button.isVisible()
+    dialog.prescriber.setText("Dr Osei")
+    dialog.release_note.setText("reviewed at the bedside, well")
+    dialog.cosigned_by.setText("AB")  # the nurse discharging cannot co-sign
+    s.save(dialog, expect_refusal=True)
+    assert "co-signed by a second nurse" in dialog.refusal_label.text()
+    dialog.cosigned_by.setText("CD")
+    s.save(dialog)
+    discharged = s.floor.journal.events(s.floor.journal.session_ids()[-1])[-1]
+    assert discharged.data["prescriber_release"]["cosigned_by"] == "CD"

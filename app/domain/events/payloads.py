@@ -222,6 +222,8 @@ class ReactionRecorded(Payload):
     recorded_at: datetime | None = None
     regrades_seq: int | None = None
     overrides: tuple[OverrideRecord, ...] = optional(())
+    anaphylaxis: bool = optional(False)  # the reaction is anaphylaxis: stopped for good, observed longer
+    anaphylaxis_observation_min: float | None = optional()  # with anaphylaxis: how long (reactions.toml)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,6 +248,7 @@ class VitalsRecorded(Payload):
     values: Mapping[str, float]
     alerts: tuple[str, ...] = ()
     alert_signs: tuple[str, ...] = ()
+    extreme_signs: tuple[str, ...] = optional(())  # signs beyond their extreme band
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,9 +261,20 @@ class InfusionCompleted(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PrescriberReleaseRecord(Record):
+    """After anaphylaxis, discharge before the observation is over: the prescriber's documented
+    release, co-signed by a second nurse."""
+
+    prescriber: str
+    cosigned_by: str
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Discharged(Payload):
     event_type: ClassVar[EventType] = EventType.DISCHARGED
     overrides: tuple[OverrideRecord, ...] = optional(())
+    prescriber_release: PrescriberReleaseRecord | None = optional()  # noqa: RUF009 (a field(), None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.chairs import ChairController
 from app.domain.commands import CheckIn, Command, Override
-from app.domain.decide import eligibility_failures
+from app.domain.decide import clinic_today, eligibility_failures
 from app.domain.history import PatientHistory
 from app.domain.protocol import InfusionProtocol
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
@@ -324,7 +324,7 @@ class CheckInDialog(CommandDialog):
             self.prior_infusions.value(),
             self.prior_serious.isChecked(),
             self._last_dose(),
-            self.chair.now().astimezone().date(),
+            clinic_today(self.chair.now(), self.chair.floor.floor.display_tz),
             self.history,
             self.first_dose.isChecked(),
         )

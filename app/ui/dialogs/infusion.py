@@ -14,6 +14,7 @@ from app.domain.commands import (
     Discontinue,
     Override,
     PauseInfusion,
+    PrescriberRelease,
     ResumeInfusion,
     StartInfusion,
 )
@@ -182,6 +183,28 @@ class DischargeDialog(CommandDialog):
         form.addRow(teaching)
         self.at = datetime_edit(chair.now())
         form.addRow("Discharged at", self.at)
+        # After anaphylaxis: earlier than its observation only on a prescriber's release, co-signed
+        self.prescriber = QLineEdit()
+        self.cosigned_by = QLineEdit()
+        self.release_note = QLineEdit()
+        until = state.anaphylaxis_observation_until
+        if until is not None:
+            heading = QLabel(
+                f"<b>After anaphylaxis: observed until {hhmm(until)}</b>. Earlier only on a prescriber's "
+                "documented release, co-signed by a second nurse."
+            )
+            heading.setWordWrap(True)
+            form.addRow(heading)
+            form.addRow("Prescriber", self.prescriber)
+            form.addRow("Release documented", self.release_note)
+            form.addRow("Co-signed by (second nurse)", self.cosigned_by)
 
     def build_commands(self, override: Override | None) -> list[Command]:
-        return [Discharge(edited_datetime(self.at), override)]
+        release = None
+        if self.prescriber.text().strip():
+            release = PrescriberRelease(
+                self.prescriber.text().strip(),
+                self.cosigned_by.text().strip(),
+                self.release_note.text().strip(),
+            )
+        return [Discharge(edited_datetime(self.at), override, release)]

@@ -55,6 +55,11 @@ SIGNS = (
     "angioedema",
     "hypotension",
     "hypoxia",
+    "wheeze",
+    "stridor",
+    "throat tightness",
+    "tongue or lip swelling",
+    "collapse",
     "anaphylaxis",
 )
 
@@ -173,7 +178,9 @@ class ReactionDialog(CommandDialog):
             if rate > 0
             else "stopped (per the record)"
         )
-        if grade > 0 and rate > 0:
+        if grade > 0 and rate > 0 and self.terms.is_anaphylaxis(grade, self.chosen_signs()):
+            text += " → anaphylaxis: STOP for good, observe"  # decide discontinues, whatever the grade
+        elif grade > 0 and rate > 0:
             rule = state.require_protocol().rule_for_grade(grade)
             target = rule.apply(rate, reaction_ceiling_ml_h(state.steps))
             if rule.action is ReactionAction.HALVE_RATE:
