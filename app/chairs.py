@@ -28,6 +28,7 @@ from app.station.history import PumpHistory
 from app.station.pump import PumpLink, PumpObservation, observe
 from app.station.session import PUMP_ACTOR, SYSTEM_ACTOR, ChairSession
 from app.station.station import Station, chair_names
+from app.store.journal import JournalError  # what execute() raises when nothing was recorded
 from drivers.base import LinkState, PumpDriver, Telemetry
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "SYSTEM_ACTOR",
     "ChairController",
     "FloorController",
+    "JournalError",
     "PumpHistory",
     "PumpObservation",
     "chair_names",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.accounts.cli import register as register_users
+from app.cli_options import OneLineParser, number_in, run_command
 from app.domain.chair import ChairState
 from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.rehearsal import PlanRefused, rehearse
@@ -27,12 +28,12 @@ from app.paths import data_dir, default_db_path
 from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
+from app.station.config import load_hl7_settings
 from app.store.journal import Journal, JournalError
 from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
 from drivers.base import DriverError
-from drivers.command_line import OneLineParser, number_in, run_command
 from drivers.probe import add_arguments as probe_arguments
 from drivers.probe import run as run_probe
 
@@ -324,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
-    register_export(sub)
+    register_export(sub, hl7_settings=load_hl7_settings)
     register_users(sub)
     register_keys(sub)
     register_maintenance(sub)

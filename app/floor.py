@@ -53,7 +53,7 @@ def local_tz() -> tzinfo:
     local); a configured station sets its own (app.station.start.configure_floor)."""
     from zoneinfo import ZoneInfo
 
-    from app.station.config import machine_zone_name
+    from app.domain.clock import machine_zone_name
 
     return ZoneInfo(machine_zone_name())
 

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from app.cli_options import number_in, window_size
 from app.station.headless import register as register_headless
-from drivers.command_line import number_in, window_size
 
 
 def run_overview(args: argparse.Namespace) -> int:

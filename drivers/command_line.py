@@ -1,11 +1,12 @@
-"""What every command line (`chairside`, its GUI options, `chairside-sim`) shares: typed argument
+"""What the drivers' command lines (`chairside-sim`, the probe) share: typed argument
 parsers, and `run_command`, which turns any error into one line on stderr.
 
 Each parser turns one command-line word into a checked value or raises `argparse.ArgumentTypeError`
 with a sentence that says what is accepted; argparse then prints one usage line and exits 2. A value
 that is not finite (nan, inf), out of range or of the wrong shape never reaches the code behind the
-option. (This lives in `drivers` because both `app` and `drivers` use it and `drivers` does not import
-`app`.)
+option. The app keeps the same parsers in `app/cli_options.py` (the drivers know nothing of the app,
+and the app's store and ui may not reach into the drivers); tests/drivers/test_command_line.py holds both
+copies to the same behaviour.
 """
 
 from __future__ import annotations

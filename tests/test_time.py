@@ -24,8 +24,8 @@ from app.domain.clock import StationClock
 from app.domain.commands import ChangeRate
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
+from app.station.status_text import countdowns, hhmm, next_action
 from app.store.journal import Journal
-from app.ui.status import countdowns, hhmm, next_action
 from tests.conftest import ChairScript
 
 POLICY = load_alarm_policy()

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.domain.clock import Clock
-from app.station.config import DEFAULT_IDLE_LOCK_MIN  # the station configuration's idle_lock_min
 
 __all__ = ["DEFAULT_IDLE_LOCK_MIN", "IdleTimer"]
+
+DEFAULT_IDLE_LOCK_MIN = 5.0  # the station configuration's idle_lock_min when it names none
 
 
 class IdleTimer:

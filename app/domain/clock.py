@@ -8,11 +8,15 @@ time-zone rules of the moment shown (daylight saving included); the journal stor
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 log = logging.getLogger("chairside.clock")
 
@@ -128,3 +132,31 @@ class ManualClock:
 
 def minutes_between(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 60.0
+
+
+def machine_zone_name() -> str:
+    """This computer's IANA zone name (``TZ``, then /etc/localtime, then /etc/timezone), else "UTC"."""
+    candidates: list[str] = []
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        candidates.append(tz)
+    with contextlib.suppress(OSError):
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if is_zone_name(name):
+            return name
+    return "UTC"
+
+
+def is_zone_name(name: str) -> bool:
+    if not name or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True

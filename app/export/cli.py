@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.cli_options import number_in
 from app.export.api import FORMATS, ExportRequest, run_export
-from app.export.hl7_settings import load_hl7_settings
+from app.export.hl7_settings import Hl7Settings
 from app.export.mllp import MllpError, parse_address
 from app.export.model import ExportError
 from app.export.pdf import PAPER
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.paths import default_config_path, default_db_path
-from drivers.command_line import number_in
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, hl7_settings: Callable[[Path | None], Hl7Settings]) -> None:
+    """`hl7_settings(--config)`: the station file's [hl7] identities (the station reads its file;
+    export is handed what it needs)."""
     parser = sub.add_parser(
         "export",
         help="export a shift log (PDF, CSV, JSON or HL7) verifiable against the journal",
@@ -52,7 +55,7 @@ def register(sub: Any) -> None:
         type=Path,
         help=f"station configuration for the [hl7] identities (default {default_config_path()}, if present)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, hl7_settings=hl7_settings)
 
 
 def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) -> ExportRange:
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             mllp=mllp,
             mllp_timeout_s=args.mllp_timeout,
             hl7_sample_interval_min=args.hl7_sample_minutes,
-            hl7_settings=load_hl7_settings(args.config),
+            hl7_settings=args.hl7_settings(args.config),
         )
         result = run_export(request)
     except MllpError as exc:

@@ -20,7 +20,6 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 _HEX16 = re.compile(r"^[0-9A-F]{16}$")
 
@@ -123,25 +122,3 @@ def settings_from_table(table: Mapping[str, object], station_name: str = "") -> 
         return Hl7Settings(**values)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ValueError(f"[hl7] {exc}") from exc
-
-
-def load_hl7_settings(path: Path | None) -> Hl7Settings:
-    """The station file's [hl7] identities (`path`, else the station's default file when present), or
-    the defaults. ExportError names the file and key on a bad value."""
-    from app.export.model import ExportError
-    from app.paths import default_config_path
-    from app.station.config import StationConfigError, load_station_config
-
-    if path is None:
-        try:
-            present = default_config_path().exists()
-        except OSError:  # another user's private folder: the defaults
-            present = False
-        path = default_config_path() if present else None
-    if path is None:
-        return Hl7Settings()
-    try:
-        config = load_station_config(path)
-        return settings_from_table(config.hl7, config.name)
-    except (StationConfigError, ValueError) as exc:
-        raise ExportError(f"{path}: {exc}") from exc

@@ -56,7 +56,7 @@ class LocalTime:
         when the system does not say), so an export reads the same on a computer in another zone."""
         if self.zone is not None:
             return self
-        from app.station.config import machine_zone_name
+        from app.domain.clock import machine_zone_name
 
         name = machine_zone_name()
         offset = datetime.now().astimezone().utcoffset() or timedelta(0)

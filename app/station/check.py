@@ -19,8 +19,21 @@ from typing import Any
 
 from app.paths import default_config_path
 from app.station.config import ChairConfig, PumpConfig, StationConfig, StationConfigError, load_station_config
+from drivers import available_protocols
 from drivers.base import DriverError, LinkStatus
-from drivers.probe import ProbeResult, probe_pump
+from drivers.link import LinkSettings
+from drivers.probe import DEFAULT_POLL_INTERVAL_S, ProbeResult, probe_pump, probe_timeout_s
+
+__all__ = [
+    "ProbeResult",
+    "check_pump",
+    "check_pump_or_reason",
+    "describe",
+    "driver_defaults_text",
+    "failure",
+    "probe_wait_s",
+    "pump_protocols",
+]
 
 EXIT_ALL_ANSWERED = 0
 EXIT_PUMP_FAILED = 1
@@ -32,6 +45,35 @@ NO_PUMP = "no pump configured"
 def check_pump(pump: PumpConfig) -> ProbeResult:
     """Probe one configured pump with its own link settings; blocks until it answers or is given up."""
     return probe_pump(pump.as_driver_config(), stop_on_loss=True)
+
+
+def check_pump_or_reason(pump: PumpConfig) -> ProbeResult | str:
+    """`check_pump`, or why no probe could run (the driver refused the settings)."""
+    try:
+        return check_pump(pump)
+    except DriverError as error:
+        return f"the driver refused the settings: {error}"
+
+
+def probe_wait_s(pump: PumpConfig) -> float:
+    """How long `check_pump` may take for this pump before it is given up."""
+    return probe_timeout_s(pump.as_driver_config())
+
+
+def pump_protocols() -> list[str]:
+    """The pump protocols a chair may be configured with (one per driver package)."""
+    return list(available_protocols())
+
+
+def driver_defaults_text() -> str:
+    """What an empty link setting means: the drivers' own defaults, in one sentence."""
+    link = LinkSettings()
+    return (
+        f"An empty setting takes the driver's default: poll every {DEFAULT_POLL_INTERVAL_S:g} s; "
+        f"quiet time {link.quiet_time_s:g} s (no reply for that long: the link is lost and the chair "
+        f"alarms); reply wait {link.reply_timeout_s:g} s; retry a lost link at most every "
+        f"{link.reconnect_max_s:g} s; handshake on."
+    )
 
 
 _HINTS = (

@@ -33,10 +33,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import tomli_w
 
+from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN
+from app.domain.clock import is_zone_name, machine_zone_name
+from app.export.hl7_settings import Hl7Settings, settings_from_table
+from app.station.config_error import StationConfigError as StationConfigError  # its readers import it here
 from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from drivers import available_protocols
 
@@ -62,7 +66,6 @@ SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp21
 # [telemetry] heartbeat_s and retention_days default to app.store.telemetry's DEFAULT_HEARTBEAT_S and
 # DEFAULT_RETENTION_DAYS (their one home). The retention is an institutional choice (records policy), not
 # a clinical number: set it in the file to what the centre's records office requires.
-DEFAULT_IDLE_LOCK_MIN = 5.0
 DEFAULT_ANCHOR_INTERVAL_MIN = 15.0
 """How often the station signs a journal anchor (app.station.anchors). Institutional, not clinical: how
 much of the journal an undetected rewrite could cover at most."""
@@ -71,36 +74,6 @@ _TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7")
 _STATION_KEYS = ("name", "display_tz", "shift_file", "idle_lock_min", "anchor_interval_min")
 _TELEMETRY_KEYS = ("heartbeat_s", "retention_days")
 _CHAIR_KEYS = ("name", "protocol", "url", *LINK_KEYS)
-
-
-class StationConfigError(ValueError):
-    """A configuration that cannot be used; the message names the file, the chair and the key."""
-
-    def __init__(
-        self,
-        problem: str,
-        *,
-        file: Path | str,
-        section: str | None = None,
-        chair_index: int | None = None,
-        chair_name: str | None = None,
-        key: str | None = None,
-    ) -> None:
-        self.problem = problem
-        self.file = Path(file)
-        self.section = section
-        self.chair_index = chair_index
-        """1-based position of the chair in the file, None when the error is not about one chair."""
-        self.chair_name = chair_name
-        self.key = key
-        where = [str(file)]
-        if chair_index is not None:
-            where.append(f"[[chairs]] {chair_index}" + (f" {chair_name!r}" if chair_name else ""))
-        elif section:
-            where.append(f"[{section}]")
-        if key:
-            where.append(key if re.fullmatch(r"[\w.-]+", key) else repr(key))
-        super().__init__(f"{': '.join(where)}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -166,34 +139,6 @@ class StationConfig:
         raise KeyError(f"no chair {name!r} in {self.path or 'the station configuration'}")
 
 
-def machine_zone_name() -> str:
-    """This computer's IANA zone name (``TZ``, then /etc/localtime, then /etc/timezone), else "UTC"."""
-    candidates: list[str] = []
-    tz = os.environ.get("TZ", "").lstrip(":")
-    if tz:
-        candidates.append(tz)
-    with contextlib.suppress(OSError):
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    for name in candidates:
-        if _is_zone(name):
-            return name
-    return "UTC"
-
-
-def _is_zone(name: str) -> bool:
-    if not name or name.startswith("/") or ".." in name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
-
-
 # -- reading -------------------------------------------------------------------------------------
 
 
@@ -234,7 +179,7 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
 
     name = _name(station.get("name"), lambda p: fail(p, "station", "name"))
     display_tz = station.get("display_tz", machine_zone_name())
-    if not isinstance(display_tz, str) or not _is_zone(display_tz):
+    if not isinstance(display_tz, str) or not is_zone_name(display_tz):
         raise fail(
             f"{display_tz!r} is not an IANA time zone name (e.g. 'Europe/Zurich', 'America/New_York')",
             "station",
@@ -550,3 +495,24 @@ def save_station_config(config: StationConfig, path: Path | str) -> Path:
         finally:
             os.close(directory)
     return path
+
+
+def load_hl7_settings(path: Path | None) -> Hl7Settings:
+    """The station file's [hl7] identities (`path`, else the station's default file when present), or
+    the defaults. ExportError names the file and key on a bad value."""
+    from app.export.model import ExportError
+    from app.paths import default_config_path
+
+    if path is None:
+        try:
+            present = default_config_path().exists()
+        except OSError:  # another user's private folder: the defaults
+            present = False
+        path = default_config_path() if present else None
+    if path is None:
+        return Hl7Settings()
+    try:
+        config = load_station_config(path)
+        return settings_from_table(config.hl7, config.name)
+    except (StationConfigError, ValueError) as exc:
+        raise ExportError(f"{path}: {exc}") from exc

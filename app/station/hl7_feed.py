@@ -50,7 +50,7 @@ from app.export.hl7 import Hl7Builder, Hl7Message, SessionFeed
 from app.export.hl7_settings import Hl7Settings
 from app.export.mllp import ACCEPTED, Ack, frame, parse_ack
 from app.export.shifts import LocalTime
-from app.station.config import StationConfigError
+from app.station.config_error import StationConfigError
 from app.store.journal import Journal, JournalEntry, open_connection
 from app.store.telemetry import _sample
 

@@ -10,8 +10,8 @@ it through the station's inbox or the Qt layer's queued signals, never directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from app.accounts.authority import NotPermitted, protected_actions
@@ -30,7 +30,9 @@ from app.store.journal import JournalError
 from drivers.base import LinkState, LinkStatus, PumpDriver, Telemetry
 
 if TYPE_CHECKING:
-    from app.station.station import Station
+    from app.domain.alarms import AlarmPolicy
+    from app.domain.clock import Clock
+    from app.floor import Floor
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +76,36 @@ def no_nurse() -> CommandRefused:
     )
 
 
+class ChairHost(Protocol):
+    """What a chair needs from the station that holds it, and no more (the station is one; a chair
+    never reaches the other chairs, the accounts store or the station's services)."""
+
+    floor: Floor
+    clock: Clock
+    nurse: str  # who signs the next entry (changes as nurses sign in and out)
+    alarm_policy: AlarmPolicy
+    display_tz: tzinfo | None  # set once the configuration is read
+
+    def now(self) -> datetime: ...
+
+    def post(self, chair: ChairSession, pump: PumpLink, item: Telemetry | LinkState) -> None:
+        """From a driver's thread: hand the reading to the owner's thread."""
+        ...
+
+    def authorize(self, actions: Sequence[Action], cosigner: Account | None = None) -> SignOff | None: ...
+
+
 class ChairSession:
-    def __init__(self, station: Station, name: str) -> None:
-        self.station = station
+    def __init__(self, host: ChairHost, name: str) -> None:
+        self.host = host
         self.name = name
         self.listener: ChairListener = QuietListener()
         self.pump: PumpLink | None = None
         self.pump_configured: Mapping[str, Any] | None = None
         self.telemetry: Telemetry | None = None
         self.history = PumpHistory()
-        self.debounce = PumpDebounce(station.alarm_policy)
-        self.alarms = ChairAlarms(station.alarm_policy)
+        self.debounce = PumpDebounce(host.alarm_policy)
+        self.alarms = ChairAlarms(host.alarm_policy)
         self.journal_problem = ""
         self._last_seq_emitted = -1
         self._session_id: str | None = None
@@ -95,7 +116,7 @@ class ChairSession:
 
     @property
     def state(self) -> ChairState | None:
-        return self.station.floor.session_for_chair(self.name)
+        return self.host.floor.session_for_chair(self.name)
 
     @property
     def link(self) -> LinkState | None:
@@ -114,7 +135,7 @@ class ChairSession:
         return self.pump.lost_since if self.pump is not None else None
 
     def now(self) -> datetime:
-        return self.station.now()
+        return self.host.now()
 
     # ------------------------------------------------------------------------------------------
     # The pump
@@ -131,10 +152,10 @@ class ChairSession:
         pump = PumpLink(config, self.now)
         self.pump = pump
         self.pump_configured = dict(config)
-        telemetry_cb = on_telemetry or (lambda t: self.station.post(self, pump, t))
-        link_cb = on_link_state or (lambda link: self.station.post(self, pump, link))
+        telemetry_cb = on_telemetry or (lambda t: self.host.post(self, pump, t))
+        link_cb = on_link_state or (lambda link: self.host.post(self, pump, link))
         try:
-            return pump.start(telemetry_cb, link_cb, self.station.clock.now)
+            return pump.start(telemetry_cb, link_cb, self.host.clock.now)
         except BaseException:
             self.pump = None
             raise
@@ -152,7 +173,7 @@ class ChairSession:
         if link.status is not was:
             log.info("%s: pump link %s: %s", self.name, link.status.value, link.reason)
             session_id = state.session_id if (state := self.state) is not None else None
-            self.station.floor.journal.recorder.record_link(self.name, session_id, self.now(), link)
+            self.host.floor.journal.recorder.record_link(self.name, session_id, self.now(), link)
         self.listener.link(link)
         self.evaluate_alarms(self.now())
 
@@ -174,13 +195,13 @@ class ChairSession:
 
     def _store_telemetry(self, t: Telemetry) -> None:
         session_id = state.session_id if (state := self.state) is not None else None
-        self.station.floor.journal.recorder.record_telemetry(self.name, session_id, t, self.link)
+        self.host.floor.journal.recorder.record_telemetry(self.name, session_id, t, self.link)
 
     def _document(self, commands: list[Command]) -> None:
         seen = self.debounce.documented
         for command in commands:
             try:
-                self.run(command, self.station.nurse or PUMP_ACTOR)
+                self.run(command, self.host.nurse or PUMP_ACTOR)
                 log.info("%s: documented from the pump: %s", self.name, type(command).__name__)
             except CommandRefused as refused:
                 kind = seen.kind if seen is not None else "change"
@@ -189,7 +210,7 @@ class ChairSession:
                 self.debounce.reset()  # try again on the next reading
             if isinstance(command, ResumeInfusion) and seen is not None and seen.kind == "running":
                 resumed = self.state
-                if resumed is not None and not self.station.alarm_policy.same_rate(
+                if resumed is not None and not self.host.alarm_policy.same_rate(
                     resumed.pump_rate_ml_h, seen.rate_ml_h
                 ):
                     self.debounce.reset()  # the rate goes in on the next poll
@@ -207,8 +228,8 @@ class ChairSession:
             raise ValueError(f"check-in for {command.chair} sent to {self.name}")
         if actor is not None:
             return self.run(command, actor)
-        actor = self.station.nurse
-        signoff = self.station.authorize(protected_actions(command, self.state, actor), cosigner)
+        actor = self.host.nurse
+        signoff = self.host.authorize(protected_actions(command, self.state, actor), cosigner)
         return self.run(command, actor, signoff)
 
     def run(self, command: Command, actor: str, signoff: SignOff | None = None) -> ChairState:
@@ -216,7 +237,7 @@ class ChairSession:
             refused = no_nurse()
             self.listener.message(f"{self.name}: not recorded. {refused}")
             raise refused
-        floor = self.station.floor
+        floor = self.host.floor
         state = floor.session_for_chair(self.name)
         try:
             if isinstance(command, CheckIn):
@@ -259,13 +280,11 @@ class ChairSession:
         if session_id != self._session_id:
             self._session_id = session_id
             self.history.clear()
-            for point in (
-                self.station.floor.journal.recorder.plot_points(self.name, session_id) if state else ()
-            ):
+            for point in self.host.floor.journal.recorder.plot_points(self.name, session_id) if state else ():
                 self.history.append(*point)  # a restart: the plot shows the session's stored readings again
             self.debounce.reset()
             restored = state.alarms.values() if state is not None else ()
-            self.alarms = ChairAlarms(self.station.alarm_policy, restored)
+            self.alarms = ChairAlarms(self.host.alarm_policy, restored)
             self._last_seq_emitted = -1
         if seq != self._last_seq_emitted:
             self._last_seq_emitted = seq
@@ -285,7 +304,7 @@ class ChairSession:
         """Acknowledge as the nurse at the station, or as `by` (the charge nurse on the floor's
         overview); journaled with that identity; refused when nobody is identified. At the station an
         escalated alarm needs a charge nurse (or one co-signing)."""
-        nurse = self.station.nurse if by is None else by.strip()
+        nurse = self.host.nurse if by is None else by.strip()
         signoff: SignOff | None = None
         if by is None:
             escalated = any(a.id == alarm_id for a in self.escalated_alarms())
@@ -293,7 +312,7 @@ class ChairSession:
                 [Action.CHAIR_ENTRY, Action.ACKNOWLEDGE_ESCALATION] if escalated else [Action.CHAIR_ENTRY]
             )
             try:
-                signoff = self.station.authorize(actions, cosigner)
+                signoff = self.host.authorize(actions, cosigner)
             except NotPermitted as refused:
                 self.listener.message(f"{self.name}: not acknowledged. {refused}")
                 raise
@@ -319,8 +338,8 @@ class ChairSession:
             self.state,
             self.telemetry,
             self.pump,
-            storage_problem=self.station.floor.journal.storage_problem(self.name),
-            display_tz=self.station.display_tz,
+            storage_problem=self.host.floor.journal.storage_problem(self.name),
+            display_tz=self.host.display_tz,
         )
         for transition in transitions:
             self._journal_alarm(transition)

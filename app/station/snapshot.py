@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.phase import Phase
-from app.ui.status import next_action, next_deadline, progress, vitals_countdown
+from app.station.status_text import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
     from app.domain.chair import ChairState
@@ -42,7 +42,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         planned = state.planned_rate_ml_h(now)
     elif phase is Phase.PAUSED:
         planned = 0.0
-    action = next_action(state, now, rate, policy=chair.station.alarm_policy)
+    action = next_action(state, now, rate, policy=chair.host.alarm_policy)
     deadline = next_deadline(state, now) if state is not None else None
     telemetry = chair.telemetry if chair.pump_connected else None
     board = chair.alarms.board

@@ -5,7 +5,8 @@ every configured pump (the drivers keep polling and reconnecting on their own)."
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from app.station.config import StationConfig
 from app.station.hl7_feed import Hl7Feed, start_feed
 from app.station.lock import StationLock
 from app.station.station import Station
+from app.store import cipher
 from app.store.journal import Journal
 from app.store.telemetry import TelemetryRecorder
 
@@ -31,6 +33,29 @@ def missing_config_message(path: Path) -> str:
         f"no station configuration at {path}: create it (copy {EXAMPLE_CONFIG} from the Chairside "
         "sources and name this station's chairs and pumps), or pass --config PATH"
     )
+
+
+def journal_key(
+    db_path: Path, *, create_encrypted: bool, prompt: bool, ask: Callable[[str], str]
+) -> str | None:
+    """The key to open the journal with. None: open as the file is (an encrypted one finds its key in
+    the keyring); "" when asked and not given; else the key typed. `ask` asks the person (a password
+    field in the GUI): `create_encrypted` asks twice for a new encrypted journal and keeps the key in
+    the keyring, `prompt` asks once for an existing one."""
+    if create_encrypted and not db_path.exists():
+        key = ask("A key for the new encrypted journal (keep a copy somewhere safe):")
+        if key and key != ask("The same key again:"):
+            print("chairside: the two keys differ", file=sys.stderr)
+            return ""
+        if key and not cipher.save_key(db_path, key):
+            print("chairside: this computer has no keyring: the key will be asked for at every start")
+        return key
+    if create_encrypted and not cipher.is_encrypted(db_path):
+        print(f"chairside: {db_path} already exists and is not encrypted: it stays as it is", file=sys.stderr)
+        return ""
+    if prompt:
+        return ask(f"The key of the encrypted journal {db_path}:")
+    return None
 
 
 def pumps_of(config: StationConfig) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.cli_options import number_in
 from app.paths import default_db_path
 from app.store.journal import Journal, JournalError, Verification
 from app.store.telemetry import (
@@ -26,7 +27,6 @@ from app.store.telemetry import (
     count_readings,
     delete_expired,
 )
-from drivers.command_line import number_in
 
 
 def register(sub: Any) -> None:

@@ -24,6 +24,18 @@ from PySide6.QtWidgets import (
 from app.chairs import ChairController
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
+from app.station.status_text import (
+    ActionKind,
+    NextAction,
+    Priority,
+    countdowns,
+    dose_rate_text,
+    hhmm,
+    link_text,
+    next_action,
+    reaction_instruction,
+    session_style,
+)
 from app.ui.dialogs.checkin import CheckInDialog
 from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.correction import CorrectionDialog, NoteDialog
@@ -45,18 +57,6 @@ from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.elided import ElidedLabel, set_style_property, set_style_sheet, short_protocol_name
 from app.ui.plot import InfusionPlot
 from app.ui.signin import with_cosign
-from app.ui.status import (
-    ActionKind,
-    NextAction,
-    Priority,
-    countdowns,
-    dose_rate_text,
-    hhmm,
-    link_text,
-    next_action,
-    reaction_instruction,
-    session_style,
-)
 from app.ui.timeline import TimelineModel, TimelineView
 
 
@@ -67,8 +67,8 @@ class ChairView(QWidget):
     def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chair = chair
-        self._zone = chair.session.station.display_tz  # the configured display zone
-        self._policy = chair.session.station.alarm_policy
+        self._zone = chair.session.host.display_tz  # the configured display zone
+        self._policy = chair.session.host.alarm_policy
         self.current_dialog: CommandDialog | None = None
         self.compact = False
         self.setObjectName("chairView")

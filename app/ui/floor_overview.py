@@ -50,8 +50,8 @@ from PySide6.QtWidgets import (
 
 from app.station.broker import TOPIC_PREFIX, BrokerError, BrokerSettings, commands_topic, parse_broker
 from app.station.publish import make_client
+from app.station.status_text import hhmm
 from app.ui.elided import set_style_property
-from app.ui.status import hhmm
 from app.ui.tile import CompactTile, TileBoard, TileView, tile_view
 
 log = logging.getLogger(__name__)

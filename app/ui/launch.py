@@ -10,11 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.cli_options import number_in, whole_in, window_size
 from app.demo import Demo, DemoChairOccupied, SpeedClock
 from app.domain.decide import CommandRefused
 from app.station.headless import add_station_arguments
 from app.ui.desktop import desktop_problem
-from drivers.command_line import number_in, whole_in, window_size
 
 log = logging.getLogger(__name__)
 
@@ -362,22 +362,11 @@ def _ask_key(title: str) -> str:
 def _journal_key(args: argparse.Namespace, db_path: Path) -> str | None:
     """None: open as the file is (an encrypted one finds its key in the keyring); "" when asked and
     not given; else the key typed."""
-    from app.store import cipher
+    from app.station.start import journal_key
 
-    if args.encrypt_journal and not db_path.exists():
-        key = _ask_key("A key for the new encrypted journal (keep a copy somewhere safe):")
-        if key and key != _ask_key("The same key again:"):
-            print("chairside: the two keys differ", file=sys.stderr)
-            return ""
-        if key and not cipher.save_key(db_path, key):
-            print("chairside: this computer has no keyring: the key will be asked for at every start")
-        return key
-    if args.encrypt_journal and not cipher.is_encrypted(db_path):
-        print(f"chairside: {db_path} already exists and is not encrypted: it stays as it is", file=sys.stderr)
-        return ""
-    if args.journal_key_prompt:
-        return _ask_key(f"The key of the encrypted journal {db_path}:")
-    return None
+    return journal_key(
+        db_path, create_encrypted=args.encrypt_journal, prompt=args.journal_key_prompt, ask=_ask_key
+    )
 
 
 def _preroll(controller: Any, demo: Demo, clock: SpeedClock | None, minutes: float) -> None:

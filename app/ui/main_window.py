@@ -25,14 +25,15 @@ from app.accounts.roles import Action
 from app.accounts.store import Account
 from app.chairs import FloorController
 from app.domain.clock import Clock
-from app.export.gui import open_export_dialog
+from app.station.config import load_hl7_settings
+from app.station.status_text import hhmm
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
 from app.ui.dialogs.pumps import open_pumps_dialog
+from app.ui.export_dialog import open_export_dialog
 from app.ui.lock import ScreenLock
 from app.ui.overview import ChairTableModel, OverviewWidget
 from app.ui.signin import SignInDialog, with_cosign
-from app.ui.status import hhmm
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class MainWindow(QMainWindow):
         except NotPermitted as refused:
             self.show_message(f"Not exported: {refused}")
             return
-        open_export_dialog(self, self.floor.floor)
+        open_export_dialog(self, self.floor.floor, hl7_settings=lambda: load_hl7_settings(None))
 
     def _update_clock(self) -> None:
         self.clock_label.setText(hhmm(self.floor.now(), self.floor.station.display_tz))

@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
 from app.chairs import ChairController, FloorController
 from app.domain.phase import Phase
 from app.station.snapshot import chair_snapshot
-from app.ui.elided import ElidedLabel, short_protocol_name
-from app.ui.status import (
+from app.station.status_text import (
     PHASE_STYLES,
     PhaseStyle,
     Priority,
@@ -41,6 +40,7 @@ from app.ui.status import (
     session_style,
     vitals_text,
 )
+from app.ui.elided import ElidedLabel, short_protocol_name
 from app.ui.tile import CompactTile, TileBoard, tile_view
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -298,7 +298,7 @@ class ChairTile(QFrame):
         top = QHBoxLayout()
         self.name_label = QLabel()
         self.name_label.setObjectName("tileName")
-        self.link_label = QLabel()  # the pump link, short (app.ui.status.link_text)
+        self.link_label = QLabel()  # the pump link, short (app.station.status_text.link_text)
         self.link_label.setObjectName("tileLink")
         self.patient_label = QLabel()
         self.patient_label.setObjectName("tilePatient")

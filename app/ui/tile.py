@@ -20,8 +20,8 @@ from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from app.domain.phase import Phase
+from app.station.status_text import Priority, hhmm, session_style
 from app.ui.elided import ElidedLabel
-from app.ui.status import Priority, hhmm, session_style
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
 

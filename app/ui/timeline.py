@@ -13,7 +13,7 @@ from app.chairs import ChairController
 from app.domain.describe import Audience, is_notification
 from app.domain.describe import describe as describe_entry
 from app.domain.events import Event, EventType
-from app.ui.status import hhmm
+from app.station.status_text import hhmm
 
 EventRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
@@ -41,7 +41,7 @@ class TimelineModel(QAbstractListModel):
     def __init__(self, chair: ChairController) -> None:
         super().__init__(chair)
         self._chair = chair
-        self._zone = chair.session.station.display_tz  # the configured display zone
+        self._zone = chair.session.host.display_tz  # the configured display zone
         self._events: list[Event] = []
         chair.changed.connect(self.reload)
         self.reload()

@@ -12,7 +12,7 @@ from app.alarm_policy import load_alarm_policy
 from app.domain.commands import GivePremedication, Override, StartInfusion
 from app.domain.decide import CommandRefused, start_failures
 from app.domain.phase import Phase
-from app.ui.status import ActionKind, next_action
+from app.station.status_text import ActionKind, next_action
 
 POLICY = load_alarm_policy()
 
@@ -83,7 +83,7 @@ def test_a_repeat_dose_can_be_recorded_during_the_infusion(chair_script: Any) ->
 
 
 def test_countdowns_show_the_first_premed_window_to_close_and_vitals_due(chair_script: Any) -> None:
-    from app.ui.status import countdowns
+    from app.station.status_text import countdowns
 
     s = _premedicated(chair_script)
     labels = {c.label: c.target for c in countdowns(s.state, s.clock.now())}

@@ -25,7 +25,7 @@ from app.domain.decide import CommandRefused
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.floor import Floor
-from app.ui.status import next_action
+from app.station.status_text import next_action
 
 OVERRIDE = Override(by="RN-CD (charge nurse)", reason="assessed at the bedside with the physician")
 POLICY = load_alarm_policy()

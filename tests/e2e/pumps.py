@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 from pytestqt.qtbot import QtBot
 
 from app.chairs import ChairController
@@ -46,6 +47,10 @@ class PumpOnPty:
         self.clock.advance(minutes=minutes, seconds=seconds)
         self.sim_clock.advance(minutes * 60.0 + seconds)
 
+    def polls_received(self) -> int:
+        """How many polls (INF queries) the simulated pump has been sent so far."""
+        return self.server.responder.spy.commands()["INF"]
+
     def program(self, rate_ml_h: float, vtbi_ml: float) -> None:
         self.pump.set_rate(rate_ml_h)
         self.pump.change_bag(vtbi_ml + 20, vtbi_ml)  # a VTBI under the bag, as nurses set it
@@ -67,18 +72,26 @@ def connect(qtbot: QtBot, chair: ChairController, pump: PumpOnPty) -> None:
     qtbot.waitUntil(lambda: chair.pump_connected and chair.telemetry is not None, timeout=CONNECT_TIMEOUT_MS)
 
 
+def polls_read(chair: ChairController) -> int:
+    """How many polls the chair's driver has read (a poll that timed out or was refused does not count)."""
+    link = chair.session.pump
+    driver = link.driver if link is not None else None
+    return 0 if driver is None else int(driver.stats.polls)
+
+
 def wait_polls(qtbot: QtBot, chair: ChairController, count: int = 3) -> None:
-    """Let `count` fresh readings arrive (the chair documents a change after it held for one poll)."""
-    seen = [0]
+    """Until the chair has handled `count` readings taken after this call: after the clocks moved or the
+    pump was changed, never one that was already on its way (a poll answered just before, or a reading
+    still queued for the GUI thread, which a loaded machine can hold back for several polls).
 
-    def counted(_t: object) -> None:
-        seen[0] += 1
-
-    chair.telemetry_received.connect(counted)
-    try:
-        qtbot.waitUntil(lambda: seen[0] >= count, timeout=CONNECT_TIMEOUT_MS)
-    finally:
-        chair.telemetry_received.disconnect(counted)
+    The driver polls one at a time, counts a poll it read, then hands its reading over before it starts
+    the next. The poll under way at this call may have been answered before it: the fresh ones start
+    with the one after. Once the driver has counted the poll after the last fresh one, every fresh
+    reading has been posted to the GUI thread, behind every older one; delivering the posted events
+    hands all of them to the chair, in order."""
+    first_fresh = polls_read(chair) + 2
+    qtbot.waitUntil(lambda: polls_read(chair) >= first_fresh + count, timeout=CONNECT_TIMEOUT_MS)
+    QCoreApplication.sendPostedEvents()
 
 
 __all__ = ["LinkStatus", "PumpOnPty", "connect", "pump_on_pty", "wait_polls"]

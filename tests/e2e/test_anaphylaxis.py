@@ -16,7 +16,7 @@ from app.domain.phase import Phase
 from app.floor import Floor
 from app.station.broker import parse_broker
 from app.station.publish import Publisher
-from app.ui.status import ANAPHYLAXIS_STYLE
+from app.station.status_text import ANAPHYLAXIS_STYLE
 from tests.e2e.pumps import PumpOnPty, pump_on_pty
 from tests.e2e.test_reaction_grades import click, open_reaction, raised, resolve, step_up_to_80, take_vitals
 from tests.e2e.test_workflows import Station

@@ -21,13 +21,13 @@ from app.domain.clock import ManualClock
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.floor import Floor
+from app.station.status_text import ActionKind, Countdown, countdowns
 from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.infusion import DischargeDialog, ResumeDialog
 from app.ui.dialogs.reaction import ReactionDialog
 from app.ui.dialogs.reaction_outcome import NotToleratedDialog, ResolveDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.overview import Column, PriorityRole
-from app.ui.status import ActionKind, Countdown, countdowns
 from tests.e2e.pumps import PumpOnPty, pump_on_pty
 from tests.e2e.test_workflows import Station
 

@@ -1,7 +1,14 @@
-"""A shift simulated through the real Floor and journal (ManualClock), shared by the export tests."""
+"""A shift simulated through the real Floor and journal (ManualClock), shared by the export tests.
+
+The shift is simulated once per test process (it is the slowest part of these tests) into a database that
+no test touches; each test gets its own copy of that file, opened as its own journal, so a test that
+writes, tampers with or compacts the journal changes only its copy.
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,6 +19,7 @@ from app.domain.clock import ManualClock
 from app.export.sample_shift import ShiftResult, Visit, run_shift
 from app.export.shifts import ExportRange, LocalTime, ShiftConfig
 from app.floor import Floor
+from app.protocol_library import ProtocolLibrary
 from app.store.journal import Journal
 
 ZONE = "Europe/Zurich"  # the day shift 07:00-19:00 local is 06:00-18:00 UTC in January
@@ -55,9 +63,34 @@ def shift_config() -> ShiftConfig:
     return ShiftConfig(ShiftConfig.load().shifts, LocalTime.named(ZONE))
 
 
+SHIFT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+SHIFT_END = datetime(2026, 1, 5, 16, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _BuiltShift:
+    db_path: Path
+    result: ShiftResult
+    ended_at: datetime  # the simulation's clock when it stopped
+
+
+@pytest.fixture(scope="session")
+def _built_shift(tmp_path_factory: pytest.TempPathFactory, library: ProtocolLibrary) -> _BuiltShift:
+    db_path = tmp_path_factory.mktemp("simulated-shift") / "chairside.sqlite"
+    clock = ManualClock(SHIFT_START)
+    with Journal(db_path, clock) as journal:
+        result = run_shift(Floor(journal, library, clock), clock, VISITS, until=SHIFT_END)
+    return _BuiltShift(db_path, result, clock.now())
+
+
 @pytest.fixture
-def simulated(floor: Floor, clock: ManualClock, db_path: Path, journal: Journal) -> SimulatedShift:
-    clock.set(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
-    result = run_shift(floor, clock, VISITS, until=datetime(2026, 1, 5, 16, 0, tzinfo=UTC))
-    config = shift_config()
-    return SimulatedShift(db_path, journal, config, config.range_for(SHIFT_DAY, "day"), result)
+def simulated(_built_shift: _BuiltShift, tmp_path: Path) -> Iterator[SimulatedShift]:
+    db_path = tmp_path / _built_shift.db_path.name
+    for built in _built_shift.db_path.parent.iterdir():  # the file and any companion (-wal, -shm)
+        if built.name.startswith(db_path.name):
+            shutil.copy2(built, tmp_path / built.name)
+    built = _built_shift.result
+    result = ShiftResult(list(built.session_ids), list(built.open_session_ids), built.telemetry_samples)
+    with Journal(db_path, ManualClock(_built_shift.ended_at)) as journal:
+        config = shift_config()
+        yield SimulatedShift(db_path, journal, config, config.range_for(SHIFT_DAY, "day"), result)

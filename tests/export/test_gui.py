@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from app.export.gui import ExportDialog, open_export_dialog
 from app.export.verify import check_export
 from app.floor import Floor
+from app.ui.export_dialog import ExportDialog, open_export_dialog
 
 from .conftest import SimulatedShift
 

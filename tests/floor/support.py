@@ -24,6 +24,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ACL = ROOT / "packaging" / "mosquitto" / "acl"
 
@@ -36,12 +38,6 @@ def mosquitto_missing() -> str | None:
 
 def mosquitto_binary() -> str:
     return shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_ca_and_server_cert(folder: Path) -> tuple[Path, Path, Path]:

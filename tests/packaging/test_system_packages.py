@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,29 +17,47 @@ SCRIPT = REPO / "packaging" / "ensure-system-packages.sh"
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not Debian/Ubuntu")
 
 
-def run_as_user(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the script as an ordinary user (it installs only as root)."""
-    command = ["sh", str(SCRIPT), *args]
-    if os.geteuid() == 0:
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+RunAsUser = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def test_quiet_when_nothing_is_missing() -> None:
+@pytest.fixture(scope="module")
+def run_as_user() -> Iterator[RunAsUser]:
+    """Runs the script as an ordinary user (it installs only as root): as root, as `nobody` through
+    setpriv. `nobody` may not enter the checkout (a clone in a 0700 folder), so the script and its list
+    run from a copy in a folder everyone can read."""
+    folder = Path(tempfile.mkdtemp(prefix="chairside-packaging-"))
+    folder.chmod(0o755)
+    script = folder / SCRIPT.name
+    shutil.copy2(SCRIPT, script)
+    shutil.copy2(SCRIPT.with_name("system-packages.txt"), folder / "system-packages.txt")
+    script.chmod(0o755)
+    (folder / "system-packages.txt").chmod(0o644)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = ["sh", str(script), *args]
+        if os.geteuid() == 0:
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    yield run
+    shutil.rmtree(folder)
+
+
+def test_quiet_when_nothing_is_missing(run_as_user: RunAsUser) -> None:
     result = run_as_user()  # the real list: this machine has every package
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
-def test_prints_the_exact_command_for_what_is_missing() -> None:
+def test_prints_the_exact_command_for_what_is_missing(run_as_user: RunAsUser) -> None:
     with tempfile.TemporaryDirectory() as folder:
         Path(folder).chmod(0o755)  # readable by the ordinary user
-        result = _run_on_list(Path(folder) / "packages.txt")
+        result = _run_on_list(run_as_user, Path(folder) / "packages.txt")
     assert result.returncode == 1
     assert "sudo apt-get install -y chairside-test-missing-a chairside-test-missing-b" in result.stderr
     assert "libxcb1" not in result.stderr
 
 
-def _run_on_list(listing: Path) -> subprocess.CompletedProcess[str]:
+def _run_on_list(run_as_user: RunAsUser, listing: Path) -> subprocess.CompletedProcess[str]:
     listing.write_text(
         "# comment\nlibxcb1  # installed\nchairside-test-missing-a  # why\n\nchairside-test-missing-b\n",
         encoding="utf-8",
@@ -47,7 +66,7 @@ def _run_on_list(listing: Path) -> subprocess.CompletedProcess[str]:
     return run_as_user(str(listing))
 
 
-def test_an_unreadable_list_is_an_error(tmp_path: Path) -> None:
+def test_an_unreadable_list_is_an_error(run_as_user: RunAsUser, tmp_path: Path) -> None:
     result = run_as_user(str(tmp_path / "nope.txt"))
     assert result.returncode == 2
     assert "cannot read" in result.stderr

@@ -10,6 +10,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
+from tests.ports import free_port
+
 Policy = Callable[[str, int], str]
 """(MSH-10, how many times this control id arrived) -> "AA" | "AE" | "AR" | "drop"."""
 
@@ -31,10 +33,7 @@ class MllpReceiver:
         self.attempts: Counter[str] = Counter()
         self.connections = 0
         self.changed = threading.Condition()
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = int(probe.getsockname()[1])
-        probe.close()
+        self.port = free_port()  # kept: the receiver restarts on the same port
         self._listener: socket.socket | None = None
         self._conn: socket.socket | None = None
         self._thread: threading.Thread | None = None

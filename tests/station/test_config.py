@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import paths
+from app.domain.clock import machine_zone_name
 from app.station.config import (
     LINK_KEYS,
     MAX_CHAIRS,
@@ -22,7 +23,6 @@ from app.station.config import (
     StationConfig,
     StationConfigError,
     load_station_config,
-    machine_zone_name,
     save_station_config,
 )
 from drivers import open_driver

@@ -17,8 +17,8 @@ from app.domain.decide import CommandRefused
 from app.station.config import load_station_config
 from app.station.start import OpenFloor, attach_configured_pumps, open_floor, station_for
 from app.station.station import Station
+from app.station.status_text import next_action
 from app.store.telemetry import Why, readings
-from app.ui.status import next_action
 from drivers.sim.clock import ManualClock as SimClock
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer, serve_pty

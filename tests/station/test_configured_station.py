@@ -21,7 +21,7 @@ from app.station.config import load_station_config
 from app.station.lock import StationLock
 from app.station.start import attach_configured_pumps, open_floor, station_for
 from app.station.station import Station
-from app.ui.status import link_text
+from app.station.status_text import link_text
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer
 from tests.drivers.support import infusing_pump_on_pty

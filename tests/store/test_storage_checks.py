@@ -207,7 +207,10 @@ def test_verify_finds_damage_that_the_start_check_cannot_see(
 
 # --------------------------------------------------------------------------------------------------
 # Read-only folders (an archive copy). Root ignores file permissions, so when the tests run as root the
-# commands run as `nobody` through setpriv: the folder is really read-only for them.
+# commands run through setpriv without the two capabilities that override them (CAP_DAC_OVERRIDE,
+# CAP_DAC_READ_SEARCH): the archive folder (owned by `nobody`, 0555) is really read-only for them, while the
+# checkout and its .venv stay readable, as root owns them. (Running them as `nobody` instead fails in a
+# checkout only its owner can enter, a clone in a 0700 folder: `nobody` cannot read the code it runs.)
 
 
 def _as_other_user() -> list[str]:
@@ -216,7 +219,8 @@ def _as_other_user() -> list[str]:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("running as root without setpriv: cannot make a folder read-only for the command")
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    dropped = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={dropped}", f"--bounding-set={dropped}"]
 
 
 @pytest.fixture

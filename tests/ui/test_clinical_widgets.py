@@ -18,6 +18,7 @@ from app.domain.commands import ChangeRate, GivePremedication, RecordScreening, 
 from app.domain.events import EventType
 from app.domain.phase import Phase
 from app.floor import Floor
+from app.station.status_text import hhmm
 from app.ui.dialogs.common import CommandDialog
 from app.ui.dialogs.infusion import StartInfusionDialog
 from app.ui.dialogs.nurse import AssignNurseDialog, HandOverDialog
@@ -26,7 +27,6 @@ from app.ui.dialogs.reaction import ReactionDialog
 from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.overview import Column
-from app.ui.status import hhmm
 from tests.conftest import BASELINE_VITALS, ChairScript
 from tests.ui.helpers import ChairWindow, check_in_command
 
@@ -406,7 +406,7 @@ def test_refusals_say_the_local_time_the_chair_view_shows(station: Station) -> N
 def test_anaphylaxis_shows_red_on_the_chair_view_and_the_tile(station: Station) -> None:
     """Issue 16 point 3: after a grade 4 the chair says so in red, not calm teal "Observation"."""
     from app.domain.commands import RecordReaction
-    from app.ui.status import ANAPHYLAXIS_STYLE, PHASE_STYLES
+    from app.station.status_text import ANAPHYLAXIS_STYLE, PHASE_STYLES
     from app.ui.tile import CompactTile, tile_view
 
     s = station
@@ -435,7 +435,7 @@ def test_a_pump_started_during_premedication_asks_the_nurse_to_confirm_the_start
 ) -> None:
     """Issue 16 point 11: the start dialog's guard then decides whether it can be documented."""
     from app.alarm_policy import load_alarm_policy
-    from app.ui.status import ActionKind, next_action
+    from app.station.status_text import ActionKind, next_action
 
     policy = load_alarm_policy()
     s = chair_script

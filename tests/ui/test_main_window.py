@@ -10,10 +10,10 @@ from pytestqt.qtbot import QtBot
 
 from app.chairs import FloorController
 from app.domain.commands import RecordVitals
-from app.export.gui import ExportDialog
 from app.export.verify import check_export
 from app.floor import Floor
 from app.ui.alarm_bar import AlarmBar
+from app.ui.export_dialog import ExportDialog
 from app.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")

@@ -27,11 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.accounts.store import Account
-from app.chairs import ChairController
+from app.chairs import ChairController, JournalError
 from app.domain.chair import ChairState
 from app.domain.commands import Command, Override
 from app.domain.decide import CommandRefused
-from app.store.journal import JournalError
 from app.ui.signin import with_cosign
 
 

@@ -19,8 +19,8 @@ from app.domain.commands import (
     StartInfusion,
 )
 from app.domain.decide import start_failures
+from app.station.status_text import dose_rate_text, hhmm, rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
-from app.ui.status import dose_rate_text, hhmm, rate_text
 
 
 class StartInfusionDialog(CommandDialog):

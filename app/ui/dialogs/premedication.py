@@ -21,9 +21,9 @@ from app.chairs import ChairController
 from app.domain.commands import Command, GivePremedication, Override
 from app.domain.decide import CommandRefused, premedication_dose_failures
 from app.domain.protocol import InfusionProtocol, Premedication
+from app.station.status_text import hhmm
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
 from app.ui.elided import set_style_property
-from app.ui.status import hhmm
 
 
 @dataclass

@@ -35,7 +35,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.station.check import check_pump, describe, failure
+from app.station.check import (
+    ProbeResult,
+    check_pump_or_reason,
+    describe,
+    driver_defaults_text,
+    failure,
+    probe_wait_s,
+    pump_protocols,
+)
 from app.station.config import (
     MAX_CHAIRS,
     ChairConfig,
@@ -47,10 +55,6 @@ from app.station.config import (
     save_station_config,
     station_config_data,
 )
-from drivers import available_protocols
-from drivers.base import DriverError
-from drivers.link import LinkSettings
-from drivers.probe import DEFAULT_POLL_INTERVAL_S, ProbeResult, probe_timeout_s
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +102,6 @@ QLabel#refusalText { color: #6e0f0f; font-weight: bold; }
 """
 
 
-def defaults_text() -> str:
-    link = LinkSettings()
-    return (
-        f"An empty setting takes the driver's default: poll every {DEFAULT_POLL_INTERVAL_S:g} s; "
-        f"quiet time {link.quiet_time_s:g} s (no reply for that long: the link is lost and the chair "
-        f"alarms); reply wait {link.reply_timeout_s:g} s; retry a lost link at most every "
-        f"{link.reconnect_max_s:g} s; handshake on."
-    )
-
-
 class _ProbeSignals(QObject):
     done = Signal(int, object)  # row id, ProbeResult or the reason no probe could run (str)
 
@@ -116,9 +110,7 @@ def _probe(row_id: int, pump: PumpConfig, signals: _ProbeSignals) -> None:
     """Runs on a worker thread; the result crosses back to the GUI thread as a queued signal."""
     outcome: ProbeResult | str
     try:
-        outcome = check_pump(pump)
-    except DriverError as error:
-        outcome = f"the driver refused the settings: {error}"
+        outcome = check_pump_or_reason(pump)
     except Exception as error:  # a probe must always answer its row
         log.exception("probing %s failed", pump.url)
         outcome = f"the test itself failed: {error!r}"
@@ -188,7 +180,7 @@ class PumpsDialog(QDialog):
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setMinimumHeight(52)
         outer.addWidget(self.table, 1)
-        defaults = QLabel(defaults_text())
+        defaults = QLabel(driver_defaults_text())
         defaults.setWordWrap(True)
         outer.addWidget(defaults)
 
@@ -243,7 +235,7 @@ class PumpsDialog(QDialog):
         self.table.setItem(row, COL_CHAIR, name)
         protocol = QComboBox()
         protocol.addItem(NO_PUMP, None)
-        for known in available_protocols():
+        for known in pump_protocols():
             protocol.addItem(known.capitalize(), known)
         protocol.setCurrentIndex(max(0, protocol.findData(pump.protocol if pump else None)))
         protocol.currentIndexChanged.connect(lambda _index, item=name: self._pump_type_changed(item))
@@ -393,7 +385,7 @@ class PumpsDialog(QDialog):
         item = self.table.item(row, COL_CHAIR)
         assert item is not None
         self.test_button(row).setEnabled(False)
-        wait_s = probe_timeout_s(pump.as_driver_config())
+        wait_s = probe_wait_s(pump)
         self._show_result(row, "busy", f"⟳ Testing {pump.url}… (up to {wait_s:.0f} s)")
         probe = threading.Thread(
             target=_probe,

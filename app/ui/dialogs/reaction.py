@@ -30,8 +30,8 @@ from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.domain.reactions import SEVERE_GRADE
 from app.domain.schedule import reaction_ceiling_ml_h
+from app.station.status_text import dose_rate_text, hhmm
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
-from app.ui.status import dose_rate_text, hhmm
 
 # Signs listed in the ocrelizumab label (clinical.md) and CTCAE v5 anaphylaxis
 SIGNS = (

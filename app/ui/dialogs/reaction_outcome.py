@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QL
 from app.chairs import ChairController
 from app.domain.commands import Command, Override, ReactionNotTolerated, ResolveSymptoms
 from app.domain.reactions import SEVERE_GRADE
+from app.station.status_text import hhmm, rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
-from app.ui.status import hhmm, rate_text
 
 
 class ResolveDialog(CommandDialog):

@@ -8,6 +8,7 @@ stops it without leaving a partial file. Results and errors are shown in the dia
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.export.api import FORMATS, SUFFIXES, ExportRequest, ExportResult, run_export
-from app.export.hl7_settings import load_hl7_settings
+from app.export.hl7_settings import Hl7Settings
 from app.export.model import ExportCancelled, ExportError
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.floor import Floor
@@ -72,10 +73,18 @@ class ExportDialog(QDialog):
     exportFinished = Signal(str)  # the file written
     exportFailed = Signal(str)
 
-    def __init__(self, parent: QWidget | None, floor: Floor, config: ShiftConfig | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None,
+        floor: Floor,
+        config: ShiftConfig | None = None,
+        hl7_settings: Callable[[], Hl7Settings] = Hl7Settings,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export shift log")
         self.floor = floor
+        self.hl7_settings = hl7_settings
+        """The [hl7] identities, read when an export starts (the station hands over how to read them)."""
         self.config = config or ShiftConfig.load()
         self.worker: ExportWorker | None = None
         self.progress: QProgressDialog | None = None
@@ -180,7 +189,7 @@ class ExportDialog(QDialog):
             return
         try:
             export_range = self.selected_range()
-            hl7 = load_hl7_settings(None)  # the station file's [hl7] identities, when there is one
+            hl7 = self.hl7_settings()  # the station file's [hl7] identities, when there is one
         except (ShiftError, ExportError) as exc:
             self._fail(str(exc))
             return
@@ -246,9 +255,11 @@ class ExportDialog(QDialog):
         super().reject()
 
 
-def open_export_dialog(parent: QWidget, floor: Floor) -> None:
+def open_export_dialog(
+    parent: QWidget, floor: Floor, hl7_settings: Callable[[], Hl7Settings] = Hl7Settings
+) -> None:
     """Show the export dialog, window-modal, defaulting to the current shift. Returns at once."""
-    dialog = ExportDialog(parent, floor)
+    dialog = ExportDialog(parent, floor, hl7_settings=hl7_settings)
     dialog.setObjectName("exportShiftLogDialog")
     dialog.finished.connect(dialog.deleteLater)
     dialog.open()
