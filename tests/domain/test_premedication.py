@@ -11,6 +11,7 @@ import pytest
 from app.alarm_policy import load_alarm_policy
 from app.domain.commands import GivePremedication, Override, StartInfusion
 from app.domain.decide import CommandRefused, start_failures
+from app.domain.events import PremedicationGiven
 from app.domain.phase import Phase
 from app.station.status_text import ActionKind, next_action
 
@@ -43,7 +44,7 @@ def test_the_dose_given_is_entered_not_the_template(chair_script: Any) -> None:
     assert given is not None and (given.dose, given.route) == ("25 mg", "po")
     override = Override("RN-CD", "cetirizine 10 mg as the antihistamine, per prescriber")
     state = s.run(GivePremedication("methylprednisolone", "125 mg", "IV", override=override))
-    assert state.events[-1].data["overrides"][0]["guard"] == "premedication_dose"
+    assert state.events[-1].overrides[0].guard == "premedication_dose"
 
 
 def test_window_close_time_per_premedication(chair_script: Any) -> None:
@@ -67,7 +68,7 @@ def test_after_the_window_the_banner_asks_for_a_repeat_dose_and_the_repeat_is_re
     with pytest.raises(CommandRefused):
         s.run(StartInfusion())
     state = s.run(GivePremedication(ANTIHISTAMINE, "50 mg", "IV"))
-    assert state.events[-1].data["repeat"] is True
+    assert state.events[-1].payload_as(PremedicationGiven).repeat is True
     s.clock.advance(minutes=30)
     assert not start_failures(s.state, s.clock.now())
     assert next_action(s.state, s.clock.now(), policy=POLICY).text.startswith("Start infusion at 40 mL/h now")
@@ -79,7 +80,7 @@ def test_a_repeat_dose_can_be_recorded_during_the_infusion(chair_script: Any) ->
     s.to_infusing()
     s.clock.advance(minutes=50)
     state = s.run(GivePremedication(ANTIHISTAMINE, "25 mg", "IV"))
-    assert state.events[-1].data["repeat"] is True and state.phase is Phase.INFUSING
+    assert state.events[-1].payload_as(PremedicationGiven).repeat is True and state.phase is Phase.INFUSING
 
 
 def test_countdowns_show_the_first_premed_window_to_close_and_vitals_due(chair_script: Any) -> None:
