@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -363,7 +363,9 @@ class Journal:
                         f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(row))})",
                         tuple(row.values()),
                     )
-                    stored.append(replace(event, seq=seq))
+                    # What is kept is what a replay reads: the entry as read back from its JSON (keys in the
+                    # JSON's order), so the live state and a replay say the same
+                    stored.append(Event(event.type, event.at, event.actor, json.loads(row["payload"]), seq))
                     prev_hash = digest
                 self.conn.execute(
                     "UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (position, prev_hash)
