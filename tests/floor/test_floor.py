@@ -137,9 +137,18 @@ def test_a_broker_restart_and_a_station_restart_lose_no_entry(
         sim.set_rate(120)
         plain_broker.start()
         station.start()
+        # Wait for the rate set while the station was away to be documented and published: any other
+        # entry after the restart (a resume, an anchor) could come first and end the wait too early.
         listener.wait_for(
-            lambda: len(journal_entries(db)) > during and len(listener.on("chairside/v1/pod-a/events")) > 0,
-            say="the station after its restart",
+            lambda: (
+                len(journal_entries(db)) > during
+                and any(
+                    e["type"] == "rate_changed" and e["data"].get("rate_ml_h") == 120
+                    for e in listener.on("chairside/v1/pod-a/events")
+                )
+            ),
+            timeout_s=60,
+            say="the rate set while the station was away, on the broker",
         )
         listener.wait_for(
             lambda: (
