@@ -29,6 +29,7 @@ from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
 from app.station.config import load_hl7_settings
+from app.station.feed_cli import register as register_feed
 from app.store.journal import Journal, JournalError
 from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
@@ -331,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_maintenance(sub)
     register_floor(sub)
     register_config(sub)
+    register_feed(sub)
     add_gui_arguments(parser)
     return parser
 

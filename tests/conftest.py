@@ -40,6 +40,14 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def widgets_application(qapp: object) -> object:
+    """Every test process starts the widgets QApplication first: the PDF writer makes a bare
+    QGuiApplication when there is none, and a widget test later in the same pytest-xdist worker could
+    then not get its QApplication, whichever test happened to run first."""
+    return qapp
+
+
 @pytest.fixture(scope="session")
 def library() -> ProtocolLibrary:
     return ProtocolLibrary.load()

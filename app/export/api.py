@@ -15,6 +15,7 @@ from typing import Any
 
 from app.export.content import pdf_page_digests
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
+from app.export.hl7_batch import write_batch
 from app.export.hl7_settings import Hl7Settings, settings_to_json
 from app.export.manifest import write_manifest
 from app.export.mllp import Cursor, send_messages
@@ -42,6 +43,7 @@ class ExportRequest:
     mllp_timeout_s: float = 10.0
     hl7_sample_interval_min: float | None = None  # None: the settings' own (15 unless configured)
     hl7_settings: Hl7Settings = field(default_factory=Hl7Settings)
+    hl7_batch: bool = False  # the file's messages in an FHS/BHS batch envelope (app.export.hl7_batch)
 
     @property
     def hl7(self) -> Hl7Settings:
@@ -100,7 +102,8 @@ def run_export(
     anchors_log = AnchorLog(anchor_log_path(request.db_path))
     anchors: list[dict[str, Any]] = []
     with journal:
-        log = gather(journal, request.export_range, local, now or datetime.now(UTC), progress)
+        cut_at = now or datetime.now(UTC)  # the moment this export is cut: verify reads the journal as of it
+        log = gather(journal, request.export_range, local, cut_at, progress, readings_until=cut_at)
         try:
             anchors = anchors_log.records()[-1:]
             if key is not None:
@@ -127,7 +130,9 @@ def run_export(
         else:
             messages = build_messages(log, request.hl7, progress=progress)
             items = len(messages)
-            if temporary is not None:
+            if temporary is not None and request.hl7_batch:
+                write_batch(messages, temporary, request.hl7, log.local, log.exported_at)
+            elif temporary is not None:
                 write_hl7(messages, temporary)
         if temporary is not None and output is not None:
             os.replace(temporary, output)
@@ -147,6 +152,7 @@ def run_export(
         }
         if request.fmt == "hl7":
             extra["hl7"] = settings_to_json(request.hl7, log.chairs_used())
+            extra["hl7_batch"] = request.hl7_batch
         if request.fmt == "pdf":
             extra["paper"] = request.paper
             extra["pages"] = pdf_page_digests(output)

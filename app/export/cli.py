@@ -44,6 +44,9 @@ def register(sub: Any, hl7_settings: Callable[[Path | None], Hl7Settings]) -> No
         default=10.0,
         help="seconds to wait for each ACK (10)",
     )
+    parser.add_argument(
+        "--batch", action="store_true", help="HL7 file: the messages in an FHS/BHS batch envelope"
+    )
     parser.add_argument("--paper", choices=tuple(PAPER), default="a4")
     parser.add_argument(
         "--hl7-sample-minutes",
@@ -80,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             raise ShiftError("--mllp sends HL7: use it with --format hl7")
         if args.output is None and mllp is None:
             raise ShiftError("say where to write the export: -o FILE")
+        if args.batch and (args.format != "hl7" or args.output is None):
+            raise ShiftError("--batch wraps an HL7 file: use it with --format hl7 -o FILE")
         request = ExportRequest(
             db_path=Path(args.db) if args.db else default_db_path(),
             export_range=export_range,
@@ -91,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             mllp_timeout_s=args.mllp_timeout,
             hl7_sample_interval_min=args.hl7_sample_minutes,
             hl7_settings=args.hl7_settings(args.config),
+            hl7_batch=args.batch,
         )
         result = run_export(request)
     except MllpError as exc:

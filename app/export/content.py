@@ -80,6 +80,34 @@ def pdf_page_digests(path: Path) -> list[str]:
     return digests
 
 
+def pdf_overlays(path: Path) -> list[str]:
+    """What is drawn over the pages besides their own drawing instructions: annotations (FreeText,
+    stamps, ink, ...) per page and form fields. A Chairside PDF has none, so any is an addition."""
+    import pypdf
+
+    found: list[str] = []
+    try:
+        reader = pypdf.PdfReader(str(path))
+        for number, page in enumerate(reader.pages, start=1):
+            annotations = page.get("/Annots")
+            kinds = [
+                str(a.get_object().get("/Subtype", "?")).lstrip("/")
+                for a in (annotations.get_object() if annotations else [])
+            ]
+            if kinds:
+                found.append(
+                    f"page {number} carries {len(kinds)} annotation(s) ({', '.join(sorted(set(kinds)))})"
+                )
+        fields = reader.get_fields() or {}  # the AcroForm's fields, with their kids
+        if fields:
+            found.append(
+                f"the document carries {len(fields)} form field(s) ({', '.join(sorted(fields))[:80]})"
+            )
+    except (pypdf.errors.PdfReadError, ValueError, KeyError, OSError, AttributeError) as exc:
+        raise ValueError(f"{path.name} cannot be read as a PDF: {exc}") from exc
+    return found
+
+
 def _ranges(numbers: list[int]) -> str:
     parts: list[str] = []
     start = previous = None

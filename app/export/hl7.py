@@ -21,7 +21,6 @@ Codes: app.export.hl7_codes; identities: app.export.hl7_settings; both documente
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,7 +30,6 @@ from app.domain.chair import ChairState
 from app.domain.describe import Audience, describe
 from app.domain.describe import number_text as num
 from app.domain.events import (
-    AlarmEntry,
     CheckedIn,
     EventType,
     InfusionCompleted,
@@ -43,6 +41,8 @@ from app.domain.events import (
 )
 from app.domain.phase import Phase
 from app.export import hl7_codes as C
+from app.export.hl7_acm import alarm_entry_messages, discharge_ends
+from app.export.hl7_encoding import hl7_time, segment, text
 from app.export.hl7_settings import Hl7Settings
 from app.export.model import (
     Progress,
@@ -74,33 +74,7 @@ class Hl7Message:
 # ------------------------------------------------------------------------------------------------
 # Encoding
 
-_SPECIALS = {
-    "\\": "\\E\\",
-    "|": "\\F\\",
-    "^": "\\S\\",
-    "&": "\\T\\",
-    "~": "\\R\\",
-    "\r": "\\X0D\\",
-    "\n": "\\X0A\\",
-}
-_SPECIAL_RE = re.compile(r"[\\|^&~\r\n]")
-
-
-def text(value: object) -> str:
-    """A value made safe for one HL7 component (delimiters escaped as HL7 escape sequences)."""
-    return _SPECIAL_RE.sub(lambda m: _SPECIALS[m.group(0)], str(value))
-
-
-def hl7_time(local: LocalTime, moment: datetime) -> str:
-    return local.to_local(moment).strftime("%Y%m%d%H%M%S%z")
-
-
-def segment(name: str, *fields: str) -> str:
-    """One segment: fields joined by |, trailing empty fields dropped."""
-    values = list(fields)
-    while values and not values[-1]:
-        values.pop()
-    return "|".join((name, *values))
+# text, hl7_time and segment live in app.export.hl7_encoding (the ACM module uses them too)
 
 
 # (value type, OBX-3, OBX-4 sub-id, OBX-5, OBX-6 unit, OBX-8 abnormal flags)
@@ -467,9 +441,6 @@ class SessionFeed:
             EventType.VITALS_RECORDED: self._vitals,
             EventType.REACTION_RECORDED: self._reaction,
             EventType.NOTE_ADDED: self._note,
-            EventType.ALARM_RAISED: self._alarm,
-            EventType.ALARM_ACKNOWLEDGED: self._alarm,
-            EventType.ALARM_CLEARED: self._alarm,
         }.get(EventType(kind))
         several = len(out) + (extra is not None) > 1  # then MSH-10 is position.1, position.2, ...
         messages = [
@@ -478,7 +449,23 @@ class SessionFeed:
         ]
         if extra is not None:
             messages.append(extra(entry, len(out) + 1 if several else 0))
+        messages += self._alerts(before, entry)
         return messages
+
+    def _alerts(self, before: ChairState, entry: JournalEntry) -> list[Hl7Message]:
+        """ACM Report Alerts (app.export.hl7_acm): an alarm entry's, and at discharge the end of every
+        alert still active."""
+        kind = EventType(entry.type)
+        if kind in (EventType.ALARM_RAISED, EventType.ALARM_ACKNOWLEDGED, EventType.ALARM_CLEARED):
+            alerts = alarm_entry_messages(self, entry)
+        elif kind == EventType.DISCHARGED:
+            alerts = discharge_ends(self, before, entry)
+        else:
+            return []
+        return [
+            Hl7Message(a.control_id, "R40", a.what, self.session_id, a.er7, a.at, entry.position)
+            for a in alerts
+        ]
 
     def _control(self, entry: JournalEntry, part: int = 0) -> str:
         return f"{self.builder.station}.{entry.position}" + (f".{part}" if part else "")
@@ -554,38 +541,6 @@ class SessionFeed:
         )
         segments += b.nte([describe(entry.event, Audience.HL7)])
         return self._message(control, "R01", "note", entry, segments)
-
-    def _alarm(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
-        control = self._control(entry, part)
-        b = self.builder
-        p = entry.event.payload_as(AlarmEntry)
-        rule = p.rule
-        event = C.ALARM_EVENTS.get(rule, C.MDC_EVT_ALARM)
-        priority = C.ALARM_PRIORITY.get(p.priority, "PN")
-        alert_type = "ST" if rule.startswith(("pump_", "link_")) else "SA"
-        phase, state, inactivation = {
-            EventType.ALARM_RAISED: ("start", "active", "enabled"),
-            EventType.ALARM_ACKNOWLEDGED: ("update", "active", "alert-acknowledged"),
-            EventType.ALARM_CLEARED: ("end", "inactive", "enabled"),
-        }[EventType(entry.type)]
-        alarm_id = p.alarm_id
-        values = [
-            value("", C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0"),
-            value("ST", event.cwe, "1.0.0.0.1", text(p.message), "", f"{priority}~{alert_type}"),
-            value("ST", C.MDC_ATTR_ALERT_SOURCE.cwe, "1.0.0.0.2", text(rule)),
-            value("ST", C.MDC_ATTR_EVENT_PHASE.cwe, "1.0.0.0.3", phase),
-            value("ST", C.MDC_ATTR_ALARM_STATE.cwe, "1.0.0.0.4", state),
-            value("ST", C.MDC_ATTR_ALARM_INACTIVATION_STATE.cwe, "1.0.0.0.5", inactivation),
-            value("ST", C.MDC_ATTR_ALARM_PRIORITY.cwe, "1.0.0.0.6", priority),
-            value("ST", C.MDC_ATTR_ALERT_TYPE.cwe, "1.0.0.0.7", alert_type),
-        ]
-        segments = self._head(
-            "R40", "ORU_R40", control, C.ACM_PROFILE, alarm_id, C.ALARM_SERVICE, entry.occurred_at
-        )
-        segments += b.obx(
-            values, b.time(entry.occurred_at), observer(entry.actor), b.equipment(self.state.chair)
-        )
-        return self._message(control, "R40", f"alarm {phase}", entry, segments)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -3,12 +3,17 @@
 The station configuration's `[hl7]` section fills an `Hl7Settings`; the defaults work without one.
 
 EUI-64 (IEEE, 16 hex digits) for the station (MSH-3) and for each pump (OBX-18). A configured value is
-used as given. Otherwise it is derived, so it is stable across restarts and distinct across stations:
+used as given. Otherwise the station's is the one generated at its first start and kept in its
+configuration folder (`station-eui64`: 8 random bytes, locally administered), so two stations that
+were given the same name (or none) never share an identity, and with it MSH-10 (station EUI-64 and
+journal position): a receiver that de-duplicates on MSH-10 would otherwise drop one station's
+messages. The pumps' are derived from it, stable across restarts and distinct across stations:
 
     eui64(parts) = first 8 bytes of SHA-256("chairside-eui64" 0x1F part1 0x1F part2 ...),
                    first byte with bit 1 set (locally administered) and bit 0 cleared (unicast)
 
-    station EUI-64 = eui64("station", station_name)
+    station EUI-64 = configured, else generated at first start (else, without a configuration
+                     folder, eui64("station", station_name))
     pump EUI-64    = eui64("pump", station EUI-64, pump serial number or, if unknown, the chair name)
 
 A locally administered EUI-64 never collides with a manufacturer's (OUI-based) identifier.
@@ -17,9 +22,11 @@ A locally administered EUI-64 never collides with a manufacturer's (OUI-based) i
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _HEX16 = re.compile(r"^[0-9A-F]{16}$")
 
@@ -37,6 +44,40 @@ def normalize_eui64(value: str) -> str:
     if not _HEX16.match(cleaned):
         raise ValueError(f"{value!r} is not an EUI-64 (16 hexadecimal digits)")
     return cleaned
+
+
+STATION_EUI64_FILE = "station-eui64"
+
+
+def _random_eui64() -> str:
+    raw = bytearray(os.urandom(8))
+    raw[0] = (raw[0] | 0x02) & 0xFE  # locally administered, unicast
+    return raw.hex().upper()
+
+
+def station_eui64(folder: Path | None = None) -> str:
+    """This station's EUI-64: read from its configuration folder, generated there at the first start.
+    ValueError (one line) when the file holds something else."""
+    from app.paths import config_dir
+
+    path = (folder or config_dir()) / STATION_EUI64_FILE
+    try:
+        return normalize_eui64(path.read_text(encoding="utf-8").strip())
+    except FileNotFoundError:
+        pass
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}; delete it to generate a new station identity") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # another process of this station was first
+        return normalize_eui64(path.read_text(encoding="utf-8").strip())
+    value = _random_eui64()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return value
 
 
 @dataclass(frozen=True)
@@ -97,12 +138,17 @@ def settings_from_json(data: object) -> Hl7Settings:
 _TABLE_TEXT_KEYS = ("station_name", "facility", "point_of_care", "assigning_authority", "station_eui64")
 
 
-def settings_from_table(table: Mapping[str, object], station_name: str = "") -> Hl7Settings:
+def settings_from_table(
+    table: Mapping[str, object], station_name: str = "", station_id: str = ""
+) -> Hl7Settings:
     """Hl7Settings from the station file's `[hl7]` table (keys of the live feed are left to it).
-    ValueError names the key on a bad value. The station's own name is the default station_name."""
+    ValueError names the key on a bad value. The station's own name is the default station_name, its
+    generated identity (`station_eui64()`) the default station_eui64."""
     values: dict[str, object] = {}
     if station_name:
         values["station_name"] = station_name
+    if station_id:
+        values["station_eui64"] = station_id
     for key in _TABLE_TEXT_KEYS:
         if key in table:
             value = table[key]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,19 @@ def parse_address(text: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"--mllp {text!r}: use HOST:PORT, e.g. 10.1.2.3:2575")
     return host.strip("[]"), int(port_text)
+
+
+def open_mllp(host: str, port: int, timeout_s: float, tls: ssl.SSLContext | None = None) -> socket.socket:
+    """A connection to an MLLP receiver: plain TCP, or TLS (the receiver's certificate and host name
+    checked by `tls`, which may carry the station's client certificate). OSError when it fails."""
+    sock = socket.create_connection((host, port), timeout=timeout_s)
+    if tls is None:
+        return sock
+    try:
+        return tls.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def frame(er7: str) -> bytes:
@@ -114,6 +128,7 @@ def send_messages(
     timeout_s: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
     cursor: Cursor | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> int:
     """Send every message not yet acknowledged (per `cursor`) and wait for each acknowledgement.
     Returns how many were accepted in this call."""
@@ -123,7 +138,7 @@ def send_messages(
         return 0
     where = f"{host}:{port}"
     try:
-        sock = socket.create_connection((host, port), timeout=timeout_s)
+        sock = open_mllp(host, port, timeout_s, tls)
     except OSError as exc:
         raise MllpError(f"cannot connect to the HL7 receiver at {where}: {exc}", 0) from exc
     accepted = 0

@@ -13,6 +13,7 @@ by the seal.
 from __future__ import annotations
 
 import hashlib
+import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -121,6 +122,11 @@ def is_person(actor: str) -> bool:
     return actor not in NON_PERSON_ACTORS
 
 
+def chair_order(chair: str) -> tuple[object, ...]:
+    """Chairs as people count them: Chair 2 before Chair 10 (numbers compared as numbers)."""
+    return tuple(int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", chair))
+
+
 DELIVERING_STATES = frozenset({"infusing", "kvo"})  # drivers.base.DeliveryState values with flow
 
 TelemetrySample = PumpSample  # a stored pump reading (app.store.telemetry)
@@ -179,7 +185,7 @@ class ShiftLog:
     # Summary figures (all over the entries inside the range)
 
     def chairs_used(self) -> list[str]:
-        return sorted({s.chair for s in self.sessions if s.entries})
+        return sorted({s.chair for s in self.sessions if s.entries}, key=chair_order)
 
     def count_of(self, event_type: EventType) -> int:
         return sum(1 for e in self.entries if e.type == event_type)
@@ -228,8 +234,9 @@ class ShiftLog:
         ]
 
     def staff(self) -> list[tuple[str, int]]:
-        """Everyone who recorded something in the range, with how many entries."""
-        return Counter(e.actor for e in self.entries).most_common()
+        """Everyone who recorded something in the range, with how many entries (people only: the pump
+        and the station's own entries are not staff)."""
+        return Counter(e.actor for e in self.entries if is_person(e.actor)).most_common()
 
 
 def gather(
@@ -239,9 +246,12 @@ def gather(
     now: datetime,
     progress: Progress = no_progress,
     head_position: int | None = None,
+    readings_until: datetime | None = None,
 ) -> ShiftLog:
     """Read the range, the sessions it touches and their pump samples (up to `head_position`, the
-    journal head by default; verify passes the head an export recorded)."""
+    journal head by default, and readings up to `readings_until`, the moment the export was cut;
+    verify passes the head and the moment the export recorded, so entries and readings recorded after
+    it never change the verdict)."""
     progress(0.0, "Reading the journal")
     head = journal_head_position(journal) if head_position is None else head_position
     entries = range_entries(journal, export_range.since, export_range.until, head)
@@ -266,15 +276,14 @@ def gather(
             session_id, state, in_range[session_id], sum(1 for e in history if e.position < first)
         )
         log.history = history
-        if state.chair:
-            log.telemetry = session_samples(
-                journal, state.chair, session_id, state.checked_in_at, export_range.until
-            )
+        if state.chair:  # the readings up to the moment of the export: later ones never change it
+            until = export_range.until if readings_until is None else min(export_range.until, readings_until)
+            log.telemetry = session_samples(journal, state.chair, session_id, state.checked_in_at, until)
         sessions.append(log)
         progress(
             0.3 * (index + 1) / max(1, len(session_ids)), f"Reading session {index + 1} of {len(session_ids)}"
         )
-    sessions.sort(key=lambda s: (s.chair, s.state.checked_in_at or export_range.since))
+    sessions.sort(key=lambda s: (chair_order(s.chair), s.state.checked_in_at or export_range.since))
     return ShiftLog(export_range, local, seal, entries, sessions, contexts, now)
 
 

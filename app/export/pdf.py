@@ -56,7 +56,16 @@ from app.domain.events import (
 )
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
-from app.export.model import Progress, SessionLog, ShiftLog, delivered_rate_ml_h, is_person, no_progress
+from app.export.alerts import AlarmEnd, active_alarms, alarm_end, is_notification
+from app.export.model import (
+    Progress,
+    SessionLog,
+    ShiftLog,
+    chair_order,
+    delivered_rate_ml_h,
+    is_person,
+    no_progress,
+)
 from app.export.shifts import LocalTime
 
 PAPER = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
@@ -150,6 +159,9 @@ class _Flow:
         self.pages: list[list[Draw]] = [[]]
         self.headers: list[str] = [""]
         self.y = self.top
+        self._heading: tuple[str, QFont, bool] | None = None
+        """A heading waits for what it heads: it is placed with room for that block's first part, so
+        it never stands alone at a page foot."""
         self.fonts = _Fonts(
             body=_font(8.5),
             bold=_font(8.5, True),
@@ -171,6 +183,7 @@ class _Flow:
         return max(rect.height(), self.metrics(font).height())
 
     def new_page(self) -> None:
+        self.flush()
         self.pages.append([])
         self.headers.append(self.header)
         self.y = self.top
@@ -201,6 +214,7 @@ class _Flow:
         font = font or self.fonts.body
         width = self.width - indent
         height = self.text_height(text, font, width)
+        self.flush(height + keep_with_next)
         self.ensure(height + keep_with_next)
         rect = QRectF(indent, self.y, width, height)
 
@@ -213,8 +227,18 @@ class _Flow:
         self.y += height
 
     def heading(self, text: str, font: QFont, rule: bool = False) -> None:
+        """Placed by the next block (or `flush`), together with that block's first part."""
+        self.flush()
+        self._heading = (text, font, rule)
+
+    def flush(self, next_height: float = 0.0) -> None:
+        """Place a waiting heading, keeping `next_height` (what follows it) on the same page."""
+        if self._heading is None:
+            return
+        text, font, rule = self._heading
+        self._heading = None
         self.space(6)
-        self.text(text, font, keep_with_next=self.pt(40))
+        self.text(text, font, keep_with_next=next_height + (self.pt(5) if rule else self.pt(2)))
         if rule:
             y = self.y + self.pt(2)
             width = self.width
@@ -243,6 +267,7 @@ class _Flow:
                 for label, value in row
             ]
             height = max(heights) + self.pt(2.5)
+            self.flush(height)
             self.ensure(height)
             y = self.y
             for index, (label, value) in enumerate(row):
@@ -278,6 +303,7 @@ class _Flow:
             self.y += header_h
 
         first_h = row_height(rows[0], cell_font)
+        self.flush(header_h + first_h)
         self.ensure(header_h + first_h)
         place_header()
         for index, cells in enumerate(rows):
@@ -291,6 +317,7 @@ class _Flow:
         self.space(4)
 
     def block(self, height: float, draw_at: Callable[[QPainter, QRectF], None]) -> None:
+        self.flush(height)
         self.ensure(height)
         rect = QRectF(0, self.y, self.width, height)
         self.add(lambda p: draw_at(p, rect))
@@ -354,6 +381,7 @@ def write_pdf(log: ShiftLog, output: Path, paper: str = "a4", progress: Progress
         flow.new_page()
         flow.set_header(_page_header(session))
         _session(flow, log, session)
+    flow.flush()
 
     painter = QPainter()
     began = painter.begin(writer)
@@ -563,13 +591,13 @@ def _handover(flow: _Flow, log: ShiftLog) -> None:
     for session in log.sessions:
         latest[session.chair] = session
     rows = []
-    for chair in sorted(latest):
+    for chair in sorted(latest, key=chair_order):
         session = latest[chair]
         state = session.state
         if not session.is_open:
             rows.append([chair, "-", f"free (discharged {t(state.discharged_at)})", "-", "-", "-", "-", "-"])
             continue
-        alarms = "; ".join(f"{a.priority}: {a.message}" for a in state.active_alarms) or "none"
+        alarms = "; ".join(f"{a.priority}: {a.message}" for a in active_alarms(state)) or "none"
         rows.append(
             [
                 chair,
@@ -582,7 +610,7 @@ def _handover(flow: _Flow, log: ShiftLog) -> None:
                 responsible_nurse(state),
             ]
         )
-    flow.heading(f"Handover: what is due per chair at {log.local.stamp(at)}", f.h2, rule=True)
+    flow.heading(f"Handover as of {log.local.stamp(at)}: what is due per chair", f.h2, rule=True)
     flow.table(
         ["Chair", "Patient", "Phase", "Next step", "Observation ends", "Bag use by", "Open alarms", "Nurse"],
         rows,
@@ -786,22 +814,24 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
         [1.5, 4, 2, 1.1],
     )
 
-    flow.heading("Alarms", f.h3)
+    flow.heading("Alarms and notifications", f.h3)
     flow.table(
-        ["Raised", "Priority", "Alarm", "Acknowledged", "Cleared"],
+        ["Raised", "Priority", "Alarm", "Acknowledged", "Ended"],
         [
             [
                 t(a.raised_at),
-                a.priority,
-                f"{a.rule}: {a.message}",
+                "notice" if is_notification(a.rule) else a.priority,
+                a.message,  # the text the nurse saw; the rule's id is for the journal, not for people
                 f"{t(a.acknowledged_at)} by {a.acknowledged_by} (after {_duration((a.acknowledged_at - a.raised_at).total_seconds())})"
                 if a.acknowledged_at
+                else "-"
+                if is_notification(a.rule)
                 else "NOT acknowledged",
-                t(a.cleared_at) or "active",
+                _ended(t, alarm_end(state, a)),
             ]
             for a in sorted(state.alarms.values(), key=lambda a: a.raised_at)
         ],
-        [1.5, 0.8, 2.6, 2.2, 0.9],
+        [1.5, 0.8, 2.6, 2.2, 1.2],
     )
 
     extra = [
@@ -817,6 +847,12 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
             [1.5, 1.6, 4, 1.1],
         )
     _signature_block(flow, state)
+
+
+def _ended(t: Callable[[datetime | None], str], end: AlarmEnd) -> str:
+    if end.how == "discharge":
+        return f"{t(end.at)} (ended at discharge)"
+    return t(end.at) or "active"
 
 
 def _rate_after(action: ReactionAction | None, new_rate: float, restart: float) -> str:

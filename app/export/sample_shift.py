@@ -63,6 +63,8 @@ class Visit:
     occlusion_alarm_at_min: float | None = None
     pause_at_min: float | None = None  # a nurse pause of 5 minutes
     nurse: str = NURSES[0]
+    observation_notice: bool = False  # the station's "observation complete" notification, never cleared
+    advisory_at_min: float | None = None  # a step-up-overdue advisory nobody clears (the discharge ends it)
     visit_number: str = ""  # scanned at check-in (optional)
     order_number: str = ""
 
@@ -173,6 +175,9 @@ def _visit_script(
         else started + timedelta(minutes=visit.occlusion_alarm_at_min)
     )
     pause_at = None if visit.pause_at_min is None else started + timedelta(minutes=visit.pause_at_min)
+    advisory_at = (
+        None if visit.advisory_at_min is None else started + timedelta(minutes=visit.advisory_at_min)
+    )
     resume_at: datetime | None = None
     resolve_at: datetime | None = None
 
@@ -238,6 +243,10 @@ def _visit_script(
             yield clock.now() + timedelta(seconds=80)
             state = run(sid, RecordAlarm("cleared", alarm_id, "pump_occlusion", "high", message), PUMP_ACTOR)
             alarm_at = None
+        if advisory_at is not None and now >= advisory_at:
+            text = f"{visit.chair}: the step-up is overdue"
+            run(sid, RecordAlarm("raised", f"{visit.chair}-step", "step_up_overdue", "low", text), "system")
+            advisory_at = None
         if pause_at is not None and now >= pause_at and state.phase is Phase.INFUSING:
             state = run(sid, PauseInfusion("patient to the bathroom"), nurse)
             pause_at = None
@@ -256,6 +265,10 @@ def _visit_script(
             yield clock.now() + timedelta(minutes=30)
             state = run(sid, RecordVitals(dict(_BASELINE)), nurse)
         yield ends
+        if visit.observation_notice:  # as the station raises it; the discharge ends it, nothing clears it
+            rule = "observation_complete"
+            text = f"{visit.chair}: observation complete at {ends:%H:%M}: the patient may be discharged"
+            run(sid, RecordAlarm("raised", f"{visit.chair}-obs-{ends:%H%M}", rule, "low", text), "system")
         run(sid, RecordVitals(dict(_BASELINE)), nurse)  # before discharge
     else:
         yield clock.now() + timedelta(minutes=30)

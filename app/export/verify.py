@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.chair import parse_time
-from app.export.content import hl7_problems, pdf_page_digests, pdf_problems
-from app.export.hl7 import build_messages, read_hl7_file
+from app.export.content import hl7_problems, pdf_overlays, pdf_page_digests, pdf_problems
+from app.export.hl7 import build_messages
+from app.export.hl7_batch import envelope, envelope_problems, read_file
 from app.export.hl7_settings import settings_from_json
 from app.export.manifest import file_sha256, read_manifest
 from app.export.model import ExportError, PatientContext, Seal, gather, patient_contexts, range_entries
@@ -49,6 +50,11 @@ from app.store.journal import Journal, JournalEntry, JournalError, canonical_jso
 
 class ExportMismatch(ExportError):
     """The export and the journal disagree (message says where)."""
+
+
+class ExportUnchecked(ExportError):
+    """The content matches, but something could not be checked (no manifest, no key): never "intact"
+    by default. The message says what in one line."""
 
 
 def _kind(path: Path) -> str:
@@ -172,15 +178,11 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
             trusted = trusted_key(public_key)
         except SealError as exc:
             raise ExportError(str(exc)) from exc
-        if trusted is None:
-            raise ExportError(
-                "there is no station key on this computer to check the export's signature: pass "
-                "--public-key with the line `chairside keys public` prints on the station"
-            )
-        try:
-            check_signature(manifest, trusted, f"the manifest of {path.name}")
-        except SealError as exc:
-            signature_problem = str(exc)
+        if trusted is not None:
+            try:
+                check_signature(manifest, trusted, f"the manifest of {path.name}")
+            except SealError as exc:
+                signature_problem = str(exc)
     if kind == "json":
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -225,8 +227,17 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
     if signature_problem:
         raise ExportMismatch(f"{signature_problem} (the export or its manifest was changed after export)")
     span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
-    signed = ", signature and anchors verified" if manifest is not None else ""
-    return f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}{signed}"
+    matches = f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}"
+    if manifest is None:
+        raise ExportUnchecked(
+            f"{matches}; signature not checked: no manifest ({path.name}{'.manifest.json'} is missing)"
+        )
+    if trusted is None:
+        raise ExportUnchecked(
+            f"{matches}; signature not checked: no station key on this computer (pass --public-key with "
+            "the line `chairside keys public` prints on the station)"
+        )
+    return f"{matches}, signature and anchors verified"
 
 
 def _check_content(
@@ -289,7 +300,14 @@ def _export_time(record: dict[str, Any] | None, key: str, path: Path) -> Any:
 
 def _regathered(journal: Journal, seal: Seal, local: LocalTime, exported_at: Any, label: str) -> Any:
     export_range = ExportRange(seal.since, seal.until, label)
-    return gather(journal, export_range, local, exported_at, head_position=seal.head_position)
+    return gather(
+        journal,
+        export_range,
+        local,
+        exported_at,
+        head_position=seal.head_position,
+        readings_until=exported_at,
+    )
 
 
 def _check_hl7(
@@ -305,10 +323,11 @@ def _check_hl7(
     log = _regathered(journal, seal, local, exported_at, str(manifest.get("range_label", "")))
     expected = build_messages(log, settings)
     try:
-        actual = read_hl7_file(path)
+        found = read_file(path)  # the messages, and the batch envelope when it has one
     except (OSError, UnicodeDecodeError) as exc:
         raise ExportMismatch(f"{path.name} cannot be read: {exc}") from exc
-    problems = hl7_problems(actual, expected)
+    wanted = envelope(settings, log.local, exported_at, len(expected)) if manifest.get("hl7_batch") else None
+    problems = envelope_problems(found.envelope, wanted) + hl7_problems(found.messages, expected)
     if problems:
         raise ExportMismatch(f"{path.name}: " + "; ".join(problems))
 
@@ -328,8 +347,11 @@ def _check_pdf(
     log = _regathered(journal, seal, local, exported_at, str((record or {}).get("range_label", "")))
     try:
         actual = pdf_page_digests(path)
+        added = pdf_overlays(path)
     except ValueError as exc:
         raise ExportMismatch(str(exc)) from exc
+    if added:  # drawn over the pages when shown or printed, outside the pages' drawing instructions
+        raise ExportMismatch(f"{path.name}: added after export, visible over the pages: {'; '.join(added)}")
     with tempfile.TemporaryDirectory(prefix="chairside-verify-") as folder:
         again = Path(folder) / "expected.pdf"
         write_pdf(log, again, paper)
@@ -358,6 +380,9 @@ def verify_export(args: argparse.Namespace) -> int:
         summary = check_export(path, db_path, getattr(args, "public_key", None))
     except ExportMismatch as exc:
         print(f"export does NOT match the journal: {exc}", file=sys.stderr)
+        return 1
+    except ExportUnchecked as exc:
+        print(f"export NOT fully verified: {exc}", file=sys.stderr)
         return 1
     except ExportError as exc:
         print(f"cannot verify {path}: {exc}", file=sys.stderr)

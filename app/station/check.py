@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from app.paths import default_config_path
-from app.station.config import ChairConfig, PumpConfig, StationConfig, StationConfigError, load_station_config
+from app.station.config import (
+    ChairConfig,
+    PumpConfig,
+    StationConfig,
+    StationConfigError,
+    default_name_warning,
+    load_station_config,
+)
 from drivers import available_protocols
 from drivers.base import DriverError, LinkStatus
 from drivers.link import LinkSettings
@@ -211,6 +218,9 @@ def run(args: argparse.Namespace) -> int:
     except StationConfigError as error:
         print(f"chairside config check: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    warning = default_name_warning(config)
+    if warning:
+        print(f"chairside config check: {path}: warning: {warning}", file=sys.stderr)
     checks = check_station(config)
     failed = [check.chair.name for check in checks if check.failed]
     if args.json:

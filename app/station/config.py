@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
+import logging
 import math
 import os
 import re
@@ -39,7 +40,7 @@ import tomli_w
 
 from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN
 from app.domain.clock import is_zone_name, machine_zone_name
-from app.export.hl7_settings import Hl7Settings, settings_from_table
+from app.export.hl7_settings import Hl7Settings, settings_from_table, station_eui64
 from app.station.config_error import StationConfigError as StationConfigError  # its readers import it here
 from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from drivers import available_protocols
@@ -66,6 +67,8 @@ SERIAL_URL_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt", "cp21
 # [telemetry] heartbeat_s and retention_days default to app.store.telemetry's DEFAULT_HEARTBEAT_S and
 # DEFAULT_RETENTION_DAYS (their one home). The retention is an institutional choice (records policy), not
 # a clinical number: set it in the file to what the centre's records office requires.
+DEFAULT_STATION_NAMES = frozenset({"Pod A", "Station", "Demo", "CHAIRSIDE", "Chairside"})
+"""The example file's, the one-chair start's, the demo's and the HL7 default: names many stations have."""
 DEFAULT_ANCHOR_INTERVAL_MIN = 15.0
 """How often the station signs a journal anchor (app.station.anchors). Institutional, not clinical: how
 much of the journal an undetected rewrite could cover at most."""
@@ -137,6 +140,17 @@ class StationConfig:
             if chair.name == name:
                 return chair
         raise KeyError(f"no chair {name!r} in {self.path or 'the station configuration'}")
+
+
+def default_name_warning(config: StationConfig) -> str | None:
+    """A station named like many others is hard to tell apart on the floor and in the hospital's logs
+    (its HL7 identity is its own: generated at the first start)."""
+    if config.name.strip() not in DEFAULT_STATION_NAMES:
+        return None
+    return (
+        f'[station] name "{config.name}" is a default: give this station its own name (e.g. the pod or '
+        "room), which the floor's overview and the HL7 messages (MSH-3) show"
+    )
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -509,10 +523,15 @@ def load_hl7_settings(path: Path | None) -> Hl7Settings:
         except OSError:  # another user's private folder: the defaults
             present = False
         path = default_config_path() if present else None
+    try:  # the station's identity, generated at its first start (MSH-3, MSH-10 unique across the centre)
+        identity = station_eui64()
+    except (OSError, ValueError) as exc:  # the export goes on: the name-derived identity, said once
+        logging.getLogger(__name__).warning("the station identity (MSH-3) is derived from its name: %s", exc)
+        identity = ""
     if path is None:
-        return Hl7Settings()
+        return Hl7Settings(station_eui64=identity)
     try:
         config = load_station_config(path)
-        return settings_from_table(config.hl7, config.name)
+        return settings_from_table(config.hl7, config.name, identity)
     except (StationConfigError, ValueError) as exc:
         raise ExportError(f"{path}: {exc}") from exc

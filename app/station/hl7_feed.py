@@ -3,15 +3,19 @@
 Configured in the station file (docs/hl7.md, "Live feed")::
 
     [hl7]
-    feed = "mllp://10.1.2.3:2575"        # or a table:
+    feed = "mllp://10.1.2.3:2575"        # or "mllps://..." (TLS), or a table:
 
     [hl7.feed]
     host = "10.1.2.3"
     port = 2575
+    tls = true                  # MLLP over TLS (mllps://); the hospital CA and a client certificate:
+    ca_file = "/etc/chairside/hospital-ca.pem"
+    cert_file = "/etc/chairside/station.pem"     # optional (the engine asks for one)
+    key_file = "/etc/chairside/station.key"      # optional (else in cert_file)
     ack_timeout_s = 10          # silence past this after a message: reconnect and send it again
     retry_initial_s = 1         # first wait after a failure; doubled up to retry_max_s
-    retry_max_s = 60
-    max_attempts = 5            # AE/AR replies to one message before it is set aside
+    retry_max_s = 300           # at most 5 min between attempts
+    set_aside_after_min = 60    # refusals (AE/AR) of one message for this long: it is set aside
     poll_s = 1                  # how often the outbox is read when nothing woke the feed
 
 Delivery: at least once, in order. The outbox is the database itself: the feed reads journal entries
@@ -19,10 +23,16 @@ after its cursor's position and pump readings after its per-stream cursor, turns
 (app.export.hl7.SessionFeed, the export's own builder), sends one message at a time and moves the
 cursor (table hl7_feed_cursor, migration 1.7) only when the receiver answered AA (or CA). A crash or a
 dropped connection between the send and the cursor's commit sends that message again on resume: the
-receiver may see a message twice (same MSH-10), never a gap. A message the receiver keeps refusing
-(AE or AR `max_attempts` times in a row) is set aside (table hl7_feed_set_aside, with the reply's
-text), logged as an error, and the feed moves on: one bad message must not hold back every later
-one. A station that starts the feed for the first time starts at the journal's head (earlier
+receiver may see a message twice (same MSH-10), never a gap.
+
+Every failure (no connection, silence, AE, AR) is followed by a wait that doubles from retry_initial_s
+up to retry_max_s (5 min), measured on the station's clock (tests move a ManualClock). An engine that
+answers AE through its own outage therefore loses nothing: the same message goes again until it is
+taken. Only a message the receiver has refused for `set_aside_after_min` (an hour) is set aside
+(table hl7_feed_set_aside, with the reply's text) so that one message the engine cannot take does not
+hold back the floor; an alarm (ORU^R40) is never set aside. A set-aside message is loud: the station's
+status bar, the floor's station status, `chairside feed status`; `chairside feed replay` sends it
+again. A station that starts the feed for the first time starts at the journal's head (earlier
 entries go with `chairside export --format hl7 --mllp`).
 
 The feed runs on its own thread with its own database connections; it never holds the journal's
@@ -35,11 +45,12 @@ import contextlib
 import logging
 import socket
 import sqlite3
+import ssl
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +59,7 @@ from app.domain.clock import Clock
 from app.domain.events import EventType
 from app.export.hl7 import Hl7Builder, Hl7Message, SessionFeed
 from app.export.hl7_settings import Hl7Settings
-from app.export.mllp import ACCEPTED, Ack, frame, parse_ack
+from app.export.mllp import ACCEPTED, Ack, frame, open_mllp, parse_ack
 from app.export.shifts import LocalTime
 from app.station.config_error import StationConfigError
 from app.store.journal import Journal, JournalEntry, open_connection
@@ -56,7 +67,21 @@ from app.store.telemetry import _sample
 
 log = logging.getLogger(__name__)
 
-FEED_KEYS = ("host", "port", "ack_timeout_s", "retry_initial_s", "retry_max_s", "max_attempts", "poll_s")
+FEED_KEYS = (
+    "host",
+    "port",
+    "tls",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "ack_timeout_s",
+    "retry_initial_s",
+    "retry_max_s",
+    "set_aside_after_min",
+    "poll_s",
+)
+RETRY_CAP_S = 300.0
+"""The longest wait between two attempts (5 min): an engine back from an outage is fed within it."""
 BATCH = 500
 """Entries (and readings) read from the outbox at a time."""
 
@@ -67,14 +92,33 @@ class FeedSettings:
     port: int
     ack_timeout_s: float = 10.0
     retry_initial_s: float = 1.0
-    retry_max_s: float = 60.0
-    max_attempts: int = 5
+    retry_max_s: float = RETRY_CAP_S
+    set_aside_after_min: float = 60.0
     poll_s: float = 1.0
+    tls: bool = False
+    ca_file: Path | None = None
+    """The hospital CA (PEM) the engine's certificate must chain to; None: the system's CAs."""
+    cert_file: Path | None = None
+    """The station's client certificate (PEM), when the engine asks for one."""
+    key_file: Path | None = None
 
     @property
     def receiver(self) -> str:
-        """The cursor's key: a feed to another receiver starts its own cursor."""
+        """The cursor's key: a feed to another receiver starts its own cursor (TLS or not: the same)."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'mllps' if self.tls else 'mllp'}://{self.host}:{self.port}"
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The client's TLS context (certificate and host name checked), None for plain MLLP."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.cert_file is not None:
+            context.load_cert_chain(str(self.cert_file), str(self.key_file) if self.key_file else None)
+        return context
 
 
 def parse_feed(hl7: Mapping[str, Any], source: Path | str) -> FeedSettings | None:
@@ -91,15 +135,21 @@ def parse_feed(hl7: Mapping[str, Any], source: Path | str) -> FeedSettings | Non
 
     if isinstance(value, str):
         parts = urlsplit(value.strip())
-        if parts.scheme == "mllps":
-            raise fail("TLS (mllps://) is not supported; use mllp://host:port (docs/hl7.md)", "feed")
         try:
             port = parts.port
         except ValueError:
             port = None
-        if parts.scheme != "mllp" or not parts.hostname or port is None or parts.path not in ("", "/"):
-            raise fail(f'{value!r}: use "mllp://host:port", e.g. "mllp://10.1.2.3:2575"', "feed")
-        return FeedSettings(parts.hostname, port)
+        if (
+            parts.scheme not in ("mllp", "mllps")
+            or not parts.hostname
+            or port is None
+            or parts.path not in ("", "/")
+        ):
+            raise fail(
+                f'{value!r}: use "mllp://host:port" or "mllps://host:port" (TLS), e.g. "mllp://10.1.2.3:2575"',
+                "feed",
+            )
+        return FeedSettings(parts.hostname, port, tls=parts.scheme == "mllps")
     if not isinstance(value, Mapping):
         raise fail('use "mllp://host:port" or a [hl7.feed] table with host and port', "feed")
     unknown = sorted(set(value) - set(FEED_KEYS))
@@ -112,17 +162,40 @@ def parse_feed(hl7: Mapping[str, Any], source: Path | str) -> FeedSettings | Non
     if isinstance(port_value, bool) or not isinstance(port_value, int) or not 0 < port_value < 65536:
         raise fail(f"a TCP port from 1 to 65535 is required, not {port_value!r}", "port")
     numbers: dict[str, float] = {}
-    limits = {"ack_timeout_s": 600.0, "retry_initial_s": 600.0, "retry_max_s": 3600.0, "poll_s": 60.0}
+    limits = {
+        "ack_timeout_s": 600.0,
+        "retry_initial_s": RETRY_CAP_S,
+        "retry_max_s": RETRY_CAP_S,
+        "set_aside_after_min": 24 * 60.0,
+        "poll_s": 60.0,
+    }
     for key, high in limits.items():
         if key in value:
             number = value[key]
+            unit = "minutes" if key.endswith("_min") else "seconds"
             if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number <= high:
-                raise fail(f"seconds above 0 and at most {high:g}, not {number!r}", key)
+                raise fail(f"{unit} above 0 and at most {high:g}, not {number!r}", key)
             numbers[key] = float(number)
-    attempts = value.get("max_attempts", FeedSettings.max_attempts)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 1000:
-        raise fail(f"a whole number from 1 to 1000, not {attempts!r}", "max_attempts")
-    settings = FeedSettings(host.strip(), port_value, max_attempts=attempts, **numbers)
+    tls = value.get("tls", False)
+    if not isinstance(tls, bool):
+        raise fail(f"true or false, not {tls!r}", "tls")
+    files: dict[str, Path] = {}
+    for key in ("ca_file", "cert_file", "key_file"):
+        if key in value:
+            path = value[key]
+            if not isinstance(path, str) or not path.strip():
+                raise fail("the path of a PEM file", key)
+            resolved = Path(path).expanduser()
+            if not resolved.is_absolute():
+                resolved = Path(source).parent / resolved
+            if not resolved.is_file():
+                raise fail(f"no such file: {resolved}", key)
+            files[key] = resolved
+    if files and not tls:
+        raise fail("certificates are for TLS: add tls = true", next(iter(files)))
+    if "key_file" in files and "cert_file" not in files:
+        raise fail("a key without its certificate: add cert_file", "key_file")
+    settings = FeedSettings(host.strip(), port_value, tls=tls, **numbers, **files)  # type: ignore[arg-type]
     if settings.retry_max_s < settings.retry_initial_s:
         raise fail("must not be below retry_initial_s", "retry_max_s")
     return settings
@@ -144,9 +217,25 @@ class FeedStatus:
     delivered: int = 0
     """Messages acknowledged (AA) since this feed started."""
     set_aside: int = 0
+    """Messages set aside for this receiver and not replayed yet (the table's count)."""
     connected: bool = False
     problem: str = ""
     """The last thing that went wrong (empty while all is well)."""
+    failing_since: datetime | None = None
+    """When the message at the head of the feed first failed (None while messages go through)."""
+    retry_at: datetime | None = None
+    """While the feed waits before the next attempt: when it tries again (station clock)."""
+
+    def warning(self, now: datetime) -> str:
+        """One line for the station's status bar and the floor ("" while all is well): set-aside
+        messages, and a receiver that has not taken a message for more than a minute."""
+        parts: list[str] = []
+        if self.set_aside:
+            parts.append(f"{self.set_aside} message(s) set aside: `chairside feed replay`")
+        if self.failing_since is not None and now - self.failing_since >= timedelta(minutes=1):
+            minutes = int((now - self.failing_since).total_seconds() // 60)
+            parts.append(f"not delivering for {minutes} min ({self.problem})")
+        return f"HL7 feed: {'; '.join(parts)}" if parts else ""
 
 
 class Hl7Feed:
@@ -173,10 +262,18 @@ class Hl7Feed:
         self._saved: tuple[int, dict[int, int]] = (-1, {})
         self._buffer = bytearray()
         self._builder = Hl7Builder(hl7, local, clock.now())
+        self._first: tuple[int, int] | None = None  # (journal head, readings since) when started
 
     # -- the owner's side
 
     def start(self) -> Hl7Feed:
+        # A feed's first start begins at the journal's head as the station starts it, not when its thread
+        # first runs: an entry recorded in between would otherwise never be sent.
+        try:
+            with Journal(self.db_path, self.clock, read_only=True) as journal:
+                self._first = (journal.head()[0], round(self.clock.now().timestamp() * 1000))
+        except Exception as exc:  # the thread says what is wrong with the database
+            log.debug("HL7 feed: the journal's head not read at start: %s", exc)
         self._thread = threading.Thread(target=self._run, name="hl7-feed", daemon=True)
         self._thread.start()
         return self
@@ -225,7 +322,7 @@ class Hl7Feed:
                     log.warning("HL7 feed: the database: %s; again in %g s", exc, self.settings.retry_max_s)
                     self._update(problem=f"database: {exc}")
                     self._feeds.clear()
-                    self._stop.wait(self.settings.retry_max_s)
+                    self._pause(self.settings.retry_max_s)
         except Exception as exc:  # a bug must not pass silently: log it, the station keeps running
             log.exception("HL7 feed to %s stopped", self.settings.receiver)
             self._update(problem=f"stopped: {exc}", connected=False)
@@ -234,13 +331,28 @@ class Hl7Feed:
             conn.close()
             journal.close()
 
+    def _pause(self, seconds: float) -> None:
+        """Wait `seconds` on the station's clock (a ManualClock only moves when a test says so; `wake()`
+        makes the feed look at the clock again). Ends early only when the feed closes."""
+        until = self.clock.now() + timedelta(seconds=seconds)
+        self._update(retry_at=until)
+        while not self._stop.is_set():
+            left = (until - self.clock.now()).total_seconds()
+            if left <= 0:
+                break
+            self._wake.wait(min(left, self.settings.poll_s))
+            self._wake.clear()
+        self._update(retry_at=None)
+
     def _loop(self, conn: sqlite3.Connection, journal: Journal) -> None:
         pending: deque[_Item] = deque()
         backoff = self.settings.retry_initial_s
-        refusals = 0
+        refused_since: datetime | None = None  # the head message's first AE/AR
+        set_aside_after = timedelta(minutes=self.settings.set_aside_after_min)
         while not self._stop.is_set():
             if not pending:
                 self._save_cursor(conn)
+                self._count_set_aside(conn)
                 pending.extend(self._collect(conn, journal))
                 if not pending:
                     self._wake.wait(self.settings.poll_s)
@@ -251,35 +363,54 @@ class Hl7Feed:
                 self._done(item)
                 pending.popleft()
                 continue
+            now = self.clock.now()
             try:
                 ack = self._exchange(item.message)
             except (OSError, ValueError) as exc:
                 self._disconnect()
-                self._update(connected=False, problem=f"{self.settings.receiver}: {exc}")
+                self._update(
+                    connected=False,
+                    problem=f"{self.settings.receiver}: {exc}",
+                    failing_since=self.status.failing_since or now,
+                )
                 log.warning("HL7 feed: %s; again in %g s", exc, backoff)
-                self._stop.wait(backoff)
+                self._pause(backoff)
                 backoff = min(backoff * 2, self.settings.retry_max_s)
                 continue
-            backoff = self.settings.retry_initial_s
             if ack.code in ACCEPTED:
-                refusals = 0
+                backoff = self.settings.retry_initial_s
+                refused_since = None
                 self._done(item)
                 self._save_cursor(conn)
                 pending.popleft()
-                self._update(delivered=self.status.delivered + 1, problem="")
+                self._update(
+                    delivered=self.status.delivered + 1, problem="", failing_since=None, retry_at=None
+                )
                 continue
-            refusals += 1
+            refused_since = refused_since or now
             what = f"{item.message.control_id} ({item.message.what}): MSA-1 {ack.code} {ack.text}".rstrip()
-            if refusals < self.settings.max_attempts:
-                self._update(problem=f"{self.settings.receiver} refused {what}")
-                log.warning("HL7 feed: %s refused %s; attempt %d", self.settings.receiver, what, refusals)
-                self._stop.wait(backoff)
+            alarm = item.message.trigger == "R40"
+            if alarm or now - refused_since < set_aside_after:
+                self._update(
+                    problem=f"{self.settings.receiver} refused {what}",
+                    failing_since=self.status.failing_since or now,
+                )
+                log.warning(
+                    "HL7 feed: %s refused %s; again in %g s%s",
+                    self.settings.receiver,
+                    what,
+                    backoff,
+                    " (an alarm: never set aside)" if alarm else "",
+                )
+                self._pause(backoff)
+                backoff = min(backoff * 2, self.settings.retry_max_s)
                 continue
             log.error(
-                "HL7 feed: %s refused %s %d times; set aside (table hl7_feed_set_aside), the feed goes on",
+                "HL7 feed: %s refused %s since %s; set aside (table hl7_feed_set_aside, "
+                "`chairside feed replay`), the feed goes on",
                 self.settings.receiver,
                 what,
-                refusals,
+                refused_since.isoformat(timespec="seconds"),
             )
             with conn:
                 conn.execute(
@@ -288,22 +419,34 @@ class Hl7Feed:
                     (
                         self.settings.receiver,
                         item.message.control_id,
-                        datetime.now(UTC).isoformat(),
+                        now.isoformat(),
                         ack.code,
                         ack.text,
                         item.message.er7,
                     ),
                 )
-            refusals = 0
+            refused_since = None
+            backoff = self.settings.retry_initial_s
             self._done(item)
             self._save_cursor(conn)
             pending.popleft()
-            self._update(set_aside=self.status.set_aside + 1, problem=f"set aside {what}")
+            self._update(set_aside=self.status.set_aside + 1, problem=f"set aside {what}", failing_since=None)
+
+    def _count_set_aside(self, conn: sqlite3.Connection) -> None:
+        """The table's count: a replay from the command line takes messages out of it."""
+        (count,) = conn.execute(
+            "SELECT count(*) FROM hl7_feed_set_aside WHERE receiver = ?", (self.settings.receiver,)
+        ).fetchone()
+        if count != self.status.set_aside:
+            self._update(set_aside=int(count))
 
     def _exchange(self, message: Hl7Message) -> Ack:
         if self._sock is None:
-            self._sock = socket.create_connection(
-                (self.settings.host, self.settings.port), timeout=self.settings.ack_timeout_s
+            self._sock = open_mllp(
+                self.settings.host,
+                self.settings.port,
+                self.settings.ack_timeout_s,
+                self.settings.tls_context(),
             )
             self._buffer = bytearray()
             self._update(connected=True)
@@ -340,8 +483,10 @@ class Hl7Feed:
             "SELECT position, samples_since_ms FROM hl7_feed_cursor WHERE receiver = ?", (receiver,)
         ).fetchone()
         if row is None:  # a new feed starts at the head: history goes with `export --mllp`
-            position, _ = journal.head()
-            since_ms = round(self.clock.now().timestamp() * 1000)
+            position, since_ms = self._first or (
+                journal.head()[0],
+                round(self.clock.now().timestamp() * 1000),
+            )
             with conn:
                 conn.execute(
                     "INSERT INTO hl7_feed_cursor (receiver, position, samples_since_ms, updated_at) "
@@ -473,15 +618,16 @@ def _ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def start_feed(config: Any, db_path: Path, clock: Clock) -> Hl7Feed | None:
-    """The feed the station file configures, started; None when it configures none."""
+def start_feed(config: Any, db_path: Path, clock: Clock, station_id: str = "") -> Hl7Feed | None:
+    """The feed the station file configures, started; None when it configures none. `station_id`:
+    the station's generated EUI-64 (app.export.hl7_settings.station_eui64), unless [hl7] sets one."""
     from app.export.hl7_settings import settings_from_table
 
     settings = parse_feed(config.hl7, config.path or "station configuration")
     if settings is None:
         return None
-    hl7 = settings_from_table({k: v for k, v in config.hl7.items() if k != "feed"}, config.name)
-    if not _is_loopback(settings.host):
+    hl7 = settings_from_table({k: v for k, v in config.hl7.items() if k != "feed"}, config.name, station_id)
+    if not settings.tls and not _is_loopback(settings.host):
         log.info("HL7 feed to %s over plain TCP (MLLP has no encryption; docs/hl7.md)", settings.receiver)
     return Hl7Feed(db_path, settings, hl7, LocalTime.named(config.display_tz), clock).start()
 

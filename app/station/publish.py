@@ -149,6 +149,7 @@ class Publisher:
         self._session_chairs: dict[str, str] = {}
         self._online_since = wall_iso()
         self._last_heartbeat = 0.0
+        self._warnings: list[str] = []  # the station status last published says these
         self.published_events = 0
         self.published_chairs = 0
         self._started = False
@@ -239,7 +240,8 @@ class Publisher:
         self._run_commands(now)
         if not self.connected:
             return
-        if time.monotonic() - self._last_heartbeat >= self.keepalive_s / 2:
+        warnings = sorted(self.station.service_warnings.values())
+        if time.monotonic() - self._last_heartbeat >= self.keepalive_s / 2 or warnings != self._warnings:
             self._last_heartbeat = time.monotonic()
             self._client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
         if every_chair or self._fresh.is_set():
@@ -262,9 +264,14 @@ class Publisher:
                 "station": self.name,
                 "keepalive_s": self.keepalive_s,
                 "chairs": len(self.station.chairs),
+                "warnings": self._warnings_now(),  # e.g. the HL7 feed's set-aside messages
                 **extra,
             }
         )
+
+    def _warnings_now(self) -> list[str]:
+        self._warnings = sorted(self.station.service_warnings.values())
+        return self._warnings
 
     def _publish_chairs(self, now: datetime, chairs: Sequence[ChairSession], *, everything: bool) -> None:
         for chair in chairs:

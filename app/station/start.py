@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,30 @@ def start_services(station: Station, config: StationConfig, clock: Clock) -> Sta
     if key is not None:
         anchors = AnchorTimer(journal, key, config.anchor_interval_min, clock.now())
         station.tick_hooks.append(anchors.tick)
-    feed = start_feed(config, journal.path, clock)
+    feed = start_feed(config, journal.path, clock, station_identity())
     if feed is not None:
-        station.tick_hooks.append(lambda _now: feed.wake())
+        station.tick_hooks.append(lambda now: _watch_feed(station, feed, now))
     return StationServices(station, anchors, feed)
+
+
+def station_identity() -> str:
+    """The station's EUI-64, generated in its configuration folder at the first start (MSH-3, MSH-10:
+    unique across the centre even when two stations share a name). "" (the name-derived one) when
+    the folder cannot be written: logged, the station starts anyway."""
+    from app.export.hl7_settings import station_eui64
+
+    try:
+        return station_eui64()
+    except (OSError, ValueError) as exc:
+        log.error("the station identity cannot be read or created: %s", exc)
+        return ""
+
+
+def _watch_feed(station: Station, feed: Hl7Feed, now: datetime) -> None:
+    """Every tick: wake the feed (something may have been recorded) and show what it needs seen."""
+    feed.wake()
+    warning = feed.status.warning(now)
+    if warning:
+        station.service_warnings["hl7_feed"] = warning
+    else:
+        station.service_warnings.pop("hl7_feed", None)

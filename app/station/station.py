@@ -69,6 +69,9 @@ class Station:
         self.chairs: list[ChairSession] = [ChairSession(self, name) for name in names]
         self._by_name = {c.name: c for c in self.chairs}
         self.tick_hooks: list[Callable[[datetime], None]] = []
+        self.service_warnings: dict[str, str] = {}
+        """What a service beside the chairs needs someone to see (the HL7 feed's set-aside messages), one
+        line per service: the status bar and the floor's station status show them."""
         self.handoff: Callable[[ChairSession, PumpLink, Telemetry | LinkState], None] = self._enqueue
         """How a driver's callback reaches the owner's thread: the inbox (see `process`) by default;
         the Qt layer puts a queued signal here."""

@@ -139,7 +139,14 @@ class MainWindow(QMainWindow):
             window_layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
 
         self._build_menu()
+        # The station's services (the HL7 feed) say here what needs someone to see it; hidden otherwise
+        self.service_label = QLabel()
+        self.service_label.setObjectName("serviceWarning")
+        self.service_label.setStyleSheet("color: #6e0f0f; font-weight: bold;")
+        self.statusBar().addWidget(self.service_label, 1)
+        self.statusBar().setVisible(False)
         floor.ticked.connect(lambda _now: self._update_clock())
+        floor.ticked.connect(lambda _now: self._update_service_warnings())
         floor.message.connect(self.show_message)
         self._update_clock()
         # A station with accounts locks itself when nobody touches it (app.ui.lock)
@@ -188,6 +195,12 @@ class MainWindow(QMainWindow):
 
     def _update_clock(self) -> None:
         self.clock_label.setText(hhmm(self.floor.now(), self.floor.station.display_tz))
+
+    def _update_service_warnings(self) -> None:
+        text = "   ".join(sorted(self.floor.station.service_warnings.values()))
+        if text != self.service_label.text():
+            self.service_label.setText(text)
+            self.statusBar().setVisible(bool(text))
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)

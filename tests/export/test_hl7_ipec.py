@@ -231,7 +231,8 @@ def test_reactions_vitals_notes_and_alarms_reach_hl7(
         "alert-acknowledged",
         "enabled",
     ]
-    assert len({_segments(m.er7)[3][3] for m in alarms}) == 1  # OBR-3: one alarm identity throughout
+    assert len({_segments(m.er7)[3][29] for m in alarms}) == 1  # OBR-29: one alert throughout (TF-2 B.7.1)
+    assert len({_segments(m.er7)[3][3] for m in alarms}) == 3  # OBR-3: one per status update
 
 
 def test_one_chronological_stream(
@@ -324,19 +325,22 @@ def test_golden_ipec_delivery_start_and_acm_alarm(
     assert _fields_differ(start.er7, expected_start) == []
     alarm = next(m for m in messages if m.trigger == "R40")
     a = "20260105093500+0100"
-    expected_alarm = (
+    expected_alarm = (  # IHE PCD TF-2 Rev 8.0: B.1 (MSH-21), B.7.1 (OBR-3, OBR-29), B.8.5 (facets), B.8.6 (F)
         f"MSH|^~\\&|CHAIRSIDE^{eui}^EUI-64|KSB|||20260104093500+0100||ORU^R40^ORU_R40|{eui}.{alarm.position}"
-        "|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO\r"
+        "|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.4.1^ISO\r"
         + head
-        + f"OBR|1|ORD-1^KSB-PID|A1^CHAIRSIDE^{eui}^EUI-64|196616^MDC_EVT_ALARM^MDC|||{a}\r"
-        f"OBX|1||70049^MDC_DEV_PUMP_INFUS_LVP_MDS^MDC|1.0.0.0|||||||X|||{a}||||Chair 1^^{pump}^EUI-64\r"
-        f"OBX|2|ST|196940^MDC_EVT_FLUID_LINE_OCCL^MDC|1.0.0.0.1|Chair 1: occlusion|||PH~ST|||R|||{a}||RN-AB\r"
-        f"OBX|3|ST|68480^MDC_ATTR_ALERT_SOURCE^MDC|1.0.0.0.2|pump_occlusion||||||R|||{a}||RN-AB\r"
-        f"OBX|4|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.0.0.0.3|start||||||R|||{a}||RN-AB\r"
-        f"OBX|5|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.0.0.0.4|active||||||R|||{a}||RN-AB\r"
-        f"OBX|6|ST|68483^MDC_ATTR_ALARM_INACTIVATION_STATE^MDC|1.0.0.0.5|enabled||||||R|||{a}||RN-AB\r"
-        f"OBX|7|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.0.0.0.6|PH||||||R|||{a}||RN-AB\r"
-        f"OBX|8|ST|68485^MDC_ATTR_ALERT_TYPE^MDC|1.0.0.0.7|ST||||||R|||{a}||RN-AB\r"
+        + f"OBR|1|ORD-1^KSB-PID|{alarm.position}^CHAIRSIDE^{eui}^EUI-64|196616^MDC_EVT_ALARM^MDC|||{a}"
+        f"||||||||||||||||||||||^{sid}:A1&CHAIRSIDE&{eui}&EUI-64\r"
+        f"OBX|1||70049^MDC_DEV_PUMP_INFUS_LVP_MDS^MDC|1.0.0.0|||||||F|||{a}||||Chair 1^^{pump}^EUI-64\r"
+        f"OBX|2|CWE|196616^MDC_EVT_ALARM^MDC|1.0.0.0.1|196940^MDC_EVT_FLUID_LINE_OCCL^MDC^^^^^^Chair 1: occlusion"
+        f"||||||F|||{a}\r"
+        f"OBX|3|CWE|68480^MDC_ATTR_ALERT_SOURCE^MDC|1.0.0.0.2|70049^MDC_DEV_PUMP_INFUS_LVP_MDS^MDC||||||F|||{a}"
+        f"||||Chair 1^^{pump}^EUI-64\r"
+        f"OBX|4|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.0.0.0.3|start||||||F|||{a}\r"
+        f"OBX|5|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.0.0.0.4|active||||||F|||{a}\r"
+        f"OBX|6|ST|68483^MDC_ATTR_ALARM_INACTIVATION_STATE^MDC|1.0.0.0.5|enabled||||||F|||{a}\r"
+        f"OBX|7|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.0.0.0.6|PH||||||F|||{a}\r"
+        f"OBX|8|ST|68485^MDC_ATTR_ALERT_TYPE^MDC|1.0.0.0.7|ST||||||F|||{a}\r"
     )
     assert _fields_differ(alarm.er7, expected_alarm) == []
 

@@ -93,7 +93,7 @@ def test_first_page_says_per_chair_what_is_due(simulated: SimulatedShift, tmp_pa
     run_export(ExportRequest(simulated.db_path, simulated.export_range, "pdf", out, local=simulated.local))
     _, pages = _text(out)
     first = pages[0]
-    assert "Handover: what is due per chair" in first
+    assert re.search(r"Handover as of 2026-01-05 \d\d:\d\d [+]01:00: what is due per chair", first), first
     assert "Chair Patient Phase Next step Observation ends Bag use by Open alarms Nurse" in first
     # Chair 4's second visit is still infusing when the range ends: its next step and nurse are shown.
     assert re.search(

@@ -1,11 +1,13 @@
 """A local MLLP receiver for the live-feed tests and bench: a thread on 127.0.0.1 that answers each
 message as its policy says (AA, AE, AR, or drop the connection without an answer), can be stopped and
-started again on the same port, and records what it received and what it accepted."""
+started again on the same port, and records what it received and what it accepted. Given a server
+`ssl.SSLContext` it speaks MLLP over TLS (and counts the handshakes that failed)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -25,8 +27,10 @@ def control_id(er7: str) -> str:
 
 
 class MllpReceiver:
-    def __init__(self, policy: Policy = accept_all) -> None:
+    def __init__(self, policy: Policy = accept_all, tls: ssl.SSLContext | None = None) -> None:
         self.policy = policy
+        self.tls = tls
+        self.handshake_failures: list[str] = []
         self.received: list[str] = []  # MSH-10 of every message that arrived (resends too)
         self.accepted: list[str] = []  # MSH-10 of every message answered AA, in order
         self.messages: dict[str, str] = {}
@@ -73,6 +77,17 @@ class MllpReceiver:
                 conn, _ = listener.accept()
             except OSError:
                 return
+            if self.tls is not None:
+                try:
+                    conn.settimeout(10)
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    conn.settimeout(None)
+                except (ssl.SSLError, OSError) as exc:
+                    conn.close()
+                    with self.changed:
+                        self.handshake_failures.append(str(exc))
+                        self.changed.notify_all()
+                    continue
             self._conn = conn
             with self.changed:
                 self.connections += 1

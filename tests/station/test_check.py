@@ -160,3 +160,22 @@ def test_a_port_held_by_another_link_is_named_in_use(
     line = capsys.readouterr().out.strip()
     assert line.startswith("Chair 1  FAILED   the port is in use: by the running station's own link")
     assert "Could not exclusively lock port" in line
+
+
+@pytest.mark.parametrize("name", ["Pod A", "Station", "Demo", "CHAIRSIDE"])
+def test_a_default_station_name_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text(f'[station]\nname = "{name}"\n\n[[chairs]]\nname = "Chair 1"\n', encoding="utf-8")
+    assert main(["config", "check", "--config", str(config)]) == EXIT_ALL_ANSWERED  # a warning, no failure
+    err = capsys.readouterr().err
+    assert f'warning: [station] name "{name}" is a default' in err and "its own name" in err
+
+
+def test_a_station_of_its_own_name_gets_no_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "station.toml", ['[[chairs]]\nname = "Chair 1"\n'])
+    assert main(["config", "check", "--config", str(config)]) == EXIT_ALL_ANSWERED
+    assert "warning" not in capsys.readouterr().err

@@ -43,3 +43,20 @@ def test_file_export_exports_this_floors_journal(
     rows = out.read_text(encoding="utf-8-sig").splitlines()
     assert len(rows) == 1 + len(list(floor.journal.entries()))
     controller.close()
+
+
+def test_the_status_bar_shows_what_the_stations_services_need_seen(qtbot: QtBot, floor: Floor) -> None:
+    controller = FloorController(floor, 2, floor.clock)
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    window.show()
+    controller.tick()
+    assert not window.statusBar().isVisible()  # nothing to say: no bar
+    warning = "HL7 feed: 1 message(s) set aside: `chairside feed replay`"
+    controller.station.service_warnings["hl7_feed"] = warning
+    controller.tick()
+    assert window.statusBar().isVisible() and window.service_label.text() == warning
+    del controller.station.service_warnings["hl7_feed"]
+    controller.tick()
+    assert not window.statusBar().isVisible()
+    controller.close()
