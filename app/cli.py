@@ -17,6 +17,7 @@ from app.domain.chair import ChairState
 from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.rehearsal import PlanRefused, rehearse
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
+from app.domain.timeline import SessionTimeline
 from app.errors import append_crash
 from app.export.cli import register as register_export
 from app.export.keys_cli import journal_anchor_problem, public_key_argument
@@ -219,6 +220,7 @@ def session_summary(state: ChairState, now: datetime) -> dict[str, Any]:
         "infusion_completed_at": _iso(state.completed_at),
         "observation_ends_at": _iso(state.observation_ends_at),
         "reactions": len(state.reactions),
+        "delivery": SessionTimeline.of(state).as_json(),  # segments and stop reasons (the one reading)
     }
 
 
@@ -245,8 +247,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("no sessions" if args.all else "no open sessions")
     for row in rows:
         ends = row["observation_ends_at"] or row["projected_end"] or "-"
+        outcome = row["delivery"]["outcome"]
         print(
-            f"{row['chair']:10} {row['patient_initials']:4} {row['protocol'] or '-':28} {row['phase']:13} ends {ends}"
+            f"{row['chair']:10} {row['patient_initials']:4} {row['protocol'] or '-':28} {row['phase']:13} "
+            f"{outcome:28} ends {ends}"
         )
     return 0
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 
+from app.domain import payloads
 from app.domain.clock import minutes_between
+from app.domain.delivery import DeliveryRecord, delivery_of, rate_at
 from app.domain.events import (
     AlarmEntry,
     CheckedIn,
@@ -20,11 +22,9 @@ from app.domain.events import (
     Discontinued,
     Event,
     EventType,
-    HandedOver,
     InfusionCompleted,
     InfusionPaused,
     InfusionStarted,
-    NurseAssigned,
     PremedicationGiven,
     RateChanged,
     ReactionRecorded,
@@ -313,29 +313,14 @@ class ChairState:
         return protocol.session_concentration(self.bag.volume_ml, self.bag.dose_mg)
 
     def pump_rate_at(self, moment: datetime) -> float:
-        """The rate the pump was recorded running at `moment`, from the journaled start, rate changes,
-        pauses and resumes (telemetry is documented as rate changes). 0 while stopped."""
-        rate = 0.0
-        running = False
-        last_rate = 0.0
-        for event in self.events:
-            if event.at > moment:
-                break
-            if event.type is EventType.INFUSION_STARTED:
-                last_rate, running = float(event.payload_as(InfusionStarted).rate_ml_h), True
-            elif event.type is EventType.RATE_CHANGED:
-                last_rate = float(event.payload_as(RateChanged).rate_ml_h)
-            elif event.type is EventType.INFUSION_PAUSED:
-                running = False
-            elif event.type is EventType.INFUSION_RESUMED:
-                running = True
-            elif event.type is EventType.INFUSION_COMPLETED or (
-                event.type is EventType.REACTION_RECORDED
-                and event.payload_as(ReactionRecorded).action is ReactionAction.STOP_THEN_RESTART
-            ):
-                running = False
-            rate = last_rate if running else 0.0
-        return rate
+        """The rate the pump was recorded running at `moment`, from the delivery segments (the journaled
+        start, rate changes, stops and resumes; telemetry is documented as rate changes). 0 while stopped."""
+        return rate_at(self.delivery.segments, moment)
+
+    @cached_property
+    def delivery(self) -> DeliveryRecord:
+        """The delivery segments with their stop reasons (app.domain.delivery), folded once per state."""
+        return delivery_of(self.events)
 
     def what_if(self, now: datetime, pause_min: float = 0.0, reaction_grade: int | None = None) -> Plan:
         """The nurse's "what if": the plan if she paused now for `pause_min`, or a reaction of
@@ -574,7 +559,7 @@ def _on_checked_in(state: ChairState, event: Event) -> ChairState:
         prior_serious_reaction=p.prior_serious_reaction,
         last_dose_on=p.last_dose_on,
         checked_in_at=event.at,
-        assigned_nurse=p.assigned_nurse or event.actor,
+        assigned_nurse=payloads.assigned_at_check_in(event),
     )
 
 
@@ -609,6 +594,8 @@ def _on_paused(state: ChairState, event: Event) -> ChairState:
 
 
 def _on_resumed(state: ChairState, event: Event) -> ChairState:
+    restart = payloads.restart_rate_ml_h(event)  # after a stop for a reaction: the restart rate
+    rate = state.pump_rate_ml_h if restart is None else restart
     pauses = tuple(replace(p, end=event.at) if p.end is None else p for p in state.pauses)
     reactions = tuple(
         replace(r, resolved_at=event.at)
@@ -616,7 +603,7 @@ def _on_resumed(state: ChairState, event: Event) -> ChairState:
         else r
         for r in state.reactions
     )
-    return replace(state, phase=Phase.INFUSING, pauses=pauses, reactions=reactions)
+    return replace(state, phase=Phase.INFUSING, pauses=pauses, reactions=reactions, pump_rate_ml_h=rate)
 
 
 def _on_reaction(state: ChairState, event: Event) -> ChairState:
@@ -655,9 +642,7 @@ def _on_reaction(state: ChairState, event: Event) -> ChairState:
 
 
 def _on_assigned(state: ChairState, event: Event) -> ChairState:
-    payload = event.payload
-    nurse = payload.nurse if isinstance(payload, NurseAssigned) else event.payload_as(HandedOver).to_nurse
-    return replace(state, assigned_nurse=nurse)
+    return replace(state, assigned_nurse=payloads.handed_to(event))
 
 
 def _on_symptoms_resolved(state: ChairState, event: Event) -> ChairState:

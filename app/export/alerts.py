@@ -10,6 +10,7 @@ from datetime import datetime
 
 from app.domain.alarms import RULES_BY_ID, AlarmCategory
 from app.domain.chair import AlarmRecord, ChairState
+from app.domain.timeline import SessionTimeline
 
 
 def is_notification(rule: str) -> bool:
@@ -25,15 +26,13 @@ class AlarmEnd:
 
 
 def alarm_end(state: ChairState, alarm: AlarmRecord) -> AlarmEnd:
-    if alarm.cleared_at is not None:
-        return AlarmEnd(alarm.cleared_at, "cleared")
-    if state.discharged_at is not None:
-        return AlarmEnd(state.discharged_at, "discharge")
-    return AlarmEnd(None, "active")
+    """The session timeline's end of the alarm (app.domain.timeline), and how it came."""
+    ended = SessionTimeline.of(state).alarm_ended_at(alarm)
+    if ended is None:
+        return AlarmEnd(None, "active")
+    return AlarmEnd(ended, "cleared" if alarm.cleared_at is not None else "discharge")
 
 
 def active_alarms(state: ChairState) -> list[AlarmRecord]:
-    """The alarms (not notifications) still active in this session."""
-    return [
-        a for a in state.alarms.values() if alarm_end(state, a).at is None and not is_notification(a.rule)
-    ]
+    """The alarms (not notifications) still active in this session, in the order they were raised."""
+    return [a for a in SessionTimeline.of(state).open_alarms if not is_notification(a.rule)]

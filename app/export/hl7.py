@@ -27,19 +27,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.domain.chair import ChairState
+from app.domain.delivery import ChangeKind, Delivery, DeliveryChange, StopReason, step
 from app.domain.describe import Audience, describe
 from app.domain.describe import number_text as num
 from app.domain.events import (
     CheckedIn,
     EventType,
     InfusionCompleted,
-    InfusionPaused,
-    InfusionStarted,
-    RateChanged,
     ReactionRecorded,
     VitalsRecorded,
 )
-from app.domain.phase import Phase
 from app.export import hl7_codes as C
 from app.export.hl7_acm import alarm_entry_messages, discharge_ends
 from app.export.hl7_encoding import hl7_time, segment, text
@@ -171,7 +168,8 @@ class Hl7Builder:
         return f"{text(chair)}^^{self.settings.pump_id(chair)}^EUI-64"
 
     @staticmethod
-    def obx(values: Sequence[Value], at: str, observer: str, equipment: str) -> list[str]:
+    def obx(values: Sequence[Value], at: str, observer: str, equipment: str, method: str = "") -> list[str]:
+        """OBX rows; `method` is OBX-17 (observation method) of the rows with a value."""
         segments = []
         for index, (kind, code, sub_id, content, unit, flags) in enumerate(values, start=1):
             segments.append(
@@ -193,7 +191,7 @@ class Hl7Builder:
                     at,
                     "",
                     observer if content else "",
-                    "",
+                    method if content else "",
                     equipment if sub_id == "1.0.0.0" else "",
                 )
             )
@@ -217,19 +215,24 @@ def _status_value(infusing: bool) -> str:
     return "^pump-status-infusing" if infusing else "^pump-status-not-infusing"
 
 
-def delivery_values(state: ChairState, event_code: C.Mdc, d: _Delivery) -> list[Value]:
+def delivery_values(state: ChairState, event_code: C.Mdc, d: _Delivery, at: str) -> list[Value]:
     """The IPEC event's OBX values, as in the supplement's sample message (MDS / VMD / delivery info /
     primary source)."""
-    remaining = None if d.delivered_ml is None else max(0.0, d.vtbi_ml - d.delivered_ml)
+    # The pump never delivers more than the bag: a reading past it (the line's overfill, a pump
+    # counting on in KVO) is reported as the VTBI, so delivered + remaining always add up.
+    delivered = None if d.delivered_ml is None else min(d.delivered_ml, d.vtbi_ml)
+    remaining = None if delivered is None else max(0.0, d.vtbi_ml - delivered)
+    # Time remaining at the programmed rate, with Starts, Stops and Completes alike (IPEC X.1.2.1-4)
     minutes_left = (
         None
-        if remaining is None or d.programmed_rate_ml_h <= 0 or not d.infusing
+        if remaining is None or d.programmed_rate_ml_h <= 0
         else round(remaining / d.programmed_rate_ml_h * 60.0)
     )
     values = [
         value("", C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0"),
         value("CWE", C.MDC_ATTR_EVT_COND.cwe, "1.0.0.1", event_code.cwe),
         value("ST", C.MDC_ATTR_EVT_SOURCE.cwe, "1.0.0.2", "1.1.2.0"),
+        value("DTM", C.MDC_ATTR_TIME_ABS.cwe, "1.0.0.3", at),
         value("", C.MDC_DEV_PUMP_INFUS_LVP_VMD.cwe, "1.1.0.0"),
         value("", C.MDC_DEV_PUMP_DELIVERY_INFO.cwe, "1.1.1.0"),
         value("CWE", C.MDC_PUMP_INFUSING_STATUS.cwe, "1.1.1.1", _status_value(d.infusing)),
@@ -249,9 +252,9 @@ def delivery_values(state: ChairState, event_code: C.Mdc, d: _Delivery) -> list[
         value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.1.2.4", num(d.programmed_rate_ml_h), C.UNIT_ML_H.cwe),
         value("NM", C.MDC_VOL_FLUID_TBI.cwe, "1.1.2.6", num(d.vtbi_ml), C.UNIT_ML.cwe),
     ]
-    if d.delivered_ml is not None and remaining is not None:
+    if delivered is not None and remaining is not None:
         values += [
-            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.2.7", num(d.delivered_ml), C.UNIT_ML.cwe),
+            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.2.7", num(delivered), C.UNIT_ML.cwe),
             value("NM", C.MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.2.8", num(remaining), C.UNIT_ML.cwe),
         ]
     if minutes_left is not None:
@@ -275,9 +278,10 @@ def pcd01_values(d: _Delivery) -> list[Value]:
         value("NM", C.MDC_VOL_FLUID_TBI.cwe, "1.1.1.3", num(d.vtbi_ml), C.UNIT_ML.cwe),
     ]
     if d.delivered_ml is not None:
-        remaining = max(0.0, d.vtbi_ml - d.delivered_ml)
+        delivered = min(d.delivered_ml, d.vtbi_ml)  # never more than the bag (as in delivery_values)
+        remaining = max(0.0, d.vtbi_ml - delivered)
         values += [
-            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.1.4", num(d.delivered_ml), C.UNIT_ML.cwe),
+            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.1.4", num(delivered), C.UNIT_ML.cwe),
             value("NM", C.MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.1.5", num(remaining), C.UNIT_ML.cwe),
         ]
     return values
@@ -299,6 +303,7 @@ class SessionFeed:
     order_number: str = ""
     nurse: str = ""
     samples: Sequence[TelemetrySample] = ()  # the export gives the session's readings: volumes interpolate
+    delivery: Delivery = field(default_factory=Delivery)  # the session's delivery so far (its segments)
 
     def __post_init__(self) -> None:
         self.state = ChairState(self.session_id)
@@ -309,6 +314,7 @@ class SessionFeed:
         before = self.state
         event = entry.to_event()
         self.state = after = before.apply(event)
+        self.delivery, changes = step(self.delivery, event)
         if isinstance(event.payload, CheckedIn):
             self.visit_number = event.payload.visit_number
             self.order_number = event.payload.order_number
@@ -320,7 +326,7 @@ class SessionFeed:
             self.last_volume_ml = float(event.payload.volume_infused_ml)
         if not emit or after.bag is None:
             return []
-        return self._messages(before, after, entry)
+        return self._messages(changes, before, entry)
 
     def on_sample(self, sample: TelemetrySample, interval_min: float, emit: bool = True) -> list[Hl7Message]:
         if sample.volume_ml is not None:
@@ -387,65 +393,45 @@ class SessionFeed:
         protocol = self.state.protocol
         return f"{text(protocol.id)}^{text(protocol.name)}^L" if protocol else C.PCD01_SERVICE
 
-    def _messages(self, before: ChairState, after: ChairState, entry: JournalEntry) -> list[Hl7Message]:
-        kind = entry.type
-        assert after.bag is not None
-        vtbi = after.bag.volume_ml
-        delivered = self.volume_at(entry.occurred_at)
-        out: list[tuple[C.Mdc, _Delivery, str]] = []
-        if kind == EventType.INFUSION_STARTED:
-            rate = float(entry.event.payload_as(InfusionStarted).rate_ml_h)
-            out.append(
-                (C.MDC_EVT_PUMP_DELIV_START, _Delivery(True, rate, rate, vtbi, 0.0, "delivering"), "start")
-            )
-        elif kind == EventType.INFUSION_RESUMED and after.phase is Phase.INFUSING:
-            rate = after.pump_rate_ml_h or 0.0
-            out.append(
-                (
-                    C.MDC_EVT_PUMP_DELIV_START,
-                    _Delivery(True, rate, rate, vtbi, delivered, "delivering"),
-                    "start",
-                )
-            )
-        elif kind == EventType.RATE_CHANGED and before.phase is Phase.INFUSING:
-            old = before.pump_rate_ml_h or 0.0
-            new = float(entry.event.payload_as(RateChanged).rate_ml_h)
-            if abs(new - old) > 1e-9:
-                if new > 0:
-                    stop = _Delivery(True, old, old, vtbi, delivered, "transitioning")
-                    start = _Delivery(True, new, new, vtbi, delivered, "delivering")
-                    out += [
-                        (C.MDC_EVT_PUMP_DELIV_STOP, stop, "stop (rate change)"),
-                        (C.MDC_EVT_PUMP_DELIV_START, start, "start (rate change)"),
-                    ]
+    def _messages(
+        self, changes: list[DeliveryChange], before: ChairState, entry: JournalEntry
+    ) -> list[Hl7Message]:
+        """The IPEC events of the delivery changes this entry made (app.domain.delivery: the one rule
+        for segments and their stop reasons), then the entry's own message if it has one, then its ACM
+        alerts."""
+        assert self.state.bag is not None
+        vtbi = self.state.bag.volume_ml
+        out: list[tuple[C.Mdc, _Delivery, str, datetime]] = []
+        for change in changes:  # dated by the delivery (a back-dated entry never stops before a start)
+            rate = change.rate_ml_h
+            delivered = self.volume_at(change.at)
+            if change.kind is ChangeKind.START:
+                volume = 0.0 if entry.type == EventType.INFUSION_STARTED else delivered
+                what = "start (rate change)" if out else "start"
+                d = _Delivery(True, rate, rate, vtbi, volume, "delivering")
+                out.append((C.MDC_EVT_PUMP_DELIV_START, d, what, change.at))
+            elif change.reason is StopReason.RATE_CHANGE:
+                d = _Delivery(True, rate, rate, vtbi, delivered, "transitioning")
+                out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, "stop (rate change)", change.at))
+            else:
+                assert change.reason is not None
+                reason = C.NOT_DELIVERING_REASON[change.reason]
+                if change.kind is ChangeKind.COMPLETE:  # the completion's own volume comes first
+                    total = change.volume_ml if change.volume_ml is not None else delivered
+                    d = _Delivery(False, 0.0, rate, vtbi, total or 0.0, "not-delivering", reason)
+                    out.append((C.MDC_EVT_PUMP_DELIV_COMP, d, "complete", change.at))
                 else:
-                    stop = _Delivery(
-                        False, 0.0, old, vtbi, delivered, "not-delivering", "pump-stopped-not-specified"
-                    )
-                    out.append((C.MDC_EVT_PUMP_DELIV_STOP, stop, "stop"))
-        elif kind == EventType.INFUSION_COMPLETED and before.phase in (Phase.INFUSING, Phase.PAUSED):
-            recorded = entry.event.payload_as(InfusionCompleted).volume_infused_ml  # its own volume first
-            total = float(recorded) if recorded is not None else (delivered if delivered is not None else 0.0)
-            d = _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, total, "not-delivering")
-            out.append((C.MDC_EVT_PUMP_DELIV_COMP, d, "complete"))
-        elif before.phase is Phase.INFUSING and after.phase in (Phase.PAUSED, Phase.DISCONTINUED):
-            payload = entry.event.payload
-            source = payload.source if isinstance(payload, InfusionPaused) else "nurse"
-            reason = (
-                "pump-stopped-not-specified" if source in ("pump", "system") else "pump-stopped-by-clinician"
-            )
-            total = delivered if delivered is not None else 0.0
-            d = _Delivery(False, 0.0, before.pump_rate_ml_h or 0.0, vtbi, total, "not-delivering", reason)
-            out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, "stop"))
+                    d = _Delivery(False, 0.0, rate, vtbi, delivered or 0.0, "not-delivering", reason)
+                    out.append((C.MDC_EVT_PUMP_DELIV_STOP, d, f"stop ({change.reason.value})", change.at))
         extra = {
             EventType.VITALS_RECORDED: self._vitals,
             EventType.REACTION_RECORDED: self._reaction,
             EventType.NOTE_ADDED: self._note,
-        }.get(EventType(kind))
+        }.get(EventType(entry.type))
         several = len(out) + (extra is not None) > 1  # then MSH-10 is position.1, position.2, ...
         messages = [
-            self._delivery_message(entry, code, d, what, index if several else 0)
-            for index, (code, d, what) in enumerate(out, start=1)
+            self._delivery_message(entry, code, d, what, index if several else 0, at)
+            for index, (code, d, what, at) in enumerate(out, start=1)
         ]
         if extra is not None:
             messages.append(extra(entry, len(out) + 1 if several else 0))
@@ -471,22 +457,24 @@ class SessionFeed:
         return f"{self.builder.station}.{entry.position}" + (f".{part}" if part else "")
 
     def _delivery_message(
-        self, entry: JournalEntry, code: C.Mdc, d: _Delivery, what: str, part: int
+        self, entry: JournalEntry, code: C.Mdc, d: _Delivery, what: str, part: int, at: datetime
     ) -> Hl7Message:
         control = self._control(entry, part)
         b = self.builder
-        segments = self._head(
-            "R42", "ORU_R01", control, C.PCD10_PROFILE, "", self._service(), entry.occurred_at
-        )
-        values = delivery_values(self.state, code, d)
+        segments = self._head("R42", "ORU_R01", control, C.PCD10_PROFILE, "", self._service(), at)
+        values = delivery_values(self.state, code, d, b.time(at))
         responsible = self.state.assigned_nurse or self.nurse  # the domain's responsible nurse
-        segments += b.obx(
-            values, b.time(entry.occurred_at), observer(responsible), b.equipment(self.state.chair)
-        )
-        return self._message(control, "R42", f"delivery {what}", entry, segments)
+        segments += b.obx(values, b.time(at), observer(responsible), b.equipment(self.state.chair))
+        return self._message(control, "R42", f"delivery {what}", entry, segments, at)
 
     def _message(
-        self, control: str, trigger: str, what: str, entry: JournalEntry, segments: list[str]
+        self,
+        control: str,
+        trigger: str,
+        what: str,
+        entry: JournalEntry,
+        segments: list[str],
+        at: datetime | None = None,
     ) -> Hl7Message:
         return Hl7Message(
             control,
@@ -494,7 +482,7 @@ class SessionFeed:
             what,
             self.session_id,
             Hl7Builder.join(segments),
-            entry.occurred_at,
+            entry.occurred_at if at is None else at,
             entry.position,
         )
 
@@ -511,7 +499,7 @@ class SessionFeed:
             "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
         )
         segments += b.nte(f"ALERT: {a}" for a in alerts)
-        segments += b.obx(values, b.time(entry.occurred_at), observer(entry.actor), "")
+        segments += b.obx(values, b.time(entry.occurred_at), observer(entry.actor), "", C.MANUAL_MEASUREMENT)
         return self._message(control, "R01", "vital signs", entry, segments)
 
     def _reaction(self, entry: JournalEntry, part: int = 0) -> Hl7Message:

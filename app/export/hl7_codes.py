@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.domain.delivery import StopReason
+
 PARTITION_OBJECT = 1  # MDC_PART_OBJ: objects, attributes
 PARTITION_SCADA = 2  # MDC_PART_SCADA: measurements, pump settings
 PARTITION_EVENT = 3  # MDC_PART_EVT: events
@@ -56,6 +58,7 @@ MDC_TIME_PD_REMAIN = Mdc(157916, "MDC_TIME_PD_REMAIN")
 MDC_PUMP_INFUSING_STATUS = Mdc(184519, "MDC_PUMP_INFUSING_STATUS")
 MDC_DRUG_NAME_LABEL = Mdc(184514, "MDC_DRUG_NAME_LABEL")
 MDC_EVT_PUMP_DELIV_START = Mdc(197288, "MDC_EVT_PUMP_DELIV_START")
+MDC_ATTR_TIME_ABS = Mdc(67975, "MDC_ATTR_TIME_ABS")  # MDC_PART_OBJ 2439: the device's absolute time
 
 # --- Pump: published as "0" (pending) in the IPEC supplement: private codes of their partition
 MDC_EVT_PUMP_DELIV_STOP = Mdc(private_code(PARTITION_EVENT, 1), "MDC_EVT_PUMP_DELIV_STOP")
@@ -78,6 +81,25 @@ MDC_DEV_PUMP_NOT_DELIVERING_REASON = Mdc(
     private_code(PARTITION_SCADA, 5), "MDC_DEV_PUMP_NOT_DELIVERING_REASON"
 )
 MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL = Mdc(private_code(PARTITION_SCADA, 6), "MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL")
+
+# Pump Not Delivering Reason per delivery stop (app.domain.delivery.StopReason), from the IPEC supplement's
+# Table X.1.2.1-4 scenarios: a pause or a stop by the nurse is pump-stopped-by-clinician, a stop on a pump
+# alarm (occlusion, air in line) pump-stopped-alarming, a stop the pump reports without saying why
+# pump-stopped-not-specified. A Complete that does not go on to KVO is not-delivering, which Table
+# X.1.2.1-2 makes require a reason: the supplement has none for "volume reached", so not-specified.
+# A rate change is a transitioning Stop: no reason.
+NOT_DELIVERING_REASON: dict[StopReason, str] = {
+    StopReason.PAUSED: "pump-stopped-by-clinician",
+    StopReason.REACTION: "pump-stopped-by-clinician",
+    StopReason.REACTION_DISCONTINUED: "pump-stopped-by-clinician",
+    StopReason.DISCONTINUED: "pump-stopped-by-clinician",
+    StopReason.PUMP_ALARM: "pump-stopped-alarming",
+    StopReason.PUMP_STOPPED: "pump-stopped-not-specified",
+    StopReason.COMPLETE: "pump-stopped-not-specified",
+}
+
+# OBX-17 observation method (PCD TF-2): values a nurse measured and typed in
+MANUAL_MEASUREMENT = "MMEAS^manual-measurement^MDC"
 
 # --- Alarms (IHE PCD ACM, PCD TF-2 Report Alert [PCD-04])
 MDC_EVT_ALARM = Mdc(196616, "MDC_EVT_ALARM")
@@ -122,7 +144,7 @@ VITAL_SIGNS: dict[str, tuple[Mdc, Unit]] = {
 
 # --- Local (non-MDC) codes, coding system "L" (HL7 table 0396: locally defined)
 INFUSION_REACTION = "INFRXN^Infusion-related reaction^L"
-PCD01_SERVICE = "182777000^monitoring of patient^SNOMED-CT"
+PCD01_SERVICE = "182777000^monitoring of patient^SCT"  # HL7 table 0396: SNOMED CT is SCT
 ALARM_SERVICE = MDC_EVT_ALARM.cwe
 
 PCD10_PROFILE = "IHE_PCD_010^IHE PCD^1.3.6.1.4.1.19376.1.6.4.10^ISO"

@@ -17,14 +17,15 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from app.domain.chair import ChairState, InvalidEventSequence, format_time, parse_time
+from app.domain.delivery import Delivery, DeliveryChange, step
 from app.domain.events import AlarmRaised, CheckedIn, CorrectionRecorded, EventType, ReactionRecorded
 from app.domain.phase import Phase
-from app.domain.protocol import ReactionAction
+from app.domain.timeline import SessionTimeline
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalEntry, canonical_json, range_digest
 from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, keep
@@ -143,6 +144,7 @@ class PatientContext:
     chair: str = ""
     patient_initials: str = ""
     patient_mrn: str = ""
+    delivery: tuple[DeliveryChange, ...] = ()  # what the entry did to the delivery (app.domain.delivery)
 
 
 @dataclass
@@ -191,14 +193,13 @@ class ShiftLog:
         return sum(1 for e in self.entries if e.type == event_type)
 
     def discontinued_count(self) -> int:
-        stopped = {e.session_id for e in self.entries if e.type == EventType.DISCONTINUED}
-        stopped |= {
-            e.session_id
-            for e in self.entries
-            if isinstance(e.event.payload, ReactionRecorded)
-            and e.event.payload.action is ReactionAction.DISCONTINUE
-        }
-        return len(stopped)
+        """Sessions discontinued (not given, for a reaction, by the clinician) by an entry in the range."""
+        count = 0
+        for session in self.sessions:
+            timeline = SessionTimeline.of(session.state)
+            if timeline.discontinued and any(e.seq == timeline.session_ended_seq for e in session.entries):
+                count += 1
+        return count
 
     def reactions_by_grade(self) -> dict[int, int]:
         grades = Counter(
@@ -288,10 +289,13 @@ def gather(
 
 
 def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContext]:
-    """Chair and patient as of each entry (a correction of the MRN applies from that entry on)."""
+    """Chair and patient as of each entry (a correction of the MRN applies from that entry on), and what
+    the entry did to the delivery (the delivery rule folded along, as the timeline does)."""
     context = PatientContext()
+    delivery = Delivery()
     result = {}
     for entry in history:
+        delivery, changes = step(delivery, entry.event)
         payload = entry.event.payload
         if isinstance(payload, CheckedIn):
             context = PatientContext(payload.chair, payload.patient_initials, payload.patient_mrn)
@@ -304,7 +308,7 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
                 else corrected.patient_initials,
                 context.patient_mrn if corrected.patient_mrn is None else corrected.patient_mrn,
             )
-        result[entry.position] = context
+        result[entry.position] = replace(context, delivery=tuple(changes))
     return result
 
 

@@ -40,22 +40,13 @@ from PySide6.QtGui import (
 )
 
 from app.domain.chair import ChairState
+from app.domain.delivery import ChangeKind, StopReason, change_words
 from app.domain.describe import Audience, describe, vitals_text
 from app.domain.describe import number_text as num
-from app.domain.events import (
-    Discontinued,
-    Event,
-    EventType,
-    InfusionCompleted,
-    InfusionPaused,
-    InfusionResumed,
-    InfusionStarted,
-    RateChanged,
-    ReactionRecorded,
-    VitalsRecorded,
-)
+from app.domain.events import Event, EventType, VitalsRecorded
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
+from app.domain.timeline import SessionTimeline
 from app.export.alerts import AlarmEnd, active_alarms, alarm_end, is_notification
 from app.export.model import (
     Progress,
@@ -542,7 +533,8 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
                 f"{s.state.patient_initials} / {s.state.patient_mrn}",
                 s.state.protocol.name if s.state.protocol else "-",
                 _status(s.state),
-                f"{local.hhmm(s.state.infusion_started_at) or '-'} to {local.hhmm(s.state.completed_at or s.state.discontinued_at) or '-'}",
+                f"{local.hhmm(s.state.infusion_started_at) or '-'} to "
+                f"{local.hhmm(SessionTimeline.of(s.state).infusion_ended_at) or '-'}",
                 ", ".join(f"G{r.grade}" for r in s.state.reactions) or "-",
             ]
             for s in log.sessions
@@ -552,9 +544,11 @@ def _summary(flow: _Flow, log: ShiftLog) -> None:
 
 
 def responsible_nurse(state: ChairState) -> str:
-    """The nurse the session assigns (check-in, handover), else the last person who recorded an entry."""
-    if state.assigned_nurse:
-        return state.assigned_nurse
+    """The nurse responsible last (check-in, assignment, hand-over: the session timeline), else the last
+    person who recorded an entry."""
+    responsible = SessionTimeline.of(state).responsible
+    if responsible and responsible[-1].nurse:
+        return responsible[-1].nurse
     people = [e.actor for e in state.events if is_person(e.actor)]
     return people[-1] if people else "-"
 
@@ -630,11 +624,21 @@ def _signature_block(flow: _Flow, state: ChairState) -> None:
 
 
 def _status(state: ChairState) -> str:
-    if state.discontinued_at is not None:
-        return "Discontinued" + (", discharged" if state.phase is Phase.DISCHARGED else " (open)")
-    if state.phase is Phase.DISCHARGED:
-        return "Completed, discharged"
-    return f"{state.phase.label} (open)"
+    """How the session stands, from the session timeline: "Discontinued for a reaction, discharged",
+    "Infusion complete, discharged", "Paused by the nurse (open)"."""
+    timeline = SessionTimeline.of(state)
+    closed = state.phase is Phase.DISCHARGED
+    if timeline.discontinued:
+        end = timeline.infusion_end
+        words = str(end.value) if end is not None else "discontinued (not given)"
+        return words.capitalize() + (", discharged" if closed else " (open)")
+    if closed:
+        return "Completed, discharged" if timeline.infusion_end is not None else "Discharged"
+    return (
+        f"{state.phase.label}: {timeline.outcome} (open)"
+        if timeline.segments
+        else f"{state.phase.label} (open)"
+    )
 
 
 def _duration(seconds: float | None) -> str:
@@ -722,16 +726,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
             ("Bag prepared", t(bag.prepared_at) if bag else "-"),
             ("Checked in", _at_by(t, _who(state, EventType.CHECKED_IN))),
             ("Infusion start", _at_by(t, _who(state, EventType.INFUSION_STARTED))),
-            (
-                "Infusion end",
-                _at_by(t, completed)
-                if completed
-                else (
-                    f"{t(state.discontinued_at)} (discontinued)"
-                    if state.discontinued_at
-                    else "not ended in this range"
-                ),
-            ),
+            ("Infusion end", _infusion_end(t, state, completed)),
             (
                 "Observation",
                 f"{t(state.completed_at)} to {t(observation_end) or 'ongoing'} (planned until {t(state.observation_ends_at)})"
@@ -829,7 +824,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
                 else "NOT acknowledged",
                 _ended(t, alarm_end(state, a)),
             ]
-            for a in sorted(state.alarms.values(), key=lambda a: a.raised_at)
+            for a in SessionTimeline.of(state).alarms
         ],
         [1.5, 0.8, 2.6, 2.2, 1.2],
     )
@@ -874,68 +869,65 @@ def _extra_text(event: Event) -> str:
     return describe(event, Audience.PDF)
 
 
+def _infusion_end(t: Callable[[datetime | None], str], state: ChairState, completed: Event | None) -> str:
+    timeline = SessionTimeline.of(state)
+    end = timeline.infusion_end
+    if end is None:
+        return "not ended in this range"
+    if completed is not None and end is StopReason.COMPLETE:
+        return _at_by(t, completed)
+    return f"{t(timeline.infusion_ended_at)} ({end.value})"
+
+
 def _rate_rows(t: Callable[[datetime | None], str], state: ChairState) -> list[list[str]]:
+    """Every start and stop of the delivery, with its reason (the session timeline's segments)."""
     start = state.infusion_started_at
+    timeline = SessionTimeline.of(state)
+    plan = state.plan() if start is not None and state.protocol is not None else None
     rows = []
-    for event in state.events:
-        minute = "-" if start is None else f"{(event.at - start).total_seconds() / 60:.0f}"
-        row = [t(event.at), minute]
-        match event.payload:
-            case InfusionStarted(rate_ml_h=rate):
-                rows.append([*row, num(rate), num(rate), "infusion started", event.actor])
-            case RateChanged() as p:
-                what = f"rate change by {p.source}" + (f": {p.reason}" if p.reason else "")
-                rows.append([*row, num(p.rate_ml_h), num(p.planned_rate_ml_h), what, event.actor])
-            case InfusionPaused(reason=reason):
-                rows.append([*row, "0", "-", f"paused: {reason}", event.actor])
-            case InfusionResumed(restart_rate_ml_h=restart):
-                rows.append([*row, "-", num(restart), "resumed", event.actor])
-            case ReactionRecorded() as p if p.action in _STOPPING:
-                rows.append([*row, "0", "0", f"stopped: grade {int(p.grade)} reaction", event.actor])
-            case InfusionCompleted(volume_infused_ml=volume):
-                rows.append([*row, "0", "0", f"infusion complete, {num(volume)} mL", event.actor])
+    for change in timeline.changes:
+        if change.reason is StopReason.RATE_CHANGE:
+            continue  # the start at the new rate says it
+        event = state.event(change.seq)
+        minutes = 0.0 if start is None else (change.at - start).total_seconds() / 60
+        planned = "-" if plan is None else num(plan.rate_at(minutes))
+        delivering = change.kind is ChangeKind.START
+        rows.append(
+            [
+                t(change.at),
+                f"{minutes:.0f}",
+                num(change.rate_ml_h) if delivering else "0",
+                planned,
+                change_words(timeline.changes_of(change.seq))
+                + (f" ({change.detail})" if change.detail else ""),
+                event.actor if event is not None else "-",
+            ]
+        )
     return rows
-
-
-_STOPPING = (ReactionAction.STOP_THEN_RESTART, ReactionAction.DISCONTINUE)
 
 
 def _pump_steps(state: ChairState, session: SessionLog) -> list[tuple[float, float]]:
     """(minute from start, rate) points of what the pump delivered (0 while stopped): its samples, else
-    the journal."""
+    the delivery segments."""
     start = state.infusion_started_at
     if start is None:
         return []
+    timeline = SessionTimeline.of(state)
+    ended = timeline.infusion_ended_at
     if session.telemetry:
         points = [
             ((s.at - start).total_seconds() / 60.0, delivered_rate_ml_h(s))
             for s in session.telemetry
             if s.at >= start
         ]
-        ended = state.completed_at or state.discontinued_at
         if ended is not None and (not points or points[-1][0] < (ended - start).total_seconds() / 60.0):
             points.append(((ended - start).total_seconds() / 60.0, 0.0))  # nothing flows after the end
         return points
     points = []
-    rate = 0.0
-    running = False
-    for event in state.events:
-        minute = (event.at - start).total_seconds() / 60.0
-        payload = event.payload
-        if isinstance(payload, InfusionStarted | RateChanged):
-            rate = float(payload.rate_ml_h)
-            running = running or event.type is EventType.INFUSION_STARTED
-            points.append((minute, rate if running else 0.0))
-        elif isinstance(payload, InfusionResumed):
-            running = True
-            restart = payload.restart_rate_ml_h
-            rate = float(restart) if restart is not None else rate
-            points.append((minute, rate))
-        elif isinstance(payload, InfusionPaused | InfusionCompleted | Discontinued) or (
-            isinstance(payload, ReactionRecorded) and payload.action in _STOPPING
-        ):
-            running = False
-            points.append((minute, 0.0))
+    for segment in timeline.segments:
+        points.append(((segment.started_at - start).total_seconds() / 60.0, segment.rate_ml_h))
+        if segment.ended_at is not None:
+            points.append(((segment.ended_at - start).total_seconds() / 60.0, 0.0))
     return points
 
 
@@ -952,7 +944,7 @@ def _rate_chart(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
     if plan.end_min is not None:
         plan_points.append((plan.end_min, 0.0))
     pump = _pump_steps(state, session)
-    end_at = state.completed_at or state.discontinued_at or log.range.until
+    end_at = SessionTimeline.of(state).infusion_ended_at or log.range.until
     span = (
         max(
             [p[0] for p in plan_points if p[0] < 24 * 60]

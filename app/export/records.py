@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app.domain.delivery import change_words
 from app.domain.describe import Audience
 from app.domain.describe import describe as describe_event
 from app.domain.describe import vitals_text as vitals_text
@@ -39,6 +40,10 @@ def describe(entry: JournalEntry, local: LocalTime) -> str:
     return describe_event(entry.event, Audience.CSV, local.stamp)
 
 
+def _with_delivery(summary: str, delivery: str) -> str:
+    return f"{summary}; {delivery}" if delivery else summary
+
+
 def entry_row(entry: JournalEntry, context: PatientContext, local: LocalTime) -> list[str]:
     return [
         str(entry.position),
@@ -50,7 +55,7 @@ def entry_row(entry: JournalEntry, context: PatientContext, local: LocalTime) ->
         context.patient_initials,
         context.patient_mrn,
         entry.type,
-        describe(entry, local),
+        _with_delivery(describe(entry, local), change_words(context.delivery, entry.occurred_at, local.hhmm)),
         entry.payload_text,
         entry.actor,
         entry.hash,

@@ -17,6 +17,7 @@ from typing import Any
 from app.domain.alarms import AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.commands import ChangeRate, Command, CompleteInfusion, PauseInfusion, ResumeInfusion
+from app.domain.delivery import PUMP_ALARM_REASON
 from app.domain.phase import Phase
 from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telemetry
 
@@ -46,7 +47,7 @@ def observe(t: Telemetry) -> PumpObservation | None:
         return PumpObservation("running", t.rate_ml_h)
     if t.state in (DeliveryState.STOPPED, DeliveryState.PAUSED, DeliveryState.ALARM):
         texts = ", ".join(a.text or a.code for a in t.alarms)
-        reason = f"pump alarm: {texts}" if texts else f"pump {t.state.value}"
+        reason = f"{PUMP_ALARM_REASON}: {texts}" if texts else f"pump {t.state.value}"
         return PumpObservation("stopped", reason=reason)
     return None
 

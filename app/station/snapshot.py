@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.phase import Phase
+from app.domain.timeline import SessionTimeline
 from app.station.status_text import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
@@ -104,6 +105,8 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
             "due_label": deadline.label if deadline is not None else None,
             "due_at": iso(deadline.target) if deadline is not None else None,
         },
+        # The delivery segments and how the infusion stands, from the session timeline (the one reading)
+        "delivery": SessionTimeline.of(state).as_json() if state is not None else None,
         "progress": _rounded(progress(state, now, telemetry.volume_infused_ml if telemetry else None)),
         "alarms": alarms,
         "notice": notices[-1] if notices else None,

@@ -15,9 +15,11 @@ from app.domain.alarms import AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.clock import local_time
 from app.domain.decide import discharge_failures, start_failures
+from app.domain.delivery import StopReason
 from app.domain.describe import rate_text as rate_text
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
+from app.domain.timeline import SessionTimeline
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,23 @@ PHASE_STYLES: dict[Phase, PhaseStyle] = {
 ANAPHYLAXIS_STYLE = PhaseStyle("Anaphylaxis: observe", "⚠", "#d0021b", "#ffffff")
 
 
-def session_style(phase: Phase, anaphylaxis: bool) -> PhaseStyle:
-    """The one choice of a chair's colour, word and symbol (chair view, tiles, overview)."""
-    return ANAPHYLAXIS_STYLE if anaphylaxis and not phase.is_closed else PHASE_STYLES[phase]
+def session_style(phase: Phase, anaphylaxis: bool, stopped_for_good: bool = False) -> PhaseStyle:
+    """The one choice of a chair's colour, word and symbol (chair view, tiles, overview): red after
+    anaphylaxis; a patient observed after a discontinuation is "Stopped for good", not the calm
+    observation colour (the session timeline says it was stopped for good)."""
+    if anaphylaxis and not phase.is_closed:
+        return ANAPHYLAXIS_STYLE
+    if stopped_for_good and phase is Phase.OBSERVATION:
+        return PHASE_STYLES[Phase.DISCONTINUED]
+    return PHASE_STYLES[phase]
+
+
+def phase_style(state: ChairState | None) -> PhaseStyle:
+    """`session_style` of a chair's session (its state and timeline)."""
+    if state is None:
+        return PHASE_STYLES[Phase.EMPTY]
+    anaphylaxis = state.anaphylaxis_observation_until is not None
+    return session_style(state.phase, anaphylaxis, SessionTimeline.of(state).stopped_for_good)
 
 
 class Priority(Enum):
@@ -131,21 +147,26 @@ def reaction_instruction(
     the station's, so the banner says "set pump" exactly when the alarm would)."""
     if not state.reactions:
         return None
-    reaction = state.reactions[-1]
-    at = hhmm(reaction.onset_at, zone)
+    timeline = SessionTimeline.of(state)
     pump_stopped = pump_rate is not None and pump_rate <= 0  # a linked pump says it is not delivering
     pump_rate = pump_rate if pump_rate is not None else state.pump_rate_ml_h
     if (
-        reaction.action is ReactionAction.DISCONTINUE
+        timeline.infusion_end is StopReason.REACTION_DISCONTINUED
         and state.phase in (Phase.DISCONTINUED, Phase.OBSERVATION)
         and not (state.phase is Phase.OBSERVATION and pump_stopped)
     ):
+        stopping = next(
+            h.reaction for h in timeline.reactions if h.reaction.action is ReactionAction.DISCONTINUE
+        )
         return NextAction(
             ActionKind.STOP_PUMP,
-            f"⚠ STOP THE PUMP: grade {reaction.grade} reaction at {at}, permanently discontinued",
+            f"⚠ STOP THE PUMP: grade {stopping.grade} reaction at {hhmm(stopping.onset_at, zone)}, "
+            "permanently discontinued",
             urgent=True,
             rate_ml_h=0.0,
         )
+    reaction = state.reactions[-1]
+    at = hhmm(reaction.onset_at, zone)
     if reaction.action is ReactionAction.STOP_THEN_RESTART and reaction.resolved_at is None:
         return NextAction(
             ActionKind.STOP_PUMP,
@@ -187,8 +208,8 @@ def next_action(
     if state is None or state.phase in (Phase.EMPTY, Phase.DISCHARGED):
         return NextAction(ActionKind.CHECK_IN, "Check in a patient")
     instruction = reaction_instruction(state, pump_rate, zone, policy=policy)
-    if instruction is not None and state.phase not in (Phase.PAUSED, Phase.OBSERVATION):
-        return instruction
+    if instruction is not None and state.phase is not Phase.PAUSED:
+        return instruction  # in observation too: a pump still running after a discontinuation
     phase = state.phase
     protocol = state.require_protocol()
     if phase is Phase.SCREENING:

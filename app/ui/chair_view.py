@@ -33,8 +33,8 @@ from app.station.status_text import (
     hhmm,
     link_text,
     next_action,
+    phase_style,
     reaction_instruction,
-    session_style,
 )
 from app.ui.dialogs.checkin import CheckInDialog
 from app.ui.dialogs.common import CommandDialog
@@ -287,7 +287,7 @@ class ChairView(QWidget):
         state = chair.state
         now = chair.now()
         phase = state.phase if state is not None else Phase.EMPTY
-        style = session_style(phase, state is not None and state.anaphylaxis_observation_until is not None)
+        style = phase_style(state)
         set_style_sheet(
             self.banner,
             f"#phaseBanner {{ background:{style.colour}; border-radius:8px; }}"

@@ -29,15 +29,14 @@ from app.chairs import ChairController, FloorController
 from app.domain.phase import Phase
 from app.station.snapshot import chair_snapshot
 from app.station.status_text import (
-    PHASE_STYLES,
     PhaseStyle,
     Priority,
     dose_rate_text,
     link_text,
     next_action,
     next_deadline,
+    phase_style,
     progress,
-    session_style,
     vitals_text,
 )
 from app.ui.elided import ElidedLabel, short_protocol_name
@@ -80,6 +79,7 @@ EscalatedRole = Qt.ItemDataRole.UserRole + 4
 UrgentRole = Qt.ItemDataRole.UserRole + 5
 ChairRole = Qt.ItemDataRole.UserRole + 6
 TileViewRole = Qt.ItemDataRole.UserRole + 7  # the compact tile's words (app.ui.tile), as on the floor
+StyleRole = Qt.ItemDataRole.UserRole + 8  # the phase's style (observed after a discontinuation: stopped)
 
 
 def notification(chair: ChairController) -> str:
@@ -161,6 +161,8 @@ class ChairTableModel(QAbstractTableModel):
         if role == PhaseRole:
             state = chair.state
             return state.phase if state is not None else Phase.EMPTY
+        if role == StyleRole:
+            return self._style(chair)
         if role == ProgressRole:
             return self._progress(chair)
         if role == PriorityRole:
@@ -188,10 +190,7 @@ class ChairTableModel(QAbstractTableModel):
 
     @staticmethod
     def _style(chair: ChairController) -> PhaseStyle:
-        state = chair.state
-        if state is None:
-            return PHASE_STYLES[Phase.EMPTY]
-        return session_style(state.phase, state.anaphylaxis_observation_until is not None)
+        return phase_style(chair.state)
 
     @staticmethod
     def _phase(chair: ChairController) -> Phase:
@@ -331,7 +330,7 @@ class ChairTile(QFrame):
         self.alarm_label.setObjectName("tileAlarm")
         layout.addWidget(self.alarm_label)
         layout.addStretch(1)
-        self._style_key: tuple[Phase, Priority | None, bool, bool] | None = None
+        self._style_key: tuple[PhaseStyle, Priority | None, bool, bool] | None = None
         self.restyles = 0  # how often the stylesheet was set (the bench and a test read it)
         if follow_model:  # the overview routes its model's changes itself (one slot, not one per tile)
             model.dataChanged.connect(self._on_data_changed)
@@ -368,7 +367,7 @@ class ChairTile(QFrame):
         m = self._model
         index = m.index(self._row, Column.PHASE)
         phase: Phase = m.data(index, PhaseRole)
-        style = PHASE_STYLES[phase]
+        style: PhaseStyle = m.data(index, StyleRole)
         priority: Priority | None = m.data(index, PriorityRole)
         escalated = bool(m.data(index, EscalatedRole))
         urgent = bool(m.data(index, UrgentRole))
@@ -395,16 +394,15 @@ class ChairTile(QFrame):
         self.alarm_label.setText(alarm)
         self.alarm_label.setVisible(bool(alarm))
         self.setAccessibleName(f"{self._text(Column.CHAIR)}: {style.word}")
-        self._restyle(phase, priority, escalated, urgent)
+        self._restyle(style, priority, escalated, urgent)
 
-    def _restyle(self, phase: Phase, priority: Priority | None, escalated: bool, urgent: bool) -> None:
+    def _restyle(self, style: PhaseStyle, priority: Priority | None, escalated: bool, urgent: bool) -> None:
         """Setting a stylesheet re-polishes the tile and every label in it: only when its look changes."""
-        key = (phase, priority, escalated, urgent)
+        key = (style, priority, escalated, urgent)
         if key == self._style_key:
             return
         self._style_key = key
         self.restyles += 1
-        style = PHASE_STYLES[phase]
         border = priority.colour if priority is not None else ("#d0021b" if urgent else "#9aa3ad")
         width = 6 if escalated else 4 if priority is not None or urgent else 1
         alarm_style = (

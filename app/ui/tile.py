@@ -43,6 +43,7 @@ class TileView:
     escalated: bool
     link_text: str
     stale_text: str = ""
+    stopped_for_good: bool = False  # observed after a discontinuation: styled "Stopped for good"
     anaphylaxis: bool = False  # shown red whatever the phase (issue 16)
 
     @property
@@ -101,8 +102,10 @@ def tile_view(
         phase = Phase(snapshot.get("phase", "empty"))
     except ValueError:
         phase = Phase.EMPTY
+    delivery = snapshot.get("delivery") or {}
+    stopped_for_good = bool(delivery.get("stopped_for_good")) if isinstance(delivery, Mapping) else False
     anaphylaxis = bool(snapshot.get("anaphylaxis"))
-    style = session_style(phase, anaphylaxis)
+    style = session_style(phase, anaphylaxis, stopped_for_good)
     station = str(snapshot.get("station", ""))
     initials = str(snapshot.get("initials") or "")
     if stale or stale_since is not None:
@@ -121,6 +124,7 @@ def tile_view(
             False,
             "",
             stale_text=f"no data since {since}",
+            stopped_for_good=stopped_for_good,
         )
     pump = snapshot.get("pump") or {}
     pump_text = ""
@@ -149,8 +153,8 @@ def tile_view(
             alarm_text = f"{priority.marker} {priority.name}{' ESCALATED' if escalated else ''} {message}"
     vitals = snapshot.get("vitals") or {}
     vitals_due = _parse_time(vitals.get("due_at"))
-    if vitals.get("overdue") and vitals_due is not None and phase is not Phase.EMPTY:
-        urgent = True  # vital signs overdue outrank the next step on the tile
+    if vitals.get("overdue") and vitals_due is not None and phase is not Phase.EMPTY and not urgent:
+        urgent = True  # vital signs overdue outrank the next step on the tile (not a pump to stop now)
         next_text = f"⚠ Vitals overdue {max(1, math.floor((now - vitals_due).total_seconds() / 60))} min"
     if not alarm_text and snapshot.get("notice"):
         alarm_text = f"ℹ {str(snapshot['notice']).replace(f'{chair}: ', '', 1)}"
@@ -173,6 +177,7 @@ def tile_view(
         alarm_text,
         escalated,
         link_text,
+        stopped_for_good=stopped_for_good,
         anaphylaxis=anaphylaxis,
     )
 
@@ -243,12 +248,20 @@ class CompactTile(QFrame):
         self._restyle(view)
 
     def _restyle(self, view: TileView) -> None:
-        key = (view.phase, view.priority, view.escalated, view.urgent, view.stale, view.anaphylaxis)
+        key = (
+            view.phase,
+            view.stopped_for_good,
+            view.priority,
+            view.escalated,
+            view.urgent,
+            view.stale,
+            view.anaphylaxis,
+        )
         if key == self._style_key:
             return
         self._style_key = key
         self.restyles += 1
-        style = session_style(view.phase, view.anaphylaxis)
+        style = session_style(view.phase, view.anaphylaxis, view.stopped_for_good)
         background, text = STALE_STYLE if view.stale else (style.colour, style.text_colour)
         priority = None if view.stale else view.priority
         border = priority.colour if priority is not None else ("#d0021b" if view.urgent else "#9aa3ad")

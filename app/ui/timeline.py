@@ -10,9 +10,11 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QListView, QWidget
 
 from app.chairs import ChairController
+from app.domain.delivery import change_words
 from app.domain.describe import Audience, is_notification
 from app.domain.describe import describe as describe_entry
 from app.domain.events import Event, EventType
+from app.domain.timeline import SessionTimeline
 from app.station.status_text import hhmm
 
 EventRole = Qt.ItemDataRole.UserRole + 1
@@ -22,6 +24,18 @@ _Index = QModelIndex | QPersistentModelIndex
 def describe(event: Event, zone: tzinfo | None = None) -> str:
     """One timeline line: time, entry number, what (app.domain.describe, for the screen), who."""
     return f"{hhmm(event.at, zone)}  #{event.seq}  {describe_entry(event, Audience.SCREEN)}  — {event.actor}"
+
+
+def line(event: Event, timeline: SessionTimeline | None, zone: tzinfo | None = None) -> str:
+    """The timeline's line for an entry: `describe`, then what it did to the delivery (the session
+    timeline's words: "delivery stopped: stopped by a pump alarm"), as the PDF and CSV say it."""
+    text = describe(event, zone)
+    words = (
+        change_words(timeline.changes_of(event.seq), event.at, lambda moment: hhmm(moment, zone))
+        if timeline is not None
+        else ""
+    )
+    return f"{text}  [{words}]" if words else text
 
 
 _COLOURS = {
@@ -43,6 +57,7 @@ class TimelineModel(QAbstractListModel):
         self._chair = chair
         self._zone = chair.session.host.display_tz  # the configured display zone
         self._events: list[Event] = []
+        self._timeline: SessionTimeline | None = None
         chair.changed.connect(self.reload)
         self.reload()
 
@@ -53,6 +68,7 @@ class TimelineModel(QAbstractListModel):
         if [e.seq for e in events] == [e.seq for e in self._events]:
             return
         self.beginResetModel()
+        self._timeline = SessionTimeline.of(state) if state is not None else None
         self._events = events
         self.endResetModel()
 
@@ -64,7 +80,7 @@ class TimelineModel(QAbstractListModel):
             return None
         event = self._events[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return describe(event, self._zone)
+            return line(event, self._timeline, self._zone)
         if role == EventRole:
             return event
         if role == Qt.ItemDataRole.ForegroundRole and is_notification(event):
@@ -77,7 +93,7 @@ class TimelineModel(QAbstractListModel):
         return self._events[row]
 
     def texts(self) -> list[str]:
-        return [describe(e, self._zone) for e in self._events]
+        return [line(e, self._timeline, self._zone) for e in self._events]
 
 
 class TimelineView(QListView):

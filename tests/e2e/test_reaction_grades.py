@@ -255,7 +255,6 @@ def test_grade_2_reduced_rate_holds_past_30_min_until_resolved(station: Station)
     assert s.view.next_button.text() == "Set pump to 80 mL/h now (pump at 40 mL/h)"
     set_pump(s, 80)
     follow_the_plan_to_the_end(s)
-    assert raised(s, "rate_above_plan") == []
     discharge_is_refused_then_accepted(s)
 
 
@@ -313,9 +312,13 @@ def test_grade_3_stop_then_restart_at_half(station: Station) -> None:
     s.save(dialog)  # the restart records the resolution
     s.pump.pump.set_rate(40)
     s.pump.pump.resume()
-    s.qtbot.waitUntil(
-        lambda: s.state.pump_rate_ml_h == 40 and s.state.phase is Phase.INFUSING, timeout=10_000
-    )
+    assert s.state.pump_rate_ml_h == 40  # the restart runs at the restart rate (the resume says so)
+
+    def running_at_restart_rate() -> bool:  # the station has read the pump running again, at 40
+        t = s.chair.telemetry
+        return t is not None and t.state.is_delivering and t.rate_ml_h == 40
+
+    s.qtbot.waitUntil(lambda: running_at_restart_rate() and s.state.phase is Phase.INFUSING, timeout=10_000)
     s.polls()
     assert not s.view.instruction.isVisible()
     assert s.state.reactions[-1].resolved_at is not None
@@ -335,9 +338,11 @@ def test_grade_4_discontinued_then_observed_until_resolved(station: Station) -> 
     assert s.state.phase is Phase.OBSERVATION  # stopped for good, and watched
     assert s.view.instruction.text().startswith("⚠ STOP THE PUMP: grade 4 reaction at ")
     assert "permanently discontinued" in s.view.instruction.text()
+    assert s.view.next_button.text().startswith("⚠ STOP THE PUMP")  # the big button says it too
     s.pump.pump.stop()
     s.polls()
     assert s.state.phase is Phase.OBSERVATION
+    s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=10_000)  # the pump shows it done
     assert s.view.next_button.text().startswith("Record when symptoms resolve (grade 4)")
     assert not s.view.not_tolerated_button.isVisible()
 

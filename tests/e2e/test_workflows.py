@@ -17,6 +17,7 @@ from app.domain.chair import ChairState
 from app.domain.clock import ManualClock
 from app.domain.events import EventType
 from app.domain.phase import Phase
+from app.domain.timeline import SessionTimeline
 from app.floor import Floor
 from app.ui.chair_view import ChairView
 from app.ui.dialogs.checkin import CheckInDialog
@@ -28,7 +29,7 @@ from app.ui.dialogs.reaction_outcome import ResolveDialog
 from app.ui.dialogs.screening import ScreeningDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.main_window import MainWindow
-from app.ui.timeline import describe
+from app.ui.timeline import line
 from tests.accounts.support import sign_in_at, station_accounts
 from tests.e2e.pumps import PumpOnPty, connect, pump_on_pty, wait_polls
 
@@ -165,7 +166,9 @@ class Station:
 
     def journal_holds_the_timeline(self, shown: list[str]) -> None:
         journal = self.floor_controller.floor.journal
-        recorded = {describe(e) for e in journal.events(self.session_id)}
+        events = journal.events(self.session_id)
+        timeline = SessionTimeline.of(ChairState.replay(self.session_id, events))
+        recorded = {line(e, timeline) for e in events}
         missing = [line for line in shown if line not in recorded]
         assert not missing
 

@@ -126,9 +126,9 @@ def test_rate_chart_draws_what_the_pump_delivered() -> None:
         Event(EventType.INFUSION_RESUMED, start + timedelta(minutes=15), "RN", {}),
     )
     journal_only = ChairState("s", infusion_started_at=start, events=events)
+    # the delivery segments: a rate changed while paused is where the restart runs, not a step of its own
     assert _pump_steps(journal_only, SessionLog("s", journal_only, [], 0)) == [
         (0.0, 40.0),
         (10.0, 0.0),
-        (12.0, 0.0),
         (15.0, 80.0),
     ]
