@@ -940,7 +940,15 @@ def _alarm(state: ChairState, c: RecordAlarm, ctx: DecisionContext) -> list[Even
     if c.kind not in ALARM_EVENT_TYPES:
         raise _refuse("bad_alarm", f"unknown alarm event {c.kind!r}")
     entry = ALARM_EVENT_TYPES[c.kind]
-    payload = entry(alarm_id=c.alarm_id, rule=c.rule, priority=c.priority, message=c.message)
+    payload = entry(
+        alarm_id=c.alarm_id,
+        rule=c.rule,
+        priority=c.priority,
+        message=c.message,
+        # from the floor's overview: which one, and its command (absent otherwise)
+        overview=c.overview,
+        command_id=c.command_id if c.overview is not None else None,
+    )
     return [Event.of(payload, c.at or ctx.now, ctx.actor)]
 
 

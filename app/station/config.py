@@ -73,7 +73,7 @@ DEFAULT_ANCHOR_INTERVAL_MIN = 15.0
 """How often the station signs a journal anchor (app.station.anchors). Institutional, not clinical: how
 much of the journal an undetected rewrite could cover at most."""
 
-_TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7")
+_TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7", "floor")
 _STATION_KEYS = ("name", "display_tz", "shift_file", "idle_lock_min", "anchor_interval_min")
 _TELEMETRY_KEYS = ("heartbeat_s", "retention_days")
 _CHAIR_KEYS = ("name", "protocol", "url", *LINK_KEYS)
@@ -124,6 +124,9 @@ class StationConfig:
     """The [broker] table (MQTT), checked by `app.station.broker.parse_broker`; empty: no broker."""
     hl7: Mapping[str, Any] = field(default_factory=dict)
     """The raw [hl7] table (live HL7 feed), read by that feature."""
+    floor: Mapping[str, Any] = field(default_factory=dict)
+    """The [floor] table: `overviews = [{name, public_key}]` whose signed commands this station accepts
+    (checked by `app.station.floor_signing.parse_floor`)."""
     path: Path | None = field(default=None, compare=False)
     """Where the configuration was loaded from."""
 
@@ -240,10 +243,23 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
             parse_broker(broker, base=source.parent)
         except BrokerError as error:
             raise fail(error.problem, "broker", error.key) from None
+        from app.station.broker import refuse_reserved
+
+        try:
+            refuse_reserved(name)
+        except BrokerError as error:
+            raise fail(error.problem, "station", "name") from None
     hl7 = _table(data, "hl7", source, required=False)
     from app.station.hl7_feed import parse_feed  # the live feed's settings, checked here with the rest
 
     parse_feed(hl7, source)
+    floor = _table(data, "floor", source, required=False)
+    from app.station.floor_signing import parse_floor  # the one reader of [floor]
+
+    try:
+        parse_floor(floor)
+    except ValueError as error:
+        raise fail(str(error), "floor") from None
     chairs = _chairs(data.get("chairs"), source)
     return StationConfig(
         name=name,
@@ -256,6 +272,7 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         anchor_interval_min=anchor_interval_min,
         broker=copy.deepcopy(dict(broker)),
         hl7=copy.deepcopy(dict(hl7)),
+        floor=copy.deepcopy(dict(floor)),
         path=source,
     )
 
@@ -460,6 +477,8 @@ def station_config_data(config: StationConfig, *, relative_to: Path | None = Non
         data["broker"] = copy.deepcopy(dict(config.broker))
     if config.hl7:
         data["hl7"] = copy.deepcopy(dict(config.hl7))
+    if config.floor:
+        data["floor"] = copy.deepcopy(dict(config.floor))
     chairs = []
     for chair in config.chairs:
         table: dict[str, Any] = {"name": chair.name}

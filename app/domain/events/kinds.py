@@ -37,3 +37,5 @@ class EventType(StrEnum):
     SIGNED_OUT = "signed_out"
     STATION_LOCKED = "station_locked"
     STATION_UNLOCKED = "station_unlocked"
+    # A command from the floor's overview that the station refused (the floor stream, app.station.publish)
+    FLOOR_COMMAND_REFUSED = "floor_command_refused"

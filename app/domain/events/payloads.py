@@ -322,6 +322,9 @@ class AlarmEntry(Payload):
     rule: str
     priority: str
     message: str
+    overview: str | None = optional()
+    """Acknowledged from the floor: the enrolled overview whose signed command it was."""
+    command_id: str | None = optional()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -408,6 +411,23 @@ class StationUnlocked(Payload):
     account: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class FloorCommandRefused(Payload):
+    """A command from the floor that the station refused, with what it claimed (app.station.publish)."""
+
+    event_type: ClassVar[EventType] = EventType.FLOOR_COMMAND_REFUSED
+    command_id: str
+    command: str
+    chair: str
+    alarm: str
+    claimed_by: str
+    claimed_role: str
+    claimed_overview: str
+    sent_at: str | None
+    signed: bool
+    reason: str
+
+
 PAYLOADS: Mapping[EventType, type[Payload]] = {
     cls.event_type: cls
     for cls in (
@@ -441,5 +461,6 @@ PAYLOADS: Mapping[EventType, type[Payload]] = {
         SignedOut,
         StationLocked,
         StationUnlocked,
+        FloorCommandRefused,
     )
 }
