@@ -68,6 +68,20 @@ class BrokerSettings:
         return lines[0].strip() if lines else ""
 
 
+def _refuse_non_certificate(path: Path) -> None:
+    """The CA file must hold at least one PEM certificate TLS can load (checked now, not at connect)."""
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError):
+        context = None
+    if context is None or not context.cert_store_stats()["x509"]:
+        raise BrokerError(
+            f"{path.name} is not a certificate (a PEM file with the floor's CA certificate)", "ca_file"
+        )
+
+
 def is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost.localdomain"):
         return True
@@ -143,6 +157,8 @@ def parse_broker(table: Mapping[str, Any], *, base: Path | None = None) -> Broke
         files[key] = path
     if files["ca_file"] is not None and not tls:
         raise BrokerError("a CA file is for a TLS broker: use mqtts://", "ca_file")
+    if files["ca_file"] is not None:
+        _refuse_non_certificate(files["ca_file"])
     settings = BrokerSettings(
         url=url.strip(),
         host=host,
@@ -241,7 +257,7 @@ def chair_id(name: str) -> str:
     return "".join(_ESCAPED.get(c, c) for c in name)
 
 
-def make_client(settings: BrokerSettings, client_id: str) -> Any:
+def make_client(settings: BrokerSettings, client_id: str, *, clean_session: bool = True) -> Any:
     """A paho client (MQTT 3.1.1) with the settings' credentials and TLS; not connected yet."""
     import ssl
 
@@ -252,7 +268,7 @@ def make_client(settings: BrokerSettings, client_id: str) -> Any:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        clean_session=True,
+        clean_session=clean_session,  # the witness keeps its session: anchors wait for it at the broker
         protocol=mqtt.MQTTv311,
     )
     if settings.username:

@@ -35,6 +35,7 @@ from app.accounts.roles import Action, Role
 from app.accounts.store import Account
 from app.domain.decide import CommandRefused
 from app.domain.events import CheckedIn, Event, EventType
+from app.station.anchor_topic import publish_anchor
 from app.station.broker import (
     BrokerSettings,
     answers_topic,
@@ -241,6 +242,11 @@ class Publisher:
         self._connected.clear()  # a clean quit, not a lost broker
         self._client.disconnect()
         self._client.loop_stop()
+
+    def publish_anchor(self, record: dict[str, Any]) -> None:
+        """A signed journal anchor, retained for the floor's witnesses (app.station.anchor_topic);
+        paho keeps it (QoS 1) until the broker has it, across reconnections."""
+        publish_anchor(self._client, self.id, record)
 
     def republish(self) -> None:
         """Publish every chair again on the next pump, changed or not (as after a reconnection)."""

@@ -412,6 +412,18 @@ class StationUnlocked(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
+class JournalAnchored(Payload):
+    """The station signs the journal's head, this entry included (app.export.seals): `previous`, the
+    digest of the anchor before it ('' for the first); `key`, the signing key's fingerprint; `station`,
+    its topic level on the floor's broker when it publishes ('' otherwise)."""
+
+    event_type: ClassVar[EventType] = EventType.JOURNAL_ANCHORED
+    previous: str
+    key: str
+    station: str = optional("")
+
+
+@dataclass(frozen=True, kw_only=True)
 class FloorCommandRefused(Payload):
     """A command from the floor that the station refused, with what it claimed (app.station.publish)."""
 
@@ -461,6 +473,7 @@ PAYLOADS: Mapping[EventType, type[Payload]] = {
         SignedOut,
         StationLocked,
         StationUnlocked,
+        JournalAnchored,
         FloorCommandRefused,
     )
 }
