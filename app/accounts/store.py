@@ -276,7 +276,7 @@ class AccountStore:
         if locked_until is not None:
             self._record(EventType.SIGN_IN_FAILED, "unknown", {"account": "", "reason": "badge scans locked"})
             raise SignInRefused(
-                f"Too many unknown badges: badge scans are locked until {locked_until.astimezone():%H:%M}. "
+                f"Too many unknown badges: badge scans are locked until {self.face.at(locked_until, self.now())}. "
                 "Sign in with your ID and PIN.",
                 locked_until,
             )

@@ -48,7 +48,7 @@ def chair_snapshot(
         planned = state.planned_rate_ml_h(now)
     elif phase is Phase.PAUSED:
         planned = 0.0
-    action = next_action(state, now, rate, face.zone)
+    action = next_action(state, now, rate, face.zone, policy=chair.host.alarm_policy)
     deadline = next_deadline(state, now) if state is not None else None
     telemetry = chair.telemetry if chair.pump_connected else None
     board = chair.alarms.board

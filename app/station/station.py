@@ -54,7 +54,8 @@ class Station:
         # entry and roles are enforced (app.accounts); without (bare stations in tests) initials as before.
         self.accounts = accounts
         self.signed_in: Account | None = None
-        self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()
+        self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()  # loaded once, handed down
+        floor.journal.recorder.same_rate_ml_h = self.alarm_policy.same_rate_ml_h
         names = chair_names(chairs) if isinstance(chairs, int) else list(chairs)
         if not 1 <= len(names) <= MAX_CHAIRS:
             raise ValueError(f"a floor has 1 to {MAX_CHAIRS} chairs, not {len(names)}")
