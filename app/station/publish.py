@@ -346,6 +346,7 @@ class Publisher:
                 "station": self.name,
                 "keepalive_s": self.keepalive_s,
                 "chairs": len(self.station.chairs),
+                "display_tz": self.station.face.name,
                 "warnings": list(self._warnings),  # e.g. the HL7 feed's set-aside messages
                 **extra,
             }
@@ -354,7 +355,9 @@ class Publisher:
     def _publish_chairs(self, now: datetime, chairs: Sequence[ChairSession], *, everything: bool) -> None:
         for chair in chairs:
             index = self._index[chair.name]
-            snapshot = chair_snapshot(chair, now, station=self.name, index=index)
+            snapshot = chair_snapshot(
+                chair, now, station=self.name, index=index, zone=self.station.display_tz
+            )
             content = json.dumps(snapshot, sort_keys=True)
             last = self._published.get(chair.name)
             if last is not None and last[0] == content and not everything:
