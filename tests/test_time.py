@@ -17,15 +17,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import AlarmInputs
 from app.domain.chair import ChairState
 from app.domain.clock import StationClock
+from app.domain.clock_face import ClockFace
 from app.domain.commands import ChangeRate
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
-from app.station.status_text import countdowns, hhmm, next_action
+from app.station.status_text import countdowns, next_action
 from app.store.journal import Journal
 from tests.conftest import ChairScript
+
+POLICY = load_alarm_policy()
 
 ZURICH = ZoneInfo("Europe/Zurich")
 
@@ -90,7 +94,7 @@ def test_a_wall_clock_jump_mid_infusion_moves_no_countdown(
     assert started is not None
     clock.advance(minutes=10)
     state = station_chair.state
-    before = next_action(state, clock.now()).text
+    before = next_action(state, clock.now(), policy=POLICY).text
     assert _next_step(state, clock.now()) == timedelta(minutes=20)
     assert "Step up to 80 mL/h" in before
 
@@ -100,9 +104,9 @@ def test_a_wall_clock_jump_mid_infusion_moves_no_countdown(
         clock.now()  # said once, not on every reading
     assert now == started + timedelta(minutes=10)
     assert _next_step(state, now) == timedelta(minutes=20)
-    assert next_action(state, now).text == before, "the step-up is due at the same time"
+    assert next_action(state, now, policy=POLICY).text == before, "the step-up is due at the same time"
     # A clock read from the wall would have told the nurse something else:
-    assert next_action(state, clock.sources.wall()).text != before
+    assert next_action(state, clock.sources.wall(), policy=POLICY).text != before
     [notice] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert f"{3600 * jump_h:+.0f} s" in notice.getMessage()
 
@@ -166,19 +170,19 @@ def test_a_daylight_saving_change_during_an_infusion(
     now = clock.now()
     (step,) = [c for c in countdowns(state, now) if c.label.startswith("Next step")]
     for zone in (ZURICH, None):  # the configured zone, or this computer's
-        assert hhmm(started, zone) == start_text
-        assert hhmm(step.target, zone) == first_step_text
+        assert ClockFace.of(zone).hhmm(started) == start_text
+        assert ClockFace.of(zone).hhmm(step.target) == first_step_text
         assert step.text(now, zone) == f"{first_step_text} (in 20 min)"
-        assert AlarmInputs(now=now, state=state, display_tz=zone).hhmm(step.target) == first_step_text
-    assert f"at {first_step_text}" in next_action(state, now).text
+        assert AlarmInputs(now=now, state=state, display_tz=zone).at(step.target) == first_step_text
+    assert f"at {first_step_text}" in next_action(state, now, policy=POLICY).text
 
     clock.advance(minutes=30)  # across the change
     now = clock.now()
     assert _next_step(state, now) == timedelta(minutes=20), "durations count real minutes"
     (step,) = [c for c in countdowns(state, now) if c.label.startswith("Next step")]
-    assert hhmm(step.target) == hhmm(step.target, ZURICH) == second_step_text
+    assert ClockFace.of(None).hhmm(step.target) == ClockFace.of(ZURICH).hhmm(step.target) == second_step_text
     assert step.target - started == timedelta(minutes=60)
     # A fixed offset taken at the start (what the alarm texts used) would be an hour off now:
     fixed = started.astimezone(ZURICH).utcoffset()
     assert fixed is not None
-    assert hhmm(step.target, timezone(fixed)) != second_step_text
+    assert ClockFace.of(timezone(fixed)).hhmm(step.target) != second_step_text

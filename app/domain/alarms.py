@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum, StrEnum
 from typing import Any
 
-from app.domain.chair import AlarmRecord, ChairState, ReactionRecord, parse_time
-from app.domain.clock import local_time
+from app.domain.chair import AlarmRecord, ChairState, ReactionRecord
+from app.domain.clock_face import ClockFace
 from app.domain.commands import RecordAlarm
-from app.domain.events import EventType
+from app.domain.events import EventType, InfusionStarted, ReactionRecorded
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.domain.schedule import Plan, PlanOutcome, SegmentKind
@@ -149,8 +149,9 @@ class AlarmInputs:
             return self.state.chair
         return "Chair"
 
-    def hhmm(self, moment: datetime) -> str:
-        return local_time(moment, self.display_tz).strftime("%H:%M")
+    def at(self, moment: datetime) -> str:
+        """`moment` on the station's clock face, as an alarm text says it."""
+        return ClockFace.of(self.display_tz).at(moment, self.now)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -167,8 +168,31 @@ class AlarmPolicyError(ValueError):
         super().__init__(f"{source}: field '{field_name}': {problem}")
 
 
+SAME_RATE_ML_H = 0.05
+"""The shipped `rate_above_plan.same_rate_ml_h` (resources/alarms.toml), for a journal read without a
+station (tools, tests); a station hands its loaded policy's number down (AlarmPolicy.same_rate)."""
+
+
+def same_rate(a: float | None, b: float, same_rate_ml_h: float = SAME_RATE_ML_H) -> bool:
+    """Two pump rates are one rate when they differ by less than the pumps show (see AlarmPolicy)."""
+    return a is not None and abs(a - b) <= same_rate_ml_h + 1e-9
+
+
 @dataclass(frozen=True)
 class AlarmPolicy:
+    """Every number the alarm rules use (resources/alarms.toml), loaded once at start-up and handed to
+    whatever needs it (the station, its chairs' pump debounce, the banner, the telemetry recorder).
+
+    Two questions about pump rates, answered here and nowhere else:
+    - "Is this the same rate?" (`same_rate`, `same_rate_ml_h`, 0.05 mL/h): a reading compared with the
+      last one. Anything the pump shows as different (its display step is 0.1 mL/h) is a change the
+      nurse made: it is documented in the journal AND kept as a stored reading (40 -> 44 mL/h is both).
+    - "Is the pump close enough to the plan?" (`rate_tolerance`, max(5 mL/h, 10 %), never as wide as
+      `always_at_factor` times the plan; `above_plan`, `off_plan`): a reading compared with the planned
+      step, for alarms and the banner. A small deviation from plan is not worth a nurse's attention
+      (alarm fatigue); it is still a different rate, and recorded as one.
+    """
+
     rate_tolerance_ml_h: float  # a pump faster than plan by less than this is not an alarm...
     rate_tolerance_percent: float  # ...nor by less than this share of the planned rate
     early_step_up_tolerance_s: float  # stepping up this early is not "above plan"
@@ -180,7 +204,7 @@ class AlarmPolicy:
     audio_pause_s: float  # IEC 60601-1-8: audio paused for a limited time
     flash_hz: Mapping[Priority, float]  # 0 = steady
     flash_duty_percent: float
-    same_rate_ml_h: float = 0.05  # two pump rates closer than this are the same rate (not a change)
+    same_rate_ml_h: float = SAME_RATE_ML_H  # two pump rates closer than this are the same rate
     always_at_factor: float = 2.0  # at this multiple of the planned rate or more: off plan, at any rate
     vitals_overdue_grace_s: float = 300.0  # vital signs this late raise a reminder
     vital_sign_priorities: Mapping[str, Priority] = field(default_factory=dict)  # sign -> alarm priority
@@ -193,6 +217,10 @@ class AlarmPolicy:
         if planned_ml_h > 0:  # never as wide as `always_at_factor` times the plan
             tolerance = min(tolerance, planned_ml_h * (self.always_at_factor - 1.0))
         return tolerance
+
+    def same_rate(self, a: float | None, b: float) -> bool:
+        """`a` and `b` are one rate: no change to document or to store (None: no rate known yet)."""
+        return same_rate(a, b, self.same_rate_ml_h)
 
     def above_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
         """The one rate-deviation rule: above plan by more than the tolerance, or at `always_at_factor`
@@ -336,8 +364,8 @@ def _pump_rate(inputs: AlarmInputs, state: ChairState) -> float:
 
 def _recorded_at(state: ChairState, reaction: ReactionRecord) -> datetime:
     event = state.event(reaction.seq)
-    text = event.data.get("recorded_at") if event is not None else None
-    return max(reaction.onset_at, parse_time(text)) if isinstance(text, str) else reaction.onset_at
+    recorded = event.payload_as(ReactionRecorded).recorded_at if event is not None else None
+    return reaction.onset_at if recorded is None else max(reaction.onset_at, recorded)
 
 
 def _rate_excess(
@@ -372,9 +400,9 @@ def _rate_excess(
             return None  # the nurse is setting the pump now
     fields: dict[str, object] = {"pump": _rate(pump), "plan": _rate(planned)}
     if reaction is not None:
-        fields.update(reaction_at=inputs.hhmm(reaction.onset_at), grade=reaction.grade)
+        fields.update(reaction_at=inputs.at(reaction.onset_at), grade=reaction.grade)
     elif state.open_pause is not None:
-        fields.update(plan=f"0 (paused at {inputs.hhmm(state.open_pause.start)})")
+        fields.update(plan=f"0 (paused at {inputs.at(state.open_pause.start)})")
     return fields, reaction
 
 
@@ -411,7 +439,7 @@ def _step_up_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
     due = state.infusion_started_at + timedelta(minutes=segment.start_min)
     if inputs.now - due < timedelta(seconds=policy.step_up_grace_s):
         return None
-    return {"target": _rate(segment.rate_ml_h), "due_at": inputs.hhmm(due), "pump": _rate(pump)}
+    return {"target": _rate(segment.rate_ml_h), "due_at": inputs.at(due), "pump": _rate(pump)}
 
 
 def _pump_alarm(*kinds: str) -> Condition:
@@ -423,7 +451,7 @@ def _pump_alarm(*kinds: str) -> Condition:
         if not matching:
             return None
         detail = "; ".join(f"{a.text.strip() or a.code} ({a.code})" for a in matching)
-        return {"detail": detail, "at": inputs.hhmm(reading.at)}
+        return {"detail": detail, "at": inputs.at(reading.at)}
 
     return condition
 
@@ -446,7 +474,7 @@ def _link_lost(*, infusing: bool | None) -> Condition:
             return None
         if infusing is None and in_session:
             return None
-        return {"since": inputs.hhmm(since)}
+        return {"since": inputs.at(since)}
 
     return condition
 
@@ -461,13 +489,13 @@ def _infusion_complete(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | No
             return None
         volume = "" if state.volume_infused_ml is None else f" ({_rate(state.volume_infused_ml)} mL)"
         return {
-            "what": f"infusion complete at {inputs.hhmm(state.completed_at)}{volume}",
-            "until": inputs.hhmm(ends),
+            "what": f"infusion complete at {inputs.at(state.completed_at)}{volume}",
+            "until": inputs.at(ends),
         }
     reading = inputs.live_reading
     if state.phase in (Phase.INFUSING, Phase.PAUSED) and reading is not None and reading.end_of_infusion:
         return {
-            "what": f"pump reports end of infusion at {inputs.hhmm(reading.at)} "
+            "what": f"pump reports end of infusion at {inputs.at(reading.at)} "
             f"({_rate(reading.volume_infused_ml)} mL)",
             "until": f"{state.require_protocol().observation_min:g} min after it",
         }
@@ -481,7 +509,7 @@ def _observation_complete(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields |
     ends = state.observation_ends_at
     if ends is None or inputs.now < ends:
         return None
-    return {"at": inputs.hhmm(ends)}
+    return {"at": inputs.at(ends)}
 
 
 _BAG_PHASES = (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED)
@@ -496,12 +524,12 @@ def _bag_expiry_near(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
         return None
     end = state.projected_end(inputs.now)
     late = (
-        f"; the infusion would end at {inputs.hhmm(end)}"
+        f"; the infusion would end at {inputs.at(end)}"
         if end is not None and end > state.bag_expires_at
         else ""
     )
     return {
-        "at": inputs.hhmm(state.bag_expires_at),
+        "at": inputs.at(state.bag_expires_at),
         "minutes": f"{left.total_seconds() / 60.0:.0f}",
         "late": late,
     }
@@ -513,7 +541,7 @@ def _bag_expired(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
         return None
     if inputs.now < state.bag_expires_at:
         return None
-    return {"at": inputs.hhmm(state.bag_expires_at), "prepared": inputs.hhmm(state.bag.prepared_at)}
+    return {"at": inputs.at(state.bag_expires_at), "prepared": inputs.at(state.bag.prepared_at)}
 
 
 PREMEDICATION_GUARDS = frozenset({"premedication_lead_time", "premedication_missing"})
@@ -526,11 +554,7 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     started = next((e for e in state.events if e.type is EventType.INFUSION_STARTED), None)
     if started is None:
         return None
-    overrides = [
-        o
-        for o in started.data.get("overrides", ())
-        if isinstance(o, Mapping) and o.get("guard") in PREMEDICATION_GUARDS
-    ]
+    overrides = [o for o in started.payload_as(InfusionStarted).overrides if o.guard in PREMEDICATION_GUARDS]
     if not overrides:
         return None
     ready = state.premedication_ready_at
@@ -538,10 +562,10 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
         return None  # the lead time has passed since; the alarm latches until acknowledged
     first = overrides[0]
     return {
-        "at": inputs.hhmm(started.at),
-        "why": "; ".join(str(o.get("message", o.get("guard"))) for o in overrides),
-        "by": first.get("by", started.actor),
-        "reason": first.get("reason", ""),
+        "at": inputs.at(started.at),
+        "why": "; ".join(o.message or o.guard for o in overrides),
+        "by": first.by or started.actor,
+        "reason": first.reason,
     }
 
 
@@ -552,7 +576,7 @@ def _vitals_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
     due = state.vitals_due
     if due is None or inputs.now - due[0] < timedelta(seconds=policy.vitals_overdue_grace_s):
         return None
-    return {"due_at": inputs.hhmm(due[0]), "why": due[1]}
+    return {"due_at": inputs.at(due[0]), "why": due[1]}
 
 
 _VITAL_PHASES = (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
@@ -577,7 +601,7 @@ def _vital_sign_out_of_range(priority: Priority) -> Condition:
             return None
         index = {sign: i for i, sign in enumerate(latest.alert_signs)}
         detail = "; ".join(latest.alerts[index[s]] if index[s] < len(latest.alerts) else s for s in signs)
-        return {"detail": detail, "at": inputs.hhmm(latest.at)}
+        return {"detail": detail, "at": inputs.at(latest.at)}
 
     return condition
 
@@ -595,10 +619,10 @@ def _anaphylaxis(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
         return None
     first = reactions[0]
     return {
-        "at": inputs.hhmm(first.onset_at),
+        "at": inputs.at(first.onset_at),
         "grade": first.grade,
         "signs": ", ".join(first.signs) or "no signs recorded",
-        "until": inputs.hhmm(until) if until is not None else "the prescriber's release",
+        "until": inputs.at(until) if until is not None else "the prescriber's release",
     }
 
 

@@ -30,7 +30,6 @@ from app.station.status_text import (
     Priority,
     countdowns,
     dose_rate_text,
-    hhmm,
     link_text,
     next_action,
     phase_style,
@@ -68,6 +67,7 @@ class ChairView(QWidget):
         super().__init__(parent)
         self.chair = chair
         self._zone = chair.session.host.display_tz  # the configured display zone
+        self._policy = chair.session.host.alarm_policy
         self.current_dialog: CommandDialog | None = None
         self.compact = False
         self.setObjectName("chairView")
@@ -276,7 +276,9 @@ class ChairView(QWidget):
         return t.rate_ml_h if t.state.is_delivering else 0.0
 
     def current_action(self) -> NextAction:
-        return next_action(self.chair.state, self.chair.now(), self._pump_rate(), self._zone)
+        return next_action(
+            self.chair.state, self.chair.now(), self._pump_rate(), self._zone, policy=self._policy
+        )
 
     def refresh(self) -> None:
         self._stale = False
@@ -301,7 +303,9 @@ class ChairView(QWidget):
         self._refresh_link()
 
         instruction = (
-            reaction_instruction(state, self._pump_rate(), self._zone) if state is not None else None
+            reaction_instruction(state, self._pump_rate(), self._zone, policy=self._policy)
+            if state is not None
+            else None
         )
         action = self.current_action()
         if instruction is None and action.urgent:
@@ -378,7 +382,7 @@ class ChairView(QWidget):
             self.pump_rate_label.setText("Pump: –" if chair.pump_connected else "Pump: no data")
             self.pump_detail_label.setText(link.reason if link is not None else "")
             return
-        stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at, self._zone)})"
+        stale = "" if chair.pump_connected else f" (last seen {self.chair.face.at(t.at, self.chair.now())})"
         self.pump_rate_label.setText(f"Pump {dose_rate_text(chair.state, t.rate_ml_h)}{stale}")
         alarms = ", ".join(a.text or a.code for a in t.alarms)
         detail = f"{t.state.value} · {t.volume_infused_ml:.0f} mL infused"
