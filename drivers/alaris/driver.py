@@ -214,9 +214,12 @@ class AlarisDriver:
         the reading is dropped."""
         unasked = channel.stats.unsolicited
         inf = messages.parse_inf(channel.request(messages.query("INF"), _is_reply_to("INF")))
-        at = self._clock()
         vtbi = messages.parse_vtbi(channel.request(messages.query("INF_VTBI"), _is_reply_to("INF_VTBI")))
         alarm = messages.parse_alarm(channel.request(messages.query("ALARM"), _is_reply_to("ALARM")))
+        # Stamped once the last answer is in: every part of the reading was known at its time. Stamped at
+        # the first, an alarm raised between the answers (the end of the infusion) would date from before
+        # it happened, and the chair would document the end that early.
+        at = self._clock()
         channel.settle()
         if channel.stats.unsolicited > unasked:
             raise UnsolicitedFrames(

@@ -260,6 +260,11 @@ class PtyPumpServer(PumpServer):
         self.responder.reset_line()
 
     def _close_endpoint(self) -> None:
+        # The path goes first, as an unplugged adapter's device node does: the pty's number is free once
+        # closed and the system hands it to the next pty anyone opens, so a driver reconnecting through a
+        # path left behind would open (and lock) another program's terminal.
+        with contextlib.suppress(FileNotFoundError):
+            self.link_path.unlink()
         # Closing the master hangs up the slave: the driver's next read fails as on an unplugged adapter.
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):

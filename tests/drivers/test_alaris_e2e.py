@@ -67,6 +67,25 @@ def test_telemetry_time_comes_from_the_injected_clock(
     assert recorder.reading(1).at == when
 
 
+def test_a_reading_is_stamped_once_its_last_answer_is_in(
+    manual_pump: SimulatedPump, serve: Serve, start_driver: StartDriver, recorder: Recorder
+) -> None:
+    """A reading is three answers (INF, INF_VTBI, ALARM). Stamped at the first, it could carry an alarm
+    the pump raised after its stamp (the end of the infusion), and the chair would document the end
+    before it happened; stamped after the last, every part of it was known at its time."""
+    server = serve(infusing(manual_pump))
+    when = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
+    alarm_queries_at_stamp: list[int] = []
+
+    def clock() -> datetime:
+        alarm_queries_at_stamp.append(server.responder.spy.commands()["ALARM"])
+        return when
+
+    start_driver(server.url, clock=clock)
+    assert recorder.reading(1).at == when
+    assert alarm_queries_at_stamp[0] == 1  # the first poll's ALARM had been asked (and answered)
+
+
 def test_closing_the_pump_side_is_lost_within_the_quiet_time_and_reopening_recovers(
     manual_pump: SimulatedPump, serve: Serve, start_driver: StartDriver, recorder: Recorder
 ) -> None:

@@ -22,6 +22,9 @@ POLL_S = 0.05
 CONNECT_TIMEOUT_S = WAIT_S
 """How long a test waits for a simulated pump to connect or answer (tests.drivers.support.WAIT_S)."""
 CONNECT_TIMEOUT_MS = round(CONNECT_TIMEOUT_S * 1000)
+WAIT_MS = CONNECT_TIMEOUT_MS
+"""How long a test waits for the chair to show what the pump did: the same bound (a passing run never
+waits it out; a loaded CI box may need much of it)."""
 
 
 @dataclass
@@ -69,7 +72,11 @@ def pump_on_pty(clock: ManualClock) -> Iterator[PumpOnPty]:
 
 def connect(qtbot: QtBot, chair: ChairController, pump: PumpOnPty) -> None:
     chair.attach_driver(pump.config)
-    qtbot.waitUntil(lambda: chair.pump_connected and chair.telemetry is not None, timeout=CONNECT_TIMEOUT_MS)
+
+    def read_once() -> None:  # on a time-out, the failure names the link's last state and its reason
+        assert chair.pump_connected and chair.telemetry is not None, f"no reading yet; link {chair.link}"
+
+    qtbot.waitUntil(read_once, timeout=CONNECT_TIMEOUT_MS)
 
 
 def polls_read(chair: ChairController) -> int:
@@ -94,4 +101,4 @@ def wait_polls(qtbot: QtBot, chair: ChairController, count: int = 3) -> None:
     QCoreApplication.sendPostedEvents()
 
 
-__all__ = ["LinkStatus", "PumpOnPty", "connect", "pump_on_pty", "wait_polls"]
+__all__ = ["WAIT_MS", "LinkStatus", "PumpOnPty", "connect", "pump_on_pty", "wait_polls"]

@@ -28,7 +28,7 @@ from app.ui.dialogs.reaction import ReactionDialog
 from app.ui.dialogs.reaction_outcome import NotToleratedDialog, ResolveDialog
 from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.overview import Column, PriorityRole
-from tests.e2e.pumps import PumpOnPty, pump_on_pty
+from tests.e2e.pumps import WAIT_MS, PumpOnPty, pump_on_pty
 from tests.e2e.test_workflows import Station
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qt_log_ignore("does not support propagateSizeHints")]
@@ -72,7 +72,7 @@ def open_reaction(s: Station, grade: int, *signs: str) -> ReactionDialog:
 def set_pump(s: Station, rate: float) -> None:
     """The nurse sets the pump; the chair documents the rate it sees."""
     s.pump.pump.set_rate(rate)
-    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == rate, timeout=10_000)
+    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == rate, timeout=WAIT_MS)
     s.polls()
 
 
@@ -110,7 +110,7 @@ def follow_the_plan_to_the_end(s: Station, step_min: float = 10) -> None:
         action = s.view.current_action()
         if action.kind is ActionKind.SET_RATE and action.rate_ml_h:
             set_pump(s, action.rate_ml_h)
-    s.qtbot.waitUntil(lambda: s.state.phase is Phase.OBSERVATION, timeout=10_000)
+    s.qtbot.waitUntil(lambda: s.state.phase is Phase.OBSERVATION, timeout=WAIT_MS)
 
 
 def discharge_is_refused_then_accepted(s: Station) -> None:
@@ -206,7 +206,7 @@ def test_grade_1_rate_halved_held_30_min_even_after_early_resolution(station: St
     follow_the_plan_to_the_end(s)
     assert raised(s, "rate_above_plan") == []
     # "Infusion complete" is news, not an alarm: on the chair view and the tile, not in the alarm bar
-    s.qtbot.waitUntil(lambda: bool(s.view.notification_label.text()), timeout=10_000)
+    s.qtbot.waitUntil(lambda: bool(s.view.notification_label.text()), timeout=WAIT_MS)
     assert s.view.notification_label.text().startswith("ℹ ")
     assert "infusion complete" in s.view.notification_label.text().lower()
     assert not any("complete" in t.lower() for t in s.window.alarm_bar.row_texts())
@@ -318,7 +318,7 @@ def test_grade_3_stop_then_restart_at_half(station: Station) -> None:
         t = s.chair.telemetry
         return t is not None and t.state.is_delivering and t.rate_ml_h == 40
 
-    s.qtbot.waitUntil(lambda: running_at_restart_rate() and s.state.phase is Phase.INFUSING, timeout=10_000)
+    s.qtbot.waitUntil(lambda: running_at_restart_rate() and s.state.phase is Phase.INFUSING, timeout=WAIT_MS)
     s.polls()
     assert not s.view.instruction.isVisible()
     assert s.state.reactions[-1].resolved_at is not None
@@ -342,7 +342,7 @@ def test_grade_4_discontinued_then_observed_until_resolved(station: Station) -> 
     s.pump.pump.stop()
     s.polls()
     assert s.state.phase is Phase.OBSERVATION
-    s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=10_000)  # the pump shows it done
+    s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=WAIT_MS)  # the pump shows it done
     assert s.view.next_button.text().startswith("Record when symptoms resolve (grade 4)")
     assert not s.view.not_tolerated_button.isVisible()
 

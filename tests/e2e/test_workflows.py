@@ -31,7 +31,7 @@ from app.ui.dialogs.vitals import VitalsDialog
 from app.ui.main_window import MainWindow
 from app.ui.timeline import line
 from tests.accounts.support import sign_in_at, station_accounts
-from tests.e2e.pumps import PumpOnPty, connect, pump_on_pty, wait_polls
+from tests.e2e.pumps import WAIT_MS, PumpOnPty, connect, pump_on_pty, wait_polls
 
 # the offscreen platform says so whenever a dialog opens
 pytestmark = [pytest.mark.e2e, pytest.mark.qt_log_ignore("does not support propagateSizeHints")]
@@ -188,7 +188,7 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
 
     s.advance(30)  # the step-up is due; the nurse sets the pump, the chair documents it
     s.pump.pump.set_rate(80)
-    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == 80, timeout=10_000)
+    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == 80, timeout=WAIT_MS)
     assert any("Rate from 40 mL/h to 80 mL/h (from the pump)" in t for t in s.view.timeline_model.texts())
 
     s.advance(10)
@@ -199,7 +199,7 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
     assert (reaction.grade, reaction.signs, reaction.new_rate_ml_h) == (2, ("pruritus", "flushing"), 40)
 
     s.pump.pump.set_rate(40)
-    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == 40, timeout=10_000)
+    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == 40, timeout=WAIT_MS)
     s.polls()
     assert not s.view.instruction.isVisible()
     assert not [a for a in s.chair.active_alarms if a.rule.startswith("rate_above_plan")]
@@ -218,7 +218,7 @@ def test_mild_reaction_rate_halved_observation_discharge(station: Station) -> No
 
     # Let the bag run out: the pump's own end of infusion starts the observation
     s.advance(900)  # 40 mL/h after the reaction: the rest of the bag takes hours
-    s.qtbot.waitUntil(lambda: s.state.phase is Phase.OBSERVATION, timeout=10_000)
+    s.qtbot.waitUntil(lambda: s.state.phase is Phase.OBSERVATION, timeout=WAIT_MS)
     done = next(e for e in s.state.events if e.type is EventType.INFUSION_COMPLETED)
     assert done.data["source"] == "pump"
     assert s.view.next_button.text().startswith("Observation ends ")
@@ -277,7 +277,7 @@ def test_severe_reaction_stops_then_restarts_at_half(station: Station) -> None:
     assert s.state.phase is Phase.INFUSING
     s.pump.pump.set_rate(20)
     s.pump.pump.resume()
-    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == 20, timeout=10_000)
+    s.qtbot.waitUntil(lambda: s.state.pump_rate_ml_h == 20, timeout=WAIT_MS)
     s.polls()
     assert not s.view.instruction.isVisible()
     reaction = s.state.reactions[-1]
@@ -296,7 +296,7 @@ def test_life_threatening_reaction_discontinues(station: Station) -> None:
     s.pump.pump.stop()
     s.polls()
     assert s.state.phase is Phase.OBSERVATION
-    s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=10_000)  # the pump shows it done
+    s.qtbot.waitUntil(lambda: not s.view.instruction.isVisible(), timeout=WAIT_MS)  # the pump shows it done
     assert s.view.next_button.text().startswith("Record when symptoms resolve (grade 4)")
     s.advance(20)
     s.resolve_symptoms()
