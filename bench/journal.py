@@ -75,6 +75,32 @@ class JournalAppends:
         return elapsed
 
 
+def wal_pages(path: Path) -> int:
+    """Pages in the database's -wal now (each frame: a 24-byte header and one page)."""
+    wal = path.with_name(path.name + "-wal")
+    return max(0, wal.stat().st_size - 32) // (24 + 4096) if wal.exists() else 0
+
+
+def pages_per_append(folder: Path, count: int = 200) -> tuple[int, int]:
+    """The median number of pages one durable append writes, plain and journal (the -wal's growth; a
+    checkpoint now and then resets it, so the median)."""
+    plain, ours = PlainAppends(folder / "plain-pages.sqlite"), JournalAppends(folder / "journal-pages.sqlite")
+    found: tuple[list[int], list[int]] = ([], [])
+    try:
+        for _ in range(count):
+            for appender, path, pages in (
+                (plain, folder / "plain-pages.sqlite", found[0]),
+                (ours, folder / "journal-pages.sqlite", found[1]),
+            ):
+                before = wal_pages(path)
+                appender.append()
+                pages.append(wal_pages(path) - before)
+    finally:
+        plain.conn.close()
+        ours.journal.close()
+    return int(statistics.median(found[0])), int(statistics.median(found[1]))
+
+
 def bench_appends(folder: Path, count: int) -> tuple[list[float], list[float]]:
     """Plain and journal appends taken turn about, so both see the same disk at the same moment (on a
     shared machine the fsync time drifts by a factor of ten within a minute: one run after the other
@@ -133,6 +159,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         plain, ours = bench_appends(folder, args.appends)
+        plain_pages, our_pages = pages_per_append(folder)
         plain_rate = len(plain) / sum(plain)
         our_rate = len(ours) / sum(ours)
         print(
@@ -151,6 +178,7 @@ def main() -> None:
             f"  ratio journal/plain  : {our_rate / plain_rate:.2f} of the plain rate "
             f"(median latency x{statistics.median(ours) / statistics.median(plain):.2f})"
         )
+        print(f"  pages written per append (median): plain {plain_pages}, journal {our_pages}")
 
         start = time.perf_counter()
         sessions = generate_day(folder / "day.sqlite", args.chairs, args.hours)

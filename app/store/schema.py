@@ -5,7 +5,8 @@ sqlite-utils' applied-set table (`_sqlite_migrations`, set "chairside"). Before 
 version lived only in `PRAGMA user_version` (major * 1000 + minor), and branches that ran side by side
 each applied only their own steps: a file could reach 1.5 without 1.4. So a file from before the applied
 set is adopted once (a Python step, set "chairside-adoption"): every step whose tables and columns are
-really there is recorded as applied; one whose tables are all missing stays pending and is applied now;
+really there is recorded as applied; one whose tables are all missing, or that adds no table or column
+(indexes only, a rebuild), stays pending and is applied now;
 one that is only partly there is refused in one line. After every upgrade (and on every open) the real
 tables and columns of every applied step are checked, so a file is never silently short of a table.
 
@@ -182,6 +183,41 @@ _V1_7_HL7_FEED: Migration = (
 _V1_8_APPEND_PAGES: Migration = ("DROP INDEX IF EXISTS idx_events_occurred_at",)
 
 
+# Each durable append wrote five pages against a bare INSERT's two: the row, its (session, seq) key, the
+# position index, the (type, session) index and the head row. The rows are now stored by their position
+# (the table's own key: appends go to the last page, and no second index holds it), and the look-ups by
+# type (sessions checked in, discharged, corrected) are partial indexes, so only those entries write a page
+# of one: an everyday entry writes three (bench/journal.py). Every column, value and hash is copied as
+# it was; (session_id, seq) stays unique, so a second write of the same seq is still refused. The step
+# runs safely twice (a file adopted from before the applied set gets it again).
+_APPEND_ONLY_TRIGGERS: Migration = _V1_JOURNAL[-2:]
+_V1_9_EVENTS_BY_POSITION: Migration = (
+    "DROP TABLE IF EXISTS events_by_position",
+    """CREATE TABLE events_by_position (
+        position INTEGER PRIMARY KEY NOT NULL,
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        occurred_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        UNIQUE (session_id, seq)
+    )""",
+    "INSERT INTO events_by_position (position, session_id, seq, occurred_at, recorded_at, actor, type, payload, "
+    "prev_hash, hash) SELECT position, session_id, seq, occurred_at, recorded_at, actor, type, payload, "
+    "prev_hash, hash FROM events ORDER BY position",
+    "DROP TABLE events",  # its triggers and indexes go with it (dropping fires no trigger)
+    "ALTER TABLE events_by_position RENAME TO events",
+    "CREATE INDEX idx_events_checked_in ON events (session_id) WHERE type = 'checked_in'",
+    "CREATE INDEX idx_events_discharged ON events (session_id) WHERE type = 'discharged'",
+    "CREATE INDEX idx_events_correction_recorded ON events (session_id) WHERE type = 'correction_recorded'",
+    *_APPEND_ONLY_TRIGGERS,
+)
+
+
 # (major, minor) -> the SQL of that step, in version order (the history; tests and the bench build old
 # layouts from it).
 MIGRATIONS: dict[tuple[int, int], Migration] = {
@@ -192,6 +228,7 @@ MIGRATIONS: dict[tuple[int, int], Migration] = {
     (1, 5): _V1_5_MQTT_OUTBOX,
     (1, 7): _V1_7_HL7_FEED,
     (1, 8): _V1_8_APPEND_PAGES,
+    (1, 9): _V1_9_EVENTS_BY_POSITION,
 }
 CURRENT = max(MIGRATIONS)
 
@@ -203,6 +240,7 @@ _STEP_NAMES: dict[tuple[int, int], str] = {
     (1, 5): "mqtt_outbox",
     (1, 7): "hl7_feed",
     (1, 8): "no_occurred_at_index",
+    (1, 9): "events_by_position",
 }
 
 
@@ -315,6 +353,8 @@ def adopt_user_version(db: Database) -> None:
     present: list[str] = []
     for version, shape in step_shapes().items():
         missing = shape.missing_in(layout)
+        if not shape.tables:
+            continue  # adds no table or column (indexes, a rebuild): cannot be told, so run now (safe twice)
         if not missing:
             present.append(step_name(version))
         elif len(missing) < len(shape.tables) or any(m.startswith("column") for m in missing):

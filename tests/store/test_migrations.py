@@ -16,6 +16,7 @@ import pytest
 import sqlite_utils
 
 from app.domain.clock import ManualClock
+from app.domain.events import Event, EventType
 from app.export.seals import AnchorLog, anchor_log_path, check_anchor_log, parse_public
 from app.store.journal import Journal, JournalError
 from app.store.schema import CURRENT, SCHEMA, NewerDatabaseError, encode, step_name
@@ -99,7 +100,7 @@ def test_each_shipped_schema_upgrades_verifies_and_reads_the_same_entries(
     assert sorted(_applied(path)) == [step_name(v) for v in SCHEMA_VERSIONS]
 
 
-SCHEMA_VERSIONS = ((1, 0), (1, 1), (1, 2), (1, 4), (1, 5), (1, 7), (1, 8))
+SCHEMA_VERSIONS = ((1, 0), (1, 1), (1, 2), (1, 4), (1, 5), (1, 7), (1, 8), (1, 9))
 
 
 def test_a_database_that_reached_1_5_without_1_4_gets_the_accounts_table(
@@ -116,7 +117,14 @@ def test_a_database_that_reached_1_5_without_1_4_gets_the_accounts_table(
         )
         # and the pump readings of the 1.1 table were moved into typed columns (1.2, also skipped)
         assert len(journal.telemetry("C1")) == 3
-    assert _applied(path)[-3:] == ["1.2_pump_readings", "1.4_accounts", "1.7_hl7_feed"]
+    # applied now, in order: the steps that branch lacked, then those that add no table (run, not assumed)
+    assert _applied(path)[-5:] == [
+        "1.2_pump_readings",
+        "1.4_accounts",
+        "1.7_hl7_feed",
+        "1.8_no_occurred_at_index",
+        "1.9_events_by_position",
+    ]
 
 
 def test_an_upgrade_is_recorded_once_and_a_second_open_changes_nothing(
@@ -235,3 +243,38 @@ def test_an_encrypted_journal_from_before_the_applied_set_upgrades(
         names = [m.name for m in SCHEMA.applied(sqlite_utils.Database(journal.conn))]
         assert sorted(names) == [step_name(v) for v in SCHEMA_VERSIONS]
         assert journal.conn.execute("SELECT count(*) FROM account_station").fetchone()[0] == 1
+
+
+def _pages_written_per_append(path: Path, clock: ManualClock, appends: int = 40) -> list[int]:
+    """Pages each durable append adds to the -wal (one frame per page written), for an everyday entry
+    (vitals) in one session: what every append pays in fsynced bytes."""
+    wal = path.with_name(path.name + "-wal")
+    frame = 24 + 4096
+    pages: list[int] = []
+    with Journal(path, clock) as journal:
+        session = "pages-session"
+        for n in range(appends):
+            before = wal.stat().st_size
+            event = Event(
+                EventType.VITALS_RECORDED, clock.now(), "RN", {"values": {"heart_rate_bpm": 60 + n}}
+            )
+            journal.append(session, [event], expected_last_seq=n)
+            pages.append((wal.stat().st_size - before) // frame)
+            if wal.stat().st_size > 200 * frame:
+                journal.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return pages
+
+
+@pytest.mark.parametrize("label", ["new", *SHIPPED])
+def test_a_durable_append_writes_three_pages_on_a_new_or_upgraded_journal(
+    label: str, tmp_path: Path, clock: ManualClock
+) -> None:
+    """The entry's row, its (session, seq) key that refuses a second write of the same seq, and the head
+    row: an everyday entry touches no lifecycle index, and the entries are stored in position order (the
+    position is the table's own key, not a second index)."""
+    path = tmp_path / "new.sqlite" if label == "new" else _copy(label, tmp_path)
+    pages = _pages_written_per_append(path, clock)
+    assert sorted(pages)[len(pages) // 2] == 3, pages  # the median: a page split now and then adds one
+    with Journal(path, clock) as journal:
+        assert journal.verify().intact
+        assert journal.integrity_problems() == []

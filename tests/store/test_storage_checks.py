@@ -61,8 +61,8 @@ def _overwrite(path: Path, offset: int, data: bytes) -> None:
         handle.write(data)
 
 
-def _index_page_bytes(path: Path, index: str = "idx_events_type_session") -> None:
-    """10 bytes changed inside the cells of an index leaf page (the index `status` uses to find sessions):
+def _index_page_bytes(path: Path, index: str = "sqlite_autoindex_events_1") -> None:
+    """10 bytes changed inside the cells of an index leaf page (the index every session look-up uses):
     SQLite's quick_check passes this; only integrity_check compares an index with its table."""
     page = _pages_of(path, index)[0]
     start = (page - 1) * PAGE
