@@ -1,0 +1,59 @@
+"""A reading delivered late (taken before the last one the chair accepted, held back on a loaded
+machine) does not move the chair's alarm evaluation back in time: no alarm goes off and on again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from app.domain.clock import ManualClock
+from app.domain.events import EventType
+from app.floor import Floor
+from app.station.station import Station
+from drivers.sim.pump import SimulatedPump
+from drivers.sim.server import PtyPumpServer
+from tests.drivers.support import infusing_pump_on_pty
+from tests.station.test_one_policy import fresh_readings, infusing_station
+
+
+@pytest.fixture
+def pump() -> Iterator[tuple[SimulatedPump, PtyPumpServer]]:
+    with infusing_pump_on_pty(40.0) as served:
+        yield served
+
+
+def alarm_entries(station: Station, rule: str) -> list[EventType]:
+    state = station.chair(1).state
+    assert state is not None
+    kinds = (EventType.ALARM_RAISED, EventType.ALARM_CLEARED)
+    return [e.type for e in state.events if e.type in kinds and e.data.get("rule") == rule]
+
+
+def test_a_late_reading_does_not_clear_an_alarm_the_clock_raised(
+    floor: Floor, clock: ManualClock, pump: tuple[SimulatedPump, PtyPumpServer]
+) -> None:
+    _sim, server = pump
+    station = infusing_station(floor, clock, None, server.url)
+    try:
+        chair = station.chair(1)
+        taken_before_expiry = chair.telemetry
+        assert taken_before_expiry is not None and chair.state is not None
+        expires = chair.state.bag_expires_at
+        assert expires is not None and taken_before_expiry.at < expires
+        clock.set(expires + timedelta(minutes=1))
+        station.tick()
+        fresh_readings(station, 2)  # the driver's readings, taken after the expiry
+        assert "bag_expired" in {a.rule for a in chair.active_alarms}
+
+        assert chair.pump is not None
+        station.post(chair, chair.pump, taken_before_expiry)  # delivered now, through the inbox
+        station.process()  # hands over everything queued, the late reading among it
+        fresh_readings(station, 2)
+        station.tick()
+
+        assert "bag_expired" in {a.rule for a in chair.active_alarms}
+        assert alarm_entries(station, "bag_expired") == [EventType.ALARM_RAISED]
+    finally:
+        station.close()
