@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 
 from app.domain.clock import ManualClock
+from app.domain.commands import RecordReaction
 from app.domain.events import EventType
 from app.floor import Floor
 from app.station.station import Station
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer
 from tests.drivers.support import infusing_pump_on_pty
-from tests.station.test_one_policy import fresh_readings, infusing_station
+from tests.station.test_one_policy import fresh_readings, infusing_station, until
 
 
 @pytest.fixture
@@ -55,5 +56,36 @@ def test_a_late_reading_does_not_clear_an_alarm_the_clock_raised(
 
         assert "bag_expired" in {a.rule for a in chair.active_alarms}
         assert alarm_entries(station, "bag_expired") == [EventType.ALARM_RAISED]
+    finally:
+        station.close()
+
+
+def test_a_reading_taken_before_the_pump_was_set_after_a_reaction_raises_no_rate_alarm(
+    floor: Floor, clock: ManualClock, pump: tuple[SimulatedPump, PtyPumpServer]
+) -> None:
+    sim, server = pump
+    station = infusing_station(floor, clock, None, server.url)
+    try:
+        chair = station.chair(1)
+        clock.advance(minutes=2)
+        fresh_readings(station, 2)
+        chair.execute(RecordReaction(grade=2, signs=("flushing",)), "AB")  # the plan halves: 20 mL/h
+        clock.advance(seconds=20)
+        fresh_readings(station, 1)
+        taken_before_the_change = chair.telemetry
+        assert taken_before_the_change is not None and taken_before_the_change.rate_ml_h == 40
+        sim.set_rate(20.0)  # the nurse sets the pump within the grace time
+        until(station, lambda: chair.state is not None and chair.state.pump_rate_ml_h == 20.0)
+        clock.advance(seconds=70)  # past the grace time
+        fresh_readings(station, 2)
+        station.handoff = lambda *_: None  # the owner's thread is busy: the driver's readings wait
+        station.process()
+        assert chair.pump is not None
+        station.deliver(chair, chair.pump, taken_before_the_change)  # then the late one is handed over
+        station.tick()
+
+        assert alarm_entries(station, "rate_above_plan_after_reaction") == []
+        assert "rate_above_plan_after_reaction" not in {a.rule for a in chair.active_alarms}
+        assert chair.telemetry is not None and chair.telemetry.rate_ml_h == 20  # the pump now
     finally:
         station.close()
