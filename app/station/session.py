@@ -26,7 +26,7 @@ from app.domain.events import SignOff
 from app.domain.phase import Phase
 from app.station.alarms import ChairAlarms
 from app.station.history import PumpHistory
-from app.station.pump import PumpDebounce, PumpLink
+from app.station.pump import PumpDebounce, PumpLink, is_late
 from app.store.journal import JournalError
 from drivers.base import LinkState, LinkStatus, PumpDriver, Telemetry
 
@@ -192,12 +192,12 @@ class ChairSession:
         """A reading from the chair's driver, on the owner's thread."""
         if self.pump is None or (pump is not None and pump is not self.pump):
             return  # a reading queued before the driver was detached
-        if self.telemetry is not None and t.at < self.telemetry.at:
-            # Taken before the reading the chair already holds (delivered late under load): it says
-            # nothing about the pump now, so it documents nothing and judges no alarm. Not stored either:
-            # the store keeps the pump's changes in the order it made them, compared with its last sample;
-            # the newer reading already stored supersedes it, and an older one would make the next
-            # comparison (and the lost-link row) describe the past.
+        if is_late(t, self.telemetry, self.state):
+            # Taken before the reading the chair holds or the last entry that set the pump (delivered
+            # late under load): it says nothing about the pump now, so it documents nothing and judges
+            # no alarm. Not stored either: the store keeps the pump's changes in the order it made them,
+            # compared with its last sample; what is stored after it supersedes it, and an older one
+            # would make the next comparison (and the lost-link row) describe the past.
             log.debug("%s: a reading taken at %s arrived after a newer one: set aside", self.name, t.at)
             return
         self.telemetry = t

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from app.domain.clock import ManualClock
-from app.domain.commands import RecordReaction
+from app.domain.commands import ChangeRate, RecordReaction
 from app.domain.events import EventType
 from app.floor import Floor
 from app.station.station import Station
+from drivers.base import Telemetry
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer
 from tests.drivers.support import infusing_pump_on_pty
@@ -87,5 +88,36 @@ def test_a_reading_taken_before_the_pump_was_set_after_a_reaction_raises_no_rate
         assert alarm_entries(station, "rate_above_plan_after_reaction") == []
         assert "rate_above_plan_after_reaction" not in {a.rule for a in chair.active_alarms}
         assert chair.telemetry is not None and chair.telemetry.rate_ml_h == 20  # the pump now
+    finally:
+        station.close()
+
+
+def test_a_reading_taken_before_the_nurse_documented_the_rate_neither_alarms_nor_documents(
+    floor: Floor, clock: ManualClock, pump: tuple[SimulatedPump, PtyPumpServer]
+) -> None:
+    sim, server = pump
+    station = infusing_station(floor, clock, None, server.url)
+    try:
+        chair = station.chair(1)
+        clock.advance(minutes=2)
+        fresh_readings(station, 2)
+        chair.execute(RecordReaction(grade=2, signs=("flushing",)), "AB")  # the plan halves: 20 mL/h
+        held: list[Telemetry] = []
+        station.handoff = lambda _c, _p, item: held.append(item) if isinstance(item, Telemetry) else None
+        station.process()
+        clock.advance(seconds=20)
+        until(station, lambda: len([t for t in held if t.at == clock.now()]) >= 2)  # the owner is busy
+        sim.set_rate(20.0)
+        clock.advance(seconds=10)
+        chair.execute(ChangeRate(20.0, source="nurse", reason="after the reaction"), "AB")
+        clock.advance(seconds=60)  # past the grace time
+        station.tick()
+        assert chair.pump is not None
+        for late in [t for t in held if t.rate_ml_h == 40.0]:  # taken at 40 mL/h, before the entry
+            station.deliver(chair, chair.pump, late)
+            station.tick()
+
+        assert alarm_entries(station, "rate_above_plan_after_reaction") == []
+        assert chair.state is not None and chair.state.pump_rate_ml_h == 20.0  # nothing documented back
     finally:
         station.close()
