@@ -481,3 +481,32 @@ def test_nurse_entered_vitals_hang_off_the_station_as_the_manual_entry_device(
     assert len(values) == len(recorded)
     assert all(row[17] == "MMEAS^manual-measurement^MDC" and row[16] == "RN-AB" for row in values)
     assert all(row[17] == "" and row[16] == "" for row in rows if not row[5])
+
+
+def test_golden_vital_signs_from_the_station(
+    floor: Floor, clock: ManualClock, journal: Journal, chair_script: ChairScript
+) -> None:
+    """Written by hand after PCD TF-2 Rev 8.0 E.1.2 (episodic NIBP report): device rows with trailing
+    zeros, then the metrics under them; the station as the manual-entry MDS; OBX-17 MMEAS."""
+    chair_script.check_in(visit_number="V1", order_number="ORD-1")  # 08:00 UTC, 09:00 in Zurich
+    chair_script.run(RecordVitals({"systolic_mmhg": 118, "diastolic_mmhg": 76, "spo2_percent": 97}))
+    vitals = next(m for m in _build(journal, clock) if m.what == "vital signs")
+    eui, sid, t = "0012210000000001", chair_script.session_id, "20260105090000+0100"
+    mmhg = "266016^MDC_DIM_MMHG^MDC^mm[Hg]^mm[Hg]^UCUM"
+    expected = (
+        f"MSH|^~\\&|CHAIRSIDE^{eui}^EUI-64|KSB|||20260104090000+0100||ORU^R01^ORU_R01|{eui}.{vitals.position}"
+        "|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO\r"
+        "PID|||MRN-0042^^^KSB-PID^MR||^^^^^^U\rPV1||O|ONKO-TK^^Chair 1^KSB||||||||||||||||V1^^^KSB-PID^VN\r"
+        f"OBR|1|ORD-1^KSB-PID|{sid}^CHAIRSIDE^{eui}^EUI-64|182777000^monitoring of patient^SCT|||{t}\r"
+        f"OBX|1||CHAIRSIDE^Chairside station (manual entry)^L|1.0.0.0|||||||X|||{t}||||CHAIRSIDE^^{eui}^EUI-64\r"
+        f"OBX|2||70686^MDC_DEV_PRESS_BLD_NONINV_VMD^MDC|1.1.0.0|||||||X|||{t}\r"
+        f"OBX|3||70687^MDC_DEV_PRESS_BLD_NONINV_CHAN^MDC|1.1.1.0|||||||X|||{t}\r"
+        f"OBX|4|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.1.1.1|118|{mmhg}|||||R|||{t}||RN-AB"
+        "|MMEAS^manual-measurement^MDC\r"
+        f"OBX|5|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.1.1.2|76|{mmhg}|||||R|||{t}||RN-AB"
+        "|MMEAS^manual-measurement^MDC\r"
+        f"OBX|6||69642^MDC_DEV_ANALY_SAT_O2_VMD^MDC|1.2.0.0|||||||X|||{t}\r"
+        f"OBX|7|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.2.0.1|97|262688^MDC_DIM_PERCENT^MDC^%^%^UCUM|||||R|||{t}"
+        "||RN-AB|MMEAS^manual-measurement^MDC\r"
+    )
+    assert _fields_differ(vitals.er7, expected) == []
