@@ -20,8 +20,10 @@ from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusi
 from app.domain.timeline import SessionTimeline
 from app.errors import append_crash
 from app.export.cli import register as register_export
-from app.export.keys_cli import journal_anchor_problem, public_key_argument
+from app.export.journal_check import check_journal
+from app.export.keys_cli import public_key_argument
 from app.export.keys_cli import register as register_keys
+from app.export.seals import refuse_lost_entries
 from app.export.verify import verify_export
 from app.floor import load_reaction_terms, load_vital_limits
 from app.floor_commands import register as register_floor
@@ -35,6 +37,9 @@ from app.store.journal import Journal, JournalError
 from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
 from app.ui.launch import add_gui_arguments, run_gui
+from app.witness.listen import register as register_witness
+from app.witness.listen import witness_anchors
+from app.witness.store import WitnessError
 from drivers.base import DriverError
 from drivers.probe import add_arguments as probe_arguments
 from drivers.probe import run as run_probe
@@ -49,6 +54,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.DatabaseError,
 )
 MAX_PLAN_MINUTES = 24 * 60.0  # a reaction or pause in `plan` happens within a day of the start
+MAX_PLAN_INTERRUPTIONS = 50  # reactions and pauses in one `plan`: a real infusion has a handful
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -163,6 +169,13 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     """The session rehearsed through the station's own guards (app.domain.rehearsal): refused in the
     station's words (exit 2), or planned with what the station would warn about."""
+    if len(args.reaction) + len(args.pause) > MAX_PLAN_INTERRUPTIONS:
+        print(
+            f"chairside plan: at most {MAX_PLAN_INTERRUPTIONS} reactions and pauses in one plan, not "
+            f"{len(args.reaction) + len(args.pause)}",
+            file=sys.stderr,
+        )
+        return 2
     library = _library(args)
     protocol = library[args.id]
     interruptions: list[Interruption] = [*args.reaction, *args.pause]
@@ -236,6 +249,7 @@ def _open_journal(args: argparse.Namespace) -> Journal:
 def cmd_status(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with _open_journal(args) as journal:
+        refuse_lost_entries(journal)
         states = [
             ChairState.replay(sid, journal.events(sid)) for sid in journal.session_ids(open_only=not args.all)
         ]
@@ -256,29 +270,49 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """The journal against its anchors and a witness (app.export.journal_check); --export: an export
+    against the journal (app.export.verify)."""
     if args.export:
         return int(verify_export(args))
+    witness = None
+    if args.witness:
+        try:
+            witness = witness_anchors(
+                args.witness,
+                args.station,
+                ca_file=args.witness_ca_file,
+                password_file=args.witness_password_file,
+            )
+        except WitnessError as exc:
+            print(f"chairside verify: the witness {args.witness}: {exc}", file=sys.stderr)
+            return 2
     with _open_journal(args) as journal:
-        result = journal.verify()
-        anchor_problem = journal_anchor_problem(journal, args.public_key) if result.intact else None
-        damage = journal.integrity_problems()
-    if anchor_problem:
-        print(f"journal NOT intact: {anchor_problem}", file=sys.stderr)
-        return 1
-    file_check = "file intact (SQLite integrity_check ok)" if not damage else "file DAMAGED"
-    if result.intact and not damage:
-        print(f"journal intact: {result.events_checked} entries, head {result.head_hash[:16]}; {file_check}")
-        return 0
-    if not result.intact:
-        print(f"journal NOT intact: first bad entry is {result.first_problem}; {file_check}", file=sys.stderr)
-    if damage:
+        report = check_journal(journal, args.public_key, witness, args.witness or "", args.station)
+    file_check = "file intact (SQLite integrity_check ok)" if not report.damage else "file DAMAGED"
+    if report.problems:
+        print(f"journal NOT intact: {report.problems[0]}; {file_check}", file=sys.stderr)
+        for problem in report.problems[1:]:
+            print(f"  and: {problem}", file=sys.stderr)
+    elif report.unchecked:
+        print(
+            f"journal NOT confirmed: {report.entries} entries, head {report.head[:16]}, chain consistent; "
+            f"{file_check}; could not check:",
+            file=sys.stderr,
+        )
+        for what in report.unchecked:
+            print(f"  - {what}", file=sys.stderr)
+    else:
+        print(f"journal intact: {report.entries} entries, head {report.head[:16]}; {file_check}")
+    for held in report.confirmed:
+        print(f"  checked: {held}", file=sys.stderr if report.exit_code else sys.stdout)
+    if report.damage:
+        damage = report.damage
         more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
         print(
             f"chairside: {journal.path} is damaged (SQLite integrity_check: {damage[0]}{more})",
             file=sys.stderr,
         )
-        return 2
-    return 1
+    return report.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -325,6 +359,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--public-key", type=public_key_argument, help="the station's key (`chairside keys public`)"
     )
+    verify.add_argument(
+        "--witness",
+        help="the witness's database (chairside witness --db) or the floor's broker mqtt(s)://URL",
+    )
+    verify.add_argument("--station", help="the station's topic level at the witness (default: the journal's)")
+    verify.add_argument("--witness-ca-file", type=Path, help="the CA of the broker given as --witness")
+    verify.add_argument(
+        "--witness-password-file", type=Path, help="the password for the broker user in the URL"
+    )
     verify.set_defaults(func=cmd_verify)
 
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
@@ -336,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_maintenance(sub)
     register_floor(sub)
     register_config(sub)
+    register_witness(sub)
     register_feed(sub)
     add_gui_arguments(parser)
     return parser

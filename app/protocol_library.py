@@ -6,10 +6,10 @@ and what is wrong.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from app.bounded_input import BadInputFile, load_toml
 from app.domain.protocol import InfusionProtocol, ProtocolError, parse_protocol
 from app.resources import resource_path
 
@@ -19,12 +19,12 @@ DEFAULT_DIRECTORY = resource_path("protocols")
 def load_protocol_file(path: Path) -> InfusionProtocol:
     name = path.name
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(name, "(file)", f"is not UTF-8 text (byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(name, "(file)", f"is not valid TOML: {exc}") from exc
+        data = load_toml(path)  # bounded: a regular file, not too deep, keys not too long
+    except BadInputFile as exc:
+        problem = str(exc)
+        raise ProtocolError(
+            name, "(file)", f"is {problem}" if problem.startswith("not ") else problem
+        ) from exc
     except OSError as exc:
         raise ProtocolError(name, "(file)", f"cannot be read: {exc.strerror or exc}") from exc
     protocol = parse_protocol(data, name)

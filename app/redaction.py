@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from app.private_files import private_folder
+
 MASK = "[patient identifier removed]"
 IDENTIFYING_KEYS = ("patient_mrn", "patient_initials", "patient_name", "mrn", "initials")
 IDENTIFYING_FIELDS = ("patient_mrn", "patient_initials")  # what a check-in (or its correction) records
@@ -93,7 +95,7 @@ def install(log_file: Path | None = None) -> None:
         _previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(_make_record)
     if log_file is not None and not _handlers:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(log_file.parent)  # the data folder holds the log: 0700 whatever --db says
         to_file = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
         )

@@ -8,7 +8,10 @@ link per chair, readings at the planned rate (one chair a station above it, one 
 handed to the chairs exactly as a driver's readings are. Every reading changes the chair's published
 state (its reading time), so each chair publishes once a second.
 
-The overview is the real `FloorOverviewWindow` (offscreen, 1920x1080) in this process. Printed:
+The overview is the real `FloorOverviewWindow` (offscreen, 1920x1080) in this process, with signed
+commands on: every station enrolls its key, a charge nurse is signed in, and once a second during the
+measurement it acknowledges a random alarm (signed, checked by the station, journaled, answered by id).
+Printed: the commands' round trip and the longest gap between two statuses of a station, and
 publish-to-overview-model latency p50/p99, the overview's GUI-thread CPU (thread time of the GUI
 thread over the window, which includes its painting), the broker's CPU (/proc/<pid>/stat) and bytes
 per second (the broker's $SYS counters). Baseline, measured in the same run: 1 station of 48 chairs.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import random
 import signal
@@ -227,21 +231,22 @@ def run_station_process(args: argparse.Namespace) -> int:
 # -- the floor -------------------------------------------------------------------------------------
 
 
-def write_station(folder: Path, name: str, chairs: int, broker_url: str, seed: int) -> tuple[Path, Path]:
+def write_station(
+    folder: Path, name: str, chairs: int, broker_url: str, seed: int, floor: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
     import tomli_w
 
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "station.toml"
     names = [f"Chair {n}" for n in range(1, chairs + 1)]
-    config.write_text(
-        tomli_w.dumps(
-            {
-                "station": {"name": name},
-                "broker": {"url": broker_url, "keepalive_s": 5},
-                "chairs": [{"name": n} for n in names],
-            }
-        )
-    )
+    data: dict[str, Any] = {
+        "station": {"name": name},
+        "broker": {"url": broker_url, "keepalive_s": 5},
+        "chairs": [{"name": n} for n in names],
+    }
+    if floor:
+        data["floor"] = floor
+    config.write_text(tomli_w.dumps(data))
     db = folder / "station.sqlite"
     seed_shift(db, names, datetime.now(UTC), seed)
     return config, db
@@ -264,11 +269,17 @@ def cpu_ticks(pid: int) -> int:
 def measure(
     stations: int, chairs: int, seconds: float, folder: Path, say: Callable[[str], None]
 ) -> dict[str, float]:
+    from dataclasses import replace
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.accounts.settings import AccountSettings, ScryptCost
+    from app.accounts.store import AccountStore
     from app.station.broker import parse_broker
-    from app.ui.floor_overview import FloorLink, FloorOverviewWindow
+    from app.station.floor_signing import load_or_create_overview_key, public_text
+    from app.store.journal import Journal
+    from app.ui.floor_overview import FloorLink, FloorOverviewWindow, OverviewIdentity
     from app.ui.theme import apply_theme
     from tests.floor.support import Broker, client_for
 
@@ -287,16 +298,65 @@ def measure(
     sys_client.on_connect = lambda c, *_: c.subscribe("$SYS/broker/bytes/#")
     sys_client.connect("127.0.0.1", broker.port)
     sys_client.loop_start()
-    link = FloorLink(parse_broker({"url": broker.url}))
-    window = FloorOverviewWindow(link)
+    # Signed commands on: every station enrolls this overview's key; a charge nurse is signed in here
+    # and acknowledges an alarm once a second during the measurement (each one signed, checked, answered)
+    key = load_or_create_overview_key(folder / "overview-key.pem")
+    enrollment = {"overviews": [{"name": "Bench desk", "public_key": public_text(key)}]}
+    accounts_journal = Journal(folder / "overview.sqlite")
+    accounts = AccountStore(
+        accounts_journal, replace(AccountSettings.load(), pin_cost=ScryptCost(2**10, 8, 1))
+    )
+    accounts.add("CN-1", "Bench charge nurse", "charge", "482913", by="bench")
+    link = FloorLink(parse_broker({"url": broker.url}), name="Bench desk")
+    window = FloorOverviewWindow(
+        link, accounts=accounts, identity=OverviewIdentity("Bench desk", key), idle_lock_min=240
+    )
     window.resize(1920, 1080)
     window.show()
+    window.sign_in(accounts.sign_in("CN-1", "482913"))
     link.start()
+    statuses: dict[str, list[float]] = {}
+    status_client = client_for(broker, "bench-status")
+
+    def on_status(_c: Any, _u: Any, message: Any) -> None:
+        if not message.retain:
+            statuses.setdefault(message.topic, []).append(time.monotonic())
+
+    status_client.on_message = on_status
+    status_client.on_connect = lambda c, *_: c.subscribe("chairside/v1/+/status", qos=1)
+    status_client.connect("127.0.0.1", broker.port)
+    status_client.loop_start()
     processes: list[subprocess.Popen[bytes]] = []
+    sent: dict[str, float] = {}
+    round_trips: list[float] = []
+    results: dict[str, int] = {}
+
+    def answers_tick() -> None:
+        for command_id, at in list(sent.items()):
+            answer = window.model.answers.get(command_id)
+            if answer is not None:
+                del sent[command_id]
+                round_trips.append(time.monotonic() - at)
+                results[answer.result] = results.get(answer.result, 0) + 1
+
+    def command_tick() -> None:
+        alarmed = [
+            (chair_key, chair.alarms[0].id)
+            for chair_key, chair in window.model.snapshots.items()
+            if chair.alarms and not window.model.views[chair_key].stale
+        ]
+        if alarmed:
+            chair_key, alarm_id = random.choice(alarmed)
+            new_id = window.acknowledge(chair_key, alarm_id)
+            if new_id is not None:
+                sent[new_id] = time.monotonic()
+
     try:
         say(f"seeding {stations} stations of {chairs} chairs")
         for s in range(stations):
-            config, db = write_station(folder / f"s{s}", f"Pod {chr(65 + s)}", chairs, broker.url, seed=s)
+            config, db = write_station(
+                folder / f"s{s}", f"Pod {chr(65 + s)}", chairs, broker.url, seed=s, floor=enrollment
+            )
             processes.append(start_station(config, db))
         expected = stations * chairs
 
@@ -324,16 +384,31 @@ def measure(
         broker0 = cpu_ticks(broker.pid)
         stations0 = sum(cpu_ticks(p.pid) for p in processes)
         bytes0 = dict(sys_bytes)
+        statuses.clear()
+
+        def rate(topic: str) -> float:
+            return (sys_bytes.get(topic, 0) - bytes0.get(topic, 0)) / elapsed
+
+        commands = QTimer()
+        commands.setInterval(1000)
+        commands.timeout.connect(command_tick)
+        commands.start()
+        answers = QTimer()
+        answers.setInterval(10)  # the round trip to 10 ms (the model takes answers as they arrive)
+        answers.timeout.connect(answers_tick)
+        answers.start()
         t0 = time.monotonic()
         run_for(seconds)
         elapsed = time.monotonic() - t0
+        commands.stop()
         gui = time.thread_time() - gui0
         broker_s = (cpu_ticks(broker.pid) - broker0) / os.sysconf("SC_CLK_TCK")
         stations_s = (sum(cpu_ticks(p.pid) for p in processes) - stations0) / os.sysconf("SC_CLK_TCK")
         latencies = sorted(window.model.latencies_s)
-
-        def rate(topic: str) -> float:
-            return (sys_bytes.get(topic, 0) - bytes0.get(topic, 0)) / elapsed
+        bytes_in, bytes_out = rate("$SYS/broker/bytes/received"), rate("$SYS/broker/bytes/sent")
+        gaps = [b - a for times in statuses.values() for a, b in itertools.pairwise(times)]
+        run_for(10, lambda: not sent)  # the last answers (not in the CPU figures above)
+        answers.stop()
 
         return {
             "chairs": expected,
@@ -343,8 +418,14 @@ def measure(
             "gui_percent": 100 * gui / elapsed,
             "broker_percent": 100 * broker_s / elapsed,
             "station_percent": 100 * stations_s / elapsed / stations,
-            "bytes_in_per_s": rate("$SYS/broker/bytes/received"),
-            "bytes_out_per_s": rate("$SYS/broker/bytes/sent"),
+            "bytes_in_per_s": bytes_in,
+            "bytes_out_per_s": bytes_out,
+            "commands": float(len(round_trips)),
+            "commands_done": float(results.get("done", 0)),
+            "command_p50_ms": 1000 * statistics.median(round_trips) if round_trips else float("nan"),
+            "command_max_ms": 1000 * max(round_trips) if round_trips else float("nan"),
+            "unanswered": float(len(sent)),
+            "status_gap_max_s": max(gaps) if gaps else float("nan"),
         }
     finally:
         for process in processes:
@@ -357,6 +438,9 @@ def measure(
         link.stop()
         window.close()
         window.deleteLater()
+        accounts_journal.close()
+        status_client.loop_stop()
+        status_client.disconnect()
         sys_client.loop_stop()
         sys_client.disconnect()
         broker.stop()
@@ -456,6 +540,12 @@ def main(argv: list[str] | None = None) -> int:
         ("station_percent", "one station's CPU (% core)"),
         ("bytes_in_per_s", "broker bytes in/s"),
         ("bytes_out_per_s", "broker bytes out/s"),
+        ("commands", "signed commands answered"),
+        ("commands_done", "  of which done"),
+        ("unanswered", "  unanswered"),
+        ("command_p50_ms", "command round trip p50 (ms)"),
+        ("command_max_ms", "command round trip max (ms)"),
+        ("status_gap_max_s", "status gap max (s)"),
     ):
         print(f"{label:28}{baseline[key]:12.1f}{floor[key]:12.1f}")
     ok = floor["p99_ms"] < 1000 and floor["gui_percent"] < 10

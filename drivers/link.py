@@ -25,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import serial
 
-from drivers.base import DriverError, FrameError, LinkState, LinkStateCallback, LinkStatus
+from drivers.base import DriverError, FrameError, LinkState, LinkStateCallback, LinkStatus, ProtocolError
 
 wire_log = logging.getLogger("drivers.wire")
 log = logging.getLogger(__name__)
@@ -53,6 +53,41 @@ class LinkLostError(DriverError):
 
 class ReplyTimeout(DriverError):
     """No reply to one request in time; the link may still be fine."""
+
+
+class UnsolicitedFrames(ProtocolError):
+    """Frames the driver did not ask for came during a poll: none of its replies can be trusted to be the
+    pump's answer, so the reading is dropped (a link fault, like an implausible reading)."""
+
+
+FAULT_LOG_PERIOD_S = 60.0
+
+
+class FaultLog:
+    """Link faults said once per kind per minute, with how many more there were: a flood of bad frames
+    is counted, not written line by line to the log (the issue's 28 MB in 100 s)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        period_s: float = FAULT_LOG_PERIOD_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._period_s = period_s
+        self._clock = clock
+        self._kinds: dict[str, tuple[float, int]] = {}  # kind -> (when last said, how many since)
+
+    def note(self, kind: str, message: str, *args: object, level: int = logging.WARNING) -> None:
+        now = self._clock()
+        said = self._kinds.get(kind)
+        if said is not None and now - said[0] < self._period_s:
+            self._kinds[kind] = (said[0], said[1] + 1)
+            return
+        if said is not None and said[1]:
+            message = f"{message} (and {said[1]} more in the last {now - said[0]:.0f} s)"
+        self._kinds[kind] = (now, 0)
+        self._logger.log(level, message, *args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +120,9 @@ class LinkStats:
     stale_frames: int = 0
     reply_timeouts: int = 0
     bad_replies: int = 0
+    unsolicited: int = 0
+    """Frames that answered no request of the driver's (sent unasked, or after their request timed out):
+    dropped, and the poll they came in is dropped too."""
     implausible: int = 0
     """Well-formed readings no pump can produce (drivers.base.implausibility): dropped."""
     last_fault: str = ""
@@ -109,8 +147,10 @@ class FrameChannel(Generic[F]):
         stats: LinkStats,
         stop: threading.Event,
         outgoing_guard: Callable[[bytes], None],
+        faults: FaultLog | None = None,
     ) -> None:
         self._port = port
+        self.faults = faults or FaultLog(wire_log)
         self._decoder = decoder
         self._url = url
         self._settings = settings
@@ -154,7 +194,14 @@ class FrameChannel(Generic[F]):
 
     def _drop(self, frame: F, why: str) -> None:
         self.stats.stale_frames += 1
-        wire_log.info("%s dropped %r: %s", self._url, frame.raw, why)
+        self.stats.unsolicited += 1
+        self.stats.last_fault = f"a frame the driver did not ask for (unasked): {why}"
+        self.faults.note("unasked", "%s dropped %r: %s", self._url, frame.raw, why, level=logging.INFO)
+
+    def settle(self) -> None:
+        """After the last reply of a poll: drop (and count) what else already waits, so frames sent
+        unasked during the poll are seen before its reading is trusted."""
+        self._drain()
 
     def _drain(self) -> None:
         """Read what already waits (late replies) so it cannot pass for the next reply."""
@@ -181,7 +228,7 @@ class FrameChannel(Generic[F]):
         for item in self._decoder.feed(data):
             if isinstance(item, FrameError):
                 self.stats.bad_frames += 1
-                wire_log.warning("%s < corrupt frame dropped: %s", self._url, item)
+                self.faults.note("corrupt", "%s < corrupt frame dropped: %s", self._url, item)
                 continue
             self.stats.frames_in += 1
             self._last_rx = time.monotonic()
@@ -217,6 +264,7 @@ class SerialLink(Generic[F]):
         self.stats = LinkStats()
         self._state = LinkState(LinkStatus.CONNECTING, "not started")
         self._stop = threading.Event()
+        self.faults = FaultLog(wire_log)  # one per link: its flood is said once a minute, with a count
         self._thread = threading.Thread(target=self._run, name=name or f"pump-link {url}", daemon=True)
         self._port: Any = None
 
@@ -296,6 +344,7 @@ class SerialLink(Generic[F]):
             stats=self.stats,
             stop=self._stop,
             outgoing_guard=self._guard,
+            faults=self.faults,
         )
         try:
             self.set_state(LinkStatus.NEGOTIATING, f"talking to {self.url}")

@@ -41,6 +41,15 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def station_key_made() -> None:
+    """The test computer is a station that has started once: it has its key (only a station creates
+    one; exports and verify read it). Tests of the key's creation use their own configuration folder."""
+    from app.export.seals import load_or_create_key
+
+    load_or_create_key()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def widgets_application(qapp: object) -> object:
     """Every test process starts the widgets QApplication first: the PDF writer makes a bare
     QGuiApplication when there is none, and a widget test later in the same pytest-xdist worker could

@@ -358,7 +358,23 @@ def file_contents(originals: Sequence[Path]) -> st.SearchStrategy[bytes]:
     )
 
 
-@given(content=file_contents(sorted(DEFAULT_DIRECTORY.glob("*.toml"))), data=st.data())
+DEEP_SHAPES = st.one_of(  # issue 19: shapes that crashed (recursion) or hung (quadratic keys) the parser
+    st.integers(min_value=17, max_value=60_000).map(lambda n: b"deep = " + b"[" * n + b"]" * n),
+    st.integers(min_value=17, max_value=4_000).map(lambda n: b"deep = " + b"{ a = " * n + b"1" + b" }" * n),
+    st.integers(min_value=17, max_value=100_000).map(lambda n: b".".join([b"k"] * n) + b" = 1"),
+    st.integers(min_value=201, max_value=100_000).map(lambda n: b"k" * n + b" = 1"),
+)
+
+
+@given(
+    content=st.one_of(
+        file_contents(sorted(DEFAULT_DIRECTORY.glob("*.toml"))),
+        st.tuples(st.sampled_from(sorted(DEFAULT_DIRECTORY.glob("*.toml"))), DEEP_SHAPES).map(
+            lambda pair: pair[0].read_bytes() + b"\n" + pair[1]
+        ),
+    ),
+    data=st.data(),
+)
 @FUZZ
 def test_any_protocol_file(place: Path, content: bytes, data: st.DataObject) -> None:
     folder = place / "protocols"

@@ -37,6 +37,23 @@ class SignInRefused(AccountError):
         self.locked_until = locked_until
 
 
+UNKNOWN_SCAN_REASONS = ("unknown badge", "unknown ID or badge")
+"""Failed sign-ins that named nobody: counted station-wide, they lock badge scans like wrong PINs."""
+
+
+@dataclass(frozen=True)
+class PinCheck:
+    """A sign-in between its two halves: read on the station's thread (`prepare_sign_in`), the slow PIN
+    hash checked anywhere (`verify`, a worker thread: the screen stays live), then recorded on the
+    station's thread (`finish_sign_in`)."""
+
+    account: Account
+    pin_hash: str
+
+    def verify(self, pin: str) -> bool:
+        return verify_pin(pin, self.pin_hash)
+
+
 @dataclass(frozen=True)
 class Account:
     id: str
@@ -207,6 +224,11 @@ class AccountStore:
 
     def sign_in(self, identifier: str, pin: str, *, purpose: str = "sign-in") -> Account:
         """Check an ID (or badge) and PIN. Journals the success or the failure (and a lock-out)."""
+        check = self.prepare_sign_in(identifier)
+        return self.finish_sign_in(check, check.verify(pin), purpose=purpose)
+
+    def prepare_sign_in(self, identifier: str) -> PinCheck:
+        """The first half of `sign_in`: who it is, refused (and journaled) if nobody, disabled or locked."""
         now = self.now()
         account = self.identify(identifier)
         if account is None:
@@ -215,7 +237,14 @@ class AccountStore:
             )
             raise SignInRefused("Unknown ID or badge.")
         self._refuse_unusable(account, now)
-        if not verify_pin(pin, self._pin_hash(account.id)):
+        return PinCheck(account, self._pin_hash(account.id))
+
+    def finish_sign_in(self, check: PinCheck, pin_ok: bool, *, purpose: str = "sign-in") -> Account:
+        """The second half: the PIN's verdict journaled, a lock-out after too many wrong ones."""
+        now = self.now()
+        account = self.require(check.account.id)  # as it is now: locked or disabled meanwhile?
+        self._refuse_unusable(account, now)
+        if not pin_ok:
             self._failed(account, now)
 
         def clear_failures(conn: sqlite3.Connection) -> None:
@@ -230,6 +259,14 @@ class AccountStore:
     def badge_only(self, badge: str, *, purpose: str) -> Account:
         """A badge scan without a PIN (allowed only for acknowledging an alarm at a locked station)."""
         now = self.now()
+        locked_until = self.badge_scans_locked_until(now)
+        if locked_until is not None:
+            self._record(EventType.SIGN_IN_FAILED, "unknown", {"account": "", "reason": "badge scans locked"})
+            raise SignInRefused(
+                f"Too many unknown badges: badge scans are locked until {locked_until.astimezone():%H:%M}. "
+                "Sign in with your ID and PIN.",
+                locked_until,
+            )
         account = self.find_badge(badge)
         if account is None:
             self._record(EventType.SIGN_IN_FAILED, "unknown", {"account": "", "reason": "unknown badge"})
@@ -239,6 +276,25 @@ class AccountStore:
             EventType.SIGNED_IN, account.id, {"account": account.id, "how": "badge", "purpose": purpose}
         )
         return account
+
+    def badge_scans_locked_until(self, now: datetime) -> datetime | None:
+        """Until when badge scans are refused: `max_failures` scans that named nobody within `lock_min`
+        lock them for `lock_min` after the last (as wrong PINs lock an account; slower guessing is
+        limited to that rate). Read from the journal, so a restart does not lift it."""
+        rows = self._conn.execute(
+            "SELECT occurred_at FROM events WHERE session_id = ? AND type = ? "
+            f"AND json_extract(payload, '$.reason') IN ({', '.join('?' * len(UNKNOWN_SCAN_REASONS))}) "
+            "ORDER BY position DESC LIMIT ?",
+            (STREAM, str(EventType.SIGN_IN_FAILED), *UNKNOWN_SCAN_REASONS, self.settings.max_failures),
+        ).fetchall()
+        if len(rows) < self.settings.max_failures:
+            return None
+        lock = timedelta(minutes=self.settings.lock_min)
+        times = [parse_time(str(row[0])) for row in rows]  # newest first
+        if times[0] - times[-1] > lock:
+            return None  # spread out: slower than the limit
+        until = times[0] + lock
+        return until if now < until else None
 
     def _refuse_unusable(self, account: Account, now: datetime) -> None:
         if account.disabled:

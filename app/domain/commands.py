@@ -193,6 +193,8 @@ class RecordAlarm:
     priority: str
     message: str
     at: datetime | None = None
+    overview: str | None = None  # acknowledged from the floor: the enrolled overview that signed it
+    command_id: str | None = None  # and its command's id
 
 
 Command = (

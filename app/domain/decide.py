@@ -906,7 +906,14 @@ def _alarm(state: ChairState, c: RecordAlarm, ctx: DecisionContext) -> list[Even
         raise _refuse("wrong_phase", "alarms are journaled with a session")
     if c.kind not in ALARM_EVENT_TYPES:
         raise _refuse("bad_alarm", f"unknown alarm event {c.kind!r}")
-    data = {"alarm_id": c.alarm_id, "rule": c.rule, "priority": c.priority, "message": c.message}
+    data: dict[str, Any] = {
+        "alarm_id": c.alarm_id,
+        "rule": c.rule,
+        "priority": c.priority,
+        "message": c.message,
+    }
+    if c.overview is not None:  # from the floor's overview: which one, and its command
+        data.update(overview=c.overview, command_id=c.command_id)
     return [Event(ALARM_EVENT_TYPES[c.kind], c.at or ctx.now, ctx.actor, data)]
 
 

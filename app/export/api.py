@@ -7,12 +7,15 @@ writes the manifest. A cancelled or failed export leaves no partial file behind.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.bounded_input import BadInputFile, refuse_special
 from app.export.content import pdf_page_digests
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
 from app.export.hl7_batch import write_batch
@@ -21,7 +24,7 @@ from app.export.manifest import write_manifest
 from app.export.mllp import Cursor, send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
 from app.export.pdf import write_pdf
-from app.export.seals import AnchorLog, SealError, anchor_log_path, load_or_create_key
+from app.export.seals import AnchorLog, SealError, anchor_log_path, key_path, load_key, refuse_lost_entries
 from app.export.shifts import ExportRange, LocalTime
 from app.export.tabular import write_csv, write_json
 from app.private_files import private_file
@@ -77,6 +80,23 @@ class ExportResult:
         return text
 
 
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _complete_pdf_pages(path: Path) -> list[str]:
+    """The written PDF's page digests (for the manifest); a PDF cut short (a full disk the PDF writer
+    did not report) is refused before it replaces anything."""
+    reader_log = logging.getLogger("pypdf")
+    level = reader_log.level
+    reader_log.setLevel(logging.ERROR)  # a cut PDF is said once, below, not in pypdf's words
+    try:
+        return pdf_page_digests(path)
+    except ValueError as exc:
+        raise OSError(errno.ENOSPC, f"the PDF was not written completely ({exc})") from exc
+    finally:
+        reader_log.setLevel(level)
+
+
 def run_export(
     request: ExportRequest, progress: Progress = no_progress, now: datetime | None = None
 ) -> ExportResult:
@@ -86,6 +106,11 @@ def run_export(
         raise ExportError("say where to write the export (-o FILE)")
     if request.output is not None and not request.output.parent.is_dir():
         raise ExportError(f"the folder {request.output.parent} does not exist: choose another place to save")
+    if request.output is not None:
+        try:
+            refuse_special(request.output)  # the rename would replace a device or a FIFO
+        except BadInputFile as exc:
+            raise ExportError(f"{request.output} {exc}: choose a file name") from None
     if not request.db_path.exists():
         raise ExportError(f"no database at {request.db_path}")
     try:
@@ -95,26 +120,31 @@ def run_export(
     local = request.local.resolved()  # a named zone, so the export reads the same anywhere
     warnings: list[str] = []
     key = None
-    try:
-        key = load_or_create_key()
+    try:  # only a station creates its key; an export reads an archive copy without writing beside it
+        key = load_key() if key_path().exists() else None
+        if key is None:
+            warnings.append("the export is NOT signed: there is no station key on this computer")
     except (OSError, SealError) as exc:  # e.g. an archive exported by another user: say so, go on
-        warnings.append(f"the export is NOT signed: the station key cannot be read or created ({exc})")
+        warnings.append(f"the export is NOT signed: the station key cannot be read ({exc})")
     anchors_log = AnchorLog(anchor_log_path(request.db_path))
     anchors: list[dict[str, Any]] = []
     with journal:
+        try:
+            refuse_lost_entries(journal)
+        except JournalError as exc:
+            raise ExportError(str(exc)) from exc
         cut_at = now or datetime.now(UTC)  # the moment this export is cut: verify reads the journal as of it
         log = gather(journal, request.export_range, local, cut_at, progress, readings_until=cut_at)
         try:
-            anchors = anchors_log.records()[-1:]
-            if key is not None:
-                anchors.append(anchors_log.append(journal, key, log.exported_at))
+            anchors = anchors_log.records()[-1:]  # the station's newest anchor; none is added here
         except (OSError, SealError) as exc:
-            warnings.append(f"no journal anchor was written next to the database ({exc})")
+            warnings.append(f"the export carries no journal anchor ({exc})")
 
     output = request.output
     temporary = None if output is None else output.with_name(f".{output.name}.part")
     items = 0
     messages: list[Hl7Message] = []
+    pages: list[str] = []
     try:
         if temporary is not None:
             private_file(temporary)  # 0600 before a byte is written; the rename keeps the mode
@@ -134,8 +164,18 @@ def run_export(
                 write_batch(messages, temporary, request.hl7, log.local, log.exported_at)
             elif temporary is not None:
                 write_hl7(messages, temporary)
+        if request.fmt == "pdf" and temporary is not None:
+            pages = _complete_pdf_pages(temporary)
         if temporary is not None and output is not None:
-            os.replace(temporary, output)
+            os.replace(temporary, output)  # all or nothing: the old file, or the whole new one
+    except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if exc.errno in _DISK_FULL:
+            raise ExportError(
+                f"disk full: {output} was not written (nothing half-written was left); free space and export again"
+            ) from None
+        raise
     except BaseException:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
@@ -155,7 +195,7 @@ def run_export(
             extra["hl7_batch"] = request.hl7_batch
         if request.fmt == "pdf":
             extra["paper"] = request.paper
-            extra["pages"] = pdf_page_digests(output)
+            extra["pages"] = pages
         manifest = write_manifest(output, request.fmt, log.seal, extra, key)
     sent = resumed = 0
     if request.mllp is not None:

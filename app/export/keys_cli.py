@@ -15,13 +15,11 @@ from app.export.seals import (
     AnchorLog,
     SealError,
     anchor_log_path,
-    check_anchor_log,
     fingerprint,
     key_path,
     load_or_create_key,
     parse_public,
     public_text,
-    trusted_key,
 )
 from app.paths import default_db_path
 from app.store.journal import Journal, JournalError
@@ -76,20 +74,3 @@ def public_key_argument(text: str) -> str:
     except SealError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return text
-
-
-def journal_anchor_problem(journal: Journal, public_key: str | None) -> str | None:
-    """For `chairside verify`: None if every anchor of the journal's log holds, else what is wrong."""
-    log = AnchorLog(anchor_log_path(journal.path))
-    try:
-        trusted = trusted_key(public_key)
-        count = check_anchor_log(journal, log, trusted)
-    except SealError as exc:
-        return str(exc)
-    if count and trusted is None:
-        print(
-            f"note: {count} anchors checked against the journal, but not their signatures (no station key "
-            "here: pass --public-key with the line `chairside keys public` prints on the station)",
-            file=sys.stderr,
-        )
-    return None

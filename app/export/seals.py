@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from app.domain.chair import format_time
+from app.domain.events import Event, EventType, JournalAnchored
 from app.export.model import compacted_until, sample_seal
 from app.paths import config_dir
-from app.store.journal import Journal, canonical_json
+from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalError, canonical_json
 
 KEY_FILE = "station-ed25519.pem"
 PUBLIC_PREFIX = "ed25519:"
@@ -39,6 +40,9 @@ ANCHOR_KIND = "chairside-anchor"
 ANCHOR_KEYS = frozenset(
     {"kind", "position", "head_hash", "at", "samples_until_ms", "samples", "compacted_until_ms", "previous"}
 )
+ANCHOR_STREAM = f"{STATION_STREAM_PREFIX}anchors"
+"""The journal stream of the anchors' own entries: each anchor signs the head that records it."""
+ANCHOR_ACTOR = "station"
 
 
 class SealError(RuntimeError):
@@ -69,13 +73,18 @@ def load_or_create_key(folder: Path | None = None) -> Ed25519PrivateKey:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    temporary = path.with_name(path.name + ".part")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.part")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)  # never replaces a key: two stations starting at once keep the first
+    except FileExistsError:
+        return load_key(folder)
+    finally:
+        temporary.unlink(missing_ok=True)
     return key
 
 
@@ -166,7 +175,7 @@ def anchor_log_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".anchors.jsonl")
 
 
-def _record_digest(record: dict[str, Any]) -> str:
+def record_digest(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
 
 
@@ -183,9 +192,13 @@ class AnchorLog:
             return []
         records = []
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = self.path.read_bytes().decode("utf-8").splitlines()
         except OSError as exc:
             raise SealError(f"cannot read the anchor log {self.path}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SealError(
+                f"the anchor log {self.path.name} is damaged: byte {exc.start} is not UTF-8 text"
+            ) from None
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -193,26 +206,34 @@ class AnchorLog:
                 record = json.loads(line)
             except ValueError as exc:
                 raise SealError(f"{self.path.name} line {number} is damaged: {exc}") from exc
-            if (
-                not isinstance(record, dict)
-                or record.get("kind") != ANCHOR_KIND
-                or not set(record) >= ANCHOR_KEYS
-                or not isinstance(record.get("samples"), dict)
-            ):
+            if not is_anchor(record):
                 raise SealError(
                     f"{self.path.name} line {number} is not a Chairside anchor (damaged or foreign)"
                 )
             records.append(record)
         return records
 
-    def append(self, journal: Journal, key: Ed25519PrivateKey, now: datetime | None = None) -> dict[str, Any]:
-        """Sign the journal's head and the samples recorded so far; append it to the log."""
+    def append(
+        self, journal: Journal, key: Ed25519PrivateKey, now: datetime | None = None, station: str = ""
+    ) -> dict[str, Any]:
+        """The station's anchor: record it in the journal (a `journal_anchored` entry, so the chain
+        says when anchors were made and the anchor covers its own entry), sign the head that entry
+        made and the pump samples recorded so far, append it to the log. Only a station (a writable
+        journal) anchors: archive copies are read, never anchored."""
+        if journal.read_only:
+            raise SealError(f"{journal.path} is open read-only: only its station anchors it")
         records = self.records()
         last = records[-1] if records else None
-        position, head_hash = journal.head()
         moment = now or datetime.now(UTC)
+        entry = JournalAnchored(
+            previous=record_digest(last) if last else "", key=fingerprint(public_text(key)), station=station
+        )
+        journal.append(
+            ANCHOR_STREAM, [Event.of(entry, moment, ANCHOR_ACTOR)], journal.last_seq(ANCHOR_STREAM)
+        )
+        position, head_hash = journal.head()
         after_ms = int(last["samples_until_ms"]) if last else 0
-        until_ms = max(_ms(moment), after_ms)
+        until_ms = max(journal.recorder.settled_ms(_ms(moment)), after_ms)
         samples = sample_seal(journal, after_ms, until_ms)
         compacted = compacted_until(journal)
         record: dict[str, Any] = {
@@ -223,15 +244,76 @@ class AnchorLog:
             "samples_until_ms": until_ms,
             "samples": samples,  # per reading stream: SHA-256 of its readings since the previous anchor
             "compacted_until_ms": {key: compacted.get(key, 0) for key in samples},
-            "previous": _record_digest(last) if last else "",
+            "previous": record_digest(last) if last else "",
         }
+        if station:
+            record["station"] = station
         record["signature"] = sign(key, record)
+        journal.recorder.seal(until_ms)  # no reading at or before this moment is written any more
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(canonical_json(record) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         return record
+
+
+def is_anchor(record: Any) -> bool:
+    return (
+        isinstance(record, dict)
+        and record.get("kind") == ANCHOR_KIND
+        and set(record) >= ANCHOR_KEYS
+        and isinstance(record.get("samples"), dict)
+        and isinstance(record.get("position"), int)
+        and isinstance(record.get("head_hash"), str)
+    )
+
+
+def anchor_entry_positions(journal: Journal) -> list[int]:
+    """Where the journal recorded its anchors (its `journal_anchored` entries), in order."""
+    rows = journal.conn.execute(
+        "SELECT position FROM events WHERE session_id = ? AND type = ? ORDER BY position",
+        (ANCHOR_STREAM, str(EventType.JOURNAL_ANCHORED)),
+    )
+    return [int(row[0]) for row in rows]
+
+
+def lost_entries_problem(journal: Journal) -> str | None:
+    """Every open of a journal: does its head still reach the last anchor beside it? None when it does
+    (or there is no anchor), else one line naming the last good position: the newest anchor whose entry
+    the journal still holds with the same hash. Signatures are not needed to see that entries are gone."""
+    try:
+        records = AnchorLog(anchor_log_path(journal.path)).records()
+    except SealError:
+        return None  # a damaged log is verify's to report; nothing here says entries were lost
+    if not records:
+        return None
+    position, _hash = journal.head()
+    last = records[-1]
+    if _still_there(journal, last):
+        return None
+    good = next((int(r["position"]) for r in reversed(records) if _still_there(journal, r)), 0)
+    what = "lost entries" if position < int(last["position"]) else "was changed"
+    return (
+        f"{journal.path} {what}: its last anchor ({last.get('at')}) signed entry {last['position']}, "
+        f"the journal now ends at entry {position} and the last good position is entry {good}. "
+        "Nothing was changed: restore the journal from a backup (chairside verify --witness says more)"
+    )
+
+
+def _still_there(journal: Journal, record: dict[str, Any]) -> bool:
+    position = int(record["position"])
+    if position == 0:
+        return True
+    row = journal.conn.execute("SELECT hash FROM events WHERE position = ?", (position,)).fetchone()
+    return row is not None and row[0] == record["head_hash"]
+
+
+def refuse_lost_entries(journal: Journal) -> None:
+    """JournalError (one line) if the journal lost entries since its last anchor (see above)."""
+    problem = lost_entries_problem(journal)
+    if problem is not None:
+        raise JournalError(problem)
 
 
 def check_anchor(journal: Journal, record: dict[str, Any], trusted: Ed25519PublicKey | None) -> None:
@@ -255,18 +337,29 @@ def check_anchor(journal: Journal, record: dict[str, Any], trusted: Ed25519Publi
 def check_anchor_log(journal: Journal, log: AnchorLog, trusted: Ed25519PublicKey | None) -> int:
     """Every anchor: signature, chain of anchors, head hash, sealed pump samples. Returns how many."""
     records = log.records()
+    check_anchors(journal, records, trusted, complete=True)
+    return len(records)
+
+
+def check_anchors(
+    journal: Journal, records: list[dict[str, Any]], trusted: Ed25519PublicKey | None, *, complete: bool
+) -> None:
+    """Signatures and head hashes of `records`, in order, and the pump samples each seals. `complete`:
+    the records are a whole anchor log (each must follow the one before it); a witness may have missed
+    some, so there only the samples of consecutive anchors are checked."""
     compacted = compacted_until(journal)
     previous: dict[str, Any] | None = None
     for record in records:
         check_anchor(journal, record, trusted)
-        expected_previous = _record_digest(previous) if previous else ""
-        if record.get("previous") != expected_previous:
+        expected_previous = record_digest(previous) if previous else ""
+        follows = record.get("previous") == expected_previous
+        if complete and not follows:
             raise SealError(
                 f"the anchor of {record.get('at')} does not follow the one before it (log edited)"
             )
-        _check_samples(journal, record, previous, compacted)
+        if follows:
+            _check_samples(journal, record, previous, compacted)
         previous = record
-    return len(records)
 
 
 def _check_samples(

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.bounded_input import BadInputFile, refuse_special
 from app.domain.chair import parse_time
 from app.export.content import hl7_problems, pdf_overlays, pdf_page_digests, pdf_problems
 from app.export.hl7 import build_messages
@@ -158,6 +159,10 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
     `chairside keys public` prints on the station), or this computer's station key."""
     if not path.exists():
         raise ExportError(f"no export file at {path}")
+    try:
+        refuse_special(path)  # a FIFO would block the read for ever
+    except BadInputFile as exc:
+        raise ExportError(f"{path} {exc}") from None
     kind = _kind(path)
     manifest = read_manifest(path)
     seal_data: Any = None
@@ -214,7 +219,7 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
     if not db_path.exists():
         raise ExportError(f"no database at {db_path}")
     try:
-        journal = Journal(db_path)
+        journal = Journal(db_path, read_only=True)  # an archive copy is read, never written beside
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
     with journal:

@@ -1,16 +1,20 @@
 """Signed journal anchors on a timer: the station signs its journal's head (app.export.seals.AnchorLog)
 every `[station] anchor_interval_min` minutes of the station's clock and once more at a clean
-shutdown, so a rewritten chain fails `chairside verify` even when nobody exported. Qt-free."""
+shutdown, so a rewritten chain fails `chairside verify` even when nobody exported. Each anchor is also
+a journal entry, and leaves the station through `witnesses` (the floor's broker: app.station.anchor_topic),
+so a witness outside the station holds it. Qt-free."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.export.seals import AnchorLog, SealError, anchor_log_path, load_or_create_key
-from app.store.journal import Journal
+from app.store.journal import Journal, JournalError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,9 @@ class AnchorTimer:
         self.interval = timedelta(minutes=interval_min)
         self.last = now
         self.written = 0
+        self.station = ""  # the station's topic level, when it publishes (named in each anchor)
+        self.witnesses: list[Callable[[dict[str, Any]], None]] = []
+        """Called with every signed anchor (the publisher's retained anchor topic)."""
 
     def tick(self, now: datetime) -> None:
         if self.interval > timedelta(0) and now - self.last >= self.interval:
@@ -47,7 +54,10 @@ class AnchorTimer:
     def _append(self, now: datetime) -> None:
         self.last = now
         try:
-            self.log.append(self.journal, self.key, now)
+            record = self.log.append(self.journal, self.key, now, self.station)
             self.written += 1
-        except (OSError, SealError) as exc:  # the journal is unaffected; the next anchor tries again
+        except (OSError, SealError, JournalError) as exc:  # nothing lost; the next anchor tries again
             log.error("journal anchor not written to %s: %s", self.log.path, exc)
+            return
+        for witness in self.witnesses:
+            witness(record)

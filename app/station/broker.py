@@ -68,6 +68,20 @@ class BrokerSettings:
         return lines[0].strip() if lines else ""
 
 
+def _refuse_non_certificate(path: Path) -> None:
+    """The CA file must hold at least one PEM certificate TLS can load (checked now, not at connect)."""
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError):
+        context = None
+    if context is None or not context.cert_store_stats()["x509"]:
+        raise BrokerError(
+            f"{path.name} is not a certificate (a PEM file with the floor's CA certificate)", "ca_file"
+        )
+
+
 def is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost.localdomain"):
         return True
@@ -143,6 +157,8 @@ def parse_broker(table: Mapping[str, Any], *, base: Path | None = None) -> Broke
         files[key] = path
     if files["ca_file"] is not None and not tls:
         raise BrokerError("a CA file is for a TLS broker: use mqtts://", "ca_file")
+    if files["ca_file"] is not None:
+        _refuse_non_certificate(files["ca_file"])
     settings = BrokerSettings(
         url=url.strip(),
         host=host,
@@ -175,13 +191,28 @@ def broker_from_url(url: str, overrides: Mapping[str, Any] | None = None) -> Bro
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
+RESERVED_USERS = ("overview", "witness")
+"""Broker users that are not stations (packaging/mosquitto/acl): no station may take their topic level."""
+
 
 def station_id(name: str) -> str:
-    """The station's topic level (and its broker username): "Pod A" -> "pod-a"."""
+    """The station's topic level (and its broker username): "Pod A" -> "pod-a". Only a-z, 0-9 and
+    "-" survive, so no MQTT wildcard, separator or NUL can reach a topic."""
     slug = _SLUG.sub("-", name.strip().lower()).strip("-")
     if not slug:
         raise ValueError(f"station name {name!r} has no letters or digits to name its topics")
     return slug
+
+
+def refuse_reserved(name: str) -> None:
+    """A station whose topic level is another broker user's (the overview, the witness) is refused."""
+    level = station_id(name)
+    if level in RESERVED_USERS:
+        raise BrokerError(
+            f"the station name {name!r} would publish as broker user {level!r}, which is the "
+            f"{level}'s: name the station otherwise",
+            None,
+        )
 
 
 def station_root(station: str) -> str:
@@ -196,6 +227,10 @@ def chair_topic(station: str, chair: str) -> str:
     return f"{station_root(station)}/chairs/{chair_id(chair)}"
 
 
+def readings_topic(station: str, chair: str) -> str:
+    return f"{chair_topic(station, chair)}/readings"
+
+
 def events_topic(station: str) -> str:
     return f"{station_root(station)}/events"
 
@@ -204,6 +239,44 @@ def commands_topic(station: str) -> str:
     return f"{station_root(station)}/commands"
 
 
+def answers_topic(station: str) -> str:
+    return f"{station_root(station)}/answers"
+
+
+def overview_status_topic(name: str) -> str:
+    """An overview's own status: under `_overviews`, which no station's topic level can be ("_")."""
+    return f"{TOPIC_PREFIX}/_overviews/{station_id(name)}/status"
+
+
+_ESCAPED = {"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\x00": "%00"}
+
+
 def chair_id(name: str) -> str:
-    """A chair's topic level: its name without MQTT's special characters ("Chair 3" stays "Chair 3")."""
-    return re.sub(r"[/+#\x00]", "_", name)
+    """A chair's topic level: its name with MQTT's special characters (and "%") percent-escaped, so
+    two names never share a topic ("Chair/1" -> "Chair%2F1", "Chair_1" stays "Chair_1")."""
+    return "".join(_ESCAPED.get(c, c) for c in name)
+
+
+def make_client(settings: BrokerSettings, client_id: str, *, clean_session: bool = True) -> Any:
+    """A paho client (MQTT 3.1.1) with the settings' credentials and TLS; not connected yet."""
+    import ssl
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    refuse_plaintext(settings)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,  # the witness keeps its session: anchors wait for it at the broker
+        protocol=mqtt.MQTTv311,
+    )
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password())
+    if settings.tls:
+        context = ssl.create_default_context(
+            cafile=str(settings.ca_file) if settings.ca_file is not None else None
+        )
+        client.tls_set_context(context)
+    client.reconnect_delay_set(min_delay=1, max_delay=5)
+    return client

@@ -30,6 +30,7 @@ import re
 import shutil
 import tempfile
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,16 @@ from zoneinfo import ZoneInfo
 import tomli_w
 
 from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN
+from app.bounded_input import BadInputFile, load_toml, refuse_special
 from app.domain.clock import is_zone_name, machine_zone_name
-from app.export.hl7_settings import Hl7Settings, settings_from_table, station_eui64
+from app.export.hl7_settings import Hl7Settings, normalize_eui64, settings_from_table, station_eui64
 from app.station.config_error import StationConfigError as StationConfigError  # its readers import it here
-from app.store.telemetry import DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
+from app.store.telemetry import (
+    DEFAULT_HEARTBEAT_S,
+    DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
+    MIN_HEARTBEAT_S,
+)
 from drivers import available_protocols
 
 MAX_CHAIRS = 48
@@ -73,7 +80,7 @@ DEFAULT_ANCHOR_INTERVAL_MIN = 15.0
 """How often the station signs a journal anchor (app.station.anchors). Institutional, not clinical: how
 much of the journal an undetected rewrite could cover at most."""
 
-_TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7")
+_TOP_KEYS = ("station", "telemetry", "chairs", "broker", "hl7", "floor")
 _STATION_KEYS = ("name", "display_tz", "shift_file", "idle_lock_min", "anchor_interval_min")
 _TELEMETRY_KEYS = ("heartbeat_s", "retention_days")
 _CHAIR_KEYS = ("name", "protocol", "url", *LINK_KEYS)
@@ -124,6 +131,9 @@ class StationConfig:
     """The [broker] table (MQTT), checked by `app.station.broker.parse_broker`; empty: no broker."""
     hl7: Mapping[str, Any] = field(default_factory=dict)
     """The raw [hl7] table (live HL7 feed), read by that feature."""
+    floor: Mapping[str, Any] = field(default_factory=dict)
+    """The [floor] table: `overviews = [{name, public_key}]` whose signed commands this station accepts
+    (checked by `app.station.floor_signing.parse_floor`)."""
     path: Path | None = field(default=None, compare=False)
     """Where the configuration was loaded from."""
 
@@ -160,22 +170,13 @@ def load_station_config(path: Path | str) -> StationConfig:
     """Read and check the file; StationConfigError naming the file, chair and key on any problem."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        data = load_toml(path)  # bounded: a regular file, not too deep, keys not too long
     except FileNotFoundError:
         raise StationConfigError("no such file", file=path) from None
+    except BadInputFile as error:
+        raise StationConfigError(str(error), file=path) from None
     except OSError as error:
         raise StationConfigError(f"cannot read it: {error.strerror or error}", file=path) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise StationConfigError(
-            f"not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8", file=path
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise StationConfigError(f"not valid TOML: {error}", file=path) from None
     return parse_station_config(data, source=path)
 
 
@@ -221,6 +222,12 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         unit="seconds",
         fail=lambda p: fail(p, "telemetry", "heartbeat_s"),
     )
+    if heartbeat_s < MIN_HEARTBEAT_S:
+        raise fail(
+            f"must be at least {MIN_HEARTBEAT_S:g} second (pumps are read once a second), not {heartbeat_s!r}",
+            "telemetry",
+            "heartbeat_s",
+        )
     retention = telemetry.get("retention_days", DEFAULT_RETENTION_DAYS)
     if (
         isinstance(retention, bool)
@@ -240,10 +247,24 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
             parse_broker(broker, base=source.parent)
         except BrokerError as error:
             raise fail(error.problem, "broker", error.key) from None
+        from app.station.broker import refuse_reserved
+
+        try:
+            refuse_reserved(name)
+        except BrokerError as error:
+            raise fail(error.problem, "station", "name") from None
     hl7 = _table(data, "hl7", source, required=False)
     from app.station.hl7_feed import parse_feed  # the live feed's settings, checked here with the rest
 
     parse_feed(hl7, source)
+    _hl7_identities(hl7, name, lambda p, key: fail(p, "hl7", key))
+    floor = _table(data, "floor", source, required=False)
+    from app.station.floor_signing import parse_floor  # the one reader of [floor]
+
+    try:
+        parse_floor(floor)
+    except ValueError as error:
+        raise fail(str(error), "floor") from None
     chairs = _chairs(data.get("chairs"), source)
     return StationConfig(
         name=name,
@@ -256,8 +277,31 @@ def parse_station_config(data: Mapping[str, Any], *, source: Path | str) -> Stat
         anchor_interval_min=anchor_interval_min,
         broker=copy.deepcopy(dict(broker)),
         hl7=copy.deepcopy(dict(hl7)),
+        floor=copy.deepcopy(dict(floor)),
         path=source,
     )
+
+
+def _hl7_identities(hl7: Mapping[str, Any], station_name: str, fail: Any) -> None:
+    """The [hl7] identities the feed and the exports will use, checked now rather than when the feed
+    starts: each EUI-64 by its key, then the rest as the one reader of [hl7] reads them."""
+    eui64s: list[tuple[str, Any]] = (
+        [("station_eui64", hl7["station_eui64"])] if "station_eui64" in hl7 else []
+    )
+    pumps = hl7.get("pump_eui64")
+    if isinstance(pumps, Mapping):
+        eui64s += [(f"pump_eui64.{chair}", value) for chair, value in pumps.items()]
+    for key, value in eui64s:
+        try:
+            normalize_eui64(value if isinstance(value, str) else repr(value))
+        except ValueError as error:
+            raise fail(str(error), key) from None
+    try:
+        settings_from_table({k: v for k, v in hl7.items() if k != "feed"}, station_name)
+    except ValueError as error:
+        text = str(error).removeprefix("[hl7] ")
+        key, _, problem = text.partition(": ")
+        raise fail(problem or text, key if problem else None) from None
 
 
 def _table(data: Mapping[str, Any], key: str, source: Path, *, required: bool) -> Mapping[str, Any]:
@@ -332,17 +376,31 @@ def _chairs(value: Any, source: Path) -> tuple[ChairConfig, ...]:
         fail = _Fail(source, index, shown)
         _refuse_unknown(table, _CHAIR_KEYS, source, section="chairs", chair_index=index, chair_name=shown)
         name = _name(raw_name, lambda p, fail=fail: fail("name", p))
-        folded = name.casefold()
+        folded = comparable_name(name)
         if folded in names:
             raise fail("name", f"the same name as [[chairs]] {names[folded]}; each chair needs its own")
         names[folded] = index
         pump = _pump(table, fail)
         if pump is not None:
-            if pump.url in urls:
-                raise fail("url", f"{pump.url!r} is already the pump of {urls[pump.url]!r}")
-            urls[pump.url] = name
+            port = same_port_key(pump.url)
+            if port in urls:
+                raise fail("url", f"{pump.url!r} is the same port as the pump of {urls[port]!r}")
+            urls[port] = name
         chairs.append(ChairConfig(name=name, pump=pump))
     return tuple(chairs)
+
+
+def comparable_name(name: str) -> str:
+    """Names that read the same compare equal: NFKC (full-width letters, ligatures) and case folded."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def same_port_key(url: str) -> str:
+    """One key per port however it is spelled: a local device by its real path (symlinks such as
+    /dev/serial/by-id/..., `.` and `..` resolved), a URL as written (lower-case scheme and host)."""
+    if "://" in url:
+        return url.lower()
+    return os.path.realpath(url)
 
 
 def _pump(table: Mapping[str, Any], fail: _Fail) -> PumpConfig | None:
@@ -404,6 +462,12 @@ def _name(value: Any, fail: Any) -> str:
     name = value.strip()
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
         raise fail(f"must be one line of text, not {name!r}")
+    for char in name:  # look-alikes: a name that reads the same must be the same name
+        category = unicodedata.category(char)
+        if category in ("Cf", "Cc", "Co", "Cn", "Zl", "Zp") or (category == "Zs" and char != " "):
+            raise fail(
+                f"contains an invisible or unusual space character U+{ord(char):04X}: type the name again"
+            )
     if len(name) > MAX_NAME_CHARS:
         raise fail(f"at most {MAX_NAME_CHARS} characters, not {len(name)}")
     return name
@@ -460,6 +524,8 @@ def station_config_data(config: StationConfig, *, relative_to: Path | None = Non
         data["broker"] = copy.deepcopy(dict(config.broker))
     if config.hl7:
         data["hl7"] = copy.deepcopy(dict(config.hl7))
+    if config.floor:
+        data["floor"] = copy.deepcopy(dict(config.floor))
     chairs = []
     for chair in config.chairs:
         table: dict[str, Any] = {"name": chair.name}
@@ -482,6 +548,10 @@ def save_station_config(config: StationConfig, path: Path | str) -> Path:
     The previous file, if any, is kept beside it as ``<name>.bak``. Returns the path written.
     """
     path = Path(path)
+    try:
+        refuse_special(path)  # the rename would replace a FIFO or a device
+    except BadInputFile as error:
+        raise StationConfigError(str(error), file=path) from None
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = _HEADER + tomli_w.dumps(station_config_data(config, relative_to=folder))

@@ -27,7 +27,7 @@ from app.export.mllp import MllpError, send_messages
 from app.paths import default_config_path, default_db_path
 from app.station.config import StationConfigError, load_station_config
 from app.station.hl7_feed import FeedSettings, parse_feed
-from app.store.journal import JournalError, open_connection
+from app.store.journal import STATION_STREAM_PREFIX, JournalError, open_connection
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,19 @@ def _connect(db: Path, read_only: bool) -> sqlite3.Connection:
     return open_connection(db, read_only=read_only)
 
 
+# The station's own streams (sign-ins, the journal anchors) never become messages: not a lag.
+_CHAIR_ENTRIES = f"session_id NOT LIKE '{STATION_STREAM_PREFIX}%'"
+
+
 def feed_positions(conn: sqlite3.Connection) -> list[FeedPosition]:
-    (head,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+    (head,) = conn.execute(f"SELECT coalesce(max(position), 0) FROM events WHERE {_CHAIR_ENTRIES}").fetchone()
     positions: list[FeedPosition] = []
     for receiver, position in conn.execute(
         "SELECT receiver, position FROM hl7_feed_cursor ORDER BY receiver"
     ):
         row = conn.execute(
-            "SELECT occurred_at FROM events WHERE position > ? ORDER BY position LIMIT 1", (position,)
+            f"SELECT occurred_at FROM events WHERE position > ? AND {_CHAIR_ENTRIES} ORDER BY position LIMIT 1",
+            (position,),
         ).fetchone()
         oldest = datetime.fromisoformat(row[0]) if row else None
         positions.append(FeedPosition(str(receiver), int(position), int(head), oldest))

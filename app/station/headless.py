@@ -130,7 +130,7 @@ def run_station(
             print(f"chairside: {config_path}: {error}", file=sys.stderr)
             return 2
         attach_configured_pumps(station, config)
-        services = start_services(station, config, clock)  # station key, anchors, HL7 feed
+        services = start_services(station, config, clock, publisher)  # station key, anchors, HL7 feed
         if on_started is not None:
             on_started(station, publisher)
         next_tick = 0.0

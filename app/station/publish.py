@@ -21,33 +21,42 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from app.accounts.authority import NotPermitted, authorize
+from app.accounts.roles import Action, Role
+from app.accounts.store import Account
+from app.domain.decide import CommandRefused
+from app.domain.events import Event, EventType
+from app.station.anchor_topic import publish_anchor
 from app.station.broker import (
     BrokerSettings,
+    answers_topic,
     chair_topic,
     commands_topic,
     events_topic,
+    make_client,
     parse_broker,
-    refuse_plaintext,
+    readings_topic,
+    refuse_reserved,
     station_id,
     station_root,
     status_topic,
 )
 from app.station.config import StationConfig
+from app.station.floor_messages import SCHEMA, CommandMessage, MessageRefused, parse_command
+from app.station.floor_signing import CommandGate, CommandNotAccepted, parse_floor
 from app.station.session import ChairListener, ChairSession
-from app.station.snapshot import chair_snapshot, iso
+from app.station.snapshot import chair_readings, chair_snapshot, iso
 from app.station.station import Station
-from app.store.journal import JournalEntry, JournalError
+from app.store.journal import STATION_STREAM_PREFIX, JournalEntry, JournalError, SequenceConflict
 from app.store.outbox import acknowledge_up_to, acknowledged_position
 from drivers.base import LinkState, Telemetry
 
@@ -55,7 +64,16 @@ log = logging.getLogger(__name__)
 
 EVENTS_IN_FLIGHT = 500
 """Journal entries handed to the broker and not yet acknowledged, at most."""
-MAX_IDENTITY_CHARS = 40
+READINGS_EVERY_S = 60.0
+"""How often (station clock) each chair's plan-vs-pump plot goes to the floor (and at every connection)."""
+FLOOR_STREAM = f"{STATION_STREAM_PREFIX}floor"
+RECENT_COMMANDS = 2000
+"""Command ids read back from the journal at start (replays across a restart)."""
+"""The journal stream of commands from the floor that the station refused."""
+REMOVED_IDENTIFIERS = frozenset(
+    {"patient_mrn", "mrn", "patient_name", "date_of_birth", "visit_number", "order_number"}
+)
+"""Payload keys that never leave the station: the broker carries initials only (minimum necessary)."""
 
 
 def _json(value: Any) -> bytes:
@@ -64,26 +82,6 @@ def _json(value: Any) -> bytes:
 
 def wall_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def make_client(settings: BrokerSettings, client_id: str) -> mqtt.Client:
-    """A paho client (MQTT 3.1.1) with the settings' credentials and TLS; not connected yet."""
-    refuse_plaintext(settings)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=True,
-        protocol=mqtt.MQTTv311,
-    )
-    if settings.username:
-        client.username_pw_set(settings.username, settings.password())
-    if settings.tls:
-        context = ssl.create_default_context(
-            cafile=str(settings.ca_file) if settings.ca_file is not None else None
-        )
-        client.tls_set_context(context)
-    client.reconnect_delay_set(min_delay=1, max_delay=5)
-    return client
 
 
 class _Marking:
@@ -117,13 +115,27 @@ class _Marking:
 class Publisher:
     """One station's copy of itself on the broker."""
 
-    def __init__(self, station: Station, settings: BrokerSettings, station_name: str) -> None:
+    def __init__(
+        self,
+        station: Station,
+        settings: BrokerSettings,
+        station_name: str,
+        floor: Mapping[str, Any] | None = None,
+    ) -> None:
+        refuse_reserved(station_name)
         self.station = station
         self.settings = settings
         self.name = station_name
         self.id = station_id(station_name)
         self.root = station_root(self.id)
         self.keepalive_s = settings.keepalive_s
+        self.gate = CommandGate(parse_floor(floor or {}), self.id)
+        """Which overviews' signed commands this station accepts ([floor] overviews)."""
+        self.wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._remember_recent_commands()
+        self._warnings: tuple[str, ...] = ()
+        """What the station's services need someone to see (read on the station's thread, replaced
+        whole: the heartbeat thread only reads it)."""
         self._client = make_client(settings, f"chairside-station-{self.id}")
         self._client.will_set(
             status_topic(self.id), self._status("offline", reason="connection lost"), qos=1, retain=True
@@ -134,7 +146,9 @@ class Publisher:
         self._client.on_message = self._on_message
         self._connected = threading.Event()
         self._fresh = threading.Event()  # a new connection: publish every chair again
+        self._closing = threading.Event()
         self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._ack_arrived = threading.Event()
         self._commands: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         journal = station.floor.journal
         self.cursor = acknowledged_position(journal.conn, self.root)
@@ -144,18 +158,31 @@ class Publisher:
         self._in_flight: deque[int] = deque()
         self._acked_positions: set[int] = set()
         self._published: dict[str, tuple[str, str]] = {}  # chair -> (content, updated_at)
-        self._answers: dict[str, dict[str, Any]] = {}
         self._session_chairs: dict[str, str] = {}
         self._online_since = wall_iso()
-        self._last_heartbeat = 0.0
-        self._warnings: list[str] = []  # the station status last published says these
+        self._heartbeat: threading.Thread | None = None
+        self._readings_at: datetime | None = None
         self.published_events = 0
         self.published_chairs = 0
+        self.statuses_sent = 0
         self._started = False
         self._dirty: set[str] = set()
         self._index = {chair.name: n for n, chair in enumerate(station.chairs, start=1)}
         for chair in station.chairs:
             chair.listener = _Marking(chair.listener, self._marker(chair.name))
+
+    def _remember_recent_commands(self) -> None:
+        """The last commands journaled (accepted or refused) stay replays after a restart; anything sent
+        more than a minute ago is refused for its age anyway."""
+        rows = self.station.floor.journal.conn.execute(
+            "SELECT json_extract(payload, '$.command_id') FROM events "
+            "WHERE type IN ('alarm_acknowledged', 'floor_command_refused') "
+            "AND json_extract(payload, '$.command_id') IS NOT NULL ORDER BY position DESC LIMIT ?",
+            (RECENT_COMMANDS,),
+        ).fetchall()
+        now = self.wall()
+        for (command_id,) in rows:
+            self.gate.remember(str(command_id), now)
 
     def _marker(self, name: str) -> Callable[[], None]:
         return lambda: self._dirty.add(name)
@@ -168,6 +195,8 @@ class Publisher:
         self._client.loop_start()
         self.station.tick_hooks.append(self._on_tick)
         self._started = True
+        self._heartbeat = threading.Thread(target=self._beat, name=f"status-{self.id}", daemon=True)
+        self._heartbeat.start()
         log.info("station %s publishing to %s as %s", self.name, self.settings.url, self.root)
 
     @property
@@ -178,17 +207,34 @@ class Publisher:
         return self._connected.wait(timeout)
 
     def close(self, timeout: float = 3.0) -> None:
-        """A clean quit: say offline (retained), save how far the broker got, disconnect."""
+        """A clean quit: every entry journaled so far goes out (and is acknowledged) first, then the
+        offline status (retained); save how far the broker got, disconnect."""
         if not self._started:
             return
         self._started = False
+        self._closing.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout)
         if self._on_tick in self.station.tick_hooks:
             self.station.tick_hooks.remove(self._on_tick)
+        deadline = time.monotonic() + timeout
+        head = self.station.floor.journal.head()[0]
+        while self.connected and self.cursor < head and time.monotonic() < deadline:
+            self._publish_events()
+            self._ack_arrived.wait(0.1)  # the broker's next PUBACK (paho's thread sets it)
+            self._ack_arrived.clear()
+            self._drain_acks()
+        if self.cursor < head:
+            log.warning(
+                "station %s: closed with entries %d..%d not yet on the broker",
+                self.name,
+                self.cursor + 1,
+                head,
+            )
         if self.connected:
             info = self._client.publish(
                 status_topic(self.id), self._status("offline", reason="station closed"), qos=1, retain=True
             )
-            deadline = time.monotonic() + timeout
             while not info.is_published() and time.monotonic() < deadline and self.connected:
                 self._drain_acks()
                 info.wait_for_publish(0.1)
@@ -196,6 +242,23 @@ class Publisher:
         self._connected.clear()  # a clean quit, not a lost broker
         self._client.disconnect()
         self._client.loop_stop()
+
+    def publish_anchor(self, record: dict[str, Any]) -> None:
+        """A signed journal anchor, retained for the floor's witnesses (app.station.anchor_topic);
+        paho keeps it (QoS 1) until the broker has it, across reconnections."""
+        publish_anchor(self._client, self.id, record)
+
+    def republish(self) -> None:
+        """Publish every chair again on the next pump, changed or not (as after a reconnection)."""
+        self._fresh.set()
+
+    def _beat(self) -> None:
+        """The status heartbeat on its own thread: its period holds whatever the tick is doing."""
+        period = self.keepalive_s / 2
+        while not self._closing.wait(period):
+            if self.connected:
+                self._client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
+                self.statuses_sent += 1
 
     # ------------------------------------------------------------------------------------------
     # paho's thread: only queues and flags
@@ -207,7 +270,6 @@ class Publisher:
         self._online_since = wall_iso()
         client.subscribe(commands_topic(self.id), qos=1)
         client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
-        self._last_heartbeat = time.monotonic()
         self._fresh.set()
         self._connected.set()
         log.info("station %s connected to %s", self.name, self.settings.url)
@@ -221,6 +283,7 @@ class Publisher:
 
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
         self._acked.put(mid)
+        self._ack_arrived.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._commands.put(bytes(message.payload))
@@ -239,10 +302,17 @@ class Publisher:
         self._run_commands(now)
         if not self.connected:
             return
-        warnings = sorted(self.station.service_warnings.values())
-        if time.monotonic() - self._last_heartbeat >= self.keepalive_s / 2 or warnings != self._warnings:
-            self._last_heartbeat = time.monotonic()
+        warnings = tuple(sorted(self.station.service_warnings.values()))
+        if warnings != self._warnings:  # said at once, not only at the next heartbeat
+            self._warnings = warnings
             self._client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
+        if (
+            self._fresh.is_set()
+            or self._readings_at is None
+            or (now - self._readings_at).total_seconds() >= READINGS_EVERY_S
+        ):
+            self._readings_at = now
+            self._publish_readings(now)
         if every_chair or self._fresh.is_set():
             self._publish_chairs(now, self.station.chairs, everything=self._fresh.is_set())
         elif self._dirty:
@@ -257,28 +327,22 @@ class Publisher:
         at = wall_iso()
         return _json(
             {
+                "schema": SCHEMA,
                 "state": state,
                 "since": self._online_since if state == "online" else at,
                 "at": at,
                 "station": self.name,
                 "keepalive_s": self.keepalive_s,
                 "chairs": len(self.station.chairs),
-                "warnings": self._warnings_now(),  # e.g. the HL7 feed's set-aside messages
+                "warnings": list(self._warnings),  # e.g. the HL7 feed's set-aside messages
                 **extra,
             }
         )
-
-    def _warnings_now(self) -> list[str]:
-        self._warnings = sorted(self.station.service_warnings.values())
-        return self._warnings
 
     def _publish_chairs(self, now: datetime, chairs: Sequence[ChairSession], *, everything: bool) -> None:
         for chair in chairs:
             index = self._index[chair.name]
             snapshot = chair_snapshot(chair, now, station=self.name, index=index)
-            answer = self._answers.get(chair.name)
-            if answer is not None:
-                snapshot["answer"] = answer
             content = json.dumps(snapshot, sort_keys=True)
             last = self._published.get(chair.name)
             if last is not None and last[0] == content and not everything:
@@ -290,6 +354,12 @@ class Publisher:
             if info.rc == mqtt.MQTT_ERR_SUCCESS:
                 self._published[chair.name] = (content, updated_at)
                 self.published_chairs += 1
+
+    def _publish_readings(self, now: datetime) -> None:
+        for chair in self.station.chairs:
+            readings = chair_readings(chair, now, station=self.name)
+            if readings is not None:
+                self._client.publish(readings_topic(self.id, chair.name), _json(readings), qos=0, retain=True)
 
     def _publish_events(self) -> None:
         room = EVENTS_IN_FLIGHT - len(self._in_flight)
@@ -307,7 +377,9 @@ class Publisher:
             self.published_events += 1
 
     def _event(self, entry: JournalEntry) -> dict[str, Any]:
+        data, removed = deidentified(entry.payload)
         return {
+            "schema": SCHEMA,
             "station": self.name,
             "seq": entry.position,
             "type": entry.type,
@@ -317,7 +389,8 @@ class Publisher:
             "session": entry.session_id,
             "session_seq": entry.seq,
             "chair": self._chair_of(entry),
-            "data": entry.payload,
+            "data": data,
+            "removed": removed,
             "hash": entry.hash,
         }
 
@@ -359,7 +432,8 @@ class Publisher:
                 log.error("station %s: %s", self.name, error)
 
     # ------------------------------------------------------------------------------------------
-    # The overview's commands
+    # The overview's commands: parsed, checked (enrolled key, fresh, never seen, role), answered one
+    # by one on `answers`; a refused one is journaled with what it claimed.
 
     def _run_commands(self, now: datetime) -> None:
         while True:
@@ -371,42 +445,107 @@ class Publisher:
 
     def _run_command(self, raw: bytes, now: datetime) -> None:
         try:
-            command = json.loads(raw)
-        except ValueError:
-            log.warning("station %s: a command that is not JSON was ignored", self.name)
+            command = parse_command(raw)
+        except MessageRefused as error:
+            log.warning(
+                "station %s: a command that does not fit the schema was dropped: %s", self.name, error
+            )
             return
-        if not isinstance(command, dict):
-            log.warning("station %s: a command that is not a JSON object was ignored", self.name)
-            return
-        chair_name = command.get("chair")
-        chair = next((c for c in self.station.chairs if c.name == chair_name), None)
-        if chair is None:
-            log.warning("station %s: a command for unknown chair %r was ignored", self.name, chair_name)
-            return
-        answer: dict[str, Any] = {
-            "id": command.get("id"),
-            "command": command.get("command"),
-            "alarm": command.get("alarm"),
-            "by": command.get("by"),
-            "at": iso(now),
-        }
-        by = command.get("by")
         try:
-            if command.get("command") != "acknowledge":
-                raise ValueError(f"unknown command {command.get('command')!r}")
-            if not isinstance(by, str) or not by.strip() or len(by.strip()) > MAX_IDENTITY_CHARS:
-                raise ValueError("the acknowledgement names nobody: the charge nurse must identify")
-            alarm = command.get("alarm")
-            if not isinstance(alarm, str) or chair.alarms.board.get(alarm) is None:
-                raise ValueError(f"no active alarm {alarm!r} at {chair.name}")
-            chair.acknowledge(alarm, by=by.strip())
-        except Exception as error:  # one clear answer on the chair topic, never a crash of the station
-            answer.update(result="refused", message=str(error))
-            log.warning("station %s: %s: refused command: %s", self.name, chair.name, error)
+            self.gate.check(command, self.wall())  # freshness against real time, whatever the station's clock
+            chair = next((c for c in self.station.chairs if c.name == command.chair), None)
+            if chair is None:
+                raise CommandNotAccepted(f"no chair {command.chair!r} at this station")
+            if chair.alarms.board.get(command.alarm) is None:
+                raise CommandNotAccepted(f"no active alarm {command.alarm!r} at {chair.name}")
+            escalated = any(a.id == command.alarm for a in chair.escalated_alarms(now))
+            person = Account(command.by.id, command.by.name, Role.parse(command.by.role))
+            actions = (
+                [Action.CHAIR_ENTRY, Action.ACKNOWLEDGE_ESCALATION] if escalated else [Action.CHAIR_ENTRY]
+            )
+            authorize(person, actions)
+            chair.acknowledge(command.alarm, by=person.id, via=(command.overview, command.id))
+        except (CommandNotAccepted, NotPermitted, CommandRefused, ValueError) as error:
+            self._refused(command, str(error), now)
+        except JournalError as error:
+            self._answer(command, "refused", f"not recorded: {error}", now)
         else:
-            answer.update(result="done", message=f"acknowledged by {by.strip()}")
-            log.info("station %s: %s: alarm %s acknowledged by %s", self.name, chair.name, alarm, by)
-        self._answers[chair.name] = answer
+            self._answer(command, "done", f"acknowledged by {command.by.id}", now)
+            log.info(
+                "station %s: %s: alarm %s acknowledged by %s from overview %s",
+                self.name,
+                command.chair,
+                command.alarm,
+                command.by.id,
+                command.overview,
+            )
+
+    def _refused(self, command: CommandMessage, reason: str, now: datetime) -> None:
+        log.warning(
+            "station %s: refused command %s from %r: %s", self.name, command.id, command.overview, reason
+        )
+        claimed = {
+            "command_id": command.id,
+            "command": command.command,
+            "chair": command.chair,
+            "alarm": command.alarm,
+            "claimed_by": command.by.id,
+            "claimed_role": command.by.role,
+            "claimed_overview": command.overview,
+            "sent_at": command.body.get("sent_at"),
+            "signed": command.signature is not None,
+            "reason": reason,
+        }
+        journal = self.station.floor.journal
+        event = Event(EventType.FLOOR_COMMAND_REFUSED, now, "system", claimed)
+        for attempt in range(3):
+            try:
+                journal.append(FLOOR_STREAM, [event], journal.last_seq(FLOOR_STREAM))
+                break
+            except SequenceConflict:
+                if attempt == 2:
+                    log.error("station %s: the refused command %s was not journaled", self.name, command.id)
+            except JournalError as error:
+                log.error(
+                    "station %s: the refused command %s was not journaled: %s", self.name, command.id, error
+                )
+                break
+        self._answer(command, "refused", reason, now)
+
+    def _answer(self, command: CommandMessage, result: str, message: str, now: datetime) -> None:
+        answer = {
+            "schema": SCHEMA,
+            "id": command.id,
+            "command": command.command,
+            "chair": command.chair,
+            "alarm": command.alarm,
+            "by": command.by.id,
+            "overview": command.overview,
+            "at": iso(now),
+            "result": result,
+            "message": message,
+        }
+        self._client.publish(answers_topic(self.id), _json(answer), qos=1)
+
+
+def deidentified(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The entry's payload without patient identifiers (at any depth); the dotted keys removed."""
+    removed: list[str] = []
+
+    def clean(value: Any, path: str) -> Any:
+        if isinstance(value, Mapping):
+            kept = {}
+            for key, item in value.items():
+                if key in REMOVED_IDENTIFIERS:
+                    removed.append(f"{path}{key}")
+                else:
+                    kept[key] = clean(item, f"{path}{key}.")
+            return kept
+        if isinstance(value, list):
+            return [clean(item, path) for item in value]
+        return value
+
+    return clean(payload, ""), removed
 
 
 def broker_settings_for(config: StationConfig, broker_url: str | None = None) -> BrokerSettings | None:
@@ -428,6 +567,6 @@ def start_publishing(
     settings = broker_settings_for(config, broker_url)
     if settings is None:
         return None
-    publisher = Publisher(station, settings, station_name or config.name)
+    publisher = Publisher(station, settings, station_name or config.name, config.floor)
     publisher.start()
     return publisher

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -298,10 +299,17 @@ class ChairSession:
     def escalated_alarms(self, now: datetime | None = None) -> list[Alarm]:
         return self.alarms.board.escalated(now or self.now())
 
-    def acknowledge(self, alarm_id: str, by: str | None = None, cosigner: Account | None = None) -> None:
+    def acknowledge(
+        self,
+        alarm_id: str,
+        by: str | None = None,
+        cosigner: Account | None = None,
+        via: tuple[str, str] | None = None,
+    ) -> None:
         """Acknowledge as the nurse at the station, or as `by` (the charge nurse on the floor's
-        overview); journaled with that identity; refused when nobody is identified. At the station an
-        escalated alarm needs a charge nurse (or one co-signing)."""
+        overview, whose role the caller checked; `via`: (overview, command id), journaled with it);
+        journaled with that identity; refused when nobody is identified. At the station an escalated
+        alarm needs a charge nurse (or one co-signing)."""
         nurse = self.host.nurse if by is None else by.strip()
         signoff: SignOff | None = None
         if by is None:
@@ -318,7 +326,7 @@ class ChairSession:
             self.listener.message(f"{self.name}: identify yourself before acknowledging an alarm")
             raise no_nurse()
         for transition in self.alarms.board.acknowledge(alarm_id, nurse, self.now()):
-            self._journal_alarm(transition, signoff)
+            self._journal_alarm(transition, signoff, via)
         self.listener.alarms_changed()
 
     def pause_audio(self) -> None:
@@ -344,12 +352,20 @@ class ChairSession:
         if transitions:
             self.listener.alarms_changed()
 
-    def _journal_alarm(self, transition: AlarmTransition, signoff: SignOff | None = None) -> None:
+    def _journal_alarm(
+        self,
+        transition: AlarmTransition,
+        signoff: SignOff | None = None,
+        via: tuple[str, str] | None = None,
+    ) -> None:
         state = self.state
         if state is None or state.phase is Phase.EMPTY:
             return  # no session to journal it with (an idle chair's pump link)
+        command = transition.command()
+        if via is not None:
+            command = replace(command, overview=via[0], command_id=via[1])
         try:
-            self.run(transition.command(), transition.by or SYSTEM_ACTOR, signoff)
+            self.run(command, transition.by or SYSTEM_ACTOR, signoff)
             log.info("%s: alarm %s: %s", self.name, transition.kind, transition.alarm.rule)
         except CommandRefused as refused:
             log.warning("%s: alarm not journaled: %s", self.name, refused)

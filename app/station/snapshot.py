@@ -7,18 +7,18 @@ in its own zone.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.phase import Phase
 from app.domain.timeline import SessionTimeline
+from app.station.floor_messages import SCHEMA
 from app.station.status_text import next_action, next_deadline, progress, vitals_countdown
 
 if TYPE_CHECKING:
     from app.domain.chair import ChairState
     from app.station.session import ChairSession
-
-SCHEMA = 1
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -88,6 +88,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         "anaphylaxis": _anaphylaxis(state),
         "session": state.session_id if state is not None else None,
         "initials": state.patient_initials if state is not None else "",
+        "nurse": state.assigned_nurse if state is not None else "",
         "protocol": (
             {"id": state.protocol.id, "name": state.protocol.name}
             if state is not None and state.protocol is not None
@@ -133,3 +134,37 @@ def _anaphylaxis(state: ChairState | None) -> dict[str, Any] | None:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+READING_POINTS = 240
+"""At most this many points of each curve in a chair's readings message (the overview's plot)."""
+
+
+def chair_readings(chair: ChairSession, now: datetime, *, station: str) -> dict[str, Any] | None:
+    """The chair's plan-vs-pump plot for the floor (`chairs/<chair>/readings`), or None without a
+    session: the pump's readings (at most READING_POINTS, evenly thinned) and the plan's step corners."""
+    state = chair.state
+    if state is None:
+        return None
+    times, rates, _volumes = chair.history.arrays()
+    step = max(1, math.ceil(len(times) / READING_POINTS))
+    pump = [
+        [round(float(t), 1), round(float(r), 2)] for t, r in zip(times[::step], rates[::step], strict=True)
+    ]
+    plan: list[list[float]] = []
+    if state.infusion_started_at is not None and state.protocol is not None:
+        schedule = state.plan(resume_open_at=now if state.phase is Phase.PAUSED else None)
+        start = state.infusion_started_at.timestamp()
+        for segment in schedule.segments[: READING_POINTS // 2]:
+            plan += [
+                [round(start + segment.start_min * 60, 1), segment.rate_ml_h],
+                [round(start + segment.end_min * 60, 1), segment.rate_ml_h],
+            ]
+    return {
+        "schema": SCHEMA,
+        "station": station,
+        "chair": chair.name,
+        "session": state.session_id,
+        "pump": pump,
+        "plan": plan,
+    }

@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.domain.clock import Clock
 from app.domain.protocol import InfusionProtocol
+from app.export.seals import refuse_lost_entries
 from app.floor import Floor
 from app.station.anchors import AnchorTimer, station_key
 from app.station.config import StationConfig
@@ -23,6 +24,9 @@ from app.station.station import Station
 from app.store import cipher
 from app.store.journal import Journal
 from app.store.telemetry import TelemetryRecorder
+
+if TYPE_CHECKING:
+    from app.station.publish import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,14 @@ def open_floor(
     and replay the open sessions."""
     lock = StationLock(db_path).acquire()
     try:
-        floor = Floor(Journal(db_path, clock, key=key), protocols, clock)  # key: an encrypted journal
+        journal = Journal(db_path, clock, key=key)  # key: an encrypted journal
+        try:
+            lock.hold_database()  # a journal created just now: its real file is locked too
+            refuse_lost_entries(journal)
+            floor = Floor(journal, protocols, clock)
+        except BaseException:
+            journal.close()
+            raise
     except BaseException:
         lock.release()
         raise
@@ -143,14 +154,20 @@ class StationServices:
                 self.feed.close()
 
 
-def start_services(station: Station, config: StationConfig, clock: Clock) -> StationServices:
-    """Create the station key if this computer has none, start the anchor timer and the configured HL7
-    feed (GUI and headless stations alike: call after `attach_configured_pumps`)."""
+def start_services(
+    station: Station, config: StationConfig, clock: Clock, publisher: Publisher | None = None
+) -> StationServices:
+    """Create the station key if this computer has none, start the anchor timer (its anchors retained
+    on the floor's broker when the station publishes) and the configured HL7 feed (GUI and headless
+    stations alike: call after `attach_configured_pumps`)."""
     journal = station.floor.journal
     key = station_key()
     anchors = None
     if key is not None:
         anchors = AnchorTimer(journal, key, config.anchor_interval_min, clock.now())
+        if publisher is not None:
+            anchors.station = publisher.id
+            anchors.witnesses.append(publisher.publish_anchor)
         station.tick_hooks.append(anchors.tick)
     feed = start_feed(config, journal.path, clock, station_identity())
     if feed is not None:

@@ -13,7 +13,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -179,7 +181,7 @@ def open_connection(path: Path, read_only: bool = False, key: str | None = None)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA foreign_keys=ON")
     except _DATABASE_ERRORS as exc:
-        conn.close()
+        _close(conn)
         raise JournalError(describe_sqlite_error(path, exc)) from exc  # type: ignore[arg-type]
     return conn
 
@@ -189,19 +191,37 @@ def _companion(path: Path, suffix: str) -> Path:
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Status, verify and export read a journal without writing beside it: an archive copy stays as it
+    was (no -wal or -shm created, nothing checkpointed). A journal whose -shm is there is in use by a
+    station (or was, before a crash): read it as SQLite readers do, sharing that index. Without one and
+    with no unsaved WAL frames: immutable. Without one but with a -wal: a private snapshot of the file and
+    its -wal is opened in a temporary folder (SQLite recovers the WAL there), so committed entries still
+    in the -wal are read, and whatever the WAL lost is lost in the snapshot only."""
     uri = path.resolve().as_uri()
-    folder_writable = os.access(path.parent, os.W_OK)
     shm, wal = _companion(path, "-shm"), _companion(path, "-wal")
-    if not folder_writable and not shm.exists():
-        # SQLite would have to create the -shm file to read a WAL database. Nobody can write here either
-        # (a writer needs the same file), so the database cannot change under us: read it as immutable.
-        if wal.exists() and wal.stat().st_size > 0:
-            raise JournalError(
-                f"{path} has unsaved changes in {wal.name} but its folder is read-only: copy the database "
-                "with its -wal file to a folder you can write to, and open the copy"
-            )
+    if shm.exists():
+        return sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+    if not wal.exists() or wal.stat().st_size == 0:
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, timeout=10.0)
-    return sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+    folder = Path(tempfile.mkdtemp(prefix="chairside-read-"))
+    snapshot = folder / path.name
+    shutil.copyfile(path, snapshot)
+    shutil.copyfile(wal, _companion(snapshot, "-wal"))
+    conn = sqlite3.connect(str(snapshot), isolation_level=None, timeout=10.0)
+    conn.execute("PRAGMA query_only=ON")
+    _SNAPSHOTS[id(conn)] = folder
+    return conn
+
+
+_SNAPSHOTS: dict[int, Path] = {}
+"""Read-only connections opened on a private snapshot: its folder, removed when the journal closes."""
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    folder = _SNAPSHOTS.pop(id(conn), None)
+    conn.close()
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _data_folder(folder: Path) -> None:
@@ -230,6 +250,20 @@ def _create(path: Path) -> None:
             os.link(building, path)
     finally:
         building.unlink(missing_ok=True)
+
+
+# One statement each for what every append reads and writes (measured in bench/journal.py: the reads
+# were two statements, the insert's text was built for every row).
+_HEAD_AND_LAST_SEQ = (
+    "SELECT h.position, h.hash, (SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?) "
+    "FROM journal_head AS h WHERE h.id = 1"
+)
+_EVENT_COLUMNS = (
+    "position", "session_id", "seq", "occurred_at", "recorded_at", "actor", "type", "payload", "prev_hash", "hash"
+)  # fmt: skip
+_INSERT_EVENT = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+)
 
 
 class Journal:
@@ -262,7 +296,7 @@ class Journal:
         try:
             self.schema_version = self._check_and_migrate()
         except BaseException:
-            self.conn.close()
+            _close(self.conn)
             raise
         self.db = sqlite_utils.Database(self.conn)
         self._recorder: TelemetryRecorder | None = None
@@ -293,7 +327,7 @@ class Journal:
         return integrity_problems(self.conn, full=True)
 
     def close(self) -> None:
-        self.conn.close()
+        _close(self.conn)
 
     def __enter__(self) -> Journal:
         return self
@@ -327,11 +361,8 @@ class Journal:
             try:
                 if guard is not None:
                     guard(self.conn)
-                head = self.conn.execute("SELECT position, hash FROM journal_head WHERE id = 1").fetchone()
-                position, prev_hash = int(head["position"]), head["hash"] or GENESIS_HASH
-                (last_seq,) = self.conn.execute(
-                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?", (session_id,)
-                ).fetchone()
+                head = self.conn.execute(_HEAD_AND_LAST_SEQ, (session_id,)).fetchone()
+                position, prev_hash, last_seq = int(head[0]), head[1] or GENESIS_HASH, int(head[2])
                 if last_seq != expected_last_seq:
                     raise SequenceConflict(
                         f"session {session_id} is at entry {last_seq}, not {expected_last_seq}: reload and try again"
@@ -352,11 +383,7 @@ class Journal:
                         "prev_hash": prev_hash,
                     }
                     row["hash"] = digest = row_hash(row)
-                    columns = ", ".join(row)
-                    self.conn.execute(
-                        f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(row))})",
-                        tuple(row.values()),
-                    )
+                    self.conn.execute(_INSERT_EVENT, tuple(row.values()))
                     stored.append(Event(event.type, event.at, event.actor, json.loads(row["payload"]), seq))
                     prev_hash = digest
                 self.conn.execute(

@@ -34,10 +34,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_S = 60.0
+MIN_HEARTBEAT_S = 1.0  # a pump is read once a second: a shorter heartbeat is a typing slip
 DEFAULT_KEEP_EVERY_S = 300.0  # a compacted session keeps its changes and one reading per 5 minutes
 DEFAULT_RETENTION_DAYS = 400  # the station configuration's default too (the records policy sets it)
 MAX_RETENTION_DAYS = 36_500  # a century: anything longer is a typing slip (and past datetime's range)
 IDLE_COMPACT_AFTER = timedelta(hours=12)  # readings between sessions are compacted when this old
+SETTLE_MS = 2 * 60 * 1000
+"""An anchor seals the pump readings up to this long before it is made (and before every chair's newest
+reading): a reading still on its way (queued behind 48 pumps, a pump back after a silence) is stored in
+a later anchor's window, never in a sealed one."""
+SETTLE_STALE_MS = 10 * 60 * 1000
+"""A chair whose newest reading is older than this no longer holds the seal back (its pump is gone)."""
 
 # Small integers on disk; the names are drivers.base.DeliveryState / LinkStatus values.
 STATES = ("unknown", "infusing", "stopped", "paused", "complete", "kvo", "alarm")
@@ -211,6 +218,21 @@ class TelemetryRecorder:
         self._streams: dict[tuple[str, str], int] = {}
         self._last: dict[str, tuple[int, PumpSample]] = {}  # chair -> (stream, last stored)
         self._pending: dict[str, PumpSample] = {}  # chair -> latest reading not stored
+        self._newest_ms: dict[str, int] = {}  # chair -> its newest reading's time, stored or not
+        self._sealed_ms = 0  # readings up to here are sealed by a signed anchor: none is added
+        self.late = 0  # readings refused because an anchor had already sealed their moment
+
+    def settled_ms(self, now_ms: int) -> int:
+        """Up to when no reading can still be written: SETTLE_MS ago, and before every recent chair's
+        newest reading (that one may be written later, as the reading before a change; later ones come
+        with later times). An anchor seals the samples up to here, so a reading stored after it never
+        lands in its window; one that comes later still is refused as late (`late`)."""
+        recent = [ms - 1 for ms in self._newest_ms.values() if ms >= now_ms - SETTLE_STALE_MS]
+        return min([now_ms - SETTLE_MS, *recent])
+
+    def seal(self, until_ms: int) -> None:
+        """A signed anchor sealed the readings up to `until_ms`: none at or before it is written now."""
+        self._sealed_ms = max(self._sealed_ms, until_ms)
 
     def record_telemetry(
         self, chair: str, session_id: str | None, t: Telemetry, link: LinkState | None = None
@@ -241,6 +263,17 @@ class TelemetryRecorder:
     def record(self, chair: str, session_id: str | None, sample: PumpSample) -> bool:
         """Store `sample` if it changes something or the heartbeat is due. Returns whether it was stored
         (False also when the write failed: see `problem_for`). Never raises for a storage failure."""
+        at_ms = sample.at_ms
+        self._newest_ms[chair] = max(at_ms, self._newest_ms.get(chair, at_ms))
+        if at_ms <= self._sealed_ms:
+            self.late += 1
+            if self.late == 1 or self.late % 1000 == 0:
+                log.warning(
+                    "%s: a pump reading older than the last anchor was not stored (%d so far)",
+                    chair,
+                    self.late,
+                )
+            return False
         try:
             stream = self._stream(chair, session_id)
             last = self._last.get(chair)
@@ -253,7 +286,12 @@ class TelemetryRecorder:
                     self._pending[chair] = sample
                     return False
                 pending = self._pending.get(chair)
-                if why != Why.HEARTBEAT and pending is not None and pending.at > last[1].at:
+                if (
+                    why != Why.HEARTBEAT
+                    and pending is not None
+                    and pending.at > last[1].at
+                    and pending.at_ms > self._sealed_ms
+                ):
                     rows.append(_row(stream, pending, Why.BEFORE_CHANGE))
             rows.append(_row(stream, sample, why))
             with transaction(self.conn):

@@ -1,46 +1,47 @@
-"""`chairside overview --broker URL`: the charge nurse's screen over every chair of every station.
+"""`chairside overview --broker URL --db PATH`: the charge nurse's screen over every chair of every
+station, and `--board`, the same floor for the wall (no controls, large type, no patient initials).
 
-It subscribes to the stations' retained status and chair topics (docs/mqtt.md). paho's network thread
-only queues what arrives and wakes the GUI thread with one queued signal per batch; the model
-(`FloorModel`, a table model) keeps the latest state of every chair and says which rows changed. A
-station that said offline, or that has been silent longer than its keepalive, has all its tiles greyed
-with "no data since HH:MM". Escalated alarms are listed; acknowledging one publishes a command the
-station journals with the charge nurse's identity and answers on the chair's topic.
+It subscribes to the stations' retained status and chair topics and their answers (docs/mqtt.md).
+paho's network thread only queues what arrives and wakes the GUI thread with one queued signal per
+batch. Every message is parsed into its topic's type (app.station.floor_messages) before the model
+(`FloorModel`, a table model) sees it; a message that does not fit is dropped with one log line and
+its chair (or, when no chair can be told, its station heading) says "data from this station
+unreadable"; nothing a station publishes can stop the tick or the other stations. A station's name
+comes from its topic: a payload naming another station is refused.
+
+A station that said offline, or that has been silent longer than its keepalive, has its tiles greyed
+with "no data since HH:MM", a banner and the medium-priority alarm sound. Acknowledging an escalated
+alarm needs someone signed in here (badge or ID, then PIN, against this overview's own accounts);
+the command is signed with this overview's key and the station answers it by its id.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import json
+import dataclasses
 import logging
 import sys
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 from PySide6.QtCore import (
-    QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     QTimer,
-    Signal,
 )
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QPushButton,
     QScrollArea,
@@ -48,347 +49,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.station.broker import TOPIC_PREFIX, BrokerError, BrokerSettings, commands_topic, parse_broker
-from app.station.publish import make_client
+from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN, IdleTimer
+from app.accounts.roles import Action, allows
+from app.accounts.store import Account, AccountStore
+from app.domain.clock import Clock, StationClock
+from app.domain.events import EventType
+from app.station.broker import (
+    BrokerError,
+    BrokerSettings,
+    parse_broker,
+)
+from app.station.sound import Speaker, load_alarm_sounds
 from app.station.status_text import hhmm
 from app.ui.elided import set_style_property
-from app.ui.tile import CompactTile, TileBoard, TileView, tile_view
+from app.ui.floor_alarms import EscalatedPanel, OfflineSound
+from app.ui.floor_chair import ChairDialog
+from app.ui.floor_link import FloorLink, OverviewIdentity
+from app.ui.floor_model import (
+    _EPOCH,
+    ANSWER_WAIT_S,
+    COLUMNS,
+    FloorModel,
+    Key,
+    KeyRole,
+    StationInfo,
+    ViewRole,
+)
+from app.ui.tile import CompactTile, TileBoard, TileView
 
 log = logging.getLogger(__name__)
-
-_Index = QModelIndex | QPersistentModelIndex
-Key = tuple[str, str]  # (station id, chair name)
-ViewRole = Qt.ItemDataRole.UserRole + 1
-KeyRole = Qt.ItemDataRole.UserRole + 2
-COLUMNS = ("Station", "Chair", "Patient", "Phase", "Pump / plan", "Next", "Alarm", "Data")
-
-
-def _time(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
-
-
-@dataclass
-class StationInfo:
-    id: str
-    name: str
-    state: str | None = None  # "online" | "offline" | None (nothing said yet)
-    keepalive_s: float = 10.0
-    last_seen: float | None = None  # wall time of the last sign of life
-
-    def stale_since(self, now: float) -> datetime | None:
-        """When the floor last heard from a station that is offline or silent past its keepalive."""
-        silent = self.last_seen is None or now - self.last_seen > self.keepalive_s
-        if self.state == "offline" or silent:
-            return datetime.fromtimestamp(self.last_seen, UTC) if self.last_seen is not None else _EPOCH
-        return None
-
-
-_EPOCH = datetime.fromtimestamp(0, UTC)
-
-
-class FloorModel(QAbstractTableModel):
-    """One row per chair of every station, in station then chair order; `ViewRole` gives the tile's
-    `TileView`. Fed with raw MQTT messages (`apply`); `refresh(now)` re-evaluates the clocks."""
-
-    def __init__(self, parent: QObject | None = None, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(parent)
-        self.clock = clock
-        self.keys: list[Key] = []
-        self.snapshots: dict[Key, dict[str, Any]] = {}
-        self.views: dict[Key, TileView] = {}
-        self.stations: dict[str, StationInfo] = {}
-        self.latencies_s: collections.deque[float] = collections.deque(maxlen=200_000)
-        """Publish-to-model latency of every live chair message (the bench reads it)."""
-        self.applied = 0
-
-    # -- Qt model API -------------------------------------------------------------------------------
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.keys)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
-        return None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            not index.isValid()
-            or not 0 <= index.row() < len(self.keys)
-            or not 0 <= index.column() < len(COLUMNS)
-        ):
-            return None
-        key = self.keys[index.row()]
-        view = self.views[key]
-        if role == ViewRole:
-            return view
-        if role == KeyRole:
-            return key
-        if role == Qt.ItemDataRole.DisplayRole:
-            station = self.stations.get(key[0])
-            return (
-                station.name if station is not None else key[0],
-                view.chair,
-                view.initials,
-                view.phase_text,
-                view.pump_text,
-                view.next_text,
-                view.alarm_text,
-                view.stale_text,
-            )[index.column()]
-        return None
-
-    # -- what arrives ------------------------------------------------------------------------------
-
-    def station(self, station_id: str) -> StationInfo:
-        info = self.stations.get(station_id)
-        if info is None:
-            info = self.stations[station_id] = StationInfo(station_id, station_id)
-        return info
-
-    def apply(self, messages: Iterable[tuple[str, bytes, bool, float]]) -> set[Key]:
-        """Take a batch of (topic, payload, retained, received at); the chairs it changed."""
-        touched: set[Key] = set()
-        for topic, raw, retained, received in messages:
-            parts = topic.split("/")
-            if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_PREFIX:
-                continue
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                log.warning("overview: a message on %s is not JSON; ignored", topic)
-                continue
-            if not isinstance(payload, dict):
-                continue
-            station_id, kind = parts[2], parts[3]
-            info = self.station(station_id)
-            if isinstance(payload.get("station"), str):
-                info.name = payload["station"]
-            sent = _time(payload.get("published_at") or payload.get("at"))
-            # A retained message tells when it was sent, not that the station is alive now
-            seen = min(received, sent) if retained and sent is not None else received
-            if kind == "status":
-                info.state = str(payload.get("state"))
-                if isinstance(payload.get("keepalive_s"), int | float):
-                    info.keepalive_s = float(payload["keepalive_s"])
-                if info.state != "offline":
-                    info.last_seen = max(info.last_seen or 0.0, seen)
-                touched.update(k for k in self.keys if k[0] == station_id)
-            elif kind == "chairs" and len(parts) >= 5 and isinstance(payload.get("chair"), str):
-                key = (station_id, payload["chair"])
-                info.last_seen = max(info.last_seen or 0.0, seen)
-                if not retained and sent is not None:
-                    self.latencies_s.append(received - sent)
-                self._store(key, payload)
-                touched.add(key)
-                self.applied += 1
-        return self.refresh(only=touched) | touched if touched else set()
-
-    def _store(self, key: Key, payload: dict[str, Any]) -> None:
-        if key in self.snapshots:
-            self.snapshots[key] = payload
-            return
-        order = (self.stations[key[0]].name.casefold(), key[0], payload.get("index") or 0, key[1])
-
-        def sort_key(k: Key) -> tuple[str, str, int, str]:
-            return (self.stations[k[0]].name.casefold(), k[0], self.snapshots[k].get("index") or 0, k[1])
-
-        row = 0
-        while row < len(self.keys) and sort_key(self.keys[row]) < order:
-            row += 1
-        self.beginInsertRows(QModelIndex(), row, row)
-        self.keys.insert(row, key)
-        self.snapshots[key] = payload
-        self.views[key] = tile_view(payload, datetime.now(UTC))
-        self.endInsertRows()
-
-    def refresh(self, only: Iterable[Key] | None = None) -> set[Key]:
-        """Recompute the tiles' words (clocks, staleness); emit dataChanged for rows that changed."""
-        now = self.clock()
-        moment = datetime.fromtimestamp(now, UTC)
-        changed: set[Key] = set()
-        keys = list(only) if only is not None else self.keys
-        stale = {sid: info.stale_since(now) for sid, info in self.stations.items()}
-        for key in keys:
-            if key not in self.snapshots:
-                continue
-            since = stale.get(key[0])
-            view = tile_view(
-                self.snapshots[key],
-                moment,
-                stale=since is not None,
-                stale_since=None if since is _EPOCH else since,
-            )
-            if view != self.views.get(key):
-                self.views[key] = view
-                changed.add(key)
-        if changed:
-            rows = sorted(self.keys.index(k) for k in changed) if len(changed) < 64 else None
-            if rows is None:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(self.keys) - 1, len(COLUMNS) - 1))
-            else:
-                for row in rows:
-                    self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        return changed
-
-    def escalated(self) -> list[tuple[Key, dict[str, Any]]]:
-        """Escalated, unacknowledged alarms of stations the floor hears from, most important first."""
-        found: list[tuple[Key, dict[str, Any]]] = []
-        for key in self.keys:
-            if self.views[key].stale:
-                continue
-            for alarm in self.snapshots[key].get("alarms") or []:
-                if isinstance(alarm, dict) and alarm.get("escalated") and not alarm.get("acknowledged"):
-                    found.append((key, alarm))
-        rank = {"high": 0, "medium": 1, "low": 2}
-        found.sort(
-            key=lambda item: (rank.get(str(item[1].get("priority")), 3), str(item[1].get("raised_at")))
-        )
-        return found
-
-
-class FloorLink(QObject):
-    """The overview's broker connection. paho's thread queues messages and emits `arrived` (queued to
-    the GUI thread) once per batch."""
-
-    arrived = Signal()
-    connection_changed = Signal(bool, str)
-
-    def __init__(self, settings: BrokerSettings, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.settings = settings
-        self._queue: collections.deque[tuple[str, bytes, bool, float]] = collections.deque()
-        self._lock = threading.Lock()
-        self._pending = False
-        self.connected = False
-        self.client = make_client(settings, f"chairside-overview-{uuid.uuid4().hex[:8]}")
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-
-    def start(self) -> None:
-        self.client.connect_async(self.settings.host, self.settings.port, keepalive=10)
-        self.client.loop_start()
-
-    def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            self.connection_changed.emit(False, f"the broker refused the overview: {reason}")
-            return
-        client.subscribe([(f"{TOPIC_PREFIX}/+/status", 1), (f"{TOPIC_PREFIX}/+/chairs/+", 1)])
-        self.connected = True
-        self.connection_changed.emit(True, "")
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self.connected = False
-        self.connection_changed.emit(False, str(reason))
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self._queue.append((message.topic, bytes(message.payload), bool(message.retain), time.time()))
-            wake = not self._pending
-            self._pending = True
-        if wake:
-            self.arrived.emit()
-
-    def take(self) -> list[tuple[str, bytes, bool, float]]:
-        with self._lock:
-            batch = list(self._queue)
-            self._queue.clear()
-            self._pending = False
-        return batch
-
-    def acknowledge(self, station_id: str, chair: str, alarm_id: str, by: str) -> str:
-        """Publish the acknowledgement; the command's id (the station answers with it)."""
-        command_id = uuid.uuid4().hex
-        payload = {
-            "id": command_id,
-            "command": "acknowledge",
-            "chair": chair,
-            "alarm": alarm_id,
-            "by": by,
-            "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
-        self.client.publish(commands_topic(station_id), json.dumps(payload), qos=1)
-        return command_id
-
-
-class EscalatedPanel(QFrame):
-    """The escalated alarms, each with its Acknowledge button."""
-
-    acknowledge = Signal(object, object)  # key, alarm
-
-    MAX_LINES = 3
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("escalatedPanel")
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(8, 4, 8, 4)
-        self._layout.setSpacing(2)
-        self.summary = QLabel("No escalated alarms")
-        self.summary.setObjectName("escalatedLine")
-        self._layout.addWidget(self.summary)
-        self._rows: list[QWidget] = []
-        self._shown: list[tuple[Key, str]] = []
-        self.buttons: list[QPushButton] = []
-        self.lines: list[QLabel] = []
-
-    def show_alarms(self, alarms: list[tuple[Key, dict[str, Any]]], names: dict[str, str]) -> None:
-        shown = [(key, str(alarm.get("id"))) for key, alarm in alarms]
-        if shown == self._shown:
-            return
-        self._shown = shown
-        for row in self._rows:
-            row.deleteLater()
-        self._rows, self.buttons, self.lines = [], [], []
-        more = len(alarms) - self.MAX_LINES
-        self.summary.setText(
-            "No escalated alarms"
-            if not alarms
-            else f"⚠ {len(alarms)} escalated alarm{'s' if len(alarms) > 1 else ''}: acknowledge to tell the station"
-            + (f" ({more} more below the first {self.MAX_LINES})" if more > 0 else "")
-        )
-        for key, alarm in alarms[: self.MAX_LINES]:
-            row = QWidget(self)
-            line = QHBoxLayout(row)
-            line.setContentsMargins(0, 0, 0, 0)
-            marker = {"high": "!!!", "medium": "!!", "low": "!"}.get(str(alarm.get("priority")), "!")
-            raised = _time(alarm.get("raised_at"))
-            since = hhmm(datetime.fromtimestamp(raised, UTC)) if raised is not None else "--:--"
-            text = (
-                f"{marker} {str(alarm.get('priority', '')).upper()}  {names.get(key[0], key[0])} · {key[1]}:  "
-                f"{str(alarm.get('message', '')).replace(f'{key[1]}: ', '', 1)}  (since {since})"
-            )
-            label = QLabel(text)
-            label.setObjectName("escalatedLine")
-            button = QPushButton("Acknowledge")
-            button.setObjectName("primaryButton")
-            button.clicked.connect(lambda _=False, key=key, alarm=alarm: self.acknowledge.emit(key, alarm))
-            line.addWidget(label, 1)
-            line.addWidget(button)
-            self._layout.addWidget(row)
-            self._rows.append(row)
-            self.buttons.append(button)
-            self.lines.append(label)
 
 
 class FitScrollArea(QScrollArea):
@@ -403,16 +92,46 @@ class FitScrollArea(QScrollArea):
         self._on_resize()
 
 
+BOARD_STYLE = (
+    "QLabel#ctName, QLabel#ctInitials, QLabel#ctLink, QLabel#ctPhase, QLabel#ctPump, QLabel#ctNext,"
+    " QLabel#ctAlarm { font-size: 24px; }"
+    " QLabel#boardHeading { font-size: 24px; }"
+    " QLabel#escalatedLine, QLabel#chairTitle, QLabel#clockLabel, QLabel#brokerState,"
+    " QLabel#offlineBanner { font-size: 26px; }"
+)
+BOARD_TILE_MIN = (224, 136)
+"""A wall-board tile: four lines of 24 px text and an alarm border (48 of them, under two station
+headings, fit 1920x1080 in 8 columns)."""
+
+
 class FloorOverviewWindow(QMainWindow):
     def __init__(
-        self, link: FloorLink | None, model: FloorModel | None = None, charge_nurse: str = ""
+        self,
+        link: FloorLink | None,
+        model: FloorModel | None = None,
+        *,
+        accounts: AccountStore | None = None,
+        identity: OverviewIdentity | None = None,
+        board: bool = False,
+        idle_lock_min: float = DEFAULT_IDLE_LOCK_MIN,
+        clock: Clock | None = None,
+        speaker: Speaker | None = None,
     ) -> None:
         super().__init__()
-        self.setWindowTitle("Chairside: the floor")
+        self.setWindowTitle("Chairside: the floor" + (" (wall board)" if board else ""))
         self.link = link
         self.model = model or FloorModel(self)
+        self.accounts = accounts
+        self.identity = identity
+        self.board_mode = board
+        self.person: Account | None = None
+        """Who is signed in at this overview (None: locked, no commands, no patient initials)."""
+        self.idle = IdleTimer(clock or StationClock(), idle_lock_min)
         self.urgent_first = False
+        self.mine_only = False
         self.tiles: dict[Key, CompactTile] = {}
+        self.chair_dialogs: dict[Key, ChairDialog] = {}
+        self.sound = OfflineSound(speaker)
         central = QWidget()
         outer = QVBoxLayout(central)
         outer.setContentsMargins(6, 4, 6, 4)
@@ -422,27 +141,47 @@ class FloorOverviewWindow(QMainWindow):
         title.setObjectName("chairTitle")
         self.broker_label = QLabel("… connecting to the broker")
         self.broker_label.setObjectName("brokerState")
+        self.who_label = QLabel()
+        self.who_label.setObjectName("floorWho")
+        self.sign_button = QPushButton("Sign in…")
+        self.sign_button.setObjectName("primaryButton")
+        self.sign_button.clicked.connect(self._sign_in_or_out)
+        self.mine_button = QPushButton("My chairs")
+        self.mine_button.setCheckable(True)
+        self.mine_button.toggled.connect(self.set_mine_only)
         self.order_button = QPushButton("Urgent first")
         self.order_button.setCheckable(True)
         self.order_button.toggled.connect(self.set_urgent_first)
-        self.identity = QLineEdit(charge_nurse)
-        self.identity.setPlaceholderText("charge nurse: type or scan your ID")
-        self.identity.setMinimumWidth(260)
         self.clock_label = QLabel()
         self.clock_label.setObjectName("clockLabel")
-        self.answer_label = QLabel()
-        self.answer_label.setObjectName("floorMessage")
         bar.addWidget(title)
         bar.addSpacing(12)
         bar.addWidget(self.broker_label)
         bar.addStretch(1)
-        bar.addWidget(self.answer_label)
-        bar.addWidget(QLabel("Charge nurse:"))
-        bar.addWidget(self.identity)
-        bar.addWidget(self.order_button)
+        self.controls: list[QWidget] = [self.who_label, self.sign_button, self.mine_button, self.order_button]
+        for widget in self.controls:
+            bar.addWidget(widget)
+            widget.setVisible(not board)
         bar.addWidget(self.clock_label)
         outer.addLayout(bar)
-        self.escalated_panel = EscalatedPanel()
+        # Answers and hints on their own wrapping line: a long one never widens the window
+        self.answer_label = QLabel()
+        self.answer_label.setObjectName("floorMessage")
+        self.answer_label.setWordWrap(True)
+        self.answer_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.answer_label.hide()
+        outer.addWidget(self.answer_label)
+        self.offline_banner = QLabel()
+        self.offline_banner.setObjectName("offlineBanner")
+        self.offline_banner.setWordWrap(True)
+        self.offline_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.offline_banner.setStyleSheet(
+            "QLabel#offlineBanner { background: #f5c400; color: #111111; font-size: 14pt; font-weight: bold;"
+            " padding: 4px 10px; border: 2px solid #8a7300; border-radius: 4px; }"
+        )
+        self.offline_banner.hide()
+        outer.addWidget(self.offline_banner)
+        self.escalated_panel = EscalatedPanel(controls=not board)
         self.escalated_panel.acknowledge.connect(self.acknowledge)
         outer.addWidget(self.escalated_panel)
         self.scroll_area = FitScrollArea(self._fit)
@@ -450,15 +189,22 @@ class FloorOverviewWindow(QMainWindow):
         self.scroll_area.setWidgetResizable(False)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.board = TileBoard()
+        if board:
+            self.board.tile_min = BOARD_TILE_MIN
+            self.board.heading_h = 32
+            central.setStyleSheet(BOARD_STYLE)
         self.scroll_area.setWidget(self.board)
         outer.addWidget(self.scroll_area, 1)
         self.setCentralWidget(central)
-        self._pending: dict[str, tuple[Key, str]] = {}
+        self._pending: dict[str, tuple[Key, str, float]] = {}
         self.model.rowsInserted.connect(self._rows_inserted)
         self.model.dataChanged.connect(self._data_changed)
         if link is not None:
             link.arrived.connect(self._take)
             link.connection_changed.connect(self._connection)
+        app = QApplication.instance()
+        if app is not None and not board:
+            app.installEventFilter(self)
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.tick)
@@ -466,6 +212,7 @@ class FloorOverviewWindow(QMainWindow):
         self._order: list[Key] = []
         self.busy_s = 0.0
         """GUI-thread time spent on what arrived and on the 1 s tick (the bench reads it)."""
+        self._show_person()
         self.tick()
 
     # -- arrivals -------------------------------------------------------------------------------------
@@ -474,9 +221,12 @@ class FloorOverviewWindow(QMainWindow):
         if self.link is None:
             return
         started = time.perf_counter()
-        self.model.apply(self.link.take())
-        self._answers()
-        self._update_headings()
+        try:
+            self.model.apply(self.link.take())
+            self._answers()
+            self._update_headings()
+        except Exception:  # never stop taking what arrives
+            log.exception("overview: what arrived could not be shown")
         self.busy_s += time.perf_counter() - started
 
     def _connection(self, connected: bool, reason: str) -> None:
@@ -485,22 +235,113 @@ class FloorOverviewWindow(QMainWindow):
         self.broker_label.style().polish(self.broker_label)
 
     def tick(self) -> None:
+        """Once a second: clocks, staleness, order, headings, the escalated list, the offline banner
+        and sound, the idle lock, unanswered commands. One part failing never stops the others."""
         started = time.perf_counter()
-        self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M"))
-        self.model.refresh()
-        self._regroup()
-        self._update_headings()
-        self.escalated_panel.show_alarms(
-            self.model.escalated(), {s: i.name for s, i in self.model.stations.items()}
-        )
+        for part in (
+            self._tick_clock,
+            self.model.refresh,
+            self._regroup,
+            self._update_headings,
+            self._tick_escalated,
+            self._tick_offline,
+            self._tick_idle,
+            self._tick_pending,
+            self._tick_dialogs,
+        ):
+            try:
+                part()
+            except Exception:
+                log.exception("overview: %s failed", getattr(part, "__name__", part))
         self.busy_s += time.perf_counter() - started
+
+    def _tick_clock(self) -> None:
+        self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M"))
+
+    def _tick_escalated(self) -> None:
+        self.escalated_panel.show_alarms(self.model.escalated(), self._names())
+
+    def _names(self) -> dict[str, str]:
+        return {s: i.name for s, i in self.model.stations.items()}
+
+    def _tick_offline(self) -> None:
+        offline = self.model.offline()
+        if offline:
+            self.offline_banner.setText(
+                "⚠ "
+                + "; ".join(
+                    f"{info.name} is OFFLINE since {hhmm(since) if since else '--:--'}: its chairs are not "
+                    "monitored from here"
+                    for info, since in offline
+                )
+            )
+        self.offline_banner.setVisible(bool(offline))
+        self.sound.update(bool(offline))
+
+    def _tick_idle(self) -> None:
+        if self.person is not None and self.idle.due():
+            self.sign_out("idle")
+
+    def _tick_pending(self) -> None:
+        now = time.monotonic()
+        for command_id, (key, _alarm, sent) in list(self._pending.items()):
+            if now - sent > ANSWER_WAIT_S:
+                del self._pending[command_id]
+                self._say(
+                    f"{self._station_name(key[0])} · {key[1]}: no answer in {ANSWER_WAIT_S:.0f} s: "
+                    "NOT acknowledged as far as the floor knows; check at the station"
+                )
+
+    def _tick_dialogs(self) -> None:
+        for key, dialog in list(self.chair_dialogs.items()):
+            if dialog.isVisible():
+                self._show_dialog(key, dialog)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closed: no more ticks, no more watching the application's input, no sound."""
+        self._timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        for dialog in self.chair_dialogs.values():
+            dialog.close()
+        self.sound.update(False)
+        super().closeEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (
+            QEvent.Type.KeyPress,
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.Wheel,
+            QEvent.Type.TouchBegin,
+        ):
+            self.idle.input()
+        return False
+
+    # -- tiles -----------------------------------------------------------------------------------------
+
+    def shown_view(self, key: Key) -> TileView:
+        """The model's words for a tile, without the patient's initials while nobody is signed in here
+        (and always on the wall board)."""
+        view = self.model.views[key]
+        if self.person is None or self.board_mode:
+            return dataclasses.replace(view, initials="")
+        return view
 
     def _rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
         for row in range(first, last + 1):
             key = self.model.keys[row]
             tile = CompactTile(f"{key[0]}/{key[1]}", self.board)
             tile.show_station = self.urgent_first
-            tile.show_view(self.model.views[key])
+            if self.board_mode:
+                layout = tile.layout()
+                if layout is not None:
+                    layout.setContentsMargins(6, 1, 6, 1)  # every pixel for the lines of 24 px
+                tile.board = True
+                tile.pump_label.hide()  # from 3 m: chair, phase, what is due, the alarm
+            else:
+                tile.clicked.connect(self._tile_clicked)
+            tile.show_view(self.shown_view(key))
             self.tiles[key] = tile
         self._regroup(force=True)
 
@@ -509,7 +350,40 @@ class FloorOverviewWindow(QMainWindow):
             key = self.model.keys[row]
             tile = self.tiles.get(key)
             if tile is not None:
-                tile.show_view(self.model.views[key])
+                tile.show_view(self.shown_view(key))
+            dialog = self.chair_dialogs.get(key)
+            if dialog is not None and dialog.isVisible():
+                self._show_dialog(key, dialog)
+
+    def _redraw_tiles(self) -> None:
+        for key, tile in self.tiles.items():
+            view, tile.view = tile.view, None
+            if view is not None:
+                tile.show_view(self.shown_view(key))
+
+    def _tile_clicked(self, text: str) -> None:
+        sid, _sep, chair = text.partition("/")
+        self.open_chair((sid, chair))
+
+    def open_chair(self, key: Key) -> ChairDialog:
+        """The chair's own window, read-only, from what its station publishes."""
+        dialog = self.chair_dialogs.get(key)
+        if dialog is None:
+            dialog = ChairDialog(key, self, controls=not self.board_mode)
+            dialog.acknowledge.connect(self.acknowledge)
+            self.chair_dialogs[key] = dialog
+        self._show_dialog(key, dialog)
+        dialog.show()
+        return dialog
+
+    def _show_dialog(self, key: Key, dialog: ChairDialog) -> None:
+        chair = self.model.snapshots.get(key)
+        if chair is not None:
+            dialog.show_chair(chair, self.shown_view(key), self._station_name(key[0]), datetime.now(UTC))
+            readings = self.model.readings.get(key)
+            dialog.show_readings(
+                readings if readings is not None and readings.session == chair.session else None
+            )
 
     # -- layout -------------------------------------------------------------------------------------------
 
@@ -518,13 +392,25 @@ class FloorOverviewWindow(QMainWindow):
         self.order_button.setText("By station" if urgent else "Urgent first")
         for tile in self.tiles.values():
             tile.show_station = urgent
-            view, tile.view = tile.view, None
-            if view is not None:
-                tile.show_view(view)
+        self._redraw_tiles()
         self._regroup(force=True)
 
-    def _regroup(self, force: bool = False) -> None:
+    def set_mine_only(self, mine: bool) -> None:
+        """Only the chairs of the nurse signed in here (their assignments at the stations)."""
+        self.mine_only = mine and self.person is not None
+        if self.mine_button.isChecked() != self.mine_only:
+            self.mine_button.setChecked(self.mine_only)
+        self._regroup(force=True)
+
+    def visible_keys(self) -> list[Key]:
         keys = self.model.keys
+        if self.mine_only and self.person is not None:
+            who = self.person.id.casefold()
+            keys = [k for k in keys if self.model.views[k].nurse.casefold() == who]
+        return keys
+
+    def _regroup(self, force: bool = False) -> None:
+        keys = self.visible_keys()
         if self.urgent_first:
             order = sorted(keys, key=lambda k: (self.model.views[k].urgency(), k))
         else:
@@ -532,6 +418,10 @@ class FloorOverviewWindow(QMainWindow):
         if order == self._order and not force:
             return
         self._order = order
+        shown = set(order)
+        for key, tile in self.tiles.items():
+            if key not in shown:
+                tile.hide()
         groups: list[tuple[str | None, list[CompactTile]]] = []
         if self.urgent_first:
             self.board.heading("*").setText("Most urgent first (click “By station” to group)")
@@ -561,9 +451,11 @@ class FloorOverviewWindow(QMainWindow):
                 if since is not None
                 else "online"
             )
+            unreadable = "  ·  ⚠ data from this station unreadable" if info.unreadable else ""
+            warnings = "".join(f"  ·  ⚠ {w}" for w in info.warnings)
             heading = self.board.heading(sid)
-            heading.setText(f"{info.name}  ·  {counts[sid]} chairs  ·  {state}")
-            set_style_property(heading, "stale", since is not None)
+            heading.setText(f"{info.name}  ·  {counts[sid]} chairs  ·  {state}{unreadable}{warnings}")
+            set_style_property(heading, "stale", since is not None or bool(info.unreadable or info.warnings))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -579,34 +471,118 @@ class FloorOverviewWindow(QMainWindow):
         viewport = self.scroll_area.viewport()
         self.board.fit_to(viewport.width(), viewport.height())
 
+    # -- who is signed in ---------------------------------------------------------------------------------
+
+    def _sign_in_or_out(self) -> None:
+        if self.person is not None:
+            self.sign_out("signed out")
+        else:
+            self.ask_sign_in()
+
+    def ask_sign_in(self) -> Account | None:
+        """Badge or ID, then PIN, against this overview's own accounts (`chairside users --db`)."""
+        if self.accounts is None:
+            self._say("No accounts at this overview: start it with --db (accounts: chairside users --db)")
+            return None
+        from app.ui.signin import SignInDialog
+
+        dialog = SignInDialog(self.accounts, self, heading="Sign in at the floor", purpose="floor sign-in")
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.account is not None:
+            self.sign_in(dialog.account)
+        return self.person
+
+    def sign_in(self, account: Account) -> None:
+        """`account` was checked (badge or ID and PIN) by the caller."""
+        self.person = account
+        self.idle.input()
+        self._show_person()
+        self._redraw_tiles()
+        self._say("")
+
+    def sign_out(self, reason: str = "signed out") -> None:
+        """Signed out (or locked when idle): no commands and no patient initials until someone signs
+        in; the tiles and the escalated list stay on screen."""
+        person = self.person
+        if person is None:
+            return
+        if self.accounts is not None:  # the overview's own journal, as a station's
+            if reason == "idle":
+                self.accounts.record(
+                    EventType.STATION_LOCKED, person.id, {"account": person.id, "reason": "idle"}
+                )
+            self.accounts.record(EventType.SIGNED_OUT, person.id, {"account": person.id})
+        self.person = None
+        self.mine_only = False
+        self.mine_button.setChecked(False)
+        self._show_person()
+        self._redraw_tiles()
+        self._regroup(force=True)
+        if reason == "idle":
+            self._say("Locked after no input: sign in (badge or ID, then PIN) to acknowledge or see initials")
+
+    def _show_person(self) -> None:
+        person = self.person
+        self.who_label.setText(
+            f"{person.name} ({person.id}), {person.role.label}" if person else "Locked: nobody signed in"
+        )
+        self.sign_button.setText("Sign out" if person else "Sign in…")
+        self.mine_button.setEnabled(person is not None)
+
     # -- acknowledgements ---------------------------------------------------------------------------------
 
-    def acknowledge(self, key: Key, alarm: dict[str, Any]) -> None:
-        """Send the acknowledgement as the identified charge nurse; the answer shows when it comes."""
-        by = self.identity.text().strip()
-        if not by:
-            self.answer_label.setText("Type or scan your ID first: the station records who acknowledged")
-            self.identity.setFocus()
-            return
+    def _say(self, text: str) -> None:
+        self.answer_label.setText(text)
+        self.answer_label.setVisible(bool(text))
+
+    def _station_name(self, sid: str) -> str:
+        info = self.model.stations.get(sid)
+        return info.name if info is not None else sid
+
+    def acknowledge(self, key: Key, alarm_id: str) -> str | None:
+        """Send the signed acknowledgement as the person signed in here; the answer shows when it
+        comes (by command id). Refused at once when the station is offline or nobody is signed in."""
+        if self.board_mode:
+            return None
+        name = self._station_name(key[0])
+        info = self.model.stations.get(key[0])
+        since = info.stale_since(self.model.clock()) if info is not None else _EPOCH
+        if since is not None:
+            when = hhmm(since) if since is not _EPOCH else "--:--"
+            self._say(f"{name} is offline since {when}: not sent. Go to the station")
+            return None
+        person = self.person
+        if person is None:
+            self._say("Sign in first (badge or ID, then PIN): the station records who acknowledged")
+            return None
+        alarm = next((a for a in self.model.snapshots[key].alarms if a.id == alarm_id), None)
+        if alarm is not None and alarm.escalated and not allows(person.role, Action.ACKNOWLEDGE_ESCALATION):
+            self._say(
+                f"{person.id} ({person.role.label}) may not acknowledge an escalated alarm: a charge nurse must"
+            )
+            return None
+        if self.identity is None:
+            self._say("Not sent: this overview has no key to sign its commands")
+            return None
         if self.link is None or not self.link.connected:
-            self.answer_label.setText("Not sent: the broker is unreachable")
-            return
-        command_id = self.link.acknowledge(key[0], key[1], str(alarm.get("id")), by)
-        self._pending[command_id] = (key, str(alarm.get("id")))
-        self.answer_label.setText(
-            f"Sent to {self.model.stations[key[0]].name} · {key[1]}: waiting for the station"
-        )
+            self._say("Not sent: the broker is unreachable")
+            return None
+        self.idle.input()
+        command_id = self.link.acknowledge(key[0], key[1], alarm_id, person, self.identity)
+        self._pending[command_id] = (key, alarm_id, time.monotonic())
+        self._say(f"Sent to {name} · {key[1]}: waiting for the station")
+        return command_id
 
     def _answers(self) -> None:
-        for command_id, (key, _alarm) in list(self._pending.items()):
-            answer = self.model.snapshots.get(key, {}).get("answer")
-            if isinstance(answer, dict) and answer.get("id") == command_id:
-                del self._pending[command_id]
-                name = self.model.stations[key[0]].name
-                if answer.get("result") == "done":
-                    self.answer_label.setText(f"{name} · {key[1]}: {answer.get('message')}")
-                else:
-                    self.answer_label.setText(f"{name} · {key[1]}: NOT acknowledged: {answer.get('message')}")
+        for command_id, (key, _alarm, _sent) in list(self._pending.items()):
+            answer = self.model.answers.get(command_id)
+            if answer is None:
+                continue
+            del self._pending[command_id]
+            name = self._station_name(key[0])
+            if answer.done:
+                self._say(f"{name} · {key[1]}: {answer.message}")
+            else:
+                self._say(f"{name} · {key[1]}: NOT acknowledged: {answer.message}")
 
 
 def overview_settings(args: argparse.Namespace) -> BrokerSettings:
@@ -620,7 +596,12 @@ def overview_settings(args: argparse.Namespace) -> BrokerSettings:
     return parse_broker(table)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(
+    args: argparse.Namespace,
+    accounts: AccountStore | None = None,
+    identity: OverviewIdentity | None = None,
+) -> int:
+    from app.station.speaker import PulseSpeaker
     from app.ui.theme import apply_theme
 
     try:
@@ -632,8 +613,18 @@ def run(args: argparse.Namespace) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Chairside floor")
     apply_theme(app)
-    link = FloorLink(settings)
-    window = FloorOverviewWindow(link, charge_nurse=args.charge_nurse or "")
+    link = FloorLink(settings, name=identity.name if identity is not None else args.name)
+    speaker: Speaker | None = None
+    if not args.screenshot:
+        speaker = PulseSpeaker(load_alarm_sounds().sample_rate_hz, lambda _status: None)
+    window = FloorOverviewWindow(
+        link,
+        accounts=accounts,
+        identity=identity,
+        board=bool(args.board),
+        idle_lock_min=args.idle_lock_min,
+        speaker=speaker,
+    )
     link.start()
     if args.window_size:
         window.resize(*args.window_size)
@@ -641,23 +632,43 @@ def run(args: argparse.Namespace) -> int:
     elif args.screenshot:
         window.resize(1920, 1080)
         window.show()
+    elif args.board:
+        window.showFullScreen()
     else:
         window.showMaximized()
     if args.quit_after is not None:
 
         def finish() -> None:
-            if args.screenshot:
-                window.tick()
-                app.processEvents()
-                path = Path(args.screenshot)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                window.grab().save(str(path))
-                print(f"saved {path}")
-            window.close()
-            app.quit()
+            try:
+                if args.screenshot:
+                    window.tick()
+                    app.processEvents()
+                    path = Path(args.screenshot)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    window.grab().save(str(path))
+                    print(f"saved {path}")
+            finally:
+                window.close()
+                app.quit()
 
         QTimer.singleShot(round(args.quit_after * 1000), finish)
     try:
         return int(app.exec())
     finally:
         link.stop()
+        window.sound.close()
+
+
+__all__ = [
+    "COLUMNS",
+    "ChairDialog",
+    "EscalatedPanel",
+    "FloorLink",
+    "FloorModel",
+    "FloorOverviewWindow",
+    "KeyRole",
+    "OverviewIdentity",
+    "StationInfo",
+    "ViewRole",
+    "run",
+]

@@ -272,7 +272,9 @@ def run_gui(args: argparse.Namespace) -> int:
                 print(f"chairside: the demo cannot start: {refused}", file=sys.stderr)
                 return 2
         attach_configured_pumps(controller.station, config)
-        services = start_services(controller.station, config, clock)  # station key, anchors, HL7 feed
+        services = start_services(
+            controller.station, config, clock, publisher
+        )  # station key, anchors, HL7 feed
         if demo is not None:
             controller.add_tick_hook(lambda now: demo.advance(now))
         if args.window_size:

@@ -9,6 +9,7 @@ application (an event filter on QApplication); time comes from the injected cloc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from app.accounts.store import AccountError
 from app.domain.clock import Clock
 from app.domain.decide import CommandRefused
 from app.domain.events import EventType
-from app.ui.overview import ChairTableModel, Column, OverviewWidget
+from app.ui.overview import ChairTableModel, Column, OverviewWidget, TileViewRole
 from app.ui.signin import SignInDialog
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ class DeidentifiedChairModel(ChairTableModel):
             )
         ):
             return ""
+        if role == TileViewRole:  # the compact tiles (more than 8 chairs): the same, without initials
+            view = super().data(index, role)
+            return dataclasses.replace(view, initials="") if view is not None else None
         return super().data(index, role)
 
 

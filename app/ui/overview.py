@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.chairs import ChairController, FloorController
 from app.domain.phase import Phase
+from app.station.floor_messages import parse_chair
 from app.station.snapshot import chair_snapshot
 from app.station.status_text import (
     PhaseStyle,
@@ -156,7 +157,8 @@ class ChairTableModel(QAbstractTableModel):
             return chair.name
         if role == TileViewRole:  # the same words as the floor overview, from the same published state
             now = self._floor.now()
-            return tile_view(chair_snapshot(chair.session, now, station="", index=index.row() + 1), now)
+            snapshot = chair_snapshot(chair.session, now, station="", index=index.row() + 1)
+            return tile_view(parse_chair(snapshot), now)
         if role == PhaseRole:
             state = chair.state
             return state.phase if state is not None else Phase.EMPTY

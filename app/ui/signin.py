@@ -7,10 +7,12 @@ once the badge has been recognised, the field shows the account ID instead of th
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.accounts.authority import NotPermitted
 from app.accounts.roles import Role
-from app.accounts.store import Account, AccountError, AccountStore
+from app.accounts.store import Account, AccountError, AccountStore, PinCheck
 
 if TYPE_CHECKING:
     from app.chairs import FloorController
@@ -33,6 +35,11 @@ T = TypeVar("T")
 
 
 class SignInDialog(QDialog):
+    """The PIN's slow hash is checked on a worker thread (half a second of scrypt): the screen, the
+    alarms and their sound stay live meanwhile; the journal is written back on this thread."""
+
+    pin_checked = Signal(object, bool)  # (PinCheck, the PIN matched), from the worker thread
+
     def __init__(
         self,
         accounts: AccountStore,
@@ -48,6 +55,8 @@ class SignInDialog(QDialog):
         self.purpose = purpose
         self.account: Account | None = None
         self._identifier = ""
+        self.busy = False  # a PIN is being checked
+        self.pin_checked.connect(self._pin_checked)
         self.setWindowTitle(f"Chairside: {heading.lower()}")
         self.setMinimumWidth(560)
         outer = QVBoxLayout(self)
@@ -119,13 +128,39 @@ class SignInDialog(QDialog):
             self.problem.setText("Scan your badge or type your ID first.")
             self.id_entry.setFocus()
             return
+        if self.busy:
+            return
         try:
-            self.account = self.accounts.sign_in(self._identifier, pin, purpose=self.purpose)
+            check = self.accounts.prepare_sign_in(self._identifier)
+        except AccountError as refused:
+            self.problem.setText(f"⚠ {refused}")
+            self.pin_entry.setFocus()
+            return
+        self._set_busy(True)
+        threading.Thread(target=self._check_pin, args=(check, pin), name="PIN check", daemon=True).start()
+
+    def _check_pin(self, check: PinCheck, pin: str) -> None:
+        """On the worker thread: only the hash; the answer goes back as a queued signal."""
+        matched = check.verify(pin)
+        with contextlib.suppress(RuntimeError):  # the dialog was closed meanwhile: nobody to tell
+            self.pin_checked.emit(check, matched)
+
+    def _pin_checked(self, check: PinCheck, matched: bool) -> None:
+        self._set_busy(False)
+        try:
+            self.account = self.accounts.finish_sign_in(check, matched, purpose=self.purpose)
         except AccountError as refused:
             self.problem.setText(f"⚠ {refused}")
             self.pin_entry.setFocus()
             return
         self.accept()
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        for widget in (self.id_entry, self.pin_entry, self.sign_in_button):
+            widget.setEnabled(not busy)
+        if busy:
+            self.problem.setText("Checking the PIN…")
 
 
 def ask_cosigner(parent: QWidget | None, accounts: AccountStore, refused: NotPermitted) -> Account | None:

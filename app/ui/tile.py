@@ -10,7 +10,7 @@ current.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from app.domain.phase import Phase
+from app.station.floor_messages import ChairMessage
 from app.station.status_text import Priority, hhmm, session_style
 from app.ui.elided import ElidedLabel
 
@@ -43,6 +44,12 @@ class TileView:
     escalated: bool
     link_text: str
     stale_text: str = ""
+    present: bool = False
+    """A patient sits in the chair (a session under way): their alarms outrank an empty chair's."""
+    nurse: str = ""
+    """The nurse responsible for the patient (the "my chairs" filter)."""
+    next_short: str = ""
+    """The countdown with its time first, for the wall board's narrow lines ("" : as `next_text`)."""
     stopped_for_good: bool = False  # observed after a discontinuation: styled "Stopped for good"
     anaphylaxis: bool = False  # shown red whatever the phase (issue 16)
 
@@ -50,11 +57,13 @@ class TileView:
     def stale(self) -> bool:
         return bool(self.stale_text)
 
-    def urgency(self) -> tuple[int, int, int, int, str]:
-        """Sort key, most urgent first: alarms by priority (escalated first), pump instructions, then
+    def urgency(self) -> tuple[int, int, int, int, int, str]:
+        """Sort key, most urgent first: a patient's alarms by priority (escalated first), then an empty
+        chair's (a technical alarm on an empty chair never hides a patient's), pump instructions, then
         quiet stations (unknown is not fine), then the rest."""
         rank = self.priority_rank()
         return (
+            0 if rank and self.present else 1,
             -rank,
             0 if self.escalated else 1,
             0 if self.urgent else 1,
@@ -68,106 +77,108 @@ class TileView:
         return self.priority.value
 
 
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+UNREADABLE = "⚠ data from this station unreadable"
 
 
-def _rate(value: Any) -> str:
-    if not isinstance(value, int | float):
+def _rate(value: float | None) -> str:
+    if value is None:
         return "–"
     return f"{value:g}" if value == int(value) else f"{value:.1f}"
 
 
-def due_text(label: str, due: datetime, now: datetime) -> str:
-    """'Step-up in 12 min', 'Step-up due now', 'Step-up 3 min overdue' (rounded towards the deadline)."""
+def due_text(label: str, due: datetime, now: datetime, *, when_first: bool = False) -> str:
+    """'Step-up in 12 min', 'Step-up due now', 'Step-up 3 min overdue' (rounded towards the deadline);
+    `when_first`: '12 min: Step-up', 'now: Step-up', '3 min LATE: Step-up' (the wall board, whose
+    narrow lines cut the end)."""
     seconds = (due - now).total_seconds()
     if abs(seconds) < 60:
-        return f"{label} due now"
+        return f"now: {label}" if when_first else f"{label} due now"
     if seconds > 0:
-        return f"{label} in {math.ceil(seconds / 60)} min"
-    return f"{label} {math.floor(-seconds / 60)} min overdue"
+        minutes = math.ceil(seconds / 60)
+        return f"{minutes} min: {label}" if when_first else f"{label} in {minutes} min"
+    late = math.floor(-seconds / 60)
+    return f"{late} min LATE: {label}" if when_first else f"{label} {late} min overdue"
 
 
 def tile_view(
-    snapshot: Mapping[str, Any], now: datetime, *, stale: bool = False, stale_since: datetime | None = None
+    chair_state: ChairMessage,
+    now: datetime,
+    *,
+    stale: bool = False,
+    stale_since: datetime | None = None,
+    unreadable: bool = False,
 ) -> TileView:
-    """The tile's words; `stale`: the station is offline or silent (last heard of at `stale_since`)."""
-    chair = str(snapshot.get("chair", "?"))
-    try:
-        phase = Phase(snapshot.get("phase", "empty"))
-    except ValueError:
-        phase = Phase.EMPTY
-    delivery = snapshot.get("delivery") or {}
-    stopped_for_good = bool(delivery.get("stopped_for_good")) if isinstance(delivery, Mapping) else False
-    anaphylaxis = bool(snapshot.get("anaphylaxis"))
+    """The tile's words from a chair's parsed state; `stale`: the station is offline or silent (last
+    heard of at `stale_since`); `unreadable`: its latest message for this chair did not parse (the
+    last good state is shown with that warning)."""
+    m = chair_state
+    chair = m.chair
+    phase = m.phase
+    anaphylaxis = m.anaphylaxis is not None
+    stopped_for_good = m.delivery is not None and m.delivery.stopped_for_good
     style = session_style(phase, anaphylaxis, stopped_for_good)
-    station = str(snapshot.get("station", ""))
-    initials = str(snapshot.get("initials") or "")
     if stale or stale_since is not None:
         since = hhmm(stale_since) if stale_since is not None else "--:--"
         return TileView(
             chair,
-            station,
-            initials,
+            m.station,
+            m.initials,
             phase,
             f"was {style.symbol} {style.word}",
             "",
             "",
             False,
             None,
-            "",
+            UNREADABLE if unreadable else "",
             False,
             "",
             stale_text=f"no data since {since}",
+            present=m.patient_present,
+            nurse=m.nurse,
             stopped_for_good=stopped_for_good,
         )
-    pump = snapshot.get("pump") or {}
     pump_text = ""
     if phase is Phase.INFUSING:
-        pump_text = f"Pump {_rate(pump.get('rate_ml_h'))} / {_rate(pump.get('planned_rate_ml_h'))} mL/h"
+        pump_text = f"Pump {_rate(m.pump.rate_ml_h)} / {_rate(m.pump.planned_rate_ml_h)} mL/h"
     elif phase is Phase.PAUSED:
-        pump_text = f"Pump {_rate(pump.get('rate_ml_h'))} / paused"
-    nxt = snapshot.get("next") or {}
-    urgent = bool(nxt.get("urgent"))
-    due = _parse_time(nxt.get("due_at"))
+        pump_text = f"Pump {_rate(m.pump.rate_ml_h)} / paused"
+    nxt = m.next
+    urgent = nxt.urgent
+    next_short = ""
     if phase is Phase.EMPTY:
         next_text = ""
-    elif urgent or due is None or not nxt.get("due_label"):
-        next_text = str(nxt.get("action") or "")
+    elif urgent or nxt.due_at is None or not nxt.due_label:
+        next_text = nxt.action
     else:
-        next_text = due_text(str(nxt["due_label"]).replace("Next step", "Step"), due, now)
-    alarms = [a for a in snapshot.get("alarms") or [] if isinstance(a, Mapping)]
+        label = nxt.due_label.replace("Next step", "Step")
+        next_text = due_text(label, nxt.due_at, now)
+        next_short = due_text(label, nxt.due_at, now, when_first=True)
     priority: Priority | None = None
     alarm_text = ""
-    escalated = any(bool(a.get("escalated")) and not a.get("acknowledged") for a in alarms)
-    if alarms:
-        top = alarms[0]
-        priority = Priority.parse(top.get("priority"))
-        message = str(top.get("message", "")).replace(f"{chair}: ", "", 1)
+    escalated = any(a.escalated and not a.acknowledged for a in m.alarms)
+    if m.alarms:
+        top = m.alarms[0]
+        priority = Priority.parse(top.priority.value)
+        message = top.message.replace(f"{chair}: ", "", 1)
         if priority is not None:  # the priority as symbol and word, always; escalation after it
             alarm_text = f"{priority.marker} {priority.name}{' ESCALATED' if escalated else ''} {message}"
-    vitals = snapshot.get("vitals") or {}
-    vitals_due = _parse_time(vitals.get("due_at"))
-    if vitals.get("overdue") and vitals_due is not None and phase is not Phase.EMPTY and not urgent:
+    vitals = m.vitals
+    if vitals is not None and vitals.overdue and phase is not Phase.EMPTY and not urgent:
         urgent = True  # vital signs overdue outrank the next step on the tile (not a pump to stop now)
-        next_text = f"⚠ Vitals overdue {max(1, math.floor((now - vitals_due).total_seconds() / 60))} min"
-    if not alarm_text and snapshot.get("notice"):
-        alarm_text = f"ℹ {str(snapshot['notice']).replace(f'{chair}: ', '', 1)}"
-    link = snapshot.get("link") or {}
+        next_text = f"⚠ Vitals overdue {max(1, math.floor((now - vitals.due_at).total_seconds() / 60))} min"
+    if not alarm_text and m.notice:
+        alarm_text = f"ℹ {m.notice.replace(f'{chair}: ', '', 1)}"
+    if unreadable:
+        alarm_text = f"{UNREADABLE}; {alarm_text}" if alarm_text else UNREADABLE
     link_text = ""
-    if link.get("pump") and link.get("state") == "lost":
+    if m.link.pump and m.link.state == "lost":
         link_text = "✕ link"
-    elif link.get("pump") and link.get("state") in ("connecting", "negotiating"):
+    elif m.link.pump and m.link.state in ("connecting", "negotiating"):
         link_text = "… link"
     return TileView(
         chair,
-        station,
-        initials,
+        m.station,
+        m.initials,
         phase,
         f"{style.symbol} {style.word}",
         pump_text,
@@ -177,6 +188,9 @@ def tile_view(
         alarm_text,
         escalated,
         link_text,
+        present=m.patient_present,
+        nurse=m.nurse,
+        next_short=next_short if next_text and not urgent else "",
         stopped_for_good=stopped_for_good,
         anaphylaxis=anaphylaxis,
     )
@@ -206,11 +220,20 @@ class CompactTile(QFrame):
         self.initials_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.pump_label = self._elided("ctPump", grid, 2)
         self.next_label = self._elided("ctNext", grid, 3)
-        self.alarm_label = self._elided("ctAlarm", grid, 4)
+        # The alarm wraps over the lines left: never only in a tooltip (a touch screen cannot hover)
+        self.alarm_label = QLabel()
+        self.alarm_label.setObjectName("ctAlarm")
+        self.alarm_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.alarm_label.setWordWrap(True)
+        self.alarm_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.alarm_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        grid.addWidget(self.alarm_label, 4, 0, 1, 3)
         grid.setColumnStretch(0, 1)
-        grid.setRowStretch(5, 1)
+        grid.setRowStretch(4, 1)
         self.view: TileView | None = None
         self.show_station = False
+        self.board = False
+        """On the wall board: countdowns with their time first."""
         self._style_key: tuple[Any, ...] | None = None
         self.restyles = 0
 
@@ -241,7 +264,7 @@ class CompactTile(QFrame):
         self.link_label.setText(view.link_text)
         self.phase_label.setText(view.phase_text)
         self.pump_label.setText(view.stale_text or view.pump_text)
-        self.next_label.setText(view.next_text)
+        self.next_label.setText((view.next_short or view.next_text) if self.board else view.next_text)
         self.alarm_label.setText(view.alarm_text)
         self.alarm_label.setVisible(bool(view.alarm_text))
         self.setAccessibleName(f"{view.station} {view.chair}: {view.stale_text or view.phase_text}")
@@ -300,7 +323,13 @@ class Placement:
     fits: bool
 
 
-def place(width: int, height: int, groups: Sequence[int]) -> Placement:
+def place(
+    width: int,
+    height: int,
+    groups: Sequence[int],
+    tile_min: tuple[int, int] = TILE_MIN,
+    heading_h: int = HEADING_H,
+) -> Placement:
     """The columns and tile size that fit `groups` (tiles per heading; a heading each) in the space;
     the largest tiles that fit, else the smallest readable ones (and the board scrolls)."""
     total = sum(groups)
@@ -311,16 +340,16 @@ def place(width: int, height: int, groups: Sequence[int]) -> Placement:
     for columns in range(1, 17):
         rows = sum(math.ceil(n / columns) for n in groups if n)
         tile_w = (width - GAP * (columns + 1)) // columns
-        tile_h = (height - len([n for n in groups if n]) * HEADING_H - GAP * (rows + 1)) // max(rows, 1)
-        if tile_w < TILE_MIN[0] or tile_h < TILE_MIN[1]:
+        tile_h = (height - len([n for n in groups if n]) * heading_h - GAP * (rows + 1)) // max(rows, 1)
+        if tile_w < tile_min[0] or tile_h < tile_min[1]:
             continue
         score = min(tile_w / TILE_IDEAL[0], tile_h / TILE_IDEAL[1])
         if score > best_score:
             best, best_score = Placement(columns, tile_w, min(tile_h, int(tile_w * 0.9)), True), score
     if best is not None:
         return best
-    columns = max(1, (width - GAP) // (TILE_MIN[0] + GAP))
-    return Placement(columns, (width - GAP * (columns + 1)) // columns, TILE_MIN[1], False)
+    columns = max(1, (width - GAP) // (tile_min[0] + GAP))
+    return Placement(columns, (width - GAP * (columns + 1)) // columns, tile_min[1], False)
 
 
 class TileBoard(QWidget):
@@ -332,6 +361,9 @@ class TileBoard(QWidget):
         self._headings: dict[str, QLabel] = {}
         self.placement = Placement(1, TILE_IDEAL[0], TILE_IDEAL[1], True)
         self.viewport_size = (0, 0)
+        self.tile_min = TILE_MIN
+        """The smallest tile that still reads (larger on the wall board)."""
+        self.heading_h = HEADING_H
 
     def heading(self, key: str) -> QLabel:
         label = self._headings.get(key)
@@ -362,14 +394,16 @@ class TileBoard(QWidget):
         width, height = self.viewport_size
         if width <= 0 or height <= 0:
             return
-        p = place(width, height, [len(tiles) for _label, tiles in self._groups])
+        p = place(
+            width, height, [len(tiles) for _label, tiles in self._groups], self.tile_min, self.heading_h
+        )
         self.placement = p
         y = GAP
         for label, tiles in self._groups:
             if label is not None:
-                label.setGeometry(QRect(GAP, y, width - 2 * GAP, HEADING_H))
+                label.setGeometry(QRect(GAP, y, width - 2 * GAP, self.heading_h))
                 label.show()
-                y += HEADING_H
+                y += self.heading_h
             for i, tile in enumerate(tiles):
                 row, column = divmod(i, p.columns)
                 tile.setGeometry(

@@ -31,7 +31,16 @@ from drivers.base import (
     implausibility,
     utc_now,
 )
-from drivers.link import FrameChannel, LinkLostError, LinkSettings, LinkStats, ReplyTimeout, SerialLink
+from drivers.link import (
+    FaultLog,
+    FrameChannel,
+    LinkLostError,
+    LinkSettings,
+    LinkStats,
+    ReplyTimeout,
+    SerialLink,
+    UnsolicitedFrames,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +91,7 @@ class AlarisDriver:
         self._clock = clock
         self._quiet_time_s = quiet_time_s
         self._identity: PumpIdentity | None = None
+        self._faults = FaultLog(log)
         try:
             settings = LinkSettings(
                 baudrate=baudrate,
@@ -199,10 +209,20 @@ class AlarisDriver:
         )
 
     def _poll(self, channel: FrameChannel[Frame]) -> Telemetry:
+        """One request, one reply, in turn. A frame that answered none of them (sent unasked, or a late
+        reply) during the poll means one of the frames taken as a reply may not be the pump's answer:
+        the reading is dropped."""
+        unasked = channel.stats.unsolicited
         inf = messages.parse_inf(channel.request(messages.query("INF"), _is_reply_to("INF")))
         at = self._clock()
         vtbi = messages.parse_vtbi(channel.request(messages.query("INF_VTBI"), _is_reply_to("INF_VTBI")))
         alarm = messages.parse_alarm(channel.request(messages.query("ALARM"), _is_reply_to("ALARM")))
+        channel.settle()
+        if channel.stats.unsolicited > unasked:
+            raise UnsolicitedFrames(
+                f"{channel.stats.unsolicited - unasked} frames the driver did not ask for (unasked) came "
+                "during the poll: reading dropped"
+            )
         telemetry = messages.build_telemetry(at, inf, vtbi, alarm)
         problem = implausibility(telemetry, MAX_RATE_ML_H)
         if problem is not None:
@@ -233,10 +253,10 @@ class AlarisDriver:
             except ProtocolError as error:
                 if isinstance(error, ImplausibleReading):
                     stats.implausible += 1
-                else:
+                elif not isinstance(error, UnsolicitedFrames):
                     stats.bad_replies += 1
                 stats.last_fault = str(error)
-                log.warning("%s: unusable reply: %s", self.url, error)
+                self._faults.note(type(error).__name__, "%s: unusable reply: %s", self.url, error)
                 if time.monotonic() - last_good > self._quiet_time_s:
                     raise LinkLostError(f"no usable reading for {self._quiet_time_s:g} s: {error}") from error
                 continue

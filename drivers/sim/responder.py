@@ -45,7 +45,7 @@ def wire_alarm_code(alarm: SimAlarm, snapshot: PumpSnapshot) -> str:
     return WIRE_ALARM[alarm]
 
 
-FAULT_KINDS = ("bad_crc", "garbage", "slow", "silence", "disconnect", "implausible")
+FAULT_KINDS = ("bad_crc", "garbage", "slow", "silence", "disconnect", "implausible", "unsolicited")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,9 +265,14 @@ class AlarisResponder:
             return join_fields(command, *args, "", "", "")
         return None
 
-    def _inf(self, snap: PumpSnapshot) -> bytes:
+    def unsolicited_inf(self, rate: str) -> bytes:
+        """A CRC-valid INF frame in the pump's own format with this rate, for sending unasked (a second
+        device on the line, a replayed capture): a driver must never take it for a reading."""
+        return encode_body(self._inf(self.pump.snapshot(), {"rate": rate}))
+
+    def _inf(self, snap: PumpSnapshot, override: dict[str, str] | None = None) -> bytes:
         alarm = wire_alarm_code(snap.alarms[0], snap) if snap.alarms else "-"
-        raw = self.faults.inf_override()
+        raw = self.faults.inf_override() if override is None else override
         return join_fields(
             "INF",
             snap.serial,

@@ -15,6 +15,7 @@ import heapq
 import itertools
 import logging
 import os
+import queue
 import select
 import shutil
 import socket
@@ -49,6 +50,7 @@ class PumpServer:
         self._up = False
         self._outbox: list[tuple[float, int, bytes]] = []
         self._sequence = itertools.count()
+        self._unasked: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()  # from inject()
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name=f"sim-pump {pump.serial}", daemon=True)
         self.connections = 0
@@ -88,7 +90,8 @@ class PumpServer:
     def inject(self, kind: str, **params: Any) -> None:
         """A line fault by name (scenario files use this): bad_crc(count), garbage(count, size),
         slow(delay_s, duration_s), silence(duration_s), disconnect(duration_s), implausible(count, rate,
-        volume): raw values on the next INF replies."""
+        volume): raw values on the next INF replies, unsolicited(count, rate, interval_s): CRC-valid INF
+        frames sent unasked."""
         now = time.monotonic()
         if kind == "bad_crc":
             self.faults.bad_crc(int(params.get("count", 1)))
@@ -105,6 +108,13 @@ class PumpServer:
                 rate=None if rate is None else str(rate),
                 volume=None if volume is None else str(volume),
             )
+        elif kind == "unsolicited":
+            count, interval = int(params.get("count", 1)), float(params.get("interval_s", 0.01))
+            frame = self.responder.unsolicited_inf(str(params.get("rate", "777.00")))
+            for number in range(count):
+                self._unasked.put((now + number * interval, frame))
+            self.faults.injected["unsolicited"] += count
+            self._wake()
         elif kind == "disconnect":
             duration = params.get("duration_s")
             self.disconnect(None if duration is None else float(duration))
@@ -196,6 +206,8 @@ class PumpServer:
                     self._up = True
                     self.connections += 1
                     log.info("simulated pump %s back on %s", self.pump.serial, self.url)
+            while not self._unasked.empty():
+                self._schedule([self._unasked.get_nowait()])
             self._flush_due(now)
             timeout = 0.5
             if self._outbox:

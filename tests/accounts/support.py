@@ -36,6 +36,7 @@ def type_into_sign_in(qtbot: QtBot, identifier: str, pin: str) -> None:
         qtbot.keyClick(dialog.id_entry, Qt.Key.Key_Return)
         qtbot.keyClicks(dialog.pin_entry, pin)
         qtbot.keyClick(dialog.pin_entry, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)  # the PIN is checked on a worker thread
     finally:
         if dialog.isVisible():
             dialog.reject()  # never leave a modal dialog waiting for a test that has failed

@@ -32,7 +32,8 @@ def test_status_verify_and_export_with_account_entries(
     assert chairside(["status", "--db", str(db_path), "--json"]) == 0
     (chair,) = json.loads(capsys.readouterr().out)["chairs"]
     assert chair["phase"] == "infusing"
-    assert chairside(["verify", "--db", str(db_path)]) == 0
+    assert chairside(["verify", "--db", str(db_path)]) == 1  # consistent, no witness given
+    assert "journal NOT confirmed" in capsys.readouterr().err
     out = tmp_path / "shift.json"
     export = ["export", "--db", str(db_path), "--from", since.isoformat(), "--to", until.isoformat()]
     assert chairside([*export, "--format", "json", "-o", str(out)]) == 0

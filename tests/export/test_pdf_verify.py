@@ -24,6 +24,9 @@ from .conftest import SimulatedShift
 def own_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "config"
     monkeypatch.setenv("CHAIRSIDE_CONFIG_DIR", str(folder))
+    from app.export.seals import load_or_create_key
+
+    load_or_create_key()  # the station's key, made when it first started (an export never makes one)
     return folder
 
 

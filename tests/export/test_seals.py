@@ -39,6 +39,24 @@ def _export(sim: SimulatedShift, fmt: str, out: Path) -> None:
     )
 
 
+def _anchor(sim: SimulatedShift) -> None:
+    """What the station does on its timer and at shutdown: a signed anchor (and its journal entry)."""
+    sim.journal.close()
+    assert main(["keys", "anchor", "--db", str(sim.db_path)]) == 0
+
+
+def _witness(db_path: Path, folder: Path) -> str:
+    """A witness database holding the anchors the station signed (as `chairside witness` keeps them)."""
+    from app.export.seals import AnchorLog
+    from app.witness.store import WitnessStore
+
+    path = folder / "witness.sqlite"
+    with WitnessStore(path) as store:
+        for record in AnchorLog(anchor_log_path(db_path)).records():
+            store.add("station", record)
+    return str(path)
+
+
 def _verify(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     capsys.readouterr()
     code = main(["verify", *args])
@@ -89,14 +107,18 @@ def test_a_rewritten_chain_fails_verify(
     simulated: SimulatedShift, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "shift.csv"
-    _export(simulated, "csv", out)  # an export writes a signed anchor of the journal head
+    _anchor(simulated)  # the station signs its journal's head
+    _export(simulated, "csv", out)
     assert anchor_log_path(simulated.db_path).exists()
     db = str(simulated.db_path)
-    assert _verify(["--db", db], capsys)[0] == 0
+    witness = _witness(simulated.db_path, tmp_path)
+    code, text = _verify(["--db", db], capsys)
+    assert code == 1 and "NOT confirmed" in text and "no witness given" in text  # never "intact" alone
+    assert _verify(["--db", db, "--witness", witness], capsys)[0] == 0
     position = _rewrite_chain(simulated.db_path, "premedication_given", "100 mg", "10 mg")
     code, text = _verify(["--db", db], capsys)  # the chain itself is consistent again ...
     assert code == 1  # ... but the signed anchor no longer matches
-    assert "the journal was rewritten: entry" in text
+    assert "NOT intact" in text and "the journal was rewritten: entry" in text
     code, text = _verify(["--db", db, "--export", str(out)], capsys)
     assert code == 1 and "the journal was rewritten" in text
     assert position > 0
@@ -109,7 +131,8 @@ def test_pump_samples_are_sealed_by_the_anchors(
     db = str(simulated.db_path)
     assert main(["keys", "anchor", "--db", db]) == 0
     assert "pump samples" in capsys.readouterr().out
-    assert _verify(["--db", db], capsys)[0] == 0
+    witness = _witness(simulated.db_path, simulated.db_path.parent)
+    assert _verify(["--db", db, "--witness", witness], capsys)[0] == 0
     conn = sqlite3.connect(simulated.db_path)
     conn.execute(
         "UPDATE pump_readings SET rate_ml_h = 400 WHERE (stream, at_ms) = "
@@ -119,12 +142,16 @@ def test_pump_samples_are_sealed_by_the_anchors(
     conn.close()
     code, text = _verify(["--db", db], capsys)
     assert code == 1 and "pump samples recorded before the anchor" in text
+    anchor_log_path(simulated.db_path).unlink()  # the anchors file gone: the witness still has them
+    code, text = _verify(["--db", db, "--witness", witness], capsys)
+    assert code == 1 and "pump samples recorded before the anchor" in text
 
 
 def test_an_export_rehashed_by_hand_fails(
     simulated: SimulatedShift, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "shift.json"
+    _anchor(simulated)
     _export(simulated, "json", out)
     db = str(simulated.db_path)
     assert _verify(["--db", db, "--export", str(out)], capsys)[0] == 0
@@ -151,6 +178,7 @@ def test_verify_elsewhere_with_the_printed_public_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "shift.hl7"
+    _anchor(simulated)
     _export(simulated, "hl7", out)
     capsys.readouterr()
     assert main(["keys", "public"]) == 0
@@ -181,6 +209,7 @@ def test_export_verify_checks_the_sealed_pump_samples(
     simulated: SimulatedShift, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "shift.hl7"
+    _anchor(simulated)
     _export(simulated, "hl7", out)
     db = str(simulated.db_path)
     assert _verify(["--db", db, "--export", str(out)], capsys)[0] == 0
@@ -215,7 +244,10 @@ def test_compaction_after_an_anchor_is_not_tampering(
     result = compact(conn, datetime(2026, 1, 6, tzinfo=UTC), rate_tolerance_ml_h=0.5)
     conn.close()
     assert result.readings_deleted > 0
-    assert _verify(["--db", db], capsys)[0] == 0
+    code, text = _verify(
+        ["--db", db, "--witness", _witness(simulated.db_path, simulated.db_path.parent)], capsys
+    )
+    assert code == 0, text
 
 
 def test_an_export_without_a_usable_key_says_it_is_unsigned(
@@ -257,6 +289,6 @@ def test_a_damaged_anchor_log_is_named_never_a_traceback(
     out = tmp_path / "shift.csv"
     _export(simulated, "csv", out)  # the export goes on, and says what it could not do
     err = capsys.readouterr().err
-    assert "warning: no journal anchor was written" in err and "is not a Chairside anchor" in err
+    assert "warning: the export carries no journal anchor" in err and "is not a Chairside anchor" in err
     code, text = _verify(["--db", str(simulated.db_path)], capsys)
     assert code == 1 and "line 1 is not a Chairside anchor (damaged or foreign)" in text

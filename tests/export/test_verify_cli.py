@@ -316,7 +316,7 @@ def test_hl7_identities_come_from_the_station_file(
     bad = _station_file(tmp_path, '[hl7]\nstation_eui64 = "not-an-eui"\n')
     code = _export(simulated, shifts_toml, "hl7", out, "--shift", "2026-01-05/day", "--config", str(bad))
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "[hl7] 'not-an-eui' is not an EUI-64" in err
+    assert code == 2 and err.count("\n") == 1 and "[hl7]: station_eui64: 'not-an-eui' is not an EUI-64" in err
 
 
 def test_exports_still_verify_after_their_readings_are_compacted(

@@ -86,9 +86,10 @@ def make_station(
     chairs: list[dict[str, Any]],
     broker: dict[str, Any] | None,
     infusing_chairs: list[str] = (),  # type: ignore[assignment]
+    floor: dict[str, Any] | None = None,
 ) -> StationProcess:
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_station_config(folder / "station.toml", name, chairs, broker)
+    config = write_station_config(folder / "station.toml", name, chairs, broker, floor)
     db = folder / "station.sqlite"
     if infusing_chairs:
         seed_infusions(db, [c["name"] for c in chairs], list(infusing_chairs))

@@ -265,13 +265,19 @@ def client_for(
 
 
 def write_station_config(
-    path: Path, name: str, chairs: list[dict[str, Any]], broker: dict[str, Any] | None = None
+    path: Path,
+    name: str,
+    chairs: list[dict[str, Any]],
+    broker: dict[str, Any] | None = None,
+    floor: dict[str, Any] | None = None,
 ) -> Path:
     import tomli_w
 
     data: dict[str, Any] = {"station": {"name": name}, "chairs": chairs}
     if broker:
         data["broker"] = broker
+    if floor:
+        data["floor"] = floor
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
     return path
 

@@ -7,20 +7,25 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pytestqt.qtbot import QtBot
 
+from app.accounts.store import Account, AccountStore
 from app.station.broker import parse_broker
+from app.station.floor_signing import load_or_create_overview_key, public_text
 from app.station.headless import run_station
 from app.station.station import Station
 from app.store.journal import Journal
 from app.store.outbox import acknowledged_position
-from app.ui.floor_overview import FloorLink, FloorOverviewWindow
+from app.ui.floor_overview import FloorLink, FloorOverviewWindow, OverviewIdentity, StationInfo
 from drivers.sim.pump import SimulatedPump
 from drivers.sim.server import PtyPumpServer
+from tests.accounts.support import FAST, PIN
 from tests.floor.conftest import USERS, broker_table, make_station
 from tests.floor.support import Broker, Listener, client_for
 
@@ -29,18 +34,57 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 MISSING_URL = "/dev/chairside-test-no-such-port"
 
 
-def overview(qtbot: QtBot, broker: Broker, tmp_path: Path, charge_nurse: str = "") -> FloorOverviewWindow:
+CHARGE_NURSE = "CN-0042"
+OVERVIEW_NAME = "Charge desk"
+
+
+@dataclass
+class OverviewSetup:
+    """The overview's own database (its accounts) and its key, made for a test."""
+
+    accounts: AccountStore
+    key: Ed25519PrivateKey
+
+    @property
+    def identity(self) -> OverviewIdentity:
+        return OverviewIdentity(OVERVIEW_NAME, self.key)
+
+    def enrollment(self) -> dict[str, Any]:
+        """The station configuration's [floor] table that enrolls this overview."""
+        return {"overviews": [{"name": OVERVIEW_NAME, "public_key": public_text(self.key)}]}
+
+    def signed_in(self, account_id: str = CHARGE_NURSE) -> Account:
+        return self.accounts.sign_in(account_id, PIN)
+
+
+def overview_setup(tmp_path: Path) -> OverviewSetup:
+    journal = Journal(tmp_path / "overview.sqlite")
+    store = AccountStore(journal, FAST)
+    store.add(CHARGE_NURSE, "M. Rossi", "charge", PIN, by="test")
+    store.add("RN-7", "L. Nurse", "nurse", PIN, by="test")
+    return OverviewSetup(store, load_or_create_overview_key(tmp_path / "overview-key.pem"))
+
+
+def overview(
+    qtbot: QtBot, broker: Broker, tmp_path: Path, setup: OverviewSetup | None = None, *, sign_in: str = ""
+) -> FloorOverviewWindow:
     table: dict[str, Any] = {"url": broker.url}
     if broker.tls:
         secret = tmp_path / "overview.password"
         secret.write_text(USERS["overview"])
         table.update(username="overview", password_file=str(secret), ca_file=str(broker.ca))
-    link = FloorLink(parse_broker(table))
-    window = FloorOverviewWindow(link, charge_nurse=charge_nurse)
+    link = FloorLink(parse_broker(table), name=OVERVIEW_NAME)
+    window = FloorOverviewWindow(
+        link,
+        accounts=setup.accounts if setup is not None else None,
+        identity=setup.identity if setup is not None else None,
+    )
     qtbot.addWidget(window)
     window.resize(1366, 768)
     window.show()
     link.start()
+    if setup is not None and sign_in:
+        window.sign_in(setup.signed_in(sign_in))
     return window
 
 
@@ -69,7 +113,7 @@ def test_two_stations_and_an_overview_over_tls(
         [{"name": f"Chair {n}"} for n in (1, 2, 3)],
         broker_table(tls_broker, tmp_path / "b", "pod-b"),
     ).start()
-    window = overview(qtbot, tls_broker, tmp_path)
+    window = overview(qtbot, tls_broker, tmp_path, overview_setup(tmp_path), sign_in=CHARGE_NURSE)
     model = window.model
     try:
         qtbot.waitUntil(lambda: model.rowCount() == 5, timeout=30_000)
@@ -177,7 +221,8 @@ def test_a_broker_restart_and_a_station_restart_lose_no_entry(
             entry.session_id,
             entry.hash,
         )
-        assert event["station"] == "Pod A" and event["chair"] == "Chair 1"
+        chair = None if entry.session_id.startswith("station:") else "Chair 1"  # the anchors' own entries
+        assert event["station"] == "Pod A" and event["chair"] == chair
     # Documented by the station while the broker was away, and while the station itself was away
     rates = [e["data"].get("rate_ml_h") for e in first.values() if e["type"] == "rate_changed"]
     assert 80 in rates and 120 in rates
@@ -213,9 +258,12 @@ def test_a_station_killed_shows_offline_within_15_s(
     assert window.board.heading("pod-a").text().startswith("Pod A  ·  2 chairs  ·  OFFLINE: no data since ")
 
 
-def test_an_acknowledgement_from_the_overview_reaches_the_station_journal(
+def test_an_acknowledgement_from_an_enrolled_overview_reaches_the_station_journal(
     qtbot: QtBot, tmp_path: Path, tls_broker: Broker
 ) -> None:
+    """The station started from its file, the overview enrolled in its [floor] table, the charge nurse
+    signed in at the overview: the acknowledgement is journaled naming them and the overview."""
+    setup = overview_setup(tmp_path)
     station = make_station(
         tmp_path / "a",
         "Pod A",
@@ -230,36 +278,40 @@ def test_an_acknowledgement_from_the_overview_reaches_the_station_journal(
         ],
         broker_table(tls_broker, tmp_path / "a", "pod-a"),
         infusing_chairs=["Chair 1"],
+        floor=setup.enrollment(),
     ).start()
-    window = overview(qtbot, tls_broker, tmp_path, charge_nurse="CN-0042 M. Rossi")
+    window = overview(qtbot, tls_broker, tmp_path, setup, sign_in=CHARGE_NURSE)
     model = window.model
     key = ("pod-a", "Chair 1")
     try:
         # The pump does not answer: after the quiet time, the high-priority link alarm, published
-        qtbot.waitUntil(lambda: bool(model.snapshots.get(key, {}).get("alarms")), timeout=60_000)
-        alarm = model.snapshots[key]["alarms"][0]
-        assert alarm["priority"] == "high" and not alarm["acknowledged"]
+        qtbot.waitUntil(lambda: key in model.snapshots and bool(model.snapshots[key].alarms), timeout=60_000)
+        alarm = model.snapshots[key].alarms[0]
+        assert alarm.priority.value == "high" and not alarm.acknowledged
         assert model.views[key].alarm_text.startswith("!!! HIGH")
-        window.acknowledge(key, alarm)
-        qtbot.waitUntil(
-            lambda: (model.snapshots[key].get("answer") or {}).get("result") == "done", timeout=30_000
-        )
-        assert window.answer_label.text() == "Pod A · Chair 1: acknowledged by CN-0042 M. Rossi"
-        qtbot.waitUntil(lambda: model.snapshots[key]["alarms"][0]["acknowledged"], timeout=10_000)
+        command_id = window.acknowledge(key, alarm.id)
+        assert command_id is not None
+        qtbot.waitUntil(lambda: command_id in model.answers, timeout=30_000)
+        assert model.answers[command_id].done
+        assert window.answer_label.text() == f"Pod A · Chair 1: acknowledged by {CHARGE_NURSE}"
+        qtbot.waitUntil(lambda: model.snapshots[key].alarms[0].acknowledged, timeout=10_000)
     finally:
         code, err = station.stop()
     assert code == 0, err
     acknowledged = [e for e in journal_entries(station.db) if e.type == "alarm_acknowledged"]
-    assert [(e.actor, e.payload["alarm_id"]) for e in acknowledged] == [("CN-0042 M. Rossi", alarm["id"])]
+    assert [(e.actor, e.payload["alarm_id"], e.payload["overview"]) for e in acknowledged] == [
+        (CHARGE_NURSE, alarm.id, OVERVIEW_NAME)
+    ]
 
 
-def test_an_acknowledgement_needs_the_charge_nurse_identity(
+def test_an_acknowledgement_needs_someone_signed_in_at_the_overview(
     qtbot: QtBot, tmp_path: Path, plain_broker: Broker
 ) -> None:
-    window = overview(qtbot, plain_broker, tmp_path)
+    window = overview(qtbot, plain_broker, tmp_path, overview_setup(tmp_path))
     qtbot.waitUntil(lambda: window.link is not None and window.link.connected, timeout=10_000)
-    window.acknowledge(("pod-a", "Chair 1"), {"id": "link_lost#1"})
-    assert window.answer_label.text().startswith("Type or scan your ID first")
+    window.model.stations["pod-a"] = StationInfo("pod-a", "Pod A", "online", 5.0, time.time())
+    assert window.acknowledge(("pod-a", "Chair 1"), "link_lost#1") is None
+    assert window.answer_label.text().startswith("Sign in first (badge or ID, then PIN)")
 
 
 def test_a_station_writes_only_its_own_topics_and_the_overview_only_commands(
@@ -284,6 +336,11 @@ def test_a_station_writes_only_its_own_topics_and_the_overview_only_commands(
         boss.publish(
             "chairside/v1/pod-b/chairs/Chair 2", json.dumps({"forged": "by overview"}), qos=1
         ).wait_for_publish(10)
+        for own in ("chairside/v1/overview/chairs/Chair 1", "chairside/v1/overview/status"):
+            # the station pattern would give user "overview" chairside/v1/overview/#: denied
+            boss.publish(
+                own, json.dumps({"forged": "overview as a station"}), qos=1, retain=True
+            ).wait_for_publish(10)
         boss.publish(
             "chairside/v1/pod-b/commands", json.dumps({"command": "acknowledge"}), qos=1
         ).wait_for_publish(10)

@@ -19,7 +19,9 @@ def write(tmp_path: Path, broker: str) -> Path:
 
 
 def test_a_tls_broker_with_its_files(tmp_path: Path) -> None:
-    (tmp_path / "ca.pem").write_text("CA")
+    from tests.floor.support import make_ca_and_server_cert
+
+    make_ca_and_server_cert(tmp_path)  # a real CA certificate: a file that is not one is refused
     (tmp_path / "secret").write_text("s3cret\nignored\n")
     config = load_station_config(
         write(

@@ -99,8 +99,8 @@ def test_verify_names_the_first_bad_event(
     expected: str,
 ) -> None:
     _session(chair_script)
-    assert chairside(["verify", "--db", str(db_path)]) == 0
-    assert "journal intact: 4 entries" in capsys.readouterr().out
+    assert chairside(["verify", "--db", str(db_path)]) == 1  # no witness: never "intact"
+    assert "journal NOT confirmed: 4 entries" in capsys.readouterr().err
     conn = _raw(db_path)
     conn.execute(tamper)
     conn.commit()

@@ -99,7 +99,7 @@ def test_each_shipped_schema_upgrades_verifies_and_reads_the_same_entries(
     assert sorted(_applied(path)) == [step_name(v) for v in SCHEMA_VERSIONS]
 
 
-SCHEMA_VERSIONS = ((1, 0), (1, 1), (1, 2), (1, 4), (1, 5), (1, 7))
+SCHEMA_VERSIONS = ((1, 0), (1, 1), (1, 2), (1, 4), (1, 5), (1, 7), (1, 8))
 
 
 def test_a_database_that_reached_1_5_without_1_4_gets_the_accounts_table(

@@ -161,7 +161,8 @@ def test_maintenance_compacts_and_vacuums_without_touching_the_chain(
         assert journal.verify() == before
     assert chairside(["maintenance", "--db", str(db_path), "--retention-days", "400"]) == 0
     assert "journal untouched and intact" in capsys.readouterr().out
-    assert chairside(["verify", "--db", str(db_path)]) == 0
+    assert chairside(["verify", "--db", str(db_path)]) == 1  # consistent, not witnessed
+    assert "journal NOT confirmed" in capsys.readouterr().err
 
 
 def test_maintenance_refuses_bad_numbers(

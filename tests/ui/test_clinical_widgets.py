@@ -423,7 +423,9 @@ def test_anaphylaxis_shows_red_on_the_chair_view_and_the_tile(station: Station) 
 
     state_json = chair_snapshot(s.controller.station.chairs[0], s.clock.now(), station="S", index=1)
     assert state_json["anaphylaxis"] is not None and state_json["phase"] == "observation"
-    view = tile_view(state_json, s.clock.now())
+    from app.station.floor_messages import parse_chair  # the floor reads it through its schema
+
+    view = tile_view(parse_chair(state_json), s.clock.now())
     assert view.phase_text.startswith("⚠ Anaphylaxis") and view.priority is not None
     tile = CompactTile("S/Chair 1")
     tile.show_view(view)

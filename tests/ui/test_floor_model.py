@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.domain.alarms import Priority
 from app.domain.clock import ManualClock
 from app.floor import Floor
+from app.station.floor_messages import SCHEMA, MessageRefused, parse_chair
 from app.station.pump import PumpLink
 from app.station.snapshot import chair_snapshot, iso
 from app.station.station import Station
@@ -69,9 +70,12 @@ def message(
 
 def status(name: str, state: str, *, at: float, keepalive_s: float = 5.0) -> tuple[str, bytes, bool, float]:
     payload = {
+        "schema": SCHEMA,
         "state": state,
+        "since": datetime.fromtimestamp(at).astimezone().isoformat(),
         "at": datetime.fromtimestamp(at).astimezone().isoformat(),
         "keepalive_s": keepalive_s,
+        "chairs": 3,
     }
     return (
         f"chairside/v1/{name.lower().replace(' ', '-')}/status",
@@ -153,9 +157,9 @@ def test_an_escalated_alarm_is_listed_with_its_acknowledge_button(qtbot: QtBot, 
     line = window.escalated_panel.lines[0].text()
     assert line.startswith("!!! HIGH  Pod A · Chair 1:  infusing, but no data from the pump")
     assert window.model.views[("pod-a", "Chair 1")].alarm_text.startswith("!!! HIGH ESCALATED infusing")
-    # Without an identity nothing is sent
+    # Nobody signed in at the overview: nothing is sent
     window.escalated_panel.buttons[0].click()
-    assert window.answer_label.text().startswith("Type or scan your ID first")
+    assert window.answer_label.text().startswith("Sign in first (badge or ID, then PIN)")
 
 
 def test_urgent_first_puts_the_highest_alarm_first(qtbot: QtBot, station: Station) -> None:
@@ -204,10 +208,13 @@ def test_the_floor_fits_without_scrolling(
                 payload["alarms"] = [
                     {
                         "id": "x#1",
+                        "rule": "x",
                         "priority": "high",
                         "message": "m",
+                        "raised_at": None,
                         "escalated": True,
                         "acknowledged": False,
+                        "acknowledged_by": None,
                     }
                 ]
             batch.append(
@@ -233,7 +240,45 @@ def test_the_floor_fits_without_scrolling(
 def test_placement_scrolls_only_when_the_smallest_readable_tiles_do_not_fit() -> None:
     assert place(1908, 900, [24, 24]).fits
     assert not place(1908, 900, [48] * 10).fits
-    assert (
-        tile_view({"chair": "Chair 1", "phase": "nonsense"}, datetime.now().astimezone()).phase_text
-        == "○ Empty"
+    with pytest.raises(MessageRefused, match="phase: 'nonsense' is not a phase"):
+        parse_chair(
+            {"schema": SCHEMA, "station": "Pod A", "chair": "Chair 1", "index": 1, "phase": "nonsense"}
+        )
+    minimal = {"schema": SCHEMA, "station": "Pod A", "chair": "Chair 1", "index": 1, "phase": "empty"}
+    assert tile_view(parse_chair(minimal), datetime.now().astimezone()).phase_text == "○ Empty"
+
+
+def test_junk_marks_its_chair_or_its_station_until_that_topic_reads_again(station: Station) -> None:
+    wall = Wall(datetime.now().timestamp())
+    model = FloorModel(clock=wall)
+    model.apply([status("Pod A", "online", at=wall.now), message(station, "Pod A", "Chair 1", at=wall.now)])
+    junk = b'{"schema": 2, "pump": {"rate_ml_h": "abc"}}'
+    model.apply([("chairside/v1/pod-a/chairs/Chair 1", junk, False, wall.now)])
+    assert ("pod-a", "Chair 1") in model.unreadable  # a known chair keeps its last state, marked
+    assert model.views[("pod-a", "Chair 1")].alarm_text.startswith("⚠ data from this station unreadable")
+    model.apply([("chairside/v1/pod-a/chairs/Chair 2", junk, True, wall.now)])  # not on the floor yet
+    assert list(model.stations["pod-a"].unreadable) == ["chairside/v1/pod-a/chairs/Chair 2"]
+    model.apply([status("Pod A", "online", at=wall.now)])  # a good status does not clear the chair's
+    assert model.stations["pod-a"].unreadable
+    model.apply(
+        [message(station, "Pod A", "Chair 2", at=wall.now), message(station, "Pod A", "Chair 1", at=wall.now)]
     )
+    assert not model.stations["pod-a"].unreadable and not model.unreadable
+    assert model.dropped == 2
+
+
+def test_a_stations_warnings_show_on_its_heading(qtbot: QtBot, station: Station) -> None:
+    wall = Wall(datetime.now().timestamp())
+    window = FloorOverviewWindow(None, FloorModel(clock=wall))
+    qtbot.addWidget(window)
+    warning = "HL7 feed: 2 message(s) set aside: `chairside feed replay`"
+    topic, raw, retained, at = status("Pod A", "online", at=wall.now)
+    with_warning = json.dumps({**json.loads(raw), "warnings": [warning]}).encode()
+    window.model.apply(
+        [(topic, with_warning, retained, at), message(station, "Pod A", "Chair 1", at=wall.now)]
+    )
+    window.tick()
+    assert window.board.heading("pod-a").text().endswith(f"online  ·  ⚠ {warning}")
+    window.model.apply([status("Pod A", "online", at=wall.now)])
+    window.tick()
+    assert window.board.heading("pod-a").text().endswith("online")

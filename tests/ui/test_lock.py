@@ -124,3 +124,33 @@ def test_the_pin_unlocks(qtbot: QtBot, window: MainWindow) -> None:
     assert PATIENT_INITIALS in visible_texts(window)
     types = [e.type for e in window.floor.floor.journal.entries(STREAM)]
     assert types[-2:] == ["station_unlocked", "signed_in"] or types[-2:] == ["signed_in", "station_unlocked"]
+
+
+@pytest.mark.parametrize("chairs", [5, 12, 48])
+def test_the_lock_screen_shows_no_patient_initials_in_any_layout(
+    qtbot: QtBot, floor: Floor, clock: ManualClock, chairs: int
+) -> None:
+    """Big tiles up to 8 chairs, compact tiles beyond: locked, neither shows who sits in a chair."""
+    accounts = station_accounts(floor.journal, "RN-AB")
+    controller = FloorController(floor, chairs, clock, accounts=accounts)
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    window.resize(1920, 1080)
+    window.show()
+    controller.set_nurse("RN-AB")
+    initials = ["QZ", "XW", "VK"]
+    for n, patient in zip((1, 2, chairs), initials, strict=True):
+        chair = controller.chair(n)
+        chair.check_in(replace(check_in_command(chair.name, clock), patient_initials=patient))
+    controller.tick()
+    texts = visible_texts(window)
+    assert all(patient in texts for patient in initials), "the unlocked station shows who sits where"
+    lock = window.screen_lock
+    assert lock is not None
+    clock.advance(minutes=5.1)
+    controller.tick()
+    assert lock.locked
+    qtbot.waitUntil(lambda: lock.screen.isVisible())
+    texts = visible_texts(window)
+    assert "STATION LOCKED" in texts and "Chair 1" in texts
+    assert not [patient for patient in initials if patient in texts], texts

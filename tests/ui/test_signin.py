@@ -13,6 +13,7 @@ from app.chairs import FloorController
 from app.domain.clock import ManualClock
 from app.domain.commands import Discontinue
 from app.floor import Floor
+from app.store.journal import Journal
 from app.ui.main_window import MainWindow
 from app.ui.signin import FirstAdministratorDialog, SignInDialog, with_cosign
 from tests.accounts.support import PIN, sign_in_at, station_accounts
@@ -64,9 +65,11 @@ def test_five_wrong_pins_lock_the_account_in_the_dialog(qtbot: QtBot, window: Ma
         qtbot.keyClicks(dialog.pin_entry, "000000")
         qtbot.keyClick(dialog.pin_entry, Qt.Key.Key_Return)
         assert dialog.pin_entry.text() == ""
+        qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)  # checked on a worker thread
     assert "now locked for 5 minutes" in dialog.problem.text()
     qtbot.keyClicks(dialog.pin_entry, PIN)
     qtbot.keyClick(dialog.pin_entry, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
     assert "is locked" in dialog.problem.text() and dialog.account is None and dialog.isVisible()
     types = [e.type for e in accounts.journal.entries(STREAM)]
     assert types.count("sign_in_failed") == 6 and types.count("account_locked") == 1
@@ -110,3 +113,30 @@ def test_first_start_creates_the_administrator(qtbot: QtBot, floor: Floor) -> No
     qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
     assert accounts.has_admin() and accounts.require("ADM-1").role.key == "admin"
     assert [e.actor for e in accounts.journal.entries(STREAM)] == ["first start"]
+
+
+def test_the_pin_check_leaves_the_screen_live(qtbot: QtBot, journal: Journal) -> None:
+    """With the real PIN cost (scrypt, about half a second) the event loop keeps running during the
+    check: a 10 ms timer keeps firing. On the GUI thread it could not fire until the check was done."""
+    from app.accounts.settings import AccountSettings
+    from app.accounts.store import AccountStore
+
+    accounts = AccountStore(journal, AccountSettings.load())
+    accounts.add("RN-AB", "Alice Brown", "nurse", PIN, by="admin")
+    dialog = SignInDialog(accounts)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.id_entry, "RN-AB")
+    qtbot.keyClick(dialog.id_entry, Qt.Key.Key_Return)
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(1) if dialog.busy else None)
+    timer.start()
+    qtbot.keyClicks(dialog.pin_entry, PIN)
+    qtbot.keyClick(dialog.pin_entry, Qt.Key.Key_Return)
+    assert dialog.busy and not dialog.pin_entry.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
+    timer.stop()
+    assert dialog.account is not None and dialog.account.id == "RN-AB"
+    assert len(ticks) >= 3, ticks  # the screen was live while the PIN was checked

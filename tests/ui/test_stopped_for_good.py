@@ -11,6 +11,7 @@ from app.domain.commands import RecordReaction
 from app.domain.phase import Phase
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
+from app.station.floor_messages import parse_chair
 from app.station.snapshot import chair_snapshot
 from app.station.station import Station
 from app.station.status_text import ANAPHYLAXIS_STYLE, PHASE_STYLES, phase_style
@@ -45,13 +46,13 @@ def test_a_reaction_that_discontinues_is_stopped_for_good_on_the_tile_and_the_ch
     assert snapshot["vitals"]["overdue"]
     assert snapshot["next"]["urgent"] and snapshot["next"]["action"].startswith("⚠ STOP THE PUMP: grade 2")
 
-    tile = tile_view(snapshot, clock.now())
+    tile = tile_view(parse_chair(snapshot), clock.now())
     assert tile.phase_text == "■ Stopped for good"
     assert tile.next_text.startswith("⚠ STOP THE PUMP")  # not "vitals overdue" over the pump to stop
     assert phase_style(state) == PHASE_STYLES[Phase.DISCONTINUED]  # the chair view's banner
 
     other = chair_snapshot(station.chair("Chair 2"), clock.now(), station="Pod A", index=2)
-    assert other["delivery"] is None and tile_view(other, clock.now()).phase_text == "○ Empty"
+    assert other["delivery"] is None and tile_view(parse_chair(other), clock.now()).phase_text == "○ Empty"
 
 
 def test_a_grade_4_reaction_is_anaphylaxis_red_and_says_stop_the_pump(
@@ -64,7 +65,7 @@ def test_a_grade_4_reaction_is_anaphylaxis_red_and_says_stop_the_pump(
     clock.advance(minutes=45)
     snapshot = chair_snapshot(station.chair("Chair 1"), clock.now(), station="Pod A", index=1)
     assert snapshot["delivery"]["stopped_for_good"]
-    tile = tile_view(snapshot, clock.now())
+    tile = tile_view(parse_chair(snapshot), clock.now())
     assert tile.phase_text == f"{ANAPHYLAXIS_STYLE.symbol} {ANAPHYLAXIS_STYLE.word}"  # red comes first
     assert tile.next_text.startswith("⚠ STOP THE PUMP: grade 4")
     assert phase_style(script.state) == ANAPHYLAXIS_STYLE

@@ -37,3 +37,7 @@ class EventType(StrEnum):
     SIGNED_OUT = "signed_out"
     STATION_LOCKED = "station_locked"
     STATION_UNLOCKED = "station_unlocked"
+    # The station signed its journal's head (app.export.seals): the chain records when anchors were made
+    JOURNAL_ANCHORED = "journal_anchored"
+    # A command from the floor's overview that the station refused (the floor stream, app.station.publish)
+    FLOOR_COMMAND_REFUSED = "floor_command_refused"

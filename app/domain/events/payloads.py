@@ -298,6 +298,9 @@ class AlarmEntry(Payload):
     rule: str
     priority: str
     message: str
+    overview: str | None = optional()
+    """Acknowledged from the floor: the enrolled overview whose signed command it was."""
+    command_id: str | None = optional()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,6 +387,35 @@ class StationUnlocked(Payload):
     account: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class JournalAnchored(Payload):
+    """The station signs the journal's head, this entry included (app.export.seals): `previous`, the
+    digest of the anchor before it ('' for the first); `key`, the signing key's fingerprint; `station`,
+    its topic level on the floor's broker when it publishes ('' otherwise)."""
+
+    event_type: ClassVar[EventType] = EventType.JOURNAL_ANCHORED
+    previous: str
+    key: str
+    station: str = optional("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloorCommandRefused(Payload):
+    """A command from the floor that the station refused, with what it claimed (app.station.publish)."""
+
+    event_type: ClassVar[EventType] = EventType.FLOOR_COMMAND_REFUSED
+    command_id: str
+    command: str
+    chair: str
+    alarm: str
+    claimed_by: str
+    claimed_role: str
+    claimed_overview: str
+    sent_at: str | None
+    signed: bool
+    reason: str
+
+
 PAYLOADS: Mapping[EventType, type[Payload]] = {
     cls.event_type: cls
     for cls in (
@@ -417,5 +449,7 @@ PAYLOADS: Mapping[EventType, type[Payload]] = {
         SignedOut,
         StationLocked,
         StationUnlocked,
+        JournalAnchored,
+        FloorCommandRefused,
     )
 }

@@ -1,0 +1,135 @@
+"""What the floor says about alarms beyond the tiles: the escalated list (a patient's first, wrapping,
+each with its Acknowledge button; a summary line on the wall board) and the medium-priority sound while
+a station is offline."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import (
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.alarms import Priority as AlarmPriority
+from app.station.floor_messages import (
+    ChairAlarm,
+)
+from app.station.sound import Speaker, load_alarm_sounds
+from app.station.status_text import hhmm
+from app.ui.floor_model import Key
+
+log = logging.getLogger(__name__)
+
+
+def alarm_line(names: dict[str, str], key: Key, alarm: ChairAlarm) -> str:
+    since = hhmm(alarm.raised_at) if alarm.raised_at is not None else "--:--"
+    message = alarm.message.replace(f"{key[1]}: ", "", 1)
+    marker = alarm.priority.symbol
+    return (
+        f"{marker} {alarm.priority.value.upper()}  {names.get(key[0], key[0])} · {key[1]}:  "
+        f"{message}  (since {since})"
+    )
+
+
+class EscalatedPanel(QFrame):
+    """The escalated alarms, a patient's first, each on wrapping lines with its Acknowledge button
+    (no buttons on the wall board)."""
+
+    acknowledge = Signal(object, object)  # key, alarm id
+
+    MAX_LINES = 3
+
+    def __init__(self, parent: QWidget | None = None, *, controls: bool = True) -> None:
+        super().__init__(parent)
+        self.setObjectName("escalatedPanel")
+        self.controls = controls
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(8, 4, 8, 4)
+        self._layout.setSpacing(2)
+        self.summary = QLabel("No escalated alarms")
+        self.summary.setObjectName("escalatedLine")
+        self.summary.setWordWrap(True)
+        self._layout.addWidget(self.summary)
+        self._rows: list[QWidget] = []
+        self._shown: list[tuple[Key, str, str]] = []
+        self.buttons: list[QPushButton] = []
+        self.lines: list[QLabel] = []
+
+    def show_alarms(self, alarms: list[tuple[Key, ChairAlarm]], names: dict[str, str]) -> None:
+        shown = [(key, alarm.id, alarm_line(names, key, alarm)) for key, alarm in alarms]
+        if shown == self._shown:
+            return
+        self._shown = shown
+        for row in self._rows:
+            row.hide()
+            row.deleteLater()
+        self._rows, self.buttons, self.lines = [], [], []
+        if not self.controls:  # the wall board: one wrapping line naming the chairs, the tiles say the rest
+            self.summary.setText(
+                "No escalated alarms"
+                if not alarms
+                else f"⚠ {len(alarms)} ESCALATED: "
+                + ", ".join(
+                    f"{names.get(k[0], k[0])} · {k[1]} ({a.priority.value.upper()})" for k, a in alarms
+                )
+            )
+            return
+        more = len(alarms) - self.MAX_LINES
+        self.summary.setText(
+            "No escalated alarms"
+            if not alarms
+            else f"⚠ {len(alarms)} escalated alarm{'s' if len(alarms) > 1 else ''}"
+            + (": acknowledge to tell the station" if self.controls else "")
+            + (f" ({more} more on the tiles below)" if more > 0 else "")
+        )
+        for key, alarm_id, text in shown[: self.MAX_LINES]:
+            row = QWidget(self)
+            line = QHBoxLayout(row)
+            line.setContentsMargins(0, 0, 0, 0)
+            label = QLabel(text)
+            label.setObjectName("escalatedLine")
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            line.addWidget(label, 1)
+            if self.controls:
+                button = QPushButton("Acknowledge")
+                button.setObjectName("primaryButton")
+                button.clicked.connect(lambda _=False, k=key, a=alarm_id: self.acknowledge.emit(k, a))
+                line.addWidget(button)
+                self.buttons.append(button)
+            self._layout.addWidget(row)
+            self._rows.append(row)
+            self.lines.append(label)
+
+
+class OfflineSound:
+    """The medium-priority alarm sound while a station is offline (app.station.sound's patterns)."""
+
+    def __init__(self, speaker: Speaker | None) -> None:
+        self.speaker = speaker
+        self.playing = False
+        self._pcm = load_alarm_sounds().pcm(AlarmPriority.MEDIUM) if speaker is not None else b""
+
+    def update(self, offline: bool) -> None:
+        if offline == self.playing:
+            return
+        self.playing = offline
+        if self.speaker is None:
+            return
+        if offline:
+            self.speaker.play(AlarmPriority.MEDIUM.value, self._pcm)
+        else:
+            self.speaker.stop()
+
+    def close(self) -> None:
+        if self.speaker is not None:
+            self.speaker.close()
