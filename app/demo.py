@@ -48,7 +48,7 @@ from app.domain.phase import Phase
 from app.domain.schedule import SegmentKind
 from app.floor import Floor
 from app.station.config import ChairConfig, PumpConfig, StationConfig
-from app.station.pump import PumpObservation, command_for, observe
+from app.station.pump import PumpObservation, delivery_command_for, observe
 from app.store.journal import JournalError
 from drivers.base import DeliveryState
 from drivers.sim import PumpServer, SimAlarm, SimulatedPump, SimulatorFleet
@@ -362,7 +362,7 @@ class Demo:
         seen = observe(reading)
         if seen is None or seen.kind == "running":
             return False  # rate changes are the nurse's, made through the app below
-        command = command_for(state, seen, round(reading.volume_infused_ml, 1), now)
+        command = delivery_command_for(state, seen, round(reading.volume_infused_ml, 1), now)
         if command is None:
             return False
         try:

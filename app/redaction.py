@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from app.domain.events import CheckedIn, CorrectionRecorded
 from app.private_files import private_folder
 
 MASK = "[patient identifier removed]"
@@ -49,15 +50,17 @@ class Redactor:
     def remember_payload(self, payload: Any) -> None:
         if isinstance(payload, dict):
             self.remember(payload.get(field) for field in IDENTIFYING_FIELDS)
-            corrected = payload.get("corrected")
-            if isinstance(corrected, dict):
-                self.remember(corrected.get(field) for field in IDENTIFYING_FIELDS)
 
     def remember_journal(self, journal: Any) -> None:
         """Every identifier already in the journal (check-ins and their corrections)."""
         for entry in journal.entries():
-            if entry.type in ("checked_in", "correction_recorded"):
-                self.remember_payload(entry.payload)
+            if entry.type not in ("checked_in", "correction_recorded"):
+                continue
+            payload = entry.event.payload
+            if isinstance(payload, CheckedIn):
+                self.remember((payload.patient_mrn, payload.patient_initials))
+            elif isinstance(payload, CorrectionRecorded):
+                self.remember((payload.corrected.patient_mrn, payload.corrected.patient_initials))
 
     def redact(self, text: str) -> str:
         text = _KEYED.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import AlarmInputs
 from app.domain.chair import ChairState
 from app.domain.clock import StationClock
@@ -26,6 +27,8 @@ from app.protocol_library import ProtocolLibrary
 from app.station.status_text import countdowns, hhmm, next_action
 from app.store.journal import Journal
 from tests.conftest import ChairScript
+
+POLICY = load_alarm_policy()
 
 ZURICH = ZoneInfo("Europe/Zurich")
 
@@ -90,7 +93,7 @@ def test_a_wall_clock_jump_mid_infusion_moves_no_countdown(
     assert started is not None
     clock.advance(minutes=10)
     state = station_chair.state
-    before = next_action(state, clock.now()).text
+    before = next_action(state, clock.now(), policy=POLICY).text
     assert _next_step(state, clock.now()) == timedelta(minutes=20)
     assert "Step up to 80 mL/h" in before
 
@@ -100,9 +103,9 @@ def test_a_wall_clock_jump_mid_infusion_moves_no_countdown(
         clock.now()  # said once, not on every reading
     assert now == started + timedelta(minutes=10)
     assert _next_step(state, now) == timedelta(minutes=20)
-    assert next_action(state, now).text == before, "the step-up is due at the same time"
+    assert next_action(state, now, policy=POLICY).text == before, "the step-up is due at the same time"
     # A clock read from the wall would have told the nurse something else:
-    assert next_action(state, clock.sources.wall()).text != before
+    assert next_action(state, clock.sources.wall(), policy=POLICY).text != before
     [notice] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert f"{3600 * jump_h:+.0f} s" in notice.getMessage()
 
@@ -170,7 +173,7 @@ def test_a_daylight_saving_change_during_an_infusion(
         assert hhmm(step.target, zone) == first_step_text
         assert step.text(now, zone) == f"{first_step_text} (in 20 min)"
         assert AlarmInputs(now=now, state=state, display_tz=zone).hhmm(step.target) == first_step_text
-    assert f"at {first_step_text}" in next_action(state, now).text
+    assert f"at {first_step_text}" in next_action(state, now, policy=POLICY).text
 
     clock.advance(minutes=30)  # across the change
     now = clock.now()

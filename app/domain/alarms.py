@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum, StrEnum
 from typing import Any
 
-from app.domain.chair import AlarmRecord, ChairState, ReactionRecord, parse_time
+from app.domain.chair import AlarmRecord, ChairState, ReactionRecord
 from app.domain.clock import local_time
 from app.domain.commands import RecordAlarm
-from app.domain.events import EventType
+from app.domain.events import EventType, InfusionStarted, ReactionRecorded
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.domain.schedule import Plan, PlanOutcome, SegmentKind
@@ -167,8 +167,31 @@ class AlarmPolicyError(ValueError):
         super().__init__(f"{source}: field '{field_name}': {problem}")
 
 
+SAME_RATE_ML_H = 0.05
+"""The shipped `rate_above_plan.same_rate_ml_h` (resources/alarms.toml), for a journal read without a
+station (tools, tests); a station hands its loaded policy's number down (AlarmPolicy.same_rate)."""
+
+
+def same_rate(a: float | None, b: float, same_rate_ml_h: float = SAME_RATE_ML_H) -> bool:
+    """Two pump rates are one rate when they differ by less than the pumps show (see AlarmPolicy)."""
+    return a is not None and abs(a - b) <= same_rate_ml_h + 1e-9
+
+
 @dataclass(frozen=True)
 class AlarmPolicy:
+    """Every number the alarm rules use (resources/alarms.toml), loaded once at start-up and handed to
+    whatever needs it (the station, its chairs' pump debounce, the banner, the telemetry recorder).
+
+    Two questions about pump rates, answered here and nowhere else:
+    - "Is this the same rate?" (`same_rate`, `same_rate_ml_h`, 0.05 mL/h): a reading compared with the
+      last one. Anything the pump shows as different (its display step is 0.1 mL/h) is a change the
+      nurse made: it is documented in the journal AND kept as a stored reading (40 -> 44 mL/h is both).
+    - "Is the pump close enough to the plan?" (`rate_tolerance`, max(5 mL/h, 10 %), never as wide as
+      `always_at_factor` times the plan; `above_plan`, `off_plan`): a reading compared with the planned
+      step, for alarms and the banner. A small deviation from plan is not worth a nurse's attention
+      (alarm fatigue); it is still a different rate, and recorded as one.
+    """
+
     rate_tolerance_ml_h: float  # a pump faster than plan by less than this is not an alarm...
     rate_tolerance_percent: float  # ...nor by less than this share of the planned rate
     early_step_up_tolerance_s: float  # stepping up this early is not "above plan"
@@ -180,7 +203,7 @@ class AlarmPolicy:
     audio_pause_s: float  # IEC 60601-1-8: audio paused for a limited time
     flash_hz: Mapping[Priority, float]  # 0 = steady
     flash_duty_percent: float
-    same_rate_ml_h: float = 0.05  # two pump rates closer than this are the same rate (not a change)
+    same_rate_ml_h: float = SAME_RATE_ML_H  # two pump rates closer than this are the same rate
     always_at_factor: float = 2.0  # at this multiple of the planned rate or more: off plan, at any rate
     vitals_overdue_grace_s: float = 300.0  # vital signs this late raise a reminder
     vital_sign_priorities: Mapping[str, Priority] = field(default_factory=dict)  # sign -> alarm priority
@@ -193,6 +216,10 @@ class AlarmPolicy:
         if planned_ml_h > 0:  # never as wide as `always_at_factor` times the plan
             tolerance = min(tolerance, planned_ml_h * (self.always_at_factor - 1.0))
         return tolerance
+
+    def same_rate(self, a: float | None, b: float) -> bool:
+        """`a` and `b` are one rate: no change to document or to store (None: no rate known yet)."""
+        return same_rate(a, b, self.same_rate_ml_h)
 
     def above_plan(self, pump_ml_h: float, planned_ml_h: float) -> bool:
         """The one rate-deviation rule: above plan by more than the tolerance, or at `always_at_factor`
@@ -336,8 +363,8 @@ def _pump_rate(inputs: AlarmInputs, state: ChairState) -> float:
 
 def _recorded_at(state: ChairState, reaction: ReactionRecord) -> datetime:
     event = state.event(reaction.seq)
-    text = event.data.get("recorded_at") if event is not None else None
-    return max(reaction.onset_at, parse_time(text)) if isinstance(text, str) else reaction.onset_at
+    recorded = event.payload_as(ReactionRecorded).recorded_at if event is not None else None
+    return reaction.onset_at if recorded is None else max(reaction.onset_at, recorded)
 
 
 def _rate_excess(
@@ -526,11 +553,7 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     started = next((e for e in state.events if e.type is EventType.INFUSION_STARTED), None)
     if started is None:
         return None
-    overrides = [
-        o
-        for o in started.data.get("overrides", ())
-        if isinstance(o, Mapping) and o.get("guard") in PREMEDICATION_GUARDS
-    ]
+    overrides = [o for o in started.payload_as(InfusionStarted).overrides if o.guard in PREMEDICATION_GUARDS]
     if not overrides:
         return None
     ready = state.premedication_ready_at
@@ -539,9 +562,9 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
     first = overrides[0]
     return {
         "at": inputs.hhmm(started.at),
-        "why": "; ".join(str(o.get("message", o.get("guard"))) for o in overrides),
-        "by": first.get("by", started.actor),
-        "reason": first.get("reason", ""),
+        "why": "; ".join(o.message or o.guard for o in overrides),
+        "by": first.by or started.actor,
+        "reason": first.reason,
     }
 
 

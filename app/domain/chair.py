@@ -11,12 +11,28 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
-from typing import Any
 
 from app.domain import payloads
 from app.domain.clock import minutes_between
 from app.domain.delivery import DeliveryRecord, delivery_of, rate_at
-from app.domain.events import Event, EventType
+from app.domain.events import (
+    AlarmEntry,
+    CheckedIn,
+    CorrectionRecorded,
+    Discontinued,
+    Event,
+    EventType,
+    InfusionCompleted,
+    InfusionPaused,
+    InfusionStarted,
+    PremedicationGiven,
+    RateChanged,
+    ReactionRecorded,
+    ScreeningRecorded,
+    SymptomsResolved,
+    VitalsRecorded,
+)
+from app.domain.events import ReactionNotTolerated as ReactionNotToleratedEntry
 from app.domain.events.times import format_time as format_time
 from app.domain.events.times import parse_time as parse_time
 from app.domain.phase import Phase, can_move
@@ -518,48 +534,43 @@ class ChairState:
 # Event handlers: each returns the state after the event (phase checked by `apply`)
 
 
-def _opt_time(data: Mapping[str, Any], key: str) -> datetime | None:
-    value = data.get(key)
-    return parse_time(value) if isinstance(value, str) else None
-
-
 def _on_checked_in(state: ChairState, event: Event) -> ChairState:
-    d = event.data
-    protocol = parse_protocol(d["protocol"], f"journal:{state.session_id}:{event.seq}")
-    bag = d["bag"]
-    last_dose = d.get("last_dose_on")
+    p = event.payload_as(CheckedIn)
+    protocol = parse_protocol(p.protocol, f"journal:{state.session_id}:{event.seq}")
+    bag = p.bag
     return replace(
         state,
         phase=Phase.SCREENING,
-        chair=d["chair"],
-        patient_mrn=d["patient_mrn"],
-        patient_initials=d["patient_initials"],
+        chair=p.chair,
+        patient_mrn=p.patient_mrn,
+        patient_initials=p.patient_initials,
         protocol=protocol,
         bag=Bag(
-            volume_ml=float(bag["volume_ml"]),
-            lot=bag["lot"],
-            expiry=date.fromisoformat(bag["expiry"]),
-            prepared_at=parse_time(bag["prepared_at"]),
-            gtin=bag.get("gtin", ""),
-            dose_mg=float(bag["dose_mg"]) if bag.get("dose_mg") is not None else None,
-            refrigerated_until=_opt_time(bag, "refrigerated_until"),
-            label_expires_at=_opt_time(bag, "label_expires_at"),
+            volume_ml=float(bag.volume_ml),
+            lot=bag.lot,
+            expiry=bag.expiry,
+            prepared_at=bag.prepared_at,
+            gtin=bag.gtin,
+            dose_mg=None if bag.dose_mg is None else float(bag.dose_mg),
+            refrigerated_until=bag.refrigerated_until,
+            label_expires_at=bag.label_expires_at,
         ),
-        prior_infusions=int(d["prior_infusions"]),
-        prior_serious_reaction=bool(d["prior_serious_reaction"]),
-        last_dose_on=date.fromisoformat(last_dose) if last_dose else None,
+        prior_infusions=p.prior_infusions,
+        prior_serious_reaction=p.prior_serious_reaction,
+        last_dose_on=p.last_dose_on,
         checked_in_at=event.at,
         assigned_nurse=payloads.assigned_at_check_in(event),
     )
 
 
 def _on_screening(state: ChairState, event: Event) -> ChairState:
-    return replace(state, phase=Phase.PREMEDICATION, screening_answers=dict(event.data["answers"]))
+    answers = dict(event.payload_as(ScreeningRecorded).answers)
+    return replace(state, phase=Phase.PREMEDICATION, screening_answers=answers)
 
 
 def _on_premedication(state: ChairState, event: Event) -> ChairState:
-    d = event.data
-    given = GivenPremedication(event.seq, d["drug"], d["dose"], d["route"], event.at, event.actor)
+    p = event.payload_as(PremedicationGiven)
+    given = GivenPremedication(event.seq, p.drug, p.dose, p.route, event.at, event.actor)
     return replace(state, premedications=(*state.premedications, given))
 
 
@@ -568,16 +579,17 @@ def _on_started(state: ChairState, event: Event) -> ChairState:
         state,
         phase=Phase.INFUSING,
         infusion_started_at=event.at,
-        pump_rate_ml_h=float(event.data["rate_ml_h"]),
+        pump_rate_ml_h=float(event.payload_as(InfusionStarted).rate_ml_h),
     )
 
 
 def _on_rate_changed(state: ChairState, event: Event) -> ChairState:
-    return replace(state, pump_rate_ml_h=float(event.data["rate_ml_h"]))
+    return replace(state, pump_rate_ml_h=float(event.payload_as(RateChanged).rate_ml_h))
 
 
 def _on_paused(state: ChairState, event: Event) -> ChairState:
-    record = PauseRecord(event.seq, event.at, event.data.get("reason", ""), event.data.get("source", "nurse"))
+    p = event.payload_as(InfusionPaused)
+    record = PauseRecord(event.seq, event.at, p.reason, p.source)
     return replace(state, phase=Phase.PAUSED, pauses=(*state.pauses, record))
 
 
@@ -595,21 +607,21 @@ def _on_resumed(state: ChairState, event: Event) -> ChairState:
 
 
 def _on_reaction(state: ChairState, event: Event) -> ChairState:
-    d = event.data
-    action = ReactionAction(d["action"]) if d.get("action") else None
+    p = event.payload_as(ReactionRecorded)
+    action = p.action
     record = ReactionRecord(
         seq=event.seq,
         onset_at=event.at,
-        grade=int(d["grade"]),
-        signs=tuple(d.get("signs", ())),
+        grade=int(p.grade),
+        signs=p.signs,
         action=action,
-        rate_at_onset_ml_h=float(d["rate_at_onset_ml_h"]),
-        new_rate_ml_h=float(d["new_rate_ml_h"]),
-        restart_rate_ml_h=float(d.get("restart_rate_ml_h", 0.0)),
-        notes=d.get("notes", ""),
+        rate_at_onset_ml_h=float(p.rate_at_onset_ml_h),
+        new_rate_ml_h=float(p.new_rate_ml_h),
+        restart_rate_ml_h=float(p.restart_rate_ml_h),
+        notes=p.notes,
         actor=event.actor,
-        anaphylaxis=bool(d.get("anaphylaxis", False)),
-        anaphylaxis_observation_min=float(d.get("anaphylaxis_observation_min", 0.0)),
+        anaphylaxis=p.anaphylaxis,
+        anaphylaxis_observation_min=float(p.anaphylaxis_observation_min or 0.0),
     )
     state = replace(state, reactions=(*state.reactions, record))
     if action is ReactionAction.STOP_THEN_RESTART and state.phase is Phase.INFUSING:
@@ -634,7 +646,7 @@ def _on_assigned(state: ChairState, event: Event) -> ChairState:
 
 
 def _on_symptoms_resolved(state: ChairState, event: Event) -> ChairState:
-    seqs = set(event.data.get("reaction_seqs", ()))
+    seqs = set(event.payload_as(SymptomsResolved).reaction_seqs)
     reactions = tuple(
         replace(r, resolved_at=event.at) if r.seq in seqs and r.resolved_at is None else r
         for r in state.reactions
@@ -643,26 +655,21 @@ def _on_symptoms_resolved(state: ChairState, event: Event) -> ChairState:
 
 
 def _on_not_tolerated(state: ChairState, event: Event) -> ChairState:
-    seq = event.data.get("reaction_seq")
+    seq = event.payload_as(ReactionNotToleratedEntry).reaction_seq
     reactions = tuple(replace(r, not_tolerated_at=event.at) if r.seq == seq else r for r in state.reactions)
     return replace(state, reactions=reactions)
 
 
 def _on_vitals(state: ChairState, event: Event) -> ChairState:
+    p = event.payload_as(VitalsRecorded)
     record = VitalsRecord(
-        event.seq,
-        event.at,
-        dict(event.data["values"]),
-        event.actor,
-        tuple(event.data.get("alerts", ())),
-        tuple(event.data.get("alert_signs", ())),
-        tuple(event.data.get("extreme_signs", ())),
+        event.seq, event.at, dict(p.values), event.actor, p.alerts, p.alert_signs, p.extreme_signs
     )
     return replace(state, vitals=(*state.vitals, record))
 
 
 def _on_completed(state: ChairState, event: Event) -> ChairState:
-    volume = event.data.get("volume_infused_ml")
+    volume = event.payload_as(InfusionCompleted).volume_infused_ml
     pauses = tuple(replace(p, end=event.at) if p.end is None else p for p in state.pauses)
     return replace(
         state,
@@ -682,7 +689,7 @@ def _on_discontinued(state: ChairState, event: Event) -> ChairState:
         state,
         phase=Phase.DISCONTINUED,
         discontinued_at=event.at,
-        discontinued_reason=event.data.get("reason", ""),
+        discontinued_reason=event.payload_as(Discontinued).reason,
     )
 
 
@@ -698,36 +705,56 @@ def correctable_fields(event_type: EventType) -> set[str]:
     return set(_CORRECTABLE.get(event_type, set()))
 
 
+def correctable_values(event: Event) -> dict[str, str]:
+    """What each correctable field of `event` holds now, as a nurse would type it."""
+    match event.payload:
+        case PremedicationGiven() as p:
+            return {"dose": p.dose, "route": p.route, "drug": p.drug}
+        case VitalsRecorded(values=values):
+            return {"values": ", ".join(f"{k}={v:g}" for k, v in values.items())}
+        case ReactionRecorded() as p:
+            return {"signs": ", ".join(p.signs), "notes": p.notes}
+        case CheckedIn() as p:
+            return {
+                "patient_mrn": p.patient_mrn,
+                "patient_initials": p.patient_initials,
+                "bag_lot": p.bag.lot,
+            }
+    return {}
+
+
 def _on_correction(state: ChairState, event: Event) -> ChairState:
-    target = int(event.data["target_seq"])
-    corrected = event.data.get("corrected", {})
-    if "patient_mrn" in corrected or "patient_initials" in corrected or "bag_lot" in corrected:
-        bag = state.bag
-        if bag is not None and "bag_lot" in corrected:
-            bag = replace(bag, lot=corrected["bag_lot"])
-        state = replace(
-            state,
-            patient_mrn=corrected.get("patient_mrn", state.patient_mrn),
-            patient_initials=corrected.get("patient_initials", state.patient_initials),
-            bag=bag,
-        )
+    p = event.payload_as(CorrectionRecorded)
+    target, c = p.target_seq, p.corrected
+    bag = state.bag
+    if bag is not None and c.bag_lot is not None:
+        bag = replace(bag, lot=c.bag_lot)
+    state = replace(
+        state,
+        patient_mrn=state.patient_mrn if c.patient_mrn is None else c.patient_mrn,
+        patient_initials=state.patient_initials if c.patient_initials is None else c.patient_initials,
+        bag=bag,
+    )
     premeds = tuple(
-        replace(p, **{k: corrected[k] for k in ("dose", "route", "drug") if k in corrected})
-        if p.seq == target
-        else p
-        for p in state.premedications
+        replace(
+            g,
+            drug=g.drug if c.drug is None else c.drug,
+            dose=g.dose if c.dose is None else c.dose,
+            route=g.route if c.route is None else c.route,
+        )
+        if g.seq == target
+        else g
+        for g in state.premedications
     )
     vitals = tuple(
-        replace(v, values={**v.values, **corrected["values"]})
-        if v.seq == target and "values" in corrected
-        else v
+        replace(v, values={**v.values, **c.values}) if v.seq == target and c.values is not None else v
         for v in state.vitals
     )
     reactions = tuple(
         replace(
             r,
-            signs=tuple(corrected.get("signs", r.signs)),
-            notes=corrected.get("notes", r.notes),
+            signs=r.signs if c.signs is None else c.signs,
+            notes=r.notes if c.notes is None else c.notes,
         )
         if r.seq == target
         else r
@@ -737,17 +764,16 @@ def _on_correction(state: ChairState, event: Event) -> ChairState:
 
 
 def _on_alarm(state: ChairState, event: Event) -> ChairState:
-    d = event.data
+    p = event.payload_as(AlarmEntry)
     alarms = dict(state.alarms)
-    alarm_id = d["alarm_id"]
     if event.type is EventType.ALARM_RAISED:
-        alarms[alarm_id] = AlarmRecord(alarm_id, d["rule"], d["priority"], d["message"], event.at)
-    elif alarm_id in alarms:
-        current = alarms[alarm_id]
+        alarms[p.alarm_id] = AlarmRecord(p.alarm_id, p.rule, p.priority, p.message, event.at)
+    elif p.alarm_id in alarms:
+        current = alarms[p.alarm_id]
         if event.type is EventType.ALARM_ACKNOWLEDGED:
-            alarms[alarm_id] = replace(current, acknowledged_at=event.at, acknowledged_by=event.actor)
+            alarms[p.alarm_id] = replace(current, acknowledged_at=event.at, acknowledged_by=event.actor)
         else:
-            alarms[alarm_id] = replace(current, cleared_at=event.at)
+            alarms[p.alarm_id] = replace(current, cleared_at=event.at)
     return replace(state, alarms=alarms)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from app.domain.chair import ChairState, correctable_fields, format_time
+from app.domain.chair import ChairState, correctable_fields
 from app.domain.commands import (
     AddNote,
     AssignNurse,
@@ -39,11 +39,44 @@ from app.domain.commands import (
     ResumeInfusion,
     StartInfusion,
 )
-from app.domain.events import Event, EventType
+from app.domain.events import (
+    AlarmAcknowledged,
+    AlarmCleared,
+    AlarmEntry,
+    AlarmRaised,
+    BagRecord,
+    CheckedIn,
+    CorrectedFields,
+    CorrectionRecorded,
+    Discharged,
+    Discontinued,
+    Event,
+    HandedOver,
+    InfusionCompleted,
+    InfusionPaused,
+    InfusionResumed,
+    InfusionStarted,
+    NoteAdded,
+    NotToleratedOutcome,
+    NurseAssigned,
+    OverrideRecord,
+    PayloadError,
+    PremedicationGiven,
+    PrescriberReleaseRecord,
+    PriorSeriousReaction,
+    RateChanged,
+    ReactionRecorded,
+    ScreeningFinding,
+    ScreeningRecorded,
+    SymptomsResolved,
+    VitalsRecorded,
+)
+from app.domain.events import ReactionNotTolerated as ReactionNotToleratedEntry
+from app.domain.events.codec import decode_record
 from app.domain.history import PatientHistory
 from app.domain.phase import Phase
 from app.domain.protocol import InfusionProtocol, ReactionAction, ScreeningOutcome
-from app.domain.reactions import SEVERE_GRADE, ReactionTerms
+from app.domain.reactions import SEVERE_GRADE, ReactionGrade, ReactionTerms
 from app.domain.schedule import reaction_ceiling_ml_h
 from app.domain.vitals import (
     VitalSignLimits,
@@ -53,10 +86,10 @@ from app.domain.vitals import (
     implausible_values,
 )
 
-ALARM_EVENT_TYPES = {
-    "raised": EventType.ALARM_RAISED,
-    "acknowledged": EventType.ALARM_ACKNOWLEDGED,
-    "cleared": EventType.ALARM_CLEARED,
+ALARM_EVENT_TYPES: dict[str, type[AlarmEntry]] = {
+    "raised": AlarmRaised,
+    "acknowledged": AlarmAcknowledged,
+    "cleared": AlarmCleared,
 }
 
 
@@ -102,18 +135,16 @@ def _require_phase(state: ChairState, command: Command, *phases: Phase) -> None:
         )
 
 
-def _check_guards(failures: list[GuardFailure], override: Override | None) -> dict[str, Any]:
-    """Raise when a guard fails without an override; otherwise the override record for the event."""
+def _check_guards(failures: list[GuardFailure], override: Override | None) -> tuple[OverrideRecord, ...]:
+    """Raise when a guard fails without an override; otherwise the override records for the event."""
     if not failures:
-        return {}
+        return ()
     if override is None:
         raise CommandRefused(failures, overridable=True)
-    return {
-        "overrides": [
-            {"guard": f.code, "message": f.message, "by": override.by, "reason": override.reason}
-            for f in failures
-        ]
-    }
+    return tuple(
+        OverrideRecord(guard=f.code, message=f.message, by=override.by, reason=override.reason)
+        for f in failures
+    )
 
 
 def clinic_today(now: datetime, tz: tzinfo = UTC) -> date:
@@ -321,43 +352,39 @@ def _check_in(state: ChairState, c: CheckIn, ctx: DecisionContext) -> list[Event
     ) + gtin_failures(c, protocol, ctx.protocols)
     overrides = _check_guards(failures, c.override)
     label_end = datetime.combine(c.bag_expiry + timedelta(days=1), time(0), tzinfo=ctx.display_tz)
-    data = {
-        "chair": c.chair,
-        "patient_mrn": c.patient_mrn.strip(),
-        "patient_initials": c.patient_initials.strip().upper(),
-        "protocol_id": protocol.id,
-        "protocol": dict(protocol.definition),
-        "bag": {
-            "volume_ml": c.bag_volume_ml,
-            "lot": c.bag_lot,
-            "expiry": c.bag_expiry.isoformat(),
-            "prepared_at": format_time(c.bag_prepared_at),
-            "gtin": c.bag_gtin,
-            "dose_mg": protocol.dose_mg if c.dose_mg is None else c.dose_mg,
-            "refrigerated_until": format_time(c.bag_refrigerated_until) if c.bag_refrigerated_until else None,
-            "label_expires_at": format_time(label_end),
-        },
-        "prior_infusions": c.prior_infusions,
-        "prior_serious_reaction": c.prior_serious_reaction,
-        "last_dose_on": c.last_dose_on.isoformat() if c.last_dose_on else None,
-        "first_dose": c.first_dose,
-        "assigned_nurse": c.assigned_nurse.strip() or ctx.actor,
-        "history_serious_reactions": [
-            {
-                "session_id": r.session_id,
-                "on": r.on.isoformat(),
-                "grade": r.grade,
-                "protocol_id": r.protocol_id,
-            }
+    payload = CheckedIn(
+        chair=c.chair,
+        patient_mrn=c.patient_mrn.strip(),
+        patient_initials=c.patient_initials.strip().upper(),
+        protocol_id=protocol.id,
+        protocol=dict(protocol.definition),
+        bag=BagRecord(
+            volume_ml=c.bag_volume_ml,
+            lot=c.bag_lot,
+            expiry=c.bag_expiry,
+            prepared_at=c.bag_prepared_at,
+            gtin=c.bag_gtin,
+            dose_mg=protocol.dose_mg if c.dose_mg is None else c.dose_mg,
+            refrigerated_until=c.bag_refrigerated_until or None,
+            label_expires_at=label_end,
+        ),
+        prior_infusions=c.prior_infusions,
+        prior_serious_reaction=c.prior_serious_reaction,
+        last_dose_on=c.last_dose_on or None,
+        first_dose=c.first_dose,
+        assigned_nurse=c.assigned_nurse.strip() or ctx.actor,
+        history_serious_reactions=tuple(
+            PriorSeriousReaction(
+                session_id=r.session_id, on=r.on, grade=ReactionGrade(r.grade), protocol_id=r.protocol_id
+            )
             for r in (ctx.patient_history.serious_reactions if ctx.patient_history else ())
-        ],
-        **overrides,
-    }
-    # Optional identifiers, recorded only when entered (earlier entries keep their exact payload).
-    for key, value in (("visit_number", c.visit_number), ("order_number", c.order_number)):
-        if value.strip():
-            data[key] = value.strip()
-    return [Event(EventType.CHECKED_IN, ctx.now, ctx.actor, data)]
+        ),
+        overrides=overrides,
+        # Optional identifiers, recorded only when entered (earlier entries keep their exact payload).
+        visit_number=c.visit_number.strip(),
+        order_number=c.order_number.strip(),
+    )
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> list[Event]:
@@ -376,14 +403,14 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
         if c.answers[item.id] != item.acceptable_answer:
             answer = "yes" if c.answers[item.id] else "no"
             findings.append(
-                {
-                    "id": item.id,
-                    "question": item.question,
-                    "answer": answer,
-                    "outcome": item.if_not.value,
-                    "refer_to": item.refer_to,
-                    "source": item.source,
-                }
+                ScreeningFinding(
+                    id=item.id,
+                    question=item.question,
+                    answer=answer,
+                    outcome=item.if_not.value,
+                    refer_to=item.refer_to,
+                    source=item.source,
+                )
             )
             word = {
                 ScreeningOutcome.CONTRAINDICATION: "contraindication",
@@ -394,8 +421,8 @@ def _screening(state: ChairState, c: RecordScreening, ctx: DecisionContext) -> l
                 GuardFailure(f"screening_{item.if_not.value}", f"{item.question} {answer}: {word}")
             )
     overrides = _check_guards(failures, c.override)
-    data = {"answers": dict(c.answers), "findings": findings, **overrides}
-    return [Event(EventType.SCREENING_RECORDED, ctx.now, ctx.actor, data)]
+    payload = ScreeningRecorded(answers=dict(c.answers), findings=tuple(findings), overrides=overrides)
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 _DOSE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*mg\s*$", re.IGNORECASE)
@@ -469,15 +496,15 @@ def _premedication(state: ChairState, c: GivePremedication, ctx: DecisionContext
     failures = premedication_dose_failures(state.require_protocol(), c)
     overrides = _check_guards(failures + premedication_total_failures(state, c, at), c.override)
     repeat = state.premedication_given(c.drug) is not None
-    data = {
-        "drug": c.drug,
-        "dose": c.dose.strip(),
-        "route": c.route.strip(),
-        "repeat": repeat,
-        "recorded_at": format_time(ctx.now),
-        **overrides,
-    }
-    return [Event(EventType.PREMEDICATION_GIVEN, at, ctx.actor, data)]
+    payload = PremedicationGiven(
+        drug=c.drug,
+        dose=c.dose.strip(),
+        route=c.route.strip(),
+        repeat=repeat,
+        recorded_at=ctx.now,
+        overrides=overrides,
+    )
+    return [Event.of(payload, at, ctx.actor)]
 
 
 def start_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -522,19 +549,19 @@ def _start(state: ChairState, c: StartInfusion, ctx: DecisionContext) -> list[Ev
     failures = start_failures(state, at, ctx.display_tz)
     overrides = _check_guards(failures, c.override)
     rate = state.steps[0].rate_ml_h
-    return [Event(EventType.INFUSION_STARTED, at, ctx.actor, {"rate_ml_h": rate, **overrides})]
+    return [Event.of(InfusionStarted(rate_ml_h=rate, overrides=overrides), at, ctx.actor)]
 
 
 PUMP = "pump"
 
 
-def signature(state: ChairState, source: str, ctx: DecisionContext) -> tuple[str, dict[str, Any]]:
-    """Who signs an entry. Documented from the pump: signed "pump", with the chair's assigned nurse as
-    the responsible person (not whoever happens to be identified at the station)."""
+def signature(state: ChairState, source: str, ctx: DecisionContext) -> tuple[str, str | None]:
+    """Who signs an entry, and who is responsible for it. Documented from the pump: signed "pump", with
+    the chair's assigned nurse as the responsible person (not whoever happens to be identified at the
+    station); otherwise the signer is (None: nothing more to record)."""
     if source != PUMP:
-        return ctx.actor, {}
-    responsible = state.assigned_nurse or (ctx.actor if ctx.actor != PUMP else "")
-    return PUMP, {"responsible": responsible}
+        return ctx.actor, None
+    return PUMP, state.assigned_nurse or (ctx.actor if ctx.actor != PUMP else "")
 
 
 def _assign(state: ChairState, c: AssignNurse, ctx: DecisionContext) -> list[Event]:
@@ -542,8 +569,8 @@ def _assign(state: ChairState, c: AssignNurse, ctx: DecisionContext) -> list[Eve
         raise _refuse("wrong_phase", "assign a nurse to a chair with a patient")
     if not c.nurse.strip():
         raise _refuse("incomplete", "name the nurse (initials or badge)")
-    data = {"nurse": c.nurse.strip(), "previous": state.assigned_nurse}
-    return [Event(EventType.NURSE_ASSIGNED, ctx.now, ctx.actor, data)]
+    payload = NurseAssigned(nurse=c.nurse.strip(), previous=state.assigned_nurse)
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _hand_over(state: ChairState, c: HandOver, ctx: DecisionContext) -> list[Event]:
@@ -554,8 +581,8 @@ def _hand_over(state: ChairState, c: HandOver, ctx: DecisionContext) -> list[Eve
         raise _refuse("incomplete", "name the nurse taking over")
     if to == state.assigned_nurse:
         raise _refuse("same_nurse", f"{to} is already responsible for this patient")
-    data = {"from_nurse": state.assigned_nurse, "to_nurse": to, "notes": c.notes}
-    return [Event(EventType.HANDED_OVER, ctx.now, ctx.actor, data)]
+    payload = HandedOver(from_nurse=state.assigned_nurse, to_nurse=to, notes=c.notes)
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list[Event]:
@@ -564,22 +591,23 @@ def _change_rate(state: ChairState, c: ChangeRate, ctx: DecisionContext) -> list
         raise _refuse("bad_rate", f"a rate cannot be negative ({c.rate_ml_h:g} mL/h)")
     at = c.at or ctx.now
     planned = state.planned_rate_ml_h(at)
-    data = {
-        "rate_ml_h": c.rate_ml_h,
-        "previous_rate_ml_h": state.pump_rate_ml_h,
-        "planned_rate_ml_h": planned,
-        "source": c.source,
-        "reason": c.reason,
-    }
-    actor, signed = signature(state, c.source, ctx)
-    return [Event(EventType.RATE_CHANGED, at, actor, {**data, **signed})]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = RateChanged(
+        rate_ml_h=c.rate_ml_h,
+        previous_rate_ml_h=state.pump_rate_ml_h,
+        planned_rate_ml_h=planned,
+        source=c.source,
+        reason=c.reason,
+        responsible=responsible,
+    )
+    return [Event.of(payload, at, actor)]
 
 
 def _pause(state: ChairState, c: PauseInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING)
-    actor, signed = signature(state, c.source, ctx)
-    data = {"reason": c.reason, "source": c.source, **signed}
-    return [Event(EventType.INFUSION_PAUSED, c.at or ctx.now, actor, data)]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = InfusionPaused(reason=c.reason, source=c.source, responsible=responsible)
+    return [Event.of(payload, c.at or ctx.now, actor)]
 
 
 def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[Event]:
@@ -587,12 +615,15 @@ def _resume(state: ChairState, c: ResumeInfusion, ctx: DecisionContext) -> list[
     at = c.at or ctx.now
     overrides = _check_guards(_bag_failures(state, at, ctx.display_tz), c.override)
     stop = state.unresolved_stop_reaction
-    actor, signed = signature(state, c.source, ctx)
-    data: dict[str, Any] = {"source": c.source, **overrides, **signed}
-    if stop is not None:
-        data["after_reaction_seq"] = stop.seq
-        data["restart_rate_ml_h"] = stop.restart_rate_ml_h
-    return [Event(EventType.INFUSION_RESUMED, at, actor, data)]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = InfusionResumed(
+        source=c.source,
+        overrides=overrides,
+        responsible=responsible,
+        after_reaction_seq=None if stop is None else stop.seq,
+        restart_rate_ml_h=None if stop is None else stop.restart_rate_ml_h,
+    )
+    return [Event.of(payload, at, actor)]
 
 
 def _rate_at_onset(state: ChairState, onset: datetime) -> float:
@@ -659,7 +690,7 @@ def _reaction_events(
     notes: str,
     onset: datetime,
     ctx: DecisionContext,
-    overrides: Mapping[str, Any],
+    overrides: tuple[OverrideRecord, ...],
     regrades_seq: int | None = None,
 ) -> list[Event]:
     protocol = state.require_protocol()
@@ -676,22 +707,24 @@ def _reaction_events(
             new_rate = rate
         elif action is ReactionAction.STOP_THEN_RESTART:
             restart_rate = rate
-    data = {
-        "grade": grade,
-        "signs": list(signs),
-        "notes": notes,
-        "action": action.value if action else None,
-        "rate_at_onset_ml_h": onset_rate,
-        "new_rate_ml_h": new_rate,
-        "restart_rate_ml_h": restart_rate,
-        "recorded_at": format_time(ctx.now),
-        "regrades_seq": regrades_seq,
-        **overrides,
-    }
-    if anaphylaxis:  # recorded only then: earlier entries keep their exact payload
-        data["anaphylaxis"] = True
-        data["anaphylaxis_observation_min"] = terms.anaphylaxis_observation_min if terms is not None else 0.0
-    return [Event(EventType.REACTION_RECORDED, onset, ctx.actor, data)]
+    payload = ReactionRecorded(
+        grade=ReactionGrade(grade),
+        signs=tuple(signs),
+        notes=notes,
+        action=action,
+        rate_at_onset_ml_h=onset_rate,
+        new_rate_ml_h=new_rate,
+        restart_rate_ml_h=restart_rate,
+        recorded_at=ctx.now,
+        regrades_seq=regrades_seq,
+        overrides=overrides,
+        # recorded only for anaphylaxis: earlier entries keep their exact payload
+        anaphylaxis=anaphylaxis,
+        anaphylaxis_observation_min=(
+            (terms.anaphylaxis_observation_min if terms is not None else 0.0) if anaphylaxis else None
+        ),
+    )
+    return [Event.of(payload, onset, ctx.actor)]
 
 
 def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> list[Event]:
@@ -712,8 +745,8 @@ def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> lis
     early = [r for r in open_ if at < r.onset_at]
     if early:
         raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.hhmm(early[0].onset_at)}")
-    data = {"reaction_seqs": [r.seq for r in open_], "notes": c.notes, "recorded_at": format_time(ctx.now)}
-    return [Event(EventType.SYMPTOMS_RESOLVED, at, ctx.actor, data)]
+    payload = SymptomsResolved(reaction_seqs=tuple(r.seq for r in open_), notes=c.notes, recorded_at=ctx.now)
+    return [Event.of(payload, at, ctx.actor)]
 
 
 def _not_tolerated(state: ChairState, c: ReactionNotTolerated, ctx: DecisionContext) -> list[Event]:
@@ -723,31 +756,28 @@ def _not_tolerated(state: ChairState, c: ReactionNotTolerated, ctx: DecisionCont
     if not open_:
         raise _refuse("no_open_reaction", "there is no reduced-rate reaction waiting for its resolution")
     reaction = open_[-1]
-    marker = Event(
-        EventType.REACTION_NOT_TOLERATED,
-        at,
-        ctx.actor,
-        {"reaction_seq": reaction.seq, "outcome": c.outcome, "reason": c.reason},
-    )
-    if c.outcome == "stop":
+    try:
+        outcome = NotToleratedOutcome(c.outcome)
+    except ValueError:
+        raise _refuse(
+            "bad_outcome", f"not tolerated: choose 'stop' or 'regrade', not {c.outcome!r}"
+        ) from None
+    payload = ReactionNotToleratedEntry(reaction_seq=reaction.seq, outcome=outcome, reason=c.reason)
+    marker = Event.of(payload, at, ctx.actor)
+    if outcome is NotToleratedOutcome.STOP:
         if state.phase is Phase.PAUSED:
             return [marker]
         reason = f"grade {reaction.grade} reaction not tolerated at the reduced rate" + (
             f": {c.reason}" if c.reason.strip() else ""
         )
-        return [
-            marker,
-            Event(EventType.INFUSION_PAUSED, at, ctx.actor, {"reason": reason, "source": "nurse"}),
-        ]
-    if c.outcome == "regrade":
-        if c.grade is None or c.grade < SEVERE_GRADE or c.grade > 4:
-            raise _refuse(
-                "bad_grade", f"a reaction not tolerated is re-graded {SEVERE_GRADE} or 4 (got {c.grade})"
-            )
-        signs = c.signs or reaction.signs
-        events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, {}, reaction.seq)
-        return [marker, *events]
-    raise _refuse("bad_outcome", f"not tolerated: choose 'stop' or 'regrade', not {c.outcome!r}")
+        return [marker, Event.of(InfusionPaused(reason=reason, source="nurse"), at, ctx.actor)]
+    if c.grade is None or c.grade < SEVERE_GRADE or c.grade > 4:
+        raise _refuse(
+            "bad_grade", f"a reaction not tolerated is re-graded {SEVERE_GRADE} or 4 (got {c.grade})"
+        )
+    signs = c.signs or reaction.signs
+    events = _reaction_events(state, c.grade, signs, c.reason, at, ctx, (), reaction.seq)
+    return [marker, *events]
 
 
 def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Event]:
@@ -769,18 +799,20 @@ def _vitals(state: ChairState, c: RecordVitals, ctx: DecisionContext) -> list[Ev
         alert_signs = alerting_signs(values, ctx.vital_limits)
         extreme = extreme_signs(values, ctx.vital_limits)
     at = c.at or ctx.now
-    data: dict[str, Any] = {"values": values, "alerts": alerts, "alert_signs": alert_signs}
-    if extreme:  # recorded only then: earlier entries keep their exact payload
-        data["extreme_signs"] = extreme
-    return [Event(EventType.VITALS_RECORDED, at, ctx.actor, data)]
+    payload = VitalsRecorded(
+        values=values, alerts=tuple(alerts), alert_signs=tuple(alert_signs), extreme_signs=tuple(extreme)
+    )
+    return [Event.of(payload, at, ctx.actor)]
 
 
 def _complete(state: ChairState, c: CompleteInfusion, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.INFUSING, Phase.PAUSED)
     at = c.at or ctx.now
-    actor, signed = signature(state, c.source, ctx)
-    data = {"source": c.source, "volume_infused_ml": c.volume_infused_ml, "reason": c.reason, **signed}
-    return [Event(EventType.INFUSION_COMPLETED, at, actor, data)]
+    actor, responsible = signature(state, c.source, ctx)
+    payload = InfusionCompleted(
+        source=c.source, volume_infused_ml=c.volume_infused_ml, reason=c.reason, responsible=responsible
+    )
+    return [Event.of(payload, at, actor)]
 
 
 def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -852,21 +884,21 @@ def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Ev
     if refusal is not None:
         raise CommandRefused([refusal], overridable=False)
     overrides = _check_guards(discharge_failures(state, at, ctx.display_tz), c.override)
-    data: dict[str, Any] = {**overrides}
+    release = None
     if c.release is not None and state.anaphylaxis_observation_until is not None:
-        data["prescriber_release"] = {
-            "prescriber": c.release.prescriber.strip(),
-            "cosigned_by": c.release.cosigned_by.strip(),
-            "note": c.release.note.strip(),
-        }
-    return [Event(EventType.DISCHARGED, at, ctx.actor, data)]
+        release = PrescriberReleaseRecord(
+            prescriber=c.release.prescriber.strip(),
+            cosigned_by=c.release.cosigned_by.strip(),
+            note=c.release.note.strip(),
+        )
+    return [Event.of(Discharged(overrides=overrides, prescriber_release=release), at, ctx.actor)]
 
 
 def _discontinue(state: ChairState, c: Discontinue, ctx: DecisionContext) -> list[Event]:
     _require_phase(state, c, Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED)
     if not c.reason.strip():
         raise _refuse("incomplete", "say why the infusion is discontinued")
-    return [Event(EventType.DISCONTINUED, c.at or ctx.now, ctx.actor, {"reason": c.reason})]
+    return [Event.of(Discontinued(reason=c.reason), c.at or ctx.now, ctx.actor)]
 
 
 def _correct(state: ChairState, c: Correct, ctx: DecisionContext) -> list[Event]:
@@ -882,13 +914,14 @@ def _correct(state: ChairState, c: Correct, ctx: DecisionContext) -> list[Event]
     if extra:
         what = ", ".join(sorted(allowed)) or "nothing (add a note instead)"
         raise _refuse("not_correctable", f"{target.type} entries can correct {what}; not {', '.join(extra)}")
-    data = {
-        "target_seq": c.target_seq,
-        "target_type": str(target.type),
-        "reason": c.reason,
-        "corrected": dict(c.corrected),
-    }
-    return [Event(EventType.CORRECTION_RECORDED, ctx.now, ctx.actor, data)]
+    try:
+        corrected = decode_record(CorrectedFields, c.corrected, "corrected")
+    except PayloadError as exc:
+        raise _refuse("bad_value", str(exc)) from None
+    payload = CorrectionRecorded(
+        target_seq=c.target_seq, target_type=str(target.type), reason=c.reason, corrected=corrected
+    )
+    return [Event.of(payload, ctx.now, ctx.actor)]
 
 
 def _note(state: ChairState, c: AddNote, ctx: DecisionContext) -> list[Event]:
@@ -898,7 +931,7 @@ def _note(state: ChairState, c: AddNote, ctx: DecisionContext) -> list[Event]:
         raise _refuse("incomplete", "the note is empty")
     if c.target_seq is not None and state.event(c.target_seq) is None:
         raise _refuse("unknown_entry", f"there is no entry {c.target_seq} in this session")
-    return [Event(EventType.NOTE_ADDED, ctx.now, ctx.actor, {"text": c.text, "target_seq": c.target_seq})]
+    return [Event.of(NoteAdded(text=c.text, target_seq=c.target_seq), ctx.now, ctx.actor)]
 
 
 def _alarm(state: ChairState, c: RecordAlarm, ctx: DecisionContext) -> list[Event]:
@@ -906,15 +939,17 @@ def _alarm(state: ChairState, c: RecordAlarm, ctx: DecisionContext) -> list[Even
         raise _refuse("wrong_phase", "alarms are journaled with a session")
     if c.kind not in ALARM_EVENT_TYPES:
         raise _refuse("bad_alarm", f"unknown alarm event {c.kind!r}")
-    data: dict[str, Any] = {
-        "alarm_id": c.alarm_id,
-        "rule": c.rule,
-        "priority": c.priority,
-        "message": c.message,
-    }
-    if c.overview is not None:  # from the floor's overview: which one, and its command
-        data.update(overview=c.overview, command_id=c.command_id)
-    return [Event(ALARM_EVENT_TYPES[c.kind], c.at or ctx.now, ctx.actor, data)]
+    entry = ALARM_EVENT_TYPES[c.kind]
+    payload = entry(
+        alarm_id=c.alarm_id,
+        rule=c.rule,
+        priority=c.priority,
+        message=c.message,
+        # from the floor's overview: which one, and its command (absent otherwise)
+        overview=c.overview,
+        command_id=c.command_id if c.overview is not None else None,
+    )
+    return [Event.of(payload, c.at or ctx.now, ctx.actor)]
 
 
 _DECIDERS: dict[type, Any] = {

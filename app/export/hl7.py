@@ -28,7 +28,15 @@ from pathlib import Path
 
 from app.domain.chair import ChairState
 from app.domain.delivery import ChangeKind, Delivery, DeliveryChange, StopReason, step
-from app.domain.events import EventType
+from app.domain.describe import Audience, describe
+from app.domain.describe import number_text as num
+from app.domain.events import (
+    CheckedIn,
+    EventType,
+    InfusionCompleted,
+    ReactionRecorded,
+    VitalsRecorded,
+)
 from app.export import hl7_codes as C
 from app.export.hl7_acm import alarm_entry_messages, discharge_ends
 from app.export.hl7_encoding import hl7_time, segment, text
@@ -42,7 +50,6 @@ from app.export.model import (
     is_person,
     no_progress,
 )
-from app.export.records import num
 from app.export.shifts import LocalTime
 from app.store.journal import JournalEntry
 from app.store.telemetry import volume_at
@@ -341,15 +348,15 @@ class SessionFeed:
         event = entry.to_event()
         self.state = after = before.apply(event)
         self.delivery, changes = step(self.delivery, event)
-        if entry.type == EventType.CHECKED_IN:
-            self.visit_number = str(entry.payload.get("visit_number", ""))
-            self.order_number = str(entry.payload.get("order_number", ""))
+        if isinstance(event.payload, CheckedIn):
+            self.visit_number = event.payload.visit_number
+            self.order_number = event.payload.order_number
         if is_person(entry.actor):
             self.nurse = entry.actor
         if entry.type == EventType.INFUSION_STARTED:
             self.last_volume_ml = 0.0
-        if entry.type == EventType.INFUSION_COMPLETED and entry.payload.get("volume_infused_ml") is not None:
-            self.last_volume_ml = float(entry.payload["volume_infused_ml"])
+        if isinstance(event.payload, InfusionCompleted) and event.payload.volume_infused_ml is not None:
+            self.last_volume_ml = float(event.payload.volume_infused_ml)
         if not emit or after.bag is None:
             return []
         return self._messages(changes, before, entry)
@@ -516,8 +523,8 @@ class SessionFeed:
         control = self._control(entry, part)
         b = self.builder
         values: list[Value] = []
-        recorded = entry.payload.get("values", {})
-        alerts = entry.payload.get("alerts") or []
+        vitals = entry.event.payload_as(VitalsRecorded)
+        recorded, alerts = vitals.values, vitals.alerts
         for key, (term, unit, sub_id) in C.VITAL_SIGNS.items():
             if key in recorded and recorded[key] is not None:
                 values.append(value("NM", term.cwe, sub_id, num(recorded[key]), unit.cwe))
@@ -533,19 +540,15 @@ class SessionFeed:
     def _reaction(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
         control = self._control(entry, part)
         b = self.builder
-        p = entry.payload
-        grade = int(p.get("grade", 0))
+        p = entry.event.payload_as(ReactionRecorded)
+        grade = int(p.grade)
         values = [
             value("CWE", C.INFUSION_REACTION, "1.0.0.1", f"{grade}^CTCAE grade {grade}^L", "", "A"),
-            value(
-                "NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.0.0.2", num(p.get("rate_at_onset_ml_h")), C.UNIT_ML_H.cwe
-            ),
+            value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.0.0.2", num(p.rate_at_onset_ml_h), C.UNIT_ML_H.cwe),
         ]
-        signs = ", ".join(p.get("signs") or []) or "no signs listed"
-        action = p.get("action") or "no rate action"
-        notes = [f"Grade {grade} infusion reaction: {signs}; action: {action}"]
-        if p.get("notes"):
-            notes.append(str(p["notes"]))
+        notes = [describe(entry.event, Audience.HL7)]
+        if p.notes:
+            notes.append(p.notes)
         segments = self._head(
             "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
         )
@@ -557,12 +560,10 @@ class SessionFeed:
     def _note(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
         control = self._control(entry, part)
         b = self.builder
-        p = entry.payload
-        target = f" (on entry {p['target_seq']})" if p.get("target_seq") is not None else ""
         segments = self._head(
             "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
         )
-        segments += b.nte([f"Note by {entry.actor}{target}: {p.get('text', '')}"])
+        segments += b.nte([describe(entry.event, Audience.HL7)])
         return self._message(control, "R01", "note", entry, segments)
 
 

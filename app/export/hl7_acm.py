@@ -30,7 +30,7 @@ from typing import Protocol
 
 from app.domain.alarms import RULES_BY_ID, AlarmCategory
 from app.domain.chair import AlarmRecord, ChairState
-from app.domain.events import EventType
+from app.domain.events import AlarmEntry, EventType
 from app.export import hl7_codes as C
 from app.export.alerts import is_notification
 from app.export.hl7_encoding import segment, text
@@ -199,13 +199,9 @@ def acm_message(
 
 def alarm_entry_messages(feed: Session, entry: JournalEntry, part: int = 0) -> list[ReportAlert]:
     """The Report Alert of an alarm entry (raised, acknowledged, cleared), as the session now knows it."""
-    p = entry.payload
-    alarm = feed.state.alarms.get(str(p.get("alarm_id", ""))) or AlarmRecord(
-        str(p.get("alarm_id", "")),
-        str(p.get("rule", "")),
-        str(p.get("priority", "")),
-        str(p.get("message", "")),
-        entry.occurred_at,
+    p = entry.event.payload_as(AlarmEntry)
+    alarm = feed.state.alarms.get(p.alarm_id) or AlarmRecord(
+        p.alarm_id, p.rule, p.priority, p.message, entry.occurred_at
     )
     message = acm_message(feed, entry, alarm, EventType(entry.type), entry.occurred_at, part)
     return [message] if message is not None else []

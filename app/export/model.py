@@ -12,7 +12,6 @@ by the seal.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import statistics
@@ -24,12 +23,12 @@ from typing import Any
 
 from app.domain.chair import ChairState, InvalidEventSequence, format_time, parse_time
 from app.domain.delivery import Delivery, DeliveryChange, step
-from app.domain.events import EventType
+from app.domain.events import AlarmRaised, CheckedIn, CorrectionRecorded, EventType, ReactionRecorded
 from app.domain.phase import Phase
 from app.domain.timeline import SessionTimeline
 from app.export.shifts import ExportRange, LocalTime
 from app.store.journal import STATION_STREAM_PREFIX, Journal, JournalEntry, canonical_json, range_digest
-from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, default_rate_tolerance_ml_h, keep
+from app.store.telemetry import DEFAULT_KEEP_EVERY_S, PumpSample, keep
 
 SEAL_ALGORITHM = "sha256 over the chain hashes of the entries, in journal order"
 
@@ -204,7 +203,7 @@ class ShiftLog:
 
     def reactions_by_grade(self) -> dict[int, int]:
         grades = Counter(
-            int(e.payload["grade"]) for e in self.entries if e.type == EventType.REACTION_RECORDED
+            int(e.event.payload.grade) for e in self.entries if isinstance(e.event.payload, ReactionRecorded)
         )
         return {grade: grades.get(grade, 0) for grade in (1, 2, 3, 4)}
 
@@ -215,10 +214,11 @@ class ShiftLog:
         for entry in self.entries:
             if entry.type != EventType.ALARM_RAISED:
                 continue
-            priority = str(entry.payload.get("priority", "")) or "unspecified"
+            alarm = entry.event.payload_as(AlarmRaised)
+            priority = alarm.priority or "unspecified"
             raised[priority] += 1
             state = states.get(entry.session_id)
-            record = state.alarms.get(entry.payload.get("alarm_id", "")) if state is not None else None
+            record = state.alarms.get(alarm.alarm_id) if state is not None else None
             if record is not None and record.acknowledged_at is not None:
                 delays.setdefault(priority, []).append(
                     (record.acknowledged_at - record.raised_at).total_seconds()
@@ -295,16 +295,18 @@ def patient_contexts(history: Iterable[JournalEntry]) -> dict[int, PatientContex
     delivery = Delivery()
     result = {}
     for entry in history:
-        delivery, changes = step(delivery, entry.to_event())
-        if entry.type == EventType.CHECKED_IN:
-            p = entry.payload
-            context = PatientContext(str(p["chair"]), str(p["patient_initials"]), str(p["patient_mrn"]))
-        elif entry.type == EventType.CORRECTION_RECORDED:
-            corrected = entry.payload.get("corrected", {})
+        delivery, changes = step(delivery, entry.event)
+        payload = entry.event.payload
+        if isinstance(payload, CheckedIn):
+            context = PatientContext(payload.chair, payload.patient_initials, payload.patient_mrn)
+        elif isinstance(payload, CorrectionRecorded):
+            corrected = payload.corrected
             context = PatientContext(
                 context.chair,
-                str(corrected.get("patient_initials", context.patient_initials)),
-                str(corrected.get("patient_mrn", context.patient_mrn)),
+                context.patient_initials
+                if corrected.patient_initials is None
+                else corrected.patient_initials,
+                context.patient_mrn if corrected.patient_mrn is None else corrected.patient_mrn,
             )
         result[entry.position] = replace(context, delivery=tuple(changes))
     return result
@@ -318,13 +320,8 @@ def session_samples(
     per 5 minutes), so an export reads the same before and after its session's readings are thinned and
     `verify --export` still matches. With `sample_seal` the one place the exports read the readings."""
     samples = journal.telemetry(chair, since=since, until=until, session_id=session_id)
-    kept = keep(samples, _rate_tolerance(), DEFAULT_KEEP_EVERY_S)
+    kept = keep(samples, journal.recorder.same_rate_ml_h, DEFAULT_KEEP_EVERY_S)
     return [samples[i] for i in kept]
-
-
-@functools.cache
-def _rate_tolerance() -> float:
-    return default_rate_tolerance_ml_h()
 
 
 def sample_seal(journal: Journal, after_ms: int, up_to_ms: int) -> dict[str, str]:

@@ -41,8 +41,11 @@ from PySide6.QtGui import (
 
 from app.domain.chair import ChairState
 from app.domain.delivery import ChangeKind, StopReason, change_words
-from app.domain.events import Event, EventType
+from app.domain.describe import Audience, describe, vitals_text
+from app.domain.describe import number_text as num
+from app.domain.events import Event, EventType, VitalsRecorded
 from app.domain.phase import Phase
+from app.domain.protocol import ReactionAction
 from app.domain.timeline import SessionTimeline
 from app.export.alerts import AlarmEnd, active_alarms, alarm_end, is_notification
 from app.export.model import (
@@ -54,7 +57,6 @@ from app.export.model import (
     is_person,
     no_progress,
 )
-from app.export.records import num, vitals_text
 from app.export.shifts import LocalTime
 
 PAPER = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
@@ -779,7 +781,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
                 ", ".join(r.signs) or "-",
                 r.action.value if r.action else "after infusion",
                 f"{num(r.rate_at_onset_ml_h)} mL/h",
-                _rate_after(r.action.value if r.action else None, r.new_rate_ml_h, r.restart_rate_ml_h),
+                _rate_after(r.action, r.new_rate_ml_h, r.restart_rate_ml_h),
                 t(r.resolved_at) or "-",
                 r.actor,
                 r.notes or "-",
@@ -830,7 +832,7 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
     extra = [
         e
         for e in state.events
-        if e.type in (EventType.CORRECTION_RECORDED, EventType.NOTE_ADDED) or e.data.get("overrides")
+        if e.type in (EventType.CORRECTION_RECORDED, EventType.NOTE_ADDED) or e.overrides
     ]
     if extra:
         flow.heading("Corrections, notes and overrides", f.h3)
@@ -848,34 +850,23 @@ def _ended(t: Callable[[datetime | None], str], end: AlarmEnd) -> str:
     return t(end.at) or "active"
 
 
-def _rate_after(action: str | None, new_rate: float, restart: float) -> str:
-    if action == "halve_rate":
+def _rate_after(action: ReactionAction | None, new_rate: float, restart: float) -> str:
+    if action is ReactionAction.HALVE_RATE:
         return f"{num(new_rate)} mL/h"
-    if action == "stop_then_restart":
+    if action is ReactionAction.STOP_THEN_RESTART:
         return f"stopped; restart {num(restart)} mL/h"
-    if action == "discontinue":
+    if action is ReactionAction.DISCONTINUE:
         return "stopped for good"
     return "-"
 
 
 def _alerts(state: ChairState, seq: int) -> list[str]:
     event = state.event(seq)
-    return list(event.data.get("alerts") or []) if event is not None else []
+    return list(event.payload_as(VitalsRecorded).alerts) if event is not None else []
 
 
 def _extra_text(event: Event) -> str:
-    d = event.data
-    parts = []
-    if event.type is EventType.CORRECTION_RECORDED:
-        corrected = ", ".join(f"{k} = {v}" for k, v in sorted(d.get("corrected", {}).items()))
-        parts.append(f"corrects entry {d.get('target_seq')}: {corrected}; reason: {d.get('reason', '')}")
-    elif event.type is EventType.NOTE_ADDED:
-        parts.append(str(d.get("text", "")))
-    for item in d.get("overrides") or []:
-        parts.append(
-            f"override of {item.get('guard')} ({item.get('message')}) by {item.get('by')}: {item.get('reason')}"
-        )
-    return "; ".join(parts)
+    return describe(event, Audience.PDF)
 
 
 def _infusion_end(t: Callable[[datetime | None], str], state: ChairState, completed: Event | None) -> str:

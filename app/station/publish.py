@@ -34,7 +34,7 @@ from app.accounts.authority import NotPermitted, authorize
 from app.accounts.roles import Action, Role
 from app.accounts.store import Account
 from app.domain.decide import CommandRefused
-from app.domain.events import Event, EventType
+from app.domain.events import CheckedIn, Event, EventType
 from app.station.anchor_topic import publish_anchor
 from app.station.broker import (
     BrokerSettings,
@@ -397,8 +397,8 @@ class Publisher:
     def _chair_of(self, entry: JournalEntry) -> str | None:
         chair = self._session_chairs.get(entry.session_id)
         if chair is None:
-            if entry.type == "checked_in":
-                chair = entry.payload.get("chair")
+            if isinstance(entry.event.payload, CheckedIn):
+                chair = entry.event.payload.chair
             else:
                 row = self.station.floor.journal.conn.execute(
                     "SELECT json_extract(payload, '$.chair') FROM events "

@@ -9,25 +9,17 @@ the alarm too), and again each time a connected link is lost.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.alarm_policy import load_alarm_policy
+from app.domain.alarms import AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.commands import ChangeRate, Command, CompleteInfusion, PauseInfusion, ResumeInfusion
 from app.domain.delivery import PUMP_ALARM_REASON
 from app.domain.phase import Phase
 from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telemetry
-
-RATE_TOLERANCE_ML_H = load_alarm_policy().same_rate_ml_h
-"""Two pump rates closer than this are the same rate, not a change to document (resources/alarms.toml)."""
-
-
-def same_rate(a: float | None, b: float) -> bool:
-    return a is not None and math.isclose(a, b, abs_tol=RATE_TOLERANCE_ML_H)
 
 
 @dataclass(frozen=True)
@@ -38,8 +30,12 @@ class PumpObservation:
     rate_ml_h: float = 0.0
     reason: str = ""
 
-    def same_as(self, other: PumpObservation | None) -> bool:
-        return other is not None and other.kind == self.kind and same_rate(other.rate_ml_h, self.rate_ml_h)
+    def same_as(self, other: PumpObservation | None, policy: AlarmPolicy) -> bool:
+        return (
+            other is not None
+            and other.kind == self.kind
+            and policy.same_rate(other.rate_ml_h, self.rate_ml_h)
+        )
 
 
 def observe(t: Telemetry) -> PumpObservation | None:
@@ -57,13 +53,23 @@ def observe(t: Telemetry) -> PumpObservation | None:
 
 
 def command_for(
+    state: ChairState, seen: PumpObservation, volume_infused_ml: float, at: datetime, policy: AlarmPolicy
+) -> Command | None:
+    """The command that documents `seen` (first seen `at`) in the session's phase; None if nothing to.
+    A running pump at a rate that is not the same rate (`policy.same_rate`) is a rate change."""
+    if state.phase is Phase.INFUSING and seen.kind == "running":
+        if policy.same_rate(state.pump_rate_ml_h, seen.rate_ml_h):
+            return None
+        return ChangeRate(seen.rate_ml_h, source="pump", reason="seen on the pump", at=at)
+    return delivery_command_for(state, seen, volume_infused_ml, at)
+
+
+def delivery_command_for(
     state: ChairState, seen: PumpObservation, volume_infused_ml: float, at: datetime
 ) -> Command | None:
-    """The command that documents `seen` (first seen `at`) in the session's phase; None if nothing to."""
+    """The command that documents a pump stopping, restarting or completing (no rate question)."""
     phase = state.phase
     if phase is Phase.INFUSING:
-        if seen.kind == "running" and not same_rate(state.pump_rate_ml_h, seen.rate_ml_h):
-            return ChangeRate(seen.rate_ml_h, source="pump", reason="seen on the pump", at=at)
         if seen.kind == "stopped":
             return PauseInfusion(reason=seen.reason, source="pump", at=at)
         if seen.kind == "complete":
@@ -80,7 +86,8 @@ class PumpDebounce:
     """The one-poll debounce: a change is documented once it held for two readings in a row, with the
     time it was first seen. Remembers what was last acted on, so each change is documented once."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: AlarmPolicy) -> None:
+        self.policy = policy  # the station's: what counts as the same rate
         self._last_seen: PumpObservation | None = None
         self._last_seen_at: datetime | None = None
         self.documented: PumpObservation | None = None
@@ -92,13 +99,13 @@ class PumpDebounce:
         seen = observe(t)
         if seen is None:
             return []
-        if not seen.same_as(self._last_seen):
+        if not seen.same_as(self._last_seen, self.policy):
             self._last_seen, self._last_seen_at = seen, t.at
             return []  # stable for one poll before it is journaled
-        if state is None or seen.same_as(self.documented):
+        if state is None or seen.same_as(self.documented, self.policy):
             return []
         self.documented = seen
-        command = command_for(state, seen, t.volume_infused_ml, self._last_seen_at or t.at)
+        command = command_for(state, seen, t.volume_infused_ml, self._last_seen_at or t.at, self.policy)
         return [] if command is None else [command]
 
 

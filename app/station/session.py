@@ -26,7 +26,7 @@ from app.domain.events import SignOff
 from app.domain.phase import Phase
 from app.station.alarms import ChairAlarms
 from app.station.history import PumpHistory
-from app.station.pump import PumpDebounce, PumpLink, same_rate
+from app.station.pump import PumpDebounce, PumpLink
 from app.store.journal import JournalError
 from drivers.base import LinkState, LinkStatus, PumpDriver, Telemetry
 
@@ -105,7 +105,7 @@ class ChairSession:
         self.pump_configured: Mapping[str, Any] | None = None
         self.telemetry: Telemetry | None = None
         self.history = PumpHistory()
-        self.debounce = PumpDebounce()
+        self.debounce = PumpDebounce(host.alarm_policy)
         self.alarms = ChairAlarms(host.alarm_policy)
         self.journal_problem = ""
         self._last_seq_emitted = -1
@@ -211,7 +211,9 @@ class ChairSession:
                 self.debounce.reset()  # try again on the next reading
             if isinstance(command, ResumeInfusion) and seen is not None and seen.kind == "running":
                 resumed = self.state
-                if resumed is not None and not same_rate(resumed.pump_rate_ml_h, seen.rate_ml_h):
+                if resumed is not None and not self.host.alarm_policy.same_rate(
+                    resumed.pump_rate_ml_h, seen.rate_ml_h
+                ):
                     self.debounce.reset()  # the rate goes in on the next poll
 
     # ------------------------------------------------------------------------------------------

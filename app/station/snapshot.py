@@ -43,7 +43,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         planned = state.planned_rate_ml_h(now)
     elif phase is Phase.PAUSED:
         planned = 0.0
-    action = next_action(state, now, rate)
+    action = next_action(state, now, rate, policy=chair.host.alarm_policy)
     deadline = next_deadline(state, now) if state is not None else None
     telemetry = chair.telemetry if chair.pump_connected else None
     board = chair.alarms.board

@@ -56,7 +56,8 @@ class Station:
         self.display_tz: tzinfo | None = None
         """The zone the screens and alarm texts show (the configuration's display_tz; None: this
         computer's zone with daylight saving). Set by app.station.start.station_for."""
-        self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()
+        self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()  # loaded once, handed down
+        floor.journal.recorder.same_rate_ml_h = self.alarm_policy.same_rate_ml_h
         names = chair_names(chairs) if isinstance(chairs, int) else list(chairs)
         if not 1 <= len(names) <= MAX_CHAIRS:
             raise ValueError(f"a floor has 1 to {MAX_CHAIRS} chairs, not {len(names)}")

@@ -11,18 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 
-from app.alarm_policy import load_alarm_policy
+from app.domain.alarms import AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.clock import local_time
 from app.domain.decide import discharge_failures, start_failures
 from app.domain.delivery import StopReason
+from app.domain.describe import rate_text as rate_text
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.domain.timeline import SessionTimeline
-
-_POLICY = (
-    load_alarm_policy()
-)  # the one rate tolerance: the banner says "set pump" exactly when the alarm would
 
 
 @dataclass(frozen=True)
@@ -109,10 +106,6 @@ def duration_text(delta: timedelta) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def rate_text(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate:g} mL/h" if rate == int(rate) else f"{rate:.1f} mL/h"
-
-
 def mg_h_text(rate_mg_h: float) -> str:
     return f"{rate_mg_h:.0f} mg/h" if abs(rate_mg_h - round(rate_mg_h)) < 0.05 else f"{rate_mg_h:.1f} mg/h"
 
@@ -148,9 +141,10 @@ class NextAction:
 
 
 def reaction_instruction(
-    state: ChairState, pump_rate: float | None = None, zone: tzinfo | None = None
+    state: ChairState, pump_rate: float | None, zone: tzinfo | None, *, policy: AlarmPolicy
 ) -> NextAction | None:
-    """What the last reaction asks the nurse to do to the pump, until the pump shows it done."""
+    """What the last reaction asks the nurse to do to the pump, until the pump shows it done (`policy`:
+    the station's, so the banner says "set pump" exactly when the alarm would)."""
     if not state.reactions:
         return None
     timeline = SessionTimeline.of(state)
@@ -185,7 +179,7 @@ def reaction_instruction(
         reaction.action is ReactionAction.HALVE_RATE
         and state.phase is Phase.INFUSING
         and pump_rate is not None
-        and _POLICY.above_plan(pump_rate, reaction.new_rate_ml_h)
+        and policy.above_plan(pump_rate, reaction.new_rate_ml_h)
         and not _rate_changed_since(state, reaction.seq)
     ):
         return NextAction(
@@ -203,12 +197,17 @@ def _rate_changed_since(state: ChairState, seq: int) -> bool:
 
 
 def next_action(
-    state: ChairState | None, now: datetime, pump_rate: float | None = None, zone: tzinfo | None = None
+    state: ChairState | None,
+    now: datetime,
+    pump_rate: float | None = None,
+    zone: tzinfo | None = None,
+    *,
+    policy: AlarmPolicy,
 ) -> NextAction:
     """The one thing due at this chair, said the way the big button says it."""
     if state is None or state.phase in (Phase.EMPTY, Phase.DISCHARGED):
         return NextAction(ActionKind.CHECK_IN, "Check in a patient")
-    instruction = reaction_instruction(state, pump_rate, zone)
+    instruction = reaction_instruction(state, pump_rate, zone, policy=policy)
     if instruction is not None and state.phase is not Phase.PAUSED:
         return instruction  # in observation too: a pump still running after a discontinuation
     phase = state.phase
@@ -256,7 +255,7 @@ def next_action(
     if phase is Phase.INFUSING:
         planned = state.planned_rate_ml_h(now)
         running = pump_rate if pump_rate is not None else state.pump_rate_ml_h
-        if running is not None and planned > 0 and _POLICY.off_plan(running, planned):
+        if running is not None and planned > 0 and policy.off_plan(running, planned):
             urgent = running > planned
             sign = "⚠ " if urgent else ""
             return NextAction(

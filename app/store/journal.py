@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import sqlite_utils
 
 from app.domain.chair import format_time, parse_time
 from app.domain.clock import Clock, SystemClock
-from app.domain.events import Event, EventType
+from app.domain.events import Event, EventType, encode_entry
 from app.paths import data_dir
 from app.private_files import private_file, private_folder, tighten
 from app.store import cipher
@@ -73,8 +74,13 @@ class JournalEntry:
     prev_hash: str
     hash: str
 
+    @cached_property
+    def event(self) -> Event:
+        """The entry as a typed event (its payload and sign-off read by the one codec)."""
+        return Event.from_journal(EventType(self.type), self.occurred_at, self.actor, self.payload, self.seq)
+
     def to_event(self) -> Event:
-        return Event(EventType(self.type), self.occurred_at, self.actor, self.payload, self.seq)
+        return self.event
 
 
 @dataclass(frozen=True)
@@ -379,11 +385,13 @@ class Journal:
                         "recorded_at": recorded_at,
                         "actor": event.actor,
                         "type": str(event.type),
-                        "payload": canonical_json(dict(event.data)),
+                        "payload": canonical_json(encode_entry(event.payload, event.signoff)),
                         "prev_hash": prev_hash,
                     }
                     row["hash"] = digest = row_hash(row)
                     self.conn.execute(_INSERT_EVENT, tuple(row.values()))
+                    # What is kept is what a replay reads: the entry as read back from its JSON (keys in the
+                    # JSON's order), so the live state and a replay say the same
                     stored.append(Event(event.type, event.at, event.actor, json.loads(row["payload"]), seq))
                     prev_hash = digest
                 self.conn.execute(

@@ -82,7 +82,7 @@ def maintain(
         conn = journal.conn
         try:
             compaction = compact(
-                conn, now, rate_tolerance_ml_h=journal.recorder.rate_tolerance_ml_h, keep_every_s=keep_every_s
+                conn, now, same_rate_ml_h=journal.recorder.same_rate_ml_h, keep_every_s=keep_every_s
             )
             expired = delete_expired(conn, now, retention_days)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -2,7 +2,7 @@
 
 A pump is read once a second; storing every reading with its JSON cost about 370 bytes a row (770 MB a
 48-chair shift). Here a reading is stored when something a nurse or an export would see changes (the
-rate by more than the alarm policy's rate tolerance, the delivery state, the pump's alarm codes, the
+rate, unless it is the same rate by `app.domain.alarms.same_rate`, the delivery state, the pump's alarm codes, the
 link), together with the last unstored reading before it so the stored series keeps the step's edge,
 plus a heartbeat every `heartbeat_s`. Between two stored points the rate held and the volume grew
 linearly (`volume_at` interpolates). A closed session's readings are compacted further by `compact`
@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from enum import IntFlag
 from typing import TYPE_CHECKING
 
+from app.domain.alarms import SAME_RATE_ML_H, same_rate
 from app.domain.chair import parse_time
 
 if TYPE_CHECKING:
@@ -93,13 +94,14 @@ class PumpSample:
         return round(self.at.timestamp() * 1000)
 
 
-def changes(before: PumpSample | None, after: PumpSample, rate_tolerance_ml_h: float) -> Why:
+def changes(before: PumpSample | None, after: PumpSample, same_rate_ml_h: float) -> Why:
     """What differs between two readings, as a nurse would see it (the one rule for the recorder and
-    the compaction). The rate tolerance is the alarm policy's: a smaller difference is no change."""
+    the compaction). Two rates are one by the policy's definition of the same rate (AlarmPolicy): a
+    rate the journal documents as a change is a stored change too."""
     if before is None:
         return Why.FIRST
     why = Why.HEARTBEAT
-    if abs(after.rate_ml_h - before.rate_ml_h) > rate_tolerance_ml_h:
+    if not same_rate(before.rate_ml_h, after.rate_ml_h, same_rate_ml_h):
         why |= Why.RATE
     if after.state != before.state:
         why |= Why.STATE
@@ -127,12 +129,6 @@ def volume_at(samples: Sequence[PumpSample], moment: datetime) -> float | None:
             return before.volume_ml + (sample.volume_ml - before.volume_ml) * share
         before = sample
     return None if before is None else before.volume_ml
-
-
-def default_rate_tolerance_ml_h() -> float:
-    from app.alarm_policy import load_alarm_policy
-
-    return load_alarm_policy().rate_tolerance_ml_h
 
 
 # --------------------------------------------------------------------------------------------------
@@ -191,7 +187,7 @@ class TelemetryRecorder:
         self,
         conn: sqlite3.Connection,
         *,
-        rate_tolerance_ml_h: float | None = None,
+        same_rate_ml_h: float = SAME_RATE_ML_H,
         heartbeat_s: float = DEFAULT_HEARTBEAT_S,
         retention_days: float = DEFAULT_RETENTION_DAYS,
         keep_every_s: float = DEFAULT_KEEP_EVERY_S,
@@ -208,9 +204,7 @@ class TelemetryRecorder:
         self.keep_every_s = keep_every_s
         self._housekept_at: datetime | None = None
         self.conn = conn
-        self.rate_tolerance_ml_h = (
-            default_rate_tolerance_ml_h() if rate_tolerance_ml_h is None else rate_tolerance_ml_h
-        )
+        self.same_rate_ml_h = same_rate_ml_h  # a station sets its policy's (Station.__init__)
         self.heartbeat_s = heartbeat_s
         self._problems: dict[str, str] = {}  # chair -> why its last reading was not stored
         self.stored = 0  # readings written since start (for benchmarks and the soak)
@@ -281,7 +275,7 @@ class TelemetryRecorder:
             if last is None or last[0] != stream:
                 why = Why.FIRST
             else:
-                why = changes(last[1], sample, self.rate_tolerance_ml_h)
+                why = changes(last[1], sample, self.same_rate_ml_h)
                 if why == Why.HEARTBEAT and (sample.at - last[1].at).total_seconds() < self.heartbeat_s:
                     self._pending[chair] = sample
                     return False
@@ -316,7 +310,7 @@ class TelemetryRecorder:
         self._housekept_at = now
         try:
             result = compact(
-                self.conn, now, rate_tolerance_ml_h=self.rate_tolerance_ml_h, keep_every_s=self.keep_every_s
+                self.conn, now, same_rate_ml_h=self.same_rate_ml_h, keep_every_s=self.keep_every_s
             )
             delete_expired(self.conn, now, self.retention_days)
         except sqlite3.DatabaseError as exc:
@@ -441,7 +435,7 @@ def _legacy_readings(
 # Compaction and retention
 
 
-def keep(samples: Sequence[PumpSample], rate_tolerance_ml_h: float, keep_every_s: float) -> list[int]:
+def keep(samples: Sequence[PumpSample], same_rate_ml_h: float, keep_every_s: float) -> list[int]:
     """Indices of the readings a compacted stream keeps: the first and last, every change (against the
     last kept reading, by `changes`) with the reading just before it, and one per `keep_every_s`."""
     if not samples:
@@ -450,7 +444,7 @@ def keep(samples: Sequence[PumpSample], rate_tolerance_ml_h: float, keep_every_s
     last = samples[0]
     for i in range(1, len(samples)):
         sample = samples[i]
-        why = changes(last, sample, rate_tolerance_ml_h)
+        why = changes(last, sample, same_rate_ml_h)
         due = (sample.at - last.at).total_seconds() >= keep_every_s
         if why == Why.HEARTBEAT and not due:
             continue
@@ -483,12 +477,11 @@ def compact(
     conn: sqlite3.Connection,
     now: datetime,
     *,
-    rate_tolerance_ml_h: float | None = None,
+    same_rate_ml_h: float = SAME_RATE_ML_H,
     keep_every_s: float = DEFAULT_KEEP_EVERY_S,
 ) -> CompactionResult:
     """Thin the readings of every closed (discharged) session, and the readings between sessions older
     than IDLE_COMPACT_AFTER, to `keep`. Open sessions are left as recorded. One transaction per stream."""
-    tolerance = default_rate_tolerance_ml_h() if rate_tolerance_ml_h is None else rate_tolerance_ml_h
     closed = {str(row[0]) for row in conn.execute("SELECT session_id FROM events WHERE type = 'discharged'")}
     idle_until = _ms(now - IDLE_COMPACT_AFTER)
     streams = conn.execute("SELECT id, session_id, compacted_until_ms FROM telemetry_streams").fetchall()
@@ -506,7 +499,7 @@ def compact(
         if newest is None or newest <= compacted_until:
             continue  # nothing new since the last compaction
         samples = _stream_readings(conn, stream, until)
-        kept = set(keep(samples, tolerance, keep_every_s))
+        kept = set(keep(samples, same_rate_ml_h, keep_every_s))
         gone = [(stream, samples[i].at_ms) for i in range(len(samples)) if i not in kept]
         with transaction(conn):
             conn.executemany("DELETE FROM pump_readings WHERE stream = ? AND at_ms = ?", gone)

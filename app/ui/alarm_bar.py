@@ -27,7 +27,6 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import Alarm, AlarmCategory, AlarmPolicy, Priority
 from app.domain.decide import CommandRefused
 from app.ui.elided import ElidedLabel, set_style_sheet
@@ -158,7 +157,10 @@ class AlarmBar(QWidget):
             floor, parent = parent, None
         super().__init__(parent)
         self.setObjectName("alarmBar")
-        self.policy = policy or (floor.alarm_policy if floor is not None else load_alarm_policy())
+        chosen = policy or (floor.alarm_policy if floor is not None else None)
+        if chosen is None:
+            raise TypeError("an alarm bar is handed the station's policy, or the floor it shows")
+        self.policy: AlarmPolicy = chosen
         self._floor: Any = None
         self._entries: list[_Entry] = []
         self._paused_s = 0.0

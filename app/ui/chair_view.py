@@ -68,6 +68,7 @@ class ChairView(QWidget):
         super().__init__(parent)
         self.chair = chair
         self._zone = chair.session.host.display_tz  # the configured display zone
+        self._policy = chair.session.host.alarm_policy
         self.current_dialog: CommandDialog | None = None
         self.compact = False
         self.setObjectName("chairView")
@@ -276,7 +277,9 @@ class ChairView(QWidget):
         return t.rate_ml_h if t.state.is_delivering else 0.0
 
     def current_action(self) -> NextAction:
-        return next_action(self.chair.state, self.chair.now(), self._pump_rate(), self._zone)
+        return next_action(
+            self.chair.state, self.chair.now(), self._pump_rate(), self._zone, policy=self._policy
+        )
 
     def refresh(self) -> None:
         self._stale = False
@@ -301,7 +304,9 @@ class ChairView(QWidget):
         self._refresh_link()
 
         instruction = (
-            reaction_instruction(state, self._pump_rate(), self._zone) if state is not None else None
+            reaction_instruction(state, self._pump_rate(), self._zone, policy=self._policy)
+            if state is not None
+            else None
         )
         action = self.current_action()
         if instruction is None and action.urgent:

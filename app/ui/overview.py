@@ -111,6 +111,7 @@ class ChairTableModel(QAbstractTableModel):
         super().__init__(floor)
         self._floor = floor
         self._zone = floor.station.display_tz  # the configured display zone (None: this computer's)
+        self._policy = floor.station.alarm_policy
         for row, chair in enumerate(floor.chairs):
             chair.changed.connect(lambda row=row: self._row_changed(row))
             chair.telemetry_received.connect(lambda _t, row=row: self._row_changed(row))
@@ -171,7 +172,9 @@ class ChairTableModel(QAbstractTableModel):
         if role == EscalatedRole:
             return highest_alarm(chair)[2]
         if role == UrgentRole:
-            return next_action(chair.state, self._floor.now(), _pump_rate(chair), self._zone).urgent
+            return next_action(
+                chair.state, self._floor.now(), _pump_rate(chair), self._zone, policy=self._policy
+            ).urgent
         if role == Qt.ItemDataRole.BackgroundRole and column is Column.PHASE:
             return QBrush(QColor(self._style(chair).colour))
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.PHASE:
@@ -222,7 +225,7 @@ class ChairTableModel(QAbstractTableModel):
                 return f"{shown} / paused"
             return f"{shown} / {dose_rate_text(state, state.planned_rate_ml_h(now))}"
         if column is Column.NEXT:
-            action = next_action(state, now, _pump_rate(chair), self._zone)
+            action = next_action(state, now, _pump_rate(chair), self._zone, policy=self._policy)
             if action.urgent or state is None or state.phase in (Phase.DISCONTINUED, Phase.EMPTY):
                 return action.text if state is not None else ""
             deadline = next_deadline(state, now)

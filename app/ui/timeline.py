@@ -10,100 +10,20 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QListView, QWidget
 
 from app.chairs import ChairController
-from app.domain.alarms import ALARM_RULES, AlarmCategory
 from app.domain.delivery import change_words
+from app.domain.describe import Audience, is_notification
+from app.domain.describe import describe as describe_entry
 from app.domain.events import Event, EventType
 from app.domain.timeline import SessionTimeline
-from app.station.status_text import hhmm, rate_text
+from app.station.status_text import hhmm
 
 EventRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
 
 
-def _volume(value: Any) -> str:
-    return "" if value is None else f", {float(value):.0f} mL"
-
-
-NOTIFICATION_RULES = frozenset(r.id for r in ALARM_RULES if r.category is AlarmCategory.NOTIFICATION)
-
-
 def describe(event: Event, zone: tzinfo | None = None) -> str:
-    """One line: time, what, who. Pump-documented entries say so."""
-    d = event.data
-    source = " (from the pump)" if d.get("source") == "pump" else ""
-    overrides = d.get("overrides") or []
-    text: str
-    match event.type:
-        case EventType.CHECKED_IN:
-            text = f"Checked in {d['patient_initials']} ({d['patient_mrn']}), {d['protocol_id']}, bag lot {d['bag']['lot']}"
-        case EventType.SCREENING_RECORDED:
-            findings = d.get("findings") or []
-            text = "Screening: " + (
-                "; ".join(f"{f['question']} {f['answer']}" for f in findings) if findings else "no findings"
-            )
-        case EventType.PREMEDICATION_GIVEN:
-            repeat = " (repeat dose)" if d.get("repeat") else ""
-            text = f"Premed {d['drug']} {d['dose']} {d['route']}{repeat}"
-        case EventType.INFUSION_STARTED:
-            text = f"Infusion started at {rate_text(float(d['rate_ml_h']))}"
-        case EventType.RATE_CHANGED:
-            previous = d.get("previous_rate_ml_h")
-            before = f" from {rate_text(float(previous))}" if previous is not None else ""
-            text = f"Rate{before} to {rate_text(float(d['rate_ml_h']))}{source}"
-        case EventType.INFUSION_PAUSED:
-            text = f"Paused: {d.get('reason', '')}{source}"
-        case EventType.INFUSION_RESUMED:
-            text = f"Resumed{source}"
-        case EventType.REACTION_RECORDED:
-            signs = ", ".join(d.get("signs", ())) or "no signs ticked"
-            action = (d.get("action") or "recorded after the infusion").replace("_", " ")
-            text = f"REACTION grade {d['grade']}: {signs}; {action}"
-            if d.get("regrades_seq"):
-                text = f"REACTION re-graded (#{d['regrades_seq']}) to grade {d['grade']}: {signs}; {action}"
-            onset_rate = float(d.get("rate_at_onset_ml_h") or 0.0)
-            if onset_rate > 0:
-                text += f" (pump {rate_text(onset_rate)} at onset)"
-            if d.get("action") == "halve_rate":
-                text += f" → {rate_text(float(d['new_rate_ml_h']))}"
-            elif d.get("action") == "stop_then_restart":
-                text += f" → restart at {rate_text(float(d['restart_rate_ml_h']))}"
-        case EventType.VITALS_RECORDED:
-            values = d.get("values", {})
-            text = "Vitals " + ", ".join(f"{k.split('_')[0]} {v:g}" for k, v in values.items())
-            if d.get("alerts"):
-                text += " ⚠ " + "; ".join(d["alerts"])
-        case EventType.INFUSION_COMPLETED:
-            text = f"Infusion complete{_volume(d.get('volume_infused_ml'))}{source}"
-        case EventType.DISCHARGED:
-            text = "Discharged"
-        case EventType.DISCONTINUED:
-            text = f"Discontinued: {d.get('reason', '')}"
-        case EventType.CORRECTION_RECORDED:
-            text = f"Correction of #{d['target_seq']}: {d.get('corrected')} because {d.get('reason')}"
-        case EventType.NOTE_ADDED:
-            about = f" (on #{d['target_seq']})" if d.get("target_seq") else ""
-            text = f"Note{about}: {d.get('text', '')}"
-        case EventType.SYMPTOMS_RESOLVED:
-            text = "Symptoms resolved" + (f": {d['notes']}" if d.get("notes") else "")
-        case EventType.REACTION_NOT_TOLERATED:
-            outcome = "pump stopped" if d.get("outcome") == "stop" else "re-graded"
-            reason = f": {d['reason']}" if d.get("reason") else ""
-            text = f"Reduced rate not tolerated, {outcome}{reason}"
-        case EventType.NURSE_ASSIGNED:
-            text = f"Responsible nurse: {d.get('nurse')}"
-        case EventType.HANDED_OVER:
-            notes = f" ({d['notes']})" if d.get("notes") else ""
-            text = f"Handed over from {d.get('from_nurse') or 'nobody'} to {d.get('to_nurse')}{notes}"
-        case EventType.ALARM_RAISED if d.get("rule") in NOTIFICATION_RULES:
-            text = f"ℹ {d.get('message')}"  # news, not an alarm: no priority, no alarm colour
-        case EventType.ALARM_RAISED | EventType.ALARM_ACKNOWLEDGED | EventType.ALARM_CLEARED:
-            verb = event.type.value.removeprefix("alarm_")
-            text = f"Alarm {verb} ({d.get('priority')}): {d.get('message')}"
-        case _:
-            text = event.type.value
-    if overrides:
-        text += " [OVERRIDE by " + ", ".join(f"{o['by']}: {o['reason']}" for o in overrides) + "]"
-    return f"{hhmm(event.at, zone)}  #{event.seq}  {text}  — {event.actor}"
+    """One timeline line: time, entry number, what (app.domain.describe, for the screen), who."""
+    return f"{hhmm(event.at, zone)}  #{event.seq}  {describe_entry(event, Audience.SCREEN)}  — {event.actor}"
 
 
 def line(event: Event, timeline: SessionTimeline | None, zone: tzinfo | None = None) -> str:
@@ -163,7 +83,7 @@ class TimelineModel(QAbstractListModel):
             return line(event, self._timeline, self._zone)
         if role == EventRole:
             return event
-        if role == Qt.ItemDataRole.ForegroundRole and event.data.get("rule") in NOTIFICATION_RULES:
+        if role == Qt.ItemDataRole.ForegroundRole and is_notification(event):
             return None
         if role == Qt.ItemDataRole.ForegroundRole and event.type in _COLOURS:
             return QBrush(QColor(_COLOURS[event.type]))

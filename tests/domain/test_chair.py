@@ -26,7 +26,7 @@ from app.domain.commands import (
     StartInfusion,
 )
 from app.domain.decide import CommandRefused
-from app.domain.events import Event, EventType
+from app.domain.events import CorrectionRecorded, Event, EventType, InfusionResumed, VitalsRecorded
 from app.domain.phase import ALLOWED_MOVES, Phase, can_move
 from app.domain.protocol import ReactionAction
 
@@ -77,8 +77,8 @@ def test_start_before_premed_lead_time_is_refused_with_the_reason_then_overridab
     state = s.run(StartInfusion(override=OVERRIDE))
     started = state.events[-1]
     assert started.type is EventType.INFUSION_STARTED
-    assert {o["guard"] for o in started.data["overrides"]} == {"premedication_lead_time"}
-    assert started.data["overrides"][0]["by"] == OVERRIDE.by
+    assert {o.guard for o in started.overrides} == {"premedication_lead_time"}
+    assert started.overrides[0].by == OVERRIDE.by
 
 
 def test_missing_required_premedication_is_named(chair_script: Any) -> None:
@@ -114,7 +114,7 @@ def test_short_protocol_when_not_eligible_is_refused(chair_script: Any) -> None:
         chair_script.check_in("ocrevus-600-short", prior_infusions=0)
     assert "needs at least 2 prior infusion(s)" in str(caught.value)
     state = chair_script.check_in("ocrevus-600-short", prior_infusions=0, override=OVERRIDE)
-    assert state.events[-1].data["overrides"][0]["guard"] == "not_eligible"
+    assert state.events[-1].overrides[0].guard == "not_eligible"
 
 
 def test_dose_too_soon_is_refused(chair_script: Any) -> None:
@@ -190,7 +190,7 @@ def test_severe_reaction_stops_and_resume_restarts_at_half(chair_script: Any) ->
     s.clock.advance(minutes=40)
     state = s.run(ResumeInfusion())
     assert state.phase is Phase.INFUSING
-    assert state.events[-1].data["restart_rate_ml_h"] == 60
+    assert state.events[-1].payload_as(InfusionResumed).restart_rate_ml_h == 60
     assert state.planned_rate_ml_h(s.clock.now()) == 60
     assert state.reactions[-1].resolved_at == s.clock.now()
 
@@ -239,7 +239,7 @@ def test_vitals_plausibility(chair_script: Any) -> None:
     with pytest.raises(CommandRefused, match="diastolic 130 is not below systolic 120"):
         s.run(RecordVitals({"systolic_mmhg": 120, "diastolic_mmhg": 130}))
     state = s.run(RecordVitals({"temperature_c": 38.4, "heart_rate_bpm": 88}))
-    assert state.events[-1].data["alerts"] == ["Temperature (°C) high: 38.4 (above 38)"]
+    assert state.events[-1].payload_as(VitalsRecorded).alerts == ("Temperature (°C) high: 38.4 (above 38)",)
 
 
 def test_correction_references_the_old_entry_and_nothing_is_edited(chair_script: Any) -> None:
@@ -254,8 +254,8 @@ def test_correction_references_the_old_entry_and_nothing_is_edited(chair_script:
     state = s.run(Correct(wrong, "digits swapped", {"values": {"heart_rate_bpm": 89}}))
     assert state.vitals[-1].values["heart_rate_bpm"] == 89
     original = state.event(wrong)
-    assert original is not None and original.data["values"]["heart_rate_bpm"] == 98
-    assert state.events[-1].data["target_seq"] == wrong
+    assert original is not None and original.payload_as(VitalsRecorded).values["heart_rate_bpm"] == 98
+    assert state.events[-1].payload_as(CorrectionRecorded).target_seq == wrong
     state = s.run(AddNote("patient anxious; HR settled", target_seq=wrong))
     assert state.events[-1].type is EventType.NOTE_ADDED
 

@@ -17,6 +17,7 @@ from app.domain.commands import (
     StartInfusion,
 )
 from app.domain.decide import CommandRefused
+from app.domain.events import CheckedIn
 from app.domain.phase import Phase
 from app.floor import Floor
 from tests.conftest import ChairScript
@@ -120,7 +121,7 @@ def test_a_serious_reaction_in_the_journal_bars_the_short_infusion_next_time(cha
     # another patient is not affected; the regular protocol still is fine
     s.check_in("ocrevus-600-short", patient_mrn="MRN-0099", chair="Chair 2")
     state = s.check_in("ocrevus-600-subsequent")
-    assert state.events[0].data["history_serious_reactions"][0]["grade"] == 3
+    assert state.events[0].payload_as(CheckedIn).history_serious_reactions[0].grade == 3
 
 
 def test_a_bag_of_another_drug_is_refused_unless_overridden(chair_script: Any) -> None:
@@ -130,7 +131,7 @@ def test_a_bag_of_another_drug_is_refused_unless_overridden(chair_script: Any) -
     assert codes(caught) == ["bag_gtin_mismatch"] and caught.value.overridable
     assert "00364406008016 is natalizumab, not ocrelizumab" in str(caught.value)
     state = s.check_in("ocrevus-600-subsequent", bag_gtin="00364406008016", override=OVERRIDE)
-    assert state.events[0].data["overrides"][0]["guard"] == "bag_gtin_mismatch"
+    assert state.events[0].overrides[0].guard == "bag_gtin_mismatch"
 
 
 def test_the_right_bag_passes(chair_script: Any) -> None:

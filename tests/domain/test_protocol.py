@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.domain.events import ScreeningRecorded
 from app.domain.protocol import ProtocolError, ReactionAction, parse_protocol
 from app.protocol_library import DEFAULT_DIRECTORY, ProtocolLibrary, load_protocol_file
 
@@ -186,7 +187,7 @@ def test_a_hepatitis_b_carrier_is_referred_to_a_hepatologist(chair_script: Any) 
     state = s.run(
         RecordScreening(answers, override=Override("RN-CD", "hepatologist plan on file, HBV DNA monitored"))
     )
-    assert state.events[-1].data["findings"][0]["refer_to"] == "hepatologist"
+    assert state.events[-1].payload_as(ScreeningRecorded).findings[0].refer_to == "hepatologist"
 
 
 def test_every_number_added_for_issue_10_cites_its_source(library: Any) -> None:

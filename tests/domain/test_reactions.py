@@ -22,6 +22,7 @@ from app.domain.commands import (
     ResolveSymptoms,
 )
 from app.domain.decide import CommandRefused
+from app.domain.events import ReactionRecorded
 from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.floor import Floor
@@ -41,7 +42,7 @@ def test_pump_above_top_rung_grade_2_banner_decide_and_plan_agree(chair_script: 
     now = s.clock.now()
     planned = state.planned_rate_ml_h(now)
     assert reaction.new_rate_ml_h == planned == 200
-    banner = next_action(state, now, pump_rate=450)
+    banner = next_action(state, now, pump_rate=450, policy=POLICY)
     assert "SET PUMP TO 200" in banner.text
     s.clock.advance(seconds=30)
     state = s.run(ChangeRate(reaction.new_rate_ml_h, source="nurse"))
@@ -71,7 +72,7 @@ def test_grade_2_holds_the_reduced_rate_until_resolved_with_no_step_up_prompt_or
     state = s.run(ChangeRate(60, source="nurse", reason="reaction"))
     for minutes in (11, 30, 35, 60):  # the timeline: nothing announces a step-up
         now = s.clock.now() + timedelta(minutes=minutes)
-        text = next_action(state, now, pump_rate=60).text
+        text = next_action(state, now, pump_rate=60, policy=POLICY).text
         assert "Step up" not in text and "Set pump to 80" not in text, (minutes, text)
         assert text.startswith("Hold 60 mL/h: record when symptoms resolve")
         assert "step_up_overdue" not in _alarm_rules(state, now)
@@ -113,7 +114,7 @@ def test_not_tolerated_stops_the_pump_or_regrades(chair_script: Any) -> None:
         ReactionAction.STOP_THEN_RESTART,
         60,  # the rate the pump ran at when it was re-graded
     )
-    assert state.events[-1].data["regrades_seq"] == state.reactions[0].seq
+    assert state.events[-1].payload_as(ReactionRecorded).regrades_seq == state.reactions[0].seq
 
 
 def test_not_tolerated_stop_pauses_the_infusion(chair_script: Any) -> None:
@@ -152,7 +153,7 @@ def test_recurrence_override_is_recorded(chair_script: Any) -> None:
     s.run(ResolveSymptoms())
     s.clock.advance(minutes=40)
     state = s.run(RecordReaction(grade=1, signs=("rash",), override=OVERRIDE))
-    assert state.events[-1].data["overrides"][0]["guard"] == "recurrence_after_improvement"
+    assert state.events[-1].overrides[0].guard == "recurrence_after_improvement"
 
 
 def test_anaphylaxis_signs_below_grade_3_are_refused_without_override(chair_script: Any) -> None:
@@ -167,7 +168,7 @@ def test_anaphylaxis_signs_below_grade_3_are_refused_without_override(chair_scri
         with pytest.raises(CommandRefused):
             s.run(RecordReaction(grade=2, signs=(sign,)))
     state = s.run(RecordReaction(grade=2, signs=("hypotension",), override=OVERRIDE))
-    assert state.events[-1].data["overrides"][0]["guard"] == "anaphylaxis_signs_low_grade"
+    assert state.events[-1].overrides[0].guard == "anaphylaxis_signs_low_grade"
 
 
 def test_ctcae_wording_per_grade_is_data(chair_script: Any) -> None:
@@ -235,7 +236,7 @@ def test_discharge_needs_vitals_after_the_end_or_an_override(chair_script: Any) 
     assert caught.value.overridable
     state = s.run(Discharge(override=OVERRIDE, release=release))
     assert state.phase is Phase.DISCHARGED
-    assert {o["guard"] for o in state.events[-1].data["overrides"]} == set(codes(caught))
+    assert {o.guard for o in state.events[-1].overrides} == set(codes(caught))
 
 
 def test_refusal_messages_show_the_display_time_zone(floor: Floor, clock: Any) -> None:
@@ -268,7 +269,7 @@ def test_the_banner_never_offers_a_discharge_the_guard_refuses(chair_script: Any
         if vitals:
             s.run(RecordVitals({"systolic_mmhg": 120}))
         state, now = s.state, s.clock.now()
-        action = next_action(state, now)
+        action = next_action(state, now, policy=POLICY)
         offers_discharge = action.text.startswith("Discharge")
         assert offers_discharge == (not discharge_failures(state, now)), (minutes, action.text)
     assert s.run(Discharge()).phase is Phase.DISCHARGED

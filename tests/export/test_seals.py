@@ -241,7 +241,7 @@ def test_compaction_after_an_anchor_is_not_tampering(
     db = str(simulated.db_path)
     assert main(["keys", "anchor", "--db", db]) == 0
     conn = sqlite3.connect(simulated.db_path)
-    result = compact(conn, datetime(2026, 1, 6, tzinfo=UTC), rate_tolerance_ml_h=0.5)
+    result = compact(conn, datetime(2026, 1, 6, tzinfo=UTC), same_rate_ml_h=0.5)
     conn.close()
     assert result.readings_deleted > 0
     code, text = _verify(

@@ -127,7 +127,9 @@ def test_the_display_zone_from_the_file_shows_in_refusals_and_alarm_texts(tmp_pa
 
         clock.advance(minutes=31)
         station.chair(1).execute(StartInfusion(), "AB")  # at 08:31 UTC, 21:31 in Auckland
-        shown = next_action(station.chair(1).state, clock.now(), None, station.display_tz).text
+        shown = next_action(
+            station.chair(1).state, clock.now(), None, station.display_tz, policy=station.alarm_policy
+        ).text
         assert shown.endswith(" at 22:01"), shown  # the screens: the first step-up, 30 min later
         attach_configured_pumps(station, load_station_config(tmp_path / "station.toml"))
         lost_at = clock.now()  # the quiet time starts when the pump is attached

@@ -37,12 +37,25 @@ def _sample(
     return PumpSample(T0 + timedelta(seconds=second), rate, round(volume, 3), state, alarms, "connected")
 
 
-def test_the_rate_tolerance_is_the_alarm_policys(journal: Journal) -> None:
-    assert journal.recorder.rate_tolerance_ml_h == load_alarm_policy().rate_tolerance_ml_h
+def test_a_rate_change_the_journal_documents_is_a_stored_change(journal: Journal) -> None:
+    """40 -> 44 mL/h: a change by the one definition of the same rate (AlarmPolicy), though within the
+    alarm's tolerance of the plan (max(5 mL/h, 10 %))."""
+    policy = load_alarm_policy()
+    assert not policy.same_rate(40.0, 44.0)
+    assert not policy.off_plan(44.0, 40.0)  # the alarm would not sound: still a different rate
+    recorder = TelemetryRecorder(journal.conn, same_rate_ml_h=policy.same_rate_ml_h, heartbeat_s=60.0)
+    assert recorder.record("Chair 1", "S1", _sample(0, 40.0))
+    assert not recorder.record("Chair 1", "S1", _sample(1, 40.0))
+    assert recorder.record("Chair 1", "S1", _sample(2, 44.0))
+    assert [r.why for r in readings(journal.conn, "Chair 1", session_id="S1")][-1] == Why.RATE
+
+
+def test_the_shipped_same_rate_is_the_recorders_default(journal: Journal) -> None:
+    assert journal.recorder.same_rate_ml_h == load_alarm_policy().same_rate_ml_h
 
 
 def test_stores_changes_their_edges_and_a_heartbeat(journal: Journal) -> None:
-    recorder = TelemetryRecorder(journal.conn, rate_tolerance_ml_h=5.0, heartbeat_s=60.0)
+    recorder = TelemetryRecorder(journal.conn, same_rate_ml_h=5.0, heartbeat_s=60.0)
     stored = [s for s in range(600) if recorder.record("Chair 1", "S1", _sample(s, 100.0 + (s % 3)))]
     # 1 Hz for 10 minutes with jitter below the tolerance: the first reading and one a minute.
     assert stored == [0, 60, 120, 180, 240, 300, 360, 420, 480, 540]
@@ -105,26 +118,24 @@ def test_a_full_disk_is_kept_as_a_problem_until_a_write_succeeds(journal: Journa
 
 
 def test_compaction_keeps_changes_and_one_per_interval(journal: Journal) -> None:
-    recorder = TelemetryRecorder(journal.conn, rate_tolerance_ml_h=5.0, heartbeat_s=60.0)
+    recorder = TelemetryRecorder(journal.conn, same_rate_ml_h=5.0, heartbeat_s=60.0)
     for s in range(3600):
         recorder.record("Chair 1", "S1", _sample(s, 100.0 if s < 1800 else 200.0))
     before = readings(journal.conn, "Chair 1", session_id="S1")
     assert len(before) == 61  # 59 heartbeats and the first reading, the edge before the step, the step
     # Open session: untouched.
-    assert compact(journal.conn, T0 + timedelta(hours=2), rate_tolerance_ml_h=5.0).readings_deleted == 0
+    assert compact(journal.conn, T0 + timedelta(hours=2), same_rate_ml_h=5.0).readings_deleted == 0
     journal.conn.execute(
         "INSERT INTO events (position, session_id, seq, occurred_at, recorded_at, actor, type, payload, prev_hash, hash) "
         "VALUES (1, 'S1', 1, '', '', 'RN', 'discharged', '{}', '', '')"
     )
-    result = compact(journal.conn, T0 + timedelta(hours=2), rate_tolerance_ml_h=5.0, keep_every_s=600)
+    result = compact(journal.conn, T0 + timedelta(hours=2), same_rate_ml_h=5.0, keep_every_s=600)
     after = readings(journal.conn, "Chair 1", session_id="S1")
     assert result.readings_deleted == len(before) - len(after)
     seconds = [int((r.at - T0).total_seconds()) for r in after]
     assert seconds == [0, 600, 1200, 1799, 1800, 2400, 3000, 3540]  # the step keeps both its edges
     # Compacting again changes nothing.
-    assert (
-        compact(journal.conn, T0 + timedelta(hours=3), rate_tolerance_ml_h=5.0, keep_every_s=600).streams == 0
-    )
+    assert compact(journal.conn, T0 + timedelta(hours=3), same_rate_ml_h=5.0, keep_every_s=600).streams == 0
 
 
 def test_retention_deletes_old_readings_but_not_open_sessions(journal: Journal) -> None:
@@ -206,7 +217,7 @@ def test_schema_1_1_rows_are_moved_to_typed_columns(db_path: Path) -> None:
 
 
 def test_housekeeping_compacts_closed_sessions_at_most_hourly(journal: Journal) -> None:
-    recorder = TelemetryRecorder(journal.conn, rate_tolerance_ml_h=5.0, heartbeat_s=1.0, keep_every_s=600)
+    recorder = TelemetryRecorder(journal.conn, same_rate_ml_h=5.0, heartbeat_s=1.0, keep_every_s=600)
     for s in range(1200):
         recorder.record("Chair 1", "S1", _sample(s))
     journal.conn.execute(

@@ -436,17 +436,19 @@ def test_a_pump_started_during_premedication_asks_the_nurse_to_confirm_the_start
     chair_script: ChairScript,
 ) -> None:
     """Issue 16 point 11: the start dialog's guard then decides whether it can be documented."""
+    from app.alarm_policy import load_alarm_policy
     from app.station.status_text import ActionKind, next_action
 
+    policy = load_alarm_policy()
     s = chair_script
     s.check_in("ocrevus-600-subsequent")
     s.screen()
     state = s.premedicate()
     assert state.phase is Phase.PREMEDICATION
-    action = next_action(state, s.clock.now(), pump_rate=40.0)
+    action = next_action(state, s.clock.now(), pump_rate=40.0, policy=policy)
     assert action.kind is ActionKind.START and action.urgent
     assert action.text.startswith("⚠ The pump is running at 40 mL/h: confirm the infusion start")
-    assert next_action(state, s.clock.now(), pump_rate=0.0).text != action.text
+    assert next_action(state, s.clock.now(), pump_rate=0.0, policy=policy).text != action.text
 
 
 def test_after_anaphylaxis_discharge_takes_a_prescribers_release_co_signed(station: Station) -> None:

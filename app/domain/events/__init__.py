@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
-from app.domain.events.codec import PayloadError, decode_entry, encode_entry, payload_type
+from app.domain.events.codec import PayloadError, decode_entry, encode_entry, payload_type, read_entry
 from app.domain.events.kinds import EventType
 from app.domain.events.payloads import (
     AccountAdded,
@@ -43,6 +43,7 @@ from app.domain.events.payloads import (
     OverrideRecord,
     Payload,
     PremedicationGiven,
+    PrescriberReleaseRecord,
     PriorSeriousReaction,
     RateChanged,
     ReactionNotTolerated,
@@ -57,6 +58,7 @@ from app.domain.events.payloads import (
     StationLocked,
     StationUnlocked,
     SymptomsResolved,
+    Unreadable,
     VitalsRecorded,
 )
 
@@ -90,9 +92,9 @@ class Event:
         if at.tzinfo is None:
             raise ValueError("event times must be timezone-aware")
         if not isinstance(payload, Payload):
-            payload, found = decode_entry(type, payload or {})
+            payload, found = decode_entry(type, payload or {})  # PayloadError when it does not fit
             signoff = signoff or found
-        elif not isinstance(payload, payload_type(type)):
+        elif not isinstance(payload, payload_type(type) | Unreadable):
             raise TypeError(f"a {type} entry carries a {payload_type(type).__name__}, not {payload!r}")
         object.__setattr__(self, "type", type)
         object.__setattr__(self, "at", at)
@@ -102,15 +104,31 @@ class Event:
         object.__setattr__(self, "signoff", signoff)
 
     @classmethod
+    def from_journal(
+        cls, type: EventType, at: datetime, actor: str, data: Mapping[str, Any], seq: int
+    ) -> Event:
+        """An entry as the journal holds it: one that does not fit its kind is kept as `Unreadable`."""
+        payload, signoff = read_entry(type, data)
+        return cls(type, at, actor, payload, seq, signoff)
+
+    @classmethod
     def of(cls, payload: Payload, at: datetime, actor: str, signoff: SignOff | None = None) -> Event:
         return cls(payload.event_type, at, actor, payload, signoff=signoff)
 
     def payload_as(self, kind: builtins.type[P]) -> P:
         """The payload, as the type the caller knows this kind of entry carries."""
         payload = self.payload
+        if isinstance(payload, Unreadable):
+            raise PayloadError(f"entry {self.seq} ({self.type}) cannot be read: {payload.problem}")
         if not isinstance(payload, kind):
             raise TypeError(f"entry {self.seq} ({self.type}) carries no {kind.__name__}")
         return payload
+
+    @property
+    def overrides(self) -> tuple[OverrideRecord, ...]:
+        """The guards passed on someone's decision with this entry (most kinds have none)."""
+        found: tuple[OverrideRecord, ...] = getattr(self.payload, "overrides", ())
+        return found
 
     @cached_property
     def data(self) -> Mapping[str, Any]:
@@ -148,6 +166,7 @@ __all__ = [
     "Payload",
     "PayloadError",
     "PremedicationGiven",
+    "PrescriberReleaseRecord",
     "PriorSeriousReaction",
     "RateChanged",
     "ReactionNotTolerated",
@@ -162,6 +181,7 @@ __all__ = [
     "StationLocked",
     "StationUnlocked",
     "SymptomsResolved",
+    "Unreadable",
     "VitalsRecorded",
     "decode_entry",
     "encode_entry",

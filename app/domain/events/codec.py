@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from app.domain.events.kinds import EventType
-from app.domain.events.payloads import OPTIONAL, PAYLOADS, Payload, Record, SignOff
+from app.domain.events.payloads import OPTIONAL, PAYLOADS, Payload, Record, SignOff, Unreadable
 from app.domain.events.times import format_time, parse_time
 
 R = TypeVar("R", bound=Record)
@@ -31,6 +31,9 @@ class PayloadError(ValueError):
     """An entry's JSON that does not fit its type (one line: which entry field, what was found)."""
 
 
+Reader = Callable[[Any, str], Any]  # (JSON value, where it is for the error) -> typed value
+
+
 @dataclasses.dataclass(frozen=True)
 class _Field:
     name: str
@@ -38,6 +41,7 @@ class _Field:
     has_default: bool
     default: Any
     optional: bool
+    read: Reader
 
 
 _FIELDS: dict[type[Record], tuple[_Field, ...]] = {}
@@ -64,75 +68,114 @@ def _read_fields(cls: type[Record]) -> tuple[_Field, ...]:
             if f.default_factory is not dataclasses.MISSING
             else None
         )
-        out.append(_Field(f.name, hints[f.name], has_default, default, bool(f.metadata.get(OPTIONAL))))
+        kind = hints[f.name]
+        optional = bool(f.metadata.get(OPTIONAL))
+        out.append(_Field(f.name, kind, has_default, default, optional, _reader(kind)))
     return tuple(out)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _decode_value(kind: Any, value: Any, where: str) -> Any:
+def _reader(kind: Any) -> Reader:
+    """How a JSON value of a field of type `kind` is read (built once per field, not per entry)."""
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(kind) if a is not type(None)]
-        if value is None:
-            return None
-        return _decode_value(options[0], value, where)
+        (inner,) = [a for a in typing.get_args(kind) if a is not type(None)]
+        read_inner = _reader(inner)
+        return lambda value, where: None if value is None else read_inner(value, where)
     if kind is Any:
-        return value
+        return lambda value, where: value
     if kind is float:
-        if not _is_number(value):
-            raise PayloadError(f"{where}: expected a number, found {value!r}")
-        return value  # an integer stays one, so it is written back as it was
+        return _read_number  # an integer stays one, so it is written back as it was
     if kind is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise PayloadError(f"{where}: expected a whole number, found {value!r}")
-        return value
+        return _read_whole
     if kind is bool or kind is str:
+        return _read_exactly(kind)
+    if kind is datetime:
+        return _read_time
+    if kind is date:
+        return _read_date
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return _read_enum(kind)
+    if isinstance(kind, type) and issubclass(kind, Record):
+        return _read_record(kind)
+    if origin is tuple:
+        read_item = _reader(typing.get_args(kind)[0])
+
+        def read_tuple(value: Any, where: str) -> tuple[Any, ...]:
+            if not isinstance(value, list | tuple):
+                raise PayloadError(f"{where}: expected a list, found {value!r}")
+            return tuple(read_item(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+        return read_tuple
+    if origin in (Mapping, dict):
+        return _read_mapping
+    raise TypeError(f"the codec cannot read a {kind!r}")  # a payload field of a new shape
+
+
+def _read_number(value: Any, where: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(f"{where}: expected a number, found {value!r}")
+    return value
+
+
+def _read_whole(value: Any, where: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f"{where}: expected a whole number, found {value!r}")
+    return value
+
+
+def _read_exactly(kind: type) -> Reader:
+    def read(value: Any, where: str) -> Any:
         if not isinstance(value, kind):
             raise PayloadError(f"{where}: expected {kind.__name__}, found {value!r}")
         return value
-    if kind is datetime:
-        if not isinstance(value, str):
-            raise PayloadError(f"{where}: expected a time, found {value!r}")
-        moment = _parse(value, where)
-        if format_time(moment) != value:
-            raise PayloadError(f"{where}: time {value!r} is not in the journal's form")
-        return moment
-    if kind is date:
-        if not isinstance(value, str):
-            raise PayloadError(f"{where}: expected a date, found {value!r}")
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise PayloadError(f"{where}: {exc}") from exc
-    if isinstance(kind, type) and issubclass(kind, Enum):
+
+    return read
+
+
+def _read_time(value: Any, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}: expected a time, found {value!r}")
+    try:
+        moment = parse_time(value)
+    except ValueError as exc:
+        raise PayloadError(f"{where}: {exc}") from exc
+    if format_time(moment) != value:
+        raise PayloadError(f"{where}: time {value!r} is not in the journal's form")
+    return moment
+
+
+def _read_date(value: Any, where: str) -> date:
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}: expected a date, found {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise PayloadError(f"{where}: {exc}") from exc
+
+
+def _read_enum(kind: type[Enum]) -> Reader:
+    def read(value: Any, where: str) -> Enum:
         try:
             return kind(value)
         except ValueError as exc:
             raise PayloadError(f"{where}: {value!r} is not a {kind.__name__}") from exc
-    if isinstance(kind, type) and issubclass(kind, Record):
+
+    return read
+
+
+def _read_record(kind: type[Record]) -> Reader:
+    def read(value: Any, where: str) -> Record:
         if not isinstance(value, Mapping):
             raise PayloadError(f"{where}: expected an object, found {value!r}")
         return decode_record(kind, value, where)
-    if origin is tuple:
-        (item, _) = typing.get_args(kind)
-        if not isinstance(value, list):
-            raise PayloadError(f"{where}: expected a list, found {value!r}")
-        return tuple(_decode_value(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin in (Mapping, dict):
-        if not isinstance(value, Mapping):
-            raise PayloadError(f"{where}: expected an object, found {value!r}")
-        return dict(value)
-    raise TypeError(f"{where}: the codec cannot read a {kind!r}")  # a payload field of a new shape
+
+    return read
 
 
-def _parse(text: str, where: str) -> datetime:
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise PayloadError(f"{where}: {exc}") from exc
+def _read_mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"{where}: expected an object, found {value!r}")
+    return dict(value)
 
 
 def _encode_value(value: Any) -> Any:
@@ -156,16 +199,16 @@ def decode_record(cls: type[R], data: Mapping[str, Any], where: str = "") -> R:
     where = where or cls.__name__
     values: dict[str, Any] = {}
     absent = set()
-    for f in _fields(cls):
+    fields = _fields(cls)
+    for f in fields:
         if f.name in data:
-            values[f.name] = _decode_value(f.kind, data[f.name], f"{where}.{f.name}")
+            values[f.name] = f.read(data[f.name], f"{where}.{f.name}")
         elif f.has_default:
             if not f.optional:
                 absent.add(f.name)
         else:
             raise PayloadError(f"{where}: {f.name!r} is missing")
-    known = {f.name for f in _fields(cls)}
-    extra = {k: v for k, v in data.items() if k not in known}
+    extra = {k: v for k, v in data.items() if k not in values} if len(data) > len(values) else {}
     return cls(**values, extra=extra, absent=frozenset(absent))
 
 
@@ -194,9 +237,23 @@ def decode_entry(event_type: EventType, data: Mapping[str, Any]) -> tuple[Payloa
     return decode_record(payload_type(event_type), data, str(event_type)), signoff
 
 
+def read_entry(event_type: EventType, data: Mapping[str, Any]) -> tuple[Payload, SignOff | None]:
+    """`decode_entry` for an entry already in a journal: one that does not fit its type is kept as
+    `Unreadable` (nothing recorded is lost, nothing else stops), with the reason."""
+    try:
+        return decode_entry(event_type, data)
+    except PayloadError as exc:
+        return Unreadable(raw=dict(data), problem=str(exc)), None
+
+
 def encode_entry(payload: Payload, signoff: SignOff | None = None) -> dict[str, Any]:
     """The JSON object written for an entry: its payload's fields, and its sign-off beside them."""
-    out = encode_record(payload)
+    out = dict(payload.raw) if isinstance(payload, Unreadable) else encode_record(payload)
     if signoff is not None:
+        clash = sorted(out.keys() & SIGN_OFF_KEYS)
+        if clash:  # the sign-off sits beside the payload's keys on disk: they must not collide
+            raise PayloadError(
+                f"a {type(payload).__name__} entry has its own {clash}: it cannot be co-signed"
+            )
         out.update(encode_record(signoff))
     return out

@@ -45,6 +45,16 @@ class Payload(Record):
     event_type: ClassVar[EventType]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Unreadable(Payload):
+    """An entry whose JSON does not fit its kind (a hand-made or very early entry): kept as it is, so
+    it is written back byte for byte, with why it could not be read. A reader that needs its fields
+    (Event.payload_as) gets the PayloadError; readers that look for a kind pass it by."""
+
+    raw: Mapping[str, Any]
+    problem: str
+
+
 # ------------------------------------------------------------------------------------------------
 # Pieces shared by several entries
 
@@ -174,8 +184,8 @@ class InfusionStarted(Payload):
 class RateChanged(Payload):
     event_type: ClassVar[EventType] = EventType.RATE_CHANGED
     rate_ml_h: float
-    previous_rate_ml_h: float = 0.0
-    planned_rate_ml_h: float = 0.0
+    previous_rate_ml_h: float | None = None  # None: an early entry that did not say
+    planned_rate_ml_h: float | None = None
     source: str = "nurse"
     reason: str = ""
     responsible: str | None = optional()  # pump-documented: the nurse responsible
@@ -212,6 +222,8 @@ class ReactionRecorded(Payload):
     recorded_at: datetime | None = None
     regrades_seq: int | None = None
     overrides: tuple[OverrideRecord, ...] = optional(())
+    anaphylaxis: bool = optional(False)  # the reaction is anaphylaxis: stopped for good, observed longer
+    anaphylaxis_observation_min: float | None = optional()  # with anaphylaxis: how long (reactions.toml)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +248,7 @@ class VitalsRecorded(Payload):
     values: Mapping[str, float]
     alerts: tuple[str, ...] = ()
     alert_signs: tuple[str, ...] = ()
+    extreme_signs: tuple[str, ...] = optional(())  # signs beyond their extreme band
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,9 +261,20 @@ class InfusionCompleted(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PrescriberReleaseRecord(Record):
+    """After anaphylaxis, discharge before the observation is over: the prescriber's documented
+    release, co-signed by a second nurse."""
+
+    prescriber: str
+    cosigned_by: str
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Discharged(Payload):
     event_type: ClassVar[EventType] = EventType.DISCHARGED
     overrides: tuple[OverrideRecord, ...] = optional(())
+    prescriber_release: PrescriberReleaseRecord | None = optional()  # noqa: RUF009 (a field(), None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 
 from app.chairs import ChairController
-from app.domain.chair import correctable_fields
+from app.domain.chair import correctable_fields, correctable_values
 from app.domain.commands import AddNote, Command, Correct, Override
 from app.domain.events import Event
 from app.ui.dialogs.common import CommandDialog, FormError
@@ -45,16 +45,10 @@ class CorrectionDialog(CommandDialog):
         about.setWordWrap(True)
         form.addRow("Entry", about)
         self.fields: dict[str, QLineEdit] = {}
+        current = correctable_values(target)
         for name in sorted(correctable_fields(target.type)):
             edit = QLineEdit()
-            current = target.data.get(name)
-            if name == "bag_lot":
-                current = target.data.get("bag", {}).get("lot")
-            if name == "signs":
-                current = ", ".join(target.data.get("signs", ()))
-            if name == "values":
-                current = ", ".join(f"{k}={v:g}" for k, v in target.data.get("values", {}).items())
-            edit.setPlaceholderText(str(current) if current is not None else "")
+            edit.setPlaceholderText(current.get(name, ""))
             self.fields[name] = edit
             form.addRow(name.replace("_", " "), edit)
         if not self.fields:
