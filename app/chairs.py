@@ -20,6 +20,7 @@ from app.accounts.store import Account, AccountStore
 from app.domain.alarms import Alarm, AlarmBoard, AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.clock import Clock
+from app.domain.clock_face import ClockFace
 from app.domain.commands import CheckIn, Command
 from app.domain.events import SignOff
 from app.floor import Floor
@@ -132,6 +133,11 @@ class ChairController(QObject):
 
     def now(self) -> datetime:
         return self.session.now()
+
+    @property
+    def face(self) -> ClockFace:
+        """The station's clock face (every time this chair's screens and dialogs show or read)."""
+        return self._floor.station.face
 
     # ------------------------------------------------------------------------------------------
     # The pump

@@ -14,6 +14,7 @@ from typing import Any
 from app.accounts.cli import register as register_users
 from app.cli_options import OneLineParser, number_in, run_command
 from app.domain.chair import ChairState
+from app.domain.clock_face import ClockFace
 from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
 from app.domain.rehearsal import PlanRefused, rehearse
 from app.domain.schedule import Interruption, Pause, Plan, Reaction, plan_infusion
@@ -27,11 +28,11 @@ from app.export.seals import refuse_lost_entries
 from app.export.verify import verify_export
 from app.floor import load_reaction_terms, load_vital_limits
 from app.floor_commands import register as register_floor
-from app.paths import data_dir, default_db_path
+from app.paths import data_dir, default_config_path, default_db_path
 from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
 from app.station.check import register as register_config
-from app.station.config import load_hl7_settings
+from app.station.config import StationConfigError, load_display_zone, load_hl7_settings
 from app.station.feed_cli import register as register_feed
 from app.store.journal import Journal, JournalError
 from app.store.maintenance import register as register_maintenance
@@ -216,22 +217,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+def session_summary(state: ChairState, now: datetime, face: ClockFace | None = None) -> dict[str, Any]:
+    """A session's key times as ISO 8601 on the station's clock face (`face`; default this computer's
+    zone): the same instants, with the display zone's offset."""
+    face = face or ClockFace.of()
 
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else face.iso(moment)
 
-def session_summary(state: ChairState, now: datetime) -> dict[str, Any]:
     return {
         "chair": state.chair,
         "session_id": state.session_id,
         "phase": state.phase.value,
         "patient_initials": state.patient_initials,
         "protocol": state.protocol.id if state.protocol else None,
-        "checked_in_at": _iso(state.checked_in_at),
-        "infusion_started_at": _iso(state.infusion_started_at),
-        "projected_end": _iso(state.projected_end(now)) if state.protocol else None,
-        "infusion_completed_at": _iso(state.completed_at),
-        "observation_ends_at": _iso(state.observation_ends_at),
+        "checked_in_at": iso(state.checked_in_at),
+        "infusion_started_at": iso(state.infusion_started_at),
+        "projected_end": iso(state.projected_end(now)) if state.protocol else None,
+        "infusion_completed_at": iso(state.completed_at),
+        "observation_ends_at": iso(state.observation_ends_at),
         "reactions": len(state.reactions),
         "delivery": SessionTimeline.of(state).as_json(),  # segments and stop reasons (the one reading)
     }
@@ -248,23 +252,30 @@ def _open_journal(args: argparse.Namespace) -> Journal:
 
 def cmd_status(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
+    try:
+        face = ClockFace.of(load_display_zone(args.config))
+    except StationConfigError as exc:
+        print(f"chairside status: {exc}", file=sys.stderr)
+        return 2
     with _open_journal(args) as journal:
         refuse_lost_entries(journal)
         states = [
             ChairState.replay(sid, journal.events(sid)) for sid in journal.session_ids(open_only=not args.all)
         ]
-    rows = [session_summary(s, now) for s in sorted(states, key=lambda s: s.chair)]
+    ordered = sorted(states, key=lambda s: s.chair)
     if args.json:
-        print(json.dumps({"now": now.isoformat(), "chairs": rows}, indent=2))
+        rows = [session_summary(s, now, face) for s in ordered]
+        print(json.dumps({"now": face.iso(now), "display_tz": face.name, "chairs": rows}, indent=2))
         return 0
-    if not rows:
+    if not ordered:
         print("no sessions" if args.all else "no open sessions")
-    for row in rows:
-        ends = row["observation_ends_at"] or row["projected_end"] or "-"
-        outcome = row["delivery"]["outcome"]
+    for state in ordered:
+        ends = state.observation_ends_at or (state.projected_end(now) if state.protocol else None)
+        protocol = state.protocol.id if state.protocol else "-"
+        outcome = SessionTimeline.of(state).as_json()["outcome"]
         print(
-            f"{row['chair']:10} {row['patient_initials']:4} {row['protocol'] or '-':28} {row['phase']:13} "
-            f"{outcome:28} ends {ends}"
+            f"{state.chair:10} {state.patient_initials:4} {protocol:28} {state.phase.value:13} "
+            f"{outcome:28} ends {face.at(ends, now, missing='-')}"
         )
     return 0
 
@@ -351,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--db", help=f"database (default {default_db_path()})")
     status.add_argument("--json", action="store_true")
     status.add_argument("--all", action="store_true", help="include discharged sessions")
+    status.add_argument(
+        "--config",
+        type=Path,
+        help=f"station configuration: times in its display_tz (default {default_config_path()}, if present)",
+    )
     status.set_defaults(func=cmd_status)
 
     verify = sub.add_parser("verify", help="check the journal's hash chain (or an export against it)")
@@ -373,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="connect to a pump, print its identity and one reading")
     probe_arguments(probe)
     probe.set_defaults(func=run_probe)
-    register_export(sub, hl7_settings=load_hl7_settings)
+    register_export(sub, hl7_settings=load_hl7_settings, display_zone=load_display_zone)
     register_users(sub)
     register_keys(sub)
     register_maintenance(sub)

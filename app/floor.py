@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app.domain.chair import ChairState
 from app.domain.clock import Clock, SystemClock
+from app.domain.clock_face import ClockFace, machine_zone
 from app.domain.commands import CheckIn, Command
 from app.domain.decide import CommandRefused, DecisionContext, GuardFailure, decide
 from app.domain.events import SignOff
@@ -48,16 +49,6 @@ def load_reaction_terms(path: Path | None = None) -> ReactionTerms:
         return ReactionTerms.from_mapping(tomllib.load(handle), path.name)
 
 
-def local_tz() -> tzinfo:
-    """This computer's zone with its daylight-saving rules (refusal messages and label expiry dates are
-    local); a configured station sets its own (app.station.start.configure_floor)."""
-    from zoneinfo import ZoneInfo
-
-    from app.domain.clock import machine_zone_name
-
-    return ZoneInfo(machine_zone_name())
-
-
 class Floor:
     def __init__(
         self,
@@ -69,7 +60,8 @@ class Floor:
         reaction_terms: ReactionTerms | None = None,
     ) -> None:
         self.journal = journal
-        self.display_tz = display_tz or local_tz()
+        self.display_tz: tzinfo = display_tz or machine_zone()
+        """The zone people read (the station configuration sets it: app.station.start.configure_floor)."""
         self.reaction_terms = reaction_terms or load_reaction_terms()
         self.protocols = protocols if protocols is not None else ProtocolLibrary.load()
         self.clock = clock or journal.clock
@@ -77,6 +69,11 @@ class Floor:
         self.sessions: dict[str, ChairState] = {}
         for session_id in journal.session_ids(open_only=True):
             self.sessions[session_id] = ChairState.replay(session_id, journal.events(session_id))
+
+    @property
+    def face(self) -> ClockFace:
+        """The clock face of this floor's display zone."""
+        return ClockFace(self.display_tz)
 
     @classmethod
     def open(cls, db_path: Path, clock: Clock | None = None) -> Floor:

@@ -21,10 +21,11 @@ from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import AlarmInputs
 from app.domain.chair import ChairState
 from app.domain.clock import StationClock
+from app.domain.clock_face import ClockFace
 from app.domain.commands import ChangeRate
 from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
-from app.station.status_text import countdowns, hhmm, next_action
+from app.station.status_text import countdowns, next_action
 from app.store.journal import Journal
 from tests.conftest import ChairScript
 
@@ -169,19 +170,19 @@ def test_a_daylight_saving_change_during_an_infusion(
     now = clock.now()
     (step,) = [c for c in countdowns(state, now) if c.label.startswith("Next step")]
     for zone in (ZURICH, None):  # the configured zone, or this computer's
-        assert hhmm(started, zone) == start_text
-        assert hhmm(step.target, zone) == first_step_text
+        assert ClockFace.of(zone).hhmm(started) == start_text
+        assert ClockFace.of(zone).hhmm(step.target) == first_step_text
         assert step.text(now, zone) == f"{first_step_text} (in 20 min)"
-        assert AlarmInputs(now=now, state=state, display_tz=zone).hhmm(step.target) == first_step_text
+        assert AlarmInputs(now=now, state=state, display_tz=zone).at(step.target) == first_step_text
     assert f"at {first_step_text}" in next_action(state, now, policy=POLICY).text
 
     clock.advance(minutes=30)  # across the change
     now = clock.now()
     assert _next_step(state, now) == timedelta(minutes=20), "durations count real minutes"
     (step,) = [c for c in countdowns(state, now) if c.label.startswith("Next step")]
-    assert hhmm(step.target) == hhmm(step.target, ZURICH) == second_step_text
+    assert ClockFace.of(None).hhmm(step.target) == ClockFace.of(ZURICH).hhmm(step.target) == second_step_text
     assert step.target - started == timedelta(minutes=60)
     # A fixed offset taken at the start (what the alarm texts used) would be an hour off now:
     fixed = started.astimezone(ZURICH).utcoffset()
     assert fixed is not None
-    assert hhmm(step.target, timezone(fixed)) != second_step_text
+    assert ClockFace.of(timezone(fixed)).hhmm(step.target) != second_step_text

@@ -11,13 +11,14 @@ import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from app.accounts.roles import Role
 from app.accounts.secrets import badge_digest, hash_pin, verify_pin
 from app.accounts.settings import AccountSettings
 from app.domain.chair import format_time, parse_time
+from app.domain.clock_face import ClockFace
 from app.domain.events import Event, EventType
 from app.store.journal import STATION_STREAM_PREFIX, Journal, SequenceConflict
 
@@ -81,10 +82,22 @@ class Account:
 
 
 class AccountStore:
-    def __init__(self, journal: Journal, settings: AccountSettings | None = None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        settings: AccountSettings | None = None,
+        display_zone: Callable[[], tzinfo] | None = None,
+    ) -> None:
+        """`display_zone`: the station's zone, read when a refusal says a time (default: this computer's)."""
         self.journal = journal
         self.settings = settings or AccountSettings.load()
         self.clock = journal.clock
+        self._display_zone = display_zone
+
+    @property
+    def face(self) -> ClockFace:
+        """The station's clock face: the lock-out times the refusals say."""
+        return ClockFace.of(self._display_zone() if self._display_zone is not None else None)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -263,7 +276,7 @@ class AccountStore:
         if locked_until is not None:
             self._record(EventType.SIGN_IN_FAILED, "unknown", {"account": "", "reason": "badge scans locked"})
             raise SignInRefused(
-                f"Too many unknown badges: badge scans are locked until {locked_until.astimezone():%H:%M}. "
+                f"Too many unknown badges: badge scans are locked until {self.face.at(locked_until, self.now())}. "
                 "Sign in with your ID and PIN.",
                 locked_until,
             )
@@ -305,7 +318,7 @@ class AccountStore:
             assert account.locked_until is not None
             raise SignInRefused(
                 f"The account {account.id} is locked after {self.settings.max_failures} wrong PINs, "
-                f"until {account.locked_until.astimezone():%H:%M}. Ask an administrator to reset the PIN.",
+                f"until {self.face.at(account.locked_until, now)}. Ask an administrator to reset the PIN.",
                 account.locked_until,
             )
 
@@ -345,7 +358,7 @@ class AccountStore:
         if locked_until is not None:
             raise SignInRefused(
                 f"Wrong PIN. The account {account.id} is now locked for {self.settings.lock_min:g} minutes "
-                f"(until {locked_until.astimezone():%H:%M}).",
+                f"(until {self.face.at(locked_until, self.now())}).",
                 locked_until,
             )
         left = self.settings.max_failures - failures

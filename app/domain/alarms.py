@@ -21,7 +21,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from app.domain.chair import AlarmRecord, ChairState, ReactionRecord
-from app.domain.clock import local_time
+from app.domain.clock_face import ClockFace
 from app.domain.commands import RecordAlarm
 from app.domain.events import EventType, InfusionStarted, ReactionRecorded
 from app.domain.phase import Phase
@@ -149,8 +149,9 @@ class AlarmInputs:
             return self.state.chair
         return "Chair"
 
-    def hhmm(self, moment: datetime) -> str:
-        return local_time(moment, self.display_tz).strftime("%H:%M")
+    def at(self, moment: datetime) -> str:
+        """`moment` on the station's clock face, as an alarm text says it."""
+        return ClockFace.of(self.display_tz).at(moment, self.now)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -399,9 +400,9 @@ def _rate_excess(
             return None  # the nurse is setting the pump now
     fields: dict[str, object] = {"pump": _rate(pump), "plan": _rate(planned)}
     if reaction is not None:
-        fields.update(reaction_at=inputs.hhmm(reaction.onset_at), grade=reaction.grade)
+        fields.update(reaction_at=inputs.at(reaction.onset_at), grade=reaction.grade)
     elif state.open_pause is not None:
-        fields.update(plan=f"0 (paused at {inputs.hhmm(state.open_pause.start)})")
+        fields.update(plan=f"0 (paused at {inputs.at(state.open_pause.start)})")
     return fields, reaction
 
 
@@ -438,7 +439,7 @@ def _step_up_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
     due = state.infusion_started_at + timedelta(minutes=segment.start_min)
     if inputs.now - due < timedelta(seconds=policy.step_up_grace_s):
         return None
-    return {"target": _rate(segment.rate_ml_h), "due_at": inputs.hhmm(due), "pump": _rate(pump)}
+    return {"target": _rate(segment.rate_ml_h), "due_at": inputs.at(due), "pump": _rate(pump)}
 
 
 def _pump_alarm(*kinds: str) -> Condition:
@@ -450,7 +451,7 @@ def _pump_alarm(*kinds: str) -> Condition:
         if not matching:
             return None
         detail = "; ".join(f"{a.text.strip() or a.code} ({a.code})" for a in matching)
-        return {"detail": detail, "at": inputs.hhmm(reading.at)}
+        return {"detail": detail, "at": inputs.at(reading.at)}
 
     return condition
 
@@ -473,7 +474,7 @@ def _link_lost(*, infusing: bool | None) -> Condition:
             return None
         if infusing is None and in_session:
             return None
-        return {"since": inputs.hhmm(since)}
+        return {"since": inputs.at(since)}
 
     return condition
 
@@ -488,13 +489,13 @@ def _infusion_complete(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | No
             return None
         volume = "" if state.volume_infused_ml is None else f" ({_rate(state.volume_infused_ml)} mL)"
         return {
-            "what": f"infusion complete at {inputs.hhmm(state.completed_at)}{volume}",
-            "until": inputs.hhmm(ends),
+            "what": f"infusion complete at {inputs.at(state.completed_at)}{volume}",
+            "until": inputs.at(ends),
         }
     reading = inputs.live_reading
     if state.phase in (Phase.INFUSING, Phase.PAUSED) and reading is not None and reading.end_of_infusion:
         return {
-            "what": f"pump reports end of infusion at {inputs.hhmm(reading.at)} "
+            "what": f"pump reports end of infusion at {inputs.at(reading.at)} "
             f"({_rate(reading.volume_infused_ml)} mL)",
             "until": f"{state.require_protocol().observation_min:g} min after it",
         }
@@ -508,7 +509,7 @@ def _observation_complete(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields |
     ends = state.observation_ends_at
     if ends is None or inputs.now < ends:
         return None
-    return {"at": inputs.hhmm(ends)}
+    return {"at": inputs.at(ends)}
 
 
 _BAG_PHASES = (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED)
@@ -523,12 +524,12 @@ def _bag_expiry_near(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
         return None
     end = state.projected_end(inputs.now)
     late = (
-        f"; the infusion would end at {inputs.hhmm(end)}"
+        f"; the infusion would end at {inputs.at(end)}"
         if end is not None and end > state.bag_expires_at
         else ""
     )
     return {
-        "at": inputs.hhmm(state.bag_expires_at),
+        "at": inputs.at(state.bag_expires_at),
         "minutes": f"{left.total_seconds() / 60.0:.0f}",
         "late": late,
     }
@@ -540,7 +541,7 @@ def _bag_expired(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
         return None
     if inputs.now < state.bag_expires_at:
         return None
-    return {"at": inputs.hhmm(state.bag_expires_at), "prepared": inputs.hhmm(state.bag.prepared_at)}
+    return {"at": inputs.at(state.bag_expires_at), "prepared": inputs.at(state.bag.prepared_at)}
 
 
 PREMEDICATION_GUARDS = frozenset({"premedication_lead_time", "premedication_missing"})
@@ -561,7 +562,7 @@ def _started_before_premedication(inputs: AlarmInputs, _policy: AlarmPolicy) -> 
         return None  # the lead time has passed since; the alarm latches until acknowledged
     first = overrides[0]
     return {
-        "at": inputs.hhmm(started.at),
+        "at": inputs.at(started.at),
         "why": "; ".join(o.message or o.guard for o in overrides),
         "by": first.by or started.actor,
         "reason": first.reason,
@@ -575,7 +576,7 @@ def _vitals_overdue(inputs: AlarmInputs, policy: AlarmPolicy) -> Fields | None:
     due = state.vitals_due
     if due is None or inputs.now - due[0] < timedelta(seconds=policy.vitals_overdue_grace_s):
         return None
-    return {"due_at": inputs.hhmm(due[0]), "why": due[1]}
+    return {"due_at": inputs.at(due[0]), "why": due[1]}
 
 
 _VITAL_PHASES = (Phase.SCREENING, Phase.PREMEDICATION, Phase.INFUSING, Phase.PAUSED, Phase.OBSERVATION)
@@ -600,7 +601,7 @@ def _vital_sign_out_of_range(priority: Priority) -> Condition:
             return None
         index = {sign: i for i, sign in enumerate(latest.alert_signs)}
         detail = "; ".join(latest.alerts[index[s]] if index[s] < len(latest.alerts) else s for s in signs)
-        return {"detail": detail, "at": inputs.hhmm(latest.at)}
+        return {"detail": detail, "at": inputs.at(latest.at)}
 
     return condition
 
@@ -618,10 +619,10 @@ def _anaphylaxis(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
         return None
     first = reactions[0]
     return {
-        "at": inputs.hhmm(first.onset_at),
+        "at": inputs.at(first.onset_at),
         "grade": first.grade,
         "signs": ", ".join(first.signs) or "no signs recorded",
-        "until": inputs.hhmm(until) if until is not None else "the prescriber's release",
+        "until": inputs.at(until) if until is not None else "the prescriber's release",
     }
 
 

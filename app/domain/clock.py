@@ -2,7 +2,7 @@
 
 Tests inject a `ManualClock` so that a four-hour infusion runs in milliseconds. The station runs on a
 `StationClock`: UTC taken from the wall clock once, then advanced by the monotonic clock, so that a
-wall-clock step never moves a countdown. Screens show local time through `local_time`, with the
+wall-clock step never moves a countdown. Screens show local time through app.domain.clock_face, with the
 time-zone rules of the moment shown (daylight saving included); the journal stores UTC.
 """
 
@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,7 +52,7 @@ class StationClock:
     of an observation, "rate changed 30 min after start" would no longer be provable).
 
     `wall` and `monotonic` are injectable (tests move them by hand). Daylight saving is not a jump: UTC
-    goes on, only the local time shown changes (see `local_time`).
+    goes on, only the local time shown changes (see app.domain.clock_face).
     """
 
     def __init__(
@@ -100,13 +100,6 @@ class StationClock:
 
 SystemClock = StationClock
 """The name most callers know: the station clock with the system's own sources."""
-
-
-def local_time(moment: datetime, zone: tzinfo | None = None) -> datetime:
-    """`moment` as a screen shows it: in `zone` (the station's configured display zone), or, when None,
-    in this computer's zone with the rules in force at that moment (daylight saving included). Never a
-    fixed offset taken at start: after a daylight-saving change that would be an hour off."""
-    return moment.astimezone(zone)
 
 
 class ManualClock:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from app.domain.chair import ChairState, correctable_fields
+from app.domain.clock_face import ClockFace
 from app.domain.commands import (
     AddNote,
     AssignNurse,
@@ -118,8 +119,9 @@ class DecisionContext:
     reaction_terms: ReactionTerms | None = None
     patient_history: PatientHistory | None = None  # the journal's history for the MRN checking in
 
-    def hhmm(self, moment: datetime) -> str:
-        return hhmm(moment, self.display_tz)
+    def at(self, moment: datetime) -> str:
+        """`moment` on the station's clock face, as a refusal says it."""
+        return ClockFace.of(self.display_tz).at(moment, self.now)
 
 
 def _refuse(code: str, message: str) -> CommandRefused:
@@ -151,11 +153,6 @@ def clinic_today(now: datetime, tz: tzinfo = UTC) -> date:
     """The clinic's date (in its display zone): the one `today` of eligibility, for `decide` and the
     check-in dialog alike."""
     return now.astimezone(tz).date()
-
-
-def hhmm(moment: datetime, tz: tzinfo = UTC) -> str:
-    """A time as the floor reads it: local HH:MM (UTC is named when the display zone is UTC)."""
-    return moment.astimezone(tz).strftime("%H:%M UTC" if tz is UTC else "%H:%M")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -282,8 +279,9 @@ def _bag_failures(state: ChairState, now: datetime, tz: tzinfo = UTC) -> list[Gu
     expires = state.bag_expires_at
     if state.bag is None or expires is None or now < expires:
         return []
-    prepared = hhmm(state.bag.prepared_at, tz)
-    return [GuardFailure("bag_expired", f"the bag expired at {hhmm(expires, tz)} (prepared {prepared})")]
+    face = ClockFace.of(tz)
+    prepared = face.at(state.bag.prepared_at, now)
+    return [GuardFailure("bag_expired", f"the bag expired at {face.at(expires, now)} (prepared {prepared})")]
 
 
 def _premedication_failures(state: ChairState, start: datetime, tz: tzinfo = UTC) -> list[GuardFailure]:
@@ -303,7 +301,7 @@ def _premedication_failures(state: ChairState, start: datetime, tz: tzinfo = UTC
                 GuardFailure(
                     "premedication_lead_time",
                     f"{premed.drug} was given {waited:.0f} min ago; wait {premed.min_lead_min:g} min "
-                    f"(until {hhmm(ready, tz)})",
+                    f"(until {ClockFace.of(tz).at(ready, start)})",
                 )
             )
         elif waited > premed.max_lead_min:
@@ -527,19 +525,26 @@ def _bag_end_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> list
     minutes = state.plan().end_min
     if minutes is None:
         return []
-    failure = bag_end_failure(expires, at + timedelta(minutes=minutes), tz, "started now the infusion")
+    failure = bag_end_failure(expires, at + timedelta(minutes=minutes), tz, "started now the infusion", at)
     return [] if failure is None else [failure]
 
 
 def bag_end_failure(
-    expires: datetime, end: datetime, tz: tzinfo = UTC, what: str = "the infusion"
+    expires: datetime,
+    end: datetime,
+    tz: tzinfo = UTC,
+    what: str = "the infusion",
+    now: datetime | None = None,
 ) -> GuardFailure | None:
-    """An infusion ending after its bag expires (the room-temperature limit includes the infusion)."""
+    """An infusion ending after its bag expires (the room-temperature limit includes the infusion).
+    Times on the clock face of `tz`, with their day when not on the day of `now` (default: the end)."""
     if end <= expires:
         return None
+    face = ClockFace.of(tz)
+    ref = now if now is not None else end
     return GuardFailure(
         "bag_expires_before_end",
-        f"{what} would end at {hhmm(end, tz)}, after the bag expires at {hhmm(expires, tz)}",
+        f"{what} would end at {face.at(end, ref)}, after the bag expires at {face.at(expires, ref)}",
     )
 
 
@@ -744,7 +749,7 @@ def _resolve(state: ChairState, c: ResolveSymptoms, ctx: DecisionContext) -> lis
         raise _refuse("no_open_reaction", "there is no unresolved reaction")
     early = [r for r in open_ if at < r.onset_at]
     if early:
-        raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.hhmm(early[0].onset_at)}")
+        raise _refuse("bad_time", f"resolution before the reaction's onset at {ctx.at(early[0].onset_at)}")
     payload = SymptomsResolved(reaction_seqs=tuple(r.seq for r in open_), notes=c.notes, recorded_at=ctx.now)
     return [Event.of(payload, at, ctx.actor)]
 
@@ -829,7 +834,7 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
         failures.append(
             GuardFailure(
                 "reaction_unresolved",
-                f"the grade {r.grade} reaction at {hhmm(r.onset_at, tz)} is not recorded as resolved; "
+                f"the grade {r.grade} reaction at {ClockFace.of(tz).at(r.onset_at, at)} is not recorded as resolved; "
                 f"observation runs {state.require_protocol().observation_min:g} min after resolution",
             )
         )
@@ -838,14 +843,14 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
         failures.append(
             GuardFailure(
                 "observation_not_complete",
-                f"observation runs until {hhmm(earliest, tz)} ({left:.0f} min left)",
+                f"observation runs until {ClockFace.of(tz).at(earliest, at)} ({left:.0f} min left)",
             )
         )
     if not any(v.at >= ended for v in state.vitals):
         failures.append(
             GuardFailure(
                 "vitals_missing_after_infusion",
-                f"no vital signs recorded since the infusion ended at {hhmm(ended, tz)}",
+                f"no vital signs recorded since the infusion ended at {ClockFace.of(tz).at(ended, at)}",
             )
         )
     return failures
@@ -863,7 +868,8 @@ def anaphylaxis_discharge_refusal(
         onset = next(r.onset_at for r in state.reactions if r.anaphylaxis)
         return GuardFailure(
             "anaphylaxis_observation",
-            f"after anaphylaxis at {hhmm(onset, tz)} the patient is observed until {hhmm(until, tz)}; "
+            f"after anaphylaxis at {ClockFace.of(tz).at(onset, at)} the patient is observed until "
+            f"{ClockFace.of(tz).at(until, at)}; "
             "discharge earlier only on a prescriber's documented release, co-signed",
         )
     if not release.prescriber.strip() or not release.note.strip():

@@ -19,9 +19,14 @@ from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.paths import default_config_path, default_db_path
 
 
-def register(sub: Any, hl7_settings: Callable[[Path | None], Hl7Settings]) -> None:
-    """`hl7_settings(--config)`: the station file's [hl7] identities (the station reads its file;
-    export is handed what it needs)."""
+def register(
+    sub: Any,
+    hl7_settings: Callable[[Path | None], Hl7Settings],
+    display_zone: Callable[[Path | None], str | None] | None = None,
+) -> None:
+    """`hl7_settings(--config)`: the station file's [hl7] identities; `display_zone(--config)`: the zone
+    the station file names for its screens (the station reads its file; export is handed what it
+    needs). The export's times are in that zone unless the shift file names its own."""
     parser = sub.add_parser(
         "export",
         help="export a shift log (PDF, CSV, JSON or HL7) verifiable against the journal",
@@ -56,9 +61,10 @@ def register(sub: Any, hl7_settings: Callable[[Path | None], Hl7Settings]) -> No
     parser.add_argument(
         "--config",
         type=Path,
-        help=f"station configuration for the [hl7] identities (default {default_config_path()}, if present)",
+        help=f"station configuration: the [hl7] identities and the display_tz the export's times are in "
+        f"(default {default_config_path()}, if present)",
     )
-    parser.set_defaults(func=run, hl7_settings=hl7_settings)
+    parser.set_defaults(func=run, hl7_settings=hl7_settings, display_zone=display_zone)
 
 
 def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) -> ExportRange:
@@ -76,7 +82,8 @@ def resolve_range(args: argparse.Namespace, config: ShiftConfig, now: datetime) 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = ShiftConfig.load(args.shifts)
+        reader = getattr(args, "display_zone", None)
+        config = ShiftConfig.load(args.shifts).at_station(reader(args.config) if reader else None)
         export_range = resolve_range(args, config, datetime.now(UTC))
         mllp = parse_address(args.mllp) if args.mllp else None
         if mllp is not None and args.format != "hl7":

@@ -658,7 +658,7 @@ def _session_times(local: LocalTime, reference: datetime) -> Callable[[datetime 
             return ""
         here = local.to_local(moment)
         if here.date() == ref.date() and here.utcoffset() == ref.utcoffset():
-            return here.strftime("%H:%M")
+            return local.hhmm(moment)
         return local.stamp(moment)
 
     return t
@@ -682,7 +682,8 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
     flow.text(f"{state.chair}: {state.patient_initials} (MRN {state.patient_mrn})", f.h2)
     flow.text(
         f"{protocol.name if protocol else '-'}  |  {_status(state)}  |  session {session.session_id}  |  "
-        f"times are local, {local.stamp(reference)[:10]} UTC{local.stamp(reference)[-6:]} unless dated",
+        f"times are {local.face.name} ({local.stamp(reference)[-6:]}) on {local.stamp(reference)[:10]} "
+        "unless dated",
         f.small,
         _MUTED,
     )

@@ -267,7 +267,8 @@ def _visit_script(
         yield ends
         if visit.observation_notice:  # as the station raises it; the discharge ends it, nothing clears it
             rule = "observation_complete"
-            text = f"{visit.chair}: observation complete at {ends:%H:%M}: the patient may be discharged"
+            at = floor.face.at(ends, clock.now())  # as the station says it: in its display zone
+            text = f"{visit.chair}: observation complete at {at}: the patient may be discharged"
             run(sid, RecordAlarm("raised", f"{visit.chair}-obs-{ends:%H%M}", rule, "low", text), "system")
         run(sid, RecordVitals(dict(_BASELINE)), nurse)  # before discharge
     else:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.domain.clock_face import ClockFace, machine_zone, offset_text
 from app.resources import resource_path
 
 
@@ -47,29 +48,26 @@ class LocalTime:
         """The zone's IANA name (or UTC+HH:MM for a fixed offset), or "local" for this computer's zone
         (exports record `resolved().key`, never "local")."""
         if isinstance(self.zone, timezone):
-            return "UTC" + _offset_text(self.zone.utcoffset(None))
+            return "UTC" + offset_text(self.zone.utcoffset(None))
         key = getattr(self.zone, "key", None) if self.zone is not None else None
         return str(key) if key else "local"
 
     def resolved(self) -> LocalTime:
         """This zone, with "the computer's zone" replaced by its IANA name (or its current fixed offset
         when the system does not say), so an export reads the same on a computer in another zone."""
-        if self.zone is not None:
-            return self
-        from app.domain.clock import machine_zone_name
+        return self if self.zone is not None else LocalTime(machine_zone())
 
-        name = machine_zone_name()
-        offset = datetime.now().astimezone().utcoffset() or timedelta(0)
-        if name == "UTC" and offset:  # the system does not name its zone: keep its current offset
-            return LocalTime(timezone(offset))
-        return LocalTime(ZoneInfo(name))
+    @property
+    def face(self) -> ClockFace:
+        """The clock face every time of the export is read on (app.domain.clock_face)."""
+        return ClockFace.of(self.zone)
 
     def offsets(self, since: datetime, until: datetime) -> list[str]:
         """The UTC offsets in use between two moments (two across a daylight-saving change)."""
         found: list[str] = []
         moment = since
         while True:
-            text = _offset_text(self.to_local(moment).utcoffset() or timedelta(0))
+            text = offset_text(self.to_local(moment).utcoffset() or timedelta(0))
             if text not in found:
                 found.append(text)
             if moment >= until:
@@ -77,30 +75,22 @@ class LocalTime:
             moment = min(until, moment + timedelta(hours=1))
 
     def to_local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
+        return self.face.local(moment)
 
     def localize(self, wall: datetime) -> datetime:
         """A naive wall-clock time in this zone as an aware datetime."""
-        if self.zone is None:
-            return wall.astimezone()  # naive -> the system's local time, DST-aware
-        return wall.replace(tzinfo=self.zone)
+        return self.face.wall(wall).astimezone(self.face.zone)
 
     def iso(self, moment: datetime | None) -> str:
         """ISO 8601 with the local offset, to the second: 2026-01-05T09:00:00+01:00."""
-        if moment is None:
-            return ""
-        return self.to_local(moment).isoformat(timespec="seconds")
+        return self.face.iso(moment)
 
     def hhmm(self, moment: datetime | None) -> str:
-        return "" if moment is None else self.to_local(moment).strftime("%H:%M")
+        return self.face.hhmm(moment, missing="")
 
     def stamp(self, moment: datetime | None) -> str:
         """Readable date, time and offset: 2026-01-05 09:00 +01:00."""
-        if moment is None:
-            return ""
-        local = self.to_local(moment)
-        offset = local.strftime("%z")
-        return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+        return self.face.stamp(moment)
 
 
 @dataclass(frozen=True)
@@ -160,6 +150,13 @@ class ShiftConfig:
             raise ShiftError(f"{path.name} defines no [[shifts]]")
         return cls(tuple(shifts), LocalTime.named(str(data.get("timezone", ""))))
 
+    def at_station(self, zone: tzinfo | str | None) -> ShiftConfig:
+        """These shifts in the station's display zone `zone`, unless the shift file names its own zone
+        (an empty `timezone` leaves it to the station; None: no station zone known)."""
+        if zone is None or self.local.zone is not None:
+            return self
+        return replace(self, local=LocalTime.named(zone) if isinstance(zone, str) else LocalTime(zone))
+
     def shift(self, name: str) -> Shift:
         for shift in self.shifts:
             if shift.name == name:
@@ -209,12 +206,6 @@ class ShiftConfig:
 
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _FIXED = re.compile(r"^UTC([+-])(\d{2}):(\d{2})$")
-
-
-def _offset_text(offset: timedelta | None) -> str:
-    minutes = int((offset or timedelta(0)).total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _clock_time(text: object) -> time:

@@ -21,11 +21,6 @@ from app.station.pump import PumpLink
 from drivers.base import Telemetry
 
 
-def local_tz() -> tzinfo | None:
-    """None: this computer's zone, with the rules in force at each moment (never a fixed offset)."""
-    return None
-
-
 def reading_of(t: Telemetry | None) -> PumpReading | None:
     """A driver's reading in the alarm rules' words."""
     if t is None:
@@ -57,7 +52,7 @@ class ChairAlarms:
         storage_problem: str = "",
         display_tz: tzinfo | None = None,
     ) -> list[AlarmTransition]:
-        """`display_tz`: the station's configured zone for alarm texts (None: this computer's zone)."""
+        """`display_tz`: the station's zone for alarm texts (None: this computer's zone, by its name)."""
         inputs = AlarmInputs(
             now=now,
             state=state,
@@ -66,6 +61,6 @@ class ChairAlarms:
             link_lost_since=pump.lost_since if pump is not None else None,
             chair=chair,
             storage_problem=storage_problem,
-            display_tz=display_tz if display_tz is not None else local_tz(),
+            display_tz=display_tz,
         )
         return self.board.update(evaluate(inputs, self.policy), now)

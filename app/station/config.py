@@ -605,3 +605,20 @@ def load_hl7_settings(path: Path | None) -> Hl7Settings:
         return settings_from_table(config.hl7, config.name, identity)
     except (StationConfigError, ValueError) as exc:
         raise ExportError(f"{path}: {exc}") from exc
+
+
+def load_display_zone(path: Path | None) -> str | None:
+    """The display zone the station file names (`path`, else the station's default file when present);
+    None without a file (the reader then shows this computer's zone). StationConfigError names the file
+    and key on a bad file: a command asked to show a station's times never falls back silently."""
+    from app.paths import default_config_path
+
+    if path is None:
+        try:
+            present = default_config_path().exists()
+        except OSError:  # another user's private folder: no station file
+            present = False
+        if not present:
+            return None
+        path = default_config_path()
+    return load_station_config(path).display_tz

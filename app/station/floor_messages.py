@@ -154,6 +154,8 @@ class StatusMessage:
     reason: str | None = None
     warnings: tuple[str, ...] = ()
     """What the station's services need someone to see (the HL7 feed's set-aside messages)."""
+    display_tz: str | None = None
+    """The station's display zone (IANA name): the floor shows this station's times in it."""
 
     @property
     def online(self) -> bool:
@@ -171,6 +173,7 @@ def parse_status(raw: bytes | str) -> StatusMessage:
         chairs=r.integer("chairs", low=0, high=1000),
         reason=r.text("reason", optional=True, limit=120),
         warnings=tuple(_warning(w, n) for n, w in enumerate(r.items("warnings", 20))),
+        display_tz=r.text("display_tz", optional=True, limit=80),
     )
 
 
@@ -302,6 +305,8 @@ class ChairMessage:
     link: PumpLinkNow = field(default_factory=PumpLinkNow)
     updated_at: datetime | None = None
     published_at: datetime | None = None
+    display_tz: str | None = None
+    """The station's display zone (IANA name), in which its texts are said."""
 
     @property
     def patient_present(self) -> bool:
@@ -394,6 +399,7 @@ def parse_chair(raw: bytes | str | Mapping[str, Any]) -> ChairMessage:
         else PumpLinkNow(),
         updated_at=r.time("updated_at", optional=True),
         published_at=r.time("published_at", optional=True),
+        display_tz=r.text("display_tz", optional=True, limit=80),
     )
 
 

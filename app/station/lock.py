@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from app.domain.clock_face import ClockFace
+
 
 class StationInUse(RuntimeError):
     """Another station holds the database."""
@@ -54,8 +56,8 @@ def _try_lock(handle: IO[str]) -> bool:
 def _holder(path: Path) -> str:
     try:
         info = json.loads(path.read_text(encoding="utf-8") or "{}")
-        since = datetime.fromisoformat(info["since"]).astimezone()
-        return f"in use by {info['host']} pid {info['pid']} since {since:%Y-%m-%d %H:%M:%S %Z}"
+        since = ClockFace.of().stamp(datetime.fromisoformat(info["since"]))  # before any configuration
+        return f"in use by {info['host']} pid {info['pid']} since {since}"
     except (OSError, ValueError, KeyError, TypeError):
         return "in use by another station (no details in the lock file)"
 

@@ -144,6 +144,7 @@ class Publisher:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._connected = threading.Event()
         self._fresh = threading.Event()  # a new connection: publish every chair again
         self._closing = threading.Event()
@@ -268,11 +269,22 @@ class Publisher:
             log.warning("broker %s refused station %s: %s", self.settings.url, self.name, reason)
             return
         self._online_since = wall_iso()
+        # Connected means ready to hear the overview: the station says so once the broker has granted
+        # the commands subscription (_on_subscribe), or a command sent in between would be lost.
         client.subscribe(commands_topic(self.id), qos=1)
         client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
         self._fresh.set()
-        self._connected.set()
         log.info("station %s connected to %s", self.name, self.settings.url)
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+    ) -> None:
+        if any(getattr(reason, "is_failure", False) for reason in reasons):
+            log.warning(
+                "broker %s refused station %s its commands topic: %s", self.settings.url, self.name, reasons
+            )
+            return
+        self._connected.set()
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
@@ -334,6 +346,7 @@ class Publisher:
                 "station": self.name,
                 "keepalive_s": self.keepalive_s,
                 "chairs": len(self.station.chairs),
+                "display_tz": self.station.face.name,
                 "warnings": list(self._warnings),  # e.g. the HL7 feed's set-aside messages
                 **extra,
             }
@@ -342,7 +355,9 @@ class Publisher:
     def _publish_chairs(self, now: datetime, chairs: Sequence[ChairSession], *, everything: bool) -> None:
         for chair in chairs:
             index = self._index[chair.name]
-            snapshot = chair_snapshot(chair, now, station=self.name, index=index)
+            snapshot = chair_snapshot(
+                chair, now, station=self.name, index=index, zone=self.station.display_tz
+            )
             content = json.dumps(snapshot, sort_keys=True)
             last = self._published.get(chair.name)
             if last is not None and last[0] == content and not everything:

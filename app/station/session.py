@@ -85,7 +85,12 @@ class ChairHost(Protocol):
     clock: Clock
     nurse: str  # who signs the next entry (changes as nurses sign in and out)
     alarm_policy: AlarmPolicy
-    display_tz: tzinfo | None  # set once the configuration is read
+
+    @property
+    def display_tz(self) -> tzinfo:
+        """The station's display zone (the floor's: its configuration's display_tz, else this
+        computer's zone by its name)."""
+        ...
 
     def now(self) -> datetime: ...
 

@@ -1,16 +1,17 @@
 """A chair as the floor sees it: the JSON of `chairside/v1/<station>/chairs/<chair>` (docs/mqtt.md).
 
 One function builds it from a chair session, so the published state and anything else that shows a
-chair from outside the station say the same thing. Times are ISO 8601 in UTC; the screen shows them
-in its own zone.
+chair from outside the station say the same thing. Times are ISO 8601 in UTC; `display_tz` names the
+station's zone, in which the texts are said and the floor shows this station's times.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from app.domain.clock_face import ClockFace
 from app.domain.phase import Phase
 from app.domain.timeline import SessionTimeline
 from app.station.floor_messages import SCHEMA
@@ -33,8 +34,12 @@ def pump_rate(chair: ChairSession) -> float | None:
     return telemetry.rate_ml_h if telemetry.state.is_delivering else 0.0
 
 
-def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: int) -> dict[str, Any]:
-    """Everything but `updated_at` and `published_at` (the publisher stamps those)."""
+def chair_snapshot(
+    chair: ChairSession, now: datetime, *, station: str, index: int, zone: tzinfo | None = None
+) -> dict[str, Any]:
+    """Everything but `updated_at` and `published_at` (the publisher stamps those). `zone`: the
+    station's display zone (the texts are said in it, and the message names it for the floor)."""
+    face = ClockFace.of(zone)
     state = chair.state
     phase = state.phase if state is not None else Phase.EMPTY
     rate = pump_rate(chair)
@@ -43,7 +48,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         planned = state.planned_rate_ml_h(now)
     elif phase is Phase.PAUSED:
         planned = 0.0
-    action = next_action(state, now, rate, policy=chair.host.alarm_policy)
+    action = next_action(state, now, rate, face.zone, policy=chair.host.alarm_policy)
     deadline = next_deadline(state, now) if state is not None else None
     telemetry = chair.telemetry if chair.pump_connected else None
     board = chair.alarms.board
@@ -84,6 +89,7 @@ def chair_snapshot(chair: ChairSession, now: datetime, *, station: str, index: i
         "station": station,
         "chair": chair.name,
         "index": index,
+        "display_tz": face.name,
         "phase": phase.value,
         "anaphylaxis": _anaphylaxis(state),
         "session": state.session_id if state is not None else None,

@@ -20,6 +20,7 @@ from app.accounts.store import Account, AccountStore
 from app.alarm_policy import load_alarm_policy
 from app.domain.alarms import AlarmPolicy
 from app.domain.clock import Clock
+from app.domain.clock_face import ClockFace
 from app.domain.events import EventType, SignOff
 from app.floor import Floor
 from app.station.config import MAX_CHAIRS
@@ -53,9 +54,6 @@ class Station:
         # entry and roles are enforced (app.accounts); without (bare stations in tests) initials as before.
         self.accounts = accounts
         self.signed_in: Account | None = None
-        self.display_tz: tzinfo | None = None
-        """The zone the screens and alarm texts show (the configuration's display_tz; None: this
-        computer's zone with daylight saving). Set by app.station.start.station_for."""
         self.alarm_policy: AlarmPolicy = alarm_policy or load_alarm_policy()  # loaded once, handed down
         floor.journal.recorder.same_rate_ml_h = self.alarm_policy.same_rate_ml_h
         names = chair_names(chairs) if isinstance(chairs, int) else list(chairs)
@@ -131,6 +129,21 @@ class Station:
         if self.accounts is None:
             return None
         return authorize(self.signed_in, actions, cosigner)
+
+    @property
+    def display_tz(self) -> tzinfo:
+        """The zone the screens, refusals and alarm texts show: the floor's (the configuration's
+        display_tz; by default this computer's zone under its IANA name)."""
+        return self.floor.display_tz
+
+    @display_tz.setter
+    def display_tz(self, zone: tzinfo) -> None:
+        self.floor.display_tz = zone
+
+    @property
+    def face(self) -> ClockFace:
+        """The station's clock face: every time a person reads at this station."""
+        return self.floor.face
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -6,14 +6,13 @@ chair view so both say the same thing the same way.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 
 from app.domain.alarms import AlarmPolicy
 from app.domain.chair import ChairState
-from app.domain.clock import local_time
+from app.domain.clock_face import ClockFace, duration_text
 from app.domain.decide import discharge_failures, start_failures
 from app.domain.delivery import StopReason
 from app.domain.describe import rate_text as rate_text
@@ -90,22 +89,6 @@ class Priority(Enum):
         return cls.__members__.get(text)
 
 
-def hhmm(moment: datetime | None, zone: tzinfo | None = None) -> str:
-    """Local wall-clock time, as the nurse reads it (`zone`: the display zone; None: this computer's)."""
-    return "--:--" if moment is None else local_time(moment, zone).strftime("%H:%M")
-
-
-def duration_text(delta: timedelta) -> str:
-    """'in 12 min', '1 h 05 min ago'. Rounds towards the deadline: 'due now' inside a minute."""
-    seconds = delta.total_seconds()
-    if abs(seconds) < 60:
-        return "now"
-    minutes = math.ceil(abs(seconds) / 60) if seconds > 0 else math.floor(abs(seconds) / 60)
-    hours, mins = divmod(minutes, 60)
-    text = f"{hours} h {mins:02d} min" if hours else f"{mins} min"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
 def mg_h_text(rate_mg_h: float) -> str:
     return f"{rate_mg_h:.0f} mg/h" if abs(rate_mg_h - round(rate_mg_h)) < 0.05 else f"{rate_mg_h:.1f} mg/h"
 
@@ -160,13 +143,13 @@ def reaction_instruction(
         )
         return NextAction(
             ActionKind.STOP_PUMP,
-            f"⚠ STOP THE PUMP: grade {stopping.grade} reaction at {hhmm(stopping.onset_at, zone)}, "
+            f"⚠ STOP THE PUMP: grade {stopping.grade} reaction at {ClockFace.of(zone).hhmm(stopping.onset_at)}, "
             "permanently discontinued",
             urgent=True,
             rate_ml_h=0.0,
         )
     reaction = state.reactions[-1]
-    at = hhmm(reaction.onset_at, zone)
+    at = ClockFace.of(zone).hhmm(reaction.onset_at)
     if reaction.action is ReactionAction.STOP_THEN_RESTART and reaction.resolved_at is None:
         return NextAction(
             ActionKind.STOP_PUMP,
@@ -248,7 +231,7 @@ def next_action(
         if ready is not None and ready > now:
             return NextAction(
                 ActionKind.START,
-                f"Start infusion at {first_text} from {hhmm(ready, zone)}",
+                f"Start infusion at {first_text} from {ClockFace.of(zone).at(ready, now)}",
                 rate_ml_h=first_rate,
             )
         return NextAction(ActionKind.START, f"Start infusion at {first_text} now", rate_ml_h=first_rate)
@@ -278,11 +261,11 @@ def next_action(
             verb = "Step up" if rate > planned else "Step down"
             return NextAction(
                 ActionKind.WAIT,
-                f"{verb} to {dose_rate_text(state, rate)} at {hhmm(when, zone)}",
+                f"{verb} to {dose_rate_text(state, rate)} at {ClockFace.of(zone).at(when, now)}",
                 rate_ml_h=rate,
             )
         end = state.projected_end(now)
-        return NextAction(ActionKind.WAIT, f"Infusion ends about {hhmm(end, zone)}")
+        return NextAction(ActionKind.WAIT, f"Infusion ends about {ClockFace.of(zone).at(end, now)}")
     if phase is Phase.PAUSED:
         if instruction is not None:
             return NextAction(ActionKind.RESUME, instruction.text, urgent=True, rate_ml_h=None)
@@ -298,7 +281,7 @@ def next_action(
             )
         ends = state.observation_ends_at
         if ends is not None and ends > now:
-            return NextAction(ActionKind.WAIT, f"Observation ends {hhmm(ends, zone)}")
+            return NextAction(ActionKind.WAIT, f"Observation ends {ClockFace.of(zone).at(ends, now)}")
         if any(f.code == "vitals_missing_after_infusion" for f in discharge_failures(state, now)):
             return NextAction(ActionKind.VITALS, "Take vital signs before discharge")
         return NextAction(
@@ -320,7 +303,7 @@ class Countdown:
         return self.target - now
 
     def text(self, now: datetime, zone: tzinfo | None = None) -> str:
-        return f"{hhmm(self.target, zone)} ({duration_text(self.remaining(now))})"
+        return f"{ClockFace.of(zone).at(self.target, now)} ({duration_text(self.remaining(now))})"
 
 
 def countdowns(state: ChairState | None, now: datetime) -> list[Countdown]:
@@ -431,6 +414,6 @@ def link_text(
     if status == "connected":
         return LinkText("● pump connected", "● pump", False)
     if status == "lost":
-        since = hhmm(lost_since, zone)
+        since = ClockFace.of(zone).hhmm(lost_since)
         return LinkText(f"✕ PUMP LINK LOST since {since}", f"✕ link lost {since}", True)
     return LinkText("… connecting to the pump", "… connecting", True)

@@ -30,7 +30,6 @@ from app.station.status_text import (
     Priority,
     countdowns,
     dose_rate_text,
-    hhmm,
     link_text,
     next_action,
     phase_style,
@@ -383,7 +382,7 @@ class ChairView(QWidget):
             self.pump_rate_label.setText("Pump: –" if chair.pump_connected else "Pump: no data")
             self.pump_detail_label.setText(link.reason if link is not None else "")
             return
-        stale = "" if chair.pump_connected else f" (last seen {hhmm(t.at, self._zone)})"
+        stale = "" if chair.pump_connected else f" (last seen {self.chair.face.at(t.at, self.chair.now())})"
         self.pump_rate_label.setText(f"Pump {dose_rate_text(chair.state, t.rate_ml_h)}{stale}")
         alarms = ", ".join(a.text or a.code for a in t.alarms)
         detail = f"{t.state.value} · {t.volume_infused_ml:.0f} mL infused"

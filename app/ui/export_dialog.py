@@ -85,7 +85,7 @@ class ExportDialog(QDialog):
         self.floor = floor
         self.hl7_settings = hl7_settings
         """The [hl7] identities, read when an export starts (the station hands over how to read them)."""
-        self.config = config or ShiftConfig.load()
+        self.config = (config or ShiftConfig.load()).at_station(floor.display_tz)
         self.worker: ExportWorker | None = None
         self.progress: QProgressDialog | None = None
         self.export_result: ExportResult | None = None

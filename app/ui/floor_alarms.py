@@ -20,18 +20,21 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.alarms import Priority as AlarmPriority
+from app.domain.clock_face import ClockFace
 from app.station.floor_messages import (
     ChairAlarm,
 )
 from app.station.sound import Speaker, load_alarm_sounds
-from app.station.status_text import hhmm
 from app.ui.floor_model import Key
 
 log = logging.getLogger(__name__)
 
 
-def alarm_line(names: dict[str, str], key: Key, alarm: ChairAlarm) -> str:
-    since = hhmm(alarm.raised_at) if alarm.raised_at is not None else "--:--"
+def alarm_line(
+    names: dict[str, str], key: Key, alarm: ChairAlarm, faces: dict[str, ClockFace] | None = None
+) -> str:
+    """`faces`: each station's clock face (its alarms' times are said in its zone)."""
+    since = ((faces or {}).get(key[0]) or ClockFace.of()).hhmm(alarm.raised_at)
     message = alarm.message.replace(f"{key[1]}: ", "", 1)
     marker = alarm.priority.symbol
     return (
@@ -64,8 +67,14 @@ class EscalatedPanel(QFrame):
         self.buttons: list[QPushButton] = []
         self.lines: list[QLabel] = []
 
-    def show_alarms(self, alarms: list[tuple[Key, ChairAlarm]], names: dict[str, str]) -> None:
-        shown = [(key, alarm.id, alarm_line(names, key, alarm)) for key, alarm in alarms]
+    def show_alarms(
+        self,
+        alarms: list[tuple[Key, ChairAlarm]],
+        names: dict[str, str],
+        faces: dict[str, ClockFace] | None = None,
+    ) -> None:
+        """`faces`: each station's clock face (its alarms' times are said in its zone)."""
+        shown = [(key, alarm.id, alarm_line(names, key, alarm, faces)) for key, alarm in alarms]
         if shown == self._shown:
             return
         self._shown = shown

@@ -25,10 +25,9 @@ from app.station.floor_messages import (
     ChairMessage,
     ReadingsMessage,
 )
-from app.station.status_text import hhmm
 from app.ui.floor_model import Key
 from app.ui.plot import PLANNED_PEN, PUMP_PEN
-from app.ui.tile import TileView
+from app.ui.tile import TileView, station_face
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +102,8 @@ class ChairDialog(QDialog):
         volume = f", {pump.volume_ml:g} mL infused" if pump.volume_ml is not None else ""
         self.lines["pump"].setText(f"{view.pump_text}{volume}" if view.pump_text else "")
         self.lines["next"].setText(f"Next: {view.next_text}" if view.next_text else "")
+        face = station_face(chair.display_tz)  # the station's zone, as its message names it
+        hhmm = face.hhmm
         vitals = chair.vitals
         self.lines["vitals"].setText(
             f"{vitals.label}: {'OVERDUE since' if vitals.overdue else 'at'} {hhmm(vitals.due_at)}"

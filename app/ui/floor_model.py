@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from app.domain.clock_face import ClockFace
 from app.station.broker import (
     RESERVED_USERS,
     TOPIC_PREFIX,
@@ -40,7 +41,7 @@ from app.station.floor_messages import (
     parse_readings,
     parse_status,
 )
-from app.ui.tile import TileView, tile_view
+from app.ui.tile import TileView, station_face, tile_view
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,15 @@ class StationInfo:
     unreadable: dict[str, str] = field(default_factory=dict)
     """Topics of this station whose last message was dropped (its status, a chair not on the floor
     yet), and why; each one clears when that topic reads again."""
+    face: ClockFace = field(default_factory=ClockFace.of)
+    """The station's clock face, as its status and chair messages name it (`display_tz`)."""
+
+    def named_zone(self, name: str | None) -> bool:
+        """Take the zone a message names; True when the face changed."""
+        if name is None or name == self.face.name:
+            return False
+        self.face = station_face(name)
+        return True
 
     def stale_since(self, now: float) -> datetime | None:
         """When the floor last heard from a station that is offline or silent past its keepalive."""
@@ -186,6 +196,7 @@ class FloorModel(QAbstractTableModel):
             info = self.station(sid)
             info.name, info.state, info.keepalive_s = status.station, status.state, status.keepalive_s
             info.warnings = status.warnings
+            info.named_zone(status.display_tz)
             # A retained message tells when it was sent, not that the station is alive now
             seen = min(received, status.at.timestamp()) if retained else received
             if status.online:
@@ -199,6 +210,7 @@ class FloorModel(QAbstractTableModel):
             key = (sid, chair.chair)
             info = self.station(sid)
             info.name = chair.station
+            touched = {k for k in self.keys if k[0] == sid} if info.named_zone(chair.display_tz) else set()
             sent = chair.published_at.timestamp() if chair.published_at is not None else None
             seen = min(received, sent) if retained and sent is not None else received
             info.last_seen = max(info.last_seen or 0.0, seen)
@@ -207,7 +219,7 @@ class FloorModel(QAbstractTableModel):
             self.unreadable.pop(key, None)
             self._store(key, chair)
             self.applied += 1
-            return {key}
+            return {key} | touched
         if kind == "chairs" and len(parts) == 6 and parts[5] == "readings":
             readings = parse_readings(raw)
             self._check_station(sid, readings.station)
@@ -281,7 +293,7 @@ class FloorModel(QAbstractTableModel):
         self.beginInsertRows(QModelIndex(), row, row)
         self.keys.insert(row, key)
         self.snapshots[key] = chair
-        self.views[key] = tile_view(chair, datetime.now(UTC))
+        self.views[key] = tile_view(chair, datetime.now(UTC), face=self.stations[key[0]].face)
         self.endInsertRows()
 
     def refresh(self, only: Iterable[Key] | None = None) -> set[Key]:
@@ -302,6 +314,7 @@ class FloorModel(QAbstractTableModel):
                     stale=since is not None,
                     stale_since=None if since is _EPOCH else since,
                     unreadable=key in self.unreadable,
+                    face=self.stations[key[0]].face,
                 )
             except Exception:  # never the tick: this chair keeps its last words
                 log.exception("overview: the tile of %s could not be drawn", key)

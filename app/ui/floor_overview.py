@@ -53,6 +53,7 @@ from app.accounts.idle import DEFAULT_IDLE_LOCK_MIN, IdleTimer
 from app.accounts.roles import Action, allows
 from app.accounts.store import Account, AccountStore
 from app.domain.clock import Clock, StationClock
+from app.domain.clock_face import ClockFace
 from app.domain.events import EventType
 from app.station.broker import (
     BrokerError,
@@ -60,7 +61,6 @@ from app.station.broker import (
     parse_broker,
 )
 from app.station.sound import Speaker, load_alarm_sounds
-from app.station.status_text import hhmm
 from app.ui.elided import set_style_property
 from app.ui.floor_alarms import EscalatedPanel, OfflineSound
 from app.ui.floor_chair import ChairDialog
@@ -256,10 +256,12 @@ class FloorOverviewWindow(QMainWindow):
         self.busy_s += time.perf_counter() - started
 
     def _tick_clock(self) -> None:
-        self.clock_label.setText(datetime.now().astimezone().strftime("%H:%M"))
+        self.clock_label.setText(self.face().hhmm(datetime.now(UTC)))
 
     def _tick_escalated(self) -> None:
-        self.escalated_panel.show_alarms(self.model.escalated(), self._names())
+        self.escalated_panel.show_alarms(
+            self.model.escalated(), self._names(), {s: i.face for s, i in self.model.stations.items()}
+        )
 
     def _names(self) -> dict[str, str]:
         return {s: i.name for s, i in self.model.stations.items()}
@@ -270,7 +272,7 @@ class FloorOverviewWindow(QMainWindow):
             self.offline_banner.setText(
                 "⚠ "
                 + "; ".join(
-                    f"{info.name} is OFFLINE since {hhmm(since) if since else '--:--'}: its chairs are not "
+                    f"{info.name} is OFFLINE since {info.face.hhmm(since)}: its chairs are not "
                     "monitored from here"
                     for info, since in offline
                 )
@@ -327,6 +329,12 @@ class FloorOverviewWindow(QMainWindow):
         if self.person is None or self.board_mode:
             return dataclasses.replace(view, initials="")
         return view
+
+    def face(self) -> ClockFace:
+        """The overview's own clock: the zone every station it hears names when they agree, else this
+        computer's (by its zone name)."""
+        names = {info.face.name: info.face for info in self.model.stations.values()}
+        return next(iter(names.values())) if len(names) == 1 else ClockFace.of()
 
     def _rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
         for row in range(first, last + 1):
@@ -447,7 +455,8 @@ class FloorOverviewWindow(QMainWindow):
                 continue
             since = info.stale_since(now)
             state = (
-                f"OFFLINE: no data since {hhmm(since) if since and since != _EPOCH else '--:--'}"
+                "OFFLINE: no data since "
+                + info.face.at(None if since == _EPOCH else since, datetime.fromtimestamp(now, UTC))
                 if since is not None
                 else "online"
             )
@@ -547,7 +556,8 @@ class FloorOverviewWindow(QMainWindow):
         info = self.model.stations.get(key[0])
         since = info.stale_since(self.model.clock()) if info is not None else _EPOCH
         if since is not None:
-            when = hhmm(since) if since is not _EPOCH else "--:--"
+            face = info.face if info is not None else ClockFace.of()
+            when = face.hhmm(None if since is _EPOCH else since)
             self._say(f"{name} is offline since {when}: not sent. Go to the station")
             return None
         person = self.person

@@ -209,7 +209,7 @@ def run_gui(args: argparse.Namespace) -> int:
             tmp.cleanup()
         return 2
     floor = opened.floor
-    accounts = AccountStore(floor.journal)
+    accounts = AccountStore(floor.journal, display_zone=lambda: floor.display_tz)
     demo: Any = None
     controller: Any = None
     publisher: Any = None

@@ -26,7 +26,6 @@ from app.accounts.store import Account
 from app.chairs import FloorController
 from app.domain.clock import Clock
 from app.station.config import load_hl7_settings
-from app.station.status_text import hhmm
 from app.ui.alarm_bar import AlarmBar
 from app.ui.chair_view import ChairView
 from app.ui.dialogs.pumps import open_pumps_dialog
@@ -194,7 +193,7 @@ class MainWindow(QMainWindow):
         open_export_dialog(self, self.floor.floor, hl7_settings=lambda: load_hl7_settings(None))
 
     def _update_clock(self) -> None:
-        self.clock_label.setText(hhmm(self.floor.now(), self.floor.station.display_tz))
+        self.clock_label.setText(self.floor.station.face.hhmm(self.floor.now()))
 
     def _update_service_warnings(self) -> None:
         text = "   ".join(sorted(self.floor.station.service_warnings.values()))

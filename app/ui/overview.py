@@ -158,7 +158,7 @@ class ChairTableModel(QAbstractTableModel):
             return chair.name
         if role == TileViewRole:  # the same words as the floor overview, from the same published state
             now = self._floor.now()
-            snapshot = chair_snapshot(chair.session, now, station="", index=index.row() + 1)
+            snapshot = chair_snapshot(chair.session, now, station="", index=index.row() + 1, zone=self._zone)
             return tile_view(parse_chair(snapshot), now)
         if role == PhaseRole:
             state = chair.state

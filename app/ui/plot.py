@@ -6,7 +6,7 @@ when something changed, with clip-to-view and peak downsampling so a four-hour t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyqtgraph as pg
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.chairs import ChairController
 from app.domain.chair import ChairState
+from app.domain.clock_face import ClockFace
 from app.domain.phase import Phase
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#222")
@@ -80,6 +81,23 @@ def _peak(values: np.ndarray) -> float:
     return float(finite.max()) if finite.size else 0.0
 
 
+class ClockFaceAxis(pg.DateAxisItem):  # type: ignore[misc]
+    """The time axis on the station's clock face: each tick in the display zone with the rules in force
+    at that tick (daylight saving included), never this computer's own zone. Ticks fall on the zone's
+    round hours and minutes (pyqtgraph places them with the zone's offset at the plot's creation)."""
+
+    def __init__(self, face: ClockFace) -> None:
+        offset = face.local(datetime.now(UTC)).utcoffset() or timedelta(0)
+        super().__init__(orientation="bottom", utcOffset=-offset.total_seconds())
+        self.face = face
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        moments = [datetime.fromtimestamp(value, UTC) for value in values]
+        if spacing >= 24 * 3600:
+            return [self.face.date_text(moment) for moment in moments]
+        return [self.face.hhmm(moment) for moment in moments]
+
+
 class InfusionPlot(QWidget):
     """One plot: rate (planned dashed, pump solid) on the left axis, cumulative volume (planned dotted,
     infused solid) on the right axis, each axis in its curves' colour. The legend is a line of text above
@@ -102,7 +120,7 @@ class InfusionPlot(QWidget):
         tick_font.setPointSize(11)
         self._tick_font = tick_font  # the axes keep only a borrowed reference
         self.rate_plot: pg.PlotItem = self.canvas.addPlot(
-            row=0, col=0, axisItems={"bottom": pg.DateAxisItem(), "left": DoseRateAxis("left")}
+            row=0, col=0, axisItems={"bottom": ClockFaceAxis(chair.face), "left": DoseRateAxis("left")}
         )
         self.rate_plot.showGrid(x=True, y=True, alpha=0.25)
         self.rate_plot.setClipToView(True)

@@ -19,9 +19,10 @@ from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
+from app.domain.clock_face import ClockFace
 from app.domain.phase import Phase
 from app.station.floor_messages import ChairMessage
-from app.station.status_text import Priority, hhmm, session_style
+from app.station.status_text import Priority, session_style
 from app.ui.elided import ElidedLabel
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
@@ -80,6 +81,15 @@ class TileView:
 UNREADABLE = "⚠ data from this station unreadable"
 
 
+def station_face(name: object) -> ClockFace:
+    """The clock face a station's message names (`display_tz`); this computer's when it names none or
+    a zone this computer does not know (one odd message never stops the floor)."""
+    try:
+        return ClockFace.of(name if isinstance(name, str) else None)
+    except ValueError:
+        return ClockFace.of(None)
+
+
 def _rate(value: float | None) -> str:
     if value is None:
         return "–"
@@ -107,10 +117,12 @@ def tile_view(
     stale: bool = False,
     stale_since: datetime | None = None,
     unreadable: bool = False,
+    face: ClockFace | None = None,
 ) -> TileView:
     """The tile's words from a chair's parsed state; `stale`: the station is offline or silent (last
     heard of at `stale_since`); `unreadable`: its latest message for this chair did not parse (the
-    last good state is shown with that warning)."""
+    last good state is shown with that warning). Times on the station's clock face (`face`; by
+    default the zone the message names)."""
     m = chair_state
     chair = m.chair
     phase = m.phase
@@ -118,7 +130,8 @@ def tile_view(
     stopped_for_good = m.delivery is not None and m.delivery.stopped_for_good
     style = session_style(phase, anaphylaxis, stopped_for_good)
     if stale or stale_since is not None:
-        since = hhmm(stale_since) if stale_since is not None else "--:--"
+        face = face or station_face(m.display_tz)
+        since = face.at(stale_since, now)
         return TileView(
             chair,
             m.station,

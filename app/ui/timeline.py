@@ -10,12 +10,12 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QListView, QWidget
 
 from app.chairs import ChairController
+from app.domain.clock_face import ClockFace
 from app.domain.delivery import change_words
 from app.domain.describe import Audience, is_notification
 from app.domain.describe import describe as describe_entry
 from app.domain.events import Event, EventType
 from app.domain.timeline import SessionTimeline
-from app.station.status_text import hhmm
 
 EventRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
@@ -23,7 +23,7 @@ _Index = QModelIndex | QPersistentModelIndex
 
 def describe(event: Event, zone: tzinfo | None = None) -> str:
     """One timeline line: time, entry number, what (app.domain.describe, for the screen), who."""
-    return f"{hhmm(event.at, zone)}  #{event.seq}  {describe_entry(event, Audience.SCREEN)}  — {event.actor}"
+    return f"{ClockFace.of(zone).hhmm(event.at)}  #{event.seq}  {describe_entry(event, Audience.SCREEN)}  — {event.actor}"
 
 
 def line(event: Event, timeline: SessionTimeline | None, zone: tzinfo | None = None) -> str:
@@ -31,7 +31,7 @@ def line(event: Event, timeline: SessionTimeline | None, zone: tzinfo | None = N
     timeline's words: "delivery stopped: stopped by a pump alarm"), as the PDF and CSV say it."""
     text = describe(event, zone)
     words = (
-        change_words(timeline.changes_of(event.seq), event.at, lambda moment: hhmm(moment, zone))
+        change_words(timeline.changes_of(event.seq), event.at, ClockFace.of(zone).hhmm)
         if timeline is not None
         else ""
     )

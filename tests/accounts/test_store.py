@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -138,3 +140,19 @@ def test_shipped_pin_cost_verifies(journal: Journal) -> None:
     assert store.settings.pin_cost.n == 2**17
     store.add("RN-AB", "Alice Brown", "nurse", PIN, by="admin")
     assert store.sign_in("RN-AB", PIN).id == "RN-AB"
+
+
+def test_a_lock_out_says_its_time_on_the_station_clock_face(
+    journal: Journal, settings: AccountSettings, clock: ManualClock
+) -> None:
+    """The refusal a nurse reads says the station's display zone, not this computer's (issue 15, 3)."""
+    clock.set(datetime(2026, 12, 6, 16, 54, tzinfo=UTC))  # 05:54 in Auckland
+    accounts = AccountStore(journal, settings, display_zone=lambda: ZoneInfo("Pacific/Auckland"))
+    accounts.add("RN-AB", "Alice Brown", "nurse", PIN, by="admin")
+    for _ in range(settings.max_failures - 1):
+        with pytest.raises(SignInRefused):
+            accounts.sign_in("RN-AB", "000000")
+    with pytest.raises(SignInRefused, match=r"\(until 05:59\)"):
+        accounts.sign_in("RN-AB", "000000")
+    with pytest.raises(SignInRefused, match=r"until 05:59\. Ask"):
+        accounts.sign_in("RN-AB", PIN)

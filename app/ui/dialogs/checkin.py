@@ -193,10 +193,10 @@ class CheckInDialog(CommandDialog):
         self.concentration.setObjectName("concentration")
         self.concentration.setWordWrap(True)
         right.addRow("Concentration", self.concentration)
-        self.prepared = datetime_edit(now - timedelta(minutes=15))
+        self.prepared = datetime_edit(now - timedelta(minutes=15), chair.face)
         right.addRow("Bag prepared at", self.prepared)
         self.refrigerated = QCheckBox("Kept at 2–8 °C until")
-        self.refrigerated_until = datetime_edit(now - timedelta(minutes=5))
+        self.refrigerated_until = datetime_edit(now - timedelta(minutes=5), chair.face)
         self.refrigerated_until.setEnabled(False)
         self.refrigerated.toggled.connect(self.refrigerated_until.setEnabled)
         cold = QHBoxLayout()
@@ -297,7 +297,7 @@ class CheckInDialog(CommandDialog):
         self.record_reactions.show()
         if history.serious_reactions:
             lines = "; ".join(
-                f"grade {r.grade} on {r.on.strftime('%d.%m.%Y')} ({r.protocol_id})"
+                f"grade {r.grade} on {self.chair.face.date_text(r.on)} ({r.protocol_id})"
                 for r in history.serious_reactions
             )
             self.record_reactions.setText(f"⚠ Serious reactions in this record: {lines}")
@@ -392,7 +392,7 @@ class CheckInDialog(CommandDialog):
             self.expiry.setDate(QDate(label.expiry.year, label.expiry.month, label.expiry.day))
         parts = [f"GTIN {label.gtin}" if label.gtin else "", f"lot {label.lot}" if label.lot else ""]
         if label.expiry is not None:
-            parts.append(f"expiry {label.expiry.strftime('%d.%m.%Y')}")
+            parts.append(f"expiry {self.chair.face.date_text(label.expiry)}")
         self.scan_result.setText("✓ Read " + ", ".join(p for p in parts if p))
         self.scan.clear()
         matches = protocols_for_gtin(self.protocols, label.gtin)

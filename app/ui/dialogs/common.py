@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import QDateTime, QSize, Qt, Signal
+from PySide6.QtCore import QDate, QDateTime, QSize, Qt, QTime, QTimeZone, Signal
 from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.accounts.store import Account
 from app.chairs import ChairController, JournalError
 from app.domain.chair import ChairState
+from app.domain.clock_face import ClockFace
 from app.domain.commands import Command, Override
 from app.domain.decide import CommandRefused
 from app.ui.signin import with_cosign
@@ -238,15 +239,37 @@ class CommandDialog(QDialog):
         return True
 
 
-def datetime_edit(moment: datetime) -> QDateTimeEdit:
-    """A local-time editor for an aware datetime (shown as the nurse's wall clock)."""
-    edit = QDateTimeEdit(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())))
-    edit.setDisplayFormat("dd.MM.yyyy HH:mm")
-    edit.setCalendarPopup(True)
-    return edit
+class WallClockEdit(QDateTimeEdit):
+    """A date/time field on the station's clock face: it shows a moment as the display zone's wall
+    clock, and what the nurse types is read in that zone (never in this computer's own zone). The
+    field itself holds a plain wall-clock time (a UTC date-time in Qt, so this computer's daylight-saving rules
+    never shift it); `face` turns it into the instant."""
+
+    def __init__(self, moment: datetime, face: ClockFace) -> None:
+        super().__init__()
+        self.face = face
+        self.setTimeZone(QTimeZone.utc())
+        self.setDisplayFormat("dd.MM.yyyy HH:mm")
+        self.setCalendarPopup(True)
+        self.show_moment(moment)
+
+    def show_moment(self, moment: datetime) -> None:
+        wall = self.face.typed(moment)
+        self.setDateTime(
+            QDateTime(QDate(wall.year, wall.month, wall.day), QTime(wall.hour, wall.minute), QTimeZone.utc())
+        )
+
+    def moment(self) -> datetime:
+        """The instant the field names, read on the station's clock face (aware, UTC)."""
+        shown = self.dateTime()
+        day, clock = shown.date(), shown.time()
+        return self.face.wall(datetime(day.year(), day.month(), day.day(), clock.hour(), clock.minute()))
 
 
-def edited_datetime(edit: QDateTimeEdit) -> datetime:
-    from datetime import UTC
+def datetime_edit(moment: datetime, face: ClockFace) -> WallClockEdit:
+    """A date/time field for an aware datetime, on the station's clock face `face`."""
+    return WallClockEdit(moment, face)
 
-    return datetime.fromtimestamp(edit.dateTime().toSecsSinceEpoch(), UTC)
+
+def edited_datetime(edit: WallClockEdit) -> datetime:
+    return edit.moment()

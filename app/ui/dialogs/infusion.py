@@ -19,7 +19,7 @@ from app.domain.commands import (
     StartInfusion,
 )
 from app.domain.decide import start_failures
-from app.station.status_text import dose_rate_text, hhmm, rate_text
+from app.station.status_text import dose_rate_text, rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
 
 
@@ -41,8 +41,8 @@ class StartInfusionDialog(CommandDialog):
         form.addRow(info)
         ready = state.premedication_ready_at
         if ready is not None:
-            form.addRow("Premedication lead time over at", QLabel(hhmm(ready)))
-        self.at = datetime_edit(chair.now())
+            form.addRow("Premedication lead time over at", QLabel(chair.face.at(ready, chair.now())))
+        self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("Started at", self.at)
         # What the guard would refuse now, said before the nurse tries (with the override path)
         failures = start_failures(state, chair.now(), chair.floor.floor.display_tz)
@@ -84,7 +84,7 @@ class PauseDialog(CommandDialog):
         self.reason.setEditable(True)
         self.reason.addItems(self.REASONS)
         form.addRow("Reason", self.reason)
-        self.at = datetime_edit(chair.now())
+        self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("Paused at", self.at)
 
     def build_commands(self, override: Override | None) -> list[Command]:
@@ -116,7 +116,7 @@ class ResumeDialog(CommandDialog):
         info = QLabel(text)
         info.setWordWrap(True)
         form.addRow(info)
-        self.at = datetime_edit(chair.now())
+        self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("Resumed at", self.at)
 
     def build_commands(self, override: Override | None) -> list[Command]:
@@ -139,7 +139,7 @@ class CompleteDialog(CommandDialog):
         telemetry = chair.telemetry
         if telemetry is not None:
             self.volume.setValue(telemetry.volume_infused_ml)
-        self.at = datetime_edit(chair.now())
+        self.at = datetime_edit(chair.now(), chair.face)
         self.reason = QLineEdit()
         form.addRow("Volume infused", self.volume)
         form.addRow("Ended at", self.at)
@@ -174,14 +174,14 @@ class DischargeDialog(CommandDialog):
         form = QFormLayout(self.form_area)
         ends = state.observation_ends_at
         if ends is not None:
-            form.addRow("Observation ends", QLabel(hhmm(ends)))
+            form.addRow("Observation ends", QLabel(chair.face.at(ends, chair.now())))
         teaching = QLabel(
             "Discharge teaching: reactions can occur up to 24 h after the infusion; "
             "the patient knows whom to call."
         )
         teaching.setWordWrap(True)
         form.addRow(teaching)
-        self.at = datetime_edit(chair.now())
+        self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("Discharged at", self.at)
         # After anaphylaxis: earlier than its observation only on a prescriber's release, co-signed
         self.prescriber = QLineEdit()
@@ -190,7 +190,7 @@ class DischargeDialog(CommandDialog):
         until = state.anaphylaxis_observation_until
         if until is not None:
             heading = QLabel(
-                f"<b>After anaphylaxis: observed until {hhmm(until)}</b>. Earlier only on a prescriber's "
+                f"<b>After anaphylaxis: observed until {chair.face.at(until, chair.now())}</b>. Earlier only on a prescriber's "
                 "documented release, co-signed by a second nurse."
             )
             heading.setWordWrap(True)

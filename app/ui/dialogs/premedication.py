@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateTimeEdit,
     QGridLayout,
     QLabel,
     QLineEdit,
@@ -21,8 +20,7 @@ from app.chairs import ChairController
 from app.domain.commands import Command, GivePremedication, Override
 from app.domain.decide import CommandRefused, premedication_dose_failures
 from app.domain.protocol import InfusionProtocol, Premedication
-from app.station.status_text import hhmm
-from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
+from app.ui.dialogs.common import CommandDialog, FormError, WallClockEdit, datetime_edit, edited_datetime
 from app.ui.elided import set_style_property
 
 
@@ -32,7 +30,7 @@ class _Row:
     given: QCheckBox
     dose: QLineEdit
     route: QComboBox
-    at: QDateTimeEdit
+    at: WallClockEdit
     check: QLabel
     repeat: bool
 
@@ -85,7 +83,7 @@ class PremedicationDialog(CommandDialog):
             drug.setWordWrap(True)
             if done is not None:
                 drug.setText(
-                    f"{name}: <b>{done.dose} {done.route}</b> given {hhmm(done.given_at)} by {done.actor}"
+                    f"{name}: <b>{done.dose} {done.route}</b> given {chair.face.at(done.given_at, now)} by {done.actor}"
                 )
             dose = QLineEdit(premed.suggested_dose)
             dose.setMaximumWidth(140)
@@ -93,7 +91,7 @@ class PremedicationDialog(CommandDialog):
             route.addItems(list(premed.routes) or [premed.route])
             check = QLabel()
             check.setObjectName("doseCheck")
-            at = datetime_edit(now)
+            at = datetime_edit(now, chair.face)
             for editor in (dose, route, at):
                 editor.setEnabled(done is None)
             if done is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -30,7 +29,7 @@ from app.domain.phase import Phase
 from app.domain.protocol import ReactionAction
 from app.domain.reactions import SEVERE_GRADE
 from app.domain.schedule import reaction_ceiling_ml_h
-from app.station.status_text import dose_rate_text, hhmm
+from app.station.status_text import dose_rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
 
 # Signs listed in the ocrelizumab label (clinical.md) and CTCAE v5 anaphylaxis
@@ -123,7 +122,7 @@ class ReactionDialog(CommandDialog):
         self.cross_check.setWordWrap(True)
         layout.addWidget(self.cross_check)
         form = QFormLayout()
-        self.onset = datetime_edit(chair.now())
+        self.onset = datetime_edit(chair.now(), chair.face)
         self.onset.dateTimeChanged.connect(self.update_checks)
         form.addRow("Onset (may be earlier)", self.onset)
         self.onset_rate = QLabel()
@@ -134,7 +133,9 @@ class ReactionDialog(CommandDialog):
         self.regrade.setVisible(bool(state.reactions))
         if state.reactions:
             last = state.reactions[-1]
-            self.regrade.setText(f"Re-grades the grade {last.grade} reaction at {hhmm(last.onset_at)}")
+            self.regrade.setText(
+                f"Re-grades the grade {last.grade} reaction at {chair.face.at(last.onset_at, chair.now())}"
+            )
             form.addRow("", self.regrade)
         self.notes = QLineEdit()
         form.addRow("Notes", self.notes)
@@ -148,7 +149,7 @@ class ReactionDialog(CommandDialog):
             self.signs[sign].setChecked(True)
 
     def set_onset(self, moment: datetime) -> None:
-        self.onset.setDateTime(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())))
+        self.onset.show_moment(moment)
 
     def chosen_signs(self) -> tuple[str, ...]:
         return tuple(sign for sign, box in self.signs.items() if box.isChecked())
@@ -174,7 +175,7 @@ class ReactionDialog(CommandDialog):
         onset = edited_datetime(self.onset)
         rate = self.chair.floor.floor.pump_rate_at(state.session_id, onset)  # the one lookup
         text = (
-            f"{dose_rate_text(state, rate)} (recorded at {hhmm(onset)})"
+            f"{dose_rate_text(state, rate)} (recorded at {self.chair.face.at(onset, self.chair.now())})"
             if rate > 0
             else "stopped (per the record)"
         )

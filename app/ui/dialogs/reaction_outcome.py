@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QL
 from app.chairs import ChairController
 from app.domain.commands import Command, Override, ReactionNotTolerated, ResolveSymptoms
 from app.domain.reactions import SEVERE_GRADE
-from app.station.status_text import hhmm, rate_text
+from app.station.status_text import rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
 
 
@@ -22,7 +22,7 @@ class ResolveDialog(CommandDialog):
         assert state is not None
         form = QFormLayout(self.form_area)
         open_ = [r for r in state.reactions if r.holds_until_resolved]
-        lines = [f"grade {r.grade} reaction at {hhmm(r.onset_at)}" for r in open_]
+        lines = [f"grade {r.grade} reaction at {chair.face.at(r.onset_at, chair.now())}" for r in open_]
         protocol = state.require_protocol()
         info = QLabel(
             "All symptoms of the "
@@ -36,7 +36,7 @@ class ResolveDialog(CommandDialog):
         )
         info.setWordWrap(True)
         form.addRow(info)
-        self.at = datetime_edit(chair.now())
+        self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("Resolved at", self.at)
         self.notes = QLineEdit()
         form.addRow("Notes", self.notes)
@@ -59,7 +59,7 @@ class NotToleratedDialog(CommandDialog):
             r = holding[-1]
             form.addRow(
                 QLabel(
-                    f"The grade {r.grade} reaction at {hhmm(r.onset_at)} does not settle at "
+                    f"The grade {r.grade} reaction at {chair.face.at(r.onset_at, chair.now())} does not settle at "
                     f"{rate_text(r.new_rate_ml_h)}."
                 )
             )
@@ -79,7 +79,7 @@ class NotToleratedDialog(CommandDialog):
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("what was seen")
         form.addRow("Reason", self.reason)
-        self.at = datetime_edit(chair.now())
+        self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("At", self.at)
 
     def build_commands(self, override: Override | None) -> list[Command]:
