@@ -50,6 +50,7 @@ class ChairAlarms:
         pump: PumpLink | None,
         *,
         storage_problem: str = "",
+        journal_loss: str = "",
         display_tz: tzinfo | None = None,
     ) -> list[AlarmTransition]:
         """`display_tz`: the station's zone for alarm texts (None: this computer's zone, by its name)."""
@@ -62,6 +63,7 @@ class ChairAlarms:
             link_lost_since=pump.lost_since if pump is not None else None,
             chair=chair,
             storage_problem=storage_problem,
+            journal_loss=journal_loss,
             display_tz=display_tz,
         )
         return self.board.update(evaluate(inputs, self.policy), now)

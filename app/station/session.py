@@ -85,6 +85,7 @@ class ChairHost(Protocol):
     clock: Clock
     nurse: str  # who signs the next entry (changes as nurses sign in and out)
     alarm_policy: AlarmPolicy
+    journal_loss: str  # the journal lost entries its witness holds ('' when not): an alarm at the chair
 
     @property
     def display_tz(self) -> tzinfo:
@@ -366,6 +367,7 @@ class ChairSession:
             self.telemetry,
             self.pump,
             storage_problem=self.host.floor.journal.storage_problem(self.name),
+            journal_loss=self.host.journal_loss,
             display_tz=self.host.display_tz,
         )
         for transition in transitions:
