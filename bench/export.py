@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.domain.clock import ManualClock
 from app.export.api import ExportRequest, run_export
 from app.export.sample_shift import demo_visits, run_shift
+from app.export.seals import load_or_create_key
 from app.export.shifts import LocalTime, ShiftConfig
 from app.export.verify import check_export
 from app.floor import Floor
@@ -37,6 +38,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="chairside-bench-") as folder:
         root = Path(folder)
         os.environ["CHAIRSIDE_CONFIG_DIR"] = str(root / "config")  # a throw-away station key
+        load_or_create_key()  # made as a station makes it at its first start (an export never makes one)
         db_path = root / "shift.sqlite"
         clock = ManualClock(datetime(2026, 1, 5, 6, 0, tzinfo=UTC))  # 07:00 in Zurich: the day shift
         started = time.perf_counter()
