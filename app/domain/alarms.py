@@ -135,6 +135,7 @@ class AlarmInputs:
     chair: str = ""
     display_tz: tzinfo | None = UTC  # None: this computer's zone, daylight saving included
     storage_problem: str = ""  # why the chair's last entry or pump reading did not reach the disk
+    journal_loss: str = ""  # the station's journal lost entries its witness holds (app.station.anchor_check)
 
     @property
     def live_reading(self) -> PumpReading | None:
@@ -647,6 +648,16 @@ def _storage_failing(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None
     return {"problem": inputs.storage_problem}
 
 
+def _journal_lost_entries(inputs: AlarmInputs, _policy: AlarmPolicy) -> Fields | None:
+    """The floor's broker holds a signed anchor the journal no longer has: what this chair recorded may
+    be gone. Raised at every chair with a session in progress (whose record it is), for the rest of the
+    run: nothing short of restoring the journal clears it."""
+    state = inputs.state
+    if not inputs.journal_loss or state is None or state.phase is Phase.EMPTY or state.phase.is_closed:
+        return None
+    return {"problem": inputs.journal_loss}
+
+
 ALARM_RULES: tuple[AlarmRule, ...] = (
     AlarmRule(
         "anaphylaxis",
@@ -665,6 +676,14 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: entries are not being recorded: {problem}",
         condition=_storage_failing,
+    ),
+    AlarmRule(
+        "journal_lost_entries",
+        AlarmCategory.TECHNICAL,
+        Priority.HIGH,
+        latching=False,
+        message="{chair}: the journal lost entries: {problem}",
+        condition=_journal_lost_entries,
     ),
     AlarmRule(
         "pump_running_no_patient",

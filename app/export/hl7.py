@@ -56,6 +56,12 @@ from app.store.telemetry import volume_at
 
 HL7_VERSION = "2.6"
 
+# PID-5: the station knows the patient's initials, not a name. Initials are no XPN component (a family
+# name "JD" would be read as a surname) and no HL7 table 0200 name type says "initials"; PCD TF-2 B.5
+# PID-5: "If no name is available, the name type code should be U - unspecified, and the other
+# components should be empty". The patient is identified by PID-3 (MRN) and PV1 (docs/hl7.md).
+NO_NAME = "^^^^^^U"
+
 
 @dataclass(frozen=True)
 class Hl7Message:
@@ -152,7 +158,7 @@ class Hl7Builder:
                 "",
                 f"{text(state.patient_mrn)}^^^{authority}^MR",
                 "",
-                f"{text(state.patient_initials)}^^^^^^U",
+                NO_NAME,
             ),
             segment("PV1", *pv1),
         ]
@@ -165,7 +171,12 @@ class Hl7Builder:
         return f"{text(key)}^{text(self.settings.station_name)}^{self.station}^EUI-64"
 
     def equipment(self, chair: str) -> str:
+        """OBX-18 of the pump's MDS row: the chair's pump by its EUI-64."""
         return f"{text(chair)}^^{self.settings.pump_id(chair)}^EUI-64"
+
+    def station_equipment(self) -> str:
+        """OBX-18 of the station's own MDS row (what the nurse typed in, the station's alerts)."""
+        return f"{text(self.settings.station_name)}^^{self.station}^EUI-64"
 
     @staticmethod
     def obx(values: Sequence[Value], at: str, observer: str, equipment: str, method: str = "") -> list[str]:
@@ -269,22 +280,44 @@ def delivery_values(state: ChairState, event_code: C.Mdc, d: _Delivery, at: str)
 
 
 def pcd01_values(d: _Delivery) -> list[Value]:
-    """A pump sample: rate and volumes (PCD-01 device data)."""
+    """A pump sample: rate and volumes (PCD-01 device data), in the IPEC message's containment tree
+    (MDS, VMD, delivery info channel, primary source channel), every metric under its device rows."""
     values = [
         value("", C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe, "1.0.0.0"),
         value("", C.MDC_DEV_PUMP_INFUS_LVP_VMD.cwe, "1.1.0.0"),
+        value("", C.MDC_DEV_PUMP_DELIVERY_INFO.cwe, "1.1.1.0"),
         value("CWE", C.MDC_PUMP_INFUSING_STATUS.cwe, "1.1.1.1", _status_value(d.infusing)),
         value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.1.1.2", num(d.current_rate_ml_h), C.UNIT_ML_H.cwe),
-        value("NM", C.MDC_VOL_FLUID_TBI.cwe, "1.1.1.3", num(d.vtbi_ml), C.UNIT_ML.cwe),
+        value("", C.MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY.cwe, "1.1.2.0"),
+        value("NM", C.MDC_VOL_FLUID_TBI.cwe, "1.1.2.6", num(d.vtbi_ml), C.UNIT_ML.cwe),
     ]
     if d.delivered_ml is not None:
         delivered = min(d.delivered_ml, d.vtbi_ml)  # never more than the bag (as in delivery_values)
         remaining = max(0.0, d.vtbi_ml - delivered)
         values += [
-            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.1.4", num(delivered), C.UNIT_ML.cwe),
-            value("NM", C.MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.1.5", num(remaining), C.UNIT_ML.cwe),
+            value("NM", C.MDC_VOL_FLUID_DELIV_TOTAL.cwe, "1.1.2.7", num(delivered), C.UNIT_ML.cwe),
+            value("NM", C.MDC_VOL_FLUID_TBI_REMAIN.cwe, "1.1.2.8", num(remaining), C.UNIT_ML.cwe),
         ]
     return values
+
+
+def _containment_key(sub_id: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in sub_id.split("."))
+
+
+def contained(devices: dict[str, str], values: Sequence[Value]) -> list[Value]:
+    """`values` with the device rows (MDS, VMD, channel; OBX-3 from `devices` by OBX-4) they hang off,
+    in dictionary order of OBX-4 (PCD TF-2 B.8.3, B.8.4). A 0 VMD or channel is anonymous: no row."""
+    needed: set[str] = set()
+    for _, _, sub_id, *_ in values:
+        mds, vmd, chan = sub_id.split(".")[:3]
+        needed.add(f"{mds}.0.0.0")
+        if vmd != "0":
+            needed.add(f"{mds}.{vmd}.0.0")
+            if chan != "0":
+                needed.add(f"{mds}.{vmd}.{chan}.0")
+    rows = [value("", devices[sub_id], sub_id) for sub_id in needed]
+    return sorted([*rows, *values], key=lambda row: _containment_key(row[2]))
 
 
 @dataclass
@@ -492,14 +525,16 @@ class SessionFeed:
         values: list[Value] = []
         vitals = entry.event.payload_as(VitalsRecorded)
         recorded, alerts = vitals.values, vitals.alerts
-        for key, (term, unit) in C.VITAL_SIGNS.items():
+        for key, (term, unit, sub_id) in C.VITAL_SIGNS.items():
             if key in recorded and recorded[key] is not None:
-                values.append(value("NM", term.cwe, f"1.0.1.{len(values) + 1}", num(recorded[key]), unit.cwe))
+                values.append(value("NM", term.cwe, sub_id, num(recorded[key]), unit.cwe))
         segments = self._head(
             "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
         )
         segments += b.nte(f"ALERT: {a}" for a in alerts)
-        segments += b.obx(values, b.time(entry.occurred_at), observer(entry.actor), "", C.MANUAL_MEASUREMENT)
+        rows = contained(C.VITAL_SIGN_DEVICES, values)  # the station (manual entry) is their MDS
+        when, by = b.time(entry.occurred_at), observer(entry.actor)
+        segments += b.obx(rows, when, by, b.station_equipment(), C.MANUAL_MEASUREMENT)
         return self._message(control, "R01", "vital signs", entry, segments)
 
     def _reaction(self, entry: JournalEntry, part: int = 0) -> Hl7Message:
@@ -508,8 +543,8 @@ class SessionFeed:
         p = entry.event.payload_as(ReactionRecorded)
         grade = int(p.grade)
         values = [
-            value("CWE", C.INFUSION_REACTION, "1.0.2.1", f"{grade}^CTCAE grade {grade}^L", "", "A"),
-            value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.0.2.2", num(p.rate_at_onset_ml_h), C.UNIT_ML_H.cwe),
+            value("CWE", C.INFUSION_REACTION, "1.0.0.1", f"{grade}^CTCAE grade {grade}^L", "", "A"),
+            value("NM", C.MDC_FLOW_FLUID_PUMP.cwe, "1.0.0.2", num(p.rate_at_onset_ml_h), C.UNIT_ML_H.cwe),
         ]
         notes = [describe(entry.event, Audience.HL7)]
         if p.notes:
@@ -517,7 +552,8 @@ class SessionFeed:
         segments = self._head(
             "R01", "ORU_R01", control, C.PCD01_PROFILE, "", C.PCD01_SERVICE, entry.occurred_at
         )
-        segments += b.obx(values, b.time(entry.occurred_at), observer(entry.actor), "")
+        rows = contained({"1.0.0.0": C.STATION_MANUAL_ENTRY_MDS}, values)  # entered by the nurse: the station
+        segments += b.obx(rows, b.time(entry.occurred_at), observer(entry.actor), b.station_equipment())
         segments += b.nte(notes)
         return self._message(control, "R01", "reaction", entry, segments)
 

@@ -53,6 +53,8 @@ class Builder(Protocol):
 
     def equipment(self, chair: str) -> str: ...
 
+    def station_equipment(self) -> str: ...
+
 
 class Session(Protocol):
     """What of app.export.hl7.SessionFeed this module uses."""
@@ -141,7 +143,7 @@ def acm_message(
     when = b.time(at)
     by = text(entry.actor) if kind == EventType.ALARM_ACKNOWLEDGED and is_person(entry.actor) else ""
     pump_id = b.equipment(state.chair)
-    station_id = f"{text(b.settings.station_name)}^^{b.station}^EUI-64"
+    station_id = b.station_equipment()
     source = C.MDC_DEV_PUMP_INFUS_LVP_MDS.cwe if pump else STATION_SOURCE
     rows: list[tuple[str, str, str, str, str]] = []  # (value type, OBX-3, OBX-4, OBX-5, OBX-18)
     if pump:  # the device-related row of the pump (B.8.1): the alert's facets sit under it

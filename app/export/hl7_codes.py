@@ -132,14 +132,34 @@ UNIT_RESP_MIN = Unit(264928, "MDC_DIM_RESP_PER_MIN", "{resp}/min")
 UNIT_PERCENT = Unit(262688, "MDC_DIM_PERCENT", "%")
 UNIT_DEG_C = Unit(268192, "MDC_DIM_DEGC", "Cel")
 
-# journal vital-sign key -> (term, unit)
-VITAL_SIGNS: dict[str, tuple[Mdc, Unit]] = {
-    "systolic_mmhg": (MDC_PRESS_BLD_NONINV_SYS, UNIT_MMHG),
-    "diastolic_mmhg": (MDC_PRESS_BLD_NONINV_DIA, UNIT_MMHG),
-    "heart_rate_bpm": (MDC_PULS_RATE_NON_INV, UNIT_BEATS_MIN),
-    "respiratory_rate_per_min": (MDC_RESP_RATE, UNIT_RESP_MIN),
-    "spo2_percent": (MDC_PULS_OXIM_SAT_O2, UNIT_PERCENT),
-    "temperature_c": (MDC_TEMP_BODY, UNIT_DEG_C),
+# --- What the nurse types in (vital signs, reactions): the station is the device (MDS) it comes from,
+# the manual-entry device, never the pump (PCD TF-2 B.8.3: every metric hangs off its MDS, VMD and
+# channel rows). No MDC object names a station: a local code, as the ACM source of its own alerts.
+STATION_MANUAL_ENTRY_MDS = "CHAIRSIDE^Chairside station (manual entry)^L"
+# VMD and channel objects of the PCD TF-2 Rev 8.0 sample messages (E.1.1 physiological monitor, E.1.2
+# episodic NIBP): blood pressure and pulse in the NIBP channel, SpO2 in the SpO2 VMD.
+MDC_DEV_PRESS_BLD_NONINV_VMD = Mdc(70686, "MDC_DEV_PRESS_BLD_NONINV_VMD")
+MDC_DEV_PRESS_BLD_NONINV_CHAN = Mdc(70687, "MDC_DEV_PRESS_BLD_NONINV_CHAN")
+MDC_DEV_ANALY_SAT_O2_VMD = Mdc(69642, "MDC_DEV_ANALY_SAT_O2_VMD")
+
+# The containment tree of a vital-signs report (OBX-4 <MDS>.<VMD>.<CHAN>.<METRIC>): the device rows,
+# then each value's place. 0 is TF-2's "anonymous" VMD or channel: respiratory rate and temperature
+# have no VMD object in the TF-2 samples, so they sit directly under the MDS (the flattened form, B.8.1).
+VITAL_SIGN_DEVICES: dict[str, str] = {
+    "1.0.0.0": STATION_MANUAL_ENTRY_MDS,
+    "1.1.0.0": MDC_DEV_PRESS_BLD_NONINV_VMD.cwe,
+    "1.1.1.0": MDC_DEV_PRESS_BLD_NONINV_CHAN.cwe,
+    "1.2.0.0": MDC_DEV_ANALY_SAT_O2_VMD.cwe,
+}
+
+# journal vital-sign key -> (term, unit, OBX-4)
+VITAL_SIGNS: dict[str, tuple[Mdc, Unit, str]] = {
+    "systolic_mmhg": (MDC_PRESS_BLD_NONINV_SYS, UNIT_MMHG, "1.1.1.1"),
+    "diastolic_mmhg": (MDC_PRESS_BLD_NONINV_DIA, UNIT_MMHG, "1.1.1.2"),
+    "heart_rate_bpm": (MDC_PULS_RATE_NON_INV, UNIT_BEATS_MIN, "1.1.1.3"),
+    "respiratory_rate_per_min": (MDC_RESP_RATE, UNIT_RESP_MIN, "1.0.0.1"),
+    "spo2_percent": (MDC_PULS_OXIM_SAT_O2, UNIT_PERCENT, "1.2.0.1"),
+    "temperature_c": (MDC_TEMP_BODY, UNIT_DEG_C, "1.0.0.2"),
 }
 
 # --- Local (non-MDC) codes, coding system "L" (HL7 table 0396: locally defined)

@@ -17,7 +17,7 @@ from app.domain.alarms import (
     evaluate,
 )
 from app.domain.chair import AlarmRecord, ChairState
-from app.station.pump import PumpLink
+from app.station.pump import PumpLink, is_late
 from drivers.base import Telemetry
 
 
@@ -50,17 +50,20 @@ class ChairAlarms:
         pump: PumpLink | None,
         *,
         storage_problem: str = "",
+        journal_loss: str = "",
         display_tz: tzinfo | None = None,
     ) -> list[AlarmTransition]:
         """`display_tz`: the station's zone for alarm texts (None: this computer's zone, by its name)."""
         inputs = AlarmInputs(
             now=now,
             state=state,
-            reading=reading_of(telemetry),
+            # a reading taken before the record last set the pump: the record's rate, not the reading's
+            reading=None if telemetry is None or is_late(telemetry, None, state) else reading_of(telemetry),
             link_connected=pump is None or pump.connected,
             link_lost_since=pump.lost_since if pump is not None else None,
             chair=chair,
             storage_problem=storage_problem,
+            journal_loss=journal_loss,
             display_tz=display_tz,
         )
         return self.board.update(evaluate(inputs, self.policy), now)

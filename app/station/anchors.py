@@ -43,6 +43,9 @@ class AnchorTimer:
         self.station = ""  # the station's topic level, when it publishes (named in each anchor)
         self.witnesses: list[Callable[[dict[str, Any]], None]] = []
         """Called with every signed anchor (the publisher's retained anchor topic)."""
+        self.withheld: Callable[[], str] = lambda: ""
+        """Why no anchor may be signed now ('' when one may): the journal lost entries its witness holds
+        (app.station.anchor_check), and an anchor would vouch for the damaged chain."""
 
     def tick(self, now: datetime) -> None:
         if self.interval > timedelta(0) and now - self.last >= self.interval:
@@ -53,6 +56,8 @@ class AnchorTimer:
 
     def _append(self, now: datetime) -> None:
         self.last = now
+        if self.withheld():
+            return
         try:
             record = self.log.append(self.journal, self.key, now, self.station)
             self.written += 1

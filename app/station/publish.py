@@ -35,7 +35,8 @@ from app.accounts.roles import Action, Role
 from app.accounts.store import Account
 from app.domain.decide import CommandRefused
 from app.domain.events import CheckedIn, Event, EventType
-from app.station.anchor_topic import publish_anchor
+from app.station.anchor_check import BrokerAnchorCheck
+from app.station.anchor_topic import anchor_topic, publish_anchor
 from app.station.broker import (
     BrokerSettings,
     answers_topic,
@@ -151,6 +152,10 @@ class Publisher:
         self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._ack_arrived = threading.Event()
         self._commands: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.anchor_check: BrokerAnchorCheck | None = None
+        """Hears the station's own anchor retained on the broker (`compare_own_anchor`)."""
+        self._anchor_mid: int | None = None
+        self._anchor_lock = threading.Lock()
         journal = station.floor.journal
         self.cursor = acknowledged_position(journal.conn, self.root)
         """The last journal position the broker acknowledged (saved in the database)."""
@@ -249,6 +254,18 @@ class Publisher:
         paho keeps it (QoS 1) until the broker has it, across reconnections."""
         publish_anchor(self._client, self.id, record)
 
+    def compare_own_anchor(self, check: BrokerAnchorCheck) -> None:
+        """Subscribe to the station's own anchor topic at every connection (now too, if connected: the
+        station may be connected already) and hand what the broker retained there to `check`."""
+        with self._anchor_lock:
+            self.anchor_check = check
+            if self._client.is_connected():
+                self._subscribe_own_anchor(check)
+
+    def _subscribe_own_anchor(self, check: BrokerAnchorCheck) -> None:
+        check.resubscribing()
+        self._anchor_mid = self._client.subscribe(anchor_topic(self.id), qos=1)[1]
+
     def republish(self) -> None:
         """Publish every chair again on the next pump, changed or not (as after a reconnection)."""
         self._fresh.set()
@@ -272,13 +289,25 @@ class Publisher:
         # Connected means ready to hear the overview: the station says so once the broker has granted
         # the commands subscription (_on_subscribe), or a command sent in between would be lost.
         client.subscribe(commands_topic(self.id), qos=1)
+        with self._anchor_lock:
+            if self.anchor_check is not None:
+                self._subscribe_own_anchor(self.anchor_check)
         client.publish(status_topic(self.id), self._status("online"), qos=1, retain=True)
         self._fresh.set()
         log.info("station %s connected to %s", self.name, self.settings.url)
 
     def _on_subscribe(
-        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+        self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: Any, _props: Any
     ) -> None:
+        with self._anchor_lock:  # the mid is saved under this lock (the SUBACK may come first)
+            own_anchor = mid == self._anchor_mid
+        if own_anchor and self.anchor_check is not None:
+            if any(getattr(reason, "is_failure", False) for reason in reasons):
+                log.warning(  # nothing retained to hear: the check settles without comparing
+                    "broker %s refused station %s its anchor topic: %s", self.settings.url, self.name, reasons
+                )
+            self.anchor_check.subscribed()
+            return
         if any(getattr(reason, "is_failure", False) for reason in reasons):
             log.warning(
                 "broker %s refused station %s its commands topic: %s", self.settings.url, self.name, reasons
@@ -298,6 +327,9 @@ class Publisher:
         self._ack_arrived.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self.anchor_check is not None and message.topic == anchor_topic(self.id):
+            self.anchor_check.heard(bytes(message.payload))
+            return
         self._commands.put(bytes(message.payload))
 
     # ------------------------------------------------------------------------------------------

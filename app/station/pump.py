@@ -18,6 +18,7 @@ from app.domain.alarms import AlarmPolicy
 from app.domain.chair import ChairState
 from app.domain.commands import ChangeRate, Command, CompleteInfusion, PauseInfusion, ResumeInfusion
 from app.domain.delivery import PUMP_ALARM_REASON
+from app.domain.events import EventType
 from app.domain.phase import Phase
 from drivers.base import DeliveryState, LinkState, LinkStatus, PumpDriver, Telemetry
 
@@ -50,6 +51,25 @@ def observe(t: Telemetry) -> PumpObservation | None:
         reason = f"{PUMP_ALARM_REASON}: {texts}" if texts else f"pump {t.state.value}"
         return PumpObservation("stopped", reason=reason)
     return None
+
+
+_SETS_THE_PUMP = frozenset(
+    {
+        EventType.INFUSION_STARTED,
+        EventType.RATE_CHANGED,
+        EventType.INFUSION_PAUSED,
+        EventType.INFUSION_RESUMED,
+    }
+)
+
+
+def is_late(t: Telemetry, newest: Telemetry | None, state: ChairState | None) -> bool:
+    """`t` was taken before the newest reading the chair holds, or before the record last set the pump
+    (started, paused, resumed, rate changed): it no longer says what the pump does (delivered late)."""
+    if newest is not None and t.at < newest.at:
+        return True
+    entries = state.events if state is not None else ()
+    return any(e.type in _SETS_THE_PUMP and t.at < e.at for e in entries)
 
 
 def command_for(

@@ -26,7 +26,7 @@ from app.domain.events import SignOff
 from app.domain.phase import Phase
 from app.station.alarms import ChairAlarms
 from app.station.history import PumpHistory
-from app.station.pump import PumpDebounce, PumpLink
+from app.station.pump import PumpDebounce, PumpLink, is_late
 from app.store.journal import JournalError
 from drivers.base import LinkState, LinkStatus, PumpDriver, Telemetry
 
@@ -85,6 +85,7 @@ class ChairHost(Protocol):
     clock: Clock
     nurse: str  # who signs the next entry (changes as nurses sign in and out)
     alarm_policy: AlarmPolicy
+    journal_loss: str  # the journal lost entries its witness holds ('' when not): an alarm at the chair
 
     @property
     def display_tz(self) -> tzinfo:
@@ -115,6 +116,7 @@ class ChairSession:
         self.journal_problem = ""
         self._last_seq_emitted = -1
         self._session_id: str | None = None
+        self._judged_at: datetime | None = None  # the latest moment the alarms were judged at
         self.sync()
 
     # ------------------------------------------------------------------------------------------
@@ -191,6 +193,14 @@ class ChairSession:
         """A reading from the chair's driver, on the owner's thread."""
         if self.pump is None or (pump is not None and pump is not self.pump):
             return  # a reading queued before the driver was detached
+        if is_late(t, self.telemetry, self.state):
+            # Taken before the reading the chair holds or the last entry that set the pump (delivered
+            # late under load): it says nothing about the pump now, so it documents nothing and judges
+            # no alarm. Not stored either: the store keeps the pump's changes in the order it made them,
+            # compared with its last sample; what is stored after it supersedes it, and an older one
+            # would make the next comparison (and the lost-link row) describe the past.
+            log.debug("%s: a reading taken at %s arrived after a newer one: set aside", self.name, t.at)
+            return
         self.telemetry = t
         self.history.append(t.at.timestamp(), t.rate_ml_h, t.volume_infused_ml)
         self._store_telemetry(t)
@@ -345,6 +355,11 @@ class ChairSession:
         self.evaluate_alarms(now)
 
     def evaluate_alarms(self, now: datetime) -> None:
+        """Judge the rules at `now`, or at the latest moment already judged: never back in time (a
+        reading taken before the station's last tick must not clear what the clock raised)."""
+        if self._judged_at is not None and now < self._judged_at:
+            now = self._judged_at
+        self._judged_at = now
         transitions = self.alarms.update(
             now,
             self.name,
@@ -352,6 +367,7 @@ class ChairSession:
             self.telemetry,
             self.pump,
             storage_problem=self.host.floor.journal.storage_problem(self.name),
+            journal_loss=self.host.journal_loss,
             display_tz=self.host.display_tz,
         )
         for transition in transitions:

@@ -16,6 +16,7 @@ from app.domain.clock import Clock
 from app.domain.protocol import InfusionProtocol
 from app.export.seals import refuse_lost_entries
 from app.floor import Floor
+from app.station.anchor_check import BrokerAnchorCheck
 from app.station.anchors import AnchorTimer, station_key
 from app.station.config import StationConfig
 from app.station.hl7_feed import Hl7Feed, start_feed
@@ -167,7 +168,11 @@ def start_services(
         anchors = AnchorTimer(journal, key, config.anchor_interval_min, clock.now())
         if publisher is not None:
             anchors.station = publisher.id
-            anchors.witnesses.append(publisher.publish_anchor)
+            check = BrokerAnchorCheck(station, key.public_key())  # the broker's anchor against the journal
+            publisher.compare_own_anchor(check)
+            anchors.witnesses.append(check.witness(publisher.publish_anchor))
+            anchors.withheld = lambda: check.problem
+            station.tick_hooks.append(check.tick)
         station.tick_hooks.append(anchors.tick)
     feed = start_feed(config, journal.path, clock, station_identity())
     if feed is not None:

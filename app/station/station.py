@@ -70,6 +70,9 @@ class Station:
         self.service_warnings: dict[str, str] = {}
         """What a service beside the chairs needs someone to see (the HL7 feed's set-aside messages), one
         line per service: the status bar and the floor's station status show them."""
+        self.journal_loss = ""
+        """Set when the floor's broker holds a signed anchor of this station that the journal no longer
+        has (app.station.anchor_check): a high technical alarm at every chair with a session in progress."""
         self.handoff: Callable[[ChairSession, PumpLink, Telemetry | LinkState], None] = self._enqueue
         """How a driver's callback reaches the owner's thread: the inbox (see `process`) by default;
         the Qt layer puts a queued signal here."""

@@ -4,6 +4,7 @@ alarms with Acknowledge, the plan-vs-pump plot from its readings)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.clock_face import ClockFace
 from app.station.floor_messages import (
     ChairMessage,
     ReadingsMessage,
 )
 from app.ui.floor_model import Key
-from app.ui.plot import PLANNED_PEN, PUMP_PEN
+from app.ui.plot import PLANNED_PEN, PUMP_PEN, ClockFaceAxis
 from app.ui.tile import TileView, station_face
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,8 @@ class ChairDialog(QDialog):
             self.lines[name] = label
         self.alarms_box = QVBoxLayout()
         outer.addLayout(self.alarms_box)
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.face = ClockFace.of(None)  # until the chair's message names its station's zone
+        self.plot = pg.PlotWidget(axisItems={"bottom": ClockFaceAxis(self.face)})
         self.plot.setObjectName("floorChairPlot")
         self.plot.setMinimumHeight(220)
         self.plot.setLabel("left", "mL/h")
@@ -86,7 +89,8 @@ class ChairDialog(QDialog):
         plan = readings.plan if readings is not None else ()
         pump = readings.pump if readings is not None else ()
         self.plan_curve.setData([t for t, _r in plan], [r for _t, r in plan])
-        self.pump_curve.setData([t for t, _r in pump], [r for _t, r in pump])
+        steps = held(pump)
+        self.pump_curve.setData([t for t, _r in steps], [r for _t, r in steps])
         self.plot.setVisible(bool(plan or pump))  # no empty axes before the infusion
 
     def show_chair(self, chair: ChairMessage, view: TileView, station_name: str, now: datetime) -> None:
@@ -103,6 +107,9 @@ class ChairDialog(QDialog):
         self.lines["pump"].setText(f"{view.pump_text}{volume}" if view.pump_text else "")
         self.lines["next"].setText(f"Next: {view.next_text}" if view.next_text else "")
         face = station_face(chair.display_tz)  # the station's zone, as its message names it
+        if face != self.face:  # the time axis reads the station's clock too, not this computer's
+            self.face = face
+            self.plot.getPlotItem().setAxisItems({"bottom": ClockFaceAxis(face)})
         hhmm = face.hhmm
         vitals = chair.vitals
         self.lines["vitals"].setText(
@@ -148,3 +155,14 @@ class ChairDialog(QDialog):
                 self.buttons.append(button)
             self.alarms_box.addWidget(row)
             self.alarm_rows.append(row)
+
+
+def held(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """A pump's published readings as the rate it held: each reading's rate runs until the next one
+    (drawn as a step, never a slope between two readings a heartbeat apart)."""
+    out: list[tuple[float, float]] = []
+    for t, rate in points:
+        if out and out[-1][1] != rate:
+            out.append((t, out[-1][1]))
+        out.append((t, rate))
+    return out

@@ -666,3 +666,19 @@ def test_storage_failing_is_high_and_technical_at_a_busy_chair_until_storage_ret
     back = AlarmInputs(now + timedelta(seconds=5), state, chair="Chair 4")
     cleared = board.update(evaluate(back, policy), back.now)
     assert ("storage_failing", CLEARED) in [(t.alarm.rule, t.kind) for t in cleared]
+
+
+def test_journal_lost_entries_is_high_and_technical_at_every_chair_in_session(
+    chair: Chair, policy: AlarmPolicy
+) -> None:
+    now = chair.script.clock.now()
+    loss = "the broker holds the anchor of entry 28 but the journal ended at entry 24"
+    idle = AlarmInputs(now, None, chair="Chair 2", journal_loss=loss)
+    assert not [c for c in evaluate(idle, policy) if c.rule == "journal_lost_entries"]  # no record there
+    state = infusing(chair)
+    busy = AlarmInputs(now, state, chair="Chair 4", journal_loss=loss)
+    (condition,) = [c for c in evaluate(busy, policy) if c.rule == "journal_lost_entries"]
+    assert condition.priority is Priority.HIGH and condition.category is AlarmCategory.TECHNICAL
+    assert condition.message == f"Chair 4: the journal lost entries: {loss}"
+    intact = AlarmInputs(now, state, chair="Chair 4")
+    assert not [c for c in evaluate(intact, policy) if c.rule == "journal_lost_entries"]

@@ -180,6 +180,9 @@ def test_identifiers(floor: Floor, clock: ManualClock, journal: Journal, chair_s
     seg = {fields[0]: fields for fields in _segments(start.er7)}
     assert seg["MSH"][2] == "CHAIRSIDE^0012210000000001^EUI-64"
     assert seg["PID"][3] == "MRN-0042^^^KSB-PID^MR"
+    # Initials are not a name: TF-2 B.5 PID-5, "If no name is available, the name type code should be
+    # U - unspecified, and the other components should be empty" (docs/hl7.md).
+    assert seg["PID"][5] == "^^^^^^U" and "JD" not in "|".join(seg["PID"])
     assert seg["PV1"][3] == "ONKO-TK^^Chair 1^KSB"
     assert seg["PV1"][19] == "V-2026-0042^^^KSB-PID^VN"
     assert seg["OBR"][2] == "ORD-77^KSB-PID"
@@ -212,7 +215,7 @@ def test_reactions_vitals_notes_and_alarms_reach_hl7(
     assert _obx(vitals, "MDC_PRESS_BLD_NONINV_SYS")[2:7] == [
         "NM",
         "150021^MDC_PRESS_BLD_NONINV_SYS^MDC",
-        "1.0.1.1",
+        "1.1.1.1",
         "131",
         "266016^MDC_DIM_MMHG^MDC^mm[Hg]^mm[Hg]^UCUM",
     ]
@@ -289,7 +292,7 @@ def test_golden_ipec_delivery_start_and_acm_alarm(
     position = start.position
     eui, pump = "0012210000000001", "0012210000000002"
     head = (
-        "PID|||MRN-0042^^^KSB-PID^MR||JD^^^^^^U\rPV1||O|ONKO-TK^^Chair 1^KSB||||||||||||||||V1^^^KSB-PID^VN\r"
+        "PID|||MRN-0042^^^KSB-PID^MR||^^^^^^U\rPV1||O|ONKO-TK^^Chair 1^KSB||||||||||||||||V1^^^KSB-PID^VN\r"
     )
     unit_ml_h = "265266^MDC_DIM_MILLI_L_PER_HR^MDC^mL/h^mL/h^UCUM"
     unit_ml = "263762^MDC_DIM_MILLI_L^MDC^mL^mL^UCUM"
@@ -390,3 +393,120 @@ def test_obx16_follows_the_handover_of_the_responsible_nurse(
     events = _delivery(_build(journal, clock))
     assert _obx(events[0], "MDC_FLOW_FLUID_PUMP")[16] == "RN-AB"
     assert _obx(events[-1], "MDC_FLOW_FLUID_PUMP")[16] == "RN-CD"  # entered by the pump, for RN-CD
+
+
+def _containment_problems(er7: str) -> list[str]:
+    """IHE PCD TF-2 B.8.3 / B.8.4: every metric's MDS, VMD and channel (the non-zero levels of its OBX-4)
+    has its device-related row (trailing zeros, no value, OBX-11 X) before it; OBX-4 is unique within
+    the OBR and the rows are in dictionary order."""
+    rows = [fields + [""] * (19 - len(fields)) for fields in _segments(er7) if fields[0] == "OBX"]
+    ids = [tuple(int(part) for part in row[4].split(".")) for row in rows]
+    problems = []
+    if len(set(ids)) != len(ids):
+        problems.append(f"OBX-4 repeated: {[row[4] for row in rows]}")
+    if ids != sorted(ids):
+        problems.append(f"OBX-4 not in dictionary order: {[row[4] for row in rows]}")
+    if not rows or ids[0] != (ids[0][0], 0, 0, 0):
+        problems.append("the first OBX is not an MDS row")
+    devices = {sub: row for sub, row in zip(ids, rows, strict=True) if sub[3] == 0}
+    for row in devices.values():
+        if row[2] or row[5] or row[11] != "X":
+            problems.append(f"device row {row[4]} carries a value")
+    for sub, row in zip(ids, rows, strict=True):
+        mds, vmd, chan, metric = sub
+        if metric == 0:
+            continue
+        parents = (
+            [(mds, 0, 0, 0)] + ([(mds, vmd, 0, 0)] if vmd else []) + ([(mds, vmd, chan, 0)] if chan else [])
+        )
+        problems += [f"{row[4]} ({row[3]}): no device row {p}" for p in parents if p not in devices]
+    return problems
+
+
+STATION_MDS_EQUIPMENT = "CHAIRSIDE^^0012210000000001^EUI-64"
+
+
+def test_every_device_observation_has_its_containment_rows(
+    floor: Floor, clock: ManualClock, journal: Journal, chair_script: ChairScript
+) -> None:
+    """Pump samples, delivery events, vital signs and reactions: each metric hangs off its MDS, VMD and
+    channel rows (TF-2 B.8.3), as the IPEC sample does for the pump."""
+    chair_script.to_infusing()
+    clock.advance(minutes=20)
+    _sample(floor, chair_script, 13.0)
+    chair_script.run(ChangeRate(80, "pump"))
+    clock.advance(minutes=20)
+    _sample(floor, chair_script, 40.0)
+    chair_script.run(RecordVitals({"systolic_mmhg": 131, "heart_rate_bpm": 88, "temperature_c": 37.2}))
+    chair_script.run(RecordReaction(2, ("flushing",)))
+    messages = [m for m in _build(journal, clock) if m.trigger in ("R01", "R42") and "\rOBX|" in m.er7]
+    assert {m.what for m in messages} >= {"pump sample", "vital signs", "reaction", "delivery start"}
+    problems = {m.what: _containment_problems(m.er7) for m in messages}
+    assert problems == {what: [] for what in problems}
+
+
+def test_nurse_entered_vitals_hang_off_the_station_as_the_manual_entry_device(
+    floor: Floor, clock: ManualClock, journal: Journal, chair_script: ChairScript
+) -> None:
+    """Vital signs typed in by the nurse: the station (its EUI-64) is the MDS, not the pump; blood pressure
+    and pulse under the NIBP VMD and channel, SpO2 under the SpO2 VMD (codes of the TF-2 E.1 samples);
+    every value OBX-17 MMEAS."""
+    chair_script.to_infusing()
+    clock.advance(minutes=20)
+    recorded = {
+        "systolic_mmhg": 131,
+        "diastolic_mmhg": 79,
+        "heart_rate_bpm": 88,
+        "respiratory_rate_per_min": 16,
+        "spo2_percent": 97,
+        "temperature_c": 37.2,
+    }
+    chair_script.run(RecordVitals(recorded))
+    vitals = next(m for m in _build(journal, clock) if m.what == "vital signs" and "|131|" in m.er7)
+    assert _containment_problems(vitals.er7) == []
+    rows = [fields + [""] * (19 - len(fields)) for fields in _segments(vitals.er7) if fields[0] == "OBX"]
+    mds = rows[0]
+    assert mds[3] == "CHAIRSIDE^Chairside station (manual entry)^L" and mds[4] == "1.0.0.0"
+    assert mds[18] == STATION_MDS_EQUIPMENT  # the station's EUI-64, never the pump's
+    assert "70049^" not in vitals.er7 and "0012210000000002" not in vitals.er7
+    by_code = {row[3].split("^")[0]: row for row in rows}
+    nibp_vmd, nibp_chan, spo2_vmd = by_code["70686"], by_code["70687"], by_code["69642"]
+    assert nibp_vmd[3] == "70686^MDC_DEV_PRESS_BLD_NONINV_VMD^MDC"
+    assert nibp_chan[3] == "70687^MDC_DEV_PRESS_BLD_NONINV_CHAN^MDC"
+    assert spo2_vmd[3] == "69642^MDC_DEV_ANALY_SAT_O2_VMD^MDC"
+    for code in ("150021", "150022", "149546"):  # systolic, diastolic, pulse: in the NIBP channel
+        assert by_code[code][4].rsplit(".", 1)[0] == nibp_chan[4].rsplit(".", 1)[0]
+    assert by_code["150456"][4].split(".")[:2] == spo2_vmd[4].split(".")[:2]
+    values = [row for row in rows if row[5]]
+    assert len(values) == len(recorded)
+    assert all(row[17] == "MMEAS^manual-measurement^MDC" and row[16] == "RN-AB" for row in values)
+    assert all(row[17] == "" and row[16] == "" for row in rows if not row[5])
+
+
+def test_golden_vital_signs_from_the_station(
+    floor: Floor, clock: ManualClock, journal: Journal, chair_script: ChairScript
+) -> None:
+    """Written by hand after PCD TF-2 Rev 8.0 E.1.2 (episodic NIBP report): device rows with trailing
+    zeros, then the metrics under them; the station as the manual-entry MDS; OBX-17 MMEAS."""
+    chair_script.check_in(visit_number="V1", order_number="ORD-1")  # 08:00 UTC, 09:00 in Zurich
+    chair_script.run(RecordVitals({"systolic_mmhg": 118, "diastolic_mmhg": 76, "spo2_percent": 97}))
+    vitals = next(m for m in _build(journal, clock) if m.what == "vital signs")
+    eui, sid, t = "0012210000000001", chair_script.session_id, "20260105090000+0100"
+    mmhg = "266016^MDC_DIM_MMHG^MDC^mm[Hg]^mm[Hg]^UCUM"
+    expected = (
+        f"MSH|^~\\&|CHAIRSIDE^{eui}^EUI-64|KSB|||20260104090000+0100||ORU^R01^ORU_R01|{eui}.{vitals.position}"
+        "|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO\r"
+        "PID|||MRN-0042^^^KSB-PID^MR||^^^^^^U\rPV1||O|ONKO-TK^^Chair 1^KSB||||||||||||||||V1^^^KSB-PID^VN\r"
+        f"OBR|1|ORD-1^KSB-PID|{sid}^CHAIRSIDE^{eui}^EUI-64|182777000^monitoring of patient^SCT|||{t}\r"
+        f"OBX|1||CHAIRSIDE^Chairside station (manual entry)^L|1.0.0.0|||||||X|||{t}||||CHAIRSIDE^^{eui}^EUI-64\r"
+        f"OBX|2||70686^MDC_DEV_PRESS_BLD_NONINV_VMD^MDC|1.1.0.0|||||||X|||{t}\r"
+        f"OBX|3||70687^MDC_DEV_PRESS_BLD_NONINV_CHAN^MDC|1.1.1.0|||||||X|||{t}\r"
+        f"OBX|4|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.1.1.1|118|{mmhg}|||||R|||{t}||RN-AB"
+        "|MMEAS^manual-measurement^MDC\r"
+        f"OBX|5|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.1.1.2|76|{mmhg}|||||R|||{t}||RN-AB"
+        "|MMEAS^manual-measurement^MDC\r"
+        f"OBX|6||69642^MDC_DEV_ANALY_SAT_O2_VMD^MDC|1.2.0.0|||||||X|||{t}\r"
+        f"OBX|7|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.2.0.1|97|262688^MDC_DIM_PERCENT^MDC^%^%^UCUM|||||R|||{t}"
+        "||RN-AB|MMEAS^manual-measurement^MDC\r"
+    )
+    assert _fields_differ(vitals.er7, expected) == []

@@ -24,6 +24,7 @@ from app.station.station import Station
 from app.store.journal import Journal
 from app.ui.floor_overview import FloorModel, FloorOverviewWindow, OverviewIdentity
 from app.ui.theme import apply_theme
+from app.ui.tile import station_face
 from tests.accounts.support import FAST, PIN, type_into_sign_in
 from tests.ui.test_floor_model import Wall, lose_the_pump, message, status
 from tests.ui.test_floor_model import station as station
@@ -184,7 +185,12 @@ def test_a_chair_opens_from_its_tile_read_only_and_acknowledges_from_there(
     window.model.apply([(topic, json.dumps(readings).encode(), True, wall.now)])
     window.tick()
     xs, ys = dialog.pump_curve.getData()
-    assert len(xs) == 30 and list(ys[:1]) == [40.0] and list(ys[-1:]) == [80.0]
+    assert list(ys[:1]) == [40.0] and list(ys[-1:]) == [80.0]
+    # Drawn as the rate the pump held: 40 until the reading that says 80, then 80 (a step, not a slope)
+    rise = [i for i in range(len(ys) - 1) if ys[i] != ys[i + 1]]
+    assert len(xs) == 31 and len(rise) == 1
+    assert xs[rise[0]] == xs[rise[0] + 1] and (ys[rise[0]], ys[rise[0] + 1]) == (40.0, 80.0)
+    assert dialog.plot.getPlotItem().getAxis("bottom").face == station_face(None)  # the station's zone
     plan_x, plan_y = dialog.plan_curve.getData()
     assert len(plan_x) >= 2 and plan_y[0] > 0
     dialog.buttons[0].click()  # the same signed command as the escalated list; no broker here

@@ -39,5 +39,8 @@ class EventType(StrEnum):
     STATION_UNLOCKED = "station_unlocked"
     # The station signed its journal's head (app.export.seals): the chain records when anchors were made
     JOURNAL_ANCHORED = "journal_anchored"
+    # At start the floor's broker held a signed anchor of this station that the journal no longer has
+    # (app.station.anchor_check): entries were lost; everything after this entry sits over the loss
+    JOURNAL_LOSS_FOUND = "journal_loss_found"
     # A command from the floor's overview that the station refused (the floor stream, app.station.publish)
     FLOOR_COMMAND_REFUSED = "floor_command_refused"

@@ -424,6 +424,23 @@ class JournalAnchored(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
+class JournalLossFound(Payload):
+    """The station's own signed anchor, retained on the floor's broker, names an entry the journal no
+    longer has as signed (app.station.anchor_check): `anchored_position`/`anchored_hash`/`anchored_at`,
+    what the anchor signed; `journal_head`, where the journal ended when the station started;
+    `last_good`, the newest position a signed anchor still confirms (0: none); `problem`, the line the
+    station shows."""
+
+    event_type: ClassVar[EventType] = EventType.JOURNAL_LOSS_FOUND
+    anchored_position: int
+    anchored_hash: str
+    anchored_at: str
+    journal_head: int
+    last_good: int
+    problem: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class FloorCommandRefused(Payload):
     """A command from the floor that the station refused, with what it claimed (app.station.publish)."""
 
@@ -474,6 +491,7 @@ PAYLOADS: Mapping[EventType, type[Payload]] = {
         StationLocked,
         StationUnlocked,
         JournalAnchored,
+        JournalLossFound,
         FloorCommandRefused,
     )
 }
