@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
+import ctypes.util
 import logging
 import re
 import sys
@@ -75,12 +77,34 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def _sqlite_library() -> ctypes.CDLL | None:
+    """The SQLite library Python's sqlite3 module runs on (None if it is linked in statically)."""
+    import _sqlite3
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    lib.sqlite3_libversion.restype = ctypes.c_char_p
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return lib if lib.sqlite3_libversion().decode() == _sqlite3.sqlite_version else None
+
+
+_SQLITE = _sqlite_library()
+
+
+def sqlite_mb() -> float:
+    """The memory SQLite itself holds (page caches, statements): part of RSS tracemalloc never sees."""
+    return _SQLITE.sqlite3_memory_used() / 2**20 if _SQLITE is not None else float("nan")
+
+
 @dataclass
 class Soak:
     hours: float
     chairs: int
     speed: float
     rss: list[tuple[float, float]] = field(default_factory=list)  # (shift hour, MB)
+    sqlite: list[float] = field(default_factory=list)  # SQLite's own memory (MB) at each RSS sample
     injected: collections.Counter[str] = field(default_factory=collections.Counter)
     readings: int = 0
     readings_stored: int = 0
@@ -158,10 +182,12 @@ def run(
                     next_tick += 0.25
                 if elapsed_s / 3600 >= next_sample_h:
                     soak.rss.append((elapsed_s / 3600, rss_mb()))
+                    soak.sqlite.append(sqlite_mb())
                     next_sample_h += 0.5
         finally:
             soak.wall_s = time.monotonic() - began
             soak.rss.append(((clock.now() - start).total_seconds() / 3600, rss_mb()))
+            soak.sqlite.append(sqlite_mb())
             station.close()
             demo.stop()
             opened.close()
@@ -183,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     soak, counter = run(args.hours, args.chairs, args.speed, args.poll)
     warm = [mb for h, mb in soak.rss if h >= 1.0] or [soak.rss[-1][1]]
+    warm_sqlite = [mb for (h, _), mb in zip(soak.rss, soak.sqlite, strict=True) if h >= 1.0] or soak.sqlite[
+        -1:
+    ]
     growth = (soak.rss[-1][1] - warm[0]) / warm[0] * 100
     print(
         f"soak: {soak.hours:g} h shift, {soak.chairs} chairs, speed {soak.speed:g} ({soak.wall_s / 60:.1f} min wall)"
@@ -196,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  RSS: {soak.rss[0][1]:.0f} MB at start, {warm[0]:.0f} MB after warm-up (1 h), "
         f"{soak.rss[-1][1]:.0f} MB at the end: {growth:+.1f} % (goal < 5 %)"
+    )
+    print(
+        f"  of which SQLite's own memory (page caches): {soak.sqlite[0]:.1f} MB at start, "
+        f"{warm_sqlite[0]:.1f} MB after warm-up, {soak.sqlite[-1]:.1f} MB at the end"
     )
     print("  RSS by shift hour: " + ", ".join(f"{h:.1f} h {mb:.0f} MB" for h, mb in soak.rss[::4]))
     print(
