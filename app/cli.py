@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from app.accounts.cli import register as register_users
-from app.cli_options import OneLineParser, number_in, run_command
 from app.domain.chair import ChairState
 from app.domain.clock_face import ClockFace
 from app.domain.protocol import MAX_NUMBER, MAX_VOLUME_ML, InfusionProtocol, ProtocolError
@@ -28,6 +27,8 @@ from app.export.seals import refuse_lost_entries
 from app.export.verify import verify_export
 from app.floor import load_reaction_terms, load_vital_limits
 from app.floor_commands import register as register_floor
+from app.launch_options import add_gui_arguments
+from app.maintenance_options import register as register_maintenance
 from app.paths import data_dir, default_config_path, default_db_path
 from app.private_files import set_private_umask
 from app.protocol_library import ProtocolLibrary
@@ -35,13 +36,13 @@ from app.station.check import register as register_config
 from app.station.config import StationConfigError, load_display_zone, load_hl7_settings
 from app.station.feed_cli import register as register_feed
 from app.store.journal import Journal, JournalError
-from app.store.maintenance import register as register_maintenance
 from app.store.schema import NewerDatabaseError
-from app.ui.launch import add_gui_arguments, run_gui
+from app.ui.launch import run_gui
 from app.witness.listen import register as register_witness
 from app.witness.listen import witness_anchors
 from app.witness.store import WitnessError
 from drivers.base import DriverError
+from drivers.command_line import OneLineParser, number_in, run_command
 from drivers.probe import add_arguments as probe_arguments
 from drivers.probe import run as run_probe
 

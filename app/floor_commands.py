@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli_options import number_in, window_size
 from app.station.headless import register as register_headless
+from drivers.command_line import number_in, window_size
 
 DEFAULT_OVERVIEW_NAME = "Floor overview"
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.cli_options import number_in
 from app.export.api import FORMATS, ExportRequest, run_export
 from app.export.hl7_settings import Hl7Settings
 from app.export.mllp import MllpError, parse_address
@@ -17,6 +16,7 @@ from app.export.model import ExportError
 from app.export.pdf import PAPER
 from app.export.shifts import ExportRange, ShiftConfig, ShiftError
 from app.paths import default_config_path, default_db_path
+from drivers.command_line import number_in
 
 
 def register(

@@ -19,7 +19,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.cli_options import OneLineParser
 from app.domain.clock import StationClock
 from app.station.broker import BrokerError
 from app.station.config import StationConfigError, load_station_config
@@ -35,6 +34,7 @@ from app.station.start import (
 )
 from app.station.station import Station
 from app.store.journal import JournalError
+from drivers.command_line import OneLineParser
 
 log = logging.getLogger(__name__)
 

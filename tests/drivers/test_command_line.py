@@ -79,19 +79,3 @@ def test_a_newline_typed_into_an_argument_stays_on_one_line(capsys: pytest.Captu
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err
     assert "\\n" in err
-
-
-def test_the_app_keeps_the_same_parsers_as_the_drivers() -> None:
-    """The app's copy (app/cli_options.py, for the layers) is the drivers' code line for line: one rule,
-    two homes only because the drivers may not import the app; this fails the day they drift."""
-    import ast
-
-    import app.cli_options
-    import drivers.command_line
-
-    def body(module: object) -> str:
-        tree = ast.parse(Path(str(getattr(module, "__file__", ""))).read_text(encoding="utf-8"))
-        tree.body = tree.body[1:]  # the module docstring says which command lines use it
-        return ast.dump(tree)
-
-    assert body(app.cli_options) == body(drivers.command_line)
