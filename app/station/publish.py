@@ -58,7 +58,7 @@ from app.station.session import ChairListener, ChairSession
 from app.station.snapshot import chair_readings, chair_snapshot, iso
 from app.station.station import Station
 from app.store.journal import STATION_STREAM_PREFIX, JournalEntry, JournalError, SequenceConflict
-from app.store.outbox import acknowledge_up_to, acknowledged_position
+from app.store.outbox import acknowledge_up_to, acknowledged_position, rewind_to
 from drivers.base import LinkState, Telemetry
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ REMOVED_IDENTIFIERS = frozenset(
     {"patient_mrn", "mrn", "patient_name", "date_of_birth", "visit_number", "order_number"}
 )
 """Payload keys that never leave the station: the broker carries initials only (minimum necessary)."""
+CURSOR_WARNING = "broker_position"
+"""The station's service warning (status bar, the floor's station status) for a rewound outbox cursor."""
 
 
 def _json(value: Any) -> bytes:
@@ -176,6 +178,7 @@ class Publisher:
         self._index = {chair.name: n for n, chair in enumerate(station.chairs, start=1)}
         for chair in station.chairs:
             chair.listener = _Marking(chair.listener, self._marker(chair.name))
+        self._within_journal(journal.head()[0])
 
     def _remember_recent_commands(self) -> None:
         """The last commands journaled (accepted or refused) stay replays after a restart; anything sent
@@ -408,11 +411,37 @@ class Publisher:
             if readings is not None:
                 self._client.publish(readings_topic(self.id, chair.name), _json(readings), qos=0, retain=True)
 
+    def _within_journal(self, head: int) -> None:
+        """A saved position past the journal's end (the journal restored from an older backup, or lost
+        entries: app.station.anchor_check) would hold back every entry until the journal grew past it,
+        and the floor would miss them without a word. Said once in one line (log and status), then
+        publishing restarts after the journal's head, saved, with every chair published again."""
+        saved = max(self.cursor, self._sent)
+        if saved <= head:
+            return
+        problem = (
+            f"the broker's saved position (entry {saved}) is past the journal's end (entry {head}): the "
+            "journal was restored from an older backup or lost entries; publishing restarts after entry "
+            f"{head}, so entries {head + 1}-{saved} are sent again with new content (same seq, new hash)"
+        )
+        log.warning("station %s: %s", self.name, problem)
+        self.station.service_warnings[CURSOR_WARNING] = f"FLOOR FEED RESTARTED: {problem}"
+        self._mids.clear()
+        self._in_flight.clear()
+        self._acked_positions.clear()
+        self.cursor = self._sent = head
+        try:
+            rewind_to(self.station.floor.journal.conn, self.root, head)
+        except JournalError as error:  # published from the head anyway; said again at the next start
+            log.error("station %s: %s", self.name, error)
+        self._fresh.set()
+
     def _publish_events(self) -> None:
+        journal = self.station.floor.journal
+        self._within_journal(journal.head()[0])
         room = EVENTS_IN_FLIGHT - len(self._in_flight)
         if room <= 0:
             return
-        journal = self.station.floor.journal
         for entry in journal.entries_after(self._sent, room):
             info = self._client.publish(events_topic(self.id), _json(self._event(entry)), qos=1)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
