@@ -422,7 +422,7 @@ class Publisher:
         problem = (
             f"the broker's saved position (entry {saved}) is past the journal's end (entry {head}): the "
             "journal was restored from an older backup or lost entries; publishing restarts after entry "
-            f"{head}, so entries {head + 1}-{saved} are sent again with new content (same seq, new hash)"
+            f"{head}; positions {head + 1}-{saved} reach the floor a second time, as new entries (same seq, new hash)"
         )
         log.warning("station %s: %s", self.name, problem)
         self.station.service_warnings[CURSOR_WARNING] = f"FLOOR FEED RESTARTED: {problem}"
