@@ -136,8 +136,6 @@ def test_a_saved_position_past_the_journals_end_is_said_and_the_next_entry_is_pu
                 20,
                 "the station's status to say it",
             )
-            chairs = [t for t, _p, _r in floor.snapshot() if t.startswith(f"{ROOT}/chairs/")]
-            assert set(CHAIRS) <= {t.rsplit("/", 1)[1] for t in chairs}  # chair states published again
         finally:
             publisher.close()
     finally:
