@@ -4,9 +4,12 @@ configuration file, and the journal holds their account. Nobody can type a co-si
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import pypdf
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
@@ -25,11 +28,16 @@ from app.domain.commands import (
     StartInfusion,
 )
 from app.domain.events import Discharged, EventType
+from app.export.api import ExportRequest, run_export
+from app.export.records import row_dicts
+from app.export.shifts import ExportRange, LocalTime
+from app.export.tabular import read_csv_rows
 from app.station.config import load_station_config
 from app.station.start import OpenFloor, open_floor, station_for
 from app.ui.dialogs.infusion import DischargeDialog
 from app.ui.main_window import MainWindow
 from app.ui.signin import SignInDialog
+from app.ui.timeline import describe as timeline_line
 from tests.accounts.support import PIN, sign_in_at, station_accounts
 from tests.conftest import BASELINE_VITALS
 from tests.ui.helpers import check_in_command
@@ -49,6 +57,7 @@ class ConfiguredStation:
         config = load_station_config(config_path)
         self.qtbot = qtbot
         self.clock = ManualClock()
+        self.start = self.clock.now()
         self.opened: OpenFloor = open_floor(folder / "station.sqlite", self.clock)
         accounts = station_accounts(self.opened.floor.journal, "RN-AB", "RN-CD")
         accounts.add("ADM-1", "Ann Admin", Role.ADMIN, PIN, badge="BADGE-ADM-1", by="test")
@@ -61,6 +70,16 @@ class ConfiguredStation:
         self.window.show()
         self.chair: ChairController = self.controller.chair("Chair 1")
         self.view = self.window.open_chair(self.chair.name)
+        self.closed = False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.view.current_dialog is not None:
+            self.view.current_dialog.reject()
+        self.controller.close()
+        self.opened.close()
 
     def advance(self, minutes: float) -> None:
         self.clock.advance(minutes=minutes)
@@ -99,10 +118,7 @@ def station(qtbot: QtBot, tmp_path: Path) -> Iterator[ConfiguredStation]:
     try:
         yield s
     finally:
-        if s.view.current_dialog is not None:
-            s.view.current_dialog.reject()
-        s.controller.close()
-        s.opened.close()
+        s.close()
 
 
 def scan(qtbot: QtBot, badge: str) -> SignInDialog:
@@ -118,7 +134,7 @@ def scan(qtbot: QtBot, badge: str) -> SignInDialog:
 
 
 def test_the_second_nurse_signs_in_to_co_sign_and_the_journal_holds_their_account(
-    qtbot: QtBot, station: ConfiguredStation
+    qtbot: QtBot, station: ConfiguredStation, tmp_path: Path
 ) -> None:
     s = station
     sign_in_at(qtbot, s.controller, s.window.nurse_bar.sign_in_button, "BADGE-RN-AB")
@@ -139,9 +155,13 @@ def test_the_second_nurse_signs_in_to_co_sign_and_the_journal_holds_their_accoun
         QTimer.singleShot(0, lambda: the_second_nurse_co_signs(signing))
 
     def the_second_nurse_co_signs(signing: SignInDialog) -> None:
-        assert QApplication.activeModalWidget() is signing and signing.isVisible()
-        seen.append(signing.problem.text())
-        scan(qtbot, "BADGE-RN-CD")
+        try:
+            assert QApplication.activeModalWidget() is signing and signing.isVisible()
+            seen.append(signing.problem.text())
+            scan(qtbot, "BADGE-RN-CD")
+        finally:
+            if signing.isVisible():
+                signing.reject()  # never leave a modal dialog waiting for a test that has failed
 
     QTimer.singleShot(0, the_discharging_nurse_tries_to_co_sign)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
@@ -164,3 +184,22 @@ def test_the_second_nurse_signs_in_to_co_sign_and_the_journal_holds_their_accoun
         ("RN-CD", "co-sign release"),
     ]
     assert s.controller.nurse == "RN-AB"  # the co-signer signed for the entry, not in at the station
+
+    # Every reader names the co-signer's account through app.domain.describe: the chair's timeline
+    # line, and the shift's CSV and PDF exported from the station's journal
+    words = "Dr Osei's release (reviewed at the bedside, well), co-signed by RN-CD (Nurse RN-CD)"
+    assert f"Discharged before the anaphylaxis observation ended on {words}" in timeline_line(discharged)
+    s.close()
+    exported = ExportRange(
+        s.start - timedelta(hours=1), s.clock.now() + timedelta(hours=1), "the test's shift"
+    )
+    local = LocalTime.named("UTC")
+    for fmt in ("csv", "pdf"):
+        run_export(
+            ExportRequest(tmp_path / "station.sqlite", exported, fmt, tmp_path / f"shift.{fmt}", local=local)
+        )
+    rows = row_dicts(read_csv_rows(tmp_path / "shift.csv"))
+    (row,) = [r for r in rows if r["event_type"] == "discharged"]
+    assert row["summary"] == f"discharged before the anaphylaxis observation ended on {words}"
+    pages = [page.extract_text() for page in pypdf.PdfReader(str(tmp_path / "shift.pdf")).pages]
+    assert f"discharged on {words}" in re.sub(r"\s+", " ", " ".join(pages))
