@@ -114,6 +114,12 @@ def _record_overrides(overrides: tuple[OverrideRecord, ...]) -> str:
     return "".join(f"; OVERRIDE {o.guard} by {o.by}: {o.reason}" for o in overrides)
 
 
+def release_words(event: Event) -> str:
+    """A discharge's prescriber's release in words ('' for any other entry): what a reader that shows
+    only some entries (the HL7 export's notes) asks to know whether this one has something to say."""
+    return _release(event.payload.prescriber_release) if isinstance(event.payload, Discharged) else ""
+
+
 def _release(release: PrescriberReleaseRecord | None) -> str:
     """A prescriber's release, its co-signer named by account as every signer is ('' without one, and
     for an entry from before co-signers signed in, whose co-signer is a typed name: its texts stay the

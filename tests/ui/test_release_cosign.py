@@ -29,6 +29,8 @@ from app.domain.commands import (
 )
 from app.domain.events import Discharged, EventType
 from app.export.api import ExportRequest, run_export
+from app.export.hl7 import read_hl7_file
+from app.export.hl7_check import parse_validated
 from app.export.records import row_dicts
 from app.export.shifts import ExportRange, LocalTime
 from app.export.tabular import read_csv_rows
@@ -194,7 +196,7 @@ def test_the_second_nurse_signs_in_to_co_sign_and_the_journal_holds_their_accoun
         s.start - timedelta(hours=1), s.clock.now() + timedelta(hours=1), "the test's shift"
     )
     local = LocalTime.named("UTC")
-    for fmt in ("csv", "pdf"):
+    for fmt in ("csv", "pdf", "hl7"):
         run_export(
             ExportRequest(tmp_path / "station.sqlite", exported, fmt, tmp_path / f"shift.{fmt}", local=local)
         )
@@ -203,3 +205,10 @@ def test_the_second_nurse_signs_in_to_co_sign_and_the_journal_holds_their_accoun
     assert row["summary"] == f"discharged before the anaphylaxis observation ended on {words}"
     pages = [page.extract_text() for page in pypdf.PdfReader(str(tmp_path / "shift.pdf")).pages]
     assert f"discharged on {words}" in re.sub(r"\s+", " ", " ".join(pages))
+    messages = read_hl7_file(tmp_path / "shift.hl7")
+    for message in messages:
+        parse_validated(message)  # hl7apy strict, v2.6
+    (note,) = [
+        m for m in messages if f"NTE|1||discharged before the anaphylaxis observation ended on {words}\r" in m
+    ]
+    assert "ORU^R01^ORU_R01" in note
