@@ -231,8 +231,9 @@ class DischargeDialog(CommandDialog):
                 self,
                 accounts,
                 heading="A second nurse co-signs the release",
-                explanation=f"The prescriber's release is co-signed by a second nurse, not {nurse or 'the nurse discharging'}. "
-                "Sign with your badge or ID and PIN; the entry will carry your account.",
+                explanation="The prescriber's release is co-signed by a second nurse, not "
+                f"{nurse or 'the nurse discharging'}. Sign with your badge or ID and PIN; the entry will "
+                "carry your account.",
                 refusal=may_not,
                 purpose="co-sign release",
             )
