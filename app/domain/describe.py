@@ -186,7 +186,7 @@ def _screen(event: Event) -> str:
             volume = "" if p.volume_infused_ml is None else f", {float(p.volume_infused_ml):.0f} mL"
             return f"Infusion complete{volume}{_from_pump(p.source)}"
         case Discharged(prescriber_release=release) if _release(release):
-            return f"Discharged before the anaphylaxis observation ended on {_release(release)}"
+            return f"Discharged on {_release(release)}"
         case Discharged():
             return "Discharged"
         case Discontinued(reason=reason):
@@ -287,7 +287,7 @@ def _record(event: Event, stamp: Callable[[datetime], str]) -> str:
             reason = f", {p.reason}" if p.reason else ""
             return f"infusion complete ({_recorded_source(p)}{reason}), volume {num(p.volume_infused_ml)} mL"
         case Discharged(prescriber_release=release) if _release(release):
-            return f"discharged before the anaphylaxis observation ended on {_release(release)}"
+            return f"discharged on {_release(release)}"
         case Discharged():
             return "discharged"
         case Discontinued(reason=reason):

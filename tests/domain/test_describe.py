@@ -62,11 +62,8 @@ def test_a_release_names_its_co_signers_account_for_every_audience() -> None:
         }
     )
     release = "Dr Osei's release (reviewed, well), co-signed by RN-CD (Carla Diaz)"
-    assert (
-        describe(event, Audience.SCREEN)
-        == f"Discharged before the anaphylaxis observation ended on {release}"
-    )
-    record = f"discharged before the anaphylaxis observation ended on {release}"
+    assert describe(event, Audience.SCREEN) == f"Discharged on {release}"
+    record = f"discharged on {release}"
     assert describe(event, Audience.CSV) == record
     assert describe(event, Audience.HL7) == record
     assert describe(event, Audience.PDF) == f"discharged on {release}"

@@ -117,3 +117,18 @@ def test_a_charge_nurse_may_co_sign(chair_script: Any) -> None:
     charge = ReleaseCosigner(account="CN-EF", name="Eve Fox", role="charge nurse", nurse=True, active=True)
     state = s.run(Discharge(release=PrescriberRelease("Dr Osei", charge, "reviewed")))
     assert state.events[-1].data["prescriber_release"]["cosigned_by"] == "CN-EF"
+
+
+def test_a_release_given_once_the_observation_is_over_is_judged_all_the_same(
+    chair_script: ChairScript,
+) -> None:
+    """What the entry would record as a co-signed release is never recorded unchecked."""
+    s = chair_script
+    ready_for_an_early_discharge(s)
+    until = s.state.anaphylaxis_observation_until
+    assert until is not None
+    s.clock.set(until)
+    nobody = PrescriberRelease("Dr Osei", None, "reviewed")
+    assert refusal(s, nobody)[0] == "release_not_co_signed"
+    state = s.run(Discharge())
+    assert state.phase is Phase.DISCHARGED and "prescriber_release" not in state.events[-1].data

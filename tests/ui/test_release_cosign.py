@@ -190,7 +190,7 @@ def test_the_second_nurse_signs_in_to_co_sign_and_the_journal_holds_their_accoun
     # Every reader names the co-signer's account through app.domain.describe: the chair's timeline
     # line, and the shift's CSV and PDF exported from the station's journal
     words = "Dr Osei's release (reviewed at the bedside, well), co-signed by RN-CD (Nurse RN-CD)"
-    assert f"Discharged before the anaphylaxis observation ended on {words}" in timeline_line(discharged)
+    assert f"Discharged on {words}" in timeline_line(discharged)
     s.close()
     exported = ExportRange(
         s.start - timedelta(hours=1), s.clock.now() + timedelta(hours=1), "the test's shift"
@@ -202,13 +202,11 @@ def test_the_second_nurse_signs_in_to_co_sign_and_the_journal_holds_their_accoun
         )
     rows = row_dicts(read_csv_rows(tmp_path / "shift.csv"))
     (row,) = [r for r in rows if r["event_type"] == "discharged"]
-    assert row["summary"] == f"discharged before the anaphylaxis observation ended on {words}"
+    assert row["summary"] == f"discharged on {words}"
     pages = [page.extract_text() for page in pypdf.PdfReader(str(tmp_path / "shift.pdf")).pages]
     assert f"discharged on {words}" in re.sub(r"\s+", " ", " ".join(pages))
     messages = read_hl7_file(tmp_path / "shift.hl7")
     for message in messages:
         parse_validated(message)  # hl7apy strict, v2.6
-    (note,) = [
-        m for m in messages if f"NTE|1||discharged before the anaphylaxis observation ended on {words}\r" in m
-    ]
+    (note,) = [m for m in messages if f"NTE|1||discharged on {words}\r" in m]
     assert "ORU^R01^ORU_R01" in note
