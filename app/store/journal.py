@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -299,8 +299,7 @@ _SET_HEAD = "UPDATE journal_head SET position = ?, hash = ? WHERE id = 1"
 _REMEMBERED_SESSIONS = 512  # sessions whose last seq an append remembers (a day's are a few hundred)
 
 
-@dataclass(frozen=True)
-class _Tail:
+class _Tail(NamedTuple):
     """Where the journal ended after this connection's last append, and how to tell nothing moved since."""
 
     data_version: int
@@ -423,7 +422,7 @@ class Journal:
                     position += 1
                     seq += 1
                     occurred_at = format_time(event.at)
-                    kind = str(event.type)
+                    kind = event.type.value
                     payload = canonical_json(encode_entry(event.payload, event.signoff))
                     digest = chain_hash(
                         prev_hash,
