@@ -162,6 +162,9 @@ class Publisher:
         self.cursor = acknowledged_position(journal.conn, self.root)
         """The last journal position the broker acknowledged (saved in the database)."""
         self._sent = self.cursor
+        self._sent_hashes: deque[tuple[int, str]] = deque(maxlen=EVENTS_IN_FLIGHT)
+        """The positions and chain hashes of the entries last handed to the broker (this run): where the
+        journal still agrees with what the floor received, should it change under the station."""
         self._mids: dict[int, int] = {}
         self._in_flight: deque[int] = deque()
         self._acked_positions: set[int] = set()
@@ -415,26 +418,47 @@ class Publisher:
         """A saved position past the journal's end (the journal restored from an older backup, or lost
         entries: app.station.anchor_check) would hold back every entry until the journal grew past it,
         and the floor would miss them without a word. Said once in one line (log and status), then
-        publishing restarts after the journal's head, saved, with every chair published again."""
+        publishing restarts after the last position the journal still holds as it was published (its
+        head at start), saved, with every chair published again."""
         saved = max(self.cursor, self._sent)
-        if saved <= head:
+        point = self._agreed(head)
+        if point >= saved:
             return
+        where = (
+            f"the broker's saved position (entry {saved}) is past the journal's end (entry {head})"
+            if saved > head
+            else f"the journal's entries {point + 1}-{saved} are no longer the ones the broker received"
+        )
         problem = (
-            f"the broker's saved position (entry {saved}) is past the journal's end (entry {head}): the "
-            "journal was restored from an older backup or lost entries; publishing restarts after entry "
-            f"{head}; positions {head + 1}-{saved} reach the floor a second time, as new entries (same seq, new hash)"
+            f"{where}: the journal was restored from an older backup or lost entries; publishing restarts "
+            f"after entry {point}; positions {point + 1}-{saved} reach the floor a second time, as new "
+            "entries (same seq, new hash)"
         )
         log.warning("station %s: %s", self.name, problem)
         self.station.service_warnings[CURSOR_WARNING] = f"FLOOR FEED RESTARTED: {problem}"
         self._mids.clear()
         self._in_flight.clear()
         self._acked_positions.clear()
-        self.cursor = self._sent = head
+        self._sent_hashes.clear()
+        self.cursor = self._sent = point
         try:
-            rewind_to(self.station.floor.journal.conn, self.root, head)
-        except JournalError as error:  # published from the head anyway; said again at the next start
+            rewind_to(self.station.floor.journal.conn, self.root, point)
+        except JournalError as error:  # published from the point anyway; said again at the next start
             log.error("station %s: %s", self.name, error)
         self._fresh.set()
+
+    def _agreed(self, head: int) -> int:
+        """The last position the journal still holds as it was handed to the broker: the newest entry
+        sent this run whose chain hash is unchanged (one lookup while nothing changed), or the head
+        when none was sent yet (at start nothing new has been recorded)."""
+        if not self._sent_hashes:
+            return head
+        row = self.station.floor.journal.conn.execute
+        for position, sent_hash in reversed(self._sent_hashes):
+            found = row("SELECT hash FROM events WHERE position = ?", (position,)).fetchone()
+            if position <= head and found is not None and found[0] == sent_hash:
+                return position
+        return min(head, self._sent_hashes[0][0] - 1)
 
     def _publish_events(self) -> None:
         journal = self.station.floor.journal
@@ -450,6 +474,7 @@ class Publisher:
             self._mids[info.mid] = entry.position
             self._in_flight.append(entry.position)
             self._sent = entry.position
+            self._sent_hashes.append((entry.position, entry.hash))
             self.published_events += 1
 
     def _event(self, entry: JournalEntry) -> dict[str, Any]:

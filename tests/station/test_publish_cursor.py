@@ -143,3 +143,55 @@ def test_a_saved_position_past_the_journals_end_is_said_and_the_next_entry_is_pu
         floor.close()
     with Journal(db, read_only=True) as journal:
         assert acknowledged_position(journal.conn, ROOT) == keep + 1
+
+
+@pytest.mark.parametrize("recorded", [1, 3], ids=["fewer-than-cut", "more-than-cut"])
+def test_a_journal_cut_under_a_running_publisher_is_found_at_its_next_publish(
+    tmp_path: Path, broker: Broker, caplog: pytest.LogCaptureFixture, recorded: int
+) -> None:
+    """Two entries cut under the running station, then `recorded` new ones before the next publish: with
+    more new entries than were cut the journal ends past the saved position again, and only the changed
+    chain hashes show that positions the floor received now hold other entries."""
+    db = tmp_path / "pod.sqlite"
+    clock = ManualClock(datetime.now(UTC) - timedelta(minutes=40))
+    station = _open(db, clock)
+    floor = Listener(broker, EVENTS)
+    publisher = Publisher(station, parse_broker({"url": broker.url}), "Pod A")
+    publisher.start()
+    try:
+        infusing(station, "Chair 1", clock)
+        clock.advance(minutes=-31)
+        infusing(station, "Chair 2", clock)
+        keep = station.floor.journal.head()[0]
+        station.chair("Chair 2").execute(RecordVitals({"heart_rate_bpm": 70}), "AB")  # cut below
+        station.chair("Chair 2").execute(RecordVitals({"heart_rate_bpm": 72}), "AB")
+        assert publisher.wait_connected(10)
+        floor.wait_for(
+            lambda: _pumped(publisher) and publisher.cursor == keep + 2, 20, "every entry acknowledged"
+        )
+        _cut_journal_to(db, keep)  # under the running station (a restore over its file); Chair 1's
+        # session is untouched by the cut, so its next entries are recorded from keep + 1
+        with caplog.at_level(logging.WARNING, logger="app.station.publish"):
+            for pulse in range(90, 90 + recorded):
+                station.chair("Chair 1").execute(RecordVitals({"heart_rate_bpm": pulse}), "AB")
+            new = {e.position: e.hash for e in station.floor.journal.entries_after(keep, 10)}
+            assert sorted(new) == list(range(keep + 1, keep + 1 + recorded))
+            floor.wait_for(
+                lambda: (
+                    _pumped(publisher)
+                    and all(
+                        any(e["seq"] == p and e["hash"] == h for e in floor.on(EVENTS))
+                        for p, h in new.items()
+                    )
+                ),
+                20,
+                f"the new entries {sorted(new)} on the floor",
+            )
+        said = [r.getMessage() for r in caplog.records if "publishing restarts after entry" in r.getMessage()]
+        assert len(said) == 1, said  # found once, at the first publish after the cut
+        assert f"publishing restarts after entry {keep};" in said[0], said[0]
+        assert said[0].split(": ", 1)[1] in station.service_warnings["broker_position"]  # the same line
+    finally:
+        publisher.close()
+        floor.close()
+        _close(station)
