@@ -20,6 +20,7 @@ from app.export.content import pdf_page_digests
 from app.export.hl7 import Hl7Message, build_messages, write_hl7
 from app.export.hl7_batch import write_batch
 from app.export.hl7_settings import Hl7Settings, settings_to_json
+from app.export.layouts import LAYOUTS
 from app.export.manifest import write_manifest
 from app.export.mllp import Cursor, send_messages
 from app.export.model import ExportError, Progress, Seal, gather, no_progress
@@ -183,6 +184,7 @@ def run_export(
     manifest = None
     if output is not None:
         extra: dict[str, Any] = {
+            "layout": LAYOUTS[request.fmt],  # verify re-lays out only an export of its own layout
             "range_label": log.range.label,
             "exported_at": log.local.iso(log.exported_at),
             "exported_at_utc": log.exported_at.isoformat(),

@@ -55,6 +55,11 @@ from app.store.journal import JournalEntry
 from app.store.telemetry import volume_at
 
 HL7_VERSION = "2.6"
+HL7_LAYOUT = 1
+"""The messages' layout (segments, codes, thinning, containment, the batch envelope): bump it whenever
+the messages built for the same journal and settings change, or `verify --export` would read an older
+HL7 file as edited. Layout 1: PID-5 without a name, the IPEC containment rows and thinning of this round
+(issue 18). tests/export/test_layout_pins.py pins today's messages."""
 
 # PID-5: the station knows the patient's initials, not a name. Initials are no XPN component (a family
 # name "JD" would be read as a surname) and no HL7 table 0200 name type says "initials"; PCD TF-2 B.5

@@ -61,6 +61,10 @@ from app.export.shifts import LocalTime
 
 PAPER = {"a4": QPageSize.PageSizeId.A4, "letter": QPageSize.PageSizeId.Letter}
 XMP_TAG = "chairside:shiftlog"
+PDF_LAYOUT = 1
+"""The pages' layout (what is drawn where, in which words): bump it whenever the pages drawn for the same
+journal change, or `verify --export` would read an older PDF as edited (tests/export/test_layout_pins.py
+pins today's pages)."""
 RESOLUTION_DPI = 300
 FONT_FAMILIES = ["DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica"]
 
@@ -414,6 +418,7 @@ def pdf_seal_payload(log: ShiftLog, paper: str = "a4") -> dict[str, Any]:
     """Embedded in the PDF: enough to re-derive every page from the journal (verify --export)."""
     return {
         "format": "pdf",
+        "layout": PDF_LAYOUT,
         "range_label": log.range.label,
         "exported_at": log.exported_at.isoformat(),
         "timezone": log.local.key,

@@ -25,6 +25,12 @@ from app.export.records import COLUMNS, event_rows, row_dicts
 
 JSON_FORMAT = "chairside-shift-log"
 JSON_VERSION = 1
+CSV_LAYOUT = 1
+"""The CSV's layout (header, rows from app.export.records, guards, encoding): bump it whenever the
+output for the same journal changes, or `verify --export` would read an older CSV as edited
+(tests/export/test_layout_pins.py pins today's output)."""
+JSON_LAYOUT = 1
+"""The JSON document's layout (its fields and rows): bump it as CSV_LAYOUT."""
 
 
 FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
@@ -77,6 +83,7 @@ def json_document(log: ShiftLog) -> dict[str, Any]:
     return {
         "format": JSON_FORMAT,
         "format_version": JSON_VERSION,
+        "layout": JSON_LAYOUT,
         "range": {
             "label": log.range.label,
             "since": log.local.iso(log.range.since),

@@ -10,7 +10,9 @@
    message (built again with the settings and export time the manifest recorded); PDF page by page
    (laid out again, each page's drawing instructions compared). Any edit, deletion, addition or
    reordering is named. Times are read in the zone the export recorded, so the answer is the same on a
-   computer in any time zone.
+   computer in any time zone. Only an export of this Chairside's own layout (app.export.layouts) is laid
+   out again: an older one (layout 0: made before layouts were recorded) or a newer one has steps 1 and 2
+   checked, and the answer says its content was not re-laid out (exit 1, never "intact", never "edited").
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from app.export.content import hl7_problems, pdf_overlays, pdf_page_digests, pdf
 from app.export.hl7 import build_messages
 from app.export.hl7_batch import envelope, envelope_problems, read_file
 from app.export.hl7_settings import settings_from_json
+from app.export.layouts import LAYOUTS, UNRECORDED
 from app.export.manifest import file_sha256, read_manifest
 from app.export.model import ExportError, PatientContext, Seal, gather, patient_contexts, range_entries
 from app.export.pdf import XMP_TAG, write_pdf
@@ -209,6 +212,11 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
             f"{path.name} carries no verification record and its manifest {path.name}.manifest.json is missing"
         )
     seal = Seal.from_json(seal_data)
+    try:
+        made_by = _made_by_layout(path, manifest, document if kind == "json" else pdf_payload)
+    except ExportMismatch as exc:
+        raise ExportMismatch(f"{exc}; and {signature_problem}" if signature_problem else str(exc)) from None
+    lays_out = LAYOUTS[kind]
     zone_source = document if document is not None else manifest
     if kind == "pdf" and zone_source is None:
         zone_source = pdf_payload
@@ -224,7 +232,18 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
         raise ExportError(str(exc)) from exc
     with journal:
         try:
-            _check_content(path, kind, journal, seal, local, manifest, document, pdf_payload, trusted)
+            _check_content(
+                path,
+                kind,
+                journal,
+                seal,
+                local,
+                manifest,
+                document,
+                pdf_payload,
+                trusted,
+                made_by == lays_out,
+            )
         except ExportMismatch as exc:
             if signature_problem:
                 raise ExportMismatch(f"{exc}; and {signature_problem}") from exc
@@ -232,17 +251,56 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
     if signature_problem:
         raise ExportMismatch(f"{signature_problem} (the export or its manifest was changed after export)")
     span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
-    matches = f"{path.name} matches the journal: {seal.count} entries ({span}), digest {seal.digest}"
+    entries = f"{seal.count} entries ({span}), digest {seal.digest}"
+    if made_by == lays_out:
+        headline = f"{path.name} matches the journal: {entries}"
+    else:
+        headline = f"{path.name}: the journal still holds what it was made from: {entries}"
+        if manifest is not None:
+            headline += ", the file hash matches its manifest"
+    findings = [] if made_by == lays_out else [_layout_finding(kind, made_by, lays_out)]
     if manifest is None:
-        raise ExportUnchecked(
-            f"{matches}; signature not checked: no manifest ({path.name}{'.manifest.json'} is missing)"
-        )
-    if trusted is None:
-        raise ExportUnchecked(
-            f"{matches}; signature not checked: no station key on this computer (pass --public-key with "
+        findings.append(f"signature not checked: no manifest ({path.name}{'.manifest.json'} is missing)")
+    elif trusted is None:
+        findings.append(
+            "signature not checked: no station key on this computer (pass --public-key with "
             "the line `chairside keys public` prints on the station)"
         )
-    return f"{matches}, signature and anchors verified"
+    else:
+        headline += ", signature and anchors verified"
+    if findings:  # one line per finding
+        raise ExportUnchecked(
+            "\n".join([f"{headline}; {findings[0]}", *(f"{path.name}: {f}" for f in findings[1:])])
+        )
+    return headline
+
+
+def _recorded_layout(record: dict[str, Any], where: str) -> int:
+    value = record.get("layout", UNRECORDED)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ExportMismatch(f"{where} records layout {value!r}, which no Chairside writes (edited)")
+    return value
+
+
+def _made_by_layout(path: Path, manifest: dict[str, Any] | None, inside: dict[str, Any] | None) -> int:
+    """The layout the export was made by: its manifest's, the one recorded inside a JSON or PDF export
+    (the two must agree), or layout 0 when it records none (made before layouts were recorded)."""
+    recorded = None if manifest is None else _recorded_layout(manifest, f"the manifest of {path.name}")
+    if inside is not None:
+        own = _recorded_layout(inside, f"the verification record inside {path.name}")
+        if recorded is not None and own != recorded:
+            raise ExportMismatch(
+                f"the layout recorded inside {path.name} ({own}) differs from its manifest's ({recorded})"
+            )
+        recorded = own
+    return UNRECORDED if recorded is None else recorded
+
+
+def _layout_finding(kind: str, made_by: int, lays_out: int) -> str:
+    said = f"content not re-laid out: made by layout {made_by}; this Chairside lays out {lays_out} ({kind.upper()})"
+    if made_by > lays_out:
+        return f"{said}: verify it with a Chairside that lays out {made_by}"
+    return f"{said}: the older layout is not compared with today's, so no edit is claimed"
 
 
 def _check_content(
@@ -255,9 +313,10 @@ def _check_content(
     document: dict[str, Any] | None,
     pdf_payload: dict[str, Any] | None,
     trusted: Any,
+    relayout: bool,
 ) -> None:
     """Anchors carried by the export and the station's anchor log (journal heads and pump samples),
-    the sealed journal range, then the content itself."""
+    the sealed journal range, then the content itself (`relayout`: only an export of this layout)."""
     carried = (manifest or {}).get("anchors", [])
     log = AnchorLog(anchor_log_path(journal.path))
     try:
@@ -273,6 +332,10 @@ def _check_content(
     except SealError as exc:
         raise ExportMismatch(str(exc)) from exc
     entries = _check_entries(journal, seal)
+    if kind == "pdf":
+        _refuse_overlays(path)  # never drawn by any layout
+    if not relayout:
+        return
     if kind == "csv":
         try:
             rows = read_csv_rows(path)
@@ -352,11 +415,8 @@ def _check_pdf(
     log = _regathered(journal, seal, local, exported_at, str((record or {}).get("range_label", "")))
     try:
         actual = pdf_page_digests(path)
-        added = pdf_overlays(path)
     except ValueError as exc:
         raise ExportMismatch(str(exc)) from exc
-    if added:  # drawn over the pages when shown or printed, outside the pages' drawing instructions
-        raise ExportMismatch(f"{path.name}: added after export, visible over the pages: {'; '.join(added)}")
     with tempfile.TemporaryDirectory(prefix="chairside-verify-") as folder:
         again = Path(folder) / "expected.pdf"
         write_pdf(log, again, paper)
@@ -364,6 +424,15 @@ def _check_pdf(
     problems = pdf_problems(actual, expected)
     if problems:
         raise ExportMismatch(f"{path.name}: " + "; ".join(problems))
+
+
+def _refuse_overlays(path: Path) -> None:
+    try:
+        added = pdf_overlays(path)
+    except ValueError as exc:
+        raise ExportMismatch(str(exc)) from exc
+    if added:  # drawn over the pages when shown or printed, outside the pages' drawing instructions
+        raise ExportMismatch(f"{path.name}: added after export, visible over the pages: {'; '.join(added)}")
 
 
 def _json_row(item: Any) -> list[str]:

@@ -58,7 +58,7 @@ from app.station.session import ChairListener, ChairSession
 from app.station.snapshot import chair_readings, chair_snapshot, iso
 from app.station.station import Station
 from app.store.journal import STATION_STREAM_PREFIX, JournalEntry, JournalError, SequenceConflict
-from app.store.outbox import acknowledge_up_to, acknowledged_position
+from app.store.outbox import acknowledge_up_to, acknowledged_position, rewind_to
 from drivers.base import LinkState, Telemetry
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ REMOVED_IDENTIFIERS = frozenset(
     {"patient_mrn", "mrn", "patient_name", "date_of_birth", "visit_number", "order_number"}
 )
 """Payload keys that never leave the station: the broker carries initials only (minimum necessary)."""
+CURSOR_WARNING = "broker_position"
+"""The station's service warning (status bar, the floor's station status) for a rewound outbox cursor."""
 
 
 def _json(value: Any) -> bytes:
@@ -160,6 +162,9 @@ class Publisher:
         self.cursor = acknowledged_position(journal.conn, self.root)
         """The last journal position the broker acknowledged (saved in the database)."""
         self._sent = self.cursor
+        self._sent_hashes: deque[tuple[int, str]] = deque(maxlen=EVENTS_IN_FLIGHT)
+        """The positions and chain hashes of the entries last handed to the broker (this run): where the
+        journal still agrees with what the floor received, should it change under the station."""
         self._mids: dict[int, int] = {}
         self._in_flight: deque[int] = deque()
         self._acked_positions: set[int] = set()
@@ -176,6 +181,7 @@ class Publisher:
         self._index = {chair.name: n for n, chair in enumerate(station.chairs, start=1)}
         for chair in station.chairs:
             chair.listener = _Marking(chair.listener, self._marker(chair.name))
+        self._within_journal(journal.head()[0])
 
     def _remember_recent_commands(self) -> None:
         """The last commands journaled (accepted or refused) stay replays after a restart; anything sent
@@ -408,11 +414,58 @@ class Publisher:
             if readings is not None:
                 self._client.publish(readings_topic(self.id, chair.name), _json(readings), qos=0, retain=True)
 
+    def _within_journal(self, head: int) -> None:
+        """A saved position past the journal's end (the journal restored from an older backup, or lost
+        entries: app.station.anchor_check) would hold back every entry until the journal grew past it,
+        and the floor would miss them without a word. Said once in one line (log and status), then
+        publishing restarts after the last position the journal still holds as it was published (its
+        head at start), saved, with every chair published again."""
+        saved = max(self.cursor, self._sent)
+        point = self._agreed(head)
+        if point >= saved:
+            return
+        where = (
+            f"the broker's saved position (entry {saved}) is past the journal's end (entry {head})"
+            if saved > head
+            else f"the journal's entries {point + 1}-{saved} are no longer the ones the broker received"
+        )
+        problem = (
+            f"{where}: the journal was restored from an older backup or lost entries; publishing restarts "
+            f"after entry {point}; positions {point + 1}-{saved} reach the floor a second time, as new "
+            "entries (same seq, new hash)"
+        )
+        log.warning("station %s: %s", self.name, problem)
+        self.station.service_warnings[CURSOR_WARNING] = f"FLOOR FEED RESTARTED: {problem}"
+        self._mids.clear()
+        self._in_flight.clear()
+        self._acked_positions.clear()
+        self._sent_hashes.clear()
+        self.cursor = self._sent = point
+        try:
+            rewind_to(self.station.floor.journal.conn, self.root, point)
+        except JournalError as error:  # published from the point anyway; said again at the next start
+            log.error("station %s: %s", self.name, error)
+        self._fresh.set()
+
+    def _agreed(self, head: int) -> int:
+        """The last position the journal still holds as it was handed to the broker: the newest entry
+        sent this run whose chain hash is unchanged (one lookup while nothing changed), or the head
+        when none was sent yet (at start nothing new has been recorded)."""
+        if not self._sent_hashes:
+            return head
+        row = self.station.floor.journal.conn.execute
+        for position, sent_hash in reversed(self._sent_hashes):
+            found = row("SELECT hash FROM events WHERE position = ?", (position,)).fetchone()
+            if position <= head and found is not None and found[0] == sent_hash:
+                return position
+        return min(head, self._sent_hashes[0][0] - 1)
+
     def _publish_events(self) -> None:
+        journal = self.station.floor.journal
+        self._within_journal(journal.head()[0])
         room = EVENTS_IN_FLIGHT - len(self._in_flight)
         if room <= 0:
             return
-        journal = self.station.floor.journal
         for entry in journal.entries_after(self._sent, room):
             info = self._client.publish(events_topic(self.id), _json(self._event(entry)), qos=1)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
@@ -421,6 +474,7 @@ class Publisher:
             self._mids[info.mid] = entry.position
             self._in_flight.append(entry.position)
             self._sent = entry.position
+            self._sent_hashes.append((entry.position, entry.hash))
             self.published_events += 1
 
     def _event(self, entry: JournalEntry) -> dict[str, Any]:

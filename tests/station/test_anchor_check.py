@@ -129,6 +129,17 @@ def test_a_journal_truncated_with_its_anchors_trimmed_is_found_against_the_broke
                 (alarm,) = _loss_alarms(floor, chair)
                 assert alarm["priority"] == "high", alarm
             assert second.process is not None and second.process.poll() is None  # still monitoring
+            # The broker had acknowledged entries past the cut: the station still publishes what it records
+            # now (the loss itself first), and says its feed restarted.
+            floor.wait_for(
+                lambda: any(
+                    e["seq"] == keep + 1 and e["type"] == "journal_loss_found"
+                    for e in floor.on("chairside/v1/pod-a/events")
+                ),
+                30,
+                "the journal_loss_found entry on the floor",
+            )
+            assert any("FLOOR FEED RESTARTED" in w for w in _warnings(floor)), _warnings(floor)
         finally:
             code, err = second.stop()
             floor.close()
