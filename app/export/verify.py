@@ -230,24 +230,21 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
         journal = Journal(db_path, read_only=True)  # an archive copy is read, never written beside
     except JournalError as exc:
         raise ExportError(str(exc)) from exc
+    # Layout 0 (made before layouts were recorded) is laid out again too: an export of last round's layout
+    # that today's gives byte for byte matches. Only when it differs is the older layout not held against it.
+    relayout = made_by in (lays_out, UNRECORDED)
     with journal:
         try:
-            _check_content(
-                path,
-                kind,
-                journal,
-                seal,
-                local,
-                manifest,
-                document,
-                pdf_payload,
-                trusted,
-                made_by == lays_out,
-            )
+            relaid = _check_content(
+                path, kind, journal, seal, local, manifest, document, pdf_payload, trusted, relayout,
+                made_by == UNRECORDED,
+            )  # fmt: skip
         except ExportMismatch as exc:
             if signature_problem:
                 raise ExportMismatch(f"{exc}; and {signature_problem}") from exc
             raise
+    if relaid is not None:  # layout 0, laid out differently today
+        made_by = UNRECORDED if relaid else lays_out
     if signature_problem:
         raise ExportMismatch(f"{signature_problem} (the export or its manifest was changed after export)")
     span = f"entries {seal.first_position}-{seal.last_position}" if seal.count else "no entries"
@@ -258,7 +255,7 @@ def check_export(path: Path, db_path: Path, public_key: str | None = None) -> st
         headline = f"{path.name}: the journal still holds what it was made from: {entries}"
         if manifest is not None:
             headline += ", the file hash matches its manifest"
-    findings = [] if made_by == lays_out else [_layout_finding(kind, made_by, lays_out)]
+    findings = [] if made_by == lays_out else [_layout_finding(kind, made_by, lays_out, manifest is not None)]
     if manifest is None:
         findings.append(f"signature not checked: no manifest ({path.name}{'.manifest.json'} is missing)")
     elif trusted is None:
@@ -296,11 +293,25 @@ def _made_by_layout(path: Path, manifest: dict[str, Any] | None, inside: dict[st
     return UNRECORDED if recorded is None else recorded
 
 
-def _layout_finding(kind: str, made_by: int, lays_out: int) -> str:
-    said = f"content not re-laid out: made by layout {made_by}; this Chairside lays out {lays_out} ({kind.upper()})"
+def _layout_finding(kind: str, made_by: int, lays_out: int, sealed_file: bool) -> str:
     if made_by > lays_out:
-        return f"{said}: verify it with a Chairside that lays out {made_by}"
-    return f"{said}: the older layout is not compared with today's, so no edit is claimed"
+        return (
+            f"content not re-laid out: made by layout {made_by}; this Chairside lays out {lays_out} "
+            f"({kind.upper()}): verify it with a Chairside that lays out {made_by}"
+        )
+    if made_by == UNRECORDED:  # laid out again, and today's layout gives it differently
+        said = (
+            f"content differs from today's layout: made by layout 0 (before layouts were recorded); this "
+            f"Chairside lays out {lays_out} ({kind.upper()})"
+        )
+        if sealed_file:
+            return f"{said}: its signed file hash holds, so the older layout is not read as an edit"
+        # nothing outside the file vouches for its bytes: an older layout and an edit look the same here
+        return f"{said}: laid out by an older Chairside, or edited (verify it with its manifest)"
+    return (
+        f"content not re-laid out: made by layout {made_by}; this Chairside lays out {lays_out} "
+        f"({kind.upper()}): the older layout is not compared with today's, so no edit is claimed"
+    )
 
 
 def _check_content(
@@ -314,9 +325,12 @@ def _check_content(
     pdf_payload: dict[str, Any] | None,
     trusted: Any,
     relayout: bool,
-) -> None:
+    unrecorded: bool = False,
+) -> bool | None:
     """Anchors carried by the export and the station's anchor log (journal heads and pump samples),
-    the sealed journal range, then the content itself (`relayout`: only an export of this layout)."""
+    the sealed journal range, then the content itself (`relayout`: an export of this layout, or of
+    layout 0). An export of layout 0 that today's layout gives differently is not an edit for that
+    alone: True (laid out differently), False (laid out the same); None for any other layout."""
     carried = (manifest or {}).get("anchors", [])
     log = AnchorLog(anchor_log_path(journal.path))
     try:
@@ -335,7 +349,29 @@ def _check_content(
     if kind == "pdf":
         _refuse_overlays(path)  # never drawn by any layout
     if not relayout:
-        return
+        return None
+    if unrecorded:
+        try:
+            _compare_content(path, kind, journal, entries, seal, local, manifest, document, pdf_payload)
+        except ExportMismatch:
+            return True
+        return False
+    _compare_content(path, kind, journal, entries, seal, local, manifest, document, pdf_payload)
+    return None
+
+
+def _compare_content(
+    path: Path,
+    kind: str,
+    journal: Journal,
+    entries: list[JournalEntry],
+    seal: Seal,
+    local: LocalTime,
+    manifest: dict[str, Any] | None,
+    document: dict[str, Any] | None,
+    pdf_payload: dict[str, Any] | None,
+) -> None:
+    """The content, laid out again from the journal, against the export's (ExportMismatch names where)."""
     if kind == "csv":
         try:
             rows = read_csv_rows(path)

@@ -109,23 +109,37 @@ def test_an_hl7_export_of_the_older_layout_is_unchecked_never_edited(
     code, text = _verify(simulated, out, capsys)
     assert code == 1, text
     assert "edited" not in text and "NOT match" not in text and "matches the journal" not in text, text
-    assert f"content not re-laid out: made by layout 0; this Chairside lays out {LAYOUTS['hl7']}" in text, (
-        text
-    )
+    assert (
+        f"content differs from today's layout: made by layout 0 (before layouts were recorded); this Chairside lays out {LAYOUTS['hl7']}"
+        in text
+    ), text
+    assert "the older layout is not read as an edit" in text, text
     assert "signature and anchors verified" in text and "file hash matches" in text, text
     assert text.count("\n") == 1, text  # one finding, one line
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_an_untouched_export_made_before_layouts_were_recorded_counts_as_layout_0(
+def test_an_export_made_before_layouts_were_recorded_that_today_lays_out_the_same_verifies(
     simulated: SimulatedShift, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Last round's exports record no layout; where today's layout gives the same content they are
+    compared as today's, and an edit of one is still an edit."""
     out = tmp_path / f"shift.{fmt}"
     _export(simulated, fmt, out)
     _as_written_by_layout(out, fmt, None)
     code, text = _verify(simulated, out, capsys)
-    assert code == 1 and text.startswith("export NOT fully verified"), text
-    assert f"made by layout 0; this Chairside lays out {LAYOUTS[fmt]}" in text, text
+    assert code == 0 and "matches the journal" in text and "layout" not in text, text
+    if fmt == "csv":  # edited: its signed manifest's file hash catches it, layout or none
+        _edit_first_reaction_grade(out)
+        code, text = _verify(simulated, out, capsys)
+        assert code == 1 and "was changed after it was exported" in text, text
+
+
+def _edit_first_reaction_grade(out: Path) -> None:
+    text = out.read_text(encoding="utf-8")
+    edited = re.sub(r"grade (\d)", lambda m: f"grade {int(m.group(1)) % 4 + 1}", text, count=1)
+    assert edited != text
+    out.write_text(edited, encoding="utf-8")
 
 
 def test_an_older_layout_still_has_its_file_hash_signature_and_journal_range_checked(
@@ -201,17 +215,20 @@ def test_a_layout_that_is_not_a_number_is_refused_in_one_line(
 def test_two_findings_are_two_lines(
     simulated: SimulatedShift, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A PDF of an older layout sent without its manifest: what its XMP record lets verify check (the
-    journal range), and one line for each thing it could not."""
-    out = tmp_path / "shift.pdf"
-    _export(simulated, "pdf", out)
-    _as_written_by_layout(out, "pdf", None)
+    """A JSON export made before layouts were recorded, sent without its manifest, whose content today's
+    layout gives differently: nothing outside the file vouches for its bytes, so an older layout and an
+    edit look the same, and that is what verify says; then, on its own line, the missing manifest."""
+    out = tmp_path / "shift.json"
+    _export(simulated, "json", out)
+    _as_written_by_layout(out, "json", None)
+    _edit_first_reaction_grade(out)
     manifest_path(out).unlink()
     code, text = _verify(simulated, out, capsys)
     assert code == 1, text
     lines = text.splitlines()
     assert len(lines) == 2, text
-    assert "content not re-laid out: made by layout 0" in lines[0], text
-    assert lines[1] == "shift.pdf: signature not checked: no manifest (shift.pdf.manifest.json is missing)", (
-        text
-    )
+    assert "made by layout 0" in lines[0] and "laid out by an older Chairside, or edited" in lines[0], text
+    assert "matches the journal" not in text, text
+    assert (
+        lines[1] == "shift.json: signature not checked: no manifest (shift.json.manifest.json is missing)"
+    ), text
