@@ -221,12 +221,13 @@ def tile_view(
 
 def alarm_forms(view: TileView) -> list[str]:
     """What a tile's alarm line may say, the fullest first (a tile shows the first that fits): the
-    priority as marker and word and the alarm's short name, on one line or two; news or a warning
-    without a priority as it is."""
+    priority as marker and word and the alarm's short name, on one line or two (the marker goes
+    first); news or a warning without a priority as it is."""
     if view.priority is None or not view.alarm_name:
         return [view.alarm_text] if view.alarm_text else []
     marker, word, name = view.priority.marker, view.priority.name, view.alarm_name
-    forms = [f"{marker} {word} · {name}", f"{word} · {name}", f"{marker} {word}\n{name}", f"{word}\n{name}"]
+    # The marker (a shape, beside the colour) stays while there is room for it, on two lines if need be
+    forms = [f"{marker} {word} · {name}", f"{marker} {word}\n{name}", f"{word} · {name}", f"{word}\n{name}"]
     if view.unreadable:  # the warning first where there is room for it
         forms = [f"{UNREADABLE}\n{form}" for form in forms] + forms
     return forms
