@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -15,9 +16,10 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.events import (
@@ -51,7 +53,8 @@ _json = st.recursive(
     max_leaves=6,
 )
 _numbers = st.integers(0, 2000) | st.floats(0, 2000, allow_nan=False, allow_infinity=False)
-_times = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC))
+_zones = st.sampled_from([UTC, ZoneInfo("Pacific/Auckland"), ZoneInfo("America/New_York")])
+_times = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=_zones)
 
 
 def _strategy(kind: Any) -> st.SearchStrategy[Any]:
@@ -106,6 +109,25 @@ def test_every_payload_reads_back_as_written(payload: Payload, signoff: SignOff 
     assert decoded == payload
     assert envelope == signoff
     assert _text(decoded, envelope) == text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_payloads, _signoffs), min_size=1, max_size=3), _times)
+def test_the_journal_hands_back_at_append_what_a_replay_reads(
+    entries: list[tuple[Payload, SignOff | None]], at: datetime
+) -> None:
+    entries = [
+        (p, None if isinstance(p, SignedOut) and p.by is not None else s) for p, s in entries
+    ]  # such a sign-out cannot be co-signed (above)
+    with tempfile.TemporaryDirectory() as folder, Journal(Path(folder) / "j.sqlite") as journal:
+        events = [Event(p.event_type, at, "RN Ada", p, signoff=s) for p, s in entries]
+        handed_back = journal.append("s-1", events, expected_last_seq=0)
+        replayed = journal.events("s-1")
+    assert handed_back == replayed
+    # field for field, times included (their zone too: a time in a record is in UTC however it was given)
+    assert [(repr(e.payload), e.payload.extra, e.signoff, e.seq) for e in handed_back] == [
+        (repr(e.payload), e.payload.extra, e.signoff, e.seq) for e in replayed
+    ]
 
 
 @given(_payloads, st.dictionaries(st.text(min_size=1, max_size=6).map(lambda k: "x_" + k), _json, max_size=3))

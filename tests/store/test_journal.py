@@ -232,3 +232,30 @@ def test_sigkill_mid_stream_keeps_every_committed_event(tmp_path: Path) -> None:
         floor = Floor(journal)
         assert floor.sessions[last["session"]] == ChairState.replay(last["session"], events)
     _ = ChangeRate  # the writer also exercises the same command types as the app
+
+
+def test_two_writers_on_one_file_keep_one_chain(db_path: Path, clock: ManualClock) -> None:
+    """An append remembers where the journal ended after its own last one; another writer (a second
+    process, `chairside accounts` beside a running station) moves that end, and the next append must see
+    it: one chain, no seq given twice."""
+    station, other = Journal(db_path, clock), Journal(db_path, clock)
+    try:
+        seqs = {"a": 0, "b": 0}
+        for turn in range(12):
+            writer = (station, other)[turn % 3 == 2]  # the other writer comes in every third entry
+            session = "ab"[turn % 2]
+            event = Event(EventType.NOTE_ADDED, clock.now(), "RN", {"text": f"entry {turn}"})
+            (written,) = writer.append(session, [event], expected_last_seq=seqs[session])
+            seqs[session] = written.seq
+            if turn == 7:  # the station's pump readings share its connection
+                station.conn.execute("INSERT INTO telemetry_streams (chair, session_id) VALUES ('c', 'a')")
+        with pytest.raises(SequenceConflict):
+            station.append("a", [Event(EventType.NOTE_ADDED, clock.now(), "RN", {"text": "late"})], 1)
+        verification = station.verify()
+        assert verification.intact, verification.first_problem
+        assert verification.events_checked == 12
+        assert [e.seq for e in station.events("a")] == [1, 2, 3, 4, 5, 6]
+        assert station.head() == other.head()
+    finally:
+        station.close()
+        other.close()

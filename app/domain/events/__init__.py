@@ -61,6 +61,7 @@ from app.domain.events.payloads import (
     SymptomsResolved,
     Unreadable,
     VitalsRecorded,
+    in_utc,
 )
 
 P = TypeVar("P", bound=Payload)
@@ -92,6 +93,7 @@ class Event:
     ) -> None:
         if at.tzinfo is None:
             raise ValueError("event times must be timezone-aware")
+        at = in_utc(at)  # as the journal writes it and a replay reads it back
         if not isinstance(payload, Payload):
             payload, found = decode_entry(type, payload or {})  # PayloadError when it does not fit
             signoff = signoff or found
@@ -103,6 +105,13 @@ class Event:
         object.__setattr__(self, "payload", payload)
         object.__setattr__(self, "seq", seq)
         object.__setattr__(self, "signoff", signoff)
+
+    def recorded_as(self, seq: int) -> Event:
+        """This event as the journal recorded it, with its sequence number (nothing else changes)."""
+        recorded = object.__new__(Event)
+        recorded.__dict__.update(self.__dict__)
+        object.__setattr__(recorded, "seq", seq)
+        return recorded
 
     @classmethod
     def from_journal(

@@ -9,9 +9,10 @@ entries may lack (they are read with the default and written back without it).
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import Field, dataclass, field, fields
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -36,6 +37,55 @@ class Record:
 
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
     absent: frozenset[str] = field(default=frozenset(), repr=False)
+
+    def __post_init__(self) -> None:
+        # A record holds what the journal writes and a replay reads back: times in UTC, a mapping's keys in
+        # the JSON's (sorted) order. So the entry the journal hands back at append and the one a replay
+        # reads are the same, field for field (tests/domain/test_event_codec.py); a person sees a time
+        # only through the clock face, in the station's zone.
+        times, mappings = _normalised_fields(type(self))
+        for name in times:
+            moment = getattr(self, name)
+            if moment is not None:
+                object.__setattr__(self, name, in_utc(moment))
+        for name in mappings:
+            object.__setattr__(self, name, _in_key_order(getattr(self, name)))
+
+
+def in_utc(moment: datetime) -> datetime:
+    """`moment` as the journal writes and reads it back: in UTC (where `fold` means nothing)."""
+    if moment.tzinfo is UTC and not moment.fold:
+        return moment
+    return moment.astimezone(UTC).replace(fold=0)
+
+
+def _in_key_order(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _in_key_order(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_in_key_order(item) for item in value]
+    return value
+
+
+_NORMALISED: dict[type[Record], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _normalised_fields(cls: type[Record]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of `cls`'s fields that hold a datetime, and of those that hold a mapping (found once)."""
+    known = _NORMALISED.get(cls)
+    if known is None:
+        hints = typing.get_type_hints(cls)
+
+        def holds(f: Field[Any], kind: Any) -> bool:
+            hint = hints[f.name]
+            return kind in (hint, typing.get_origin(hint), *typing.get_args(hint))
+
+        own = [f for f in fields(cls) if f.name not in ("extra", "absent")]
+        known = _NORMALISED[cls] = (
+            tuple(f.name for f in own if holds(f, datetime)),
+            tuple(f.name for f in own if holds(f, Mapping)),
+        )
+    return known
 
 
 @dataclass(frozen=True, kw_only=True)

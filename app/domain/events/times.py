@@ -13,4 +13,6 @@ def parse_time(text: str) -> datetime:
 
 
 def format_time(moment: datetime) -> str:
+    if moment.tzinfo is UTC:  # an event's time always is (app.domain.events.Event)
+        return moment.isoformat()
     return moment.astimezone(UTC).isoformat()
