@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from app.accounts.roles import Action, Role, minimum_role
-from app.accounts.store import Account
+from app.accounts.store import Account, AccountStore
 from app.domain.chair import ChairState
-from app.domain.commands import Command, Correct, Discontinue, HandOver
+from app.domain.commands import Command, Correct, Discontinue, HandOver, ReleaseCosigner
 from app.domain.decide import CommandRefused, GuardFailure
 from app.domain.events import SignOff
 
@@ -66,3 +66,18 @@ def authorize(
     if cosigner is None or cosigner.role < needed or cosigner.disabled or cosigner.id == who.id:
         raise NotPermitted(beyond, needed, who)
     return SignOff(by=who.id, cosigned_by=cosigner.id, cosigned_for=tuple(str(a) for a in beyond))
+
+
+def release_cosigner(accounts: AccountStore, account_id: str) -> ReleaseCosigner:
+    """The account `account_id` as the co-signer of a prescriber's release, as the station's accounts
+    hold it now (disabled since signing in? it says so); `decide` judges it (release_cosigner_refusal)."""
+    account = accounts.get(account_id)
+    if account is None:
+        return ReleaseCosigner(account=account_id.strip(), name="", role="", nurse=False, active=False)
+    return ReleaseCosigner(
+        account=account.id,
+        name=account.name,
+        role=account.role.label,
+        nurse=account.role.is_nurse,
+        active=not account.disabled,
+    )

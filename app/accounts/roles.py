@@ -17,6 +17,12 @@ class Role(IntEnum):
         return {Role.NURSE: "nurse", Role.CHARGE: "charge nurse", Role.ADMIN: "administrator"}[self]
 
     @property
+    def is_nurse(self) -> bool:
+        """A nurse's role (a nurse or a charge nurse): who may co-sign at the bedside. An administrator
+        runs the station and is not one by that role."""
+        return self in (Role.NURSE, Role.CHARGE)
+
+    @property
     def key(self) -> str:
         return self.name.lower()
 

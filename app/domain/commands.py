@@ -140,11 +140,26 @@ class Discharge:
 @dataclass(frozen=True)
 class PrescriberRelease:
     """A prescriber's documented release of a patient observed after anaphylaxis, co-signed by a second
-    nurse (not the one discharging)."""
+    nurse (not the one discharging) who signed in at the station. The prescriber is a typed name
+    (prescribers are not station accounts); `cosigner` None: nobody has co-signed yet."""
 
     prescriber: str
-    cosigned_by: str
+    cosigner: ReleaseCosigner | None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseCosigner:
+    """The person who signed in (badge or ID, then PIN) to co-sign a prescriber's release, as the
+    station's accounts held them then: app.accounts makes it from the account, `decide` judges it.
+    `role` is the role's label ("" when the station has no such account); `nurse`, the role is a
+    nurse's; `active`, the account is not disabled."""
+
+    account: str
+    name: str
+    role: str
+    nurse: bool
+    active: bool
 
 
 @dataclass(frozen=True)

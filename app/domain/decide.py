@@ -36,6 +36,7 @@ from app.domain.commands import (
     RecordReaction,
     RecordScreening,
     RecordVitals,
+    ReleaseCosigner,
     ResolveSymptoms,
     ResumeInfusion,
     StartInfusion,
@@ -856,13 +857,18 @@ def discharge_failures(state: ChairState, at: datetime, tz: tzinfo = UTC) -> lis
     return failures
 
 
+PRESCRIBER_MAX_CHARS = 80
+"""A prescriber's name as the release records it (a typed name: prescribers are not station accounts)."""
+
+
 def anaphylaxis_discharge_refusal(
     state: ChairState, at: datetime, release: PrescriberRelease | None, actor: str, tz: tzinfo = UTC
 ) -> GuardFailure | None:
     """Not overridable: after anaphylaxis, no discharge before the institution's observation from its
-    onset, unless a prescriber's release is documented and co-signed by a second nurse."""
+    onset, unless a prescriber's release is documented and co-signed by a second nurse. A release given
+    is judged whenever it would be recorded (also once the observation is over)."""
     until = state.anaphylaxis_observation_until
-    if until is None or at >= until:
+    if until is None or (release is None and at >= until):
         return None
     if release is None:
         onset = next(r.onset_at for r in state.reactions if r.anaphylaxis)
@@ -872,15 +878,32 @@ def anaphylaxis_discharge_refusal(
             f"{ClockFace.of(tz).at(until, at)}; "
             "discharge earlier only on a prescriber's documented release, co-signed",
         )
-    if not release.prescriber.strip() or not release.note.strip():
+    prescriber = release.prescriber.strip()
+    if not prescriber or not release.note.strip():
         return GuardFailure("release_incomplete", "name the prescriber and document the release")
-    cosigner = release.cosigned_by.strip()
-    if not cosigner or cosigner in (actor, release.prescriber.strip()):
+    if len(prescriber) > PRESCRIBER_MAX_CHARS:
         return GuardFailure(
-            "release_not_co_signed",
-            "the prescriber's release is co-signed by a second nurse, not the one discharging",
+            "release_incomplete", f"the prescriber's name is at most {PRESCRIBER_MAX_CHARS} characters"
         )
-    return None
+    return release_cosigner_refusal(release.cosigner, actor)
+
+
+def release_cosigner_refusal(cosigner: ReleaseCosigner | None, actor: str) -> GuardFailure | None:
+    """The one rule for who co-signs a prescriber's release: an active account with a nurse's role that
+    signed in at the station, not the nurse recording the discharge (the sign-in dialog asks it too)."""
+    if cosigner is None:
+        problem = "the second nurse signs in (badge or ID, and PIN) to co-sign the prescriber's release"
+    elif not cosigner.role:
+        problem = f"there is no account {cosigner.account} at this station: a second nurse co-signs"
+    elif not cosigner.active:
+        problem = f"the account {cosigner.account} is disabled: a second nurse co-signs"
+    elif not cosigner.nurse:
+        problem = f"{cosigner.account} ({cosigner.role}) is not a nurse: a second nurse co-signs"
+    elif cosigner.account.strip().casefold() == actor.strip().casefold():
+        problem = f"{cosigner.account} is the nurse recording the discharge: a second nurse co-signs"
+    else:
+        return None
+    return GuardFailure("release_not_co_signed", problem)
 
 
 def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Event]:
@@ -891,10 +914,15 @@ def _discharge(state: ChairState, c: Discharge, ctx: DecisionContext) -> list[Ev
         raise CommandRefused([refusal], overridable=False)
     overrides = _check_guards(discharge_failures(state, at, ctx.display_tz), c.override)
     release = None
-    if c.release is not None and state.anaphylaxis_observation_until is not None:
+    if (
+        c.release is not None
+        and c.release.cosigner is not None
+        and state.anaphylaxis_observation_until is not None
+    ):
         release = PrescriberReleaseRecord(
             prescriber=c.release.prescriber.strip(),
-            cosigned_by=c.release.cosigned_by.strip(),
+            cosigned_by=c.release.cosigner.account,
+            cosigner_name=c.release.cosigner.name,
             note=c.release.note.strip(),
         )
     return [Event.of(Discharged(overrides=overrides, prescriber_release=release), at, ctx.actor)]

@@ -35,6 +35,7 @@ from app.domain.events import (
     NurseAssigned,
     OverrideRecord,
     PremedicationGiven,
+    PrescriberReleaseRecord,
     RateChanged,
     ReactionNotTolerated,
     ReactionRecorded,
@@ -48,7 +49,7 @@ from app.domain.protocol import ReactionAction
 
 class Audience(Enum):
     SCREEN = "screen"  # the chair's timeline
-    PDF = "pdf"  # the shift PDF (corrections, notes and overrides)
+    PDF = "pdf"  # the shift PDF (corrections, notes, overrides and releases)
     CSV = "csv"  # the CSV and JSON exports' summary column
     HL7 = "hl7"  # NTE comments of the HL7 export and feed
 
@@ -113,6 +114,24 @@ def _record_overrides(overrides: tuple[OverrideRecord, ...]) -> str:
     return "".join(f"; OVERRIDE {o.guard} by {o.by}: {o.reason}" for o in overrides)
 
 
+def release_words(event: Event) -> str:
+    """A discharge's prescriber's release in words ('' for any other entry): what a reader that shows
+    only some entries (the HL7 export's notes) asks to know whether this one has something to say."""
+    return _release(event.payload.prescriber_release) if isinstance(event.payload, Discharged) else ""
+
+
+def _release(release: PrescriberReleaseRecord | None) -> str:
+    """A prescriber's release, its co-signer named by account as every signer is ('' without one, and
+    for an entry from before co-signers signed in, whose co-signer is a typed name: its texts stay the
+    ones exports made then carry, so they still verify)."""
+    if release is None or release.cosigner_name is None:
+        return ""
+    note = f" ({release.note})" if release.note else ""
+    return (
+        f"{release.prescriber}'s release{note}, co-signed by {release.cosigned_by} ({release.cosigner_name})"
+    )
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
@@ -166,6 +185,8 @@ def _screen(event: Event) -> str:
         case InfusionCompleted() as p:
             volume = "" if p.volume_infused_ml is None else f", {float(p.volume_infused_ml):.0f} mL"
             return f"Infusion complete{volume}{_from_pump(p.source)}"
+        case Discharged(prescriber_release=release) if _release(release):
+            return f"Discharged on {_release(release)}"
         case Discharged():
             return "Discharged"
         case Discontinued(reason=reason):
@@ -265,6 +286,8 @@ def _record(event: Event, stamp: Callable[[datetime], str]) -> str:
         case InfusionCompleted() as p:
             reason = f", {p.reason}" if p.reason else ""
             return f"infusion complete ({_recorded_source(p)}{reason}), volume {num(p.volume_infused_ml)} mL"
+        case Discharged(prescriber_release=release) if _release(release):
+            return f"discharged on {_release(release)}"
         case Discharged():
             return "discharged"
         case Discontinued(reason=reason):
@@ -287,14 +310,16 @@ def _record(event: Event, stamp: Callable[[datetime], str]) -> str:
 
 
 def _pdf(event: Event) -> str:
-    """The PDF's 'corrections, notes and overrides' column: what was corrected or noted, and every
-    override with the guard's own words."""
+    """The PDF's 'corrections, notes, overrides and releases' column: what was corrected or noted, a
+    prescriber's release with its co-signer, and every override with the guard's own words."""
     parts = []
     match event.payload:
         case CorrectionRecorded() as p:
             parts.append(f"corrects entry {p.target_seq}: {corrected_text(p.corrected)}; reason: {p.reason}")
         case NoteAdded(text=text):
             parts.append(text)
+        case Discharged(prescriber_release=release) if _release(release):
+            parts.append(f"discharged on {_release(release)}")
     for o in event.overrides:
         parts.append(f"override of {o.guard} ({o.message}) by {o.by}: {o.reason}")
     return "; ".join(parts)

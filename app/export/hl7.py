@@ -28,7 +28,7 @@ from pathlib import Path
 
 from app.domain.chair import ChairState
 from app.domain.delivery import ChangeKind, Delivery, DeliveryChange, StopReason, step
-from app.domain.describe import Audience, describe
+from app.domain.describe import Audience, describe, release_words
 from app.domain.describe import number_text as num
 from app.domain.events import (
     CheckedIn,
@@ -461,6 +461,8 @@ class SessionFeed:
             EventType.REACTION_RECORDED: self._reaction,
             EventType.NOTE_ADDED: self._note,
         }.get(EventType(entry.type))
+        if extra is None and release_words(entry.event):  # a discharge on a prescriber's release: its NTE
+            extra = self._note
         several = len(out) + (extra is not None) > 1  # then MSH-10 is position.1, position.2, ...
         messages = [
             self._delivery_message(entry, code, d, what, index if several else 0, at)

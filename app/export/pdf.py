@@ -830,13 +830,13 @@ def _session(flow: _Flow, log: ShiftLog, session: SessionLog) -> None:
         [1.5, 0.8, 2.6, 2.2, 1.2],
     )
 
-    extra = [
+    extra = [  # and a discharge on a prescriber's release (app.domain.describe has its words)
         e
         for e in state.events
-        if e.type in (EventType.CORRECTION_RECORDED, EventType.NOTE_ADDED) or e.overrides
+        if e.type in (EventType.CORRECTION_RECORDED, EventType.NOTE_ADDED) or e.overrides or _extra_text(e)
     ]
     if extra:
-        flow.heading("Corrections, notes and overrides", f.h3)
+        flow.heading("Corrections, notes, overrides and releases", f.h3)
         flow.table(
             ["Time", "Entry", "What", "By"],
             [[t(e.at), f"{e.seq} {e.type}", _extra_text(e), e.actor] for e in extra],

@@ -163,26 +163,48 @@ class SignInDialog(QDialog):
             self.problem.setText("Checking the PIN…")
 
 
+def ask_signer(
+    parent: QWidget | None,
+    accounts: AccountStore,
+    *,
+    heading: str,
+    explanation: str,
+    refusal: Callable[[Account], str | None],
+    purpose: str = "co-sign",
+) -> Account | None:
+    """A second person signs in there and then (badge or ID, then PIN: the same dialog, lock-out and
+    PIN check off the GUI thread as any sign-in) to sign for an entry. `refusal` says in one line why
+    the one who signed in may not (None: they may); the dialog stays open for someone who may.
+    None: cancelled."""
+    dialog = SignInDialog(accounts, parent, heading=heading, explanation=explanation, purpose=purpose)
+    while dialog.exec() == QDialog.DialogCode.Accepted and dialog.account is not None:
+        refused = refusal(dialog.account)
+        if refused is None:
+            return dialog.account
+        dialog.problem.setText(f"⚠ {refused}")
+        dialog.account = None
+        dialog.id_entry.clear()  # ready for the next badge scan
+        dialog.who.clear()
+        dialog.id_entry.setFocus()
+    return None
+
+
 def ask_cosigner(parent: QWidget | None, accounts: AccountStore, refused: NotPermitted) -> Account | None:
     """The refusal, and the option of someone with the role signing for it there and then."""
-    dialog = SignInDialog(
-        accounts,
+
+    def may_not(account: Account) -> str | None:
+        if account.role >= refused.needed and refused.who is not None and account.id != refused.who.id:
+            return None
+        return f"{account.id} is not a {refused.needed.label}: ask one to sign."
+
+    return ask_signer(
         parent,
+        accounts,
         heading=f"A {refused.needed.label} must sign",
         explanation=f"{refused}.\n\nA {refused.needed.label} can sign for it now with their badge or ID "
         "and PIN; the entry will carry both names.",
-        purpose="co-sign",
+        refusal=may_not,
     )
-    while dialog.exec() == QDialog.DialogCode.Accepted and dialog.account is not None:
-        if (
-            dialog.account.role >= refused.needed
-            and refused.who is not None
-            and dialog.account.id != refused.who.id
-        ):
-            return dialog.account
-        dialog.problem.setText(f"⚠ {dialog.account.id} is not a {refused.needed.label}: ask one to sign.")
-        dialog.account = None
-    return None
 
 
 class FirstAdministratorDialog(QDialog):

@@ -14,6 +14,7 @@ from app.domain.commands import (
     Override,
     PrescriberRelease,
     RecordReaction,
+    ReleaseCosigner,
     StartInfusion,
 )
 from app.domain.decide import CommandRefused
@@ -21,6 +22,8 @@ from app.domain.events import CheckedIn
 from app.domain.phase import Phase
 from app.floor import Floor
 from tests.conftest import ChairScript
+
+SECOND_NURSE = ReleaseCosigner(account="RN-CD", name="Carla Diaz", role="nurse", nurse=True, active=True)
 
 OVERRIDE = Override(by="RN-CD (charge nurse)", reason="checked with pharmacy and prescriber")
 
@@ -203,7 +206,9 @@ def test_history_follows_a_corrected_mrn(chair_script: Any) -> None:
     s.start()
     s.clock.advance(minutes=40)
     s.run(RecordReaction(grade=4, signs=("anaphylaxis",)))
-    s.run(Discharge(override=OVERRIDE, release=PrescriberRelease("Dr Osei", "RN-CD", "transferred to ED")))
+    s.run(
+        Discharge(override=OVERRIDE, release=PrescriberRelease("Dr Osei", SECOND_NURSE, "transferred to ED"))
+    )
     history = s.floor.patient_history("MRN-0042")
     assert [r.grade for r in history.serious_reactions] == [4]
     assert s.floor.patient_history("MRN-0O42").serious_reactions == ()

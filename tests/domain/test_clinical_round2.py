@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from app.domain.commands import (
     PrescriberRelease,
     RecordReaction,
     RecordVitals,
+    ReleaseCosigner,
     ResolveSymptoms,
 )
 from app.domain.decide import CommandRefused
@@ -28,6 +30,7 @@ from tests.conftest import BASELINE_VITALS
 
 POLICY = load_alarm_policy()
 OVERRIDE = Override(by="RN-CD (charge nurse)", reason="assessed at the bedside")
+SECOND_NURSE = ReleaseCosigner(account="RN-CD", name="Carla Diaz", role="nurse", nurse=True, active=True)
 
 
 def codes(caught: pytest.ExceptionInfo[CommandRefused]) -> list[str]:
@@ -257,13 +260,18 @@ def test_a_prescribers_release_must_be_co_signed(chair_script: Any) -> None:
     s.run(RecordVitals(dict(BASELINE_VITALS)))
     s.clock.advance(minutes=90)
     with pytest.raises(CommandRefused) as caught:
-        s.run(Discharge(release=PrescriberRelease("Dr Osei", cosigned_by=s.nurse, note="reviewed")))
+        s.run(
+            Discharge(
+                release=PrescriberRelease("Dr Osei", replace(SECOND_NURSE, account=s.nurse), note="reviewed")
+            )
+        )
     assert codes(caught) == ["release_not_co_signed"]
-    state = s.run(Discharge(release=PrescriberRelease("Dr Osei", cosigned_by="RN-CD", note="reviewed, well")))
+    state = s.run(Discharge(release=PrescriberRelease("Dr Osei", SECOND_NURSE, note="reviewed, well")))
     assert state.phase is Phase.DISCHARGED
     assert state.events[-1].data["prescriber_release"] == {
         "prescriber": "Dr Osei",
         "cosigned_by": "RN-CD",
+        "cosigner_name": "Carla Diaz",
         "note": "reviewed, well",
     }
 

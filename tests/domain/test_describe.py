@@ -6,10 +6,11 @@ before still verify."""
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.domain.describe import Audience, describe
+from app.domain.events import Event, EventType
 from app.export.records import describe as record_text
 from app.export.shifts import LocalTime
 from app.store.journal import Journal
@@ -43,3 +44,37 @@ def test_the_hl7_note_of_a_reaction_and_a_note() -> None:
     assert any(
         t.startswith("Grade 3 infusion reaction: ") and t.endswith("action: stop_then_restart") for t in texts
     )
+
+
+def _discharged(release: dict[str, str]) -> Event:
+    return Event(
+        EventType.DISCHARGED, datetime(2026, 12, 7, 14, tzinfo=UTC), "RN-AB", {"prescriber_release": release}
+    )
+
+
+def test_a_release_names_its_co_signers_account_for_every_audience() -> None:
+    event = _discharged(
+        {
+            "prescriber": "Dr Osei",
+            "cosigned_by": "RN-CD",
+            "cosigner_name": "Carla Diaz",
+            "note": "reviewed, well",
+        }
+    )
+    release = "Dr Osei's release (reviewed, well), co-signed by RN-CD (Carla Diaz)"
+    assert describe(event, Audience.SCREEN) == f"Discharged on {release}"
+    record = f"discharged on {release}"
+    assert describe(event, Audience.CSV) == record
+    assert describe(event, Audience.HL7) == record
+    assert describe(event, Audience.PDF) == f"discharged on {release}"
+
+
+def test_a_release_with_a_typed_co_signer_reads_as_it_always_did() -> None:
+    """Its texts are the ones exports made before carry: they still verify."""
+    event = _discharged({"prescriber": "Dr Osei", "cosigned_by": "CD", "note": "reviewed, well"})
+    assert [describe(event, a) for a in (Audience.SCREEN, Audience.CSV, Audience.HL7, Audience.PDF)] == [
+        "Discharged",
+        "discharged",
+        "discharged",
+        "",
+    ]

@@ -313,3 +313,35 @@ def test_a_correction_with_a_value_of_the_wrong_kind_is_refused_in_one_line(chai
     with pytest.raises(CommandRefused, match=r"corrected.values: expected an object, found 'high'"):
         s.run(Correct(target, "typo", {"values": "high"}))
     assert s.state.last_seq == state.last_seq  # nothing recorded
+
+
+def test_a_release_co_signed_by_a_typed_name_reads_and_writes_back_byte_for_byte(tmp_path: Path) -> None:
+    """Before co-signers signed in, a prescriber's release recorded the name someone typed: such an
+    entry is read (no account name: it says so) and written back as it was, and its chain verifies."""
+    from app.domain.clock import ManualClock
+    from app.domain.events import Discharged
+
+    typed = {"prescriber_release": {"cosigned_by": "CD", "note": "reviewed, well", "prescriber": "Dr Osei"}}
+    signed = {
+        "prescriber_release": {
+            "cosigned_by": "RN-CD",
+            "cosigner_name": "Carla Diaz",
+            "note": "reviewed, well",
+            "prescriber": "Dr Osei",
+        }
+    }
+    clock = ManualClock()
+    with Journal(tmp_path / "j.sqlite", clock) as journal:
+        at = clock.now()
+        journal.append("s1", [Event(EventType.DISCHARGED, at, "AB", typed)], expected_last_seq=0)
+        journal.append("s2", [Event(EventType.DISCHARGED, at, "AB", signed)], expected_last_seq=0)
+        old, new = list(journal.entries())
+        assert (old.payload_text, new.payload_text) == (canonical_json(typed), canonical_json(signed))
+        for entry in (old, new):
+            assert canonical_json(entry.event.data) == entry.payload_text
+        old_release = old.event.payload_as(Discharged).prescriber_release
+        assert old_release is not None and old_release.cosigned_by == "CD"
+        assert old_release.cosigner_name is None  # a typed name, not an account
+        new_release = new.event.payload_as(Discharged).prescriber_release
+        assert new_release is not None and new_release.cosigner_name == "Carla Diaz"
+        assert journal.verify().intact

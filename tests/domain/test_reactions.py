@@ -19,6 +19,7 @@ from app.domain.commands import (
     ReactionNotTolerated,
     RecordReaction,
     RecordVitals,
+    ReleaseCosigner,
     ResolveSymptoms,
 )
 from app.domain.decide import CommandRefused
@@ -30,6 +31,7 @@ from app.station.status_text import next_action
 
 OVERRIDE = Override(by="RN-CD (charge nurse)", reason="assessed at the bedside with the physician")
 POLICY = load_alarm_policy()
+SECOND_NURSE = ReleaseCosigner(account="RN-CD", name="Carla Diaz", role="nurse", nurse=True, active=True)
 
 
 def test_pump_above_top_rung_grade_2_banner_decide_and_plan_agree(chair_script: Any) -> None:
@@ -229,7 +231,7 @@ def test_discharge_needs_vitals_after_the_end_or_an_override(chair_script: Any) 
     with pytest.raises(CommandRefused) as caught:
         s.run(Discharge(override=OVERRIDE))
     assert codes(caught) == ["anaphylaxis_observation"] and not caught.value.overridable  # issue 16
-    release = PrescriberRelease("Dr Osei", "RN-CD", "transferred to the emergency department")
+    release = PrescriberRelease("Dr Osei", SECOND_NURSE, "transferred to the emergency department")
     with pytest.raises(CommandRefused) as caught:
         s.run(Discharge(release=release))
     assert set(codes(caught)) == {"reaction_unresolved", "vitals_missing_after_infusion"}

@@ -448,30 +448,3 @@ def test_a_pump_started_during_premedication_asks_the_nurse_to_confirm_the_start
     assert action.kind is ActionKind.START and action.urgent
     assert action.text.startswith("⚠ The pump is running at 40 mL/h: confirm the infusion start")
     assert next_action(state, s.clock.now(), pump_rate=0.0, policy=policy).text != action.text
-
-
-def test_after_anaphylaxis_discharge_takes_a_prescribers_release_co_signed(station: Station) -> None:
-    from app.domain.commands import RecordReaction, ResolveSymptoms
-    from app.ui.dialogs.infusion import DischargeDialog
-
-    s = station
-    s.infusing()
-    s.advance(40)
-    s.chair.execute(RecordReaction(grade=4, signs=("anaphylaxis",)))
-    s.advance(15)
-    s.chair.execute(ResolveSymptoms())
-    s.chair.execute(RecordVitals(dict(BASELINE_VITALS)))
-    s.advance(80)
-    dialog = s.view.open_dialog(DischargeDialog(s.chair, s.view))
-    assert isinstance(dialog, DischargeDialog)
-    s.save(dialog, expect_refusal=True)
-    assert "after anaphylaxis" in dialog.refusal_label.text() and not dialog.override_button.isVisible()
-    dialog.prescriber.setText("Dr Osei")
-    dialog.release_note.setText("reviewed at the bedside, well")
-    dialog.cosigned_by.setText("AB")  # the nurse discharging cannot co-sign
-    s.save(dialog, expect_refusal=True)
-    assert "co-signed by a second nurse" in dialog.refusal_label.text()
-    dialog.cosigned_by.setText("CD")
-    s.save(dialog)
-    discharged = s.floor.journal.events(s.floor.journal.session_ids()[-1])[-1]
-    assert discharged.data["prescriber_release"]["cosigned_by"] == "CD"

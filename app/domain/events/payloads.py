@@ -313,11 +313,14 @@ class InfusionCompleted(Payload):
 @dataclass(frozen=True, kw_only=True)
 class PrescriberReleaseRecord(Record):
     """After anaphylaxis, discharge before the observation is over: the prescriber's documented
-    release, co-signed by a second nurse."""
+    release, co-signed by a second nurse. `cosigned_by` is the account ID of the nurse who signed in to
+    co-sign, `cosigner_name` their account's name; an entry without `cosigner_name` was written before
+    co-signers signed in, and its `cosigned_by` is a name someone typed."""
 
     prescriber: str
     cosigned_by: str
     note: str
+    cosigner_name: str | None = optional()
 
 
 @dataclass(frozen=True, kw_only=True)

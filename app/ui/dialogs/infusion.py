@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QWidget
 
+from app.accounts.authority import release_cosigner
+from app.accounts.store import Account
 from app.chairs import ChairController
 from app.domain.commands import (
     ChangeRate,
@@ -15,12 +17,14 @@ from app.domain.commands import (
     Override,
     PauseInfusion,
     PrescriberRelease,
+    ReleaseCosigner,
     ResumeInfusion,
     StartInfusion,
 )
-from app.domain.decide import start_failures
+from app.domain.decide import PRESCRIBER_MAX_CHARS, release_cosigner_refusal, start_failures
 from app.station.status_text import dose_rate_text, rate_text
 from app.ui.dialogs.common import CommandDialog, FormError, datetime_edit, edited_datetime
+from app.ui.signin import ask_signer
 
 
 class StartInfusionDialog(CommandDialog):
@@ -166,6 +170,7 @@ class DiscontinueDialog(CommandDialog):
 class DischargeDialog(CommandDialog):
     title = "Discharge"
     save_text = "Discharge"
+    NOT_SIGNED = "signs in when you save (badge or ID, and PIN)"
 
     def __init__(self, chair: ChairController, parent: QWidget | None = None) -> None:
         super().__init__(chair, parent)
@@ -183,10 +188,13 @@ class DischargeDialog(CommandDialog):
         form.addRow(teaching)
         self.at = datetime_edit(chair.now(), chair.face)
         form.addRow("Discharged at", self.at)
-        # After anaphylaxis: earlier than its observation only on a prescriber's release, co-signed
+        # After anaphylaxis: earlier than its observation only on a prescriber's release, co-signed by a
+        # second nurse who signs in (never a typed name: anyone could type anyone)
         self.prescriber = QLineEdit()
-        self.cosigned_by = QLineEdit()
+        self.prescriber.setMaxLength(PRESCRIBER_MAX_CHARS)
         self.release_note = QLineEdit()
+        self.cosigner: Account | None = None  # the second nurse, once signed in
+        self.cosigner_label = QLabel(self.NOT_SIGNED)
         until = state.anaphylaxis_observation_until
         if until is not None:
             heading = QLabel(
@@ -197,14 +205,38 @@ class DischargeDialog(CommandDialog):
             form.addRow(heading)
             form.addRow("Prescriber", self.prescriber)
             form.addRow("Release documented", self.release_note)
-            form.addRow("Co-signed by (second nurse)", self.cosigned_by)
+            form.addRow("Co-signed by (second nurse)", self.cosigner_label)
 
     def build_commands(self, override: Override | None) -> list[Command]:
         release = None
-        if self.prescriber.text().strip():
-            release = PrescriberRelease(
-                self.prescriber.text().strip(),
-                self.cosigned_by.text().strip(),
-                self.release_note.text().strip(),
-            )
+        prescriber, note = self.prescriber.text().strip(), self.release_note.text().strip()
+        if prescriber or note:
+            release = PrescriberRelease(prescriber, self.release_cosigner(), note)
         return [Discharge(edited_datetime(self.at), override, release)]
+
+    def release_cosigner(self) -> ReleaseCosigner | None:
+        """The second nurse signs in (once per dialog); their account as the station's accounts hold it
+        now. None: nobody signed (the domain refuses the release and says why)."""
+        accounts = self.chair.floor.accounts
+        if accounts is None:
+            raise FormError("this station has no accounts: a second nurse cannot sign in to co-sign here")
+        nurse = self.chair.floor.nurse
+
+        def may_not(account: Account) -> str | None:
+            refused = release_cosigner_refusal(release_cosigner(accounts, account.id), nurse)
+            return None if refused is None else refused.message
+
+        if self.cosigner is None:
+            self.cosigner = ask_signer(
+                self,
+                accounts,
+                heading="A second nurse co-signs the release",
+                explanation="The prescriber's release is co-signed by a second nurse, not "
+                f"{nurse or 'the nurse discharging'}. Sign with your badge or ID and PIN; the entry will "
+                "carry your account.",
+                refusal=may_not,
+                purpose="co-sign release",
+            )
+            if self.cosigner is not None:
+                self.cosigner_label.setText(f"{self.cosigner.id} ({self.cosigner.name}), signed in")
+        return None if self.cosigner is None else release_cosigner(accounts, self.cosigner.id)
