@@ -323,6 +323,7 @@ class AlarmRule:
     latching: bool  # stays after its condition clears, until acknowledged
     message: str  # str.format template; `chair` plus the fields the condition returns
     condition: Condition  # the template's fields when the alarm condition holds, else None
+    short: str  # its name in a few words, where a line has room for no more ("link lost")
     escalate_at_once: bool = False  # on the charge nurse's overview as soon as it is raised
 
 
@@ -667,6 +668,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         message="{chair}: anaphylaxis at {at} (grade {grade}: {signs}): infusion discontinued; "
         "observe until {until}",
         condition=_anaphylaxis,
+        short="anaphylaxis",
         escalate_at_once=True,
     ),
     AlarmRule(
@@ -676,6 +678,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: entries are not being recorded: {problem}",
         condition=_storage_failing,
+        short="not recording",
     ),
     AlarmRule(
         "journal_lost_entries",
@@ -684,6 +687,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: the journal lost entries: {problem}",
         condition=_journal_lost_entries,
+        short="entries lost",
     ),
     AlarmRule(
         "pump_running_no_patient",
@@ -692,6 +696,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: pump running ({rate} mL/h), no patient checked in",
         condition=_pump_running_no_patient,
+        short="pump on",
     ),
     AlarmRule(
         "rate_above_plan_after_reaction",
@@ -700,6 +705,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: pump {pump} mL/h, plan {plan} mL/h after reaction at {reaction_at} (grade {grade})",
         condition=_rate_above_plan_after_reaction,
+        short="rate high",
     ),
     AlarmRule(
         "rate_above_plan",
@@ -708,6 +714,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: pump {pump} mL/h, plan {plan} mL/h",
         condition=_rate_above_plan,
+        short="rate high",
     ),
     AlarmRule(
         "step_up_overdue",
@@ -716,6 +723,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: step up to {target} mL/h was due at {due_at} (pump {pump} mL/h)",
         condition=_step_up_overdue,
+        short="step-up late",
     ),
     AlarmRule(
         "pump_occlusion",
@@ -724,6 +732,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=True,
         message="{chair}: pump occlusion at {at}: {detail}",
         condition=_pump_alarm("occlusion"),
+        short="occlusion",
     ),
     AlarmRule(
         "pump_air_in_line",
@@ -732,6 +741,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=True,
         message="{chair}: air in line at {at}: {detail}",
         condition=_pump_alarm("air"),
+        short="air in line",
     ),
     AlarmRule(
         "pump_fault",
@@ -740,6 +750,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=True,
         message="{chair}: pump fault at {at}: {detail}",
         condition=_pump_alarm("fault"),
+        short="pump fault",
     ),
     AlarmRule(
         "pump_door_open",
@@ -748,6 +759,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: pump door open: {detail}",
         condition=_pump_alarm("door"),
+        short="door open",
     ),
     AlarmRule(
         "pump_battery_low",
@@ -756,6 +768,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: pump battery low: {detail}",
         condition=_pump_alarm("battery"),
+        short="battery low",
     ),
     AlarmRule(
         "pump_attention",
@@ -764,6 +777,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: pump needs attention: {detail}",
         condition=_pump_alarm("call_back", "other"),
+        short="pump alarm",
     ),
     AlarmRule(
         "link_lost_infusing",
@@ -772,6 +786,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: infusing, but no data from the pump since {since}: check the pump and its cable",
         condition=_link_lost(infusing=True),
+        short="link lost",
     ),
     AlarmRule(
         "link_lost",
@@ -780,6 +795,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: no data from the pump since {since}: check the pump and its cable",
         condition=_link_lost(infusing=False),
+        short="link lost",
     ),
     AlarmRule(
         "link_lost_idle",
@@ -788,6 +804,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: pump not connected since {since}",
         condition=_link_lost(infusing=None),
+        short="no pump link",
     ),
     AlarmRule(
         "bag_expired",
@@ -796,6 +813,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: the bag expired at {at} (prepared {prepared}): stop and replace it",
         condition=_bag_expired,
+        short="bag expired",
     ),
     AlarmRule(
         "bag_expiry_near",
@@ -804,6 +822,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: the bag expires at {at} (in {minutes} min){late}",
         condition=_bag_expiry_near,
+        short="bag expires",
     ),
     AlarmRule(
         "started_before_premedication",
@@ -813,6 +832,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         message="{chair}: infusion started at {at} before the premedication lead time ({why}); "
         "override by {by}: {reason}. Watch for a reaction",
         condition=_started_before_premedication,
+        short="early start",
     ),
     AlarmRule(
         "vital_signs_high",
@@ -821,6 +841,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=True,
         message="{chair}: vital signs at {at}: {detail}",
         condition=_vital_sign_out_of_range(Priority.HIGH),
+        short="vital signs",
     ),
     AlarmRule(
         "vital_signs_medium",
@@ -829,6 +850,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=True,
         message="{chair}: vital signs at {at}: {detail}",
         condition=_vital_sign_out_of_range(Priority.MEDIUM),
+        short="vital signs",
     ),
     AlarmRule(
         "vital_signs_low",
@@ -837,6 +859,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=True,
         message="{chair}: vital signs at {at}: {detail}",
         condition=_vital_sign_out_of_range(Priority.LOW),
+        short="vital signs",
     ),
     AlarmRule(
         "vitals_overdue",
@@ -845,6 +868,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: vital signs were due at {due_at} ({why})",
         condition=_vitals_overdue,
+        short="vitals overdue",
     ),
     AlarmRule(
         "infusion_complete",
@@ -853,6 +877,7 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: {what}; observation until {until}",
         condition=_infusion_complete,
+        short="infusion done",
     ),
     AlarmRule(
         "observation_complete",
@@ -861,10 +886,18 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
         latching=False,
         message="{chair}: observation complete at {at}: the patient may be discharged",
         condition=_observation_complete,
+        short="observation done",
     ),
 )
 
 RULES_BY_ID: Mapping[str, AlarmRule] = {rule.id: rule for rule in ALARM_RULES}
+
+
+def alarm_name(rule_id: str) -> str:
+    """An alarm's name in a few words ("link lost"): its rule's, or the rule id in words for an alarm
+    no rule here makes (the station's own, or a newer station's)."""
+    rule = RULES_BY_ID.get(rule_id)
+    return rule.short if rule is not None else rule_id.replace("_", " ")
 
 
 def _escalates_at_once(rule_id: str) -> bool:

@@ -7,19 +7,23 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import (
+    QEvent,
     Qt,
     Signal,
 )
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from app.domain.alarms import Priority as AlarmPriority
+from app.domain.alarms import alarm_name
 from app.domain.clock_face import ClockFace
 from app.station.floor_messages import (
     ChairAlarm,
@@ -43,6 +47,71 @@ def alarm_line(
     )
 
 
+def escalated_by_chair(alarms: list[tuple[Key, ChairAlarm]], names: dict[str, str]) -> list[tuple[str, int]]:
+    """Each chair once, in the order of its first alarm, with each of its alarms named: ("Pod B ·
+    Chair 07: HIGH link lost, HIGH occlusion", 2)."""
+    chairs: dict[Key, list[ChairAlarm]] = {}
+    for key, alarm in alarms:
+        chairs.setdefault(key, []).append(alarm)
+    return [
+        (
+            f"{names.get(key[0], key[0])} · {key[1]}: "
+            + ", ".join(f"{a.priority.value.upper()} {alarm_name(a.rule)}" for a in found),
+            len(found),
+        )
+        for key, found in chairs.items()
+    ]
+
+
+class SummaryLine(QLabel):
+    """One line that never wraps nor widens its window: a head and as many entries as fit its width,
+    then how many alarms it leaves out ("+3 more"); every entry is its tooltip."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(1)
+        self._head = ""
+        self._entries: list[tuple[str, int]] = []
+        self._fitting = False
+        """Shows entries (`show_entries`), not a text of its own (`setText`, which may wrap)."""
+
+    def show_entries(self, head: str, entries: list[tuple[str, int]]) -> None:
+        self._head, self._entries, self._fitting = head, entries, True
+        self.setToolTip("\n".join(text for text, _count in entries))
+        self._fit()
+
+    def _fit(self) -> None:
+        if not self._fitting:
+            return
+        metrics = self.fontMetrics()
+        width = self.contentsRect().width()
+        total = sum(count for _text, count in self._entries)
+        shown = self._head
+        for n in range(len(self._entries), -1, -1):
+            left = total - sum(count for _text, count in self._entries[:n])
+            text = (
+                self._head + ", ".join(t for t, _c in self._entries[:n]) + (f" +{left} more" if left else "")
+            )
+            shown = text
+            if metrics.horizontalAdvance(text) <= width:
+                break
+        else:  # not even the head and the count: cut, the tooltip has it all
+            shown = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, width)
+        if self.text() != shown:
+            self.setText(shown)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit()
+
+
 class EscalatedPanel(QFrame):
     """The escalated alarms, a patient's first, each on wrapping lines with its Acknowledge button
     (no buttons on the wall board)."""
@@ -58,9 +127,10 @@ class EscalatedPanel(QFrame):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(8, 4, 8, 4)
         self._layout.setSpacing(2)
-        self.summary = QLabel("No escalated alarms")
+        self.summary = SummaryLine()
+        self.summary.setText("No escalated alarms")
         self.summary.setObjectName("escalatedLine")
-        self.summary.setWordWrap(True)
+        self.summary.setWordWrap(controls)  # the wall board's: one line, the rest counted
         self._layout.addWidget(self.summary)
         self._rows: list[QWidget] = []
         self._shown: list[tuple[Key, str, str]] = []
@@ -82,15 +152,11 @@ class EscalatedPanel(QFrame):
             row.hide()
             row.deleteLater()
         self._rows, self.buttons, self.lines = [], [], []
-        if not self.controls:  # the wall board: one wrapping line naming the chairs, the tiles say the rest
-            self.summary.setText(
-                "No escalated alarms"
-                if not alarms
-                else f"⚠ {len(alarms)} ESCALATED: "
-                + ", ".join(
-                    f"{names.get(k[0], k[0])} · {k[1]} ({a.priority.value.upper()})" for k, a in alarms
-                )
-            )
+        if not self.controls:  # the wall board: one line naming each chair's alarms, the tiles say the rest
+            if alarms:
+                self.summary.show_entries(f"⚠ {len(alarms)} ESCALATED: ", escalated_by_chair(alarms, names))
+            else:
+                self.summary.show_entries("No escalated alarms", [])
             return
         more = len(alarms) - self.MAX_LINES
         self.summary.setText(

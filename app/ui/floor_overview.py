@@ -99,9 +99,11 @@ BOARD_STYLE = (
     " QLabel#escalatedLine, QLabel#chairTitle, QLabel#clockLabel, QLabel#brokerState,"
     " QLabel#offlineBanner { font-size: 26px; }"
 )
-BOARD_TILE_MIN = (224, 136)
-"""A wall-board tile: four lines of 24 px text and an alarm border (48 of them, under two station
-headings, fit 1920x1080 in 8 columns)."""
+BOARD_TILE_MIN = (224, 152)
+"""A wall-board tile: five lines of 24 px text (chair, phase, what is due, the alarm's priority and its
+name when they need two lines) and an alarm border; 48 of them, under two station headings, fit
+1920x1080 in 8 columns."""
+BOARD_HEADING_H = 28
 
 
 class FloorOverviewWindow(QMainWindow):
@@ -157,7 +159,13 @@ class FloorOverviewWindow(QMainWindow):
         bar.addWidget(title)
         bar.addSpacing(12)
         bar.addWidget(self.broker_label)
-        bar.addStretch(1)
+        self.escalated_panel = EscalatedPanel(controls=not board)
+        self.escalated_panel.acknowledge.connect(self.acknowledge)
+        if board:  # on the wall, one line beside the title: every other line is the tiles'
+            bar.addSpacing(12)
+            bar.addWidget(self.escalated_panel, 1)
+        else:
+            bar.addStretch(1)
         self.controls: list[QWidget] = [self.who_label, self.sign_button, self.mine_button, self.order_button]
         for widget in self.controls:
             bar.addWidget(widget)
@@ -181,9 +189,8 @@ class FloorOverviewWindow(QMainWindow):
         )
         self.offline_banner.hide()
         outer.addWidget(self.offline_banner)
-        self.escalated_panel = EscalatedPanel(controls=not board)
-        self.escalated_panel.acknowledge.connect(self.acknowledge)
-        outer.addWidget(self.escalated_panel)
+        if not board:
+            outer.addWidget(self.escalated_panel)
         self.scroll_area = FitScrollArea(self._fit)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setWidgetResizable(False)
@@ -191,7 +198,7 @@ class FloorOverviewWindow(QMainWindow):
         self.board = TileBoard()
         if board:
             self.board.tile_min = BOARD_TILE_MIN
-            self.board.heading_h = 32
+            self.board.heading_h = BOARD_HEADING_H
             central.setStyleSheet(BOARD_STYLE)
         self.scroll_area.setWidget(self.board)
         outer.addWidget(self.scroll_area, 1)
@@ -344,7 +351,7 @@ class FloorOverviewWindow(QMainWindow):
             if self.board_mode:
                 layout = tile.layout()
                 if layout is not None:
-                    layout.setContentsMargins(6, 1, 6, 1)  # every pixel for the lines of 24 px
+                    layout.setContentsMargins(6, 0, 6, 0)  # every pixel for the lines of 24 px
                 tile.board = True
                 tile.pump_label.hide()  # from 3 m: chair, phase, what is due, the alarm
             else:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
+from app.domain.alarms import alarm_name
 from app.domain.clock_face import ClockFace
 from app.domain.phase import Phase
 from app.station.floor_messages import ChairMessage
@@ -53,6 +54,11 @@ class TileView:
     """The countdown with its time first, for the wall board's narrow lines ("" : as `next_text`)."""
     stopped_for_good: bool = False  # observed after a discontinuation: styled "Stopped for good"
     anaphylaxis: bool = False  # shown red whatever the phase (issue 16)
+    alarm_name: str = ""
+    """The top alarm's name in a few words ("link lost"): the tile's line says its priority and this;
+    `alarm_text`, the whole of it, is one hover (or the opened chair) away."""
+    unreadable: bool = False
+    """The latest message for this chair did not parse (the last good state is shown)."""
 
     @property
     def stale(self) -> bool:
@@ -168,6 +174,7 @@ def tile_view(
         next_short = due_text(label, nxt.due_at, now, when_first=True)
     priority: Priority | None = None
     alarm_text = ""
+    name = ""
     escalated = any(a.escalated and not a.acknowledged for a in m.alarms)
     if m.alarms:
         top = m.alarms[0]
@@ -175,6 +182,7 @@ def tile_view(
         message = top.message.replace(f"{chair}: ", "", 1)
         if priority is not None:  # the priority as symbol and word, always; escalation after it
             alarm_text = f"{priority.marker} {priority.name}{' ESCALATED' if escalated else ''} {message}"
+            name = alarm_name(top.rule)
     vitals = m.vitals
     if vitals is not None and vitals.overdue and phase is not Phase.EMPTY and not urgent:
         urgent = True  # vital signs overdue outrank the next step on the tile (not a pump to stop now)
@@ -206,7 +214,72 @@ def tile_view(
         next_short=next_short if next_text and not urgent else "",
         stopped_for_good=stopped_for_good,
         anaphylaxis=anaphylaxis,
+        alarm_name=name,
+        unreadable=unreadable,
     )
+
+
+def alarm_forms(view: TileView) -> list[str]:
+    """What a tile's alarm line may say, the fullest first (a tile shows the first that fits): the
+    priority as marker and word and the alarm's short name, on one line or two (the marker goes
+    first); news or a warning without a priority as it is."""
+    if view.priority is None or not view.alarm_name:
+        return [view.alarm_text] if view.alarm_text else []
+    marker, word, name = view.priority.marker, view.priority.name, view.alarm_name
+    # The marker (a shape, beside the colour) stays while there is room for it, on two lines if need be
+    forms = [f"{marker} {word} · {name}", f"{marker} {word}\n{name}", f"{word} · {name}", f"{word}\n{name}"]
+    if view.unreadable:  # the warning first where there is room for it
+        forms = [f"{UNREADABLE}\n{form}" for form in forms] + forms
+    return forms
+
+
+class AlarmLine(QLabel):
+    """The tile's alarm line: the first of its forms whose every line fits the width and whose lines
+    fit the height it is given (never half a line); else the shortest, cut with "…"."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.forms: list[str] = []
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setWordWrap(False)
+        # Centred: a label aligned to its top adds its indent to the height it asks for
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setIndent(3)  # not a style sheet padding: that one adds to the size hint's height
+
+    def set_forms(self, forms: list[str]) -> None:
+        if forms != self.forms:
+            self.forms = forms
+            self._fit()
+
+    def fits(self, form: str) -> bool:
+        metrics = self.fontMetrics()
+        area = self.contentsRect()
+        lines = form.split("\n")
+        return (
+            all(metrics.horizontalAdvance(line) <= area.width() - self.indent() for line in lines)
+            and metrics.height() * len(lines) <= area.height()
+        )
+
+    def _fit(self) -> None:
+        shown = next((form for form in self.forms if self.fits(form)), None)
+        if shown is None and self.forms:
+            shortest = min((f for f in self.forms if "\n" not in f), key=len, default=self.forms[-1])
+            width = max(1, self.contentsRect().width() - self.indent())
+            shown = self.fontMetrics().elidedText(
+                shortest.replace("\n", " "), Qt.TextElideMode.ElideRight, width
+            )
+        if self.text() != (shown or ""):
+            self.setText(shown or "")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit()
 
 
 class CompactTile(QFrame):
@@ -221,7 +294,7 @@ class CompactTile(QFrame):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         grid = QGridLayout(self)
-        grid.setContentsMargins(8, 4, 8, 4)
+        grid.setContentsMargins(6, 2, 6, 2)  # five lines of text and an alarm border in 112 px
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(0)
         self.name_label = self._label("ctName", grid, 0, 0)
@@ -233,13 +306,10 @@ class CompactTile(QFrame):
         self.initials_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.pump_label = self._elided("ctPump", grid, 2)
         self.next_label = self._elided("ctNext", grid, 3)
-        # The alarm wraps over the lines left: never only in a tooltip (a touch screen cannot hover)
-        self.alarm_label = QLabel()
+        # The alarm's priority in words and its short name over the lines left (a touch screen cannot
+        # hover): the whole text is the tile's tooltip and in the opened chair
+        self.alarm_label = AlarmLine()
         self.alarm_label.setObjectName("ctAlarm")
-        self.alarm_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.alarm_label.setWordWrap(True)
-        self.alarm_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.alarm_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         grid.addWidget(self.alarm_label, 4, 0, 1, 3)
         grid.setColumnStretch(0, 1)
         grid.setRowStretch(4, 1)
@@ -278,8 +348,9 @@ class CompactTile(QFrame):
         self.phase_label.setText(view.phase_text)
         self.pump_label.setText(view.stale_text or view.pump_text)
         self.next_label.setText((view.next_short or view.next_text) if self.board else view.next_text)
-        self.alarm_label.setText(view.alarm_text)
+        self.alarm_label.set_forms(alarm_forms(view))
         self.alarm_label.setVisible(bool(view.alarm_text))
+        self.setToolTip(view.alarm_text)
         self.setAccessibleName(f"{view.station} {view.chair}: {view.stale_text or view.phase_text}")
         self._restyle(view)
 
@@ -307,7 +378,7 @@ class CompactTile(QFrame):
             f"#compactTile {{ background:{background}; border:{width}px {'dashed' if view.stale else 'solid'} "
             f"{border}; border-radius:6px; }}"
             f"QLabel {{ color:{text}; background:transparent; }}"
-            f"#ctAlarm {{ {alarm} font-weight:bold; padding:0px 3px; border-radius:3px; }}"
+            f"#ctAlarm {{ {alarm} font-weight:bold; border-radius:3px; }}"
             + ("#ctNext { color:#b00020; font-weight:bold; }" if view.urgent and not view.stale else "")
             + ("#ctPump { font-weight:bold; color:#222222; }" if view.stale else "")
         )

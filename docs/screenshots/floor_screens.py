@@ -1,5 +1,5 @@
 """The floor's screenshots: the overview's sign-in, a chair opened from the floor, the wall board at
-1920x1080, the floor at 1366x768 after a hint, and the station's lock screen at 48 chairs.
+1920x1080 and 1366x768, the floor at 1366x768 after a hint, and the station's lock screen at 48 chairs.
 
 Run from the repository: `QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/floor_screens.py`.
 Two stations of 24 chairs each are a simulated shift run through the real station core
@@ -165,10 +165,11 @@ def main() -> int:
     save(dialog, "floor-chair-opened.png")
     dialog.close()
     floor.close()
-    # 4. The wall board at 1920x1080
-    board = window((1920, 1080), board=True)
-    save(board, "floor-board-1920.png")
-    board.close()
+    # 4. The wall board at 1920x1080 (48 chairs on one screen) and at 1366x768 (it scrolls)
+    for width, height in ((1920, 1080), (1366, 768)):
+        board = window((width, height), board=True)
+        save(board, f"floor-board-{width}.png")
+        board.close()
     # 5. The station's lock screen at 48 chairs
     from app.chairs import FloorController
     from app.ui.main_window import MainWindow

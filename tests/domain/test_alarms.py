@@ -28,6 +28,7 @@ from app.domain.alarms import (
     PumpDelivery,
     PumpReading,
     TransitionKind,
+    alarm_name,
     evaluate,
 )
 from app.domain.chair import ChairState
@@ -682,3 +683,11 @@ def test_journal_lost_entries_is_high_and_technical_at_every_chair_in_session(
     assert condition.message == f"Chair 4: the journal lost entries: {loss}"
     intact = AlarmInputs(now, state, chair="Chair 4")
     assert not [c for c in evaluate(intact, policy) if c.rule == "journal_lost_entries"]
+
+
+def test_every_alarm_has_a_short_name_and_one_no_rule_makes_is_named_by_its_id() -> None:
+    """The name a tile and the wall board's banner give an alarm where a line has room for no more."""
+    assert all(rule.short and len(rule.short) <= 16 for rule in ALARM_RULES)
+    assert alarm_name("link_lost_infusing") == "link lost"
+    assert alarm_name("pump_occlusion") == "occlusion"
+    assert alarm_name("journal_write_failed") == "journal write failed"  # the station's own

@@ -1,10 +1,11 @@
 """The charge nurse's floor window, offscreen, fed with the chairs' JSON the real station core builds
 (app.station.snapshot) as the broker delivers it: sign-in and the lock, a chair opened from its tile,
-"my chairs", a patient's alarm before an empty chair's, wrapping alarm text, an offline station's banner
-and sound, the wall board, and a layout that holds at 1366x768 and 1920x1080."""
+"my chairs", a patient's alarm before an empty chair's, each tile's alarm named on whole lines, an
+offline station's banner and sound, the wall board, and a layout that holds at 1366x768 and 1920x1080."""
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.accounts.store import AccountStore
-from app.domain.alarms import Priority
+from app.domain.alarms import ALARM_RULES, RULES_BY_ID, Priority
 from app.domain.clock import ManualClock
 from app.station.floor_signing import load_or_create_overview_key
 from app.station.snapshot import chair_readings
@@ -230,7 +231,7 @@ def alarm(rule: str, priority: str, message: str, raised_at: str) -> dict[str, A
     }
 
 
-def test_a_patients_alarm_ranks_before_an_empty_chairs_and_the_text_wraps(
+def test_a_patients_alarm_ranks_before_an_empty_chairs_and_its_tile_names_it(
     qtbot: QtBot, station: Station
 ) -> None:
     wall = Wall(station.clock.now().timestamp())
@@ -252,9 +253,11 @@ def test_a_patients_alarm_ranks_before_an_empty_chairs_and_the_text_wraps(
     assert window.escalated_panel.lines[0].text().startswith("!! MEDIUM  Pod A · Chair 1:  infusing")
     window.order_button.click()
     assert window.board._groups[0][1][0].key == "pod-a/Chair 1"
-    label = window.tiles[("pod-a", "Chair 1")].alarm_label
-    assert label.wordWrap() and label.text().endswith("an alarm it could not send")
-    assert label.toolTip() == ""  # nothing only in a tooltip
+    tile = window.tiles[("pod-a", "Chair 1")]
+    assert tile.alarm_label.text() == "!! MEDIUM · link lost"  # the priority in words and the alarm's name
+    assert tile.toolTip().endswith(f"ESCALATED {LONG_ALARM}")  # the whole text: one hover away
+    dialog = window.open_chair(("pod-a", "Chair 1"))  # and one click
+    assert f"Chair 1: {LONG_ALARM}" in visible_texts(dialog)
 
 
 def test_an_offline_station_gets_a_banner_the_medium_sound_and_commands_refused_at_once(
@@ -379,3 +382,98 @@ def test_the_layout_holds_after_every_state_change(
         assert outside == [], (state, outside)
         assert width == size[0], (state, width)
     assert window.order_button.isVisible() and window.clock_label.isVisible()
+
+
+def rule_alarm(rule: str, chair: str, raised_at: str, *, escalated: bool, **fields: str) -> dict[str, Any]:
+    """An alarm as a station publishes it: the rule's own priority and message template."""
+    found = RULES_BY_ID[rule]
+    text = found.message.format_map(collections.defaultdict(lambda: "10:00", chair=chair, **fields))
+    return {
+        **alarm(rule, found.priority.value, text, raised_at),
+        "escalated": escalated,
+    }
+
+
+TILE_ALARMS = {  # chair of Pod B: (the alarm its station publishes, the words the tile must show)
+    "Chair 2": (
+        lambda: rule_alarm(
+            "pump_occlusion",
+            "Chair 2",
+            "2026-11-27T10:00:00+00:00",
+            escalated=True,
+            at="10:00",
+            detail="downstream occlusion, check the line and the clamp below the pump",
+        ),
+        ("HIGH", "occlusion"),
+    ),
+    "Chair 3": (
+        lambda: rule_alarm(
+            "link_lost", "Chair 3", "2026-11-27T10:01:00+00:00", escalated=False, since="10:01"
+        ),
+        ("MEDIUM", "link lost"),
+    ),
+    "Chair 4": (
+        lambda: rule_alarm(
+            "vitals_overdue",
+            "Chair 4",
+            "2026-11-27T10:02:00+00:00",
+            escalated=False,
+            due_at="10:02",
+            why="every 15 min for the first hour of the infusion",
+        ),
+        ("LOW", "vitals overdue"),
+    ),
+}
+
+
+@pytest.mark.parametrize("board", [True, False], ids=["board", "overview"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["1366", "1920"])
+def test_a_tiles_alarm_line_is_whole_with_its_priority_word_and_short_name_at_48_chairs(
+    qtbot: QtBot, station: Station, size: tuple[int, int], board: bool
+) -> None:
+    """Every tile of a 48-chair floor says its alarm's priority in words and the alarm's short name on
+    a line as high as its text (never half a line); the full text is the tile's tooltip."""
+    clock = station.clock
+    assert isinstance(clock, ManualClock)
+    lose_the_pump(station, clock)  # the real station's own alarm: high, link lost while infusing
+    clock.advance(seconds=station.alarm_policy.escalation_after_s[Priority.HIGH] + 1)
+    station.tick(clock.now())
+    wall = Wall(clock.now().timestamp())
+    window = make_window(qtbot, wall, size=size, board=board)
+    batch = chairs_of(station, "Pod A", 24, wall) + chairs_of(station, "Pod B", 24, wall)
+    # Pod A's chairs 2..: one alarm of every rule a station publishes, with the rule's own priority
+    rules = [rule for rule in ALARM_RULES if rule.category.is_alarm]
+    every_rule = {
+        n: (
+            rule_alarm(rule.id, f"Chair {n}", "2026-11-27T10:00:00+00:00", escalated=n % 2 == 0),
+            (rule.priority.value.upper(), rule.short),
+        )
+        for n, rule in enumerate(rules, start=2)
+    }
+    for n, (made_alarm, _words) in every_rule.items():
+        payload = json.loads(message(station, "Pod A", "Chair 1", at=wall.now)[1])
+        payload.update(chair=f"Chair {n}", index=n, alarms=[made_alarm])
+        batch.append((f"chairside/v1/pod-a/chairs/Chair {n}", json.dumps(payload).encode(), False, wall.now))
+    for chair, (made, _words) in TILE_ALARMS.items():
+        payload = json.loads(message(station, "Pod B", "Chair 1", at=wall.now)[1])
+        payload.update(chair=chair, index=int(chair.split()[1]), alarms=[made()])
+        batch.append((f"chairside/v1/pod-b/chairs/{chair}", json.dumps(payload).encode(), False, wall.now))
+    window.model.apply(batch)
+    window.tick()
+    QApplication.processEvents()
+    assert len(window.tiles) == 48
+    expected = {key: ("HIGH", "link lost") for key in window.tiles}
+    expected.update({("pod-b", chair): words for chair, (_made, words) in TILE_ALARMS.items()})
+    expected.update({("pod-a", f"Chair {n}"): words for n, (_alarm, words) in every_rule.items()})
+    for key, words in expected.items():
+        tile = window.tiles[key]
+        label = tile.alarm_label
+        shown = label.text()
+        assert label.isVisible(), key
+        assert label.sizeHint().height() <= label.height(), (key, shown, label.sizeHint(), label.size())
+        widest = max(label.fontMetrics().horizontalAdvance(line) for line in shown.split("\n"))
+        assert widest <= label.contentsRect().width() - label.indent(), (key, shown, label.size())
+        assert label.geometry().bottom() <= tile.contentsRect().bottom(), (key, label.geometry(), tile.size())
+        assert all(word in shown for word in words), (key, shown, words)
+        full = window.model.snapshots[key].alarms[0].message.replace(f"{key[1]}: ", "", 1)
+        assert full in tile.toolTip(), (key, tile.toolTip())
