@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlite_utils
 
@@ -294,18 +294,7 @@ _BY_POSITION_AFTER_INDEX = "+position"
 _EVENT_COLUMNS = (
     "position", "session_id", "seq", "occurred_at", "recorded_at", "actor", "type", "payload", "prev_hash", "hash"
 )  # fmt: skip
-_LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?"
 _SET_HEAD = "UPDATE journal_head SET position = ?, hash = ? WHERE id = 1"
-_REMEMBERED_SESSIONS = 512  # sessions whose last seq an append remembers (a day's are a few hundred)
-
-
-class _Tail(NamedTuple):
-    """Where the journal ended after this connection's last append, and how to tell nothing moved since."""
-
-    data_version: int
-    total_changes: int
-    position: int
-    hash: str
 
 
 _INSERT_EVENT = (
@@ -347,9 +336,6 @@ class Journal:
             raise
         self.db = sqlite_utils.Database(self.conn)
         self._recorder: TelemetryRecorder | None = None
-        self._tail: _Tail | None = None  # the head after this connection's last append (see _tail_of)
-        self._last_seqs: dict[str, int] = {}
-        self._data_version = 0
         self.write_problem = ""  # why the last append failed ('' once one succeeds again)
 
     def _check_and_migrate(self) -> tuple[int, int]:
@@ -412,7 +398,8 @@ class Journal:
             try:
                 if guard is not None:
                     guard(conn)
-                position, prev_hash, last_seq = self._tail_of(session_id)
+                head = conn.execute(_HEAD_AND_LAST_SEQ, (session_id,)).fetchone()
+                position, prev_hash, last_seq = int(head[0]), head[1] or GENESIS_HASH, int(head[2])
                 if last_seq != expected_last_seq:
                     raise SequenceConflict(
                         f"session {session_id} is at entry {last_seq}, not {expected_last_seq}: reload and try again"
@@ -457,11 +444,9 @@ class Journal:
                 conn.execute(_SET_HEAD, (position, prev_hash))
                 conn.execute("COMMIT")
             except BaseException:
-                self._tail = None
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            self._remember_tail(session_id, position, prev_hash, seq)
             self.write_problem = ""
         except _INTEGRITY_ERRORS as exc:
             raise SequenceConflict(f"session {session_id}: entry already recorded ({exc})") from exc
@@ -471,32 +456,6 @@ class Journal:
         except ValueError as exc:  # NaN/inf in a payload: refuse rather than write unreadable JSON
             raise JournalWriteError(f"entry not recorded: {exc}") from exc
         return stored
-
-    def _tail_of(self, session_id: str) -> tuple[int, str, int]:
-        """Inside the append's write transaction: the journal's head (position, hash) and the session's
-        last seq. Read from the file, or remembered from this connection's own last append when nothing
-        has changed the file since: no other connection committed (SQLite's `data_version`) and this one
-        changed no row (its `total_changes`: pump readings, accounts). The look-up was a tenth of an
-        append's time (bench/journal.py)."""
-        conn = self.conn
-        self._data_version = version = conn.execute("PRAGMA data_version").fetchone()[0]
-        tail = self._tail
-        if tail is not None and tail.data_version == version and tail.total_changes == conn.total_changes:
-            last_seq = self._last_seqs.get(session_id)
-            if last_seq is None:
-                last_seq = conn.execute(_LAST_SEQ, (session_id,)).fetchone()[0]
-            return tail.position, tail.hash, last_seq
-        self._last_seqs.clear()
-        head = conn.execute(_HEAD_AND_LAST_SEQ, (session_id,)).fetchone()
-        return int(head[0]), head[1] or GENESIS_HASH, int(head[2])
-
-    def _remember_tail(self, session_id: str, position: int, head_hash: str, seq: int) -> None:
-        # The data_version read inside the transaction still holds: no other connection can commit while
-        # this one holds the write lock, and a connection's own commits do not change it.
-        self._tail = _Tail(self._data_version, self.conn.total_changes, position, head_hash)
-        if len(self._last_seqs) >= _REMEMBERED_SESSIONS:
-            self._last_seqs.clear()
-        self._last_seqs[session_id] = seq
 
     @property
     def recorder(self) -> TelemetryRecorder:

@@ -235,9 +235,9 @@ def test_sigkill_mid_stream_keeps_every_committed_event(tmp_path: Path) -> None:
 
 
 def test_two_writers_on_one_file_keep_one_chain(db_path: Path, clock: ManualClock) -> None:
-    """An append remembers where the journal ended after its own last one; another writer (a second
-    process, `chairside accounts` beside a running station) moves that end, and the next append must see
-    it: one chain, no seq given twice."""
+    """Another writer (a second process, `chairside accounts` beside a running station) moves the
+    journal's end between two appends; the next append reads it where it is: one chain, no seq given
+    twice."""
     station, other = Journal(db_path, clock), Journal(db_path, clock)
     try:
         seqs = {"a": 0, "b": 0}
