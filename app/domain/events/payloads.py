@@ -76,9 +76,9 @@ def _normalised_fields(cls: type[Record]) -> tuple[tuple[str, ...], tuple[str, .
     if known is None:
         hints = typing.get_type_hints(cls)
 
-        def holds(f: Field[Any], kind: Any) -> bool:
+        def holds(f: Field[Any], kind: Any) -> bool:  # `kind`, `kind | None`, `kind[...]`, `kind[...] | None`
             hint = hints[f.name]
-            return kind in (hint, typing.get_origin(hint), *typing.get_args(hint))
+            return any(kind in (t, typing.get_origin(t)) for t in (hint, *typing.get_args(hint)))
 
         own = [f for f in fields(cls) if f.name not in ("extra", "absent")]
         known = _NORMALISED[cls] = (
