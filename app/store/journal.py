@@ -411,32 +411,9 @@ class Journal:
                     occurred_at = format_time(event.at)
                     kind = event.type.value
                     payload = canonical_json(encode_entry(event.payload, event.signoff))
-                    digest = chain_hash(
-                        prev_hash,
-                        position,
-                        session_id,
-                        seq,
-                        occurred_at,
-                        recorded_at,
-                        event.actor,
-                        kind,
-                        payload,
-                    )
-                    conn.execute(
-                        _INSERT_EVENT,
-                        (
-                            position,
-                            session_id,
-                            seq,
-                            occurred_at,
-                            recorded_at,
-                            event.actor,
-                            kind,
-                            payload,
-                            prev_hash,
-                            digest,
-                        ),
-                    )
+                    row = (position, session_id, seq, occurred_at, recorded_at, event.actor, kind, payload)
+                    digest = chain_hash(prev_hash, *row)
+                    conn.execute(_INSERT_EVENT, (*row, prev_hash, digest))
                     # What is kept is what a replay reads: the typed payload reads back from its JSON as
                     # itself, times in UTC (tests/domain/test_event_codec.py holds the two equal)
                     stored.append(event.recorded_as(seq))

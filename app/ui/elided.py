@@ -53,7 +53,23 @@ def wrap_and_elide(text: str, metrics: QFontMetrics, width: int, max_lines: int)
     return lines
 
 
-class ElidedLabel(QLabel):
+class FittedLabel(QLabel):
+    """A label that lays its text out again to fit whenever its size, font or style changes (`_fit`)."""
+
+    def _fit(self) -> None:
+        raise NotImplementedError
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit()
+
+
+class ElidedLabel(FittedLabel):
     """Text in at most `max_lines` lines (default one), the last ending in '…' when it does not fit,
     with the whole text as its tooltip.
 
@@ -80,11 +96,11 @@ class ElidedLabel(QLabel):
         if text == self._full and super().text():
             return
         self._full = text
-        self._update()
+        self._fit()
 
     def set_tooltip(self, tooltip: str) -> None:
         self._tooltip = tooltip
-        self._update()
+        self._fit()
 
     @property
     def eliding(self) -> bool:
@@ -97,12 +113,12 @@ class ElidedLabel(QLabel):
         self.setWordWrap(not eliding)
         policy = QSizePolicy.Policy.Ignored if eliding else QSizePolicy.Policy.Preferred
         self.setSizePolicy(policy, QSizePolicy.Policy.Preferred)
-        self._update()
+        self._fit()
 
     def set_max_lines(self, max_lines: int) -> None:
         if max(1, max_lines) != self._max_lines:
             self._max_lines = max(1, max_lines)
-            self._update()
+            self._fit()
 
     def is_elided(self) -> bool:
         return super().text().replace("\n", " ") != " ".join(self._full.split())
@@ -111,7 +127,7 @@ class ElidedLabel(QLabel):
         """What is painted (cut to the width)."""
         return super().text()
 
-    def _update(self) -> None:
+    def _fit(self) -> None:
         shown = self._full
         if self._eliding:
             width = max(1, self.contentsRect().width() - 2 * self.margin() - 2)
@@ -126,12 +142,3 @@ class ElidedLabel(QLabel):
         tip = self._tooltip or (self._full if cut else "")
         if self.toolTip() != tip:
             self.setToolTip(tip)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._update()
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._update()

@@ -7,11 +7,9 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import (
-    QEvent,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -29,6 +27,7 @@ from app.station.floor_messages import (
     ChairAlarm,
 )
 from app.station.sound import Speaker, load_alarm_sounds
+from app.ui.elided import FittedLabel
 from app.ui.floor_model import Key
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def escalated_by_chair(alarms: list[tuple[Key, ChairAlarm]], names: dict[str, st
     ]
 
 
-class SummaryLine(QLabel):
+class SummaryLine(FittedLabel):
     """One line that never wraps nor widens its window: a head and as many entries as fit its width,
     then how many alarms it leaves out ("+3 more"); every entry is its tooltip."""
 
@@ -101,15 +100,6 @@ class SummaryLine(QLabel):
             shown = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, width)
         if self.text() != shown:
             self.setText(shown)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._fit()
 
 
 class EscalatedPanel(QFrame):

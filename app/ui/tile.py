@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
@@ -24,7 +24,7 @@ from app.domain.clock_face import ClockFace
 from app.domain.phase import Phase
 from app.station.floor_messages import ChairMessage
 from app.station.status_text import Priority, session_style
-from app.ui.elided import ElidedLabel
+from app.ui.elided import ElidedLabel, FittedLabel
 
 STALE_STYLE = ("#c9ccd1", "#4a4f57")  # background, text: a station that has gone quiet
 
@@ -233,7 +233,7 @@ def alarm_forms(view: TileView) -> list[str]:
     return forms
 
 
-class AlarmLine(QLabel):
+class AlarmLine(FittedLabel):
     """The tile's alarm line: the first of its forms whose every line fits the width and whose lines
     fit the height it is given (never half a line); else the shortest, cut with "…"."""
 
@@ -271,15 +271,6 @@ class AlarmLine(QLabel):
             )
         if self.text() != (shown or ""):
             self.setText(shown or "")
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._fit()
 
 
 class CompactTile(QFrame):

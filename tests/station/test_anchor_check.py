@@ -15,6 +15,7 @@ import tomli_w
 from app.export.seals import anchor_log_path
 from tests.floor.conftest import seed_infusions
 from tests.floor.support import Broker, Listener, StationProcess, mosquitto_missing
+from tests.tampering import cut_journal_to
 
 if mosquitto_missing():
     pytest.fail(mosquitto_missing() or "", pytrace=False)
@@ -59,17 +60,7 @@ def _truncate_to_an_earlier_anchor(db: Path, witnessed: int) -> int:
     earlier = [r for r in records if int(r["position"]) < witnessed - 3]
     assert earlier, records
     keep = int(earlier[-1]["position"])
-    conn = sqlite3.connect(db)
-    conn.execute("DROP TRIGGER events_are_append_only_delete")
-    conn.execute("DELETE FROM events WHERE position > ?", (keep,))
-    (last_hash,) = conn.execute("SELECT hash FROM events WHERE position = ?", (keep,)).fetchone()
-    conn.execute("UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (keep, last_hash))
-    conn.execute(
-        "CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events "
-        "BEGIN SELECT RAISE(ABORT, 'the journal is append-only: entries cannot be deleted'); END"
-    )
-    conn.commit()
-    conn.close()
+    cut_journal_to(db, keep)
     anchors_file.write_text("".join(json.dumps(r) + "\n" for r in earlier), encoding="utf-8")
     return keep
 

@@ -6,7 +6,6 @@ leave). The next entry must reach the floor, and the station must say why the po
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from app.store.journal import Journal
 from app.store.outbox import acknowledged_position
 from tests.floor.support import Broker, Listener, mosquitto_missing
 from tests.station.test_configured_station import infusing
+from tests.tampering import cut_journal_to
 
 if mosquitto_missing():
     pytest.fail(mosquitto_missing() or "", pytrace=False)
@@ -49,21 +49,6 @@ def _open(db: Path, clock: ManualClock) -> Station:
 def _close(station: Station) -> None:
     station.close()
     station.floor.close()
-
-
-def _cut_journal_to(db: Path, keep: int) -> None:
-    """The entries after `keep` gone and the head reset to match; the outbox table left as it was."""
-    conn = sqlite3.connect(db)
-    conn.execute("DROP TRIGGER events_are_append_only_delete")
-    conn.execute("DELETE FROM events WHERE position > ?", (keep,))
-    (last_hash,) = conn.execute("SELECT hash FROM events WHERE position = ?", (keep,)).fetchone()
-    conn.execute("UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (keep, last_hash))
-    conn.execute(
-        "CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events "
-        "BEGIN SELECT RAISE(ABORT, 'the journal is append-only: entries cannot be deleted'); END"
-    )
-    conn.commit()
-    conn.close()
 
 
 def _published_run(station: Station, broker: Broker) -> int:
@@ -99,7 +84,7 @@ def test_a_saved_position_past_the_journals_end_is_said_and_the_next_entry_is_pu
         assert _published_run(station, broker) == head
     finally:
         _close(station)
-    _cut_journal_to(db, keep)
+    cut_journal_to(db, keep)
 
     floor = Listener(broker, f"{ROOT}/#")
     station = _open(db, clock)
@@ -169,7 +154,7 @@ def test_a_journal_cut_under_a_running_publisher_is_found_at_its_next_publish(
         floor.wait_for(
             lambda: _pumped(publisher) and publisher.cursor == keep + 2, 20, "every entry acknowledged"
         )
-        _cut_journal_to(db, keep)  # under the running station (a restore over its file); Chair 1's
+        cut_journal_to(db, keep)  # under the running station (a restore over its file); Chair 1's
         # session is untouched by the cut, so its next entries are recorded from keep + 1
         with caplog.at_level(logging.WARNING, logger="app.station.publish"):
             for pulse in range(90, 90 + recorded):

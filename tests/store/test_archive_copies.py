@@ -6,7 +6,6 @@ export and the station, in one line naming the last good position."""
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from app.domain.commands import RecordVitals
 from app.export.seals import AnchorLog, anchor_log_path, key_path, load_or_create_key
 from app.station.start import open_floor
 from app.store.journal import JournalError
+from tests.tampering import cut_journal_to
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -76,13 +76,7 @@ def test_a_journal_that_lost_entries_is_refused_naming_the_last_good_position(
     anchored = int(record["position"])
     db = journal.path
     chair_script.floor.close()
-    conn = sqlite3.connect(db)
-    conn.execute("DROP TRIGGER events_are_append_only_delete")
-    conn.execute("DELETE FROM events WHERE position > ?", (anchored - 3,))
-    (head_hash,) = conn.execute("SELECT hash FROM events WHERE position = ?", (anchored - 3,)).fetchone()
-    conn.execute("UPDATE journal_head SET position = ?, hash = ? WHERE id = 1", (anchored - 3, head_hash))
-    conn.commit()
-    conn.close()
+    cut_journal_to(db, anchored - 3)
     capsys.readouterr()
     assert chairside(["status", "--db", str(db)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
