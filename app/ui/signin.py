@@ -63,6 +63,7 @@ class SignInDialog(QDialog):
         title = QLabel(heading)
         title.setObjectName("signInHeading")
         title.setStyleSheet("font-size: 20pt; font-weight: bold;")
+        title.setWordWrap(True)  # a co-signing heading is wider than the dialog: a second line, never cut
         outer.addWidget(title)
         self.explanation = QLabel(explanation)
         self.explanation.setWordWrap(True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from app.accounts.store import STREAM
@@ -140,3 +140,21 @@ def test_the_pin_check_leaves_the_screen_live(qtbot: QtBot, journal: Journal) ->
     timer.stop()
     assert dialog.account is not None and dialog.account.id == "RN-AB"
     assert len(ticks) >= 3, ticks  # the screen was live while the PIN was checked
+
+
+@pytest.mark.parametrize(
+    "heading", ["Sign in", "A second nurse co-signs the release", "A charge nurse must sign"]
+)
+def test_the_heading_is_read_whole_at_the_dialogs_width(qtbot: QtBot, journal: Journal, heading: str) -> None:
+    """The co-signing headings are longer than the dialog is wide: they wrap, never cut off."""
+    from app.accounts.settings import AccountSettings
+    from app.accounts.store import AccountStore
+
+    dialog = SignInDialog(AccountStore(journal, AccountSettings.load()), heading=heading)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    title = dialog.findChild(QLabel, "signInHeading")
+    assert title is not None and title.text() == heading
+    assert title.minimumSizeHint().width() <= title.width()  # no line wider than the label
+    assert title.height() >= title.heightForWidth(title.width())  # and every line shown
