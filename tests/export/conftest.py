@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -79,7 +80,10 @@ def _built_shift(tmp_path_factory: pytest.TempPathFactory, library: ProtocolLibr
     db_path = tmp_path_factory.mktemp("simulated-shift") / "chairside.sqlite"
     clock = ManualClock(SHIFT_START)
     with Journal(db_path, clock) as journal:
-        result = run_shift(Floor(journal, library, clock), clock, VISITS, until=SHIFT_END)
+        floor = Floor(
+            journal, library, clock, display_tz=ZoneInfo(ZONE)
+        )  # the station's zone, not this computer's
+        result = run_shift(floor, clock, VISITS, until=SHIFT_END)
     return _BuiltShift(db_path, result, clock.now())
 
 

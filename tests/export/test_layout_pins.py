@@ -6,8 +6,10 @@ Without a bump of that format's layout constant this test fails, because `verify
 every export of the old layout as edited; with the bump, the old layout's exports verify as "made by
 layout N" instead, and the new layout's digest is pinned here beside the old one.
 
-The journal is simulated through the real Floor with a ManualClock; only its session ids (uuid4) are
-drawn from a counter, so the journal, and therefore every export of it, is the same on every run.
+The journal is simulated through the real Floor with a ManualClock, in the station zone the exports use
+(the entries' texts carry the station's clock, never this computer's); only its session ids (uuid4) are
+drawn from a counter, so the journal, and therefore every export of it, is the same on every run and on
+every computer (checked with TZ=UTC, America/New_York and Pacific/Auckland).
 The PDF is pinned by its pages' drawing instructions (what verify compares), which depend on the fonts
 installed (DejaVu Sans on the test machines: `make system-packages`).
 """
@@ -19,6 +21,7 @@ import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -32,7 +35,7 @@ from app.floor import Floor
 from app.protocol_library import ProtocolLibrary
 from app.store.journal import Journal
 
-from .conftest import shift_config
+from .conftest import ZONE, shift_config
 
 DAY = date(2026, 1, 5)
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -46,12 +49,12 @@ VISITS = (  # a reaction with an occlusion, a discontinuation, a nurse pause, a 
 )
 SETTINGS = Hl7Settings(station_name="POD-A", station_eui64="02-00-5E-10-00-00-00-01")
 
-FIXED_HEAD = "5cebae3e70a098841f3f201cdc4e73c514de9bbe9488e286548335f6add31d7e"
+FIXED_HEAD = "4b1b8110ae710785a20461b1348c5e15636692eaad80d6dc785c084240a6d25f"
 PINNED = {
-    ("csv", 1): "feade0cd93f637b24d118f75fa4a45951283c189058b930bdefbbc8cc520607e",
-    ("json", 1): "36e9225b1537ad2058a2aec9f2e62f4a4b1c7f447e630fd72adf5f7e5febc682",
+    ("csv", 1): "9284a16c1e0fd6ff4997424a85b96d5ee71fd3f57841d5f6df48de3c0998ed8f",
+    ("json", 1): "575e1598f14d193444f2457b58d7efc66c1ebbbf7aef4d5e96ed0d474e4837b0",
     ("hl7", 1): "878f90f6195d6954d729c32d1740a40ba534413a7fe4e40071c184df9e360818",
-    ("pdf", 1): "5f64fc1908b23c6a1919d5ac95e52f1a0b87c40de4cbbbf1aabff11357ca8427",
+    ("pdf", 1): "cf165799ddb7dbc0b182e7d3c2edaa980fb6431e0864d496d0c72e65135cf94f",
 }
 """(format, layout) -> SHA-256 of the output (the PDF: of its pages' drawing-instruction digests).
 Keep the pins of older layouts: they say what each layout was."""
@@ -72,7 +75,8 @@ def fixed_journal(tmp_path_factory: pytest.TempPathFactory, library: ProtocolLib
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
         with Journal(db, clock) as journal:
-            run_shift(Floor(journal, library, clock), clock, VISITS, until=START + timedelta(hours=7))
+            floor = Floor(journal, library, clock, display_tz=ZoneInfo(ZONE))  # not this computer's zone
+            run_shift(floor, clock, VISITS, until=START + timedelta(hours=7))
     return db
 
 

@@ -23,18 +23,22 @@ from app.export.manifest import file_sha256, manifest_path
 from app.export.pdf import XMP_TAG
 from app.export.seals import load_key, sign
 
-from .conftest import SimulatedShift
+from .conftest import ZONE, SimulatedShift
 from .test_verify_cli import _tamper_journal
 
 FORMATS = ("csv", "json", "pdf", "hl7")
 
 
 def _export(sim: SimulatedShift, fmt: str, out: Path) -> None:
+    """The day's shift in the station's zone (its configuration), whatever this computer's zone is."""
     sim.journal.close()
-    assert (
-        main(["export", "--db", str(sim.db_path), "--format", fmt, "-o", str(out), "--shift", "2026-01-05"])
-        == 0
+    config = out.with_name("station.toml")
+    config.write_text(
+        f'[station]\nname = "Pod A"\ndisplay_tz = "{ZONE}"\n\n[[chairs]]\nname = "Chair 1"\n',
+        encoding="utf-8",
     )
+    command = ["export", "--db", str(sim.db_path), "--config", str(config), "--format", fmt, "-o", str(out)]
+    assert main([*command, "--shift", "2026-01-05"]) == 0
 
 
 def _verify(sim: SimulatedShift, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
