@@ -11,6 +11,9 @@ os.environ.setdefault("CHAIRSIDE_CONFIG_DIR", __import__("tempfile").mkdtemp(pre
 # A station under test never beeps through the developer's speakers: the sound tests start their own
 # PulseAudio daemon and point the station at it (tests/station/pulse.py).
 os.environ["PULSE_SERVER"] = "unix:/nonexistent/chairside-tests-use-their-own-sound-server"
+# One UTF-8 locale for the tests and every process they start, whatever this computer's: with LC_ALL=C, Qt
+# writes a four-line locale warning to stderr in each station process, before the one line a test reads.
+os.environ["LC_ALL"] = "C.UTF-8"
 
 from collections.abc import Iterator
 from datetime import date, timedelta
