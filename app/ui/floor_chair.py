@@ -64,7 +64,8 @@ class ChairDialog(QDialog):
         self.alarms_box = QVBoxLayout()
         outer.addLayout(self.alarms_box)
         self.face = ClockFace.of(None)  # until the chair's message names its station's zone
-        self.plot = pg.PlotWidget(axisItems={"bottom": ClockFaceAxis(self.face)})
+        self.time_axis = ClockFaceAxis(self.face)
+        self.plot = pg.PlotWidget(axisItems={"bottom": self.time_axis})
         self.plot.setObjectName("floorChairPlot")
         self.plot.setMinimumHeight(220)
         self.plot.setLabel("left", "mL/h")
@@ -109,7 +110,7 @@ class ChairDialog(QDialog):
         face = station_face(chair.display_tz)  # the station's zone, as its message names it
         if face != self.face:  # the time axis reads the station's clock too, not this computer's
             self.face = face
-            self.plot.getPlotItem().setAxisItems({"bottom": ClockFaceAxis(face)})
+            self.time_axis.show_face(face)
         hhmm = face.hhmm
         vitals = chair.vitals
         self.lines["vitals"].setText(

@@ -81,15 +81,28 @@ def _peak(values: np.ndarray) -> float:
     return float(finite.max()) if finite.size else 0.0
 
 
+def _utc_offset(face: ClockFace) -> float:
+    """pyqtgraph's offset for placing ticks on the zone's round hours (seconds west of UTC, now)."""
+    offset = face.local(datetime.now(UTC)).utcoffset() or timedelta(0)
+    return -offset.total_seconds()
+
+
 class ClockFaceAxis(pg.DateAxisItem):  # type: ignore[misc]
     """The time axis on the station's clock face: each tick in the display zone with the rules in force
     at that tick (daylight saving included), never this computer's own zone. Ticks fall on the zone's
     round hours and minutes (pyqtgraph places them with the zone's offset at the plot's creation)."""
 
     def __init__(self, face: ClockFace) -> None:
-        offset = face.local(datetime.now(UTC)).utcoffset() or timedelta(0)
-        super().__init__(orientation="bottom", utcOffset=-offset.total_seconds())
+        super().__init__(orientation="bottom", utcOffset=_utc_offset(face))
         self.face = face
+
+    def show_face(self, face: ClockFace) -> None:
+        """Read another station's clock from now on. The axis stays in its plot (replacing an axis item
+        removes it from the scene while a paint may still be queued for it)."""
+        self.face = face
+        self.utcOffset = _utc_offset(face)
+        self.picture = None  # drawn again, with the new face's ticks
+        self.update()
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         moments = [datetime.fromtimestamp(value, UTC) for value in values]

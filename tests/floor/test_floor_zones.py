@@ -56,6 +56,14 @@ def test_each_station_is_shown_in_its_own_zone(
                 chair.next
             )  # in its zone
             assert f"at {due.astimezone(UTC):%H:%M}" not in chair.next.action
+            # The chair opened from the floor reads its station's clock: the same time axis, another face
+            dialog = window.open_chair((station_id, "Chair 1"))
+            axis = dialog.plot.getPlotItem().getAxis("bottom")
+            assert axis is dialog.time_axis and axis.face.name == zone
+            assert axis.tickStrings([due.timestamp()], 1.0, 600.0) == [
+                f"{due.astimezone(ZoneInfo(zone)):%H:%M}"
+            ]
+            dialog.close()
         for station in stations:
             station.kill()
         qtbot.waitUntil(lambda: all(view.stale for view in model.views.values()), timeout=20_000)
