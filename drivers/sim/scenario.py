@@ -129,7 +129,7 @@ class Scenario:
 def _parse_step(index: int, raw: Mapping[str, Any], where: str) -> Step:
     entry = dict(raw)
     action = entry.pop("do", None)
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:  # a list or a table is no action either
         raise ScenarioError(f"{where} step {index}: unknown action {action!r}; known: {', '.join(ACTIONS)}")
     note = entry.pop("note", "")
     if not isinstance(note, str):
@@ -146,7 +146,8 @@ def _parse_step(index: int, raw: Mapping[str, Any], where: str) -> Step:
         )
     required, optional = ACTIONS[action]
     if action == "fault":
-        if entry.get("kind") not in FAULTS:
+        kind = entry.get("kind")
+        if not isinstance(kind, str) or kind not in FAULTS:
             raise ScenarioError(
                 f"{where} step {index}: unknown fault {entry.get('kind')!r}; known: {FAULT_KINDS}"
             )

@@ -98,6 +98,11 @@ def test_scenarios_say_what_is_wrong_with_them() -> None:
         return str(error.value)
 
     assert "unknown action 'fly'" in problem('[[steps]]\nat_min = 0\ndo = "fly"\n')
+    assert "unknown action []" in problem("[[steps]]\nat_min = 0\ndo = []\n")  # found by the fuzz test
+    assert "unknown fault {}" in problem('[[steps]]\nat_min = 0\ndo = "fault"\nkind = {}\n')
+    assert "alarm must be a text, not [1]" in problem(
+        '[[steps]]\nat_min = 0\ndo = "raise_alarm"\nalarm = [1]\n'
+    )
     assert "missing ['ml_h']" in problem('[[steps]]\nat_min = 0\ndo = "set_rate"\n')
     assert "unknown ['rate']" in problem('[[steps]]\nat_min = 0\ndo = "set_rate"\nml_h = 1\nrate = 2\n')
     assert "unknown alarm" in problem('[[steps]]\nat_min = 0\ndo = "raise_alarm"\nalarm = "fire"\n')
