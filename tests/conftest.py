@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -162,3 +163,17 @@ class ChairScript:
 @pytest.fixture
 def chair_script(floor: Floor, clock: ManualClock) -> ChairScript:
     return ChairScript(floor, clock)
+
+
+@pytest.fixture(autouse=True)
+def _no_broker_client_outlives_its_test() -> Iterator[None]:
+    """A broker client (paho's network thread) left running retries a stopped broker for the rest of the
+    worker's tests and calls into Qt objects its test has let go of: every test stops what it started."""
+    before = {t.ident for t in threading.enumerate() if t.name.startswith("paho-mqtt-client")}
+    yield
+    left = [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith("paho-mqtt-client") and t.ident not in before
+    ]
+    assert not left, f"broker clients still running after the test: {left}"

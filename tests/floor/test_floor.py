@@ -79,7 +79,9 @@ def overview(
         accounts=setup.accounts if setup is not None else None,
         identity=setup.identity if setup is not None else None,
     )
-    qtbot.addWidget(window)
+    # The broker link stops with the window: a link left running retries a stopped broker for the rest of
+    # the worker's tests, its thread calling into Qt objects the test has let go of
+    qtbot.addWidget(window, before_close_func=lambda _window: link.stop())
     window.resize(1366, 768)
     window.show()
     link.start()
