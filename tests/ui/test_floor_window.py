@@ -56,6 +56,17 @@ class RecordingSpeaker:
         pass
 
 
+def escalated_lost_pump(station: Station) -> tuple[ManualClock, Wall]:
+    """The real station's own alarm: Chair 1 infusing with its pump link lost (high), past the time
+    a high alarm escalates; and the floor's wall clock at that moment."""
+    clock = station.clock
+    assert isinstance(clock, ManualClock)
+    lose_the_pump(station, clock)
+    clock.advance(seconds=station.alarm_policy.escalation_after_s[Priority.HIGH] + 1)
+    station.tick(clock.now())
+    return clock, Wall(clock.now().timestamp())
+
+
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[AccountStore]:
     journal = Journal(tmp_path / "overview.sqlite")
@@ -120,12 +131,7 @@ def visible_texts(root: QWidget) -> str:
 def test_nobody_signed_in_no_initials_and_the_escalated_list_stays(
     qtbot: QtBot, station: Station, accounts: AccountStore, count: int
 ) -> None:
-    clock = station.clock
-    assert isinstance(clock, ManualClock)
-    lose_the_pump(station, clock)
-    clock.advance(seconds=station.alarm_policy.escalation_after_s[Priority.HIGH] + 1)
-    station.tick(clock.now())
-    wall = Wall(clock.now().timestamp())
+    clock, wall = escalated_lost_pump(station)
     window = make_window(qtbot, wall, accounts, size=(1920, 1080))
     window.idle.clock = clock
     window.model.apply(chairs_of(station, "Pod A", count, wall))
@@ -348,12 +354,7 @@ def controls_outside(window: FloorOverviewWindow) -> list[str]:
 def test_the_layout_holds_after_every_state_change(
     qtbot: QtBot, station: Station, accounts: AccountStore, size: tuple[int, int]
 ) -> None:
-    clock = station.clock
-    assert isinstance(clock, ManualClock)
-    lose_the_pump(station, clock)
-    clock.advance(seconds=station.alarm_policy.escalation_after_s[Priority.HIGH] + 1)
-    station.tick(clock.now())
-    wall = Wall(clock.now().timestamp())
+    _, wall = escalated_lost_pump(station)
     window = make_window(qtbot, wall, accounts, size=size)
     checks: list[tuple[str, list[str], int]] = []
 
@@ -433,12 +434,7 @@ def test_a_tiles_alarm_line_is_whole_with_its_priority_word_and_short_name_at_48
 ) -> None:
     """Every tile of a 48-chair floor says its alarm's priority in words and the alarm's short name on
     a line as high as its text (never half a line); the full text is the tile's tooltip."""
-    clock = station.clock
-    assert isinstance(clock, ManualClock)
-    lose_the_pump(station, clock)  # the real station's own alarm: high, link lost while infusing
-    clock.advance(seconds=station.alarm_policy.escalation_after_s[Priority.HIGH] + 1)
-    station.tick(clock.now())
-    wall = Wall(clock.now().timestamp())
+    _, wall = escalated_lost_pump(station)
     window = make_window(qtbot, wall, size=size, board=board)
     batch = chairs_of(station, "Pod A", 24, wall) + chairs_of(station, "Pod B", 24, wall)
     # Pod A's chairs 2..: one alarm of every rule a station publishes, with the rule's own priority
