@@ -334,6 +334,13 @@ class StationProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.communicate(timeout=30)
 
+    def close(self) -> None:
+        """However the test ended: the process gone and its pipes closed (idempotent)."""
+        if self.process is not None and self.process.returncode is None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGKILL)
+            self.process.communicate(timeout=30)
+
     def wait(self, timeout_s: float = 30.0) -> tuple[int, str]:
         assert self.process is not None
         _out, err = self.process.communicate(timeout=timeout_s)
